@@ -1,0 +1,67 @@
+/* djs error codes.
+ *
+ * Every fallible djs function returns int: 0 on success, a negative DJS_E...
+ * code on failure. One X-macro table (DJS_ERRNO_MAP) generates the enum,
+ * djs_strerror() and djs_err_name(), as libuv's UV_ERRNO_MAP does.
+ * Errors of LMDB, libuv and OpenSSL are translated where they enter djs code
+ * (djs_err_from_mdb, djs_err_from_uv); the original text can be kept by the
+ * caller for its message.
+ */
+#ifndef DJS_CORE_ERROR_H
+#define DJS_CORE_ERROR_H
+
+/* X(name, code, message). Codes are stable: never renumber, only append. */
+#define DJS_ERRNO_MAP(X)                                                                                                           \
+    X(INVAL, -1, "invalid argument")                                                                                               \
+    X(NOMEM, -2, "out of memory")                                                                                                  \
+    X(NOTFOUND, -3, "not found")                                                                                                   \
+    X(EXISTS, -4, "already exists")                                                                                                \
+    X(IO, -5, "input/output error")                                                                                                \
+    X(STORAGE, -6, "storage failure: log is not writable")                                                                         \
+    X(MAPFULL, -7, "storage map is full")                                                                                          \
+    X(CORRUPT, -8, "corrupt or tampered data")                                                                                     \
+    X(TRUNCATED, -9, "truncated record")                                                                                           \
+    X(TOOBIG, -10, "value exceeds its size limit")                                                                                 \
+    X(BADTYPE, -11, "wrong type in record")                                                                                        \
+    X(VERSION, -12, "unsupported format version")                                                                                  \
+    X(CHAIN, -13, "hash chain mismatch")                                                                                           \
+    X(SEQGAP, -14, "sequence gap or disorder")                                                                                     \
+    X(CLOSED, -15, "handle is closed")                                                                                             \
+    X(RDONLY, -16, "opened read-only")                                                                                             \
+    X(BUSY, -17, "resource busy")                                                                                                  \
+    X(PERM, -18, "permission denied")                                                                                              \
+    X(RANGE, -19, "value out of range")                                                                                            \
+    X(CRYPTO, -20, "cryptographic library failure")                                                                                \
+    X(LOOP, -21, "event loop failure")                                                                                             \
+    X(CONFLICT, -22, "state conflict")                                                                                             \
+    X(CYCLE, -23, "dependency cycle")                                                                                              \
+    X(STALE, -24, "stale attempt (fencing)")                                                                                       \
+    X(LIMIT, -25, "limit exceeded")                                                                                                \
+    X(AUTH, -26, "authentication failed")                                                                                          \
+    X(FORBIDDEN, -27, "forbidden")                                                                                                 \
+    X(UNAVAILABLE, -28, "service unavailable")
+
+typedef enum djs_errno {
+#define DJS__ERR_ENUM(name, code, msg) DJS_E##name = (code),
+    DJS_ERRNO_MAP(DJS__ERR_ENUM)
+#undef DJS__ERR_ENUM
+} djs_errno_t;
+
+/* Human-readable message for a djs code (0 gives "success"); never NULL.
+ * Unknown codes give "unknown error". The string is static. */
+const char *djs_strerror(int err);
+
+/* Symbolic name ("DJS_ENOTFOUND", "OK" for 0, "DJS_E?" for unknown). Static. */
+const char *djs_err_name(int err);
+
+/* Translate an LMDB return code (MDB_NOTFOUND, MDB_MAP_FULL, errno values...)
+ * into a djs code. 0 stays 0. */
+int djs_err_from_mdb(int mdb_rc);
+
+/* Translate a libuv error (negative errno or UV_E...) into a djs code. */
+int djs_err_from_uv(int uv_rc);
+
+/* Translate a POSIX errno (positive) into a djs code. */
+int djs_err_from_errno(int e);
+
+#endif

@@ -1,0 +1,1009 @@
+#include "eventlog/log.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define DEFAULT_MAX_BATCH 16384
+#define SCAN_CHUNK 8192 /* records per read transaction in a scan */
+#define FORMAT_KEY "format"
+#define FORMAT_VALUE "djs-log-1"
+
+/* One staged record: where its bytes are in the batch and what to index. */
+typedef struct item {
+    uint64_t seq;
+    uint32_t off;
+    uint32_t len;
+    djs_id_t entity;
+} item_t;
+
+/* A batch of encoded records handed from the appending thread to the writer. */
+typedef struct batch {
+    djs_buf_t data;
+    item_t *items;
+    size_t n, cap;
+    struct batch *next;
+} batch_t;
+
+typedef struct waiter {
+    uint64_t seq;
+    djs_log_durable_cb cb;
+    void *arg;
+} waiter_t;
+
+struct djs_log {
+    char *dir;
+    djs_log_options_t opts;
+    MDB_env *env;
+    MDB_dbi db_events, db_entity, db_snapshots, db_output, db_meta;
+
+    /* appending-thread state */
+    djs_clock_t clock;
+    uint64_t last_seq;
+    uint64_t last_ts;
+    uint8_t last_hash[DJS_HASH_LEN];
+    batch_t *staging;
+    waiter_t *waiters; /* sorted by seq, consumed from whead */
+    size_t whead, wn, wcap;
+    djs_log_tail_t *tails;
+    uint64_t notified_seq;
+    int fatal_reported;
+
+    /* shared with the writer, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;    /* writer waits for batches */
+    pthread_cond_t durable_cv; /* appender waits for durability */
+    batch_t *queue_head, *queue_tail, *free_batches;
+    int stopping;
+    _Atomic int failed; /* 0 or the fail-stop djs error; written under mu */
+    char failed_msg[256];
+    _Atomic uint64_t durable_seq;
+    _Atomic size_t map_size;
+    pthread_t writer;
+    int writer_running;
+    djs_log_stats_t stats; /* under mu */
+
+    /* readers vs. map growth: readers hold it shared for a read txn */
+    pthread_rwlock_t resize_lock;
+
+    /* loop attachment */
+    uv_loop_t *loop;
+    uv_async_t async;
+    uv_prepare_t prepare;
+    int open_handles;
+    int closing;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static batch_t *batch_new(void)
+{
+    batch_t *b = djs_calloc(1, sizeof(*b));
+    djs_buf_init(&b->data);
+    return b;
+}
+
+static void batch_free(batch_t *b)
+{
+    djs_buf_dispose(&b->data);
+    djs_free(b->items);
+    djs_free(b);
+}
+
+static item_t *batch_add(batch_t *b)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 1024;
+        b->items = djs_realloc(b->items, b->cap * sizeof(item_t));
+    }
+    return &b->items[b->n++];
+}
+
+static void set_failed(djs_log_t *log, int err, const char *what, int mdb_rc)
+{
+    /* called with mu held */
+    if (log->failed)
+        return;
+    log->failed = err;
+    snprintf(log->failed_msg, sizeof(log->failed_msg), "%s: %s (%s)", what, mdb_strerror(mdb_rc), djs_strerror(err));
+}
+
+/* ---- read transactions ---------------------------------------------------- */
+
+static int begin_read(djs_log_t *log, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&log->resize_lock);
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* another process grew the map: adopt its size (needs no txn of ours open) */
+        pthread_rwlock_unlock(&log->resize_lock);
+        pthread_rwlock_wrlock(&log->resize_lock);
+        mdb_env_set_mapsize(log->env, 0);
+        pthread_rwlock_unlock(&log->resize_lock);
+        pthread_rwlock_rdlock(&log->resize_lock);
+        rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
+    }
+    if (rc != 0) {
+        pthread_rwlock_unlock(&log->resize_lock);
+        return djs_err_from_mdb(rc);
+    }
+    return 0;
+}
+
+static void end_read(djs_log_t *log, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&log->resize_lock);
+}
+
+/* ---- writer thread -------------------------------------------------------- */
+
+static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_t *last)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *ce = NULL;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_events, &ce)) != 0)
+        goto fail;
+    *first = 0;
+    for (batch_t *b = list; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->n; i++) {
+            item_t *it = &b->items[i];
+            MDB_val k = {sizeof(it->seq), &it->seq}, v = {it->len, b->data.base + it->off};
+            if ((rc = mdb_cursor_put(ce, &k, &v, MDB_APPEND)) != 0)
+                goto fail;
+            if (!djs_id_is_nil(&it->entity)) {
+                uint8_t ek[24];
+                memcpy(ek, it->entity.b, 16);
+                put_be64(ek + 16, it->seq);
+                MDB_val kk = {sizeof(ek), ek}, vv = {0, NULL};
+                if ((rc = mdb_put(txn, log->db_entity, &kk, &vv, 0)) != 0)
+                    goto fail;
+            }
+            if (*first == 0)
+                *first = it->seq;
+            *last = it->seq;
+        }
+    }
+    mdb_cursor_close(ce);
+    ce = NULL;
+    if (log->opts.fault != NULL && (rc = log->opts.fault(log->opts.fault_arg, *first, *last)) != 0)
+        goto fail;
+    rc = mdb_txn_commit(txn); /* frees txn whatever the outcome */
+    return rc;
+fail:
+    if (ce != NULL)
+        mdb_cursor_close(ce);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static int grow_map(djs_log_t *log)
+{
+    size_t size = atomic_load(&log->map_size) * 2;
+    pthread_rwlock_wrlock(&log->resize_lock);
+    int rc = mdb_env_set_mapsize(log->env, size);
+    pthread_rwlock_unlock(&log->resize_lock);
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(log->env, &info);
+        atomic_store(&log->map_size, info.me_mapsize);
+    }
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    djs_log_t *log = arg;
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        while (log->queue_head == NULL && !log->stopping)
+            pthread_cond_wait(&log->work_cv, &log->mu);
+        if (log->queue_head == NULL)
+            break; /* stopping and drained */
+        batch_t *list = log->queue_head;
+        log->queue_head = log->queue_tail = NULL;
+        pthread_mutex_unlock(&log->mu);
+
+        uint64_t first = 0, last = 0, grows = 0, t0 = djs_monotonic_ns(), bytes = 0;
+        int rc;
+        while ((rc = write_batches(log, list, &first, &last)) == MDB_MAP_FULL) {
+            int grc = grow_map(log);
+            if (grc != 0) {
+                rc = grc;
+                break;
+            }
+            grows++;
+        }
+        uint64_t dt = djs_monotonic_ns() - t0;
+        for (batch_t *b = list; b != NULL; b = b->next)
+            bytes += b->data.len;
+
+        pthread_mutex_lock(&log->mu);
+        log->stats.map_grows += grows;
+        if (rc == 0) {
+            log->stats.commits++;
+            log->stats.events += last - first + 1;
+            log->stats.bytes += bytes;
+            log->stats.commit_ns_sum += dt;
+            if (dt > log->stats.commit_ns_max)
+                log->stats.commit_ns_max = dt;
+        }
+        if (rc != 0) {
+            set_failed(log, rc == MDB_MAP_FULL ? DJS_EMAPFULL : DJS_ESTORAGE, "commit failed", rc);
+        } else if (last != 0) {
+            atomic_store(&log->durable_seq, last);
+        }
+        /* recycle batches */
+        while (list != NULL) {
+            batch_t *b = list;
+            list = b->next;
+            b->next = log->free_batches;
+            b->n = 0;
+            djs_buf_reset(&b->data);
+            log->free_batches = b;
+        }
+        pthread_cond_broadcast(&log->durable_cv);
+        if (log->loop != NULL)
+            uv_async_send(&log->async);
+        if (log->failed) {
+            /* fail-stop: drop whatever else was handed over */
+            while (log->queue_head != NULL) {
+                batch_t *b = log->queue_head;
+                log->queue_head = b->next;
+                batch_free(b);
+            }
+            log->queue_tail = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    return NULL;
+}
+
+/* ---- open ------------------------------------------------------------------ */
+
+void djs_log_options_init(djs_log_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->map_size = DEFAULT_MAP_SIZE;
+    o->max_batch = DEFAULT_MAX_BATCH;
+}
+
+static int open_dbs(djs_log_t *log)
+{
+    MDB_txn *txn;
+    unsigned int create = log->opts.readonly ? 0 : MDB_CREATE;
+    int rc = mdb_txn_begin(log->env, NULL, log->opts.readonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_dbi_open(txn, "events", create | MDB_INTEGERKEY, &log->db_events)) != 0 ||
+        (rc = mdb_dbi_open(txn, "entity", create, &log->db_entity)) != 0 ||
+        (rc = mdb_dbi_open(txn, "snapshots", create | MDB_INTEGERKEY, &log->db_snapshots)) != 0 ||
+        (rc = mdb_dbi_open(txn, "output", create, &log->db_output)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", create, &log->db_meta)) != 0)
+        goto fail;
+    MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
+    rc = mdb_get(txn, log->db_meta, &k, &v);
+    if (rc == MDB_NOTFOUND && !log->opts.readonly) {
+        v.mv_size = strlen(FORMAT_VALUE);
+        v.mv_data = FORMAT_VALUE;
+        rc = mdb_put(txn, log->db_meta, &k, &v, 0);
+    } else if (rc == 0 && (v.mv_size != strlen(FORMAT_VALUE) || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0)) {
+        rc = MDB_INCOMPATIBLE;
+    }
+    if (rc != 0)
+        goto fail;
+    return mdb_txn_commit(txn);
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Load seq, timestamp and hash of the last record: they seed the chain and
+ * floor the clock, so time never goes backwards across a restart. */
+static int load_tail(djs_log_t *log)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_events, &c)) != 0) {
+        end_read(log, txn);
+        return djs_err_from_mdb(rc);
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0) {
+        djs_event_t ev;
+        if (djs_event_decode(v.mv_data, v.mv_size, &ev) != 0 || k.mv_size != 8) {
+            rc = DJS_ECORRUPT;
+        } else {
+            memcpy(&log->last_seq, k.mv_data, 8);
+            log->last_ts = ev.ts_ns;
+            memcpy(log->last_hash, ev.hash, DJS_HASH_LEN);
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    } else {
+        rc = djs_err_from_mdb(rc);
+    }
+    mdb_cursor_close(c);
+    end_read(log, txn);
+    return rc;
+}
+
+static int make_dir(const char *dir, int readonly)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return DJS_EINVAL;
+        if (!readonly && (st.st_mode & 077) != 0 && chmod(dir, 0700) != 0)
+            return djs_err_from_errno(errno);
+        return 0;
+    }
+    if (readonly)
+        return DJS_ENOTFOUND;
+    if (mkdir(dir, 0700) != 0)
+        return djs_err_from_errno(errno);
+    return 0;
+}
+
+int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts)
+{
+    djs_log_t *log = djs_calloc(1, sizeof(*log));
+    int rc, mrc = 0;
+
+    if (opts != NULL)
+        log->opts = *opts;
+    else
+        djs_log_options_init(&log->opts);
+    if (log->opts.map_size == 0)
+        log->opts.map_size = DEFAULT_MAP_SIZE;
+    if (log->opts.max_batch == 0)
+        log->opts.max_batch = DEFAULT_MAX_BATCH;
+    log->dir = djs_strndup(dir, strlen(dir));
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_cond_init(&log->work_cv, NULL);
+    pthread_cond_init(&log->durable_cv, NULL);
+    pthread_rwlock_init(&log->resize_lock, NULL);
+    djs_clock_init(&log->clock, log->opts.clock, log->opts.clock_arg);
+
+    if ((rc = make_dir(dir, log->opts.readonly)) != 0)
+        goto fail;
+    if ((mrc = mdb_env_create(&log->env)) != 0 || (mrc = mdb_env_set_maxdbs(log->env, 8)) != 0 ||
+        (mrc = mdb_env_set_mapsize(log->env, log->opts.map_size)) != 0 || (mrc = mdb_env_set_maxreaders(log->env, 256)) != 0)
+        goto fail_mdb;
+    unsigned int flags = MDB_NOTLS | (log->opts.readonly ? MDB_RDONLY : 0);
+    if ((mrc = mdb_env_open(log->env, dir, flags, 0600)) != 0)
+        goto fail_mdb;
+    int dead = 0;
+    mdb_reader_check(log->env, &dead); /* clear slots of crashed readers */
+    MDB_envinfo info;
+    mdb_env_info(log->env, &info);
+    atomic_store(&log->map_size, info.me_mapsize);
+    if ((mrc = open_dbs(log)) != 0) {
+        if (mrc == MDB_INCOMPATIBLE) {
+            rc = DJS_EVERSION;
+            goto fail;
+        }
+        goto fail_mdb;
+    }
+    if ((rc = load_tail(log)) != 0)
+        goto fail;
+    djs_clock_floor(&log->clock, log->last_ts);
+    atomic_store(&log->durable_seq, log->last_seq);
+    log->notified_seq = log->last_seq;
+    if (!log->opts.readonly) {
+        log->staging = batch_new();
+        if (pthread_create(&log->writer, NULL, writer_main, log) != 0) {
+            rc = DJS_EIO;
+            goto fail;
+        }
+        log->writer_running = 1;
+    }
+    *out = log;
+    return 0;
+
+fail_mdb:
+    rc = djs_err_from_mdb(mrc);
+    if (mrc == ENOENT && log->opts.readonly)
+        rc = DJS_ENOTFOUND;
+fail:
+    if (log->env != NULL)
+        mdb_env_close(log->env);
+    if (log->staging != NULL)
+        batch_free(log->staging);
+    pthread_rwlock_destroy(&log->resize_lock);
+    pthread_cond_destroy(&log->durable_cv);
+    pthread_cond_destroy(&log->work_cv);
+    pthread_mutex_destroy(&log->mu);
+    djs_free(log->dir);
+    djs_free(log);
+    return rc;
+}
+
+/* ---- append path ---------------------------------------------------------- */
+
+int djs_log_append(djs_log_t *log, djs_event_t *ev)
+{
+    if (log->opts.readonly)
+        return DJS_ERDONLY;
+    if (log->closing)
+        return DJS_ECLOSED;
+    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        return DJS_ESTORAGE;
+
+    batch_t *b = log->staging;
+    size_t off = b->data.len;
+    uint64_t prev_ts = log->clock.last_ns;
+    ev->seq = log->last_seq + 1;
+    ev->ts_ns = djs_clock_next(&log->clock);
+    int rc = djs_event_encode(ev, log->last_hash, &b->data);
+    if (rc != 0) {
+        log->clock.last_ns = prev_ts;
+        return rc;
+    }
+    item_t *it = batch_add(b);
+    it->seq = ev->seq;
+    it->off = (uint32_t)off;
+    it->len = (uint32_t)(b->data.len - off);
+    it->entity = ev->entity;
+    log->last_seq = ev->seq;
+    log->last_ts = ev->ts_ns;
+    memcpy(log->last_hash, ev->hash, DJS_HASH_LEN);
+    if (b->n >= log->opts.max_batch || b->data.len >= ((size_t)64 << 20))
+        djs_log_flush(log);
+    return 0;
+}
+
+void djs_log_flush(djs_log_t *log)
+{
+    if (log->staging == NULL || log->staging->n == 0)
+        return;
+    pthread_mutex_lock(&log->mu);
+    batch_t *b = log->staging;
+    b->next = NULL;
+    if (log->queue_tail != NULL)
+        log->queue_tail->next = b;
+    else
+        log->queue_head = b;
+    log->queue_tail = b;
+    if (log->free_batches != NULL) {
+        log->staging = log->free_batches;
+        log->free_batches = log->staging->next;
+        log->staging->next = NULL;
+    } else {
+        log->staging = NULL;
+    }
+    pthread_cond_signal(&log->work_cv);
+    pthread_mutex_unlock(&log->mu);
+    if (log->staging == NULL)
+        log->staging = batch_new();
+}
+
+/* Run durable callbacks up to the durable seq, then tail notifications. */
+static void dispatch(djs_log_t *log)
+{
+    pthread_mutex_lock(&log->mu);
+    uint64_t durable = atomic_load(&log->durable_seq);
+    int failed = log->failed;
+    char msg[sizeof(log->failed_msg)];
+    memcpy(msg, log->failed_msg, sizeof(msg));
+    pthread_mutex_unlock(&log->mu);
+
+    while (log->whead < log->wn) {
+        waiter_t w = log->waiters[log->whead];
+        int status;
+        if (w.seq <= durable)
+            status = 0;
+        else if (failed)
+            status = failed;
+        else
+            break;
+        log->whead++;
+        w.cb(w.arg, w.seq, status);
+    }
+    if (log->whead == log->wn)
+        log->whead = log->wn = 0;
+
+    if (durable > log->notified_seq) {
+        log->notified_seq = durable;
+        for (djs_log_tail_t *t = log->tails, *next; t != NULL; t = next) {
+            next = t->next; /* a callback may stop its own subscription */
+            t->cb(t->arg, durable);
+        }
+    }
+    if (failed && !log->fatal_reported) {
+        log->fatal_reported = 1;
+        if (log->opts.on_fatal != NULL)
+            log->opts.on_fatal(log->opts.fatal_arg, failed, msg);
+        else
+            fprintf(stderr, "djs: event log %s: %s\n", log->dir, msg);
+    }
+}
+
+int djs_log_sync(djs_log_t *log)
+{
+    if (log->opts.readonly)
+        return DJS_ERDONLY;
+    djs_log_flush(log);
+    pthread_mutex_lock(&log->mu);
+    while (atomic_load(&log->durable_seq) < log->last_seq && !log->failed)
+        pthread_cond_wait(&log->durable_cv, &log->mu);
+    int failed = log->failed;
+    pthread_mutex_unlock(&log->mu);
+    dispatch(log);
+    return failed;
+}
+
+void djs_log_when_durable(djs_log_t *log, uint64_t seq, djs_log_durable_cb cb, void *arg)
+{
+    if (log->wn == log->wcap) {
+        if (log->whead > 0) {
+            memmove(log->waiters, log->waiters + log->whead, (log->wn - log->whead) * sizeof(waiter_t));
+            log->wn -= log->whead;
+            log->whead = 0;
+        }
+        if (log->wn == log->wcap) {
+            log->wcap = log->wcap ? log->wcap * 2 : 256;
+            log->waiters = djs_realloc(log->waiters, log->wcap * sizeof(waiter_t));
+        }
+    }
+    /* seqs are normally requested in order: insert from the back */
+    size_t i = log->wn;
+    while (i > log->whead && log->waiters[i - 1].seq > seq) {
+        log->waiters[i] = log->waiters[i - 1];
+        i--;
+    }
+    log->waiters[i] = (waiter_t){seq, cb, arg};
+    log->wn++;
+    if (seq <= atomic_load(&log->durable_seq) && log->loop == NULL)
+        dispatch(log);
+    else if (seq <= atomic_load(&log->durable_seq))
+        uv_async_send(&log->async);
+}
+
+void djs_log_tail_start(djs_log_t *log, djs_log_tail_t *t, djs_log_tail_cb cb, void *arg)
+{
+    t->cb = cb;
+    t->arg = arg;
+    t->prev = NULL;
+    t->next = log->tails;
+    if (log->tails != NULL)
+        log->tails->prev = t;
+    log->tails = t;
+}
+
+void djs_log_tail_stop(djs_log_t *log, djs_log_tail_t *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else if (log->tails == t)
+        log->tails = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+/* ---- loop attachment ------------------------------------------------------ */
+
+static void on_async(uv_async_t *h)
+{
+    dispatch(h->data);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    djs_log_flush(h->data);
+}
+
+int djs_log_attach(djs_log_t *log, uv_loop_t *loop)
+{
+    int rc;
+    if (log->opts.readonly)
+        return DJS_ERDONLY;
+    if (log->loop != NULL)
+        return DJS_EINVAL;
+    if ((rc = uv_async_init(loop, &log->async, on_async)) != 0)
+        return djs_err_from_uv(rc);
+    log->async.data = log;
+    uv_prepare_init(loop, &log->prepare);
+    log->prepare.data = log;
+    uv_prepare_start(&log->prepare, on_prepare);
+    uv_unref((uv_handle_t *)&log->prepare); /* the prepare alone must not keep the loop alive */
+    pthread_mutex_lock(&log->mu);
+    log->loop = loop;
+    pthread_mutex_unlock(&log->mu);
+    log->open_handles = 2;
+    return 0;
+}
+
+/* ---- close ----------------------------------------------------------------- */
+
+static void free_log(djs_log_t *log)
+{
+    mdb_env_close(log->env);
+    while (log->queue_head != NULL) { /* left over only after a fail-stop */
+        batch_t *b = log->queue_head;
+        log->queue_head = b->next;
+        batch_free(b);
+    }
+    if (log->staging != NULL)
+        batch_free(log->staging);
+    while (log->free_batches != NULL) {
+        batch_t *b = log->free_batches;
+        log->free_batches = b->next;
+        batch_free(b);
+    }
+    djs_free(log->waiters);
+    pthread_rwlock_destroy(&log->resize_lock);
+    pthread_cond_destroy(&log->durable_cv);
+    pthread_cond_destroy(&log->work_cv);
+    pthread_mutex_destroy(&log->mu);
+    djs_free(log->dir);
+    djs_free(log);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    djs_log_t *log = h->data;
+    if (--log->open_handles == 0)
+        free_log(log);
+}
+
+void djs_log_close(djs_log_t *log)
+{
+    if (log == NULL)
+        return;
+    if (log->writer_running) {
+        djs_log_sync(log);
+        pthread_mutex_lock(&log->mu);
+        log->stopping = 1;
+        pthread_cond_signal(&log->work_cv);
+        pthread_mutex_unlock(&log->mu);
+        pthread_join(log->writer, NULL);
+        log->writer_running = 0;
+        /* anything still waiting can never become durable now */
+        pthread_mutex_lock(&log->mu);
+        if (!log->failed)
+            log->failed = DJS_ECLOSED;
+        pthread_mutex_unlock(&log->mu);
+        log->fatal_reported = 1;
+        dispatch(log);
+    }
+    log->closing = 1;
+    if (log->loop != NULL) {
+        uv_close((uv_handle_t *)&log->async, on_handle_closed);
+        uv_close((uv_handle_t *)&log->prepare, on_handle_closed);
+        return;
+    }
+    free_log(log);
+}
+
+/* ---- accessors --------------------------------------------------------------- */
+
+static int read_last_seq(djs_log_t *log, uint64_t *seq)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    *seq = 0;
+    if ((rc = mdb_cursor_open(txn, log->db_events, &c)) == 0) {
+        if ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0)
+            memcpy(seq, k.mv_data, 8);
+        mdb_cursor_close(c);
+    }
+    end_read(log, txn);
+    return rc == MDB_NOTFOUND ? 0 : djs_err_from_mdb(rc);
+}
+
+uint64_t djs_log_last_seq(djs_log_t *log)
+{
+    if (log->opts.readonly) {
+        uint64_t s = 0;
+        read_last_seq(log, &s);
+        return s;
+    }
+    return log->last_seq;
+}
+
+uint64_t djs_log_durable_seq(djs_log_t *log)
+{
+    if (log->opts.readonly)
+        return djs_log_last_seq(log);
+    return atomic_load(&log->durable_seq);
+}
+
+uint64_t djs_log_last_ts(djs_log_t *log)
+{
+    return log->last_ts;
+}
+
+int djs_log_status(djs_log_t *log)
+{
+    return atomic_load(&log->failed);
+}
+
+const char *djs_log_dir(djs_log_t *log)
+{
+    return log->dir;
+}
+
+size_t djs_log_map_size(djs_log_t *log)
+{
+    return atomic_load(&log->map_size);
+}
+
+uint64_t djs_log_now(djs_log_t *log)
+{
+    return djs_clock_peek(&log->clock);
+}
+
+void djs_log_get_stats(djs_log_t *log, djs_log_stats_t *st)
+{
+    pthread_mutex_lock(&log->mu);
+    *st = log->stats;
+    pthread_mutex_unlock(&log->mu);
+}
+
+struct MDB_env *djs_log_env(djs_log_t *log)
+{
+    return log->env;
+}
+
+/* ---- reads ------------------------------------------------------------------- */
+
+int djs_log_get(djs_log_t *log, uint64_t seq, djs_buf_t *out)
+{
+    MDB_txn *txn;
+    MDB_val k = {sizeof(seq), &seq}, v;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    rc = mdb_get(txn, log->db_events, &k, &v);
+    if (rc == 0)
+        djs_buf_append(out, v.mv_data, v.mv_size);
+    end_read(log, txn);
+    return djs_err_from_mdb(rc);
+}
+
+int djs_log_scan(djs_log_t *log, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg)
+{
+    uint64_t next = from ? from : 1;
+    for (;;) {
+        MDB_txn *txn;
+        MDB_cursor *c;
+        MDB_val k = {sizeof(next), &next}, v;
+        int rc = begin_read(log, &txn), stop = 0, n = 0;
+        if (rc != 0)
+            return rc;
+        if ((rc = mdb_cursor_open(txn, log->db_events, &c)) != 0) {
+            end_read(log, txn);
+            return djs_err_from_mdb(rc);
+        }
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            uint64_t seq;
+            memcpy(&seq, k.mv_data, 8);
+            if (seq > to) {
+                rc = MDB_NOTFOUND;
+                break;
+            }
+            if ((stop = cb(arg, seq, v.mv_data, v.mv_size)) != 0)
+                break;
+            next = seq + 1;
+            if (++n == SCAN_CHUNK || seq == UINT64_MAX)
+                break;
+        }
+        mdb_cursor_close(c);
+        end_read(log, txn);
+        if (stop != 0)
+            return stop;
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return djs_err_from_mdb(rc);
+        if (next - 1 == UINT64_MAX || next > to)
+            return 0;
+    }
+}
+
+int djs_log_scan_entity(djs_log_t *log, const djs_id_t *entity, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg)
+{
+    uint64_t next = from;
+    for (;;) {
+        MDB_txn *txn;
+        MDB_cursor *c;
+        uint8_t key[24];
+        memcpy(key, entity->b, 16);
+        put_be64(key + 16, next);
+        MDB_val k = {sizeof(key), key}, v;
+        int rc = begin_read(log, &txn), stop = 0, n = 0;
+        if (rc != 0)
+            return rc;
+        if ((rc = mdb_cursor_open(txn, log->db_entity, &c)) != 0) {
+            end_read(log, txn);
+            return djs_err_from_mdb(rc);
+        }
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 24 || memcmp(k.mv_data, entity->b, 16) != 0) {
+                rc = MDB_NOTFOUND;
+                break;
+            }
+            uint64_t seq = 0;
+            for (int i = 0; i < 8; i++)
+                seq = seq << 8 | ((const uint8_t *)k.mv_data)[16 + i];
+            if (seq > to) {
+                rc = MDB_NOTFOUND;
+                break;
+            }
+            MDB_val sk = {sizeof(seq), &seq}, sv;
+            if ((rc = mdb_get(txn, log->db_events, &sk, &sv)) != 0) {
+                if (rc == MDB_NOTFOUND)
+                    rc = MDB_CORRUPTED; /* index points at a missing record */
+                break;
+            }
+            if ((stop = cb(arg, seq, sv.mv_data, sv.mv_size)) != 0)
+                break;
+            next = seq + 1;
+            if (++n == SCAN_CHUNK)
+                break;
+        }
+        mdb_cursor_close(c);
+        end_read(log, txn);
+        if (stop != 0)
+            return stop;
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return djs_err_from_mdb(rc);
+    }
+}
+
+int djs_log_scan_index(djs_log_t *log, djs_log_index_cb cb, void *arg)
+{
+    uint8_t next[24] = {0};
+    size_t next_len = 0;
+    for (;;) {
+        MDB_txn *txn;
+        MDB_cursor *c;
+        MDB_val k = {next_len, next}, v;
+        int rc = begin_read(log, &txn), stop = 0, n = 0;
+        if (rc != 0)
+            return rc;
+        if ((rc = mdb_cursor_open(txn, log->db_entity, &c)) != 0) {
+            end_read(log, txn);
+            return djs_err_from_mdb(rc);
+        }
+        rc = next_len ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        /* resume after the last key seen */
+        if (rc == 0 && next_len && k.mv_size == next_len && memcmp(k.mv_data, next, next_len) == 0)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 24) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            djs_id_t id;
+            uint64_t seq = 0;
+            memcpy(id.b, k.mv_data, 16);
+            for (int i = 0; i < 8; i++)
+                seq = seq << 8 | ((const uint8_t *)k.mv_data)[16 + i];
+            memcpy(next, k.mv_data, 24);
+            next_len = 24;
+            if ((stop = cb(arg, &id, seq)) != 0)
+                break;
+            if (++n == SCAN_CHUNK)
+                break;
+        }
+        mdb_cursor_close(c);
+        end_read(log, txn);
+        if (stop != 0)
+            return stop;
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return djs_err_from_mdb(rc);
+    }
+}
+
+/* Timestamp of the record at seq, within txn. */
+static int ts_at(djs_log_t *log, MDB_txn *txn, uint64_t seq, uint64_t *ts)
+{
+    MDB_val k = {sizeof(seq), &seq}, v;
+    int rc = mdb_get(txn, log->db_events, &k, &v);
+    if (rc != 0)
+        return djs_err_from_mdb(rc);
+    djs_event_t ev;
+    if ((rc = djs_event_decode(v.mv_data, v.mv_size, &ev)) != 0)
+        return rc;
+    *ts = ev.ts_ns;
+    return 0;
+}
+
+int djs_log_seq_at_time(djs_log_t *log, uint64_t ts_ns, uint64_t *seq)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t lo, hi, ts;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_events, &c)) != 0)
+        goto out_mdb;
+    if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) != 0)
+        goto out_cursor;
+    memcpy(&lo, k.mv_data, 8);
+    if ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) != 0)
+        goto out_cursor;
+    memcpy(&hi, k.mv_data, 8);
+    mdb_cursor_close(c);
+    /* seqs are dense (lo..hi) and timestamps strictly increase with seq */
+    if ((rc = ts_at(log, txn, hi, &ts)) != 0)
+        goto out;
+    if (ts < ts_ns) {
+        rc = DJS_ENOTFOUND;
+        goto out;
+    }
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if ((rc = ts_at(log, txn, mid, &ts)) != 0)
+            goto out;
+        if (ts < ts_ns)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *seq = lo;
+    rc = 0;
+    goto out;
+out_cursor:
+    mdb_cursor_close(c);
+out_mdb:
+    rc = djs_err_from_mdb(rc);
+out:
+    end_read(log, txn);
+    return rc;
+}
+
+int djs_log_backup(djs_log_t *log, const char *dest)
+{
+    struct stat st;
+    char path[4096];
+    if (stat(dest, &st) != 0) {
+        if (mkdir(dest, 0700) != 0)
+            return djs_err_from_errno(errno);
+    } else if (!S_ISDIR(st.st_mode)) {
+        return DJS_EINVAL;
+    }
+    snprintf(path, sizeof(path), "%s/data.mdb", dest);
+    if (stat(path, &st) == 0)
+        return DJS_EEXISTS;
+    pthread_rwlock_rdlock(&log->resize_lock);
+    int rc = mdb_env_copy2(log->env, dest, MDB_CP_COMPACT);
+    pthread_rwlock_unlock(&log->resize_lock);
+    return djs_err_from_mdb(rc);
+}

@@ -1,0 +1,163 @@
+/* The append-only event log, in LMDB.
+ *
+ * One LMDB environment per data directory (created 0700, files 0600):
+ *   "events"    seq (u64, MDB_INTEGERKEY) -> record (core/event.h), MDB_APPEND
+ *   "entity"    entity id (16) || seq (u64 big-endian) -> empty: one job's history
+ *   "snapshots" seq (u64, MDB_INTEGERKEY) -> projection state (filled by projections/)
+ *   "output"    job id (16) || chunk (u32 big-endian) -> bytes (filled by the server)
+ *   "meta"      "format" -> "djs-log-1"
+ *
+ * Threads. One appending thread (the libuv loop thread that owns the
+ * engine) calls djs_log_append; appends are staged without locks and handed
+ * to a writer thread at the end of each loop iteration (or when a batch is
+ * full). The writer commits everything handed over since its last commit in
+ * one transaction, one fsync (group commit), then publishes the durable seq
+ * and wakes the loop (uv_async). Durable callbacks and tail notifications
+ * run on the loop thread. Reads (get, scan, seq-at-time) may run on any
+ * thread, concurrently with the writer, and from other processes that open
+ * the same directory read-only.
+ *
+ * Failures. MDB_MAP_FULL grows the map (doubling) and redoes the batch. Any
+ * other commit failure is fail-stop: the log stops accepting appends
+ * (DJS_ESTORAGE), pending durable callbacks get DJS_ESTORAGE, and the
+ * on_fatal callback runs on the loop thread so the process can exit
+ * non-zero; a restart replays what was durable.
+ */
+#ifndef DJS_EVENTLOG_LOG_H
+#define DJS_EVENTLOG_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/event.h"
+
+typedef struct djs_log djs_log_t;
+
+typedef void (*djs_log_fatal_cb)(void *arg, int err, const char *msg);
+/* Test seam: called by the writer thread before each commit; a non-zero
+ * LMDB code (e.g. EIO, MDB_MAP_FULL) is treated as if the commit failed so. */
+typedef int (*djs_log_fault_cb)(void *arg, uint64_t first_seq, uint64_t last_seq);
+
+typedef struct djs_log_options {
+    size_t map_size;    /* initial map size in bytes; default 1 GiB; grows by doubling */
+    int readonly;       /* read only; another process may be writing */
+    uint32_t max_batch; /* staged events that force a hand-over; default 16384 */
+    djs_time_cb clock;  /* timestamp source; NULL = CLOCK_REALTIME */
+    void *clock_arg;
+    djs_log_fatal_cb on_fatal; /* loop thread; NULL = only log the error */
+    void *fatal_arg;
+    djs_log_fault_cb fault; /* tests only */
+    void *fault_arg;
+} djs_log_options_t;
+
+void djs_log_options_init(djs_log_options_t *o);
+
+/* Open (creating if needed, unless readonly) the log in dir. opts may be
+ * NULL for defaults. On success *out is owned by the caller until
+ * djs_log_close. Errors: DJS_EPERM, DJS_ENOTFOUND (readonly and no log),
+ * DJS_ECORRUPT (not a djs log, or its last record does not decode),
+ * DJS_EVERSION, DJS_EIO. */
+int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts);
+
+/* Deliver durable callbacks, tail notifications and fatal errors on loop,
+ * and hand staged appends to the writer once per loop iteration. Call once,
+ * from the appending thread. Without it, use djs_log_flush/djs_log_sync. */
+int djs_log_attach(djs_log_t *log, uv_loop_t *loop);
+
+/* Flush staged events, wait until they are durable, stop the writer and
+ * release everything. Pending durable callbacks run first (status 0 or the
+ * failure). If attached, the memory is freed from libuv close callbacks:
+ * the caller must let the loop run (uv_run) afterwards. */
+void djs_log_close(djs_log_t *log);
+
+/* Append one event. The log assigns ev->seq, ev->ts_ns (strictly
+ * increasing, never below the last durable record's) and ev->hash; actor
+ * and body are copied. Returns 0 and the seq is final at once; the event is
+ * durable later (djs_log_when_durable). Errors: DJS_ESTORAGE (fail-stopped),
+ * DJS_ERDONLY, DJS_EINVAL/DJS_ETOOBIG (from the codec). Appending thread only. */
+int djs_log_append(djs_log_t *log, djs_event_t *ev);
+
+/* Hand staged events to the writer now. */
+void djs_log_flush(djs_log_t *log);
+/* Flush and block until every appended event is durable (or the log
+ * failed), then run due durable callbacks on this thread. Returns 0 or the
+ * fail-stop error. Appending thread only. */
+int djs_log_sync(djs_log_t *log);
+
+/* Status is 0 when seq was made durable, or the fail-stop error. */
+typedef void (*djs_log_durable_cb)(void *arg, uint64_t seq, int status);
+/* Call cb once seq is durable (immediately if it already is). Callbacks run
+ * in seq order on the loop thread (or inside djs_log_sync). */
+void djs_log_when_durable(djs_log_t *log, uint64_t seq, djs_log_durable_cb cb, void *arg);
+
+/* Tail subscription: cb(arg, durable_seq) on the loop thread each time the
+ * durable seq advances. The struct is owned by the subscriber and must stay
+ * valid until djs_log_tail_stop. */
+typedef void (*djs_log_tail_cb)(void *arg, uint64_t durable_seq);
+typedef struct djs_log_tail {
+    djs_log_tail_cb cb;
+    void *arg;
+    struct djs_log_tail *prev, *next;
+} djs_log_tail_t;
+void djs_log_tail_start(djs_log_t *log, djs_log_tail_t *t, djs_log_tail_cb cb, void *arg);
+void djs_log_tail_stop(djs_log_t *log, djs_log_tail_t *t);
+
+uint64_t djs_log_last_seq(djs_log_t *log);    /* last appended; read-only handles read the disk */
+uint64_t djs_log_durable_seq(djs_log_t *log); /* last durable */
+uint64_t djs_log_last_ts(djs_log_t *log);     /* timestamp of the last appended event */
+int djs_log_status(djs_log_t *log);           /* 0, or the fail-stop error */
+const char *djs_log_dir(djs_log_t *log);
+/* Map size in bytes now (grows on MAP_FULL). */
+size_t djs_log_map_size(djs_log_t *log);
+/* The log's event clock: the engine reads "now" here so that decisions and
+ * timestamps agree. Appending thread only. */
+uint64_t djs_log_now(djs_log_t *log);
+
+/* Writer statistics, for metrics and benchmarks. */
+typedef struct djs_log_stats {
+    uint64_t commits;       /* write transactions committed */
+    uint64_t events;        /* records committed */
+    uint64_t bytes;         /* record bytes committed */
+    uint64_t commit_ns_sum; /* time in put+commit(+fsync), summed */
+    uint64_t commit_ns_max;
+    uint64_t map_grows;
+} djs_log_stats_t;
+void djs_log_get_stats(djs_log_t *log, djs_log_stats_t *st);
+
+/* ---- reads: any thread, any process ------------------------------------ */
+
+/* Visitor for scans. rec/len point into the memory map and are valid only
+ * during the call. Return 0 to go on; any other value stops the scan and
+ * is returned by it. */
+typedef int (*djs_log_visit_cb)(void *arg, uint64_t seq, const uint8_t *rec, size_t len);
+
+/* Copy the record stored at seq into out (appended). DJS_ENOTFOUND. */
+int djs_log_get(djs_log_t *log, uint64_t seq, djs_buf_t *out);
+/* Visit records from..to inclusive (to = UINT64_MAX for "to the end as of
+ * now") in seq order. Reads in chunks of short read transactions so a long
+ * scan does not pin old pages. */
+int djs_log_scan(djs_log_t *log, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg);
+/* Visit the records of one entity with from <= seq <= to, in seq order. */
+int djs_log_scan_entity(djs_log_t *log, const djs_id_t *entity, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg);
+/* Visit every entry of the entity index (entity, seq) in key order; for
+ * verification. Same return convention as the scans. */
+typedef int (*djs_log_index_cb)(void *arg, const djs_id_t *entity, uint64_t seq);
+int djs_log_scan_index(djs_log_t *log, djs_log_index_cb cb, void *arg);
+
+/* First seq whose timestamp is >= ts_ns (binary search). DJS_ENOTFOUND if
+ * every record is older. */
+int djs_log_seq_at_time(djs_log_t *log, uint64_t ts_ns, uint64_t *seq);
+
+/* Hot backup with compaction into dest (created 0700 if missing, must hold
+ * no data.mdb). Safe while a writer is appending; consistent as of the
+ * start. Blocks: call it from its own thread or a tool. */
+int djs_log_backup(djs_log_t *log, const char *dest);
+
+/* The raw LMDB environment, for the benchmark's physical baseline and
+ * the snapshot/output stores of later modules. */
+struct MDB_env *djs_log_env(djs_log_t *log);
+
+#endif

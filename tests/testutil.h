@@ -1,0 +1,32 @@
+/* Helpers shared by the Check suites (tests only). */
+#ifndef DJS_TESTS_TESTUTIL_H
+#define DJS_TESTS_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh directory for one test (under $DJS_TEST_TMP or /var/tmp), like
+ * beanstalkd's ctdir(). Returns a static-lifetime path (leaked on purpose:
+ * each forked test is its own process). The directory is not removed: a
+ * failed test leaves its evidence; the build tree's tmp/ is disposable. */
+const char *tu_tmpdir(void);
+/* Remove a directory of plain files (an LMDB environment). */
+void tu_rmtree(const char *dir);
+/* Read a whole file into a malloc'd buffer; *len gets its size. */
+uint8_t *tu_read_file(const char *path, size_t *len);
+int tu_write_file(const char *path, const void *data, size_t len);
+
+/* main() for a test executable made of one suite. CK_FORK stays on (the
+ * default), each test in its own process. */
+#define DJS_TEST_MAIN(suite_fn)                                                                                                    \
+    int main(void)                                                                                                                 \
+    {                                                                                                                              \
+        SRunner *sr = srunner_create(suite_fn());                                                                                  \
+        srunner_run_all(sr, CK_NORMAL);                                                                                            \
+        int failed = srunner_ntests_failed(sr);                                                                                    \
+        srunner_free(sr);                                                                                                          \
+        return failed == 0 ? 0 : 1;                                                                                                \
+    }
+
+#endif

@@ -1,0 +1,122 @@
+/* djs serve. Until the HTTP server lands this opens the log, records
+ * server.started, reports, and waits for SIGINT/SIGTERM to record
+ * server.stopped and exit 0. A storage failure exits non-zero (fail-stop). */
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/error.h"
+#include "eventlog/log.h"
+#include "tools/djs/cli.h"
+
+typedef struct serve {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    djs_log_t *log;
+    int exit_code;
+} serve_t;
+
+static int append_server_event(djs_log_t *log, int type, const char *listen)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "pid", 3);
+    msgpack_pack_int64(&pk, (int64_t)getpid());
+    msgpack_pack_str_with_body(&pk, "listen", 6);
+    msgpack_pack_str_with_body(&pk, listen, strlen(listen));
+    djs_event_t ev = {0};
+    ev.type = (uint16_t)type;
+    ev.actor = "server";
+    ev.actor_len = 6;
+    ev.body = (const uint8_t *)sb.data;
+    ev.body_len = sb.size;
+    int rc = djs_log_append(log, &ev);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    serve_t *s = h->data;
+    fprintf(stderr, "djs: signal %d, stopping\n", signum);
+    append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
+    uv_signal_stop(&s->sigint);
+    uv_signal_stop(&s->sigterm);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_fatal(void *arg, int err, const char *msg)
+{
+    serve_t *s = arg;
+    fprintf(stderr, "djs: FATAL: event log failed (%s): %s; stopping writes and exiting, restart replays the log\n",
+            djs_err_name(err), msg);
+    s->exit_code = 3;
+    uv_stop(&s->loop);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT]";
+    const char *data = cli_opt(argc, argv, "--data");
+    const char *listen = cli_opt(argc, argv, "--listen");
+    const char *pos[1];
+    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+        return 2;
+    if (data == NULL)
+        data = "./data";
+    if (listen == NULL)
+        listen = "127.0.0.1:8080";
+
+    serve_t s;
+    memset(&s, 0, sizeof(s));
+    uv_loop_init(&s.loop);
+    djs_log_options_t o;
+    djs_log_options_init(&o);
+    o.on_fatal = on_fatal;
+    o.fatal_arg = &s;
+    uint64_t t0 = uv_hrtime();
+    int rc = djs_log_open(&s.log, data, &o);
+    if (rc != 0) {
+        fprintf(stderr, "djs serve: cannot open the event log in %s: %s\n", data, djs_strerror(rc));
+        return 1;
+    }
+    djs_log_attach(s.log, &s.loop);
+    uint64_t before = djs_log_last_seq(s.log);
+    if ((rc = append_server_event(s.log, DJS_EV_SERVER_STARTED, listen)) != 0 || (rc = djs_log_sync(s.log)) != 0) {
+        fprintf(stderr, "djs serve: cannot write to the event log: %s\n", djs_strerror(rc));
+        djs_log_close(s.log);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    printf("djs serve: event log %s open in %.1f ms (%" PRIu64 " events before this start, now at seq %" PRIu64 ")\n", data,
+           (uv_hrtime() - t0) / 1e6, before, djs_log_last_seq(s.log));
+    printf("djs serve: HTTP API on %s is not in this build yet; verify the log with: djs replay verify %s\n", listen, data);
+    printf("djs serve: press Ctrl-C to stop\n");
+    fflush(stdout);
+
+    uv_signal_init(&s.loop, &s.sigint);
+    uv_signal_init(&s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+
+    if (s.exit_code == 0 && (rc = djs_log_sync(s.log)) != 0) {
+        fprintf(stderr, "djs serve: final flush failed: %s\n", djs_strerror(rc));
+        s.exit_code = 3;
+    }
+    if (s.exit_code != 0)
+        return s.exit_code; /* fail-stop: do not touch the log again */
+    djs_log_close(s.log);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s.loop);
+    printf("djs serve: stopped cleanly\n");
+    return 0;
+}

@@ -1,0 +1,55 @@
+/* djs: one binary, many subcommands. Thin: parse, then call libdjs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "tools/djs/cli.h"
+
+#define DJS_VERSION_STRING "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "djs %s: a distributed job scheduler on an event-sourced LMDB log\n\n"
+            "usage: djs COMMAND [options]\n\n"
+            "  serve [--data DIR] [--listen HOST:PORT]   run the scheduler (data in ./data)\n"
+            "  worker --server URL --token T             run a worker agent (not yet available)\n"
+            "  replay verify DATA_DIR                     check every record and the hash chain\n"
+            "  backup DATA_DIR DEST                       hot backup with compaction, safe while serving\n"
+            "  bench log [--events N] [--size BYTES] [--entities E] [--dir DIR]\n"
+            "                                             measure the log against raw LMDB\n"
+            "  version                                    print the version\n",
+            DJS_VERSION_STRING);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("djs %s\n", DJS_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "worker") == 0) {
+        fprintf(stderr, "djs worker: the worker agent is not implemented yet in this build\n");
+        return 2;
+    }
+    fprintf(stderr, "djs: unknown command '%s' (try 'djs help')\n", cmd);
+    return 2;
+}
