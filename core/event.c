@@ -2,6 +2,7 @@
 
 #include <msgpack.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,21 +56,49 @@ static int buf_write(void *data, const char *p, size_t n)
 
 /* SHA-256 through EVP (the low-level SHA256_* calls are deprecated in
  * OpenSSL 3). The digest is fetched once and the context reused per thread:
- * EVP_sha256() would do an implicit, locked provider fetch on every init. */
-static _Thread_local EVP_MD_CTX *sha_ctx;
-static _Thread_local EVP_MD *sha_md;
+ * EVP_sha256() would do an implicit, locked provider fetch on every init.
+ * A thread-specific key frees both when a hashing thread exits. */
+typedef struct sha_state {
+    EVP_MD_CTX *ctx;
+    EVP_MD *md;
+} sha_state_t;
+
+static pthread_key_t sha_key;
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static _Thread_local sha_state_t *sha;
+
+static void sha_free(void *p)
+{
+    sha_state_t *s = p;
+    EVP_MD_CTX_free(s->ctx);
+    EVP_MD_free(s->md);
+    free(s);
+}
+
+static void sha_key_create(void)
+{
+    if (pthread_key_create(&sha_key, sha_free) != 0)
+        abort();
+}
+
+static sha_state_t *sha_get(void)
+{
+    if (sha == NULL) {
+        pthread_once(&sha_once, sha_key_create);
+        sha = malloc(sizeof(*sha));
+        if (sha == NULL || (sha->ctx = EVP_MD_CTX_new()) == NULL || (sha->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+            abort(); /* only on OOM or a broken OpenSSL install */
+        pthread_setspecific(sha_key, sha);
+    }
+    return sha;
+}
 
 void djs_event_chain(const uint8_t prev_hash[DJS_HASH_LEN], const uint8_t *rec, size_t len, uint8_t out[DJS_HASH_LEN])
 {
-    if (sha_ctx == NULL) {
-        sha_ctx = EVP_MD_CTX_new();
-        sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-        if (sha_ctx == NULL || sha_md == NULL)
-            abort(); /* only on OOM or a broken OpenSSL install */
-    }
+    sha_state_t *s = sha_get();
     unsigned int n = 0;
-    if (EVP_DigestInit_ex(sha_ctx, sha_md, NULL) != 1 || EVP_DigestUpdate(sha_ctx, prev_hash, DJS_HASH_LEN) != 1 ||
-        EVP_DigestUpdate(sha_ctx, rec, len - DJS_HASH_LEN) != 1 || EVP_DigestFinal_ex(sha_ctx, out, &n) != 1)
+    if (EVP_DigestInit_ex(s->ctx, s->md, NULL) != 1 || EVP_DigestUpdate(s->ctx, prev_hash, DJS_HASH_LEN) != 1 ||
+        EVP_DigestUpdate(s->ctx, rec, len - DJS_HASH_LEN) != 1 || EVP_DigestFinal_ex(s->ctx, out, &n) != 1)
         abort();
 }
 

@@ -106,7 +106,8 @@ int djs_event_encode(djs_event_t *ev, const uint8_t prev_hash[DJS_HASH_LEN], djs
 /* Decode a record of any supported version. Never reads outside [rec,
  * rec+len), never allocates. Errors: DJS_ETRUNCATED, DJS_ETOOBIG,
  * DJS_EBADTYPE (a field of the wrong type or an unknown event type),
- * DJS_EVERSION, DJS_ECORRUPT (trailing bytes, wrong field count). */
+ * DJS_ERANGE (a negative number in an unsigned field), DJS_EVERSION,
+ * DJS_ECORRUPT (trailing bytes, wrong field count). */
 int djs_event_decode(const uint8_t *rec, size_t len, djs_event_t *ev);
 
 /* The hash a record should carry given its predecessor's hash. The record

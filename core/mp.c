@@ -61,12 +61,14 @@ int djs_mp_read_uint(djs_mp_reader_t *r, uint64_t *v)
         int64_t s;
         const uint8_t *save = r->p;
         int rc = djs_mp_read_int(r, &s);
-        if (rc == 0 && s < 0) {
+        if (rc != 0)
+            return rc; /* s is unset: leave *v alone */
+        if (s < 0) {
             r->p = save;
             return DJS_ERANGE;
         }
         *v = (uint64_t)s;
-        return rc;
+        return 0;
     }
     }
     if (c >= 0xe0)

@@ -55,6 +55,7 @@ struct djs_log {
     waiter_t *waiters; /* sorted by seq, consumed from whead */
     size_t whead, wn, wcap;
     djs_log_tail_t *tails;
+    djs_log_tail_t *tail_next; /* next tail to notify while dispatch walks the list */
     uint64_t notified_seq;
     int fatal_reported;
 
@@ -80,6 +81,7 @@ struct djs_log {
     uv_async_t async;
     uv_prepare_t prepare;
     int open_handles;
+    int async_ref; /* the async handle keeps the loop alive while events await durability */
     int closing;
 };
 
@@ -294,6 +296,22 @@ static int open_dbs(djs_log_t *log)
     int rc = mdb_txn_begin(log->env, NULL, log->opts.readonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0)
         return rc;
+    /* Only an empty environment may become a new log: one that already
+     * holds data but no format tag belongs to something else and must not
+     * be written into (MDB_INVALID: "not a djs log", DJS_ECORRUPT). */
+    MDB_dbi main_dbi, meta_dbi;
+    MDB_stat st;
+    if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) != 0 || (rc = mdb_stat(txn, main_dbi, &st)) != 0)
+        goto fail;
+    if (st.ms_entries != 0) {
+        MDB_val fk = {strlen(FORMAT_KEY), FORMAT_KEY}, fv;
+        if ((rc = mdb_dbi_open(txn, "meta", 0, &meta_dbi)) == 0)
+            rc = mdb_get(txn, meta_dbi, &fk, &fv);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+            rc = MDB_INVALID;
+        if (rc != 0)
+            goto fail;
+    }
     if ((rc = mdb_dbi_open(txn, "events", create | MDB_INTEGERKEY, &log->db_events)) != 0 ||
         (rc = mdb_dbi_open(txn, "entity", create, &log->db_entity)) != 0 ||
         (rc = mdb_dbi_open(txn, "snapshots", create | MDB_INTEGERKEY, &log->db_snapshots)) != 0 ||
@@ -471,6 +489,10 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
     log->last_seq = ev->seq;
     log->last_ts = ev->ts_ns;
     memcpy(log->last_hash, ev->hash, DJS_HASH_LEN);
+    if (log->loop != NULL && !log->async_ref) {
+        uv_ref((uv_handle_t *)&log->async);
+        log->async_ref = 1;
+    }
     if (b->n >= log->opts.max_batch || b->data.len >= ((size_t)64 << 20))
         djs_log_flush(log);
     return 0;
@@ -528,10 +550,17 @@ static void dispatch(djs_log_t *log)
 
     if (durable > log->notified_seq) {
         log->notified_seq = durable;
-        for (djs_log_tail_t *t = log->tails, *next; t != NULL; t = next) {
-            next = t->next; /* a callback may stop its own subscription */
+        /* A callback may stop (and free) its own subscription or any other:
+         * djs_log_tail_stop moves tail_next past a tail it removes. */
+        for (djs_log_tail_t *t = log->tails; t != NULL; t = log->tail_next) {
+            log->tail_next = t->next;
             t->cb(t->arg, durable);
         }
+        log->tail_next = NULL;
+    }
+    if (log->async_ref && (durable >= log->last_seq || failed)) {
+        uv_unref((uv_handle_t *)&log->async);
+        log->async_ref = 0;
     }
     if (failed && !log->fatal_reported) {
         log->fatal_reported = 1;
@@ -577,9 +606,12 @@ void djs_log_when_durable(djs_log_t *log, uint64_t seq, djs_log_durable_cb cb, v
     }
     log->waiters[i] = (waiter_t){seq, cb, arg};
     log->wn++;
-    if (seq <= atomic_load(&log->durable_seq) && log->loop == NULL)
+    /* due now: durable already, or the log failed and it never will be */
+    if (seq > atomic_load(&log->durable_seq) && !atomic_load(&log->failed))
+        return;
+    if (log->loop == NULL)
         dispatch(log);
-    else if (seq <= atomic_load(&log->durable_seq))
+    else
         uv_async_send(&log->async);
 }
 
@@ -596,6 +628,8 @@ void djs_log_tail_start(djs_log_t *log, djs_log_tail_t *t, djs_log_tail_cb cb, v
 
 void djs_log_tail_stop(djs_log_t *log, djs_log_tail_t *t)
 {
+    if (log->tail_next == t)
+        log->tail_next = t->next;
     if (t->prev != NULL)
         t->prev->next = t->next;
     else if (log->tails == t)
@@ -627,6 +661,7 @@ int djs_log_attach(djs_log_t *log, uv_loop_t *loop)
     if ((rc = uv_async_init(loop, &log->async, on_async)) != 0)
         return djs_err_from_uv(rc);
     log->async.data = log;
+    uv_unref((uv_handle_t *)&log->async); /* referenced only while appends await durability */
     uv_prepare_init(loop, &log->prepare);
     log->prepare.data = log;
     uv_prepare_start(&log->prepare, on_prepare);

@@ -64,7 +64,10 @@ int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts
 
 /* Deliver durable callbacks, tail notifications and fatal errors on loop,
  * and hand staged appends to the writer once per loop iteration. Call once,
- * from the appending thread. Without it, use djs_log_flush/djs_log_sync. */
+ * from the appending thread. Without it, use djs_log_flush/djs_log_sync.
+ * The log keeps the loop alive only while appended events await
+ * durability, so uv_run returns once everything is durable and nothing
+ * else is active. */
 int djs_log_attach(djs_log_t *log, uv_loop_t *loop);
 
 /* Flush staged events, wait until they are durable, stop the writer and

@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 /* A fresh directory for one test (under $DJS_TEST_TMP or /var/tmp), like
- * beanstalkd's ctdir(). Returns a static-lifetime path (leaked on purpose:
- * each forked test is its own process). The directory is not removed: a
+ * beanstalkd's ctdir(). Returns a path in one of 8 static
+ * buffers (reused after 8 calls). The directory is not removed: a
  * failed test leaves its evidence; the build tree's tmp/ is disposable. */
 const char *tu_tmpdir(void);
 /* Remove a directory of plain files (an LMDB environment). */

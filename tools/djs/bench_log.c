@@ -26,7 +26,6 @@
 #include "eventlog/log.h"
 #include "tools/djs/cli.h"
 
-#define RECORD_OVERHEAD 79 /* v1 record bytes around a body, with a 5-byte actor */
 
 typedef struct bench {
     uv_loop_t loop;
@@ -133,14 +132,10 @@ static void on_idle(uv_idle_t *h)
         uv_idle_stop(h);
 }
 
-/* A body map {"p": bin} sized so the whole record is `size` bytes. */
-static void make_body(bench_t *b, size_t size)
+/* A body map {"p": bin} with pad bytes of padding. */
+static void fill_body(bench_t *b, size_t pad)
 {
-    size_t want = size > RECORD_OVERHEAD + 5 ? size - RECORD_OVERHEAD : 5;
-    size_t pad = want - 5; /* fixmap + fixstr "p" + bin8 header */
-    if (pad > 255)
-        pad = want - 6; /* bin16 header */
-    b->body = djs_malloc(want);
+    b->body = djs_realloc(b->body, pad + 6);
     uint8_t *p = b->body;
     *p++ = 0x81;
     *p++ = 0xa1;
@@ -156,6 +151,34 @@ static void make_body(bench_t *b, size_t size)
     for (size_t i = 0; i < pad; i++)
         *p++ = (uint8_t)djs_rand_next(b->rng);
     b->body_len = (size_t)(p - b->body);
+}
+
+/* Size the body so that a whole record (with a seq as large as this run's
+ * and a current timestamp) is `size` bytes, or as close as the format allows. */
+static void make_body(bench_t *b, size_t size)
+{
+    size_t pad = 0;
+    for (int round = 0; round < 3; round++) {
+        fill_body(b, pad);
+        djs_event_t ev = {0};
+        uint8_t zero[DJS_HASH_LEN] = {0};
+        djs_buf_t tmp;
+        djs_buf_init(&tmp);
+        ev.type = DJS_EV_JOB_PROGRESS;
+        ev.actor = "bench";
+        ev.actor_len = 5;
+        ev.seq = b->n;
+        ev.ts_ns = djs_wall_ns();
+        ev.entity = b->ents[0];
+        ev.body = b->body;
+        ev.body_len = b->body_len;
+        djs_event_encode(&ev, zero, &tmp);
+        size_t len = tmp.len;
+        djs_buf_dispose(&tmp);
+        if (len == size || (len > size && pad == 0))
+            return;
+        pad = len < size ? pad + (size - len) : pad - (len - size < pad ? len - size : pad);
+    }
 }
 
 static int raw_lmdb(const char *dir, bench_t *b, size_t rec_len, uint64_t per_txn, double *secs)
@@ -299,7 +322,6 @@ int bench_log(int argc, char **argv)
     b.inflight = inflight;
     b.uniform = pattern != NULL && strcmp(pattern, "uniform") == 0;
     djs_rand_seed(b.rng, 7);
-    make_body(&b, size);
     b.t_app = djs_malloc(n * sizeof(uint64_t));
     b.lat_us = djs_malloc(n * sizeof(uint32_t));
     b.ents = djs_malloc(nents * sizeof(djs_id_t));
@@ -308,6 +330,7 @@ int bench_log(int argc, char **argv)
     uint64_t ms = djs_wall_ns() / 1000000;
     for (uint64_t i = 0; i < nents; i++)
         djs_id_new(&g, ms + i / 64, &b.ents[i]); /* time-ordered, like real job ids */
+    make_body(&b, size);
 
     printf("bench log: %" PRIu64 " events of %" PRIu64 " bytes over %" PRIu64 " entities (%s), in %s\n", n, size, nents,
            b.uniform ? "uniform" : "window", base);

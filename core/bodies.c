@@ -1,0 +1,408 @@
+#include "core/bodies.h"
+
+#include <msgpack.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "core/job.h"
+#include "core/mp.h"
+
+/* ---- encoding ------------------------------------------------------------- */
+
+static int buf_write(void *data, const char *p, size_t n)
+{
+    djs_buf_append((djs_buf_t *)data, p, n);
+    return 0;
+}
+
+static void key(msgpack_packer *pk, const char *k)
+{
+    msgpack_pack_str_with_body(pk, k, strlen(k));
+}
+
+static void kstr(msgpack_packer *pk, const char *k, djs_str_t s)
+{
+    key(pk, k);
+    msgpack_pack_str_with_body(pk, s.p, s.len);
+}
+
+static void kid(msgpack_packer *pk, const char *k, const djs_id_t *id)
+{
+    key(pk, k);
+    msgpack_pack_bin_with_body(pk, id->b, 16);
+}
+
+static void kuint(msgpack_packer *pk, const char *k, uint64_t v)
+{
+    key(pk, k);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void strarray(msgpack_packer *pk, const char *k, const djs_str_t *v, uint32_t n)
+{
+    key(pk, k);
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        msgpack_pack_str_with_body(pk, v[i].p, v[i].len);
+}
+
+void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t *caps, uint32_t ncaps)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    int wf = !djs_id_is_nil(&s->workflow);
+    uint32_t n = 6 + (s->description.len > 0) + (s->payload_len > 0) + (s->ndeps > 0) + (ncaps > 0) + (s->idem_key.len > 0) +
+                 (s->scheduled_at > 0) + wf + (s->wf_key.len > 0);
+    msgpack_pack_map(&pk, n);
+    kstr(&pk, "name", s->name);
+    kuint(&pk, "prio", s->priority);
+    kuint(&pk, "timeout", s->timeout_s);
+    kuint(&pk, "retries", s->max_retries);
+    kstr(&pk, "owner", s->owner);
+    if (s->description.len > 0)
+        kstr(&pk, "desc", s->description);
+    key(&pk, "v");
+    msgpack_pack_uint32(&pk, 1); /* body layout version, for readers outside djs */
+    if (s->payload_len > 0) {
+        key(&pk, "payload");
+        djs_buf_append(out, s->payload, s->payload_len);
+    }
+    if (s->ndeps > 0) {
+        key(&pk, "deps");
+        msgpack_pack_bin_with_body(&pk, s->deps, (size_t)s->ndeps * 16);
+    }
+    if (ncaps > 0)
+        strarray(&pk, "caps", caps, ncaps);
+    if (s->idem_key.len > 0)
+        kstr(&pk, "idem", s->idem_key);
+    if (s->scheduled_at > 0)
+        kuint(&pk, "sched", s->scheduled_at);
+    if (wf)
+        kid(&pk, "wf", &s->workflow);
+    if (s->wf_key.len > 0)
+        kstr(&pk, "wfkey", s->wf_key);
+}
+
+void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    int w = !djs_id_is_nil(&c->worker), up = !djs_id_is_nil(&c->upstream);
+    int att = type != DJS_EV_JOB_QUEUED && type != DJS_EV_JOB_CANCELLED && type != DJS_EV_JOB_UPDATED &&
+              type != DJS_EV_JOB_DELETED && type != DJS_EV_JOB_RETRIED && type != DJS_EV_JOB_UPSTREAM_FAILED;
+    int retry = type == DJS_EV_JOB_FAILED || type == DJS_EV_JOB_TIMED_OUT;
+    int prog = type == DJS_EV_JOB_PROGRESS;
+    uint32_t n = (c->reason.len > 0) + w + up + att + (c->lease > 0) + retry + prog + (c->step.len > 0) + (c->eta > 0) +
+                 (c->error.len > 0) + (c->result_len > 0) + c->has_priority + c->has_max_retries + c->has_timeout + c->has_name +
+                 c->has_description;
+    msgpack_pack_map(&pk, n);
+    if (c->reason.len > 0)
+        kstr(&pk, "reason", c->reason);
+    if (w)
+        kid(&pk, "worker", &c->worker);
+    if (up)
+        kid(&pk, "upstream", &c->upstream);
+    if (att)
+        kuint(&pk, "attempt", c->attempt);
+    if (c->lease > 0)
+        kuint(&pk, "lease", c->lease);
+    if (retry)
+        kuint(&pk, "retry_at", c->retry_at);
+    if (prog)
+        kuint(&pk, "pct", c->percent);
+    if (c->step.len > 0)
+        kstr(&pk, "step", c->step);
+    if (c->eta > 0)
+        kuint(&pk, "eta", c->eta);
+    if (c->error.len > 0)
+        kstr(&pk, "error", c->error);
+    if (c->result_len > 0) {
+        key(&pk, "result");
+        djs_buf_append(out, c->result, c->result_len);
+    }
+    if (c->has_priority)
+        kuint(&pk, "prio", c->priority);
+    if (c->has_max_retries)
+        kuint(&pk, "retries", c->max_retries);
+    if (c->has_timeout)
+        kuint(&pk, "timeout", c->timeout_s);
+    if (c->has_name)
+        kstr(&pk, "name", c->name);
+    if (c->has_description)
+        kstr(&pk, "desc", c->description);
+}
+
+void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    int reg = type == DJS_EV_WORKER_REGISTERED;
+    int hb = type == DJS_EV_WORKER_HEARTBEAT || (w->has_load && type == DJS_EV_WORKER_REGISTERED);
+    int slots = reg || w->has_slots, capsf = reg || w->has_caps;
+    uint32_t n = (w->name.len > 0) + (w->host.len > 0) + slots + capsf + (hb ? 4 : 0);
+    msgpack_pack_map(&pk, n);
+    if (w->name.len > 0)
+        kstr(&pk, "name", w->name);
+    if (w->host.len > 0)
+        kstr(&pk, "host", w->host);
+    if (slots)
+        kuint(&pk, "slots", w->slots);
+    if (capsf)
+        strarray(&pk, "caps", caps, ncaps);
+    if (hb) {
+        kuint(&pk, "cpu", w->cpu_pm);
+        kuint(&pk, "mem", w->mem_pm);
+        kuint(&pk, "resp", w->resp_ms);
+        kuint(&pk, "running", w->running);
+    }
+}
+
+/* ---- decoding --------------------------------------------------------------- */
+
+int djs_strlist_next(const djs_strlist_t *l, size_t *off, djs_str_t *s)
+{
+    if (l->mp == NULL)
+        return 0;
+    djs_mp_reader_t r;
+    djs_mp_reader_init(&r, l->mp, l->mp_len);
+    uint32_t n;
+    if (*off == 0) {
+        if (djs_mp_read_array(&r, &n) != 0)
+            return 0;
+    } else {
+        r.p += *off;
+    }
+    if (r.p >= r.end || djs_mp_read_str(&r, &s->p, &s->len) != 0)
+        return 0;
+    *off = (size_t)(r.p - l->mp);
+    return 1;
+}
+
+static int keyis(const djs_str_t *k, const char *lit)
+{
+    return k->len == strlen(lit) && memcmp(k->p, lit, k->len) == 0;
+}
+
+static int rd_u32(djs_mp_reader_t *r, uint32_t *v)
+{
+    uint64_t u;
+    int rc = djs_mp_read_uint(r, &u);
+    if (rc != 0)
+        return rc;
+    if (u > UINT32_MAX)
+        return DJS_ERANGE;
+    *v = (uint32_t)u;
+    return 0;
+}
+
+static int rd_str(djs_mp_reader_t *r, djs_str_t *s, size_t max)
+{
+    int rc = djs_mp_read_str(r, &s->p, &s->len);
+    if (rc == 0 && s->len > max)
+        return DJS_ETOOBIG;
+    return rc;
+}
+
+static int rd_id(djs_mp_reader_t *r, djs_id_t *id)
+{
+    const uint8_t *b;
+    size_t n;
+    int rc = djs_mp_read_bin(r, &b, &n);
+    if (rc != 0)
+        return rc;
+    if (n != 16)
+        return DJS_EBADTYPE;
+    memcpy(id->b, b, 16);
+    return 0;
+}
+
+/* A raw nested value: its bytes, validated. */
+static int rd_raw(djs_mp_reader_t *r, const uint8_t **p, size_t *len)
+{
+    const uint8_t *start = r->p;
+    int rc = djs_mp_skip(r, DJS_EVENT_MAX_DEPTH);
+    if (rc != 0)
+        return rc;
+    *p = start;
+    *len = (size_t)(r->p - start);
+    return 0;
+}
+
+static int rd_strlist(djs_mp_reader_t *r, djs_strlist_t *l, uint32_t max_n, size_t max_len)
+{
+    const uint8_t *start = r->p;
+    uint32_t n;
+    int rc = djs_mp_read_array(r, &n);
+    if (rc != 0)
+        return rc;
+    if (n > max_n)
+        return DJS_ETOOBIG;
+    for (uint32_t i = 0; i < n; i++) {
+        djs_str_t s;
+        if ((rc = rd_str(r, &s, max_len)) != 0)
+            return rc;
+    }
+    l->mp = start;
+    l->mp_len = (size_t)(r->p - start);
+    l->n = n;
+    return 0;
+}
+
+typedef int (*field_fn)(void *out, const djs_str_t *k, djs_mp_reader_t *r);
+
+static int read_map(const uint8_t *body, size_t len, field_fn fn, void *out)
+{
+    djs_mp_reader_t r;
+    uint32_t n;
+    djs_mp_reader_init(&r, body, len);
+    int rc = djs_mp_read_map(&r, &n);
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        djs_str_t k;
+        if ((rc = djs_mp_read_str(&r, &k.p, &k.len)) != 0)
+            return rc;
+        if ((rc = fn(out, &k, &r)) == 1)
+            rc = djs_mp_skip(&r, DJS_EVENT_MAX_DEPTH); /* unknown key */
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int spec_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_job_spec_t *s = out;
+    uint32_t u = 0;
+    int rc;
+    if (keyis(k, "name"))
+        return rd_str(r, &s->name, DJS_JOB_MAX_NAME);
+    if (keyis(k, "desc"))
+        return rd_str(r, &s->description, DJS_JOB_MAX_DESCRIPTION);
+    if (keyis(k, "owner"))
+        return rd_str(r, &s->owner, DJS_EVENT_MAX_ACTOR);
+    if (keyis(k, "idem"))
+        return rd_str(r, &s->idem_key, DJS_JOB_MAX_IDEM_KEY);
+    if (keyis(k, "wfkey"))
+        return rd_str(r, &s->wf_key, DJS_JOB_MAX_NAME);
+    if (keyis(k, "prio")) {
+        if ((rc = rd_u32(r, &u)) == 0 && u >= DJS_NPRIO)
+            rc = DJS_ERANGE;
+        s->priority = (uint8_t)u;
+        return rc;
+    }
+    if (keyis(k, "timeout"))
+        return rd_u32(r, &s->timeout_s);
+    if (keyis(k, "retries"))
+        return rd_u32(r, &s->max_retries);
+    if (keyis(k, "sched"))
+        return djs_mp_read_uint(r, &s->scheduled_at);
+    if (keyis(k, "wf"))
+        return rd_id(r, &s->workflow);
+    if (keyis(k, "caps"))
+        return rd_strlist(r, &s->caps, DJS_JOB_MAX_CAPS, DJS_JOB_MAX_CAP_LEN);
+    if (keyis(k, "payload"))
+        return rd_raw(r, &s->payload, &s->payload_len);
+    if (keyis(k, "deps")) {
+        size_t n;
+        if ((rc = djs_mp_read_bin(r, &s->deps, &n)) != 0)
+            return rc;
+        if (n % 16 != 0)
+            return DJS_EBADTYPE;
+        if (n / 16 > DJS_JOB_MAX_DEPS)
+            return DJS_ETOOBIG;
+        s->ndeps = (uint32_t)(n / 16);
+        return 0;
+    }
+    return 1;
+}
+
+int djs_body_read_job_spec(const uint8_t *body, size_t len, djs_job_spec_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->priority = DJS_PRIO_NORMAL;
+    return read_map(body, len, spec_field, s);
+}
+
+static int change_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_job_change_t *c = out;
+    uint32_t u = 0;
+    int rc;
+    if (keyis(k, "reason"))
+        return rd_str(r, &c->reason, 256);
+    if (keyis(k, "worker"))
+        return rd_id(r, &c->worker);
+    if (keyis(k, "upstream"))
+        return rd_id(r, &c->upstream);
+    if (keyis(k, "attempt"))
+        return rd_u32(r, &c->attempt);
+    if (keyis(k, "lease"))
+        return djs_mp_read_uint(r, &c->lease);
+    if (keyis(k, "retry_at"))
+        return djs_mp_read_uint(r, &c->retry_at);
+    if (keyis(k, "pct")) {
+        if ((rc = rd_u32(r, &c->percent)) == 0 && c->percent > 100)
+            rc = DJS_ERANGE;
+        return rc;
+    }
+    if (keyis(k, "step"))
+        return rd_str(r, &c->step, DJS_JOB_MAX_NAME);
+    if (keyis(k, "eta"))
+        return djs_mp_read_uint(r, &c->eta);
+    if (keyis(k, "error"))
+        return rd_str(r, &c->error, DJS_JOB_MAX_DESCRIPTION);
+    if (keyis(k, "result"))
+        return rd_raw(r, &c->result, &c->result_len);
+    if (keyis(k, "prio")) {
+        c->has_priority = 1;
+        if ((rc = rd_u32(r, &u)) == 0 && u >= DJS_NPRIO)
+            rc = DJS_ERANGE;
+        c->priority = (uint8_t)u;
+        return rc;
+    }
+    if (keyis(k, "retries"))
+        return c->has_max_retries = 1, rd_u32(r, &c->max_retries);
+    if (keyis(k, "timeout"))
+        return c->has_timeout = 1, rd_u32(r, &c->timeout_s);
+    if (keyis(k, "name"))
+        return c->has_name = 1, rd_str(r, &c->name, DJS_JOB_MAX_NAME);
+    if (keyis(k, "desc"))
+        return c->has_description = 1, rd_str(r, &c->description, DJS_JOB_MAX_DESCRIPTION);
+    return 1;
+}
+
+int djs_body_read_job_change(const uint8_t *body, size_t len, djs_job_change_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    return read_map(body, len, change_field, c);
+}
+
+static int worker_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_worker_info_t *w = out;
+    if (keyis(k, "name"))
+        return rd_str(r, &w->name, DJS_JOB_MAX_NAME);
+    if (keyis(k, "host"))
+        return rd_str(r, &w->host, DJS_JOB_MAX_NAME);
+    if (keyis(k, "caps"))
+        return w->has_caps = 1, rd_strlist(r, &w->caps, DJS_JOB_MAX_CAPS, DJS_JOB_MAX_CAP_LEN);
+    if (keyis(k, "slots"))
+        return w->has_slots = 1, rd_u32(r, &w->slots);
+    if (keyis(k, "cpu"))
+        return w->has_load = 1, rd_u32(r, &w->cpu_pm);
+    if (keyis(k, "mem"))
+        return rd_u32(r, &w->mem_pm);
+    if (keyis(k, "resp"))
+        return rd_u32(r, &w->resp_ms);
+    if (keyis(k, "running"))
+        return rd_u32(r, &w->running);
+    return 1;
+}
+
+int djs_body_read_worker(const uint8_t *body, size_t len, djs_worker_info_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    return read_map(body, len, worker_field, w);
+}

@@ -1,0 +1,99 @@
+/* Event bodies: the type-specific map inside each record (docs/events.md).
+ *
+ * Bodies are MessagePack maps with short string keys, read by key: a
+ * decoder ignores keys it does not know (a field may be added without a
+ * record version bump) and a missing key keeps its zero default. Decoded
+ * strings, binary ids and nested payloads point into the record bytes (zero
+ * copy, not NUL-terminated): they live as long as those bytes.
+ *
+ * Encoders append to a djs_buf_t; decoders return 0, DJS_EBADTYPE (a known
+ * key with a value of the wrong type), DJS_ETOOBIG (over a limit of
+ * core/job.h) or the bounded reader's errors.
+ */
+#ifndef DJS_CORE_BODIES_H
+#define DJS_CORE_BODIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/id.h"
+
+typedef struct djs_str {
+    const char *p;
+    size_t len;
+} djs_str_t;
+
+/* A list of strings as stored: a MessagePack array of str. */
+typedef struct djs_strlist {
+    const uint8_t *mp; /* the array's bytes, or NULL */
+    size_t mp_len;
+    uint32_t n;
+} djs_strlist_t;
+/* Iterate: *i starts at 0; returns 1 with *s set while items remain. */
+int djs_strlist_next(const djs_strlist_t *l, size_t *off, djs_str_t *s);
+
+/* job.submitted */
+typedef struct djs_job_spec {
+    djs_str_t name, description, owner, idem_key, wf_key;
+    uint8_t priority;       /* djs_priority_t */
+    const uint8_t *payload; /* one MessagePack map, or NULL */
+    size_t payload_len;
+    const uint8_t *deps; /* ndeps ids of 16 bytes, contiguous */
+    uint32_t ndeps;
+    uint32_t timeout_s; /* 0 = no timeout */
+    uint32_t max_retries;
+    uint64_t scheduled_at; /* ns; 0 = now */
+    djs_strlist_t caps;    /* required capabilities */
+    djs_id_t workflow;     /* nil if not part of a workflow */
+} djs_job_spec_t;
+
+/* job.queued, job.scheduled, job.started, job.progress, job.succeeded,
+ * job.failed, job.timed_out, job.cancelled, job.updated, job.retried,
+ * job.upstream_failed, job.lease_expired, job.deleted: one struct, each type
+ * uses the fields listed in docs/events.md. */
+typedef struct djs_job_change {
+    djs_str_t reason;      /* queued: why; failed: fail reason name; cancelled: text */
+    djs_id_t worker;       /* scheduled, started, lease_expired: the worker */
+    djs_id_t upstream;     /* upstream_failed: the dependency that failed */
+    uint32_t attempt;      /* fencing: scheduled assigns it, the rest echo it */
+    uint64_t lease;        /* scheduled: lease deadline (ns) */
+    uint64_t retry_at;     /* failed, timed_out: when it is re-queued; 0 = fails for good */
+    uint32_t percent;      /* progress: 0..100 */
+    djs_str_t step;        /* progress: current step */
+    uint64_t eta;          /* progress: estimated completion (ns), 0 = unknown */
+    djs_str_t error;       /* failed: message */
+    const uint8_t *result; /* succeeded: any MessagePack value, or NULL */
+    size_t result_len;
+    /* updated: which fields changed (has_*) and their new values */
+    int has_priority, has_max_retries, has_timeout, has_name, has_description;
+    uint8_t priority;
+    uint32_t max_retries, timeout_s;
+    djs_str_t name, description;
+} djs_job_change_t;
+
+/* worker.registered, worker.updated, worker.heartbeat, worker.draining,
+ * worker.lost, worker.deregistered */
+typedef struct djs_worker_info {
+    djs_str_t name, host;
+    djs_strlist_t caps;
+    uint32_t slots;
+    int has_slots, has_caps;
+    uint32_t cpu_pm, mem_pm; /* heartbeat: permille */
+    uint32_t resp_ms;        /* heartbeat: average response time */
+    uint32_t running;        /* heartbeat: jobs the agent says it runs */
+    int has_load;
+} djs_worker_info_t;
+
+/* Encoders. Strings are copied into out. The caps of an encoded spec or
+ * worker are given as an array of djs_str_t (caps_in, ncaps_in). */
+void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t *caps_in, uint32_t ncaps_in);
+void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c);
+void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const djs_str_t *caps_in, uint32_t ncaps_in);
+
+/* Decoders; the struct is zeroed first. */
+int djs_body_read_job_spec(const uint8_t *body, size_t len, djs_job_spec_t *s);
+int djs_body_read_job_change(const uint8_t *body, size_t len, djs_job_change_t *c);
+int djs_body_read_worker(const uint8_t *body, size_t len, djs_worker_info_t *w);
+
+#endif
