@@ -1,0 +1,90 @@
+/* Private to projections/: the layout of djs_state_t, shared by state.c
+ * (apply) and snapshot.c (digest, snapshot, restore). */
+#ifndef DJS_PROJECTIONS_STATE_INTERNAL_H
+#define DJS_PROJECTIONS_STATE_INTERNAL_H
+
+#include "core/heap.h"
+#include "core/idx.h"
+#include "projections/state.h"
+
+typedef struct capset {
+    uint32_t *v; /* sorted interned string ids */
+    uint32_t n;
+} capset_t;
+
+/* A job class: the jobs that need one capability set, and the workers that
+ * have it and a free slot. */
+typedef struct class
+{
+    djs_heap_t tiers[DJS_NPRIO]; /* ready jobs by ready_key, one heap per priority */
+    djs_heap_t workers;          /* available fitting workers by score */
+    uint32_t *wpos;              /* worker slot -> position in `workers` */
+    uint32_t wpos_cap;
+} class_t;
+
+typedef struct deplist {
+    uint32_t *v;
+    uint32_t n, cap;
+} deplist_t;
+
+typedef struct term_ent {
+    uint32_t slot;
+    uint64_t seq; /* the job's last_seq when it finished: detects reuse */
+} term_ent_t;
+
+typedef struct idem {
+    uint64_t h; /* hash of owner and key; 0 = free entry */
+    uint32_t slot;
+} idem_t;
+
+struct djs_state {
+    djs_state_config_t cfg;
+    uint64_t seq, ts;
+
+    djs_job_t *jobs;
+    uint32_t njobs, cap_jobs;
+    uint32_t *free_jobs, nfree_jobs, cap_free_jobs;
+    uint64_t live_jobs, nterminal;
+    uint32_t *jpos; /* job slot -> position in its ready tier */
+    uint32_t *tpos; /* job slot -> position in the timer heap */
+    djs_idx_t job_idx;
+    djs_heap_t timers;
+
+    djs_worker_t *workers;
+    uint32_t nworkers, cap_workers;
+    djs_idx_t worker_idx, wname_idx;
+
+    char **strs;
+    size_t *str_lens;
+    uint32_t nstrs, cap_strs;
+    djs_idx_t str_idx;
+
+    capset_t *sets;
+    class_t **classes; /* per set; NULL until a job needs that set */
+    uint32_t nsets, cap_sets;
+    djs_idx_t set_idx;
+    uint32_t *active_classes, nactive, cap_active;
+
+    deplist_t *deplists;
+    uint32_t ndeplists, cap_deplists;
+    uint32_t *free_deplists, nfree_deplists, cap_free_deplists;
+
+    term_ent_t *term; /* ring of finished jobs, oldest first */
+    uint32_t term_head, term_n, term_cap;
+
+    idem_t *idem;
+    uint32_t nidem, cap_idem;
+    uint32_t *free_idem, nfree_idem, cap_free_idem;
+    djs_idx_t idem_idx;
+
+    djs_metrics_t metrics;
+};
+
+uint32_t djs__state_intern_str(djs_state_t *st, const char *p, size_t len);
+uint32_t djs__state_intern_set(djs_state_t *st, const capset_t *k);
+void djs__state_worker_refresh(djs_state_t *st, uint32_t ws);
+void djs__state_set_timer(djs_state_t *st, uint32_t s, int kind, uint64_t deadline);
+void djs__state_remove_job(djs_state_t *st, uint32_t s);
+uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len);
+
+#endif
