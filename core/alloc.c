@@ -49,7 +49,8 @@ void *djs_realloc(void *p, size_t size)
 char *djs_strndup(const char *s, size_t n)
 {
     char *d = djs_malloc(n + 1);
-    memcpy(d, s, n);
+    if (n > 0)
+        memcpy(d, s, n);
     d[n] = '\0';
     return d;
 }

@@ -24,7 +24,11 @@ typedef struct item {
     uint32_t off;
     uint32_t len;
     djs_id_t entity;
+    uint16_t kind; /* ITEM_EVENT or ITEM_SNAPSHOT */
+    uint16_t keep; /* snapshots: how many to keep */
 } item_t;
+
+enum { ITEM_EVENT = 0, ITEM_SNAPSHOT = 1 };
 
 /* A batch of encoded records handed from the appending thread to the writer. */
 typedef struct batch {
@@ -155,6 +159,28 @@ static void end_read(djs_log_t *log, MDB_txn *txn)
 
 /* ---- writer thread -------------------------------------------------------- */
 
+/* A snapshot goes into the same transaction as the events handed over with
+ * it, so it is durable exactly when they are. Only the newest `keep` stay. */
+static int put_snapshot(djs_log_t *log, MDB_txn *txn, const item_t *it, MDB_val *v)
+{
+    MDB_val k = {sizeof(it->seq), (void *)&it->seq};
+    int rc = mdb_put(txn, log->db_snapshots, &k, v, 0);
+    MDB_stat st;
+    if (rc != 0 || (rc = mdb_stat(txn, log->db_snapshots, &st)) != 0)
+        return rc;
+    if (st.ms_entries <= it->keep)
+        return 0;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, log->db_snapshots, &c)) != 0)
+        return rc;
+    MDB_val kk, vv;
+    for (size_t n = st.ms_entries; n > it->keep && (rc = mdb_cursor_get(c, &kk, &vv, MDB_FIRST)) == 0; n--)
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_t *last)
 {
     MDB_txn *txn = NULL;
@@ -164,11 +190,16 @@ static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_
         return rc;
     if ((rc = mdb_cursor_open(txn, log->db_events, &ce)) != 0)
         goto fail;
-    *first = 0;
+    *first = *last = 0;
     for (batch_t *b = list; b != NULL; b = b->next) {
         for (size_t i = 0; i < b->n; i++) {
             item_t *it = &b->items[i];
             MDB_val k = {sizeof(it->seq), &it->seq}, v = {it->len, b->data.base + it->off};
+            if (it->kind == ITEM_SNAPSHOT) {
+                if ((rc = put_snapshot(log, txn, it, &v)) != 0)
+                    goto fail;
+                continue;
+            }
             if ((rc = mdb_cursor_put(ce, &k, &v, MDB_APPEND)) != 0)
                 goto fail;
             if (!djs_id_is_nil(&it->entity)) {
@@ -242,7 +273,7 @@ static void *writer_main(void *arg)
         log->stats.map_grows += grows;
         if (rc == 0) {
             log->stats.commits++;
-            log->stats.events += last - first + 1;
+            log->stats.events += first ? last - first + 1 : 0;
             log->stats.bytes += bytes;
             log->stats.commit_ns_sum += dt;
             if (dt > log->stats.commit_ns_max)
@@ -486,6 +517,8 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
     it->off = (uint32_t)off;
     it->len = (uint32_t)(b->data.len - off);
     it->entity = ev->entity;
+    it->kind = ITEM_EVENT;
+    it->keep = 0;
     log->last_seq = ev->seq;
     log->last_ts = ev->ts_ns;
     memcpy(log->last_hash, ev->hash, DJS_HASH_LEN);
@@ -496,6 +529,57 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
     if (b->n >= log->opts.max_batch || b->data.len >= ((size_t)64 << 20))
         djs_log_flush(log);
     return 0;
+}
+
+int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len, uint32_t keep)
+{
+    if (log->opts.readonly)
+        return DJS_ERDONLY;
+    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        return DJS_ESTORAGE;
+    if (seq == 0 || seq > log->last_seq || len > UINT32_MAX || keep == 0)
+        return DJS_EINVAL;
+    batch_t *b = log->staging;
+    size_t off = b->data.len;
+    djs_buf_append(&b->data, data, len);
+    item_t *it = batch_add(b);
+    memset(it, 0, sizeof(*it));
+    it->seq = seq;
+    it->off = (uint32_t)off;
+    it->len = (uint32_t)len;
+    it->kind = ITEM_SNAPSHOT;
+    it->keep = (uint16_t)(keep > 0xffff ? 0xffff : keep);
+    return 0;
+}
+
+int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_buf_t *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k = {sizeof(max_seq), &max_seq}, v;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_snapshots, &c)) != 0) {
+        end_read(log, txn);
+        return djs_err_from_mdb(rc);
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) /* every snapshot is older: take the last */
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    else if (rc == 0) {
+        uint64_t found;
+        memcpy(&found, k.mv_data, 8);
+        if (found > max_seq)
+            rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+    }
+    if (rc == 0) {
+        memcpy(seq, k.mv_data, 8);
+        djs_buf_append(out, v.mv_data, v.mv_size);
+    }
+    mdb_cursor_close(c);
+    end_read(log, txn);
+    return djs_err_from_mdb(rc);
 }
 
 void djs_log_flush(djs_log_t *log)

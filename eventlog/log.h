@@ -119,6 +119,15 @@ size_t djs_log_map_size(djs_log_t *log);
  * timestamps agree. Appending thread only. */
 uint64_t djs_log_now(djs_log_t *log);
 
+/* Store a projection snapshot taken after applying seq (which must be
+ * appended already): it is written in the same transaction as the events
+ * staged with it, so it never refers to a seq that is not durable. Only the
+ * newest `keep` snapshots are kept. Appending thread only. */
+int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len, uint32_t keep);
+/* The newest snapshot with seq <= max_seq: its seq and bytes (appended to
+ * out). DJS_ENOTFOUND if none. Any thread. */
+int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_buf_t *out);
+
 /* Writer statistics, for metrics and benchmarks. */
 typedef struct djs_log_stats {
     uint64_t commits;       /* write transactions committed */

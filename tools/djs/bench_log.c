@@ -392,6 +392,8 @@ int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "log") == 0)
         return bench_log(argc - 1, argv + 1);
-    fprintf(stderr, "usage: djs bench log [options]   (more benchmarks come with the engine and the server)\n");
+    if (argc >= 2 && strcmp(argv[1], "engine") == 0)
+        return bench_engine(argc - 1, argv + 1);
+    fprintf(stderr, "usage: djs bench log|engine [options]   (djs help lists them)\n");
     return 2;
 }

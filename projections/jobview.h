@@ -1,0 +1,38 @@
+/* One job as of a point in its history: the fold of its own events.
+ *
+ * Cheap (the entity index names exactly its records) and independent of
+ * the live projection, so it answers for jobs that were evicted and for
+ * time-travel reads of a single job. Strings point into `buf`, which the
+ * view owns: call djs_job_view_dispose.
+ */
+#ifndef DJS_PROJECTIONS_JOBVIEW_H
+#define DJS_PROJECTIONS_JOBVIEW_H
+
+#include <stdint.h>
+
+#include "core/bodies.h"
+#include "core/buf.h"
+#include "eventlog/log.h"
+
+typedef struct djs_job_view {
+    djs_id_t id;
+    int found;
+    uint8_t state, prio, percent, fail_reason;
+    uint32_t attempt, failures, max_retries, timeout_s;
+    uint64_t submit_seq, last_seq, events;
+    uint64_t created_ns, queued_ns, started_ns, finished_ns, retry_at_ns, eta_ns;
+    djs_id_t worker; /* nil when not assigned */
+    djs_buf_t submit; /* the job.submitted record (name, payload, deps...) */
+    djs_buf_t last_progress; /* the last job.progress record (step), may be empty */
+    djs_buf_t last_result;   /* the job.succeeded or job.failed record, may be empty */
+} djs_job_view_t;
+
+void djs_job_view_init(djs_job_view_t *v);
+void djs_job_view_dispose(djs_job_view_t *v);
+/* Apply one event of this job (the caller feeds them in seq order). */
+int djs_job_view_apply(djs_job_view_t *v, const djs_event_t *ev, const uint8_t *rec, size_t len);
+/* Fold job id's events with seq <= at_seq (UINT64_MAX = all). 0 with
+ * v->found set, or DJS_ENOTFOUND if it had no events by then. */
+int djs_job_view_at(djs_log_t *log, const djs_id_t *id, uint64_t at_seq, djs_job_view_t *v);
+
+#endif

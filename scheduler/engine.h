@@ -1,0 +1,145 @@
+/* The engine: commands in, events out.
+ *
+ * Every command is validated against the projection and either refused
+ * with a precise error (and a one-line detail in djs_engine_errmsg) or turned
+ * into events that are appended to the log and applied to the projection at
+ * once. A command returns the seq of its last event: the caller acknowledges
+ * it once that seq is durable (djs_log_when_durable), never before.
+ *
+ * The engine also makes the time-driven decisions, each recorded as an
+ * event: delayed jobs and retries becoming due (job.queued), leases expiring,
+ * runs timing out, workers being lost (three missed heartbeats) and, after
+ * any change, placing ready jobs on workers (job.scheduled). It reads the
+ * time from the log's clock (djs_log_now), so tests can drive it; the
+ * projection never reads a clock.
+ *
+ * Threading: the loop thread only. Ownership: the engine borrows the log
+ * (which must outlive it) and owns its projection.
+ */
+#ifndef DJS_SCHEDULER_ENGINE_H
+#define DJS_SCHEDULER_ENGINE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/bodies.h"
+#include "eventlog/log.h"
+#include "projections/state.h"
+
+typedef struct djs_engine djs_engine_t;
+
+/* Called when a job is placed on a worker (to wake its long-poll). */
+typedef void (*djs_engine_assign_cb)(void *arg, const djs_id_t *worker, const djs_id_t *job);
+
+typedef struct djs_engine_config {
+    djs_state_config_t state;
+    uint64_t aging_ns;        /* a ready job's tier improves by one per aging_ns waited; default 60 s, 0 = no aging */
+    uint64_t lease_ns;        /* time a worker has to start an assignment; default 30 s */
+    uint64_t heartbeat_ns;    /* expected heartbeat interval; default 5 s */
+    uint32_t missed_heartbeats; /* lost after this many intervals without one; default 3 */
+    uint64_t retry_base_ns;   /* backoff base; default 1 s */
+    uint64_t retry_cap_ns;    /* backoff cap; default 5 min */
+    uint32_t max_infra_retries; /* worker losses / lease expiries before a job fails for good; default 10 */
+    uint32_t hb_delta_pm;     /* record a heartbeat when cpu or mem moved more than this (permille); default 100 */
+    uint64_t hb_every_ns;     /* ... or when the last recorded one is older than this; default 60 s */
+    uint64_t snapshot_every;  /* events between snapshots; default 100,000; 0 = none */
+    uint32_t snapshots_kept;  /* default 8 */
+    uint64_t seed;            /* jitter PRNG seed; 0 = random */
+    djs_engine_assign_cb on_assign;
+    void *assign_arg;
+} djs_engine_config_t;
+
+void djs_engine_config_init(djs_engine_config_t *c);
+
+/* Rebuild the projection (latest usable snapshot, then the rest of the log)
+ * and, if loop is not NULL, start the engine's timers on it. *replay_ns and
+ * *replayed (may be NULL) say how long it took and how many events were
+ * applied. Errors: the log's read errors, DJS_ECORRUPT if an event does not
+ * apply (a foreign or damaged log: run `djs replay verify`). */
+int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const djs_engine_config_t *c, uint64_t *replay_ns,
+                    uint64_t *replayed);
+/* Stop timers and free the engine (and its projection). If a loop was
+ * given, let it run afterwards so the handles close. */
+void djs_engine_close(djs_engine_t *e);
+
+djs_state_t *djs_engine_state(djs_engine_t *e);
+djs_log_t *djs_engine_log(djs_engine_t *e);
+/* The detail of the last refused command (static buffer in the engine). */
+const char *djs_engine_errmsg(const djs_engine_t *e);
+
+/* Process due timers and place ready jobs, as the loop does on its own;
+ * for tests and for loop-less use. Returns the last seq appended (0 if none). */
+uint64_t djs_engine_run(djs_engine_t *e);
+
+/* ---- jobs ----------------------------------------------------------------------- */
+
+typedef struct djs_job_request {
+    djs_job_spec_t spec;       /* name, description, priority, payload, timeout, retries, scheduled_at, idem_key */
+    const djs_str_t *caps;     /* required capabilities */
+    uint32_t ncaps;
+    const djs_id_t *dep_ids;   /* dependencies on existing jobs */
+    uint32_t ndep_ids;
+    const djs_str_t *dep_keys; /* dependencies on other jobs of this request, by key */
+    uint32_t ndep_keys;
+    djs_str_t key;             /* this job's key inside a workflow (may be empty for one job) */
+} djs_job_request_t;
+
+/* Submit n >= 1 jobs atomically (a workflow when n > 1): all are accepted
+ * or none. ids_out[n] receives the job ids. With an idempotency key already
+ * used by this owner, *existed is set and ids_out[0] names the first job (no
+ * events). Errors: DJS_EINVAL/DJS_ETOOBIG (limits), DJS_ENOTFOUND (unknown
+ * dependency id or key), DJS_ECONFLICT (dependency cancelled or failed,
+ * duplicate key), DJS_ECYCLE, DJS_ELIMIT (too many jobs). */
+int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids_out,
+                      uint64_t *seq, int *existed);
+int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+/* Change priority, max retries, timeout, name or description (the has_*
+ * fields of c say which). */
+int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *job, const djs_job_change_t *c, uint64_t *seq);
+
+/* ---- workers ----------------------------------------------------------------------- */
+
+/* Register, or re-register by name (keeping the id). */
+int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps,
+                        djs_id_t *id, uint64_t *seq);
+/* Liveness plus load figures; *seq is 0 when the heartbeat was not worth
+ * an event (see docs/events.md, heartbeat policy). DJS_ECONFLICT if the
+ * worker was lost or left: it must register again. */
+int djs_engine_heartbeat(djs_engine_t *e, const djs_id_t *worker, uint32_t cpu_pm, uint32_t mem_pm, uint32_t resp_ms,
+                         uint64_t *seq);
+int djs_engine_update_worker(djs_engine_t *e, const char *actor, const djs_id_t *worker, const djs_worker_info_t *w,
+                             const djs_str_t *caps, uint32_t ncaps, uint64_t *seq);
+int djs_engine_drain(djs_engine_t *e, const char *actor, const djs_id_t *worker, uint64_t *seq);
+int djs_engine_deregister(djs_engine_t *e, const char *actor, const djs_id_t *worker, uint64_t *seq);
+
+typedef struct djs_assignment {
+    djs_id_t job;
+    uint32_t attempt;
+    uint64_t lease_ns;
+    uint64_t submit_seq; /* where the payload is */
+} djs_assignment_t;
+/* The worker's assignments not yet started (at most max); counts as a
+ * heartbeat for liveness. */
+int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
+
+/* Fenced reports of an assignment: the worker and attempt must be the
+ * job's current ones (DJS_ESTALE otherwise) and the job in the right state
+ * (DJS_ECONFLICT). */
+int djs_engine_start(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t *seq);
+int djs_engine_progress(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint32_t percent,
+                        djs_str_t step, uint64_t eta_ns, uint64_t *seq);
+int djs_engine_complete(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, const uint8_t *result,
+                        size_t result_len, uint64_t *seq);
+int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, djs_str_t error,
+                    uint64_t *seq);
+
+/* ---- time travel -------------------------------------------------------------------- */
+
+/* A read-only projection of the whole system as of seq (<= durable), built
+ * from the nearest snapshot at or before it plus replay. The caller frees it
+ * with djs_state_free. Does not touch the live state. */
+int djs_state_at(djs_log_t *log, const djs_state_config_t *c, uint64_t seq, djs_state_t **out);
+
+#endif
