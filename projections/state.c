@@ -13,12 +13,7 @@ const double djs_hist_bounds[DJS_HIST_BUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1,
 
 /* ---- hashing callbacks for the indexes -------------------------------------- */
 
-static uint64_t id_hash(const djs_id_t *id)
-{
-    uint64_t h;
-    memcpy(&h, id->b + 8, 8); /* UUIDv7: 62 random bits here */
-    return h ^ (h >> 29);
-}
+#define id_hash djs__id_hash
 
 static uint64_t job_hash_cb(void *ctx, uint32_t slot)
 {
@@ -302,7 +297,7 @@ void djs__state_worker_refresh(djs_state_t *st, uint32_t ws)
 }
 
 /* Make set c a job class with its queues and worker heap. */
-static class_t *class_get(djs_state_t *st, uint32_t c)
+class_t *djs__state_class_get(djs_state_t *st, uint32_t c)
 {
     if (st->classes[c] != NULL)
         return st->classes[c];
@@ -379,7 +374,7 @@ static void ready_push(djs_state_t *st, uint32_t s, uint64_t seq, uint64_t ts)
     djs_job_t *j = &st->jobs[s];
     j->ready_key = seq;
     j->queued_ns = ts;
-    djs_heap_push(&class_get(st, j->cls)->tiers[j->prio], seq, s);
+    djs_heap_push(&djs__state_class_get(st, j->cls)->tiers[j->prio], seq, s);
     st->metrics.ready[j->prio]++;
 }
 
@@ -462,7 +457,7 @@ static void hist_add(djs_hist_t *h, uint64_t ns)
 
 /* ---- dependents lists ------------------------------------------------------------------ */
 
-static void add_dependent(djs_state_t *st, djs_job_t *dep, uint32_t s)
+void djs__state_add_dependent(djs_state_t *st, djs_job_t *dep, uint32_t s)
 {
     if (dep->dependents == DJS_NONE) {
         if (st->nfree_deplists > 0) {
@@ -612,7 +607,7 @@ static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
     st->metrics.by_state[DJS_JOB_CREATED]++;
     st->metrics.submitted++;
     djs_idx_insert(&st->job_idx, id_hash(&j->id), s);
-    class_get(st, j->cls);
+    djs__state_class_get(st, j->cls);
     j = &st->jobs[s];
     for (uint32_t i = 0; i < sp.ndeps; i++) {
         djs_id_t d;
@@ -622,7 +617,7 @@ static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
          * (the engine refuses dependencies that were cancelled or failed) */
         if (ds != DJS_IDX_NONE && st->jobs[ds].state != DJS_JOB_COMPLETED) {
             j->unmet++;
-            add_dependent(st, &st->jobs[ds], s);
+            djs__state_add_dependent(st, &st->jobs[ds], s);
         }
     }
     if (sp.idem_key.len > 0) {
@@ -641,7 +636,10 @@ static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
         djs_idx_insert(&st->idem_idx, st->idem[k].h, k);
         j->idem = k;
     }
-    if (j->unmet == 0 && sp.scheduled_at <= ev->ts_ns) {
+    /* Only a job with nothing to wait for is queued by its submission; one
+     * with dependencies (even met ones) or a start time waits for a
+     * job.queued event, so that its own history says when it became ready. */
+    if (sp.ndeps == 0 && sp.scheduled_at <= ev->ts_ns) {
         set_state(st, j, DJS_JOB_QUEUED);
         ready_push(st, s, ev->seq, ev->ts_ns);
     } else {
@@ -713,7 +711,7 @@ static int apply_job(djs_state_t *st, const djs_event_t *ev)
     int rc = djs_body_read_job_change(ev->body, ev->body_len, &c);
     if (rc != 0)
         return rc;
-    if (!expect_state(ev->type, j->state))
+    if (!expect_state(ev->type, j->state) || (ev->type == DJS_EV_JOB_QUEUED && st->jpos[s] != DJS_HEAP_NONE))
         return DJS_ECONFLICT;
     uint32_t ws = DJS_NONE;
     if (ev->type == DJS_EV_JOB_SCHEDULED) {

@@ -3,6 +3,8 @@
 #ifndef DJS_PROJECTIONS_STATE_INTERNAL_H
 #define DJS_PROJECTIONS_STATE_INTERNAL_H
 
+#include <string.h>
+
 #include "core/heap.h"
 #include "core/idx.h"
 #include "projections/state.h"
@@ -80,6 +82,18 @@ struct djs_state {
     djs_metrics_t metrics;
 };
 
+static inline uint64_t djs__id_hash(const djs_id_t *id)
+{
+    uint64_t h;
+    memcpy(&h, id->b + 8, 8); /* UUIDv7: 62 random bits here, but not in the low byte */
+    h ^= h >> 33;                /* murmur3's finalizer: every bit of the index's mask is mixed */
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+class_t *djs__state_class_get(djs_state_t *st, uint32_t c);
+void djs__state_add_dependent(djs_state_t *st, djs_job_t *dep, uint32_t s);
 uint32_t djs__state_intern_str(djs_state_t *st, const char *p, size_t len);
 uint32_t djs__state_intern_set(djs_state_t *st, const capset_t *k);
 void djs__state_worker_refresh(djs_state_t *st, uint32_t ws);

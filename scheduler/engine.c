@@ -1,0 +1,1031 @@
+#include "scheduler/engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/dag.h"
+#include "core/error.h"
+#include "core/mp.h"
+
+#define SCHEDULER_ACTOR "scheduler"
+#define MAX_POLL_ASSIGN 64
+
+/* Engine-side (not projected) knowledge of a worker: liveness. */
+typedef struct live {
+    uint64_t last_seen_ns;
+} live_t;
+
+struct djs_engine {
+    djs_engine_config_t cfg;
+    djs_log_t *log;
+    djs_state_t *st;
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    uv_check_t check;
+    int handles;
+    live_t *live;
+    uint32_t nlive;
+    uint64_t rng[2];
+    djs_idgen_t ids;
+    djs_buf_t body;
+    uint64_t last_snapshot_seq;
+    uint64_t last_liveness_check;
+    int dirty;
+    char errmsg[256];
+};
+
+__attribute__((format(printf, 3, 4))) static int refuse(djs_engine_t *e, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->errmsg, sizeof(e->errmsg), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+const char *djs_engine_errmsg(const djs_engine_t *e)
+{
+    return e->errmsg;
+}
+
+void djs_engine_config_init(djs_engine_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    djs_state_config_init(&c->state);
+    c->aging_ns = 60ULL * 1000000000ULL;
+    c->lease_ns = 30ULL * 1000000000ULL;
+    c->heartbeat_ns = 5ULL * 1000000000ULL;
+    c->missed_heartbeats = 3;
+    c->retry_base_ns = 1000000000ULL;
+    c->retry_cap_ns = 300ULL * 1000000000ULL;
+    c->max_infra_retries = 10;
+    c->hb_delta_pm = 100;
+    c->hb_every_ns = 60ULL * 1000000000ULL;
+    c->snapshot_every = 100000;
+    c->snapshots_kept = 8;
+}
+
+djs_state_t *djs_engine_state(djs_engine_t *e)
+{
+    return e->st;
+}
+
+djs_log_t *djs_engine_log(djs_engine_t *e)
+{
+    return e->log;
+}
+
+static uint64_t now_ns(djs_engine_t *e)
+{
+    return djs_log_now(e->log);
+}
+
+/* ---- emitting events ------------------------------------------------------------- */
+
+/* Append one event (body in e->body) and apply it. An apply failure here is
+ * a bug in the engine's own validation: the log already holds the event, so
+ * the projection would diverge from it; stop rather than go on wrong. */
+static int emit(djs_engine_t *e, int type, const djs_id_t *entity, const char *actor, uint64_t *seq)
+{
+    djs_event_t ev = {0};
+    ev.type = (uint16_t)type;
+    ev.entity = *entity;
+    ev.actor = actor;
+    ev.actor_len = strlen(actor);
+    if (ev.actor_len > DJS_EVENT_MAX_ACTOR)
+        ev.actor_len = DJS_EVENT_MAX_ACTOR;
+    ev.body = e->body.base;
+    ev.body_len = e->body.len;
+    int rc = djs_log_append(e->log, &ev);
+    if (rc != 0)
+        return refuse(e, rc, "event log: %s", djs_strerror(rc));
+    /* apply from the encoded form, exactly as a replay will */
+    rc = djs_state_apply(e->st, &ev);
+    if (rc != 0) {
+        fprintf(stderr, "djs: BUG: engine emitted %s for an entity that refuses it (%s)\n", djs_event_type_name(type),
+                djs_err_name(rc));
+        abort();
+    }
+    if (seq != NULL)
+        *seq = ev.seq;
+    e->dirty = 1;
+    return 0;
+}
+
+static int emit_change(djs_engine_t *e, int type, const djs_id_t *job, const char *actor, const djs_job_change_t *c,
+                       uint64_t *seq)
+{
+    djs_buf_reset(&e->body);
+    djs_body_job_change(&e->body, type, c);
+    return emit(e, type, job, actor, seq);
+}
+
+/* When a job fails for good or is cancelled or deleted, every job waiting on
+ * it (transitively) fails as upstream-failed. Iterative, O(dependents). */
+static int cascade_upstream(djs_engine_t *e, djs_job_t *root, uint64_t *seq)
+{
+    uint32_t *stack = NULL, n = 0, cap = 0;
+    djs_id_t up = root->id;
+    const uint32_t *deps;
+    uint32_t nd = djs_state_dependents(e->st, root, &deps);
+    int rc = 0;
+    for (uint32_t i = 0; i < nd; i++) {
+        if (n == cap)
+            stack = djs_realloc(stack, (cap = cap ? cap * 2 : 16) * sizeof(uint32_t));
+        stack[n++] = deps[i];
+    }
+    while (n > 0 && rc == 0) {
+        djs_job_t *d = djs_state_job_at(e->st, stack[--n]);
+        if (d == NULL || djs_job_state_final(d->state))
+            continue;
+        djs_job_change_t c = {0};
+        c.upstream = up;
+        djs_id_t id = d->id;
+        /* push its dependents before the event frees its list */
+        nd = djs_state_dependents(e->st, d, &deps);
+        for (uint32_t i = 0; i < nd; i++) {
+            if (n == cap)
+                stack = djs_realloc(stack, (cap = cap ? cap * 2 : 16) * sizeof(uint32_t));
+            stack[n++] = deps[i];
+        }
+        rc = emit_change(e, DJS_EV_JOB_UPSTREAM_FAILED, &id, SCHEDULER_ACTOR, &c, seq);
+    }
+    djs_free(stack);
+    return rc;
+}
+
+/* ---- submit ---------------------------------------------------------------------------- */
+
+typedef struct dep_state {
+    int found;
+    int type; /* last event type seen */
+} dep_state_t;
+
+static int last_event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    dep_state_t *d = arg;
+    djs_event_t ev;
+    (void)seq;
+    if (djs_event_decode(rec, len, &ev) == 0) {
+        d->found = 1;
+        d->type = ev.type;
+    }
+    return 0;
+}
+
+/* A dependency that is not live: look it up in the log. */
+static int check_evicted_dep(djs_engine_t *e, const djs_id_t *id)
+{
+    dep_state_t d = {0, 0};
+    char text[DJS_ID_TEXT_LEN + 1];
+    djs_id_format(id, text);
+    int rc = djs_log_scan_entity(e->log, id, 0, UINT64_MAX, last_event_cb, &d);
+    if (rc != 0)
+        return refuse(e, rc, "reading the history of dependency %s: %s", text, djs_strerror(rc));
+    if (!d.found)
+        return refuse(e, DJS_ENOTFOUND, "dependency %s does not exist", text);
+    if (d.type != DJS_EV_JOB_SUCCEEDED)
+        return refuse(e, DJS_ECONFLICT, "dependency %s was %s", text, d.type == DJS_EV_JOB_DELETED ? "deleted" : "cancelled");
+    return 0;
+}
+
+static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_t i)
+{
+    const djs_job_spec_t *s = &r->spec;
+    if (s->name.len == 0)
+        return refuse(e, DJS_EINVAL, "jobs[%u].name is required", i);
+    if (s->name.len > DJS_JOB_MAX_NAME)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u].name is longer than %d bytes", i, DJS_JOB_MAX_NAME);
+    if (s->description.len > DJS_JOB_MAX_DESCRIPTION)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u].description is longer than %d bytes", i, DJS_JOB_MAX_DESCRIPTION);
+    if (s->priority >= DJS_NPRIO)
+        return refuse(e, DJS_EINVAL, "jobs[%u].priority is not HIGH, NORMAL or LOW", i);
+    if (s->payload_len > DJS_JOB_MAX_PAYLOAD)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u].payload is larger than %u bytes", i, DJS_JOB_MAX_PAYLOAD);
+    if (s->payload_len > 0 && (s->payload[0] < 0x80 || (s->payload[0] > 0x8f && s->payload[0] != 0xde && s->payload[0] != 0xdf)))
+        return refuse(e, DJS_EINVAL, "jobs[%u].payload must be an object", i);
+    if (s->payload_len > 0 && djs_mp_validate(s->payload, s->payload_len, DJS_EVENT_MAX_DEPTH - 2) != 0)
+        return refuse(e, DJS_EINVAL, "jobs[%u].payload is malformed or nested too deeply", i);
+    if (r->ndep_ids + r->ndep_keys > DJS_JOB_MAX_DEPS)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u] has more than %d dependencies", i, DJS_JOB_MAX_DEPS);
+    if (r->ncaps > DJS_JOB_MAX_CAPS)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u] requires more than %d capabilities", i, DJS_JOB_MAX_CAPS);
+    for (uint32_t k = 0; k < r->ncaps; k++)
+        if (r->caps[k].len == 0 || r->caps[k].len > DJS_JOB_MAX_CAP_LEN)
+            return refuse(e, DJS_EINVAL, "jobs[%u].requiredCapabilities[%u] must be 1 to %d bytes", i, k, DJS_JOB_MAX_CAP_LEN);
+    if (s->max_retries > DJS_JOB_MAX_RETRIES)
+        return refuse(e, DJS_EINVAL, "jobs[%u].maxRetries is above %d", i, DJS_JOB_MAX_RETRIES);
+    if (s->timeout_s > DJS_JOB_MAX_TIMEOUT_S)
+        return refuse(e, DJS_EINVAL, "jobs[%u].timeoutSeconds is above %d", i, DJS_JOB_MAX_TIMEOUT_S);
+    if (s->idem_key.len > DJS_JOB_MAX_IDEM_KEY)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u] idempotency key is longer than %d bytes", i, DJS_JOB_MAX_IDEM_KEY);
+    for (uint32_t k = 0; k < r->ndep_ids; k++) {
+        djs_job_t *d = djs_state_job(e->st, &r->dep_ids[k]);
+        char text[DJS_ID_TEXT_LEN + 1];
+        djs_id_format(&r->dep_ids[k], text);
+        if (d == NULL) {
+            int rc = check_evicted_dep(e, &r->dep_ids[k]);
+            if (rc != 0)
+                return rc;
+        } else if (d->state == DJS_JOB_CANCELLED || d->state == DJS_JOB_FAILED) {
+            return refuse(e, DJS_ECONFLICT, "jobs[%u] depends on %s, which is %s", i, text, djs_job_state_name(d->state));
+        }
+    }
+    return 0;
+}
+
+static int key_index(const djs_job_request_t *reqs, uint32_t n, djs_str_t k)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (reqs[i].key.len == k.len && memcmp(reqs[i].key.p, k.p, k.len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Order a workflow so dependencies come first (Kahn); refuse cycles. */
+static int order_workflow(djs_engine_t *e, const djs_job_request_t *reqs, uint32_t n, uint32_t *order)
+{
+    uint32_t *off = djs_malloc((n + 1) * sizeof(uint32_t)), m = 0, on_cycle = 0;
+    for (uint32_t i = 0; i < n; i++)
+        m += reqs[i].ndep_keys;
+    uint32_t *deps = djs_malloc((m ? m : 1) * sizeof(uint32_t));
+    int rc = 0;
+    m = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        off[i] = m;
+        for (uint32_t k = 0; k < reqs[i].ndep_keys; k++) {
+            int d = key_index(reqs, n, reqs[i].dep_keys[k]);
+            if (d < 0)
+                rc = refuse(e, DJS_ENOTFOUND, "jobs[%u] depends on key '%.*s', which no job of this workflow has", i,
+                            (int)reqs[i].dep_keys[k].len, reqs[i].dep_keys[k].p);
+            else
+                deps[m++] = (uint32_t)d;
+        }
+        if (i > 0 && rc == 0 && reqs[i].key.len > 0 && key_index(reqs, i, reqs[i].key) >= 0)
+            rc = refuse(e, DJS_ECONFLICT, "jobs[%u].key '%.*s' is used twice", i, (int)reqs[i].key.len, reqs[i].key.p);
+    }
+    off[n] = m;
+    if (rc == 0 && djs_dag_toposort(n, off, deps, order, &on_cycle) == DJS_ECYCLE)
+        rc = refuse(e, DJS_ECYCLE, "the dependencies of jobs[%u] ('%.*s') form a cycle", on_cycle, (int)reqs[on_cycle].key.len,
+                    reqs[on_cycle].key.p);
+    djs_free(off);
+    djs_free(deps);
+    return rc;
+}
+
+int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids,
+                      uint64_t *seq, int *existed)
+{
+    *existed = 0;
+    *seq = 0;
+    if (n == 0)
+        return refuse(e, DJS_EINVAL, "no jobs to submit");
+    if (n > DJS_WORKFLOW_MAX_JOBS)
+        return refuse(e, DJS_ELIMIT, "a workflow holds at most %d jobs", DJS_WORKFLOW_MAX_JOBS);
+    size_t olen = strlen(owner);
+    if (n == 1 && reqs[0].spec.idem_key.len > 0) {
+        djs_job_t *j = djs_state_job_by_idem(e->st, owner, olen, reqs[0].spec.idem_key.p, reqs[0].spec.idem_key.len);
+        if (j != NULL) {
+            ids[0] = j->id;
+            *existed = 1;
+            *seq = j->submit_seq;
+            return 0;
+        }
+    }
+    int rc;
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = validate_request(e, &reqs[i], i)) != 0)
+            return rc;
+    uint32_t *order = djs_malloc(n * sizeof(uint32_t));
+    if ((rc = order_workflow(e, reqs, n, order)) != 0)
+        goto out;
+    uint64_t now = now_ns(e);
+    for (uint32_t i = 0; i < n; i++)
+        djs_id_new(&e->ids, now / 1000000, &ids[i]);
+    djs_id_t wf = {{0}};
+    if (n > 1)
+        djs_id_new(&e->ids, now / 1000000, &wf);
+    for (uint32_t k = 0; k < n && rc == 0; k++) {
+        uint32_t i = order[k];
+        const djs_job_request_t *r = &reqs[i];
+        uint32_t nd = r->ndep_ids + r->ndep_keys;
+        uint8_t *deps = djs_malloc(nd ? nd * 16 : 1);
+        for (uint32_t d = 0; d < r->ndep_ids; d++)
+            memcpy(deps + 16 * d, r->dep_ids[d].b, 16);
+        for (uint32_t d = 0; d < r->ndep_keys; d++)
+            memcpy(deps + 16 * (r->ndep_ids + d), ids[key_index(reqs, n, r->dep_keys[d])].b, 16);
+        djs_job_spec_t sp = r->spec;
+        sp.owner.p = owner;
+        sp.owner.len = olen > DJS_EVENT_MAX_ACTOR ? DJS_EVENT_MAX_ACTOR : olen;
+        sp.deps = deps;
+        sp.ndeps = nd;
+        sp.workflow = wf;
+        sp.wf_key = r->key;
+        djs_buf_reset(&e->body);
+        djs_body_job_spec(&e->body, &sp, r->caps, r->ncaps);
+        rc = emit(e, DJS_EV_JOB_SUBMITTED, &ids[i], owner, seq);
+        djs_free(deps);
+    }
+out:
+    djs_free(order);
+    return rc;
+}
+
+/* ---- other job commands ------------------------------------------------------------------ */
+
+static djs_job_t *find_job(djs_engine_t *e, const djs_id_t *id, int *rc)
+{
+    djs_job_t *j = djs_state_job(e->st, id);
+    if (j == NULL) {
+        char text[DJS_ID_TEXT_LEN + 1];
+        djs_id_format(id, text);
+        *rc = refuse(e, DJS_ENOTFOUND, "job %s not found (or finished long enough ago to be evicted: see its history)", text);
+    }
+    return j;
+}
+
+int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = find_job(e, id, &rc);
+    if (j == NULL)
+        return rc;
+    if (djs_job_state_final(j->state))
+        return refuse(e, DJS_ECONFLICT, "job is %s: only a job that has not finished can be cancelled", djs_job_state_name(j->state));
+    djs_job_change_t c = {0};
+    if ((rc = emit_change(e, DJS_EV_JOB_CANCELLED, id, actor, &c, seq)) != 0)
+        return rc;
+    return cascade_upstream(e, djs_state_job(e->st, id), seq);
+}
+
+typedef struct deps_ctx {
+    djs_engine_t *e;
+    int unmet;
+    int rc;
+} deps_ctx_t;
+
+static int submitted_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    deps_ctx_t *d = arg;
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    (void)seq;
+    if (djs_event_decode(rec, len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0)
+        return DJS_ECORRUPT;
+    for (uint32_t i = 0; i < sp.ndeps; i++) {
+        djs_id_t id;
+        memcpy(id.b, sp.deps + 16 * i, 16);
+        djs_job_t *dj = djs_state_job(d->e->st, &id);
+        if (dj != NULL && dj->state != DJS_JOB_COMPLETED)
+            d->unmet++;
+    }
+    return 1; /* only the first record */
+}
+
+int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = find_job(e, id, &rc);
+    if (j == NULL)
+        return rc;
+    if (j->state != DJS_JOB_FAILED)
+        return refuse(e, DJS_ECONFLICT, "job is %s: only a FAILED job can be retried", djs_job_state_name(j->state));
+    if (j->fail_reason == DJS_FAIL_UPSTREAM) {
+        deps_ctx_t d = {e, 0, 0};
+        rc = djs_log_scan_entity(e->log, id, j->submit_seq, j->submit_seq, submitted_cb, &d);
+        if (rc < 0)
+            return refuse(e, rc, "reading the job's submission: %s", djs_strerror(rc));
+        if (d.unmet > 0)
+            return refuse(e, DJS_ECONFLICT, "%d of its dependencies have not completed: retry them first", d.unmet);
+    }
+    djs_job_change_t c = {0};
+    return emit_change(e, DJS_EV_JOB_RETRIED, id, actor, &c, seq);
+}
+
+int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = find_job(e, id, &rc);
+    if (j == NULL)
+        return rc;
+    if (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING)
+        return refuse(e, DJS_ECONFLICT, "job is %s: cancel it before deleting it", djs_job_state_name(j->state));
+    if ((rc = cascade_upstream(e, j, seq)) != 0)
+        return rc;
+    djs_job_change_t c = {0};
+    return emit_change(e, DJS_EV_JOB_DELETED, id, actor, &c, seq);
+}
+
+int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *id, const djs_job_change_t *in, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = find_job(e, id, &rc);
+    if (j == NULL)
+        return rc;
+    if (djs_job_state_terminal(j->state))
+        return refuse(e, DJS_ECONFLICT, "job is %s and can no longer change", djs_job_state_name(j->state));
+    if (!(in->has_priority || in->has_max_retries || in->has_timeout || in->has_name || in->has_description))
+        return refuse(e, DJS_EINVAL, "nothing to update");
+    if (in->has_priority && in->priority >= DJS_NPRIO)
+        return refuse(e, DJS_EINVAL, "priority is not HIGH, NORMAL or LOW");
+    if (in->has_max_retries && in->max_retries > DJS_JOB_MAX_RETRIES)
+        return refuse(e, DJS_EINVAL, "maxRetries is above %d", DJS_JOB_MAX_RETRIES);
+    if (in->has_timeout && in->timeout_s > DJS_JOB_MAX_TIMEOUT_S)
+        return refuse(e, DJS_EINVAL, "timeoutSeconds is above %d", DJS_JOB_MAX_TIMEOUT_S);
+    if (in->has_name && (in->name.len == 0 || in->name.len > DJS_JOB_MAX_NAME))
+        return refuse(e, DJS_EINVAL, "name must be 1 to %d bytes", DJS_JOB_MAX_NAME);
+    if (in->has_description && in->description.len > DJS_JOB_MAX_DESCRIPTION)
+        return refuse(e, DJS_ETOOBIG, "description is longer than %d bytes", DJS_JOB_MAX_DESCRIPTION);
+    djs_job_change_t c = *in;
+    c.reason = (djs_str_t){NULL, 0};
+    return emit_change(e, DJS_EV_JOB_UPDATED, id, actor, &c, seq);
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static live_t *live_of(djs_engine_t *e, const djs_worker_t *w)
+{
+    uint32_t slot = (uint32_t)(w - djs_state_worker_at(e->st, 0));
+    if (slot >= e->nlive) {
+        uint32_t n = e->nlive ? e->nlive : 16;
+        while (n <= slot)
+            n *= 2;
+        e->live = djs_realloc(e->live, n * sizeof(live_t));
+        memset(e->live + e->nlive, 0, (n - e->nlive) * sizeof(live_t));
+        e->nlive = n;
+    }
+    return &e->live[slot];
+}
+
+static int check_worker_info(djs_engine_t *e, const djs_worker_info_t *w, uint32_t ncaps, const djs_str_t *caps, int reg)
+{
+    if (reg && (w->name.len == 0 || w->name.len > DJS_JOB_MAX_NAME))
+        return refuse(e, DJS_EINVAL, "name must be 1 to %d bytes", DJS_JOB_MAX_NAME);
+    if (w->host.len > DJS_JOB_MAX_NAME)
+        return refuse(e, DJS_ETOOBIG, "host is longer than %d bytes", DJS_JOB_MAX_NAME);
+    if ((reg || w->has_slots) && (w->slots == 0 || w->slots > 10000))
+        return refuse(e, DJS_EINVAL, "slots must be 1 to 10000");
+    if (ncaps > DJS_JOB_MAX_CAPS)
+        return refuse(e, DJS_ETOOBIG, "more than %d capabilities", DJS_JOB_MAX_CAPS);
+    for (uint32_t k = 0; k < ncaps; k++)
+        if (caps[k].len == 0 || caps[k].len > DJS_JOB_MAX_CAP_LEN)
+            return refuse(e, DJS_EINVAL, "capabilities[%u] must be 1 to %d bytes", k, DJS_JOB_MAX_CAP_LEN);
+    return 0;
+}
+
+int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps,
+                        djs_id_t *id, uint64_t *seq)
+{
+    int rc = check_worker_info(e, w, ncaps, caps, 1);
+    if (rc != 0)
+        return rc;
+    djs_worker_t *old = djs_state_worker_by_name(e->st, w->name.p, w->name.len);
+    if (old != NULL) {
+        if (old->njobs > 0) {
+            /* a restarted agent: what it was running is gone with it */
+            uint64_t now = now_ns(e);
+            while (old->njobs > 0) {
+                djs_job_t *j = djs_state_job_at(e->st, old->jobs[0]);
+                djs_job_change_t c = {0};
+                c.reason = (djs_str_t){"worker_lost", 11};
+                c.attempt = j->attempt;
+                c.worker = old->id;
+                c.retry_at = j->infra + 1u <= e->cfg.max_infra_retries ? now : 0;
+                c.error = (djs_str_t){"the worker re-registered while running it", 41};
+                djs_id_t jid = j->id;
+                if ((rc = emit_change(e, DJS_EV_JOB_FAILED, &jid, SCHEDULER_ACTOR, &c, seq)) != 0)
+                    return rc;
+                if (c.retry_at == 0 && (rc = cascade_upstream(e, djs_state_job(e->st, &jid), seq)) != 0)
+                    return rc;
+                old = djs_state_worker_by_name(e->st, w->name.p, w->name.len);
+            }
+        }
+        *id = old->id;
+    } else {
+        djs_id_new(&e->ids, now_ns(e) / 1000000, id);
+    }
+    djs_buf_reset(&e->body);
+    djs_body_worker(&e->body, DJS_EV_WORKER_REGISTERED, w, caps, ncaps);
+    if ((rc = emit(e, DJS_EV_WORKER_REGISTERED, id, actor, seq)) != 0)
+        return rc;
+    live_of(e, djs_state_worker(e->st, id))->last_seen_ns = now_ns(e);
+    return 0;
+}
+
+static djs_worker_t *find_worker(djs_engine_t *e, const djs_id_t *id, int *rc)
+{
+    djs_worker_t *w = djs_state_worker(e->st, id);
+    if (w == NULL) {
+        char text[DJS_ID_TEXT_LEN + 1];
+        djs_id_format(id, text);
+        *rc = refuse(e, DJS_ENOTFOUND, "worker %s not found", text);
+    } else if (w->status == DJS_WORKER_LOST || w->status == DJS_WORKER_GONE) {
+        *rc = refuse(e, DJS_ECONFLICT, "worker %s is %s: register again", w->name, w->status == DJS_WORKER_LOST ? "lost" : "deregistered");
+        return NULL;
+    }
+    return w;
+}
+
+static uint32_t absdiff(uint32_t a, uint32_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+int djs_engine_heartbeat(djs_engine_t *e, const djs_id_t *id, uint32_t cpu_pm, uint32_t mem_pm, uint32_t resp_ms, uint64_t *seq)
+{
+    int rc = 0;
+    *seq = 0;
+    djs_worker_t *w = find_worker(e, id, &rc);
+    if (w == NULL)
+        return rc;
+    if (cpu_pm > 1000 || mem_pm > 1000)
+        return refuse(e, DJS_EINVAL, "cpu and memory are fractions of 1000");
+    uint64_t now = now_ns(e);
+    live_of(e, w)->last_seen_ns = now;
+    /* record only what moves the balancer, or at a slow cadence */
+    int moved = absdiff(cpu_pm, w->cpu_pm) > e->cfg.hb_delta_pm || absdiff(mem_pm, w->mem_pm) > e->cfg.hb_delta_pm ||
+                absdiff(resp_ms, w->resp_ms) > (w->resp_ms / 2 > 50 ? w->resp_ms / 2 : 50);
+    if (!moved && now - w->heartbeat_ns < e->cfg.hb_every_ns)
+        return 0;
+    djs_worker_info_t wi = {0};
+    wi.cpu_pm = cpu_pm;
+    wi.mem_pm = mem_pm;
+    wi.resp_ms = resp_ms;
+    wi.running = w->running;
+    djs_buf_reset(&e->body);
+    djs_body_worker(&e->body, DJS_EV_WORKER_HEARTBEAT, &wi, NULL, 0);
+    djs_id_t wid = w->id;
+    return emit(e, DJS_EV_WORKER_HEARTBEAT, &wid, w->name, seq);
+}
+
+int djs_engine_update_worker(djs_engine_t *e, const char *actor, const djs_id_t *id, const djs_worker_info_t *in,
+                             const djs_str_t *caps, uint32_t ncaps, uint64_t *seq)
+{
+    int rc = 0;
+    djs_worker_t *w = find_worker(e, id, &rc);
+    if (w == NULL)
+        return rc;
+    if (!in->has_slots && !in->has_caps)
+        return refuse(e, DJS_EINVAL, "nothing to update (slots, capabilities)");
+    if ((rc = check_worker_info(e, in, ncaps, caps, 0)) != 0)
+        return rc;
+    djs_worker_info_t wi = *in;
+    wi.name = wi.host = (djs_str_t){NULL, 0};
+    wi.has_load = 0;
+    djs_buf_reset(&e->body);
+    djs_body_worker(&e->body, DJS_EV_WORKER_UPDATED, &wi, caps, ncaps);
+    return emit(e, DJS_EV_WORKER_UPDATED, id, actor, seq);
+}
+
+int djs_engine_drain(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
+{
+    int rc = 0;
+    djs_worker_t *w = find_worker(e, id, &rc);
+    if (w == NULL)
+        return rc;
+    if (w->status == DJS_WORKER_DRAINING)
+        return refuse(e, DJS_ECONFLICT, "worker is already draining");
+    djs_worker_info_t wi = {0};
+    djs_buf_reset(&e->body);
+    djs_body_worker(&e->body, DJS_EV_WORKER_DRAINING, &wi, NULL, 0);
+    return emit(e, DJS_EV_WORKER_DRAINING, id, actor, seq);
+}
+
+int djs_engine_deregister(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
+{
+    int rc = 0;
+    djs_worker_t *w = find_worker(e, id, &rc);
+    if (w == NULL)
+        return rc;
+    if (w->njobs > 0)
+        return refuse(e, DJS_ECONFLICT, "worker still has %u assigned jobs: drain it and let them finish", w->njobs);
+    djs_worker_info_t wi = {0};
+    djs_buf_reset(&e->body);
+    djs_body_worker(&e->body, DJS_EV_WORKER_DEREGISTERED, &wi, NULL, 0);
+    return emit(e, DJS_EV_WORKER_DEREGISTERED, id, actor, seq);
+}
+
+int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, uint32_t max, uint32_t *n)
+{
+    int rc = 0;
+    *n = 0;
+    djs_worker_t *w = find_worker(e, id, &rc);
+    if (w == NULL)
+        return rc;
+    live_of(e, w)->last_seen_ns = now_ns(e);
+    for (uint32_t i = 0; i < w->njobs && *n < max; i++) {
+        djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
+        if (j->state != DJS_JOB_SCHEDULED)
+            continue;
+        out[*n].job = j->id;
+        out[*n].attempt = j->attempt;
+        out[*n].lease_ns = j->deadline_ns;
+        out[*n].submit_seq = j->submit_seq;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* ---- fenced reports ------------------------------------------------------------------------- */
+
+static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, int want, int *rc)
+{
+    djs_job_t *j = find_job(e, id, rc);
+    if (j == NULL)
+        return NULL;
+    djs_worker_t *w = djs_state_worker(e->st, wid);
+    djs_worker_t *cur = j->worker != DJS_NONE ? djs_state_worker_at(e->st, j->worker) : NULL;
+    if (w == NULL || cur != w || attempt != j->attempt) {
+        *rc = refuse(e, DJS_ESTALE, "attempt %u by this worker is not the job's current assignment (attempt %u)", attempt, j->attempt);
+        return NULL;
+    }
+    if (want == DJS_JOB_RUNNING && j->state != DJS_JOB_RUNNING) {
+        *rc = refuse(e, DJS_ECONFLICT, "job is %s, not RUNNING: start it first", djs_job_state_name(j->state));
+        return NULL;
+    }
+    if (want == DJS_JOB_SCHEDULED && j->state != DJS_JOB_SCHEDULED) {
+        *rc = refuse(e, DJS_ECONFLICT, "job is %s: it can be started only once per attempt", djs_job_state_name(j->state));
+        return NULL;
+    }
+    live_of(e, w)->last_seen_ns = now_ns(e);
+    return j;
+}
+
+int djs_engine_start(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_SCHEDULED, &rc);
+    if (j == NULL)
+        return rc;
+    djs_job_change_t c = {0};
+    c.attempt = attempt;
+    c.worker = *wid;
+    return emit_change(e, DJS_EV_JOB_STARTED, id, djs_state_worker(e->st, wid)->name, &c, seq);
+}
+
+int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint32_t percent,
+                        djs_str_t step, uint64_t eta_ns, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_RUNNING, &rc);
+    if (j == NULL)
+        return rc;
+    if (percent > 100)
+        return refuse(e, DJS_EINVAL, "percentage must be 0 to 100");
+    if (step.len > DJS_JOB_MAX_NAME)
+        return refuse(e, DJS_ETOOBIG, "currentStep is longer than %d bytes", DJS_JOB_MAX_NAME);
+    djs_job_change_t c = {0};
+    c.attempt = attempt;
+    c.percent = percent;
+    c.step = step;
+    c.eta = eta_ns;
+    return emit_change(e, DJS_EV_JOB_PROGRESS, id, djs_state_worker(e->st, wid)->name, &c, seq);
+}
+
+int djs_engine_complete(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, const uint8_t *result,
+                        size_t result_len, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_RUNNING, &rc);
+    if (j == NULL)
+        return rc;
+    if (result_len > DJS_JOB_MAX_PAYLOAD || (result_len > 0 && djs_mp_validate(result, result_len, DJS_EVENT_MAX_DEPTH - 2) != 0))
+        return refuse(e, DJS_EINVAL, "result is malformed, nested too deeply or larger than %u bytes", DJS_JOB_MAX_PAYLOAD);
+    djs_job_change_t c = {0};
+    c.attempt = attempt;
+    c.result = result;
+    c.result_len = result_len;
+    if ((rc = emit_change(e, DJS_EV_JOB_SUCCEEDED, id, djs_state_worker(e->st, wid)->name, &c, seq)) != 0)
+        return rc;
+    return 0;
+}
+
+/* Failure of a run: retry with backoff while retries remain, else fail for good. */
+static int fail_run(djs_engine_t *e, djs_job_t *j, int type, const char *reason, djs_str_t error, const char *actor, uint64_t *seq)
+{
+    djs_job_change_t c = {0};
+    uint64_t now = now_ns(e);
+    c.attempt = j->attempt;
+    c.reason = (djs_str_t){reason, strlen(reason)};
+    c.error = error;
+    if ((uint32_t)j->failures + 1 <= j->max_retries)
+        c.retry_at = now + djs_retry_backoff_ns(j->failures + 1u, e->cfg.retry_base_ns, e->cfg.retry_cap_ns, djs_rand_next(e->rng));
+    djs_id_t id = j->id;
+    int rc = emit_change(e, type, &id, actor, &c, seq);
+    if (rc == 0 && c.retry_at == 0)
+        rc = cascade_upstream(e, djs_state_job(e->st, &id), seq);
+    return rc;
+}
+
+int djs_engine_fail(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, djs_str_t error, uint64_t *seq)
+{
+    int rc = 0;
+    djs_job_t *j = fenced(e, wid, id, attempt, -1, &rc);
+    if (j == NULL)
+        return rc;
+    if (j->state != DJS_JOB_RUNNING && j->state != DJS_JOB_SCHEDULED)
+        return refuse(e, DJS_ECONFLICT, "job is %s", djs_job_state_name(j->state));
+    if (error.len > DJS_JOB_MAX_DESCRIPTION)
+        error.len = DJS_JOB_MAX_DESCRIPTION;
+    return fail_run(e, j, DJS_EV_JOB_FAILED, "error", error, djs_state_worker(e->st, wid)->name, seq);
+}
+
+/* ---- time-driven decisions and placement ----------------------------------------------------- */
+
+static int on_timer_due(djs_engine_t *e, uint32_t slot, uint64_t now, uint64_t *seq)
+{
+    djs_job_t *j = djs_state_job_at(e->st, slot);
+    djs_job_change_t c = {0};
+    djs_id_t id = j->id;
+    switch (j->timer_kind) {
+    case DJS_TIMER_DUE:
+        c.reason = j->deadline_ns > 0 ? (djs_str_t){"due", 3} : (djs_str_t){"dependencies", 12};
+        return emit_change(e, DJS_EV_JOB_QUEUED, &id, SCHEDULER_ACTOR, &c, seq);
+    case DJS_TIMER_RETRY:
+        c.reason = (djs_str_t){"retry", 5};
+        return emit_change(e, DJS_EV_JOB_QUEUED, &id, SCHEDULER_ACTOR, &c, seq);
+    case DJS_TIMER_LEASE:
+        c.attempt = j->attempt;
+        c.worker = djs_state_worker_at(e->st, j->worker)->id;
+        if (j->infra + 1u > e->cfg.max_infra_retries) {
+            c.reason = (djs_str_t){"lease_expired", 13};
+            c.error = (djs_str_t){"no worker started it in time, too many times", 44};
+            int rc = emit_change(e, DJS_EV_JOB_FAILED, &id, SCHEDULER_ACTOR, &c, seq);
+            return rc == 0 ? cascade_upstream(e, djs_state_job(e->st, &id), seq) : rc;
+        }
+        return emit_change(e, DJS_EV_JOB_LEASE_EXPIRED, &id, SCHEDULER_ACTOR, &c, seq);
+    case DJS_TIMER_TIMEOUT:
+        return fail_run(e, j, DJS_EV_JOB_TIMED_OUT, "timeout", (djs_str_t){"ran past timeoutSeconds", 23}, SCHEDULER_ACTOR, seq);
+    }
+    (void)now;
+    return 0;
+}
+
+static int lose_worker(djs_engine_t *e, uint32_t ws, uint64_t now, uint64_t *seq)
+{
+    djs_worker_t *w = djs_state_worker_at(e->st, ws);
+    djs_id_t wid = w->id;
+    int rc;
+    while (w->njobs > 0) {
+        djs_job_t *j = djs_state_job_at(e->st, w->jobs[0]);
+        djs_job_change_t c = {0};
+        djs_id_t jid = j->id;
+        c.attempt = j->attempt;
+        c.reason = (djs_str_t){"worker_lost", 11};
+        c.worker = wid;
+        c.error = (djs_str_t){"the worker missed its heartbeats", 32};
+        c.retry_at = j->infra + 1u <= e->cfg.max_infra_retries ? now : 0;
+        if ((rc = emit_change(e, DJS_EV_JOB_FAILED, &jid, SCHEDULER_ACTOR, &c, seq)) != 0)
+            return rc;
+        if (c.retry_at == 0 && (rc = cascade_upstream(e, djs_state_job(e->st, &jid), seq)) != 0)
+            return rc;
+        w = djs_state_worker_at(e->st, ws);
+    }
+    djs_worker_info_t wi = {0};
+    djs_buf_reset(&e->body);
+    djs_body_worker(&e->body, DJS_EV_WORKER_LOST, &wi, NULL, 0);
+    return emit(e, DJS_EV_WORKER_LOST, &wid, SCHEDULER_ACTOR, seq);
+}
+
+static int check_liveness(djs_engine_t *e, uint64_t now, uint64_t *seq)
+{
+    uint64_t window = e->cfg.heartbeat_ns * e->cfg.missed_heartbeats;
+    for (uint32_t ws = 0; ws < djs_state_nworker_slots(e->st); ws++) {
+        djs_worker_t *w = djs_state_worker_at(e->st, ws);
+        if (w->status != DJS_WORKER_ACTIVE && w->status != DJS_WORKER_DRAINING)
+            continue;
+        live_t *l = live_of(e, w);
+        if (l->last_seen_ns == 0)
+            l->last_seen_ns = now; /* after a restart: a full window of grace */
+        if (now > l->last_seen_ns + window) {
+            int rc = lose_worker(e, ws, now, seq);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
+{
+    uint32_t js, ws;
+    while (djs_state_next_placement(e->st, now, e->cfg.aging_ns, &js, &ws) == 0) {
+        djs_job_t *j = djs_state_job_at(e->st, js);
+        djs_worker_t *w = djs_state_worker_at(e->st, ws);
+        djs_job_change_t c = {0};
+        c.worker = w->id;
+        c.attempt = j->attempt + 1;
+        c.lease = now + e->cfg.lease_ns;
+        djs_id_t jid = j->id, wid = w->id;
+        int rc = emit_change(e, DJS_EV_JOB_SCHEDULED, &jid, SCHEDULER_ACTOR, &c, seq);
+        if (rc != 0)
+            return rc;
+        if (e->cfg.on_assign != NULL)
+            e->cfg.on_assign(e->cfg.assign_arg, &wid, &jid);
+    }
+    return 0;
+}
+
+static void maybe_snapshot(djs_engine_t *e)
+{
+    uint64_t seq = djs_state_seq(e->st);
+    if (e->cfg.snapshot_every == 0 || seq < e->last_snapshot_seq + e->cfg.snapshot_every)
+        return;
+    djs_buf_t snap;
+    djs_buf_init(&snap);
+    djs_state_snapshot(e->st, &snap);
+    if (djs_log_put_snapshot(e->log, seq, snap.base, snap.len, e->cfg.snapshots_kept) == 0)
+        e->last_snapshot_seq = seq;
+    djs_buf_dispose(&snap);
+}
+
+uint64_t djs_engine_run(djs_engine_t *e)
+{
+    uint64_t seq = 0, now = now_ns(e);
+    uint32_t slot;
+    uint64_t deadline;
+    int rc = 0;
+    if (now >= e->last_liveness_check + e->cfg.heartbeat_ns / 5) {
+        e->last_liveness_check = now;
+        rc = check_liveness(e, now, &seq);
+    }
+    while (rc == 0 && djs_state_next_timer(e->st, &slot, &deadline) == 0 && deadline <= now)
+        rc = on_timer_due(e, slot, now, &seq);
+    if (rc == 0)
+        rc = place(e, now, &seq);
+    if (rc == 0)
+        maybe_snapshot(e);
+    e->dirty = 0;
+    return seq;
+}
+
+/* ---- loop integration -------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *h);
+
+static void rearm(djs_engine_t *e)
+{
+    uint32_t slot;
+    uint64_t deadline, now = now_ns(e), wait_ms = e->cfg.heartbeat_ns / 5 / 1000000;
+    if (djs_state_next_timer(e->st, &slot, &deadline) == 0) {
+        uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+        if (ms < wait_ms)
+            wait_ms = ms;
+    }
+    uv_timer_start(&e->timer, on_timer, wait_ms ? wait_ms : 1, 0);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    djs_engine_t *e = h->data;
+    djs_engine_run(e);
+    rearm(e);
+}
+
+static void on_check(uv_check_t *h)
+{
+    djs_engine_t *e = h->data;
+    if (!e->dirty)
+        return;
+    djs_engine_run(e);
+    rearm(e);
+}
+
+/* ---- open / close ---------------------------------------------------------------------------- */
+
+typedef struct replay_ctx {
+    djs_state_t *st;
+    uint64_t n;
+    int rc;
+    uint64_t bad_seq;
+} replay_ctx_t;
+
+static int replay_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    replay_ctx_t *r = arg;
+    djs_event_t ev;
+    int rc = djs_event_decode(rec, len, &ev);
+    if (rc == 0)
+        rc = djs_state_apply(r->st, &ev);
+    if (rc != 0) {
+        r->rc = rc;
+        r->bad_seq = seq;
+        return DJS_ECORRUPT;
+    }
+    r->n++;
+    return 0;
+}
+
+/* Build a state as of `upto` from the best snapshot plus the log. */
+static int build_state(djs_log_t *log, const djs_state_config_t *c, uint64_t upto, djs_state_t **out, uint64_t *applied)
+{
+    djs_buf_t snap;
+    uint64_t snap_seq = 0;
+    djs_state_t *st = NULL;
+    djs_buf_init(&snap);
+    if (djs_log_get_snapshot(log, upto, &snap_seq, &snap) == 0) {
+        int rc = djs_state_restore(snap.base, snap.len, c, &st);
+        if (rc != 0) {
+            fprintf(stderr, "djs: snapshot at seq %llu is unusable (%s): replaying the whole log\n", (unsigned long long)snap_seq,
+                    djs_strerror(rc));
+            st = NULL;
+        } else if (djs_state_seq(st) != snap_seq) {
+            fprintf(stderr, "djs: snapshot at seq %llu claims seq %llu: replaying the whole log\n", (unsigned long long)snap_seq,
+                    (unsigned long long)djs_state_seq(st));
+            djs_state_free(st);
+            st = NULL;
+        }
+    }
+    djs_buf_dispose(&snap);
+    if (st == NULL)
+        st = djs_state_new(c);
+    replay_ctx_t r = {st, 0, 0, 0};
+    int rc = upto > djs_state_seq(st) ? djs_log_scan(log, djs_state_seq(st) + 1, upto, replay_cb, &r) : 0;
+    if (rc != 0) {
+        if (r.rc != 0)
+            fprintf(stderr, "djs: event %llu does not apply to the state (%s): run djs replay verify\n",
+                    (unsigned long long)r.bad_seq, djs_err_name(r.rc));
+        djs_state_free(st);
+        return rc;
+    }
+    if (applied != NULL)
+        *applied = r.n;
+    *out = st;
+    return 0;
+}
+
+int djs_state_at(djs_log_t *log, const djs_state_config_t *c, uint64_t seq, djs_state_t **out)
+{
+    if (seq > djs_log_durable_seq(log))
+        return DJS_ERANGE;
+    return build_state(log, c, seq, out, NULL);
+}
+
+int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const djs_engine_config_t *c, uint64_t *replay_ns,
+                    uint64_t *replayed)
+{
+    djs_engine_t *e = djs_calloc(1, sizeof(*e));
+    if (c != NULL)
+        e->cfg = *c;
+    else
+        djs_engine_config_init(&e->cfg);
+    if (djs_weights_check(&e->cfg.state.weights) != 0) {
+        djs_free(e);
+        return DJS_EINVAL;
+    }
+    e->log = log;
+    djs_buf_init(&e->body);
+    djs_rand_seed(e->rng, e->cfg.seed ? e->cfg.seed : djs_wall_ns());
+    djs_idgen_init(&e->ids, e->cfg.seed);
+    uint64_t t0 = djs_monotonic_ns(), n = 0;
+    int rc = build_state(log, &e->cfg.state, djs_log_last_seq(log), &e->st, &n);
+    if (rc != 0) {
+        djs_buf_dispose(&e->body);
+        djs_free(e);
+        return rc;
+    }
+    e->last_snapshot_seq = djs_state_seq(e->st);
+    if (replay_ns != NULL)
+        *replay_ns = djs_monotonic_ns() - t0;
+    if (replayed != NULL)
+        *replayed = n;
+    if (loop != NULL) {
+        e->loop = loop;
+        uv_timer_init(loop, &e->timer);
+        uv_check_init(loop, &e->check);
+        e->timer.data = e->check.data = e;
+        uv_check_start(&e->check, on_check);
+        uv_unref((uv_handle_t *)&e->check);
+        e->handles = 2;
+        rearm(e);
+        uv_unref((uv_handle_t *)&e->timer);
+    }
+    *out = e;
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    djs_engine_t *e = h->data;
+    if (--e->handles == 0)
+        djs_free(e);
+}
+
+void djs_engine_close(djs_engine_t *e)
+{
+    if (e == NULL)
+        return;
+    djs_state_free(e->st);
+    djs_buf_dispose(&e->body);
+    djs_free(e->live);
+    if (e->loop != NULL) {
+        uv_close((uv_handle_t *)&e->timer, on_closed);
+        uv_close((uv_handle_t *)&e->check, on_closed);
+        return;
+    }
+    djs_free(e);
+}
