@@ -94,8 +94,8 @@ void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
     int retry = type == DJS_EV_JOB_FAILED || type == DJS_EV_JOB_TIMED_OUT;
     int prog = type == DJS_EV_JOB_PROGRESS;
     uint32_t n = (c->reason.len > 0) + w + up + att + (c->lease > 0) + retry + prog + (c->step.len > 0) + (c->eta > 0) +
-                 (c->error.len > 0) + (c->result_len > 0) + c->has_priority + c->has_max_retries + c->has_timeout + c->has_name +
-                 c->has_description;
+                 (c->error.len > 0) + (c->result_len > 0) + (c->has_priority != 0) + (c->has_max_retries != 0) +
+                 (c->has_timeout != 0) + (c->has_name != 0) + (c->has_description != 0); /* flags are truthy ints, not 0/1 */
     msgpack_pack_map(&pk, n);
     if (c->reason.len > 0)
         kstr(&pk, "reason", c->reason);

@@ -84,7 +84,8 @@ uint64_t djs_retry_backoff_ns(uint32_t n, uint64_t base_ns, uint64_t cap_ns, uin
     if (n == 0)
         n = 1;
     uint64_t d = base_ns;
-    for (uint32_t i = 1; i < n && d < cap_ns; i++)
+    /* d == 0 never grows: stop at once rather than spin n times */
+    for (uint32_t i = 1; i < n && d != 0 && d < cap_ns; i++)
         d = d > cap_ns / 2 ? cap_ns : d * 2;
     if (d > cap_ns)
         d = cap_ns;
