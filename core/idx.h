@@ -1,8 +1,9 @@
 /* An open-addressing hash index of u32 slots (linear probing, backward-shift
  * deletion, no tombstones). The items live in the caller's tables; the index
- * stores only their slots and asks the caller, through callbacks, for an
- * item's hash and whether it matches a key. 4 bytes per bucket, at most 50%
- * full, so about 8-16 bytes per item. */
+ * stores their slots with the low 32 bits of their hash, so that probing
+ * and growing never touch the items themselves (a cache miss each), and
+ * asks the caller, through a callback, whether a candidate matches a key.
+ * 8 bytes per bucket, at most 50% full: 16-32 bytes per item. */
 #ifndef DJS_CORE_IDX_H
 #define DJS_CORE_IDX_H
 
@@ -13,11 +14,16 @@
 typedef uint64_t (*djs_idx_hash_cb)(void *ctx, uint32_t slot);
 typedef int (*djs_idx_eq_cb)(void *ctx, uint32_t slot, const void *key);
 
+typedef struct djs_idx_bucket {
+    uint32_t slot; /* DJS_IDX_NONE when empty */
+    uint32_t tag;  /* low 32 bits of the item's hash */
+} djs_idx_bucket_t;
+
 typedef struct djs_idx {
-    uint32_t *t;
+    djs_idx_bucket_t *t;
     uint32_t mask; /* buckets - 1 */
     uint32_t n;
-    djs_idx_hash_cb hash;
+    djs_idx_hash_cb hash; /* kept for callers' symmetry; the stored tags make it unnecessary */
     djs_idx_eq_cb eq;
     void *ctx;
 } djs_idx_t;
@@ -30,6 +36,16 @@ uint32_t djs_idx_find(const djs_idx_t *x, uint64_t h, const void *key);
 void djs_idx_insert(djs_idx_t *x, uint64_t h, uint32_t slot);
 /* Remove slot (hash h) if present. */
 void djs_idx_remove(djs_idx_t *x, uint64_t h, uint32_t slot);
+
+/* Prefetch hints for batched lookups (replay): bring in the bucket a find
+ * of h will start at; and the slot that a find of h will most likely return
+ * (the first bucket with the same tag; DJS_IDX_NONE if none), without
+ * calling eq. Neither changes anything. */
+static inline void djs_idx_prefetch(const djs_idx_t *x, uint64_t h)
+{
+    __builtin_prefetch(&x->t[(uint32_t)h & x->mask]);
+}
+uint32_t djs_idx_guess(const djs_idx_t *x, uint64_t h);
 
 uint64_t djs_hash_bytes(const void *p, uint64_t len);
 

@@ -1,7 +1,10 @@
 /* The state digest, and snapshots (serialize / restore) of a projection.
  *
- * Snapshot format, version 1: a MessagePack array
- *   ["djs-state", 1, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], idem[]]
+ * Snapshot format, version 2: a MessagePack array
+ *   ["djs-state", 2, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
+ *    sha256]
+ * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
+ * of the log, and a damaged one must be refused, not half-believed.
  * Jobs keep their slot numbers so dependents lists, worker assignments and
  * the terminal window can refer to slots. Derived indexes (queues, timers,
  * worker heaps, hash indexes) are not stored: restore rebuilds them.
@@ -20,7 +23,9 @@
 #include "projections/state_internal.h"
 
 #define SNAP_MAGIC "djs-state"
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2
+#define SNAP_FIELDS 13
+#define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
 /* ---- digest ------------------------------------------------------------------------- */
 
@@ -57,16 +62,21 @@ static void h_set(hasher_t *h, const djs_state_t *st, uint32_t set)
         h_str(h, st->strs[cs->v[i]], st->str_lens[cs->v[i]]);
 }
 
-static const djs_state_t *sort_st;
+/* Sorting by id without a global (the digest of a time-travel state may be
+ * taken on another thread while the loop thread digests the live one). */
+typedef struct keyed {
+    djs_id_t id;
+    uint32_t slot;
+} keyed_t;
 
-static int cmp_job_slot(const void *a, const void *b)
+static int cmp_keyed(const void *a, const void *b)
 {
-    return memcmp(sort_st->jobs[*(const uint32_t *)a].id.b, sort_st->jobs[*(const uint32_t *)b].id.b, 16);
+    return memcmp(((const keyed_t *)a)->id.b, ((const keyed_t *)b)->id.b, 16);
 }
 
-static int cmp_worker_slot(const void *a, const void *b)
+static int cmp_id(const void *a, const void *b)
 {
-    return memcmp(sort_st->workers[*(const uint32_t *)a].id.b, sort_st->workers[*(const uint32_t *)b].id.b, 16);
+    return memcmp(a, b, 16);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -75,14 +85,28 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The ids of these job slots, as a sorted set. */
+static void h_job_set(hasher_t *h, const djs_state_t *st, const uint32_t *slots, uint32_t n)
+{
+    h_u64(h, n);
+    if (n == 0)
+        return;
+    djs_id_t *ids = djs_malloc(n * sizeof(djs_id_t));
+    for (uint32_t i = 0; i < n; i++)
+        ids[i] = st->jobs[slots[i]].id;
+    qsort(ids, n, sizeof(djs_id_t), cmp_id);
+    h_bytes(h, ids, n * sizeof(djs_id_t));
+    djs_free(ids);
+}
+
 static void h_job(hasher_t *h, const djs_state_t *st, const djs_job_t *j)
 {
     static const djs_id_t nil;
     h_bytes(h, j->id.b, 16);
-    const uint64_t v[] = {j->submit_seq, j->last_seq,    j->created_ns, j->queued_ns, j->ready_key,  j->started_ns,
-                          j->finished_ns, j->deadline_ns, j->progress_seq, j->unmet,   j->timeout_s, j->attempt,
-                          j->max_retries, j->failures,    j->infra,      j->state,     j->prio,      j->percent,
-                          j->fail_reason, j->timer_kind};
+    const uint64_t v[] = {j->submit_seq, j->last_seq,    j->created_ns,  j->queued_ns,    j->ready_key,
+                          j->started_ns, j->finished_ns, j->deadline_ns, j->progress_seq, j->unmet,
+                          j->timeout_s,  j->attempt,     j->max_retries, j->failures,     j->infra,
+                          j->state,      j->prio,        j->percent,     j->fail_reason,  j->timer_kind};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h_u64(h, v[i]);
     h_bytes(h, j->worker != DJS_NONE ? st->workers[j->worker].id.b : nil.b, 16);
@@ -90,13 +114,7 @@ static void h_job(hasher_t *h, const djs_state_t *st, const djs_job_t *j)
     h_set(h, st, j->cls);
     const uint32_t *deps;
     uint32_t n = djs_state_dependents(st, j, &deps);
-    h_u64(h, n);
-    uint32_t *sorted = djs_malloc((n ? n : 1) * sizeof(uint32_t));
-    memcpy(sorted, deps, n * sizeof(uint32_t));
-    qsort(sorted, n, sizeof(uint32_t), cmp_job_slot);
-    for (uint32_t i = 0; i < n; i++)
-        h_bytes(h, st->jobs[sorted[i]].id.b, 16);
-    djs_free(sorted);
+    h_job_set(h, st, deps, n);
     h_u64(h, j->idem != DJS_NONE ? st->idem[j->idem].h : 0);
 }
 
@@ -106,17 +124,11 @@ static void h_worker(hasher_t *h, const djs_state_t *st, const djs_worker_t *w)
     h_str(h, w->name, strlen(w->name));
     h_str(h, w->host, strlen(w->host));
     h_set(h, st, w->caps);
-    const uint64_t v[] = {w->slots, w->running,       w->cpu_pm,       w->mem_pm,  w->resp_ms,
-                          w->score, w->status,        w->registered_ns, w->heartbeat_ns, w->last_seq};
+    const uint64_t v[] = {w->slots, w->running, w->cpu_pm,        w->mem_pm,       w->resp_ms,
+                          w->score, w->status,  w->registered_ns, w->heartbeat_ns, w->last_seq};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h_u64(h, v[i]);
-    uint32_t *sorted = djs_malloc((w->njobs ? w->njobs : 1) * sizeof(uint32_t));
-    memcpy(sorted, w->jobs, w->njobs * sizeof(uint32_t));
-    qsort(sorted, w->njobs, sizeof(uint32_t), cmp_job_slot);
-    h_u64(h, w->njobs);
-    for (uint32_t i = 0; i < w->njobs; i++)
-        h_bytes(h, st->jobs[sorted[i]].id.b, 16);
-    djs_free(sorted);
+    h_job_set(h, st, w->jobs, w->njobs);
 }
 
 static void h_metrics(hasher_t *h, const djs_metrics_t *m)
@@ -145,24 +157,24 @@ void djs_state_digest(const djs_state_t *st, uint8_t out[32])
     h_u64(&h, st->ts);
     h_metrics(&h, &st->metrics);
 
-    uint32_t *slots = djs_malloc((st->njobs ? st->njobs : 1) * sizeof(uint32_t)), n = 0;
+    keyed_t *js = djs_malloc((st->njobs ? st->njobs : 1) * sizeof(keyed_t));
+    uint32_t n = 0;
     for (uint32_t s = 0; s < st->njobs; s++)
         if (st->jobs[s].state < DJS_JOB_NSTATES)
-            slots[n++] = s;
-    sort_st = st;
-    qsort(slots, n, sizeof(uint32_t), cmp_job_slot);
+            js[n++] = (keyed_t){st->jobs[s].id, s};
+    qsort(js, n, sizeof(keyed_t), cmp_keyed);
     h_u64(&h, n);
     for (uint32_t i = 0; i < n; i++)
-        h_job(&h, st, &st->jobs[slots[i]]);
-    djs_free(slots);
+        h_job(&h, st, &st->jobs[js[i].slot]);
+    djs_free(js);
 
-    uint32_t *ws = djs_malloc((st->nworkers ? st->nworkers : 1) * sizeof(uint32_t));
+    keyed_t *ws = djs_malloc((st->nworkers ? st->nworkers : 1) * sizeof(keyed_t));
     for (uint32_t i = 0; i < st->nworkers; i++)
-        ws[i] = i;
-    qsort(ws, st->nworkers, sizeof(uint32_t), cmp_worker_slot);
+        ws[i] = (keyed_t){st->workers[i].id, i};
+    qsort(ws, st->nworkers, sizeof(keyed_t), cmp_keyed);
     h_u64(&h, st->nworkers);
     for (uint32_t i = 0; i < st->nworkers; i++)
-        h_worker(&h, st, &st->workers[ws[i]]);
+        h_worker(&h, st, &st->workers[ws[i].slot]);
     djs_free(ws);
 
     /* the terminal window's order decides future evictions */
@@ -207,11 +219,12 @@ static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
     msgpack_pack_array(pk, 3);
     msgpack_pack_uint32(pk, s);
     msgpack_pack_bin_with_body(pk, j->id.b, 16);
-    const uint64_t v[] = {j->submit_seq, j->last_seq,    j->created_ns, j->queued_ns, j->ready_key,   j->started_ns,
-                          j->finished_ns, j->deadline_ns, j->progress_seq, j->worker,  j->owner,       j->cls,
-                          j->unmet,       j->timeout_s,   j->attempt,    j->max_retries, j->failures, j->infra,
-                          j->state,       j->prio,        j->percent,    j->fail_reason, j->timer_kind,
-                          j->idem != DJS_NONE ? st->idem[j->idem].h : 0};
+    const uint64_t v[] = {j->submit_seq,   j->last_seq,    j->created_ns,  j->queued_ns,
+                          j->ready_key,    j->started_ns,  j->finished_ns, j->deadline_ns,
+                          j->progress_seq, j->worker,      j->owner,       j->cls,
+                          j->unmet,        j->timeout_s,   j->attempt,     j->max_retries,
+                          j->failures,     j->infra,       j->state,       j->prio,
+                          j->percent,      j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
 }
 #define JOB_FIELDS 24
@@ -222,8 +235,8 @@ static void pack_worker(msgpack_packer *pk, const djs_worker_t *w)
     msgpack_pack_bin_with_body(pk, w->id.b, 16);
     msgpack_pack_str_with_body(pk, w->name, strlen(w->name));
     msgpack_pack_str_with_body(pk, w->host, strlen(w->host));
-    const uint64_t v[] = {w->caps, w->slots, w->running, w->cpu_pm, w->mem_pm, w->resp_ms, w->score,
-                          w->status, w->registered_ns, w->heartbeat_ns, w->last_seq};
+    const uint64_t v[] = {w->caps,  w->slots,  w->running,       w->cpu_pm,       w->mem_pm,  w->resp_ms,
+                          w->score, w->status, w->registered_ns, w->heartbeat_ns, w->last_seq};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
 }
 #define WORKER_FIELDS 11
@@ -231,8 +244,9 @@ static void pack_worker(msgpack_packer *pk, const djs_worker_t *w)
 void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
 {
     msgpack_packer pk;
+    size_t start = out->len;
     msgpack_packer_init(&pk, out, buf_write);
-    msgpack_pack_array(&pk, 12);
+    msgpack_pack_array(&pk, SNAP_FIELDS);
     msgpack_pack_str_with_body(&pk, SNAP_MAGIC, strlen(SNAP_MAGIC));
     msgpack_pack_uint32(&pk, SNAP_VERSION);
     msgpack_pack_uint64(&pk, st->seq);
@@ -273,12 +287,13 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
         const djs_job_t *j = &st->jobs[s];
         if (j->state >= DJS_JOB_NSTATES || j->dependents == DJS_NONE)
             continue;
-        const deplist_t *l = &st->deplists[j->dependents];
+        const uint32_t *deps;
+        uint32_t ndeps = djs_state_dependents(st, j, &deps); /* live dependents only */
         msgpack_pack_array(&pk, 2);
         msgpack_pack_uint32(&pk, s);
-        msgpack_pack_array(&pk, l->n);
-        for (uint32_t k = 0; k < l->n; k++)
-            msgpack_pack_uint32(&pk, l->v[k]);
+        msgpack_pack_array(&pk, ndeps);
+        for (uint32_t k = 0; k < ndeps; k++)
+            msgpack_pack_uint32(&pk, deps[k]);
     }
     msgpack_pack_array(&pk, st->term_n);
     for (uint32_t i = 0; i < st->term_n; i++) {
@@ -288,14 +303,18 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
         msgpack_pack_uint64(&pk, e.seq);
     }
     msgpack_pack_uint64(&pk, st->nterminal);
+    uint8_t sum[32];
+    EVP_Digest(out->base + start, out->len - start, sum, NULL, EVP_sha256(), NULL);
+    msgpack_pack_bin(&pk, sizeof(sum));
+    msgpack_pack_bin_body(&pk, sum, sizeof(sum));
 }
 
 /* ---- restore ------------------------------------------------------------------------------- */
 
-#define TRY(x)                                                                                                                  \
-    do {                                                                                                                        \
-        if ((rc = (x)) != 0)                                                                                                    \
-            goto fail;                                                                                                          \
+#define TRY(x)                                                                                                                     \
+    do {                                                                                                                           \
+        if ((rc = (x)) != 0)                                                                                                       \
+            goto fail;                                                                                                             \
     } while (0)
 
 static int rd_u64s(djs_mp_reader_t *r, uint64_t *v, uint32_t want)
@@ -388,7 +407,8 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
         return rc;
     if (n != 3)
         return DJS_ECORRUPT;
-    if ((rc = djs_mp_read_uint(r, &slot)) != 0 || (rc = djs_mp_read_bin(r, &b, &blen)) != 0 || (rc = rd_u64s(r, v, JOB_FIELDS)) != 0)
+    if ((rc = djs_mp_read_uint(r, &slot)) != 0 || (rc = djs_mp_read_bin(r, &b, &blen)) != 0 ||
+        (rc = rd_u64s(r, v, JOB_FIELDS)) != 0)
         return rc;
     if (blen != 16 || slot >= (1u << 30) || v[10] >= st->nstrs || v[11] >= st->nsets || v[18] >= DJS_JOB_NSTATES ||
         v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers))
@@ -438,25 +458,11 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
     return 0;
 }
 
+/* seq, ts and the metrics (after magic and version, read by check_frame). */
 static int rd_header(djs_mp_reader_t *r, djs_state_t *st)
 {
     uint32_t n;
-    const char *magic;
-    size_t mlen;
-    uint64_t version;
     int rc;
-    if ((rc = djs_mp_read_array(r, &n)) != 0)
-        return rc;
-    if (n != 12)
-        return DJS_ECORRUPT;
-    if ((rc = djs_mp_read_str(r, &magic, &mlen)) != 0)
-        return rc;
-    if (mlen != strlen(SNAP_MAGIC) || memcmp(magic, SNAP_MAGIC, mlen) != 0)
-        return DJS_ECORRUPT;
-    if ((rc = djs_mp_read_uint(r, &version)) != 0)
-        return rc;
-    if (version != SNAP_VERSION)
-        return DJS_EVERSION;
     if ((rc = djs_mp_read_uint(r, &st->seq)) != 0 || (rc = djs_mp_read_uint(r, &st->ts)) != 0)
         return rc;
     size_t nm = offsetof(djs_metrics_t, wait) / sizeof(uint64_t);
@@ -564,8 +570,9 @@ static int rd_links(djs_mp_reader_t *r, djs_state_t *st)
 }
 
 /* Derived indexes from the restored tables; metrics are restored as saved. */
-static void rebuild(djs_state_t *st)
+static int rebuild(djs_state_t *st)
 {
+    uint64_t terminal = 0;
     for (uint32_t s = st->njobs; s-- > 0;) {
         djs_job_t *j = &st->jobs[s];
         if (j->state >= DJS_JOB_NSTATES) {
@@ -576,6 +583,7 @@ static void rebuild(djs_state_t *st)
             st->free_jobs[st->nfree_jobs++] = s;
             continue;
         }
+        terminal += djs_job_state_terminal(j->state);
         class_t *cl = djs__state_class_get(st, j->cls);
         if (j->state == DJS_JOB_QUEUED && j->timer_kind == DJS_TIMER_NONE)
             djs_heap_push(&cl->tiers[j->prio], j->ready_key, s);
@@ -590,16 +598,51 @@ static void rebuild(djs_state_t *st)
             w->jobs[w->njobs++] = s;
         }
     }
-    for (uint32_t ws = 0; ws < st->nworkers; ws++)
+    if (terminal != st->nterminal)
+        return DJS_ECORRUPT;
+    for (uint32_t ws = 0; ws < st->nworkers; ws++) {
+        if (st->workers[ws].running != st->workers[ws].njobs)
+            return DJS_ECORRUPT;
         djs__state_worker_refresh(st, ws);
+    }
+    return 0;
+}
+
+/* Magic, version and checksum; leaves r on the field after the version
+ * and its end before the checksum. The version is judged first, so a
+ * snapshot of another version is DJS_EVERSION, not "corrupt". */
+static int check_frame(djs_mp_reader_t *r, const uint8_t *snap, size_t len)
+{
+    uint32_t n;
+    const char *magic;
+    size_t mlen;
+    uint64_t version;
+    if (djs_mp_read_array(r, &n) != 0 || n != SNAP_FIELDS || djs_mp_read_str(r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
+        memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(r, &version) != 0)
+        return DJS_ECORRUPT;
+    if (version != SNAP_VERSION)
+        return DJS_EVERSION;
+    if (len < (size_t)(r->p - snap) + SNAP_SUM_LEN)
+        return DJS_ECORRUPT;
+    const uint8_t *sum = snap + len - SNAP_SUM_LEN;
+    uint8_t want[32];
+    if (sum[0] != 0xc4 || sum[1] != 32 || EVP_Digest(snap, len - SNAP_SUM_LEN, want, NULL, EVP_sha256(), NULL) != 1 ||
+        memcmp(want, sum + 2, 32) != 0)
+        return DJS_ECORRUPT;
+    r->end = sum;
+    return 0;
 }
 
 int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t *c, djs_state_t **out)
 {
     djs_mp_reader_t r;
-    djs_state_t *st = djs_state_new(c);
+    djs_state_t *st = NULL;
     int rc;
+    *out = NULL;
     djs_mp_reader_init(&r, snap, len);
+    if ((rc = check_frame(&r, snap, len)) != 0)
+        return rc;
+    st = djs_state_new(c);
     TRY(rd_header(&r, st));
     TRY(rd_tables(&r, st));
     TRY(rd_links(&r, st));
@@ -607,10 +650,10 @@ int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t 
         rc = DJS_ECORRUPT;
         goto fail;
     }
-    rebuild(st);
+    TRY(rebuild(st));
     *out = st;
     return 0;
 fail:
     djs_state_free(st);
-    return rc;
+    return rc == DJS_EVERSION ? rc : DJS_ECORRUPT;
 }

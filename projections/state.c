@@ -139,8 +139,10 @@ void djs_state_free(djs_state_t *st)
             djs_free(st->classes[i]);
         }
     }
-    for (uint32_t i = 0; i < st->ndeplists; i++)
+    for (uint32_t i = 0; i < st->ndeplists; i++) {
         djs_free(st->deplists[i].v);
+        djs_free(st->deplists[i].seq);
+    }
     djs_free(st->deplists);
     djs_free(st->free_deplists);
     djs_free(st->classes);
@@ -468,15 +470,18 @@ void djs__state_add_dependent(djs_state_t *st, djs_job_t *dep, uint32_t s)
                 st->deplists = djs_realloc(st->deplists, st->cap_deplists * sizeof(deplist_t));
             }
             dep->dependents = st->ndeplists++;
-            st->deplists[dep->dependents] = (deplist_t){NULL, 0, 0};
+            st->deplists[dep->dependents] = (deplist_t){NULL, NULL, 0, 0};
         }
     }
     deplist_t *l = &st->deplists[dep->dependents];
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 2;
         l->v = djs_realloc(l->v, l->cap * sizeof(uint32_t));
+        l->seq = djs_realloc(l->seq, l->cap * sizeof(uint64_t));
     }
-    l->v[l->n++] = s;
+    l->v[l->n] = s;
+    l->seq[l->n] = st->jobs[s].submit_seq;
+    l->n++;
 }
 
 static void free_dependents(djs_state_t *st, djs_job_t *j)
@@ -499,8 +504,21 @@ uint32_t djs_state_dependents(const djs_state_t *st, const djs_job_t *j, const u
         *list = NULL;
         return 0;
     }
-    *list = st->deplists[j->dependents].v;
-    return st->deplists[j->dependents].n;
+    /* drop dependents removed since they were listed (their slot is free or
+     * holds another job); order is kept, so when this happens does not matter */
+    deplist_t *l = &st->deplists[j->dependents];
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        const djs_job_t *d = l->v[i] < st->njobs ? &st->jobs[l->v[i]] : NULL;
+        if (d != NULL && d->state < DJS_JOB_NSTATES && d->submit_seq == l->seq[i]) {
+            l->v[m] = l->v[i];
+            l->seq[m] = l->seq[i];
+            m++;
+        }
+    }
+    l->n = m;
+    *list = l->v;
+    return m;
 }
 
 /* ---- removal and the terminal window ----------------------------------------------------- */
@@ -754,9 +772,12 @@ static int apply_job(djs_state_t *st, const djs_event_t *ev)
         st->metrics.completed++;
         const uint32_t *deps;
         uint32_t n = djs_state_dependents(st, j, &deps);
+        /* unmet stays exact even for dependents that no longer wait (failed
+         * upstream, cancelled): a manual retry of an upstream-failed job
+         * needs every dependency completed, and asks unmet */
         for (uint32_t i = 0; i < n; i++) {
             djs_job_t *d = &st->jobs[deps[i]];
-            if (d->state == DJS_JOB_CREATED && d->unmet > 0 && --d->unmet == 0)
+            if (d->unmet > 0 && --d->unmet == 0 && d->state == DJS_JOB_CREATED)
                 djs__state_set_timer(st, deps[i], DJS_TIMER_DUE, d->deadline_ns);
         }
         free_dependents(st, j);
@@ -860,6 +881,10 @@ static int apply_worker(djs_state_t *st, const djs_event_t *ev)
         }
         djs_worker_t *w = &st->workers[ws];
         metrics_workers(st, w, -1);
+        if (strlen(w->host) != wi.host.len || (wi.host.len > 0 && memcmp(w->host, wi.host.p, wi.host.len) != 0)) {
+            djs_free(w->host); /* a re-registering agent may have moved */
+            w->host = djs_strndup(wi.host.p, wi.host.len);
+        }
         w->caps = intern_caps(st, &wi.caps);
         w->slots = wi.slots;
         if (wi.has_load) {

@@ -24,8 +24,13 @@ typedef struct class
     uint32_t wpos_cap;
 } class_t;
 
+/* The jobs waiting on one job. A dependent that is deleted or evicted
+ * stays listed until the list is next read (djs_state_dependents drops it
+ * then): its slot may meanwhile hold another job, which `seq` (the
+ * dependent's submit_seq, unique per job) tells apart. */
 typedef struct deplist {
-    uint32_t *v;
+    uint32_t *v;   /* dependent job slots */
+    uint64_t *seq; /* their submit_seq when listed */
     uint32_t n, cap;
 } deplist_t;
 
@@ -86,7 +91,7 @@ static inline uint64_t djs__id_hash(const djs_id_t *id)
 {
     uint64_t h;
     memcpy(&h, id->b + 8, 8); /* UUIDv7: 62 random bits here, but not in the low byte */
-    h ^= h >> 33;                /* murmur3's finalizer: every bit of the index's mask is mixed */
+    h ^= h >> 33;             /* murmur3's finalizer: every bit of the index's mask is mixed */
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
     return h;

@@ -10,6 +10,7 @@
 #include "core/dag.h"
 #include "core/error.h"
 #include "core/mp.h"
+#include "projections/replay.h"
 
 #define SCHEDULER_ACTOR "scheduler"
 #define MAX_POLL_ASSIGN 64
@@ -116,53 +117,71 @@ static int emit(djs_engine_t *e, int type, const djs_id_t *entity, const char *a
     return 0;
 }
 
-static int emit_change(djs_engine_t *e, int type, const djs_id_t *job, const char *actor, const djs_job_change_t *c,
-                       uint64_t *seq)
+static int emit_change(djs_engine_t *e, int type, const djs_id_t *job, const char *actor, const djs_job_change_t *c, uint64_t *seq)
 {
     djs_buf_reset(&e->body);
     djs_body_job_change(&e->body, type, c);
     return emit(e, type, job, actor, seq);
 }
 
-/* When a job fails for good or is cancelled or deleted, every job waiting on
- * it (transitively) fails as upstream-failed. Iterative, O(dependents). */
-static int cascade_upstream(djs_engine_t *e, djs_job_t *root, uint64_t *seq)
+/* A stack of job slots. */
+typedef struct slots {
+    uint32_t *v;
+    uint32_t n, cap;
+} slots_t;
+
+static void slots_push(slots_t *s, uint32_t slot)
 {
-    uint32_t *stack = NULL, n = 0, cap = 0;
-    djs_id_t up = root->id;
+    if (s->n == s->cap)
+        s->v = djs_realloc(s->v, (s->cap = s->cap ? s->cap * 2 : 16) * sizeof(uint32_t));
+    s->v[s->n++] = slot;
+}
+
+static void slots_push_dependents(djs_engine_t *e, const djs_job_t *j, slots_t *s)
+{
     const uint32_t *deps;
-    uint32_t nd = djs_state_dependents(e->st, root, &deps);
+    uint32_t nd = j != NULL ? djs_state_dependents(e->st, j, &deps) : 0;
+    for (uint32_t i = 0; i < nd; i++)
+        slots_push(s, deps[i]);
+}
+
+/* Every job waiting (transitively) on the jobs in `stack` fails as
+ * upstream-failed of `up`. Iterative, O(dependents). Frees the stack. The
+ * stack is filled before the event that ends `up` is applied: that event may
+ * evict `up` (a cancelled job leaves the terminal window) and its list. */
+static int cascade_from(djs_engine_t *e, const djs_id_t *up, slots_t *stack, uint64_t *seq)
+{
     int rc = 0;
-    for (uint32_t i = 0; i < nd; i++) {
-        if (n == cap)
-            stack = djs_realloc(stack, (cap = cap ? cap * 2 : 16) * sizeof(uint32_t));
-        stack[n++] = deps[i];
-    }
-    while (n > 0 && rc == 0) {
-        djs_job_t *d = djs_state_job_at(e->st, stack[--n]);
+    while (stack->n > 0 && rc == 0) {
+        djs_job_t *d = djs_state_job_at(e->st, stack->v[--stack->n]);
         if (d == NULL || djs_job_state_final(d->state))
             continue;
         djs_job_change_t c = {0};
-        c.upstream = up;
+        c.upstream = *up;
         djs_id_t id = d->id;
         /* push its dependents before the event frees its list */
-        nd = djs_state_dependents(e->st, d, &deps);
-        for (uint32_t i = 0; i < nd; i++) {
-            if (n == cap)
-                stack = djs_realloc(stack, (cap = cap ? cap * 2 : 16) * sizeof(uint32_t));
-            stack[n++] = deps[i];
-        }
+        slots_push_dependents(e, d, stack);
         rc = emit_change(e, DJS_EV_JOB_UPSTREAM_FAILED, &id, SCHEDULER_ACTOR, &c, seq);
     }
-    djs_free(stack);
+    djs_free(stack->v);
+    *stack = (slots_t){NULL, 0, 0};
     return rc;
+}
+
+/* When a job fails for good, every job waiting on it fails too. */
+static int cascade_upstream(djs_engine_t *e, const djs_id_t *root, uint64_t *seq)
+{
+    slots_t stack = {NULL, 0, 0};
+    slots_push_dependents(e, djs_state_job(e->st, root), &stack);
+    return cascade_from(e, root, &stack, seq);
 }
 
 /* ---- submit ---------------------------------------------------------------------------- */
 
 typedef struct dep_state {
     int found;
-    int type; /* last event type seen */
+    int first; /* first event type seen: a job starts with job.submitted */
+    int type;  /* last event type seen */
 } dep_state_t;
 
 static int last_event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
@@ -171,6 +190,8 @@ static int last_event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len
     djs_event_t ev;
     (void)seq;
     if (djs_event_decode(rec, len, &ev) == 0) {
+        if (!d->found)
+            d->first = ev.type;
         d->found = 1;
         d->type = ev.type;
     }
@@ -180,14 +201,14 @@ static int last_event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len
 /* A dependency that is not live: look it up in the log. */
 static int check_evicted_dep(djs_engine_t *e, const djs_id_t *id)
 {
-    dep_state_t d = {0, 0};
+    dep_state_t d = {0, 0, 0};
     char text[DJS_ID_TEXT_LEN + 1];
     djs_id_format(id, text);
     int rc = djs_log_scan_entity(e->log, id, 0, UINT64_MAX, last_event_cb, &d);
     if (rc != 0)
         return refuse(e, rc, "reading the history of dependency %s: %s", text, djs_strerror(rc));
-    if (!d.found)
-        return refuse(e, DJS_ENOTFOUND, "dependency %s does not exist", text);
+    if (!d.found || d.first != DJS_EV_JOB_SUBMITTED)
+        return refuse(e, DJS_ENOTFOUND, "dependency %s is not a job", text);
     if (d.type != DJS_EV_JOB_SUCCEEDED)
         return refuse(e, DJS_ECONFLICT, "dependency %s was %s", text, d.type == DJS_EV_JOB_DELETED ? "deleted" : "cancelled");
     return 0;
@@ -223,6 +244,8 @@ static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_
         return refuse(e, DJS_EINVAL, "jobs[%u].timeoutSeconds is above %d", i, DJS_JOB_MAX_TIMEOUT_S);
     if (s->idem_key.len > DJS_JOB_MAX_IDEM_KEY)
         return refuse(e, DJS_ETOOBIG, "jobs[%u] idempotency key is longer than %d bytes", i, DJS_JOB_MAX_IDEM_KEY);
+    if (r->key.len > DJS_JOB_MAX_NAME) /* stored as wfkey, which a reader bounds so */
+        return refuse(e, DJS_ETOOBIG, "jobs[%u].key is longer than %d bytes", i, DJS_JOB_MAX_NAME);
     for (uint32_t k = 0; k < r->ndep_ids; k++) {
         djs_job_t *d = djs_state_job(e->st, &r->dep_ids[k]);
         char text[DJS_ID_TEXT_LEN + 1];
@@ -277,8 +300,8 @@ static int order_workflow(djs_engine_t *e, const djs_job_request_t *reqs, uint32
     return rc;
 }
 
-int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids,
-                      uint64_t *seq, int *existed)
+int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids, uint64_t *seq,
+                      int *existed)
 {
     *existed = 0;
     *seq = 0;
@@ -286,8 +309,12 @@ int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_
         return refuse(e, DJS_EINVAL, "no jobs to submit");
     if (n > DJS_WORKFLOW_MAX_JOBS)
         return refuse(e, DJS_ELIMIT, "a workflow holds at most %d jobs", DJS_WORKFLOW_MAX_JOBS);
+    /* the owner as stored (the projection keys idempotency on it) */
     size_t olen = strlen(owner);
-    if (n == 1 && reqs[0].spec.idem_key.len > 0) {
+    if (olen > DJS_EVENT_MAX_ACTOR)
+        olen = DJS_EVENT_MAX_ACTOR;
+    /* a request whose first job's key was used is a repeat of that request */
+    if (reqs[0].spec.idem_key.len > 0) {
         djs_job_t *j = djs_state_job_by_idem(e->st, owner, olen, reqs[0].spec.idem_key.p, reqs[0].spec.idem_key.len);
         if (j != NULL) {
             ids[0] = j->id;
@@ -300,6 +327,17 @@ int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_
     for (uint32_t i = 0; i < n; i++)
         if ((rc = validate_request(e, &reqs[i], i)) != 0)
             return rc;
+    /* any other key must be new, and used once (the projection indexes each once) */
+    for (uint32_t i = 1; i < n; i++) {
+        djs_str_t k = reqs[i].spec.idem_key;
+        if (k.len == 0)
+            continue;
+        if (djs_state_job_by_idem(e->st, owner, olen, k.p, k.len) != NULL)
+            return refuse(e, DJS_ECONFLICT, "jobs[%u] idempotency key '%.*s' was used by another job", i, (int)k.len, k.p);
+        for (uint32_t m = 0; m < i; m++)
+            if (reqs[m].spec.idem_key.len == k.len && memcmp(reqs[m].spec.idem_key.p, k.p, k.len) == 0)
+                return refuse(e, DJS_ECONFLICT, "jobs[%u] and jobs[%u] have the same idempotency key", m, i);
+    }
     uint32_t *order = djs_malloc(n * sizeof(uint32_t));
     if ((rc = order_workflow(e, reqs, n, order)) != 0)
         goto out;
@@ -320,7 +358,7 @@ int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_
             memcpy(deps + 16 * (r->ndep_ids + d), ids[key_index(reqs, n, r->dep_keys[d])].b, 16);
         djs_job_spec_t sp = r->spec;
         sp.owner.p = owner;
-        sp.owner.len = olen > DJS_EVENT_MAX_ACTOR ? DJS_EVENT_MAX_ACTOR : olen;
+        sp.owner.len = olen;
         sp.deps = deps;
         sp.ndeps = nd;
         sp.workflow = wf;
@@ -355,35 +393,16 @@ int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *id, ui
     if (j == NULL)
         return rc;
     if (djs_job_state_final(j->state))
-        return refuse(e, DJS_ECONFLICT, "job is %s: only a job that has not finished can be cancelled", djs_job_state_name(j->state));
+        return refuse(e, DJS_ECONFLICT, "job is %s: only a job that has not finished can be cancelled",
+                      djs_job_state_name(j->state));
     djs_job_change_t c = {0};
-    if ((rc = emit_change(e, DJS_EV_JOB_CANCELLED, id, actor, &c, seq)) != 0)
+    slots_t stack = {NULL, 0, 0};
+    slots_push_dependents(e, j, &stack);
+    if ((rc = emit_change(e, DJS_EV_JOB_CANCELLED, id, actor, &c, seq)) != 0) {
+        djs_free(stack.v);
         return rc;
-    return cascade_upstream(e, djs_state_job(e->st, id), seq);
-}
-
-typedef struct deps_ctx {
-    djs_engine_t *e;
-    int unmet;
-    int rc;
-} deps_ctx_t;
-
-static int submitted_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
-{
-    deps_ctx_t *d = arg;
-    djs_event_t ev;
-    djs_job_spec_t sp;
-    (void)seq;
-    if (djs_event_decode(rec, len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0)
-        return DJS_ECORRUPT;
-    for (uint32_t i = 0; i < sp.ndeps; i++) {
-        djs_id_t id;
-        memcpy(id.b, sp.deps + 16 * i, 16);
-        djs_job_t *dj = djs_state_job(d->e->st, &id);
-        if (dj != NULL && dj->state != DJS_JOB_COMPLETED)
-            d->unmet++;
     }
-    return 1; /* only the first record */
+    return cascade_from(e, id, &stack, seq);
 }
 
 int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
@@ -394,14 +413,11 @@ int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *id, uin
         return rc;
     if (j->state != DJS_JOB_FAILED)
         return refuse(e, DJS_ECONFLICT, "job is %s: only a FAILED job can be retried", djs_job_state_name(j->state));
-    if (j->fail_reason == DJS_FAIL_UPSTREAM) {
-        deps_ctx_t d = {e, 0, 0};
-        rc = djs_log_scan_entity(e->log, id, j->submit_seq, j->submit_seq, submitted_cb, &d);
-        if (rc < 0)
-            return refuse(e, rc, "reading the job's submission: %s", djs_strerror(rc));
-        if (d.unmet > 0)
-            return refuse(e, DJS_ECONFLICT, "%d of its dependencies have not completed: retry them first", d.unmet);
-    }
+    /* it never ran: every dependency must have completed since (the
+     * projection counts them, including dependencies deleted or evicted
+     * without completing, which never will) */
+    if (j->fail_reason == DJS_FAIL_UPSTREAM && j->unmet > 0)
+        return refuse(e, DJS_ECONFLICT, "%u of its dependencies have not completed: retry them first", j->unmet);
     djs_job_change_t c = {0};
     return emit_change(e, DJS_EV_JOB_RETRIED, id, actor, &c, seq);
 }
@@ -414,7 +430,7 @@ int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *id, ui
         return rc;
     if (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING)
         return refuse(e, DJS_ECONFLICT, "job is %s: cancel it before deleting it", djs_job_state_name(j->state));
-    if ((rc = cascade_upstream(e, j, seq)) != 0)
+    if ((rc = cascade_upstream(e, id, seq)) != 0)
         return rc;
     djs_job_change_t c = {0};
     return emit_change(e, DJS_EV_JOB_DELETED, id, actor, &c, seq);
@@ -440,8 +456,18 @@ int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *id, co
         return refuse(e, DJS_EINVAL, "name must be 1 to %d bytes", DJS_JOB_MAX_NAME);
     if (in->has_description && in->description.len > DJS_JOB_MAX_DESCRIPTION)
         return refuse(e, DJS_ETOOBIG, "description is longer than %d bytes", DJS_JOB_MAX_DESCRIPTION);
-    djs_job_change_t c = *in;
-    c.reason = (djs_str_t){NULL, 0};
+    /* only the has_* fields and their values: nothing else the caller left in *in */
+    djs_job_change_t c = {0};
+    c.has_priority = in->has_priority != 0;
+    c.priority = in->priority;
+    c.has_max_retries = in->has_max_retries != 0;
+    c.max_retries = in->max_retries;
+    c.has_timeout = in->has_timeout != 0;
+    c.timeout_s = in->timeout_s;
+    c.has_name = in->has_name != 0;
+    c.name = in->name;
+    c.has_description = in->has_description != 0;
+    c.description = in->description;
     return emit_change(e, DJS_EV_JOB_UPDATED, id, actor, &c, seq);
 }
 
@@ -469,6 +495,8 @@ static int check_worker_info(djs_engine_t *e, const djs_worker_info_t *w, uint32
         return refuse(e, DJS_ETOOBIG, "host is longer than %d bytes", DJS_JOB_MAX_NAME);
     if ((reg || w->has_slots) && (w->slots == 0 || w->slots > 10000))
         return refuse(e, DJS_EINVAL, "slots must be 1 to 10000");
+    if (w->has_load && (w->cpu_pm > 1000 || w->mem_pm > 1000))
+        return refuse(e, DJS_EINVAL, "cpu and memory are fractions of 1000");
     if (ncaps > DJS_JOB_MAX_CAPS)
         return refuse(e, DJS_ETOOBIG, "more than %d capabilities", DJS_JOB_MAX_CAPS);
     for (uint32_t k = 0; k < ncaps; k++)
@@ -499,7 +527,7 @@ int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_inf
                 djs_id_t jid = j->id;
                 if ((rc = emit_change(e, DJS_EV_JOB_FAILED, &jid, SCHEDULER_ACTOR, &c, seq)) != 0)
                     return rc;
-                if (c.retry_at == 0 && (rc = cascade_upstream(e, djs_state_job(e->st, &jid), seq)) != 0)
+                if (c.retry_at == 0 && (rc = cascade_upstream(e, &jid, seq)) != 0)
                     return rc;
                 old = djs_state_worker_by_name(e->st, w->name.p, w->name.len);
             }
@@ -524,7 +552,8 @@ static djs_worker_t *find_worker(djs_engine_t *e, const djs_id_t *id, int *rc)
         djs_id_format(id, text);
         *rc = refuse(e, DJS_ENOTFOUND, "worker %s not found", text);
     } else if (w->status == DJS_WORKER_LOST || w->status == DJS_WORKER_GONE) {
-        *rc = refuse(e, DJS_ECONFLICT, "worker %s is %s: register again", w->name, w->status == DJS_WORKER_LOST ? "lost" : "deregistered");
+        *rc = refuse(e, DJS_ECONFLICT, "worker %s is %s: register again", w->name,
+                     w->status == DJS_WORKER_LOST ? "lost" : "deregistered");
         return NULL;
     }
     return w;
@@ -640,7 +669,8 @@ static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *i
     djs_worker_t *w = djs_state_worker(e->st, wid);
     djs_worker_t *cur = j->worker != DJS_NONE ? djs_state_worker_at(e->st, j->worker) : NULL;
     if (w == NULL || cur != w || attempt != j->attempt) {
-        *rc = refuse(e, DJS_ESTALE, "attempt %u by this worker is not the job's current assignment (attempt %u)", attempt, j->attempt);
+        *rc = refuse(e, DJS_ESTALE, "attempt %u by this worker is not the job's current assignment (attempt %u)", attempt,
+                     j->attempt);
         return NULL;
     }
     if (want == DJS_JOB_RUNNING && j->state != DJS_JOB_RUNNING) {
@@ -717,7 +747,7 @@ static int fail_run(djs_engine_t *e, djs_job_t *j, int type, const char *reason,
     djs_id_t id = j->id;
     int rc = emit_change(e, type, &id, actor, &c, seq);
     if (rc == 0 && c.retry_at == 0)
-        rc = cascade_upstream(e, djs_state_job(e->st, &id), seq);
+        rc = cascade_upstream(e, &id, seq);
     return rc;
 }
 
@@ -755,7 +785,7 @@ static int on_timer_due(djs_engine_t *e, uint32_t slot, uint64_t now, uint64_t *
             c.reason = (djs_str_t){"lease_expired", 13};
             c.error = (djs_str_t){"no worker started it in time, too many times", 44};
             int rc = emit_change(e, DJS_EV_JOB_FAILED, &id, SCHEDULER_ACTOR, &c, seq);
-            return rc == 0 ? cascade_upstream(e, djs_state_job(e->st, &id), seq) : rc;
+            return rc == 0 ? cascade_upstream(e, &id, seq) : rc;
         }
         return emit_change(e, DJS_EV_JOB_LEASE_EXPIRED, &id, SCHEDULER_ACTOR, &c, seq);
     case DJS_TIMER_TIMEOUT:
@@ -781,7 +811,7 @@ static int lose_worker(djs_engine_t *e, uint32_t ws, uint64_t now, uint64_t *seq
         c.retry_at = j->infra + 1u <= e->cfg.max_infra_retries ? now : 0;
         if ((rc = emit_change(e, DJS_EV_JOB_FAILED, &jid, SCHEDULER_ACTOR, &c, seq)) != 0)
             return rc;
-        if (c.retry_at == 0 && (rc = cascade_upstream(e, djs_state_job(e->st, &jid), seq)) != 0)
+        if (c.retry_at == 0 && (rc = cascade_upstream(e, &jid, seq)) != 0)
             return rc;
         w = djs_state_worker_at(e->st, ws);
     }
@@ -833,13 +863,16 @@ static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
 static void maybe_snapshot(djs_engine_t *e)
 {
     uint64_t seq = djs_state_seq(e->st);
-    if (e->cfg.snapshot_every == 0 || seq < e->last_snapshot_seq + e->cfg.snapshot_every)
+    if (e->cfg.snapshot_every == 0 || e->cfg.snapshots_kept == 0 || seq < e->last_snapshot_seq + e->cfg.snapshot_every)
         return;
     djs_buf_t snap;
     djs_buf_init(&snap);
     djs_state_snapshot(e->st, &snap);
-    if (djs_log_put_snapshot(e->log, seq, snap.base, snap.len, e->cfg.snapshots_kept) == 0)
-        e->last_snapshot_seq = seq;
+    /* refused or not, the next try is snapshot_every events later: not on
+     * every run, serializing the whole state each time */
+    if (djs_log_put_snapshot(e->log, seq, snap.base, snap.len, e->cfg.snapshots_kept) != 0)
+        fprintf(stderr, "djs: could not store a snapshot at seq %llu\n", (unsigned long long)seq);
+    e->last_snapshot_seq = seq;
     djs_buf_dispose(&snap);
 }
 
@@ -897,63 +930,67 @@ static void on_check(uv_check_t *h)
 
 /* ---- open / close ---------------------------------------------------------------------------- */
 
-typedef struct replay_ctx {
-    djs_state_t *st;
-    uint64_t n;
-    int rc;
-    uint64_t bad_seq;
-} replay_ctx_t;
-
-static int replay_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+static int replay_onto(djs_log_t *log, djs_state_t *st, uint64_t upto, uint64_t *applied)
 {
-    replay_ctx_t *r = arg;
-    djs_event_t ev;
-    int rc = djs_event_decode(rec, len, &ev);
-    if (rc == 0)
-        rc = djs_state_apply(r->st, &ev);
-    if (rc != 0) {
-        r->rc = rc;
-        r->bad_seq = seq;
-        return DJS_ECORRUPT;
-    }
-    r->n++;
-    return 0;
+    uint64_t bad = 0;
+    int err = 0;
+    *applied = 0;
+    int rc = upto > djs_state_seq(st) ? djs_state_replay(st, log, djs_state_seq(st) + 1, upto, applied, &bad, &err) : 0;
+    if (rc != 0 && err != 0)
+        fprintf(stderr, "djs: event %llu does not apply to the state (%s): run djs replay verify\n", (unsigned long long)bad,
+                djs_err_name(err));
+    return rc;
 }
 
-/* Build a state as of `upto` from the best snapshot plus the log. */
-static int build_state(djs_log_t *log, const djs_state_config_t *c, uint64_t upto, djs_state_t **out, uint64_t *applied)
+/* The newest usable snapshot at or before upto (a damaged one is skipped
+ * for the one before it), or NULL. */
+static djs_state_t *best_snapshot(djs_log_t *log, const djs_state_config_t *c, uint64_t upto)
 {
     djs_buf_t snap;
     uint64_t snap_seq = 0;
     djs_state_t *st = NULL;
     djs_buf_init(&snap);
-    if (djs_log_get_snapshot(log, upto, &snap_seq, &snap) == 0) {
+    while (st == NULL && upto > 0 && djs_log_get_snapshot(log, upto, &snap_seq, &snap) == 0) {
         int rc = djs_state_restore(snap.base, snap.len, c, &st);
         if (rc != 0) {
-            fprintf(stderr, "djs: snapshot at seq %llu is unusable (%s): replaying the whole log\n", (unsigned long long)snap_seq,
+            fprintf(stderr, "djs: snapshot at seq %llu is unusable (%s): trying an older one\n", (unsigned long long)snap_seq,
                     djs_strerror(rc));
             st = NULL;
         } else if (djs_state_seq(st) != snap_seq) {
-            fprintf(stderr, "djs: snapshot at seq %llu claims seq %llu: replaying the whole log\n", (unsigned long long)snap_seq,
+            fprintf(stderr, "djs: snapshot at seq %llu claims seq %llu: trying an older one\n", (unsigned long long)snap_seq,
                     (unsigned long long)djs_state_seq(st));
             djs_state_free(st);
             st = NULL;
         }
+        upto = snap_seq - 1;
+        djs_buf_reset(&snap);
     }
     djs_buf_dispose(&snap);
-    if (st == NULL)
-        st = djs_state_new(c);
-    replay_ctx_t r = {st, 0, 0, 0};
-    int rc = upto > djs_state_seq(st) ? djs_log_scan(log, djs_state_seq(st) + 1, upto, replay_cb, &r) : 0;
+    return st;
+}
+
+/* Build a state as of `upto` from the best snapshot plus the log; if the
+ * log does not apply on top of a snapshot, replay it all (the log is the
+ * truth, snapshots only a cache). */
+static int build_state(djs_log_t *log, const djs_state_config_t *c, uint64_t upto, djs_state_t **out, uint64_t *applied)
+{
+    uint64_t n = 0;
+    djs_state_t *st = best_snapshot(log, c, upto);
+    int rc = st != NULL ? replay_onto(log, st, upto, &n) : -1;
     if (rc != 0) {
-        if (r.rc != 0)
-            fprintf(stderr, "djs: event %llu does not apply to the state (%s): run djs replay verify\n",
-                    (unsigned long long)r.bad_seq, djs_err_name(r.rc));
-        djs_state_free(st);
-        return rc;
+        if (st != NULL) {
+            fprintf(stderr, "djs: the log does not apply on top of the snapshot at seq %llu: replaying the whole log\n",
+                    (unsigned long long)djs_state_seq(st));
+            djs_state_free(st);
+        }
+        st = djs_state_new(c);
+        if ((rc = replay_onto(log, st, upto, &n)) != 0) {
+            djs_state_free(st);
+            return rc;
+        }
     }
     if (applied != NULL)
-        *applied = r.n;
+        *applied = n;
     *out = st;
     return 0;
 }
@@ -979,8 +1016,13 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
     }
     e->log = log;
     djs_buf_init(&e->body);
-    djs_rand_seed(e->rng, e->cfg.seed ? e->cfg.seed : djs_wall_ns());
-    djs_idgen_init(&e->ids, e->cfg.seed);
+    /* a fixed seed (tests, benchmarks) is mixed with the log's length, so a
+     * reopened engine does not draw the ids it drew before */
+    uint64_t seed = e->cfg.seed;
+    if (seed != 0)
+        seed ^= djs_log_last_seq(log) * 0x9e3779b97f4a7c15ULL;
+    djs_rand_seed(e->rng, seed ? seed : djs_wall_ns());
+    djs_idgen_init(&e->ids, seed);
     uint64_t t0 = djs_monotonic_ns(), n = 0;
     int rc = build_state(log, &e->cfg.state, djs_log_last_seq(log), &e->st, &n);
     if (rc != 0) {

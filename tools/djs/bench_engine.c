@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "eventlog/log.h"
 #include "projections/jobview.h"
+#include "projections/replay.h"
 #include "scheduler/engine.h"
 #include "tools/djs/cli.h"
 
@@ -64,15 +65,6 @@ static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static int replay_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
-{
-    djs_event_t ev;
-    (void)seq;
-    if (djs_event_decode(rec, len, &ev) != 0 || djs_state_apply(arg, &ev) != 0)
-        return DJS_ECORRUPT;
-    return 0;
 }
 
 static int fail(const char *what, int rc, djs_engine_t *e)
@@ -158,7 +150,8 @@ int bench_engine(int argc, char **argv)
     const char *usage = "djs bench engine [--jobs N] [--workers W] [--slots S] [--snapshot-every E] [--dir DIR] [--keep]";
     params_t p = {1000000, 1000, 4, 100000};
     const char *v, *dir = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &p.jobs)) || ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &p.workers)) ||
+    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &p.jobs)) ||
+        ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &p.workers)) ||
         ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &p.slots)) ||
         ((v = cli_opt(argc, argv, "--snapshot-every")) && cli_u64(v, &p.snapshot_every)) || p.jobs < 1000 || p.workers == 0 ||
         p.slots == 0 || p.slots > 10000) {
@@ -207,8 +200,8 @@ int bench_engine(int argc, char **argv)
         return 1;
     double t_life = (djs_monotonic_ns() - t0) / 1e9;
     uint64_t events = djs_log_last_seq(log);
-    printf("lifecycle: %.0f jobs/s durable (%.2fs, %" PRIu64 " events, %.0f events/s), placement %.0f ns/job\n",
-           p.jobs / t_life, t_life, events, events / t_life, (double)sched_ns / p.jobs);
+    printf("lifecycle: %.0f jobs/s durable (%.2fs, %" PRIu64 " events, %.0f events/s), placement %.0f ns/job\n", p.jobs / t_life,
+           t_life, events, events / t_life, (double)sched_ns / p.jobs);
     fflush(stdout);
     uint8_t live_digest[32];
     djs_state_digest(djs_engine_state(e), live_digest);
@@ -223,7 +216,7 @@ int bench_engine(int argc, char **argv)
     uint64_t rss0 = rss_anon_bytes();
     djs_state_t *st = djs_state_new(&sc);
     t0 = djs_monotonic_ns();
-    if ((rc = djs_log_scan(log, 1, UINT64_MAX, replay_cb, st)) != 0)
+    if ((rc = djs_state_replay(st, log, 1, UINT64_MAX, NULL, NULL, NULL)) != 0)
         return fail("replay", rc, NULL);
     double t_replay = (djs_monotonic_ns() - t0) / 1e9;
     uint64_t rss1 = rss_anon_bytes();

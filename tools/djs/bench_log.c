@@ -26,7 +26,6 @@
 #include "eventlog/log.h"
 #include "tools/djs/cli.h"
 
-
 typedef struct bench {
     uv_loop_t loop;
     uv_idle_t idle;

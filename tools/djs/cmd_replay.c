@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "eventlog/log.h"
+#include "projections/replay.h"
 #include "projections/state.h"
 #include "replay/verify.h"
 #include "tools/djs/cli.h"
@@ -57,28 +58,27 @@ static int verify(const char *dir)
     return 0;
 }
 
-static int apply_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
-{
-    djs_event_t ev;
-    int rc = djs_event_decode(rec, len, &ev);
-    if (rc == 0)
-        rc = djs_state_apply(arg, &ev);
-    if (rc != 0)
-        fprintf(stderr, "rebuild: event %" PRIu64 " does not apply: %s\n", seq, djs_err_name(rc));
-    return rc;
-}
-
 /* Replay the whole log into a fresh projection (no snapshot) and print its
  * digest: two logs with the same history give the same digest. */
-static int rebuild(const char *dir)
+static int rebuild(const char *dir, int keep_all)
 {
     djs_log_t *log;
     if (open_ro(dir, &log) != 0)
         return 1;
-    djs_state_t *st = djs_state_new(NULL);
+    djs_state_config_t sc;
+    djs_state_config_init(&sc);
+    if (keep_all) {
+        sc.max_terminal = UINT64_MAX;
+        sc.max_terminal_age = UINT64_MAX / 2;
+    }
+    djs_state_t *st = djs_state_new(&sc);
     uint64_t t0 = djs_monotonic_ns();
-    int rc = djs_log_scan(log, 1, UINT64_MAX, apply_cb, st);
+    uint64_t bad = 0;
+    int err = 0;
+    int rc = djs_state_replay(st, log, 1, UINT64_MAX, NULL, &bad, &err);
     double s = (djs_monotonic_ns() - t0) / 1e9;
+    if (rc != 0)
+        fprintf(stderr, "rebuild: event %" PRIu64 " does not apply: %s\n", bad, djs_err_name(err ? err : rc));
     if (rc == 0) {
         uint8_t d[32];
         char hex[65];
@@ -86,8 +86,8 @@ static int rebuild(const char *dir)
         for (int i = 0; i < 32; i++)
             sprintf(hex + 2 * i, "%02x", d[i]);
         const djs_metrics_t *m = djs_state_metrics(st);
-        printf("OK %s: %" PRIu64 " events replayed in %.2fs (%.0f/s), %" PRIu64 " jobs in memory, %" PRIu64
-               " submitted, %" PRIu64 " completed, %" PRIu64 " failed; state digest %s\n",
+        printf("OK %s: %" PRIu64 " events replayed in %.2fs (%.0f/s), %" PRIu64 " jobs in memory, %" PRIu64 " submitted, %" PRIu64
+               " completed, %" PRIu64 " failed; state digest %s\n",
                dir, djs_state_seq(st), s, djs_state_seq(st) / (s > 0 ? s : 1e-9), djs_state_njobs(st), m->submitted, m->completed,
                m->failed, hex);
     }
@@ -98,7 +98,8 @@ static int rebuild(const char *dir)
 
 int cmd_replay(int argc, char **argv)
 {
-    const char *usage = "djs replay verify|rebuild DATA_DIR";
+    const char *usage = "djs replay verify DATA_DIR | djs replay rebuild [--keep-all] DATA_DIR";
+    int keep_all = cli_flag(argc, argv, "--keep-all");
     const char *pos[2];
     int n = cli_rest(argc, argv, pos, 2, usage);
     if (n < 0)
@@ -106,7 +107,7 @@ int cmd_replay(int argc, char **argv)
     if (n == 2 && strcmp(pos[0], "verify") == 0)
         return verify(pos[1]);
     if (n == 2 && strcmp(pos[0], "rebuild") == 0)
-        return rebuild(pos[1]);
+        return rebuild(pos[1], keep_all);
     fprintf(stderr, "usage: %s\n", usage);
     return 2;
 }
