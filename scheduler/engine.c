@@ -37,6 +37,12 @@ struct djs_engine {
     uint64_t last_liveness_check;
     int dirty;
     char errmsg[256];
+    /* time travel: the last few whole-system states asked for, by seq */
+    struct {
+        djs_state_t *st;
+        uint64_t used; /* LRU clock */
+    } tt[DJS_TT_CACHE];
+    uint64_t tt_clock;
 };
 
 __attribute__((format(printf, 3, 4))) static int refuse(djs_engine_t *e, int err, const char *fmt, ...)
@@ -1057,10 +1063,35 @@ static void on_closed(uv_handle_t *h)
         djs_free(e);
 }
 
+int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out)
+{
+    int victim = 0;
+    for (int i = 0; i < DJS_TT_CACHE; i++) {
+        if (e->tt[i].st != NULL && djs_state_seq(e->tt[i].st) == seq) {
+            e->tt[i].used = ++e->tt_clock;
+            *out = e->tt[i].st;
+            return 0;
+        }
+        if (e->tt[i].used < e->tt[victim].used)
+            victim = i;
+    }
+    djs_state_t *st;
+    int rc = djs_state_at(e->log, &e->cfg.state, seq, &st);
+    if (rc != 0)
+        return rc;
+    djs_state_free(e->tt[victim].st);
+    e->tt[victim].st = st;
+    e->tt[victim].used = ++e->tt_clock;
+    *out = st;
+    return 0;
+}
+
 void djs_engine_close(djs_engine_t *e)
 {
     if (e == NULL)
         return;
+    for (int i = 0; i < DJS_TT_CACHE; i++)
+        djs_state_free(e->tt[i].st);
     djs_state_free(e->st);
     djs_buf_dispose(&e->body);
     djs_free(e->live);

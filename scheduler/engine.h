@@ -33,18 +33,18 @@ typedef void (*djs_engine_assign_cb)(void *arg, const djs_id_t *worker, const dj
 
 typedef struct djs_engine_config {
     djs_state_config_t state;
-    uint64_t aging_ns;        /* a ready job's tier improves by one per aging_ns waited; default 60 s, 0 = no aging */
-    uint64_t lease_ns;        /* time a worker has to start an assignment; default 30 s */
-    uint64_t heartbeat_ns;    /* expected heartbeat interval; default 5 s */
+    uint64_t aging_ns;          /* a ready job's tier improves by one per aging_ns waited; default 60 s, 0 = no aging */
+    uint64_t lease_ns;          /* time a worker has to start an assignment; default 30 s */
+    uint64_t heartbeat_ns;      /* expected heartbeat interval; default 5 s */
     uint32_t missed_heartbeats; /* lost after this many intervals without one; default 3 */
-    uint64_t retry_base_ns;   /* backoff base; default 1 s */
-    uint64_t retry_cap_ns;    /* backoff cap; default 5 min */
+    uint64_t retry_base_ns;     /* backoff base; default 1 s */
+    uint64_t retry_cap_ns;      /* backoff cap; default 5 min */
     uint32_t max_infra_retries; /* worker losses / lease expiries before a job fails for good; default 10 */
-    uint32_t hb_delta_pm;     /* record a heartbeat when cpu or mem moved more than this (permille); default 100 */
-    uint64_t hb_every_ns;     /* ... or when the last recorded one is older than this; default 60 s */
-    uint64_t snapshot_every;  /* events between snapshots; default 100,000; 0 = none */
-    uint32_t snapshots_kept;  /* default 8 */
-    uint64_t seed;            /* jitter PRNG seed; 0 = random */
+    uint32_t hb_delta_pm;       /* record a heartbeat when cpu or mem moved more than this (permille); default 100 */
+    uint64_t hb_every_ns;       /* ... or when the last recorded one is older than this; default 60 s */
+    uint64_t snapshot_every;    /* events between snapshots; default 100,000; 0 = none */
+    uint32_t snapshots_kept;    /* default 8 */
+    uint64_t seed;              /* jitter PRNG seed; 0 = random */
     djs_engine_assign_cb on_assign;
     void *assign_arg;
 } djs_engine_config_t;
@@ -74,14 +74,14 @@ uint64_t djs_engine_run(djs_engine_t *e);
 /* ---- jobs ----------------------------------------------------------------------- */
 
 typedef struct djs_job_request {
-    djs_job_spec_t spec;       /* name, description, priority, payload, timeout, retries, scheduled_at, idem_key */
-    const djs_str_t *caps;     /* required capabilities */
+    djs_job_spec_t spec;   /* name, description, priority, payload, timeout, retries, scheduled_at, idem_key */
+    const djs_str_t *caps; /* required capabilities */
     uint32_t ncaps;
-    const djs_id_t *dep_ids;   /* dependencies on existing jobs */
+    const djs_id_t *dep_ids; /* dependencies on existing jobs */
     uint32_t ndep_ids;
     const djs_str_t *dep_keys; /* dependencies on other jobs of this request, by key */
     uint32_t ndep_keys;
-    djs_str_t key;             /* this job's key inside a workflow (may be empty for one job) */
+    djs_str_t key; /* this job's key inside a workflow (may be empty for one job) */
 } djs_job_request_t;
 
 /* Submit n >= 1 jobs atomically (a workflow when n > 1): all are accepted
@@ -132,8 +132,7 @@ int djs_engine_progress(djs_engine_t *e, const djs_id_t *worker, const djs_id_t 
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq);
 int djs_engine_complete(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, const uint8_t *result,
                         size_t result_len, uint64_t *seq);
-int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, djs_str_t error,
-                    uint64_t *seq);
+int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, djs_str_t error, uint64_t *seq);
 
 /* ---- time travel -------------------------------------------------------------------- */
 
@@ -141,5 +140,12 @@ int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job
  * from the nearest snapshot at or before it plus replay. The caller frees it
  * with djs_state_free. Does not touch the live state. */
 int djs_state_at(djs_log_t *log, const djs_state_config_t *c, uint64_t seq, djs_state_t **out);
+
+/* The same through a small cache kept by the engine (the DJS_TT_CACHE most
+ * recently used points): repeated reads of one point (a dashboard paging
+ * "as of 10:02") replay once. The state is owned by the engine, read-only,
+ * valid until a later call of this function or djs_engine_close. */
+#define DJS_TT_CACHE 4
+int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out);
 
 #endif

@@ -133,12 +133,51 @@ START_TEST(view_matches_projection_at_every_event)
 }
 END_TEST
 
+START_TEST(engine_time_travel_cache)
+{
+    world_t w;
+    open_world(&w, tu_tmpdir());
+    djs_id_t a = submit(&w, "a", 0, NULL);
+    run_once(&w, &a, 0);
+    djs_id_t b = submit(&w, "b", 0, NULL);
+    run_once(&w, &b, 0);
+    ck_assert_int_eq(djs_log_sync(w.log), 0);
+    uint64_t last = djs_log_durable_seq(w.log);
+    ck_assert_uint_ge(last, 8);
+    uint8_t live_before[32], live_after[32];
+    djs_state_digest(djs_engine_state(w.e), live_before);
+    /* more distinct points than the cache holds, each twice */
+    for (int round = 0; round < 2; round++) {
+        for (uint64_t seq = 2; seq <= last; seq++) {
+            const djs_state_t *c1, *c2;
+            djs_state_t *fresh;
+            ck_assert_int_eq(djs_engine_state_at(w.e, seq, &c1), 0);
+            ck_assert_int_eq(djs_engine_state_at(w.e, seq, &c2), 0);
+            ck_assert_ptr_eq(c1, c2); /* the second read is a cache hit */
+            ck_assert_uint_eq(djs_state_seq(c1), seq);
+            ck_assert_int_eq(djs_state_at(w.log, NULL, seq, &fresh), 0);
+            uint8_t d1[32], d2[32];
+            djs_state_digest(c1, d1);
+            djs_state_digest(fresh, d2);
+            ck_assert(memcmp(d1, d2, 32) == 0);
+            djs_state_free(fresh);
+        }
+    }
+    ck_assert_int_eq(djs_engine_state_at(w.e, last + 100, &(const djs_state_t *){NULL}), DJS_ERANGE);
+    djs_state_digest(djs_engine_state(w.e), live_after);
+    ck_assert(memcmp(live_before, live_after, 32) == 0);
+    djs_engine_close(w.e);
+    djs_log_close(w.log);
+}
+END_TEST
+
 static Suite *jobview_suite(void)
 {
     Suite *s = suite_create("jobview");
     TCase *tc = tcase_create("jobview");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, view_matches_projection_at_every_event);
+    tcase_add_test(tc, engine_time_travel_cache);
     suite_add_tcase(s, tc);
     return s;
 }
