@@ -909,143 +909,138 @@ int djs_log_get(djs_log_t *log, uint64_t seq, djs_buf_t *out)
     return djs_err_from_mdb(rc);
 }
 
-int djs_log_scan(djs_log_t *log, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg)
+/* A chunked walk over one database, shared by the scans: it positions at
+ * `key` (the first entry when key_len is 0; strictly after it when `after`)
+ * and calls step for each entry, at most SCAN_CHUNK per read transaction so
+ * a long walk never pins old pages. step returns 0 to go on or a stop value
+ * that the walk returns; it sets `done` at the end of its range, and records
+ * the current key (with after = 1) so the next transaction resumes there. */
+typedef struct walk walk_t;
+struct walk {
+    MDB_dbi dbi;
+    uint8_t key[24];
+    size_t key_len;
+    int after, done;
+    int (*step)(walk_t *w, djs_log_t *log, MDB_txn *txn, const MDB_val *k, const MDB_val *v);
+    uint64_t to;
+    djs_id_t entity;
+    djs_log_visit_cb visit;
+    djs_log_index_cb index;
+    void *arg;
+};
+
+static void walk_resume_at(walk_t *w, const MDB_val *k)
 {
-    uint64_t next = from ? from : 1;
+    w->key_len = k->mv_size <= sizeof(w->key) ? k->mv_size : sizeof(w->key);
+    memcpy(w->key, k->mv_data, w->key_len);
+    w->after = 1;
+}
+
+static int walk_run(djs_log_t *log, walk_t *w)
+{
     for (;;) {
         MDB_txn *txn;
         MDB_cursor *c;
-        MDB_val k = {sizeof(next), &next}, v;
+        MDB_val k = {w->key_len, w->key}, v;
         int rc = begin_read(log, &txn), stop = 0, n = 0;
         if (rc != 0)
             return rc;
-        if ((rc = mdb_cursor_open(txn, log->db_events, &c)) != 0) {
+        if ((rc = mdb_cursor_open(txn, w->dbi, &c)) != 0) {
             end_read(log, txn);
             return djs_err_from_mdb(rc);
         }
-        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            uint64_t seq;
-            memcpy(&seq, k.mv_data, 8);
-            if (seq > to) {
-                rc = MDB_NOTFOUND;
+        rc = mdb_cursor_get(c, &k, &v, w->key_len ? MDB_SET_RANGE : MDB_FIRST);
+        if (rc == 0 && w->after && k.mv_size == w->key_len && memcmp(k.mv_data, w->key, w->key_len) == 0)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            if ((stop = w->step(w, log, txn, &k, &v)) != 0 || w->done || ++n == SCAN_CHUNK)
                 break;
-            }
-            if ((stop = cb(arg, seq, v.mv_data, v.mv_size)) != 0)
-                break;
-            next = seq + 1;
-            if (++n == SCAN_CHUNK || seq == UINT64_MAX)
-                break;
-        }
         mdb_cursor_close(c);
         end_read(log, txn);
         if (stop != 0)
             return stop;
-        if (rc == MDB_NOTFOUND)
+        if (w->done || rc == MDB_NOTFOUND)
             return 0;
         if (rc != 0)
             return djs_err_from_mdb(rc);
-        if (next - 1 == UINT64_MAX || next > to)
-            return 0;
     }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int scan_step(walk_t *w, djs_log_t *log, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
+{
+    uint64_t seq;
+    (void)log;
+    (void)txn;
+    memcpy(&seq, k->mv_data, 8);
+    if (seq > w->to) {
+        w->done = 1;
+        return 0;
+    }
+    walk_resume_at(w, k);
+    return w->visit(w->arg, seq, v->mv_data, v->mv_size);
+}
+
+int djs_log_scan(djs_log_t *log, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg)
+{
+    walk_t w = {.dbi = log->db_events, .key_len = 8, .step = scan_step, .to = to, .visit = cb, .arg = arg};
+    uint64_t start = from ? from : 1;
+    memcpy(w.key, &start, 8);
+    return walk_run(log, &w);
+}
+
+static int entity_step(walk_t *w, djs_log_t *log, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
+{
+    (void)v;
+    if (k->mv_size != 24 || memcmp(k->mv_data, w->entity.b, 16) != 0) {
+        w->done = 1;
+        return 0;
+    }
+    uint64_t seq = get_be64((const uint8_t *)k->mv_data + 16);
+    if (seq > w->to) {
+        w->done = 1;
+        return 0;
+    }
+    MDB_val sk = {sizeof(seq), &seq}, sv;
+    int rc = mdb_get(txn, log->db_events, &sk, &sv);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? DJS_ECORRUPT /* the index names a missing record */ : djs_err_from_mdb(rc);
+    walk_resume_at(w, k);
+    return w->visit(w->arg, seq, sv.mv_data, sv.mv_size);
 }
 
 int djs_log_scan_entity(djs_log_t *log, const djs_id_t *entity, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg)
 {
-    uint64_t next = from;
-    for (;;) {
-        MDB_txn *txn;
-        MDB_cursor *c;
-        uint8_t key[24];
-        memcpy(key, entity->b, 16);
-        put_be64(key + 16, next);
-        MDB_val k = {sizeof(key), key}, v;
-        int rc = begin_read(log, &txn), stop = 0, n = 0;
-        if (rc != 0)
-            return rc;
-        if ((rc = mdb_cursor_open(txn, log->db_entity, &c)) != 0) {
-            end_read(log, txn);
-            return djs_err_from_mdb(rc);
-        }
-        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            if (k.mv_size != 24 || memcmp(k.mv_data, entity->b, 16) != 0) {
-                rc = MDB_NOTFOUND;
-                break;
-            }
-            uint64_t seq = 0;
-            for (int i = 0; i < 8; i++)
-                seq = seq << 8 | ((const uint8_t *)k.mv_data)[16 + i];
-            if (seq > to) {
-                rc = MDB_NOTFOUND;
-                break;
-            }
-            MDB_val sk = {sizeof(seq), &seq}, sv;
-            if ((rc = mdb_get(txn, log->db_events, &sk, &sv)) != 0) {
-                if (rc == MDB_NOTFOUND)
-                    rc = MDB_CORRUPTED; /* index points at a missing record */
-                break;
-            }
-            if ((stop = cb(arg, seq, sv.mv_data, sv.mv_size)) != 0)
-                break;
-            next = seq + 1;
-            if (++n == SCAN_CHUNK)
-                break;
-        }
-        mdb_cursor_close(c);
-        end_read(log, txn);
-        if (stop != 0)
-            return stop;
-        if (rc == MDB_NOTFOUND)
-            return 0;
-        if (rc != 0)
-            return djs_err_from_mdb(rc);
-    }
+    walk_t w = {.dbi = log->db_entity, .key_len = 24, .step = entity_step, .to = to, .entity = *entity, .visit = cb, .arg = arg};
+    memcpy(w.key, entity->b, 16);
+    put_be64(w.key + 16, from);
+    return walk_run(log, &w);
+}
+
+static int index_step(walk_t *w, djs_log_t *log, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
+{
+    djs_id_t id;
+    (void)log;
+    (void)txn;
+    (void)v;
+    if (k->mv_size != 24)
+        return DJS_ECORRUPT;
+    memcpy(id.b, k->mv_data, 16);
+    walk_resume_at(w, k);
+    return w->index(w->arg, &id, get_be64((const uint8_t *)k->mv_data + 16));
 }
 
 int djs_log_scan_index(djs_log_t *log, djs_log_index_cb cb, void *arg)
 {
-    uint8_t next[24] = {0};
-    size_t next_len = 0;
-    for (;;) {
-        MDB_txn *txn;
-        MDB_cursor *c;
-        MDB_val k = {next_len, next}, v;
-        int rc = begin_read(log, &txn), stop = 0, n = 0;
-        if (rc != 0)
-            return rc;
-        if ((rc = mdb_cursor_open(txn, log->db_entity, &c)) != 0) {
-            end_read(log, txn);
-            return djs_err_from_mdb(rc);
-        }
-        rc = next_len ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
-        /* resume after the last key seen */
-        if (rc == 0 && next_len && k.mv_size == next_len && memcmp(k.mv_data, next, next_len) == 0)
-            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            if (k.mv_size != 24) {
-                rc = MDB_CORRUPTED;
-                break;
-            }
-            djs_id_t id;
-            uint64_t seq = 0;
-            memcpy(id.b, k.mv_data, 16);
-            for (int i = 0; i < 8; i++)
-                seq = seq << 8 | ((const uint8_t *)k.mv_data)[16 + i];
-            memcpy(next, k.mv_data, 24);
-            next_len = 24;
-            if ((stop = cb(arg, &id, seq)) != 0)
-                break;
-            if (++n == SCAN_CHUNK)
-                break;
-        }
-        mdb_cursor_close(c);
-        end_read(log, txn);
-        if (stop != 0)
-            return stop;
-        if (rc == MDB_NOTFOUND)
-            return 0;
-        if (rc != 0)
-            return djs_err_from_mdb(rc);
-    }
+    walk_t w = {.dbi = log->db_entity, .step = index_step, .index = cb, .arg = arg};
+    return walk_run(log, &w);
 }
 
 /* Timestamp of the record at seq, within txn. */
