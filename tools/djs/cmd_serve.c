@@ -10,12 +10,14 @@
 
 #include "core/error.h"
 #include "eventlog/log.h"
+#include "scheduler/engine.h"
 #include "tools/djs/cli.h"
 
 typedef struct serve {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     djs_log_t *log;
+    djs_engine_t *engine;
     int exit_code;
 } serve_t;
 
@@ -88,9 +90,22 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     djs_log_attach(s.log, &s.loop);
-    uint64_t before = djs_log_last_seq(s.log);
+    uint64_t before = djs_log_last_seq(s.log), replay_ns = 0, replayed = 0;
+    if ((rc = djs_engine_open(&s.engine, s.log, &s.loop, NULL, &replay_ns, &replayed)) != 0) {
+        fprintf(stderr, "djs serve: cannot rebuild the state from the log: %s (check it with: djs replay verify %s)\n",
+                djs_strerror(rc), data);
+        djs_log_close(s.log);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    const djs_metrics_t *m = djs_state_metrics(djs_engine_state(s.engine));
+    printf("djs serve: state rebuilt in %.1f ms (%" PRIu64 " events replayed after the snapshot): %" PRIu64
+           " jobs in memory (%" PRIu64 " queued, %" PRIu64 " running), %" PRIu64 " active workers\n",
+           replay_ns / 1e6, replayed, djs_state_njobs(djs_engine_state(s.engine)), m->by_state[DJS_JOB_QUEUED],
+           m->by_state[DJS_JOB_RUNNING], m->workers_active);
     if ((rc = append_server_event(s.log, DJS_EV_SERVER_STARTED, listen)) != 0 || (rc = djs_log_sync(s.log)) != 0) {
         fprintf(stderr, "djs serve: cannot write to the event log: %s\n", djs_strerror(rc));
+        djs_engine_close(s.engine);
         djs_log_close(s.log);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         return 1;
@@ -114,6 +129,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (s.exit_code != 0)
         return s.exit_code; /* fail-stop: do not touch the log again */
+    djs_engine_close(s.engine);
     djs_log_close(s.log);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
