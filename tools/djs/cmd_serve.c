@@ -10,7 +10,9 @@
 
 #include "core/error.h"
 #include "eventlog/log.h"
+#include "api/server.h"
 #include "scheduler/engine.h"
+#include <stdlib.h>
 #include "tools/djs/cli.h"
 
 typedef struct serve {
@@ -18,6 +20,8 @@ typedef struct serve {
     uv_signal_t sigint, sigterm;
     djs_log_t *log;
     djs_engine_t *engine;
+    djs_server_t *server;
+    int stopping;
     int exit_code;
 } serve_t;
 
@@ -43,15 +47,30 @@ static int append_server_event(djs_log_t *log, int type, const char *listen)
     return rc;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+/* Stop accepting, record server.stopped; the loop ends once every answer
+ * is sent and every event durable. */
+static void begin_stop(serve_t *s, const char *why)
 {
-    serve_t *s = h->data;
-    fprintf(stderr, "djs: signal %d, stopping\n", signum);
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    fprintf(stderr, "djs: %s, stopping\n", why);
+    djs_server_stop(s->server);
     append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
     uv_signal_stop(&s->sigint);
     uv_signal_stop(&s->sigterm);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    begin_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_shutdown_request(void *arg)
+{
+    begin_stop(arg, "shutdown requested over the API");
 }
 
 static void on_fatal(void *arg, int err, const char *msg)
@@ -112,7 +131,26 @@ int cmd_serve(int argc, char **argv)
     }
     printf("djs serve: event log %s open in %.1f ms (%" PRIu64 " events before this start, now at seq %" PRIu64 ")\n", data,
            (uv_hrtime() - t0) / 1e6, before, djs_log_last_seq(s.log));
-    printf("djs serve: HTTP API on %s is not in this build yet; verify the log with: djs replay verify %s\n", listen, data);
+    djs_server_config_t sc;
+    djs_server_config_init(&sc);
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 || atoi(colon + 1) > 65535) {
+        fprintf(stderr, "djs serve: --listen wants HOST:PORT (e.g. 127.0.0.1:8080)\n");
+        return 2;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    sc.host = host;
+    sc.port = atoi(colon + 1);
+    sc.on_shutdown = on_shutdown_request;
+    sc.shutdown_arg = &s;
+    if ((rc = djs_server_start(&s.server, &s.loop, s.engine, &sc)) != 0) {
+        fprintf(stderr, "djs serve: cannot listen on %s: %s\n", listen, djs_strerror(rc));
+        return 1;
+    }
+    printf("djs serve: listening on http://%s:%d/ (health: /health, API: /api/v1)\n", host, djs_server_port(s.server));
+    printf("djs serve: WARNING: authentication is not wired yet in this build: keep it on loopback\n");
     printf("djs serve: press Ctrl-C to stop\n");
     fflush(stdout);
 

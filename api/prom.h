@@ -1,0 +1,105 @@
+/* Prometheus text exposition (format 0.0.4) of djs: GET /metrics.
+ *
+ * djs_prom_render writes every family from a djs_prom_input_t: the
+ * projection's metrics (job counts, ready queues, workers, wait and run
+ * histograms), the event log's writer statistics, and the HTTP request
+ * statistics kept in a djs_http_stats_t that the server fills. Any input
+ * pointer may be NULL: its families are then left out.
+ *
+ * Rules the output keeps (tests/test_prom.c checks them, and promtool
+ * check metrics): every family has # HELP and # TYPE before its samples;
+ * counters end in _total, durations are in seconds (_seconds); label values
+ * are escaped (\\, \", \n); histograms are cumulative with le buckets in
+ * increasing order ending with le="+Inf", equal to _count; no two samples
+ * share a name and label set; the text ends with a newline.
+ *
+ * Families:
+ *   djs_jobs{state}                    gauge, all 7 states always present
+ *   djs_queue_ready{priority}          gauge, HIGH/NORMAL/LOW always present
+ *   djs_jobs_delayed                   gauge
+ *   djs_jobs_<event>_total             counters (submitted, completed, ...)
+ *   djs_workers{status}                gauge, active/draining/lost
+ *   djs_worker_slots, djs_worker_slots_busy, djs_worker_utilization_ratio
+ *   djs_projection_events_total        events applied to the projection
+ *   djs_job_wait_seconds, djs_job_run_seconds   histograms (djs_hist_bounds)
+ *   djs_log_commits_total, djs_log_events_total, djs_log_bytes_total,
+ *   djs_log_map_grows_total, djs_log_map_size_bytes, djs_log_last_seq,
+ *   djs_log_durable_seq
+ *   djs_log_commit_seconds             summary without quantiles: _sum and
+ *                                      _count from the log's commit_ns_sum
+ *                                      and commits (mean commit latency =
+ *                                      rate(_sum)/rate(_count)); the log has
+ *                                      no per-commit hook, so no histogram
+ *   djs_log_commit_max_seconds         gauge, slowest commit since start
+ *   djs_http_requests_total{route,method,status}   counter; status is the
+ *                                      class ("2xx" ... "5xx", "other")
+ *   djs_http_request_duration_seconds{route}       histogram
+ *
+ * Threading: djs_http_stats_t is not synchronized; observe and render on
+ * the same thread (the loop thread).
+ */
+#ifndef DJS_API_PROM_H
+#define DJS_API_PROM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "eventlog/log.h"
+#include "projections/state.h"
+
+/* ---- HTTP request statistics ------------------------------------------- */
+
+/* Distinct routes kept; further routes are counted under route="other"
+ * (as is a route literally named "other"). */
+#define DJS_HTTP_MAX_ROUTES 64
+/* Route labels longer than this are truncated (at a UTF-8 boundary). */
+#define DJS_HTTP_ROUTE_MAX 200
+/* GET HEAD POST PUT PATCH DELETE OPTIONS, and "other" */
+#define DJS_HTTP_NMETHODS 8
+/* 1xx 2xx 3xx 4xx 5xx, and "other" (outside 100..599) */
+#define DJS_HTTP_NCLASSES 6
+/* Request-duration buckets (seconds), see djs_http_duration_bounds. */
+#define DJS_HTTP_DURATION_BUCKETS 14
+extern const double djs_http_duration_bounds[DJS_HTTP_DURATION_BUCKETS];
+
+typedef struct djs_http_route_stats {
+    char *name; /* owned, sanitized (valid UTF-8, bounded); NULL = unused */
+    uint64_t requests[DJS_HTTP_NMETHODS][DJS_HTTP_NCLASSES];
+    uint64_t bucket[DJS_HTTP_DURATION_BUCKETS + 1]; /* per bucket (not cumulative); last = +Inf */
+    uint64_t count;
+    uint64_t sum_ns;
+} djs_http_route_stats_t;
+
+typedef struct djs_http_stats {
+    djs_http_route_stats_t routes[DJS_HTTP_MAX_ROUTES];
+    uint32_t nroutes;
+    djs_http_route_stats_t other; /* overflow, rendered as route="other" */
+} djs_http_stats_t;
+
+void djs_http_stats_init(djs_http_stats_t *hs);
+/* Count one request. route should be the route template ("/v1/jobs/{id}"),
+ * not the raw path, so that the label set stays small; NULL counts as
+ * "other". method is matched case-sensitively; status is the HTTP status
+ * code. */
+void djs_http_stats_observe(djs_http_stats_t *hs, const char *route, const char *method, int status, uint64_t duration_ns);
+void djs_http_stats_dispose(djs_http_stats_t *hs);
+
+/* ---- rendering ------------------------------------------------------------- */
+
+typedef struct djs_prom_input {
+    const djs_metrics_t *metrics;     /* djs_state_metrics(); NULL = leave out */
+    const djs_log_stats_t *log_stats; /* djs_log_get_stats(); NULL = leave out the log families */
+    uint64_t log_map_size;            /* djs_log_map_size(), bytes */
+    uint64_t log_last_seq;            /* djs_log_last_seq() */
+    uint64_t log_durable_seq;         /* djs_log_durable_seq() */
+    const djs_http_stats_t *http;     /* NULL = leave out */
+} djs_prom_input_t;
+
+/* Content-Type of the output. */
+#define DJS_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Append the exposition text to out. */
+void djs_prom_render(djs_buf_t *out, const djs_prom_input_t *in);
+
+#endif

@@ -1,0 +1,626 @@
+#include "api/server.h"
+
+#include <h2o.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/job.h"
+#include "core/mp.h"
+#include "projections/jobview.h"
+
+#define API "/api/v1"
+#define PROBLEM_BASE "https://djs.dev/problems/"
+#define MAX_JSON_DEPTH 32
+
+typedef struct handler {
+    h2o_handler_t super;
+    djs_server_t *server;
+} handler_t;
+
+struct djs_server {
+    djs_server_config_t cfg;
+    uv_loop_t *loop;
+    djs_engine_t *engine;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t listener;
+    int port;
+    int stopping;
+};
+
+/* ---- responses ----------------------------------------------------------------- */
+
+static void send_json(h2o_req_t *req, int status, json_t *body, uint64_t seq)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    size_t len = strlen(text);
+    char *copy = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(copy, text, len);
+    free(text);
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 202 ? "Accepted" : "";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    if (seq > 0) {
+        char *s = h2o_mem_alloc_pool(&req->pool, 24);
+        int n = snprintf(s, 24, "%" PRIu64, seq);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-seq"), 0, NULL, s, (size_t)n);
+    }
+    h2o_send_inline(req, copy, len);
+}
+
+/* send_json, then drop the reference to body */
+static int send_json_new(h2o_req_t *req, int status, json_t *body, uint64_t seq)
+{
+    send_json(req, status, body, seq);
+    json_decref(body);
+    return 0;
+}
+
+/* RFC 9457 problem details. `type` is a stable slug. */
+static int problem(h2o_req_t *req, int status, const char *type, const char *title, const char *detail)
+{
+    json_t *b = json_pack("{s:s, s:s, s:i, s:s}", "type", "", "title", title, "status", status, "detail", detail ? detail : title);
+    char t[128];
+    snprintf(t, sizeof(t), PROBLEM_BASE "%s", type);
+    json_object_set_new(b, "type", json_string(t));
+    json_object_set_new(b, "instance", json_stringn(req->path.base, req->path.len));
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    size_t len = strlen(text);
+    char *copy = h2o_mem_alloc_pool(&req->pool, len);
+    memcpy(copy, text, len);
+    free(text);
+    req->res.status = status;
+    req->res.reason = title;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/problem+json"));
+    h2o_send_inline(req, copy, len);
+    return 0;
+}
+
+/* Map an engine or log error to a status and slug. */
+static int engine_problem(h2o_req_t *req, djs_engine_t *e, int rc)
+{
+    const char *detail = djs_engine_errmsg(e);
+    switch (rc) {
+    case DJS_ENOTFOUND:
+        return problem(req, 404, "not-found", "Not Found", detail);
+    case DJS_ECONFLICT:
+        return problem(req, 409, "conflict", "Conflict", detail);
+    case DJS_ECYCLE:
+        return problem(req, 409, "dependency-cycle", "Dependency cycle", detail);
+    case DJS_ESTALE:
+        return problem(req, 409, "stale-attempt", "Stale attempt", detail);
+    case DJS_ETOOBIG:
+    case DJS_ELIMIT:
+        return problem(req, 422, "limit-exceeded", "Limit exceeded", detail);
+    case DJS_EINVAL:
+        return problem(req, 422, "invalid-value", "Invalid value", detail);
+    case DJS_ESTORAGE:
+    case DJS_EMAPFULL:
+        return problem(req, 503, "log-unavailable", "Event log not writable", detail);
+    }
+    return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+}
+
+/* ---- ack after durable ------------------------------------------------------------ */
+
+/* A parked answer (heap) and its link in the request's pool; each side
+ * clears the other's pointer when it goes first. */
+typedef struct park_ref park_ref_t;
+typedef struct park {
+    h2o_req_t *req; /* NULL once the request is gone */
+    park_ref_t *ref;
+    json_t *body;
+    int status;
+} park_t;
+
+struct park_ref {
+    park_t *park;
+};
+
+static void on_req_dispose(void *p)
+{
+    park_ref_t *ref = p;
+    if (ref->park != NULL) {
+        ref->park->req = NULL; /* the client left; answer nobody */
+        ref->park->ref = NULL;
+    }
+}
+
+static void on_durable(void *arg, uint64_t seq, int status)
+{
+    park_t *p = arg;
+    if (p->ref != NULL)
+        p->ref->park = NULL; /* the pool will be freed after this answer */
+    if (p->req != NULL) {
+        if (status == 0)
+            send_json(p->req, p->status, p->body, seq);
+        else
+            problem(p->req, 503, "log-unavailable", "Event log not writable", djs_strerror(status));
+    }
+    json_decref(p->body);
+    djs_free(p);
+}
+
+/* Answer `body` once seq is durable. Takes the reference to body. */
+static int reply_when_durable(djs_server_t *s, h2o_req_t *req, uint64_t seq, int status, json_t *body)
+{
+    park_t *p = djs_calloc(1, sizeof(*p));
+    park_ref_t *ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_dispose);
+    ref->park = p;
+    p->ref = ref;
+    p->req = req;
+    p->body = body;
+    p->status = status;
+    djs_log_when_durable(djs_engine_log(s->engine), seq, on_durable, p);
+    return 0;
+}
+
+/* ---- JSON helpers ---------------------------------------------------------------- */
+
+static void iso8601(char *out, size_t n, uint64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000ULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, n - k, ".%03uZ", (unsigned)(ns / 1000000ULL % 1000));
+}
+
+static json_t *json_time(uint64_t ns)
+{
+    char buf[40];
+    if (ns == 0)
+        return json_null();
+    iso8601(buf, sizeof(buf), ns);
+    return json_string(buf);
+}
+
+static json_t *json_id(const djs_id_t *id)
+{
+    char text[DJS_ID_TEXT_LEN + 1];
+    djs_id_format(id, text);
+    return json_string(text);
+}
+
+static int pack_json(msgpack_packer *pk, const json_t *v, int depth)
+{
+    if (depth > MAX_JSON_DEPTH)
+        return DJS_ETOOBIG;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        msgpack_pack_map(pk, (uint32_t)json_object_size(v));
+        json_object_foreach((json_t *)v, k, x)
+        {
+            msgpack_pack_str_with_body(pk, k, strlen(k));
+            if (pack_json(pk, x, depth + 1) != 0)
+                return DJS_ETOOBIG;
+        }
+        return 0;
+    }
+    case JSON_ARRAY:
+        msgpack_pack_array(pk, (uint32_t)json_array_size(v));
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (pack_json(pk, json_array_get(v, i), depth + 1) != 0)
+                return DJS_ETOOBIG;
+        return 0;
+    case JSON_STRING:
+        return msgpack_pack_str_with_body(pk, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return msgpack_pack_int64(pk, json_integer_value(v));
+    case JSON_REAL:
+        return msgpack_pack_double(pk, json_real_value(v));
+    case JSON_TRUE:
+        return msgpack_pack_true(pk);
+    case JSON_FALSE:
+        return msgpack_pack_false(pk);
+    case JSON_NULL:
+        return msgpack_pack_nil(pk);
+    }
+    return DJS_EINVAL;
+}
+
+static int buf_write(void *data, const char *p, size_t n)
+{
+    djs_buf_append((djs_buf_t *)data, p, n);
+    return 0;
+}
+
+/* ---- jobs ----------------------------------------------------------------------------- */
+
+static json_t *job_json(const djs_job_view_t *v)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    if (djs_event_decode(v->submit.base, v->submit.len, &ev) == 0)
+        djs_body_read_job_spec(ev.body, ev.body_len, &sp);
+    json_t *j = json_object();
+    json_object_set_new(j, "id", json_id(&v->id));
+    json_object_set_new(j, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+    json_object_set_new(j, "description", json_stringn(sp.description.p ? sp.description.p : "", sp.description.len));
+    json_object_set_new(j, "owner", json_stringn(sp.owner.p ? sp.owner.p : "", sp.owner.len));
+    json_object_set_new(j, "status", json_string(djs_job_state_name(v->state)));
+    json_object_set_new(j, "priority", json_string(djs_priority_name(v->prio)));
+    json_object_set_new(j, "createdAt", json_time(v->created_ns));
+    json_object_set_new(j, "startedAt", json_time(v->started_ns));
+    json_object_set_new(j, "finishedAt", json_time(v->finished_ns));
+    json_object_set_new(j, "assignedWorker", djs_id_is_nil(&v->worker) ? json_null() : json_id(&v->worker));
+    json_object_set_new(j, "attempt", json_integer(v->attempt));
+    json_object_set_new(j, "maxRetries", json_integer(v->max_retries));
+    json_object_set_new(j, "timeoutSeconds", json_integer(v->timeout_s));
+    json_t *deps = json_array();
+    for (uint32_t i = 0; i < sp.ndeps; i++) {
+        djs_id_t d;
+        memcpy(d.b, sp.deps + 16 * i, 16);
+        json_array_append_new(deps, json_id(&d));
+    }
+    json_object_set_new(j, "dependencies", deps);
+    json_t *prog = json_object();
+    json_object_set_new(prog, "percentage", json_integer(v->percent));
+    json_object_set_new(prog, "estimatedCompletion", json_time(v->eta_ns));
+    json_object_set_new(j, "progress", prog);
+    json_t *m = json_object();
+    json_object_set_new(m, "failures", json_integer(v->failures));
+    json_object_set_new(m, "events", json_integer((json_int_t)v->events));
+    if (v->started_ns && v->finished_ns >= v->started_ns)
+        json_object_set_new(m, "runSeconds", json_real((v->finished_ns - v->started_ns) / 1e9));
+    json_object_set_new(j, "metrics", m);
+    json_object_set_new(j, "seq", json_integer((json_int_t)v->last_seq));
+    return j;
+}
+
+static int parse_id(h2o_req_t *req, const char *p, size_t len, djs_id_t *id)
+{
+    if (djs_id_parse(p, len, id) != 0) {
+        problem(req, 400, "invalid-id", "Invalid id", "the job id is not a UUID (8-4-4-4-12 hex)");
+        return -1;
+    }
+    return 0;
+}
+
+static int get_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t idlen)
+{
+    djs_id_t id;
+    if (parse_id(req, idp, idlen, &id) != 0)
+        return 0;
+    djs_job_view_t v;
+    djs_job_view_init(&v);
+    int rc = djs_job_view_at(djs_engine_log(s->engine), &id, UINT64_MAX, &v);
+    if (rc == 0) {
+        json_t *j = job_json(&v);
+        send_json(req, 200, j, v.last_seq);
+        json_decref(j);
+    } else if (rc == DJS_ENOTFOUND) {
+        problem(req, 404, "not-found", "Not Found", "no such job");
+    } else {
+        problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_job_view_dispose(&v);
+    return 0;
+}
+
+static const char *const job_fields[] = {"name",           "description", "priority", "payload", "dependencies", "timeoutSeconds",
+                                         "maxRetries",     "requiredCapabilities", NULL};
+
+/* Validate the shape of a job object; fills r (strings point into j). */
+static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *deps, djs_str_t *caps, djs_buf_t *payload)
+{
+    char detail[160];
+    const char *k;
+    json_t *x;
+    if (!json_is_object(j))
+        return problem(req, 400, "invalid-body", "Invalid body", "the body must be a JSON object"), -1;
+    json_object_foreach(j, k, x)
+    {
+        int known = 0;
+        for (int i = 0; job_fields[i] && !known; i++)
+            known = strcmp(k, job_fields[i]) == 0;
+        if (!known) {
+            snprintf(detail, sizeof(detail), "unknown field '%.64s'", k);
+            return problem(req, 400, "unknown-field", "Unknown field", detail), -1;
+        }
+    }
+#define WRONG(field, what) (snprintf(detail, sizeof(detail), "%s must be %s", field, what), problem(req, 400, "wrong-type", "Wrong type", detail), -1)
+    x = json_object_get(j, "name");
+    if (!json_is_string(x))
+        return WRONG("name", "a string");
+    r->spec.name = (djs_str_t){json_string_value(x), json_string_length(x)};
+    if ((x = json_object_get(j, "description")) != NULL) {
+        if (!json_is_string(x))
+            return WRONG("description", "a string");
+        r->spec.description = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    r->spec.priority = DJS_PRIO_NORMAL;
+    if ((x = json_object_get(j, "priority")) != NULL) {
+        int p = json_is_string(x) ? djs_priority_parse(json_string_value(x), json_string_length(x)) : -1;
+        if (p < 0)
+            return WRONG("priority", "one of HIGH, NORMAL, LOW");
+        r->spec.priority = (uint8_t)p;
+    }
+    if ((x = json_object_get(j, "timeoutSeconds")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX)
+            return WRONG("timeoutSeconds", "a non-negative integer");
+        r->spec.timeout_s = (uint32_t)json_integer_value(x);
+    }
+    if ((x = json_object_get(j, "maxRetries")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX)
+            return WRONG("maxRetries", "a non-negative integer");
+        r->spec.max_retries = (uint32_t)json_integer_value(x);
+    }
+    if ((x = json_object_get(j, "payload")) != NULL) {
+        if (!json_is_object(x))
+            return WRONG("payload", "an object");
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, payload, buf_write);
+        if (pack_json(&pk, x, 1) != 0)
+            return problem(req, 422, "limit-exceeded", "Limit exceeded", "payload is nested too deeply"), -1;
+        r->spec.payload = payload->base;
+        r->spec.payload_len = payload->len;
+    }
+    if ((x = json_object_get(j, "dependencies")) != NULL) {
+        if (!json_is_array(x))
+            return WRONG("dependencies", "an array of job ids");
+        if (json_array_size(x) > DJS_JOB_MAX_DEPS)
+            return problem(req, 422, "limit-exceeded", "Limit exceeded", "more than 256 dependencies"), -1;
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *d = json_array_get(x, i);
+            if (!json_is_string(d) || djs_id_parse(json_string_value(d), json_string_length(d), &deps[i]) != 0)
+                return WRONG("dependencies[]", "job ids (UUID strings)");
+        }
+        r->dep_ids = deps;
+        r->ndep_ids = (uint32_t)json_array_size(x);
+    }
+    if ((x = json_object_get(j, "requiredCapabilities")) != NULL) {
+        if (!json_is_array(x))
+            return WRONG("requiredCapabilities", "an array of strings");
+        if (json_array_size(x) > DJS_JOB_MAX_CAPS)
+            return problem(req, 422, "limit-exceeded", "Limit exceeded", "more than 32 required capabilities"), -1;
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *c = json_array_get(x, i);
+            if (!json_is_string(c))
+                return WRONG("requiredCapabilities[]", "strings");
+            caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
+        }
+        r->caps = caps;
+        r->ncaps = (uint32_t)json_array_size(x);
+    }
+#undef WRONG
+    return 0;
+}
+
+static int header_value(h2o_req_t *req, const h2o_token_t *tok, const char *name, h2o_iovec_t *out)
+{
+    ssize_t i = tok != NULL ? h2o_find_header(&req->headers, tok, -1) : h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return 0;
+    *out = req->headers.entries[i].value;
+    return 1;
+}
+
+static int post_job(djs_server_t *s, h2o_req_t *req)
+{
+    h2o_iovec_t ct;
+    if (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) || ct.len < 16 || strncasecmp(ct.base, "application/json", 16) != 0)
+        return problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send the job as application/json");
+    json_error_t err;
+    json_t *j = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &err);
+    if (j == NULL) {
+        char detail[200];
+        snprintf(detail, sizeof(detail), "malformed JSON at line %d column %d: %.120s", err.line, err.column, err.text);
+        return problem(req, 400, "malformed-json", "Malformed JSON", detail);
+    }
+    djs_job_request_t r;
+    djs_id_t deps[DJS_JOB_MAX_DEPS], id;
+    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    djs_buf_t payload;
+    memset(&r, 0, sizeof(r));
+    djs_buf_init(&payload);
+    if (read_job(req, j, &r, deps, caps, &payload) == 0) {
+        h2o_iovec_t idem;
+        if (header_value(req, NULL, "idempotency-key", &idem))
+            r.spec.idem_key = (djs_str_t){idem.base, idem.len};
+        uint64_t seq;
+        int existed;
+        /* no authentication yet: every job is owned by "anonymous" */
+        int rc = djs_engine_submit(s->engine, "anonymous", &r, 1, &id, &seq, &existed);
+        if (rc != 0) {
+            engine_problem(req, s->engine, rc);
+        } else {
+            json_t *b = json_object();
+            json_object_set_new(b, "id", json_id(&id));
+            json_object_set_new(b, "status", json_string(existed ? "EXISTS" : "ACCEPTED"));
+            json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+            reply_when_durable(s, req, seq, existed ? 200 : 201, b);
+        }
+    }
+    djs_buf_dispose(&payload);
+    json_decref(j);
+    return 0;
+}
+
+static int cancel_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t idlen)
+{
+    djs_id_t id;
+    uint64_t seq;
+    if (parse_id(req, idp, idlen, &id) != 0)
+        return 0;
+    int rc = djs_engine_cancel(s->engine, "anonymous", &id, &seq);
+    if (rc != 0)
+        return engine_problem(req, s->engine, rc);
+    json_t *b = json_pack("{s:o, s:s, s:I}", "id", json_id(&id), "status", "CANCELLED", "seq", (json_int_t)seq);
+    return reply_when_durable(s, req, seq, 200, b);
+}
+
+/* ---- system ------------------------------------------------------------------------------ */
+
+static int get_stats(djs_server_t *s, h2o_req_t *req)
+{
+    const djs_metrics_t *m = djs_state_metrics(djs_engine_state(s->engine));
+    json_t *b = json_object(), *states = json_object(), *ready = json_object();
+    for (int i = 0; i < DJS_JOB_NSTATES; i++)
+        json_object_set_new(states, djs_job_state_name(i), json_integer((json_int_t)m->by_state[i]));
+    for (int i = 0; i < DJS_NPRIO; i++)
+        json_object_set_new(ready, djs_priority_name(i), json_integer((json_int_t)m->ready[i]));
+    json_object_set_new(b, "jobs", states);
+    json_object_set_new(b, "ready", ready);
+    json_object_set_new(b, "delayed", json_integer((json_int_t)m->delayed));
+    json_object_set_new(b, "submitted", json_integer((json_int_t)m->submitted));
+    json_object_set_new(b, "completed", json_integer((json_int_t)m->completed));
+    json_object_set_new(b, "failed", json_integer((json_int_t)m->failed));
+    json_object_set_new(b, "workersActive", json_integer((json_int_t)m->workers_active));
+    json_object_set_new(b, "slotsTotal", json_integer((json_int_t)m->slots_total));
+    json_object_set_new(b, "slotsBusy", json_integer((json_int_t)m->slots_busy));
+    uint64_t seq = djs_log_durable_seq(djs_engine_log(s->engine));
+    json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+    send_json(req, 200, b, seq);
+    json_decref(b);
+    return 0;
+}
+
+static int path_is(h2o_req_t *req, const char *p)
+{
+    return h2o_memis(req->path_normalized.base, req->path_normalized.len, p, strlen(p));
+}
+
+static int method_is(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    djs_server_t *s = ((handler_t *)self)->server;
+    const char *p = req->path_normalized.base;
+    size_t n = req->path_normalized.len;
+    const size_t base = strlen(API "/jobs/");
+    if (path_is(req, "/health"))
+        return send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
+    if (path_is(req, "/health/ready")) {
+        int st = djs_log_status(djs_engine_log(s->engine));
+        if (st != 0)
+            return problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
+        return send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
+    }
+    if (path_is(req, API "/jobs")) {
+        if (method_is(req, "POST"))
+            return post_job(s, req);
+        return problem(req, 405, "method-not-allowed", "Method Not Allowed", "use POST to submit a job");
+    }
+    if (n > base && memcmp(p, API "/jobs/", base) == 0) {
+        const char *rest = p + base;
+        size_t rlen = n - base;
+        if (rlen == DJS_ID_TEXT_LEN && method_is(req, "GET"))
+            return get_job(s, req, rest, rlen);
+        if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/cancel", 7) == 0 && method_is(req, "POST"))
+            return cancel_job(s, req, rest, DJS_ID_TEXT_LEN);
+        if (rlen != DJS_ID_TEXT_LEN && rlen < DJS_ID_TEXT_LEN)
+            return problem(req, 400, "invalid-id", "Invalid id", "the job id is not a UUID (8-4-4-4-12 hex)");
+    }
+    if (path_is(req, API "/stats") && method_is(req, "GET"))
+        return get_stats(s, req);
+    if (path_is(req, API "/admin/shutdown") && method_is(req, "POST")) {
+        send_json_new(req, 202, json_pack("{s:s}", "status", "shutting down"), 0);
+        if (s->cfg.on_shutdown != NULL)
+            s->cfg.on_shutdown(s->cfg.shutdown_arg);
+        return 0;
+    }
+    return problem(req, 404, "not-found", "Not Found", "no such endpoint (see docs/openapi.yaml)");
+}
+
+/* ---- listener ----------------------------------------------------------------------------- */
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    djs_server_t *s = listener->data;
+    if (status != 0 || s->stopping)
+        return;
+    uv_tcp_t *conn = djs_malloc(sizeof(*conn));
+    uv_tcp_init(listener->loop, conn);
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&s->accept_ctx, sock);
+}
+
+void djs_server_config_init(djs_server_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->host = "127.0.0.1";
+    c->port = 8080;
+    c->max_body = 1u << 20;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    djs_server_t *s = h->data;
+    h2o_context_dispose(&s->ctx);
+    h2o_config_dispose(&s->config);
+    djs_free(s);
+}
+
+int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c)
+{
+    djs_server_t *s = djs_calloc(1, sizeof(*s));
+    struct sockaddr_in addr;
+    int rc;
+    if (c != NULL)
+        s->cfg = *c;
+    else
+        djs_server_config_init(&s->cfg);
+    s->loop = loop;
+    s->engine = engine;
+    if (uv_ip4_addr(s->cfg.host, s->cfg.port, &addr) != 0) {
+        djs_free(s);
+        return DJS_EINVAL;
+    }
+    h2o_config_init(&s->config);
+    s->config.max_request_entity_size = s->cfg.max_body;
+    h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    handler_t *h = (handler_t *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->server = s;
+    h2o_context_init(&s->ctx, loop, &s->config);
+    s->accept_ctx.ctx = &s->ctx;
+    s->accept_ctx.hosts = s->config.hosts;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_accept)) != 0) {
+        s->stopping = 1;
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed); /* frees s once the loop runs */
+        *out = NULL;
+        return djs_err_from_uv(rc);
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    *out = s;
+    return 0;
+}
+
+int djs_server_port(const djs_server_t *s)
+{
+    return s->port;
+}
+
+void djs_server_stop(djs_server_t *s)
+{
+    if (s == NULL || s->stopping)
+        return;
+    s->stopping = 1;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}

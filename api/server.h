@@ -1,0 +1,44 @@
+/* The HTTP front-end: h2o on the engine's libuv loop.
+ *
+ * One loop thread owns the engine and every connection; the log's writer
+ * thread does the fsyncs. A write request is parked until its events are
+ * durable (djs_log_when_durable) and only then answered; a request whose
+ * client went away meanwhile is forgotten (its events stay: they were
+ * accepted). Errors are RFC 9457 application/problem+json.
+ *
+ * First slice (issue 4 in progress): health, readiness, submitting,
+ * reading and cancelling jobs, stats, shutdown. Authentication is not wired
+ * yet: the server listens on loopback by default and says so at start.
+ *
+ * Ownership: djs_server_start borrows loop and engine (both must outlive
+ * the server); djs_server_stop closes the listener and frees the server
+ * from libuv close callbacks (let the loop run afterwards).
+ */
+#ifndef DJS_API_SERVER_H
+#define DJS_API_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "scheduler/engine.h"
+
+typedef struct djs_server djs_server_t;
+
+typedef struct djs_server_config {
+    const char *host;    /* default 127.0.0.1 */
+    int port;            /* default 8080; 0 = any free port (see djs_server_port) */
+    size_t max_body;     /* default 1 MiB */
+    void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
+    void *shutdown_arg;
+} djs_server_config_t;
+
+void djs_server_config_init(djs_server_config_t *c);
+/* Listen and serve. Errors: DJS_EEXISTS (address in use), DJS_EINVAL (bad
+ * host), DJS_EPERM. */
+int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c);
+int djs_server_port(const djs_server_t *s);
+/* Stop accepting; in-flight requests still get their answers as long as
+ * the loop runs. */
+void djs_server_stop(djs_server_t *s);
+
+#endif

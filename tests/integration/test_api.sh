@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The HTTP API (first slice) with a real client: curl against the real djs
+# serve on a free port. Each check asserts the status code and the body.
+set -euo pipefail
+DJS=${1:?usage: test_api.sh path/to/djs}
+base=${DJS_TEST_TMP:-/var/tmp}
+mkdir -p "$base"
+T=$(mktemp -d "$base/api-XXXXXX")
+pid=""
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$T/serve.out" ] && cat "$T/serve.out" >&2; exit 1; }
+PY=/usr/bin/python3
+
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$port"
+start() {
+    "$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" >"$T/serve.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        curl -sf "$URL/health" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || fail "serve exited early"
+        sleep 0.1
+    done
+    fail "serve did not answer /health"
+}
+# req METHOD PATH [BODY [CONTENT-TYPE]] -> sets $code and $body
+req() {
+    local ct=${4:-application/json}
+    if [ $# -ge 3 ]; then
+        code=$(curl -s -D "$T/headers" -o "$T/body" -w '%{http_code}' -X "$1" -H "content-type: $ct" --data-binary "$3" "$URL$2")
+    else
+        code=$(curl -s -D "$T/headers" -o "$T/body" -w '%{http_code}' -X "$1" "$URL$2")
+    fi
+    body=$(cat "$T/body")
+}
+expect() { [ "$code" = "$1" ] || fail "$2: expected $1, got $code: $body"; }
+field() { echo "$body" | $PY -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+problem() { # status slug
+    expect "$1" "$3"
+    [ "$(field '["status"]')" = "$1" ] || fail "$3: problem status"
+    field '["type"]' | grep -q "/$2\$" || fail "$3: problem type, got $body"
+    grep -qi "^content-type: application/problem+json" "$T/headers" || fail "$3: not application/problem+json"
+    [ -n "$(field '["title"]')" ] && [ -n "$(field '["detail"]')" ] || fail "$3: title and detail"
+}
+
+start
+req GET /health; expect 200 health
+req GET /health/ready; expect 200 ready
+
+req POST /api/v1/jobs '{"name":"hello","priority":"HIGH","maxRetries":2,"payload":{"cmd":"echo","args":["hi"]}}'
+expect 201 submit
+id=$(field '["id"]')
+seq=$(field '["seq"]')
+[ "$seq" -ge 2 ] || fail "seq in answer"
+req GET "/api/v1/jobs/$id"; expect 200 "get job"
+[ "$(field '["name"]')" = hello ] || fail "name"
+[ "$(field '["status"]')" = QUEUED ] || fail "status"
+[ "$(field '["priority"]')" = HIGH ] || fail "priority"
+[ "$(field '["maxRetries"]')" = 2 ] || fail "maxRetries"
+curl -s -i "$URL/api/v1/jobs/$id" | grep -qi "^djs-seq: [0-9]" || fail "DJS-Seq header"
+
+# dependencies and idempotency
+req POST /api/v1/jobs "{\"name\":\"after\",\"dependencies\":[\"$id\"]}"; expect 201 "submit with dependency"
+dep=$(field '["id"]')
+req GET "/api/v1/jobs/$dep"; [ "$(field '["status"]')" = CREATED ] || fail "dependent waits"
+code=$(curl -s -o "$T/b1" -w '%{http_code}' -X POST -H 'content-type: application/json' -H 'Idempotency-Key: k-1' \
+       --data-binary '{"name":"once"}' "$URL/api/v1/jobs")
+[ "$code" = 201 ] || fail "first idempotent submit: $code"
+code=$(curl -s -o "$T/b2" -w '%{http_code}' -X POST -H 'content-type: application/json' -H 'Idempotency-Key: k-1' \
+       --data-binary '{"name":"once"}' "$URL/api/v1/jobs")
+[ "$code" = 200 ] || fail "repeated idempotent submit: $code"
+[ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/b1")" = \
+  "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/b2")" ] || fail "idempotency returned another job"
+
+# cancel, then the state conflict
+req POST "/api/v1/jobs/$dep/cancel"; expect 200 cancel
+req POST "/api/v1/jobs/$dep/cancel"; problem 409 conflict "cancel twice"
+
+# bad input: each a precise problem, and the server keeps serving
+req POST /api/v1/jobs '{"name":'; problem 400 malformed-json "truncated JSON"
+req POST /api/v1/jobs '{"name":"x","name":"y"}'; problem 400 malformed-json "duplicate keys"
+req POST /api/v1/jobs '[1,2]'; problem 400 invalid-body "array body"
+req POST /api/v1/jobs '{"name":"x","bogus":1}'; problem 400 unknown-field "unknown field"
+req POST /api/v1/jobs '{"name":5}'; problem 400 wrong-type "name type"
+req POST /api/v1/jobs '{"name":"x","priority":"URGENT"}'; problem 400 wrong-type "priority value"
+req POST /api/v1/jobs '{"name":"x","maxRetries":-1}'; problem 400 wrong-type "negative retries"
+req POST /api/v1/jobs '{"name":"x","payload":[1]}'; problem 400 wrong-type "payload not object"
+req POST /api/v1/jobs '{"name":"x","dependencies":["nope"]}'; problem 400 wrong-type "bad dependency id"
+req POST /api/v1/jobs '{"name":"x","dependencies":["01890a5d-ac96-774b-bcce-b302099a8057"]}'; problem 404 not-found "unknown dependency"
+req POST /api/v1/jobs '{"name":""}'; problem 422 invalid-value "empty name"
+req POST /api/v1/jobs "{\"name\":\"$(head -c 300 /dev/zero | tr '\0' a)\"}"; problem 422 limit-exceeded "long name"
+req POST /api/v1/jobs '{"name":"x"}' text/plain; problem 415 unsupported-media-type "content type"
+deep=$($PY -c 'print("{\"name\":\"x\",\"payload\":" + "{\"a\":"*40 + "1" + "}"*40 + "}")')
+req POST /api/v1/jobs "$deep"; problem 422 limit-exceeded "deep payload"
+$PY -c 'print("{\"name\":\"x\",\"description\":\"" + "a"*(2*1024*1024) + "\"}")' > "$T/huge.json"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/json' --data-binary @"$T/huge.json" "$URL/api/v1/jobs")
+[ "$code" = 413 ] || fail "huge body: expected 413, got $code"
+req GET /api/v1/jobs/01890a5d-ac96-774b-bcce-b302099a8057; problem 404 not-found "unknown job"
+req GET /api/v1/jobs/not-a-uuid; problem 400 invalid-id "bad id"
+req GET /api/v1/nothing; problem 404 not-found "unknown endpoint"
+req GET /health; expect 200 "still serving"
+
+req GET /api/v1/stats; expect 200 stats
+[ "$(field '["submitted"]')" = 3 ] || fail "stats submitted: $body"
+
+# graceful shutdown over the API, then a restart keeps everything
+req POST /api/v1/admin/shutdown; expect 202 shutdown
+wait "$pid" || fail "serve exit status $?"
+pid=""
+grep -q "stopped cleanly" "$T/serve.out" || fail "clean stop"
+start
+req GET "/api/v1/jobs/$id"; expect 200 "job after restart"
+[ "$(field '["name"]')" = hello ] || fail "name after restart"
+kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
+pid=""
+"$DJS" replay verify "$T/data" | grep -q '^OK' || fail "log verifies after the API run"
+echo "test_api: all checks passed"
