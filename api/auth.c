@@ -286,8 +286,8 @@ int djs_auth_sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s
     json_t *sj = json_string(sub); /* NULL for invalid UTF-8 */
     if (sj == NULL)
         return DJS_EINVAL;
-    json_t *claims = json_pack("{s:o, s:s, s:I, s:I, s:I}", "sub", sj, "role", djs_role_name(role), "iat", (json_int_t)now_s,
-                               "nbf", (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl_s));
+    json_t *claims = json_pack("{s:o, s:s, s:I, s:I, s:I}", "sub", sj, "role", djs_role_name(role), "iat", (json_int_t)now_s, "nbf",
+                               (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl_s));
     size_t start = out->len;
     int rc = append_json_b64(out, json_pack("{s:s, s:s}", "alg", "HS256", "typ", "JWT"));
     if (rc == 0) {

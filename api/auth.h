@@ -29,14 +29,14 @@ const char *djs_role_name(int role);
 int djs_role_parse(const char *name);
 
 #define DJS_AUTH_SECRET_FILE "jwt.secret"
-#define DJS_AUTH_MIN_KEY 32      /* bytes: 256 bits */
-#define DJS_AUTH_MAX_KEY 4096    /* a longer secret file is refused */
-#define DJS_AUTH_MAX_TOKEN 8192  /* longer tokens are rejected unparsed */
-#define DJS_AUTH_MAX_SUB 255     /* bytes */
+#define DJS_AUTH_MIN_KEY 32     /* bytes: 256 bits */
+#define DJS_AUTH_MAX_KEY 4096   /* a longer secret file is refused */
+#define DJS_AUTH_MAX_TOKEN 8192 /* longer tokens are rejected unparsed */
+#define DJS_AUTH_MAX_SUB 255    /* bytes */
 
 typedef struct djs_principal {
-    char sub[256]; /* NUL-terminated, 1..255 bytes */
-    int role;      /* DJS_ROLE_... */
+    char sub[256];          /* NUL-terminated, 1..255 bytes */
+    int role;               /* DJS_ROLE_... */
     uint64_t exp, nbf, iat; /* seconds since the epoch; nbf/iat 0 if absent */
 } djs_principal_t;
 

@@ -1,5 +1,8 @@
 #include "api/server.h"
 
+#include <stddef.h>
+#include <sys/time.h>
+
 #include <h2o.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -12,6 +15,7 @@
 #include "core/error.h"
 #include "core/job.h"
 #include "core/mp.h"
+#include "api/prom.h"
 #include "projections/jobview.h"
 
 #define API "/api/v1"
@@ -33,12 +37,71 @@ struct djs_server {
     uv_tcp_t listener;
     int port;
     int stopping;
+    struct poller *pollers; /* parked long-polls */
+    djs_http_stats_t http;  /* requests by route and status, for /metrics */
 };
+
+/* A parked POST /workers/{id}/poll: answered at the first assignment for
+ * its worker or when its wait ends (an empty list). */
+typedef struct poller {
+    struct poller *prev, *next;
+    djs_server_t *server;
+    h2o_req_t *req; /* NULL once answered or gone */
+    djs_id_t worker;
+    uint32_t max;
+    uv_timer_t timer;
+    struct poller_ref *ref;
+    struct wake *wake; /* pending "answer once durable", or NULL */
+} poller_t;
+
+/* Assignments are handed out only once durable (a worker must never run a
+ * placement that a crash could erase); this token waits for that. */
+typedef struct wake {
+    poller_t *p; /* NULL if the poller finished meanwhile */
+} wake_t;
+
+typedef struct poller_ref {
+    poller_t *p;
+} poller_ref_t;
 
 /* ---- responses ----------------------------------------------------------------- */
 
+/* The route as a template: path segments that are ids become {id}, so the
+ * metrics' label set stays small. */
+static void route_template(h2o_req_t *req, char *out, size_t n)
+{
+    const char *p = req->path_normalized.base, *end = p + req->path_normalized.len;
+    size_t k = 0;
+    while (p < end && k + 8 < n) {
+        const char *seg = p + 1, *slash = memchr(seg, '/', (size_t)(end - seg));
+        const char *stop = slash ? slash : end;
+        djs_id_t id;
+        if (djs_id_parse(seg, (size_t)(stop - seg), &id) == 0)
+            k += (size_t)snprintf(out + k, n - k, "/{id}");
+        else
+            k += (size_t)snprintf(out + k, n - k, "/%.*s", (int)(stop - seg), seg);
+        p = stop;
+    }
+    if (k == 0)
+        snprintf(out, n, "/");
+}
+
+static void observe(h2o_req_t *req, int status)
+{
+    djs_server_t *s = (djs_server_t *)((char *)req->conn->ctx - offsetof(djs_server_t, ctx));
+    char route[128], method[16];
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    int64_t us = (now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000LL +
+                 (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
+    route_template(req, route, sizeof(route));
+    snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);
+    djs_http_stats_observe(&s->http, route, method, status, us > 0 ? (uint64_t)us * 1000 : 0);
+}
+
 static void send_json(h2o_req_t *req, int status, json_t *body, uint64_t seq)
 {
+    observe(req, status);
     char *text = json_dumps(body, JSON_COMPACT);
     size_t len = strlen(text);
     char *copy = h2o_mem_alloc_pool(&req->pool, len);
@@ -66,6 +129,7 @@ static int send_json_new(h2o_req_t *req, int status, json_t *body, uint64_t seq)
 /* RFC 9457 problem details. `type` is a stable slug. */
 static int problem(h2o_req_t *req, int status, const char *type, const char *title, const char *detail)
 {
+    observe(req, status);
     json_t *b = json_pack("{s:s, s:s, s:i, s:s}", "type", "", "title", title, "status", status, "detail", detail ? detail : title);
     char t[128];
     snprintf(t, sizeof(t), PROBLEM_BASE "%s", type);
@@ -309,8 +373,8 @@ static int get_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t idle
     return 0;
 }
 
-static const char *const job_fields[] = {"name",           "description", "priority", "payload", "dependencies", "timeoutSeconds",
-                                         "maxRetries",     "requiredCapabilities", NULL};
+static const char *const job_fields[] = {
+    "name", "description", "priority", "payload", "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
 
 /* Validate the shape of a job object; fills r (strings point into j). */
 static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *deps, djs_str_t *caps, djs_buf_t *payload)
@@ -330,7 +394,8 @@ static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *d
             return problem(req, 400, "unknown-field", "Unknown field", detail), -1;
         }
     }
-#define WRONG(field, what) (snprintf(detail, sizeof(detail), "%s must be %s", field, what), problem(req, 400, "wrong-type", "Wrong type", detail), -1)
+#define WRONG(field, what)                                                                                                         \
+    (snprintf(detail, sizeof(detail), "%s must be %s", field, what), problem(req, 400, "wrong-type", "Wrong type", detail), -1)
     x = json_object_get(j, "name");
     if (!json_is_string(x))
         return WRONG("name", "a string");
@@ -400,7 +465,8 @@ static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *d
 
 static int header_value(h2o_req_t *req, const h2o_token_t *tok, const char *name, h2o_iovec_t *out)
 {
-    ssize_t i = tok != NULL ? h2o_find_header(&req->headers, tok, -1) : h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    ssize_t i =
+        tok != NULL ? h2o_find_header(&req->headers, tok, -1) : h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
     if (i < 0)
         return 0;
     *out = req->headers.entries[i].value;
@@ -461,6 +527,468 @@ static int cancel_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t i
     return reply_when_durable(s, req, seq, 200, b);
 }
 
+/* ---- workers ------------------------------------------------------------------------- */
+
+static json_t *mp_to_json(djs_mp_reader_t *r, int depth);
+
+static json_t *mp_to_json(djs_mp_reader_t *r, int depth)
+{
+    uint8_t tag;
+    if (depth > MAX_JSON_DEPTH + 2 || djs_mp_peek(r, &tag) != 0)
+        return NULL;
+    if ((tag >= 0x80 && tag <= 0x8f) || tag == 0xde || tag == 0xdf) {
+        uint32_t n;
+        if (djs_mp_read_map(r, &n) != 0)
+            return NULL;
+        json_t *o = json_object();
+        for (uint32_t i = 0; i < n; i++) {
+            const char *k;
+            size_t klen;
+            json_t *v;
+            if (djs_mp_read_str(r, &k, &klen) != 0 || (v = mp_to_json(r, depth + 1)) == NULL) {
+                json_decref(o);
+                return NULL;
+            }
+            char key[256];
+            snprintf(key, sizeof(key), "%.*s", (int)(klen < 255 ? klen : 255), k);
+            json_object_set_new(o, key, v);
+        }
+        return o;
+    }
+    if ((tag >= 0x90 && tag <= 0x9f) || tag == 0xdc || tag == 0xdd) {
+        uint32_t n;
+        if (djs_mp_read_array(r, &n) != 0)
+            return NULL;
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < n; i++) {
+            json_t *v = mp_to_json(r, depth + 1);
+            if (v == NULL) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, v);
+        }
+        return a;
+    }
+    const char *str;
+    size_t len;
+    int64_t iv;
+    uint64_t uv;
+    double d;
+    int b;
+    if (djs_mp_read_str(r, &str, &len) == 0)
+        return json_stringn(str, len);
+    if (djs_mp_read_int(r, &iv) == 0)
+        return json_integer(iv);
+    if (djs_mp_read_uint(r, &uv) == 0)
+        return json_real((double)uv);
+    if (djs_mp_read_double(r, &d) == 0)
+        return json_real(d);
+    if (djs_mp_read_bool(r, &b) == 0)
+        return json_boolean(b);
+    if (djs_mp_read_nil(r) == 0)
+        return json_null();
+    return NULL;
+}
+
+static json_t *read_json_body(h2o_req_t *req)
+{
+    json_error_t err;
+    h2o_iovec_t ct;
+    if (req->entity.len == 0)
+        return json_object();
+    if (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) || ct.len < 16 || strncasecmp(ct.base, "application/json", 16) != 0) {
+        problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send application/json");
+        return NULL;
+    }
+    json_t *j = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &err);
+    if (j == NULL) {
+        char detail[200];
+        snprintf(detail, sizeof(detail), "malformed JSON at line %d column %d: %.120s", err.line, err.column, err.text);
+        problem(req, 400, "malformed-json", "Malformed JSON", detail);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        problem(req, 400, "invalid-body", "Invalid body", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* Check that j has only the allowed fields; answers 400 otherwise. */
+static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed)
+{
+    const char *k;
+    json_t *x;
+    json_object_foreach(j, k, x)
+    {
+        int ok = 0;
+        for (int i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(k, allowed[i]) == 0;
+        if (!ok) {
+            char detail[160];
+            snprintf(detail, sizeof(detail), "unknown field '%.64s'", k);
+            problem(req, 400, "unknown-field", "Unknown field", detail);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int wrong_type(h2o_req_t *req, const char *field, const char *what)
+{
+    char detail[160];
+    snprintf(detail, sizeof(detail), "%s must be %s", field, what);
+    return problem(req, 400, "wrong-type", "Wrong type", detail);
+}
+
+static int read_caps(h2o_req_t *req, json_t *x, djs_str_t *caps, uint32_t *n)
+{
+    *n = 0;
+    if (x == NULL)
+        return 0;
+    if (!json_is_array(x) || json_array_size(x) > DJS_JOB_MAX_CAPS)
+        return wrong_type(req, "capabilities", "an array of at most 32 strings"), -1;
+    for (size_t i = 0; i < json_array_size(x); i++) {
+        json_t *c = json_array_get(x, i);
+        if (!json_is_string(c))
+            return wrong_type(req, "capabilities[]", "strings"), -1;
+        caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
+    }
+    *n = (uint32_t)json_array_size(x);
+    return 0;
+}
+
+static int post_worker(djs_server_t *s, h2o_req_t *req)
+{
+    static const char *const fields[] = {"name", "host", "capabilities", "slots", NULL};
+    json_t *j = read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    djs_worker_info_t wi = {0};
+    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    uint32_t ncaps = 0;
+    if (only_fields(req, j, fields) != 0)
+        goto out;
+    if (!json_is_string(x = json_object_get(j, "name"))) {
+        wrong_type(req, "name", "a string");
+        goto out;
+    }
+    wi.name = (djs_str_t){json_string_value(x), json_string_length(x)};
+    if ((x = json_object_get(j, "host")) != NULL) {
+        if (!json_is_string(x)) {
+            wrong_type(req, "host", "a string");
+            goto out;
+        }
+        wi.host = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    x = json_object_get(j, "slots");
+    if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 10000)) {
+        wrong_type(req, "slots", "an integer from 1 to 10000");
+        goto out;
+    }
+    wi.slots = x != NULL ? (uint32_t)json_integer_value(x) : 1;
+    if (read_caps(req, json_object_get(j, "capabilities"), caps, &ncaps) != 0)
+        goto out;
+    djs_id_t id;
+    uint64_t seq;
+    int rc = djs_engine_register(s->engine, "anonymous", &wi, caps, ncaps, &id, &seq);
+    if (rc != 0)
+        engine_problem(req, s->engine, rc);
+    else
+        reply_when_durable(s, req, seq, 201, json_pack("{s:o, s:I}", "id", json_id(&id), "seq", (json_int_t)seq));
+out:
+    json_decref(j);
+    return 0;
+}
+
+static int get_fraction(h2o_req_t *req, json_t *j, const char *name, uint32_t *pm)
+{
+    json_t *x = json_object_get(j, name);
+    *pm = 0;
+    if (x == NULL)
+        return 0;
+    if (!json_is_number(x) || json_number_value(x) < 0 || json_number_value(x) > 1)
+        return wrong_type(req, name, "a number from 0 to 1"), -1;
+    *pm = (uint32_t)(json_number_value(x) * 1000 + 0.5);
+    return 0;
+}
+
+static int heartbeat(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
+{
+    static const char *const fields[] = {"cpu", "memory", "responseMs", NULL};
+    json_t *j = read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    uint32_t cpu, mem, resp = 0;
+    if (only_fields(req, j, fields) == 0 && get_fraction(req, j, "cpu", &cpu) == 0 && get_fraction(req, j, "memory", &mem) == 0) {
+        x = json_object_get(j, "responseMs");
+        if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 3600000)) {
+            wrong_type(req, "responseMs", "an integer of milliseconds");
+        } else {
+            resp = x ? (uint32_t)json_integer_value(x) : 0;
+            uint64_t seq;
+            int rc = djs_engine_heartbeat(s->engine, wid, cpu, mem, resp, &seq);
+            json_t *b = json_pack("{s:b, s:I}", "recorded", seq != 0, "seq", (json_int_t)seq);
+            if (rc != 0) {
+                json_decref(b);
+                engine_problem(req, s->engine, rc);
+            } else if (seq != 0) {
+                reply_when_durable(s, req, seq, 200, b);
+            } else {
+                send_json_new(req, 200, b, 0);
+            }
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* The worker's pending assignments as JSON, with each job's name and payload. */
+static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t max, int *rc)
+{
+    djs_assignment_t as[64];
+    uint32_t n;
+    if ((*rc = djs_engine_poll(s->engine, wid, as, max < 64 ? max : 64, &n)) != 0)
+        return NULL;
+    json_t *list = json_array();
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    for (uint32_t i = 0; i < n; i++) {
+        json_t *a = json_object();
+        json_object_set_new(a, "jobId", json_id(&as[i].job));
+        json_object_set_new(a, "attempt", json_integer(as[i].attempt));
+        json_object_set_new(a, "leaseDeadline", json_time(as[i].lease_ns));
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        djs_buf_reset(&rec);
+        if (djs_log_get(djs_engine_log(s->engine), as[i].submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
+            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0) {
+            json_object_set_new(a, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+            json_object_set_new(a, "timeoutSeconds", json_integer(sp.timeout_s));
+            djs_mp_reader_t r;
+            djs_mp_reader_init(&r, sp.payload, sp.payload_len);
+            json_t *pl = sp.payload_len ? mp_to_json(&r, 0) : json_object();
+            json_object_set_new(a, "payload", pl ? pl : json_object());
+        }
+        json_array_append_new(list, a);
+    }
+    djs_buf_dispose(&rec);
+    return list;
+}
+
+static void poller_unlink(poller_t *p)
+{
+    djs_server_t *s = p->server;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else if (s->pollers == p)
+        s->pollers = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+static void on_poller_closed(uv_handle_t *h)
+{
+    djs_free(h->data);
+}
+
+/* Answer (if the client is still there) and retire the poller. */
+static void poller_finish(poller_t *p)
+{
+    if (p->req != NULL) {
+        int rc;
+        json_t *list = assignments_json(p->server, &p->worker, p->max, &rc);
+        if (list == NULL)
+            engine_problem(p->req, p->server->engine, rc);
+        else
+            send_json_new(p->req, 200, json_pack("{s:o}", "assignments", list), 0);
+    }
+    if (p->ref != NULL)
+        p->ref->p = NULL;
+    if (p->wake != NULL)
+        p->wake->p = NULL;
+    p->wake = NULL;
+    p->req = NULL;
+    poller_unlink(p);
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, on_poller_closed);
+}
+
+static void on_poller_dispose(void *arg)
+{
+    poller_ref_t *ref = arg;
+    if (ref->p != NULL) {
+        ref->p->req = NULL; /* the client left */
+        ref->p->ref = NULL;
+        poller_finish(ref->p);
+    }
+}
+
+static void on_poll_timeout(uv_timer_t *t)
+{
+    poller_finish(t->data);
+}
+
+static void on_wake_durable(void *arg, uint64_t seq, int status)
+{
+    wake_t *w = arg;
+    (void)seq;
+    (void)status; /* on a storage failure the answer is built from what is durable */
+    if (w->p != NULL) {
+        w->p->wake = NULL;
+        poller_finish(w->p);
+    }
+    djs_free(w);
+}
+
+static void poller_wake(poller_t *p)
+{
+    if (p->wake != NULL)
+        return;
+    p->wake = djs_calloc(1, sizeof(wake_t));
+    p->wake->p = p;
+    djs_log_t *log = djs_engine_log(p->server->engine);
+    djs_log_when_durable(log, djs_log_last_seq(log), on_wake_durable, p->wake);
+}
+
+static void on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
+{
+    djs_server_t *s = arg;
+    (void)job;
+    for (poller_t *p = s->pollers; p != NULL; p = p->next)
+        if (djs_id_cmp(&p->worker, worker) == 0)
+            poller_wake(p);
+}
+
+static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt)
+{
+    if (req->query_at == SIZE_MAX)
+        return dflt;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) > nl && memcmp(q, name, nl) == 0 && q[nl] == '=') {
+            uint64_t v = 0;
+            for (const char *c = q + nl + 1; c < stop; c++) {
+                if (*c < '0' || *c > '9' || v > 1000000000)
+                    return dflt;
+                v = v * 10 + (uint64_t)(*c - '0');
+            }
+            return v;
+        }
+        q = stop + 1;
+    }
+    return dflt;
+}
+
+static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
+{
+    uint64_t wait_s = query_u64(req, "wait", 30), max = query_u64(req, "max", 16);
+    if (wait_s > 60)
+        wait_s = 60; /* bounded: a parked HTTP/1.1 request notices its client only when written */
+    if (max == 0 || max > 64)
+        max = 64;
+    djs_assignment_t probe[1];
+    uint32_t pending;
+    int rc = djs_engine_poll(s->engine, wid, probe, 1, &pending);
+    if (rc != 0)
+        return engine_problem(req, s->engine, rc);
+    poller_t *p = djs_calloc(1, sizeof(*p));
+    p->server = s;
+    p->req = req;
+    p->worker = *wid;
+    p->max = (uint32_t)max;
+    p->ref = h2o_mem_alloc_shared(&req->pool, sizeof(poller_ref_t), on_poller_dispose);
+    p->ref->p = p;
+    uv_timer_init(s->loop, &p->timer);
+    p->timer.data = p;
+    uv_timer_start(&p->timer, on_poll_timeout, wait_s * 1000, 0);
+    p->next = s->pollers;
+    if (s->pollers != NULL)
+        s->pollers->prev = p;
+    s->pollers = p;
+    if (pending > 0 || wait_s == 0)
+        poller_wake(p); /* answer as soon as what it will receive is durable */
+    return 0;
+}
+
+/* POST /jobs/{id}/start|progress|complete|fail, fenced by workerId + attempt. */
+static int report(djs_server_t *s, h2o_req_t *req, const djs_id_t *job, const char *what)
+{
+    static const char *const fields[] = {"workerId", "attempt", "percentage", "currentStep", "estimatedCompletion",
+                                         "result",   "error",   NULL};
+    json_t *j = read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    djs_id_t wid;
+    uint64_t seq = 0;
+    int rc = 0;
+    if (only_fields(req, j, fields) != 0)
+        goto out;
+    x = json_object_get(j, "workerId");
+    if (!json_is_string(x) || djs_id_parse(json_string_value(x), json_string_length(x), &wid) != 0) {
+        wrong_type(req, "workerId", "the worker's id");
+        goto out;
+    }
+    x = json_object_get(j, "attempt");
+    if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > UINT32_MAX) {
+        wrong_type(req, "attempt", "the assignment's attempt number");
+        goto out;
+    }
+    uint32_t attempt = (uint32_t)json_integer_value(x);
+    if (strcmp(what, "start") == 0) {
+        rc = djs_engine_start(s->engine, &wid, job, attempt, &seq);
+    } else if (strcmp(what, "progress") == 0) {
+        x = json_object_get(j, "percentage");
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 100) {
+            wrong_type(req, "percentage", "an integer from 0 to 100");
+            goto out;
+        }
+        json_t *st = json_object_get(j, "currentStep");
+        if (st != NULL && !json_is_string(st)) {
+            wrong_type(req, "currentStep", "a string");
+            goto out;
+        }
+        djs_str_t step = st ? (djs_str_t){json_string_value(st), json_string_length(st)} : (djs_str_t){NULL, 0};
+        rc = djs_engine_progress(s->engine, &wid, job, attempt, (uint32_t)json_integer_value(x), step, 0, &seq);
+    } else if (strcmp(what, "complete") == 0) {
+        djs_buf_t res;
+        djs_buf_init(&res);
+        if ((x = json_object_get(j, "result")) != NULL) {
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &res, buf_write);
+            if (pack_json(&pk, x, 1) != 0) {
+                djs_buf_dispose(&res);
+                problem(req, 422, "limit-exceeded", "Limit exceeded", "result is nested too deeply");
+                goto out;
+            }
+        }
+        rc = djs_engine_complete(s->engine, &wid, job, attempt, res.base, res.len, &seq);
+        djs_buf_dispose(&res);
+    } else {
+        x = json_object_get(j, "error");
+        if (x != NULL && !json_is_string(x)) {
+            wrong_type(req, "error", "a string");
+            goto out;
+        }
+        djs_str_t e = x ? (djs_str_t){json_string_value(x), json_string_length(x)} : (djs_str_t){"failed", 6};
+        rc = djs_engine_fail(s->engine, &wid, job, attempt, e, &seq);
+    }
+    if (rc != 0)
+        engine_problem(req, s->engine, rc);
+    else
+        reply_when_durable(s, req, seq, 200,
+                           json_pack("{s:o, s:s, s:I}", "id", json_id(job), "reported", what, "seq", (json_int_t)seq));
+out:
+    json_decref(j);
+    return 0;
+}
+
 /* ---- system ------------------------------------------------------------------------------ */
 
 static int get_stats(djs_server_t *s, h2o_req_t *req)
@@ -487,6 +1015,32 @@ static int get_stats(djs_server_t *s, h2o_req_t *req)
     return 0;
 }
 
+static int get_prometheus(djs_server_t *s, h2o_req_t *req)
+{
+    djs_log_t *log = djs_engine_log(s->engine);
+    djs_log_stats_t ls;
+    djs_log_get_stats(log, &ls);
+    observe(req, 200); /* counted before rendering, so this scrape is included */
+    djs_prom_input_t in = {djs_state_metrics(djs_engine_state(s->engine)),
+                           &ls,
+                           djs_log_map_size(log),
+                           djs_log_last_seq(log),
+                           djs_log_durable_seq(log),
+                           &s->http};
+    djs_buf_t out;
+    djs_buf_init(&out);
+    djs_prom_render(&out, &in);
+    char *copy = h2o_mem_alloc_pool(&req->pool, out.len ? out.len : 1);
+    memcpy(copy, out.base, out.len);
+    size_t len = out.len;
+    djs_buf_dispose(&out);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(DJS_PROM_CONTENT_TYPE));
+    h2o_send_inline(req, copy, len);
+    return 0;
+}
+
 static int path_is(h2o_req_t *req, const char *p)
 {
     return h2o_memis(req->path_normalized.base, req->path_normalized.len, p, strlen(p));
@@ -503,6 +1057,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *p = req->path_normalized.base;
     size_t n = req->path_normalized.len;
     const size_t base = strlen(API "/jobs/");
+    if (path_is(req, "/metrics") && method_is(req, "GET"))
+        return get_prometheus(s, req);
     if (path_is(req, "/health"))
         return send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
     if (path_is(req, "/health/ready")) {
@@ -523,8 +1079,36 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return get_job(s, req, rest, rlen);
         if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/cancel", 7) == 0 && method_is(req, "POST"))
             return cancel_job(s, req, rest, DJS_ID_TEXT_LEN);
+        static const char *const reports[] = {"start", "progress", "complete", "fail", NULL};
+        for (int i = 0; reports[i] != NULL; i++) {
+            size_t rl = strlen(reports[i]);
+            if (rlen == DJS_ID_TEXT_LEN + 1 + rl && rest[DJS_ID_TEXT_LEN] == '/' &&
+                memcmp(rest + DJS_ID_TEXT_LEN + 1, reports[i], rl) == 0 && method_is(req, "POST")) {
+                djs_id_t id;
+                if (parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                    return 0;
+                return report(s, req, &id, reports[i]);
+            }
+        }
         if (rlen != DJS_ID_TEXT_LEN && rlen < DJS_ID_TEXT_LEN)
             return problem(req, 400, "invalid-id", "Invalid id", "the job id is not a UUID (8-4-4-4-12 hex)");
+    }
+    if (path_is(req, API "/workers") && method_is(req, "POST"))
+        return post_worker(s, req);
+    const size_t wbase = strlen(API "/workers/");
+    if (n == wbase + DJS_ID_TEXT_LEN + 10 && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST") &&
+        memcmp(p + wbase + DJS_ID_TEXT_LEN, "/heartbeat", 10) == 0) {
+        djs_id_t id;
+        if (parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0)
+            return 0;
+        return heartbeat(s, req, &id);
+    }
+    if (n == wbase + DJS_ID_TEXT_LEN + 5 && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST") &&
+        memcmp(p + wbase + DJS_ID_TEXT_LEN, "/poll", 5) == 0) {
+        djs_id_t id;
+        if (parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0)
+            return 0;
+        return poll_worker(s, req, &id);
     }
     if (path_is(req, API "/stats") && method_is(req, "GET"))
         return get_stats(s, req);
@@ -567,6 +1151,7 @@ static void on_listener_closed(uv_handle_t *h)
     djs_server_t *s = h->data;
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
+    djs_http_stats_dispose(&s->http);
     djs_free(s);
 }
 
@@ -585,6 +1170,7 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
         djs_free(s);
         return DJS_EINVAL;
     }
+    djs_http_stats_init(&s->http);
     h2o_config_init(&s->config);
     s->config.max_request_entity_size = s->cfg.max_body;
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -608,6 +1194,7 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     int len = sizeof(bound);
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
     s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    djs_engine_set_assign_cb(engine, on_assign, s);
     *out = s;
     return 0;
 }
@@ -622,5 +1209,8 @@ void djs_server_stop(djs_server_t *s)
     if (s == NULL || s->stopping)
         return;
     s->stopping = 1;
+    djs_engine_set_assign_cb(s->engine, NULL, NULL);
+    while (s->pollers != NULL) /* answer parked polls now (empty lists) */
+        poller_finish(s->pollers);
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }

@@ -25,9 +25,9 @@
 typedef struct djs_server djs_server_t;
 
 typedef struct djs_server_config {
-    const char *host;    /* default 127.0.0.1 */
-    int port;            /* default 8080; 0 = any free port (see djs_server_port) */
-    size_t max_body;     /* default 1 MiB */
+    const char *host;               /* default 127.0.0.1 */
+    int port;                       /* default 8080; 0 = any free port (see djs_server_port) */
+    size_t max_body;                /* default 1 MiB */
     void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
     void *shutdown_arg;
 } djs_server_config_t;

@@ -76,6 +76,12 @@ void djs_engine_config_init(djs_engine_config_t *c)
     c->snapshots_kept = 8;
 }
 
+void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *arg)
+{
+    e->cfg.on_assign = cb;
+    e->cfg.assign_arg = arg;
+}
+
 djs_state_t *djs_engine_state(djs_engine_t *e)
 {
     return e->st;

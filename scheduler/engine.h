@@ -67,6 +67,9 @@ djs_log_t *djs_engine_log(djs_engine_t *e);
 /* The detail of the last refused command (static buffer in the engine). */
 const char *djs_engine_errmsg(const djs_engine_t *e);
 
+/* Replace the on_assign callback (e.g. once the HTTP server exists). */
+void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *arg);
+
 /* Process due timers and place ready jobs, as the loop does on its own;
  * for tests and for loop-less use. Returns the last seq appended (0 if none). */
 uint64_t djs_engine_run(djs_engine_t *e);

@@ -104,6 +104,51 @@ req GET /health; expect 200 "still serving"
 req GET /api/v1/stats; expect 200 stats
 [ "$(field '["submitted"]')" = 3 ] || fail "stats submitted: $body"
 
+# a worker: register, long-poll woken by a placement, fenced reports.
+# First cancel what is still queued, so the worker gets only the gpu job.
+req POST "/api/v1/jobs/$id/cancel"; expect 200 "cancel hello"
+req POST "/api/v1/jobs/$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/b1")/cancel"; expect 200 "cancel once"
+req POST /api/v1/workers '{"name":"w1","slots":1,"capabilities":["gpu"]}'; expect 201 "register worker"
+wid=$(field '["id"]')
+req POST /api/v1/workers '{"name":"w2","slots":0}'; problem 400 wrong-type "zero slots"
+curl -s -X POST "$URL/api/v1/workers/$wid/poll?wait=10" >"$T/poll" &
+poller=$!
+sleep 0.3
+req POST /api/v1/jobs '{"name":"gpu-job","requiredCapabilities":["gpu"],"payload":{"cmd":"true"}}'; expect 201 "gpu job"
+gid=$(field '["id"]')
+wait $poller
+$PY - "$T/poll" "$gid" <<'PY' || fail "the long-poll did not deliver the gpu job: $(cat "$T/poll")"
+import json, sys
+a = json.load(open(sys.argv[1]))["assignments"]
+assert any(x["jobId"] == sys.argv[2] and x["attempt"] >= 1 and x["payload"] == {"cmd": "true"} for x in a), a
+PY
+attempt=$($PY -c 'import json,sys; print([x for x in json.load(open(sys.argv[1]))["assignments"] if x["jobId"]==sys.argv[2]][0]["attempt"])' "$T/poll" "$gid")
+req POST "/api/v1/jobs/$gid/start" "{\"workerId\":\"$wid\",\"attempt\":$((attempt + 1))}"; problem 409 stale-attempt "stale attempt"
+req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attempt}"; problem 409 conflict "complete before start"
+req POST "/api/v1/jobs/$gid/start" "{\"workerId\":\"$wid\",\"attempt\":$attempt}"; expect 200 start
+req POST "/api/v1/jobs/$gid/progress" "{\"workerId\":\"$wid\",\"attempt\":$attempt,\"percentage\":60,\"currentStep\":\"x\"}"; expect 200 progress
+req POST "/api/v1/jobs/$gid/progress" "{\"workerId\":\"$wid\",\"attempt\":$attempt,\"percentage\":160}"; problem 400 wrong-type "percentage range"
+req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attempt,\"result\":{\"ok\":true}}"; expect 200 complete
+req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attempt}"; problem 409 stale-attempt "complete twice"
+req GET "/api/v1/jobs/$gid"; [ "$(field '["status"]')" = COMPLETED ] || fail "gpu job completed: $body"
+req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.5,"memory":0.25,"responseMs":12}'; expect 200 heartbeat
+req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":5}'; problem 400 wrong-type "cpu range"
+t0=$(date +%s%N)
+req POST "/api/v1/workers/$wid/poll?wait=1"; expect 200 "empty poll"
+[ "$(field '["assignments"]')" = "[]" ] || fail "empty poll body: $body"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 900 ] || fail "poll returned before its wait"
+
+# Prometheus exposition, checked by promtool
+curl -s "$URL/metrics" >"$T/metrics"
+if [ -x /usr/bin/promtool ]; then
+    /usr/bin/promtool check metrics <"$T/metrics" || fail "promtool check metrics"
+else
+    echo "SKIP promtool check: /usr/bin/promtool missing (tools/deps.sh installs prometheus)"
+fi
+grep -q '^djs_jobs{state="COMPLETED"} 1$' "$T/metrics" || fail "djs_jobs COMPLETED in metrics"
+grep -q '^djs_http_requests_total{route="/api/v1/jobs/{id}",method="GET",status="2xx"}' "$T/metrics" || fail "http metrics by route template"
+grep -q '^djs_log_durable_seq ' "$T/metrics" || fail "log metrics"
+
 # graceful shutdown over the API, then a restart keeps everything
 req POST /api/v1/admin/shutdown; expect 202 shutdown
 wait "$pid" || fail "serve exit status $?"
@@ -112,6 +157,8 @@ grep -q "stopped cleanly" "$T/serve.out" || fail "clean stop"
 start
 req GET "/api/v1/jobs/$id"; expect 200 "job after restart"
 [ "$(field '["name"]')" = hello ] || fail "name after restart"
+[ "$(field '["status"]')" = CANCELLED ] || fail "status after restart"
+req GET "/api/v1/jobs/$gid"; [ "$(field '["status"]')" = COMPLETED ] || fail "completed job after restart"
 kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
 pid=""
 "$DJS" replay verify "$T/data" | grep -q '^OK' || fail "log verifies after the API run"

@@ -263,8 +263,8 @@ int bench_engine(int argc, char **argv)
            ",\"jobs_per_s\":%.0f,\"apply_events_per_s\":%.0f,\"replay_s\":%.3f,\"apply_keep_all_events_per_s\":%.0f,"
            "\"rss_bytes_per_job\":%.0f,"
            "\"schedule_ns_per_job\":%.0f,\"entity_as_of_us_p50\":%.1f,\"state_at_ms_p50\":%.1f}\n",
-           p.jobs, p.workers, events, p.jobs / t_life, events / t_replay, t_replay, events / t_all, per_job, (double)sched_ns / p.jobs,
-           as_of[500] / 1e3, state_at[10] / 1e6);
+           p.jobs, p.workers, events, p.jobs / t_life, events / t_replay, t_replay, events / t_all, per_job,
+           (double)sched_ns / p.jobs, as_of[500] / 1e3, state_at[10] / 1e6);
     (void)live_digest;
     djs_free(sample);
     djs_free(eb.p);

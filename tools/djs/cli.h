@@ -20,6 +20,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 int bench_log(int argc, char **argv);
 int bench_engine(int argc, char **argv);
 

@@ -135,7 +135,8 @@ int cmd_serve(int argc, char **argv)
     djs_server_config_init(&sc);
     char host[256];
     const char *colon = strrchr(listen, ':');
-    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 || atoi(colon + 1) > 65535) {
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
+        atoi(colon + 1) > 65535) {
         fprintf(stderr, "djs serve: --listen wants HOST:PORT (e.g. 127.0.0.1:8080)\n");
         return 2;
     }

@@ -17,6 +17,9 @@ static void usage(FILE *f)
             "  worker --server URL --token T             run a worker agent (not yet available)\n"
             "  replay verify DATA_DIR                     check every record and the hash chain\n"
             "  backup DATA_DIR DEST                       hot backup with compaction, safe while serving\n"
+            "  token create --sub NAME --role ROLE [--ttl 1h] [--data DIR]\n"
+            "                                             print a signed API token (roles: admin,\n"
+            "                                             operator, user, worker; ttl N[s|m|h|d])\n"
             "  bench log [--events N] [--size BYTES] [--entities E] [--dir DIR]\n"
             "                                             measure the log against raw LMDB\n"
             "  version                                    print the version\n",
@@ -38,6 +41,8 @@ int main(int argc, char **argv)
         return cmd_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("djs %s\n", DJS_VERSION_STRING);
         return 0;
