@@ -1121,6 +1121,33 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return problem(req, 404, "not-found", "Not Found", "no such endpoint (see docs/openapi.yaml)");
 }
 
+/* Every route on_req serves, as "METHOD /path" with {id} for ids: the
+ * OpenAPI test (tests/integration/test_openapi.sh) checks docs/openapi.yaml
+ * against it both ways. Keep it next to on_req and in step with it. */
+static const char *const routes[] = {
+    "GET /health",
+    "GET /health/ready",
+    "GET /metrics",
+    "POST /api/v1/jobs",
+    "GET /api/v1/jobs/{id}",
+    "POST /api/v1/jobs/{id}/cancel",
+    "POST /api/v1/jobs/{id}/start",
+    "POST /api/v1/jobs/{id}/progress",
+    "POST /api/v1/jobs/{id}/complete",
+    "POST /api/v1/jobs/{id}/fail",
+    "POST /api/v1/workers",
+    "POST /api/v1/workers/{id}/heartbeat",
+    "POST /api/v1/workers/{id}/poll",
+    "GET /api/v1/stats",
+    "POST /api/v1/admin/shutdown",
+    NULL,
+};
+
+const char *const *djs_server_routes(void)
+{
+    return routes;
+}
+
 /* ---- listener ----------------------------------------------------------------------------- */
 
 static void on_accept(uv_stream_t *listener, int status)

@@ -37,6 +37,9 @@ void djs_server_config_init(djs_server_config_t *c);
  * host), DJS_EPERM. */
 int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c);
 int djs_server_port(const djs_server_t *s);
+/* The routes served, "METHOD /path" with {id} placeholders, NULL-terminated. */
+const char *const *djs_server_routes(void);
+
 /* Stop accepting; in-flight requests still get their answers as long as
  * the loop runs. */
 void djs_server_stop(djs_server_t *s);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/server.h"
 #include "core/error.h"
 #include "tools/djs/cli.h"
 
@@ -49,6 +50,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "routes") == 0) { /* hidden: the HTTP routes, for the OpenAPI test */
+        for (const char *const *r = djs_server_routes(); *r != NULL; r++)
+            printf("%s\n", *r);
         return 0;
     }
     if (strcmp(cmd, "worker") == 0) {
