@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/job.h"
 #include "core/mp.h"
+#include "api/auth.h"
 #include "api/prom.h"
 #include "projections/jobview.h"
 
@@ -171,6 +172,70 @@ static int engine_problem(h2o_req_t *req, djs_engine_t *e, int rc)
         return problem(req, 503, "log-unavailable", "Event log not writable", detail);
     }
     return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+}
+
+/* ---- authentication and roles --------------------------------------------------------- */
+
+#define R(x) (1u << DJS_ROLE_##x)
+#define STAFF (R(ADMIN) | R(OPERATOR))
+
+/* 403 unless the principal's role is in mask. */
+static int allow(h2o_req_t *req, const djs_principal_t *who, unsigned mask)
+{
+    if ((mask >> who->role) & 1u)
+        return 1;
+    char detail[128];
+    snprintf(detail, sizeof(detail), "the %s role may not do this", djs_role_name(who->role));
+    problem(req, 403, "forbidden", "Forbidden", detail);
+    return 0;
+}
+
+/* A worker token may act only for the worker registered under its subject. */
+static int worker_self(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *wid)
+{
+    if (who->role != DJS_ROLE_WORKER)
+        return 1;
+    djs_worker_t *w = djs_state_worker(djs_engine_state(s->engine), wid);
+    if (w != NULL && strcmp(w->name, who->sub) == 0)
+        return 1;
+    problem(req, 403, "forbidden", "Forbidden", "a worker token acts only for the worker registered under its subject");
+    return 0;
+}
+
+/* Authenticate the request: 0 and *who, or -1 after a 401 answer. */
+static int authenticate(djs_server_t *s, h2o_req_t *req, djs_principal_t *who)
+{
+    memset(who, 0, sizeof(*who));
+    if (s->cfg.auth == NULL) {
+        snprintf(who->sub, sizeof(who->sub), "anonymous");
+        who->role = DJS_ROLE_ADMIN; /* --insecure-no-auth */
+        return 0;
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *why = "missing bearer token (Authorization: Bearer ...)";
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
+            if (djs_auth_verify(s->cfg.auth, v.base + 7, v.len - 7, (uint64_t)time(NULL), 30, who, &why) == 0)
+                return 0;
+        } else {
+            why = "the Authorization header must be 'Bearer <token>'";
+        }
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"djs\""));
+    problem(req, 401, "unauthorized", "Unauthorized", why);
+    return -1;
+}
+
+static int owns(djs_server_t *s, const djs_principal_t *who, const djs_id_t *job)
+{
+    if (who->role != DJS_ROLE_USER)
+        return 1;
+    djs_state_t *st = djs_engine_state(s->engine);
+    djs_job_t *j = djs_state_job(st, job);
+    size_t len;
+    const char *owner = j != NULL ? djs_state_str(st, j->owner, &len) : NULL;
+    return owner != NULL && len == strlen(who->sub) && memcmp(owner, who->sub, len) == 0;
 }
 
 /* ---- ack after durable ------------------------------------------------------------ */
@@ -352,7 +417,7 @@ static int parse_id(h2o_req_t *req, const char *p, size_t len, djs_id_t *id)
     return 0;
 }
 
-static int get_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t idlen)
+static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const char *idp, size_t idlen)
 {
     djs_id_t id;
     if (parse_id(req, idp, idlen, &id) != 0)
@@ -360,6 +425,13 @@ static int get_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t idle
     djs_job_view_t v;
     djs_job_view_init(&v);
     int rc = djs_job_view_at(djs_engine_log(s->engine), &id, UINT64_MAX, &v);
+    if (rc == 0 && who->role == DJS_ROLE_USER) {
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        if (djs_event_decode(v.submit.base, v.submit.len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 ||
+            sp.owner.len != strlen(who->sub) || memcmp(sp.owner.p, who->sub, sp.owner.len) != 0)
+            rc = DJS_ENOTFOUND; /* a user sees only its own jobs, and learns nothing of others' */
+    }
     if (rc == 0) {
         json_t *j = job_json(&v);
         send_json(req, 200, j, v.last_seq);
@@ -473,7 +545,7 @@ static int header_value(h2o_req_t *req, const h2o_token_t *tok, const char *name
     return 1;
 }
 
-static int post_job(djs_server_t *s, h2o_req_t *req)
+static int post_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
 {
     h2o_iovec_t ct;
     if (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) || ct.len < 16 || strncasecmp(ct.base, "application/json", 16) != 0)
@@ -497,8 +569,7 @@ static int post_job(djs_server_t *s, h2o_req_t *req)
             r.spec.idem_key = (djs_str_t){idem.base, idem.len};
         uint64_t seq;
         int existed;
-        /* no authentication yet: every job is owned by "anonymous" */
-        int rc = djs_engine_submit(s->engine, "anonymous", &r, 1, &id, &seq, &existed);
+        int rc = djs_engine_submit(s->engine, who->sub, &r, 1, &id, &seq, &existed);
         if (rc != 0) {
             engine_problem(req, s->engine, rc);
         } else {
@@ -514,13 +585,15 @@ static int post_job(djs_server_t *s, h2o_req_t *req)
     return 0;
 }
 
-static int cancel_job(djs_server_t *s, h2o_req_t *req, const char *idp, size_t idlen)
+static int cancel_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const char *idp, size_t idlen)
 {
     djs_id_t id;
     uint64_t seq;
     if (parse_id(req, idp, idlen, &id) != 0)
         return 0;
-    int rc = djs_engine_cancel(s->engine, "anonymous", &id, &seq);
+    if (!owns(s, who, &id))
+        return problem(req, 404, "not-found", "Not Found", "no such job");
+    int rc = djs_engine_cancel(s->engine, who->sub, &id, &seq);
     if (rc != 0)
         return engine_problem(req, s->engine, rc);
     json_t *b = json_pack("{s:o, s:s, s:I}", "id", json_id(&id), "status", "CANCELLED", "seq", (json_int_t)seq);
@@ -660,7 +733,7 @@ static int read_caps(h2o_req_t *req, json_t *x, djs_str_t *caps, uint32_t *n)
     return 0;
 }
 
-static int post_worker(djs_server_t *s, h2o_req_t *req)
+static int post_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
 {
     static const char *const fields[] = {"name", "host", "capabilities", "slots", NULL};
     json_t *j = read_json_body(req), *x;
@@ -691,9 +764,13 @@ static int post_worker(djs_server_t *s, h2o_req_t *req)
     wi.slots = x != NULL ? (uint32_t)json_integer_value(x) : 1;
     if (read_caps(req, json_object_get(j, "capabilities"), caps, &ncaps) != 0)
         goto out;
+    if (who->role == DJS_ROLE_WORKER && (wi.name.len != strlen(who->sub) || memcmp(wi.name.p, who->sub, wi.name.len) != 0)) {
+        problem(req, 403, "forbidden", "Forbidden", "a worker token registers only the worker named by its subject");
+        goto out;
+    }
     djs_id_t id;
     uint64_t seq;
-    int rc = djs_engine_register(s->engine, "anonymous", &wi, caps, ncaps, &id, &seq);
+    int rc = djs_engine_register(s->engine, who->sub, &wi, caps, ncaps, &id, &seq);
     if (rc != 0)
         engine_problem(req, s->engine, rc);
     else
@@ -918,7 +995,7 @@ static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
 }
 
 /* POST /jobs/{id}/start|progress|complete|fail, fenced by workerId + attempt. */
-static int report(djs_server_t *s, h2o_req_t *req, const djs_id_t *job, const char *what)
+static int report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *job, const char *what)
 {
     static const char *const fields[] = {"workerId", "attempt", "percentage", "currentStep", "estimatedCompletion",
                                          "result",   "error",   NULL};
@@ -935,6 +1012,8 @@ static int report(djs_server_t *s, h2o_req_t *req, const djs_id_t *job, const ch
         wrong_type(req, "workerId", "the worker's id");
         goto out;
     }
+    if (!worker_self(s, req, who, &wid))
+        goto out;
     x = json_object_get(j, "attempt");
     if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > UINT32_MAX) {
         wrong_type(req, "attempt", "the assignment's attempt number");
@@ -1056,9 +1135,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     djs_server_t *s = ((handler_t *)self)->server;
     const char *p = req->path_normalized.base;
     size_t n = req->path_normalized.len;
-    const size_t base = strlen(API "/jobs/");
-    if (path_is(req, "/metrics") && method_is(req, "GET"))
-        return get_prometheus(s, req);
+    const size_t base = strlen(API "/jobs/"), wbase = strlen(API "/workers/");
+    djs_principal_t who;
     if (path_is(req, "/health"))
         return send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
     if (path_is(req, "/health/ready")) {
@@ -1067,52 +1145,55 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
         return send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
     }
+    if (authenticate(s, req, &who) != 0)
+        return 0;
+    if (path_is(req, "/metrics") && method_is(req, "GET"))
+        return allow(req, &who, STAFF) ? get_prometheus(s, req) : 0;
     if (path_is(req, API "/jobs")) {
         if (method_is(req, "POST"))
-            return post_job(s, req);
+            return allow(req, &who, STAFF | R(USER)) ? post_job(s, req, &who) : 0;
         return problem(req, 405, "method-not-allowed", "Method Not Allowed", "use POST to submit a job");
     }
     if (n > base && memcmp(p, API "/jobs/", base) == 0) {
         const char *rest = p + base;
         size_t rlen = n - base;
         if (rlen == DJS_ID_TEXT_LEN && method_is(req, "GET"))
-            return get_job(s, req, rest, rlen);
+            return allow(req, &who, STAFF | R(USER)) ? get_job(s, req, &who, rest, rlen) : 0;
         if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/cancel", 7) == 0 && method_is(req, "POST"))
-            return cancel_job(s, req, rest, DJS_ID_TEXT_LEN);
+            return allow(req, &who, STAFF | R(USER)) ? cancel_job(s, req, &who, rest, DJS_ID_TEXT_LEN) : 0;
         static const char *const reports[] = {"start", "progress", "complete", "fail", NULL};
         for (int i = 0; reports[i] != NULL; i++) {
             size_t rl = strlen(reports[i]);
             if (rlen == DJS_ID_TEXT_LEN + 1 + rl && rest[DJS_ID_TEXT_LEN] == '/' &&
                 memcmp(rest + DJS_ID_TEXT_LEN + 1, reports[i], rl) == 0 && method_is(req, "POST")) {
                 djs_id_t id;
-                if (parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                if (!allow(req, &who, STAFF | R(WORKER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
                     return 0;
-                return report(s, req, &id, reports[i]);
+                return report(s, req, &who, &id, reports[i]);
             }
         }
-        if (rlen != DJS_ID_TEXT_LEN && rlen < DJS_ID_TEXT_LEN)
+        if (rlen < DJS_ID_TEXT_LEN)
             return problem(req, 400, "invalid-id", "Invalid id", "the job id is not a UUID (8-4-4-4-12 hex)");
     }
     if (path_is(req, API "/workers") && method_is(req, "POST"))
-        return post_worker(s, req);
-    const size_t wbase = strlen(API "/workers/");
-    if (n == wbase + DJS_ID_TEXT_LEN + 10 && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST") &&
-        memcmp(p + wbase + DJS_ID_TEXT_LEN, "/heartbeat", 10) == 0) {
-        djs_id_t id;
-        if (parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0)
-            return 0;
-        return heartbeat(s, req, &id);
-    }
-    if (n == wbase + DJS_ID_TEXT_LEN + 5 && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST") &&
-        memcmp(p + wbase + DJS_ID_TEXT_LEN, "/poll", 5) == 0) {
-        djs_id_t id;
-        if (parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0)
-            return 0;
-        return poll_worker(s, req, &id);
+        return allow(req, &who, STAFF | R(WORKER)) ? post_worker(s, req, &who) : 0;
+    if (n > wbase + DJS_ID_TEXT_LEN && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST")) {
+        const char *tail = p + wbase + DJS_ID_TEXT_LEN;
+        size_t tlen = n - wbase - DJS_ID_TEXT_LEN;
+        int hb = tlen == 10 && memcmp(tail, "/heartbeat", 10) == 0, poll = tlen == 5 && memcmp(tail, "/poll", 5) == 0;
+        if (hb || poll) {
+            djs_id_t id;
+            if (!allow(req, &who, STAFF | R(WORKER)) || parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0 ||
+                !worker_self(s, req, &who, &id))
+                return 0;
+            return hb ? heartbeat(s, req, &id) : poll_worker(s, req, &id);
+        }
     }
     if (path_is(req, API "/stats") && method_is(req, "GET"))
-        return get_stats(s, req);
+        return allow(req, &who, STAFF) ? get_stats(s, req) : 0;
     if (path_is(req, API "/admin/shutdown") && method_is(req, "POST")) {
+        if (!allow(req, &who, R(ADMIN)))
+            return 0;
         send_json_new(req, 202, json_pack("{s:s}", "status", "shutting down"), 0);
         if (s->cfg.on_shutdown != NULL)
             s->cfg.on_shutdown(s->cfg.shutdown_arg);

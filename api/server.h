@@ -6,9 +6,11 @@
  * client went away meanwhile is forgotten (its events stay: they were
  * accepted). Errors are RFC 9457 application/problem+json.
  *
- * First slice (issue 4 in progress): health, readiness, submitting,
- * reading and cancelling jobs, stats, shutdown. Authentication is not wired
- * yet: the server listens on loopback by default and says so at start.
+ * Every endpoint but /health and /health/ready needs a bearer token (JWT
+ * HS256, api/auth.h) unless auth is NULL. Roles: admin everything; operator
+ * jobs, workers, stats, metrics; user submits and sees or cancels only its
+ * own jobs; worker registers, heartbeats, polls and reports only as the
+ * worker named by its token's subject.
  *
  * Ownership: djs_server_start borrows loop and engine (both must outlive
  * the server); djs_server_stop closes the listener and frees the server
@@ -28,6 +30,7 @@ typedef struct djs_server_config {
     const char *host;               /* default 127.0.0.1 */
     int port;                       /* default 8080; 0 = any free port (see djs_server_port) */
     size_t max_body;                /* default 1 MiB */
+    struct djs_auth *auth; /* verifies bearer tokens; NULL = no authentication (--insecure-no-auth) */
     void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
     void *shutdown_arg;
 } djs_server_config_t;

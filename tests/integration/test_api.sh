@@ -28,9 +28,9 @@ start() {
 req() {
     local ct=${4:-application/json}
     if [ $# -ge 3 ]; then
-        code=$(curl -s -D "$T/headers" -o "$T/body" -w '%{http_code}' -X "$1" -H "content-type: $ct" --data-binary "$3" "$URL$2")
+        code=$(curl -s "${AUTH[@]}" -D "$T/headers" -o "$T/body" -w '%{http_code}' -X "$1" -H "content-type: $ct" --data-binary "$3" "$URL$2")
     else
-        code=$(curl -s -D "$T/headers" -o "$T/body" -w '%{http_code}' -X "$1" "$URL$2")
+        code=$(curl -s "${AUTH[@]}" -D "$T/headers" -o "$T/body" -w '%{http_code}' -X "$1" "$URL$2")
     fi
     body=$(cat "$T/body")
 }
@@ -45,6 +45,8 @@ problem() { # status slug
 }
 
 start
+TOKEN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
+AUTH=(-H "Authorization: Bearer $TOKEN")
 req GET /health; expect 200 health
 req GET /health/ready; expect 200 ready
 
@@ -58,16 +60,16 @@ req GET "/api/v1/jobs/$id"; expect 200 "get job"
 [ "$(field '["status"]')" = QUEUED ] || fail "status"
 [ "$(field '["priority"]')" = HIGH ] || fail "priority"
 [ "$(field '["maxRetries"]')" = 2 ] || fail "maxRetries"
-curl -s -i "$URL/api/v1/jobs/$id" | grep -qi "^djs-seq: [0-9]" || fail "DJS-Seq header"
+curl -s -i "${AUTH[@]}" "$URL/api/v1/jobs/$id" | grep -qi "^djs-seq: [0-9]" || fail "DJS-Seq header"
 
 # dependencies and idempotency
 req POST /api/v1/jobs "{\"name\":\"after\",\"dependencies\":[\"$id\"]}"; expect 201 "submit with dependency"
 dep=$(field '["id"]')
 req GET "/api/v1/jobs/$dep"; [ "$(field '["status"]')" = CREATED ] || fail "dependent waits"
-code=$(curl -s -o "$T/b1" -w '%{http_code}' -X POST -H 'content-type: application/json' -H 'Idempotency-Key: k-1' \
+code=$(curl -s "${AUTH[@]}" -o "$T/b1" -w '%{http_code}' -X POST -H 'content-type: application/json' -H 'Idempotency-Key: k-1' \
        --data-binary '{"name":"once"}' "$URL/api/v1/jobs")
 [ "$code" = 201 ] || fail "first idempotent submit: $code"
-code=$(curl -s -o "$T/b2" -w '%{http_code}' -X POST -H 'content-type: application/json' -H 'Idempotency-Key: k-1' \
+code=$(curl -s "${AUTH[@]}" -o "$T/b2" -w '%{http_code}' -X POST -H 'content-type: application/json' -H 'Idempotency-Key: k-1' \
        --data-binary '{"name":"once"}' "$URL/api/v1/jobs")
 [ "$code" = 200 ] || fail "repeated idempotent submit: $code"
 [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/b1")" = \
@@ -94,7 +96,7 @@ req POST /api/v1/jobs '{"name":"x"}' text/plain; problem 415 unsupported-media-t
 deep=$($PY -c 'print("{\"name\":\"x\",\"payload\":" + "{\"a\":"*40 + "1" + "}"*40 + "}")')
 req POST /api/v1/jobs "$deep"; problem 422 limit-exceeded "deep payload"
 $PY -c 'print("{\"name\":\"x\",\"description\":\"" + "a"*(2*1024*1024) + "\"}")' > "$T/huge.json"
-code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/json' --data-binary @"$T/huge.json" "$URL/api/v1/jobs")
+code=$(curl -s "${AUTH[@]}" -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/json' --data-binary @"$T/huge.json" "$URL/api/v1/jobs")
 [ "$code" = 413 ] || fail "huge body: expected 413, got $code"
 req GET /api/v1/jobs/01890a5d-ac96-774b-bcce-b302099a8057; problem 404 not-found "unknown job"
 req GET /api/v1/jobs/not-a-uuid; problem 400 invalid-id "bad id"
@@ -111,7 +113,7 @@ req POST "/api/v1/jobs/$($PY -c 'import json,sys; print(json.load(open(sys.argv[
 req POST /api/v1/workers '{"name":"w1","slots":1,"capabilities":["gpu"]}'; expect 201 "register worker"
 wid=$(field '["id"]')
 req POST /api/v1/workers '{"name":"w2","slots":0}'; problem 400 wrong-type "zero slots"
-curl -s -X POST "$URL/api/v1/workers/$wid/poll?wait=10" >"$T/poll" &
+curl -s "${AUTH[@]}" -X POST "$URL/api/v1/workers/$wid/poll?wait=10" >"$T/poll" &
 poller=$!
 sleep 0.3
 req POST /api/v1/jobs '{"name":"gpu-job","requiredCapabilities":["gpu"],"payload":{"cmd":"true"}}'; expect 201 "gpu job"
@@ -139,7 +141,7 @@ req POST "/api/v1/workers/$wid/poll?wait=1"; expect 200 "empty poll"
 [ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 900 ] || fail "poll returned before its wait"
 
 # Prometheus exposition, checked by promtool
-curl -s "$URL/metrics" >"$T/metrics"
+curl -s "${AUTH[@]}" "$URL/metrics" >"$T/metrics"
 if [ -x /usr/bin/promtool ]; then
     /usr/bin/promtool check metrics <"$T/metrics" || fail "promtool check metrics"
 else
@@ -148,6 +150,35 @@ fi
 grep -q '^djs_jobs{state="COMPLETED"} 1$' "$T/metrics" || fail "djs_jobs COMPLETED in metrics"
 grep -q '^djs_http_requests_total{route="/api/v1/jobs/{id}",method="GET",status="2xx"}' "$T/metrics" || fail "http metrics by route template"
 grep -q '^djs_log_durable_seq ' "$T/metrics" || fail "log metrics"
+
+# authentication and roles
+as() { local t=$1; shift; AUTH=(-H "Authorization: Bearer $t"); req "$@"; AUTH=(-H "Authorization: Bearer $TOKEN"); }
+ALICE=$("$DJS" token create --data "$T/data" --sub alice --role user)
+BOB=$("$DJS" token create --data "$T/data" --sub bob --role user)
+OPER=$("$DJS" token create --data "$T/data" --sub ops --role operator)
+WTOK=$("$DJS" token create --data "$T/data" --sub w9 --role worker)
+AUTH=(); req GET /api/v1/stats; AUTH=(-H "Authorization: Bearer $TOKEN"); problem 401 unauthorized "no token"
+grep -qi '^www-authenticate: Bearer' "$T/headers" || fail "401 without WWW-Authenticate"
+as "garbage.token.here" GET /api/v1/stats; problem 401 unauthorized "garbage token"
+FORGED=$($PY -c 'import jwt,time; print(jwt.encode({"sub":"admin","role":"admin","exp":int(time.time())+600}, "x"*32, algorithm="HS256"))')
+as "$FORGED" GET /api/v1/stats; problem 401 unauthorized "token signed with another key"
+EXPIRED=$($PY -c 'import jwt,time,sys; print(jwt.encode({"sub":"admin","role":"admin","exp":int(time.time())-600}, open(sys.argv[1],"rb").read(), algorithm="HS256"))' "$T/data/jwt.secret")
+as "$EXPIRED" GET /api/v1/stats; problem 401 unauthorized "expired token"
+as "$ALICE" POST /api/v1/jobs '{"name":"alices"}'; expect 201 "user submits"
+aj=$(field '["id"]')
+as "$ALICE" GET "/api/v1/jobs/$aj"; expect 200 "user reads own job"
+[ "$(field '["owner"]')" = alice ] || fail "owner is the token subject"
+as "$BOB" GET "/api/v1/jobs/$aj"; problem 404 not-found "user reads another's job"
+as "$BOB" POST "/api/v1/jobs/$aj/cancel"; problem 404 not-found "user cancels another's job"
+as "$ALICE" GET /api/v1/stats; problem 403 forbidden "user reads stats"
+as "$ALICE" POST /api/v1/admin/shutdown; problem 403 forbidden "user shuts down"
+as "$OPER" POST /api/v1/admin/shutdown; problem 403 forbidden "operator shuts down"
+as "$OPER" GET /api/v1/stats; expect 200 "operator reads stats"
+as "$ALICE" POST "/api/v1/jobs/$aj/cancel"; expect 200 "user cancels own job"
+as "$WTOK" POST /api/v1/workers '{"name":"not-me","slots":1}'; problem 403 forbidden "worker registers another name"
+as "$WTOK" POST /api/v1/workers '{"name":"w9","slots":1}'; expect 201 "worker registers itself"
+as "$WTOK" POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.1}'; problem 403 forbidden "worker beats for another"
+as "$WTOK" POST /api/v1/jobs '{"name":"x"}'; problem 403 forbidden "worker submits"
 
 # graceful shutdown over the API, then a restart keeps everything
 req POST /api/v1/admin/shutdown; expect 202 shutdown

@@ -43,7 +43,7 @@ if ! diff -u "$T/served" "$T/documented"; then
 fi
 
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" >"$T/serve.out" 2>&1 &
+"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --insecure-no-auth >"$T/serve.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
 while read -r method path; do

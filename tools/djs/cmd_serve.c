@@ -10,7 +10,10 @@
 
 #include "core/error.h"
 #include "eventlog/log.h"
+#include "api/auth.h"
 #include "api/server.h"
+#include <sys/stat.h>
+#include <time.h>
 #include "scheduler/engine.h"
 #include <stdlib.h>
 #include "tools/djs/cli.h"
@@ -84,7 +87,8 @@ static void on_fatal(void *arg, int err, const char *msg)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT]";
+    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--insecure-no-auth]";
+    int no_auth = cli_flag(argc, argv, "--insecure-no-auth");
     const char *data = cli_opt(argc, argv, "--data");
     const char *listen = cli_opt(argc, argv, "--listen");
     const char *pos[1];
@@ -144,6 +148,28 @@ int cmd_serve(int argc, char **argv)
     host[colon - listen] = '\0';
     sc.host = host;
     sc.port = atoi(colon + 1);
+    djs_auth_t *auth = NULL;
+    if (!no_auth) {
+        char secret[4200];
+        struct stat st;
+        snprintf(secret, sizeof(secret), "%s/%s", data, DJS_AUTH_SECRET_FILE);
+        int first = stat(secret, &st) != 0;
+        if ((rc = djs_auth_open(&auth, data)) != 0) {
+            fprintf(stderr, "djs serve: cannot load the token secret %s: %s\n", secret, djs_strerror(rc));
+            return 1;
+        }
+        if (first) {
+            djs_buf_t tok;
+            djs_buf_init(&tok);
+            const char *user = getenv("USER") ? getenv("USER") : "admin";
+            if (djs_auth_sign(auth, user, DJS_ROLE_ADMIN, (uint64_t)time(NULL), 24 * 3600, &tok) == 0)
+                printf("djs serve: first start: admin token for '%s', valid 24 h (more with: djs token create --sub NAME --role "
+                       "ROLE):\n%.*s\n",
+                       user, (int)tok.len, (const char *)tok.base);
+            djs_buf_dispose(&tok);
+        }
+    }
+    sc.auth = auth;
     sc.on_shutdown = on_shutdown_request;
     sc.shutdown_arg = &s;
     if ((rc = djs_server_start(&s.server, &s.loop, s.engine, &sc)) != 0) {
@@ -151,7 +177,11 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     printf("djs serve: listening on http://%s:%d/ (health: /health, API: /api/v1)\n", host, djs_server_port(s.server));
-    printf("djs serve: WARNING: authentication is not wired yet in this build: keep it on loopback\n");
+    if (no_auth)
+        printf(
+            "djs serve: WARNING: --insecure-no-auth: NO AUTHENTICATION, every request acts as an admin. Local experiments only.\n");
+    else
+        printf("djs serve: bearer tokens required (JWT HS256, secret in %s/%s)\n", data, DJS_AUTH_SECRET_FILE);
     printf("djs serve: press Ctrl-C to stop\n");
     fflush(stdout);
 
@@ -172,6 +202,7 @@ int cmd_serve(int argc, char **argv)
     djs_log_close(s.log);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
+    djs_auth_close(auth);
     printf("djs serve: stopped cleanly\n");
     return 0;
 }
