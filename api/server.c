@@ -149,6 +149,99 @@ static int problem(h2o_req_t *req, int status, const char *type, const char *tit
     return 0;
 }
 
+static int query_str(h2o_req_t *req, const char *name, const char **val, size_t *len);
+static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt);
+
+/* RFC 3339 time (2026-11-27T10:02:00Z, fractions, or +01:00 offsets; a '+'
+ * that arrived as a space in a query string is accepted) -> ns. */
+static int parse_rfc3339(const char *p, size_t len, uint64_t *ns)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '%' && i + 2 < len && buf[i + 1] == '3' && (buf[i + 2] == 'A' || buf[i + 2] == 'a'))
+            buf[i] = ':', memmove(buf + i + 1, buf + i + 3, len - i - 2), len -= 2;
+        else if (buf[i] == '%' && i + 2 < len && buf[i + 1] == '2' && (buf[i + 2] == 'B' || buf[i + 2] == 'b'))
+            buf[i] = '+', memmove(buf + i + 1, buf + i + 3, len - i - 2), len -= 2;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int used = 0;
+    if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+               &used) != 6)
+        return -1;
+    const char *r = buf + used;
+    uint64_t frac = 0, scale = 1000000000ULL;
+    if (*r == '.') {
+        r++;
+        while (*r >= '0' && *r <= '9') {
+            if (scale > 1) {
+                scale /= 10;
+                frac += (uint64_t)(*r - '0') * scale;
+            }
+            r++;
+        }
+    }
+    long off = 0;
+    if (*r == 'Z' || *r == 'z') {
+        r++;
+    } else if (*r == '+' || *r == '-' || *r == ' ') {
+        int hh, mm;
+        char sign = *r == '-' ? '-' : '+';
+        if (sscanf(r + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+            return -1;
+        off = (hh * 3600L + mm * 60L) * (sign == '-' ? -1 : 1);
+        r += 6;
+    } else {
+        return -1;
+    }
+    if (*r != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60 || tm.tm_year < 1970)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm) - off;
+    if (t < 0)
+        return -1;
+    *ns = (uint64_t)t * 1000000000ULL + frac;
+    return 0;
+}
+
+/* The point a read is about: ?at_seq=N or ?as_of=RFC3339 (the last event at
+ * or before that time). *seq = durable seq when neither is given. 0 or -1
+ * after a 400 answer. */
+static int read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given)
+{
+    djs_log_t *log = djs_engine_log(s->engine);
+    uint64_t durable = djs_log_durable_seq(log);
+    const char *v;
+    size_t len;
+    *given = 0;
+    *seq = durable;
+    if (query_str(req, "at_seq", &v, &len)) {
+        uint64_t n = query_u64(req, "at_seq", UINT64_MAX);
+        if (n == UINT64_MAX || len == 0)
+            return problem(req, 400, "invalid-query", "Invalid query", "at_seq must be a non-negative integer"), -1;
+        if (n > durable)
+            return problem(req, 400, "invalid-query", "Invalid query", "at_seq is beyond the last durable event"), -1;
+        *seq = n;
+        *given = 1;
+    } else if (query_str(req, "as_of", &v, &len)) {
+        uint64_t ns, first;
+        if (parse_rfc3339(v, len, &ns) != 0)
+            return problem(req, 400, "invalid-query", "Invalid query", "as_of must be an RFC 3339 time, e.g. 2026-11-27T10:02:00Z"),
+                   -1;
+        int rc = djs_log_seq_at_time(log, ns + 1, &first);
+        *seq = rc == 0 ? first - 1 : durable;
+        if (*seq > durable)
+            *seq = durable;
+        *given = 1;
+    }
+    return 0;
+}
+
 /* Map an engine or log error to a status and slug. */
 static int engine_problem(h2o_req_t *req, djs_engine_t *e, int rc)
 {
@@ -422,9 +515,13 @@ static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
     djs_id_t id;
     if (parse_id(req, idp, idlen, &id) != 0)
         return 0;
+    uint64_t at;
+    int given;
+    if (read_point(s, req, &at, &given) != 0)
+        return 0;
     djs_job_view_t v;
     djs_job_view_init(&v);
-    int rc = djs_job_view_at(djs_engine_log(s->engine), &id, UINT64_MAX, &v);
+    int rc = djs_job_view_at(djs_engine_log(s->engine), &id, given ? at : UINT64_MAX, &v);
     if (rc == 0 && who->role == DJS_ROLE_USER) {
         djs_event_t ev;
         djs_job_spec_t sp;
@@ -940,6 +1037,26 @@ static void on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
             poller_wake(p);
 }
 
+/* The raw value of query parameter name (not percent-decoded), or 0. */
+static int query_str(h2o_req_t *req, const char *name, const char **val, size_t *len)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) >= nl + 1 && memcmp(q, name, nl) == 0 && q[nl] == '=') {
+            *val = q + nl + 1;
+            *len = (size_t)(stop - *val);
+            return 1;
+        }
+        q = stop + 1;
+    }
+    return 0;
+}
+
 static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt)
 {
     if (req->query_at == SIZE_MAX)
@@ -1070,9 +1187,158 @@ out:
 
 /* ---- system ------------------------------------------------------------------------------ */
 
-static int get_stats(djs_server_t *s, h2o_req_t *req)
+/* ---- the log: events, history, lists ---------------------------------------------------- */
+
+typedef struct events_ctx {
+    json_t *list;
+    uint32_t limit;
+    int type; /* 0 = any */
+    uint64_t last;
+} events_ctx_t;
+
+static int event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
 {
-    const djs_metrics_t *m = djs_state_metrics(djs_engine_state(s->engine));
+    events_ctx_t *c = arg;
+    djs_event_t ev;
+    if (djs_event_decode(rec, len, &ev) != 0)
+        return DJS_ECORRUPT;
+    c->last = seq;
+    if (c->type != 0 && ev.type != c->type)
+        return 0;
+    json_t *e = json_object();
+    json_object_set_new(e, "seq", json_integer((json_int_t)seq));
+    json_object_set_new(e, "type", json_string(djs_event_type_name(ev.type)));
+    json_object_set_new(e, "at", json_time(ev.ts_ns));
+    json_object_set_new(e, "actor", json_stringn(ev.actor, ev.actor_len));
+    json_object_set_new(e, "entity", djs_id_is_nil(&ev.entity) ? json_null() : json_id(&ev.entity));
+    djs_mp_reader_t r;
+    djs_mp_reader_init(&r, ev.body, ev.body_len);
+    json_t *body = mp_to_json(&r, 0);
+    if (body != NULL && ev.type == DJS_EV_JOB_SUBMITTED)
+        json_object_del(body, "deps"); /* binary ids: listed by GET /jobs/{id} */
+    json_object_set_new(e, "body", body ? body : json_object());
+    json_array_append_new(c->list, e);
+    return json_array_size(c->list) >= c->limit ? 1 : 0;
+}
+
+/* GET /events?from_seq=&limit=&type=&entity= and GET /jobs/{id}/history. */
+static int get_events(djs_server_t *s, h2o_req_t *req, const djs_id_t *job)
+{
+    djs_log_t *log = djs_engine_log(s->engine);
+    events_ctx_t c = {json_array(), (uint32_t)query_u64(req, "limit", 100), 0, 0};
+    uint64_t from = query_u64(req, "from_seq", 1), durable = djs_log_durable_seq(log);
+    const char *v;
+    size_t len;
+    djs_id_t entity;
+    int by_entity = job != NULL;
+    if (job != NULL)
+        entity = *job;
+    if (c.limit == 0 || c.limit > 1000)
+        c.limit = c.limit == 0 ? 100 : 1000;
+    if (query_str(req, "type", &v, &len) && (c.type = djs_event_type_from_name(v, len)) < 0) {
+        json_decref(c.list);
+        return problem(req, 400, "invalid-query", "Invalid query", "type is not an event type (docs/events.md)");
+    }
+    if (job == NULL && query_str(req, "entity", &v, &len)) {
+        if (djs_id_parse(v, len, &entity) != 0) {
+            json_decref(c.list);
+            return problem(req, 400, "invalid-query", "Invalid query", "entity must be a job or worker id");
+        }
+        by_entity = 1;
+    }
+    int rc =
+        by_entity ? djs_log_scan_entity(log, &entity, from, durable, event_cb, &c) : djs_log_scan(log, from, durable, event_cb, &c);
+    if (rc < 0) {
+        json_decref(c.list);
+        return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    if (job != NULL && json_array_size(c.list) == 0 && from <= 1) {
+        json_decref(c.list);
+        return problem(req, 404, "not-found", "Not Found", "no such job");
+    }
+    json_t *b = json_pack("{s:o}", "events", c.list);
+    /* the cursor: where the next page starts */
+    json_object_set_new(b, "next", rc == 1 ? json_integer((json_int_t)(c.last + 1)) : json_null());
+    return send_json_new(req, 200, b, durable);
+}
+
+/* GET /jobs?status=&priority=&owner=&limit=&cursor=: live jobs in id
+ * (creation) order, a page after the cursor id. Each page is one pass over
+ * the live projection keeping the `limit` smallest ids past the cursor. */
+static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
+{
+    djs_state_t *st = djs_engine_state(s->engine);
+    uint32_t limit = (uint32_t)query_u64(req, "limit", 50);
+    int status = -1, prio = -1;
+    const char *v;
+    size_t len;
+    djs_id_t cursor = {{0}};
+    const char *owner = who->role == DJS_ROLE_USER ? who->sub : NULL;
+    size_t owner_len = owner ? strlen(owner) : 0;
+    if (limit == 0 || limit > 500)
+        return problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 500");
+    if (query_str(req, "status", &v, &len) && (status = djs_job_state_parse(v, len)) < 0)
+        return problem(req, 400, "invalid-query", "Invalid query", "status is not a job state");
+    if (query_str(req, "priority", &v, &len) && (prio = djs_priority_parse(v, len)) < 0)
+        return problem(req, 400, "invalid-query", "Invalid query", "priority is not HIGH, NORMAL or LOW");
+    if (query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
+        return problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page");
+    if (owner == NULL && query_str(req, "owner", &v, &len))
+        owner = v, owner_len = len;
+    uint32_t *page = djs_malloc(((size_t)limit + 1) * sizeof(uint32_t)), n = 0;
+    for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
+        djs_job_t *j = djs_state_job_at(st, slot);
+        if (j == NULL || djs_id_cmp(&j->id, &cursor) <= 0 || (status >= 0 && j->state != status) || (prio >= 0 && j->prio != prio))
+            continue;
+        if (owner != NULL) {
+            size_t ol;
+            const char *o = djs_state_str(st, j->owner, &ol);
+            if (ol != owner_len || memcmp(o, owner, ol) != 0)
+                continue;
+        }
+        /* insertion into the sorted page, dropping the largest past limit */
+        uint32_t i = n;
+        while (i > 0 && djs_id_cmp(&djs_state_job_at(st, page[i - 1])->id, &j->id) > 0) {
+            page[i] = page[i - 1];
+            i--;
+        }
+        if (i < limit) {
+            page[i] = slot;
+            if (n < limit)
+                n++;
+        }
+    }
+    json_t *list = json_array();
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    for (uint32_t i = 0; i < n; i++) {
+        djs_job_t *j = djs_state_job_at(st, page[i]);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_id(&j->id));
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        djs_buf_reset(&rec);
+        if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
+            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
+            json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+        size_t ol;
+        const char *ow = djs_state_str(st, j->owner, &ol);
+        json_object_set_new(o, "owner", json_stringn(ow, ol));
+        json_object_set_new(o, "status", json_string(djs_job_state_name(j->state)));
+        json_object_set_new(o, "priority", json_string(djs_priority_name(j->prio)));
+        json_object_set_new(o, "attempt", json_integer(j->attempt));
+        json_object_set_new(o, "createdAt", json_time(j->created_ns));
+        json_array_append_new(list, o);
+    }
+    djs_buf_dispose(&rec);
+    json_t *b = json_pack("{s:o}", "jobs", list);
+    json_object_set_new(b, "next", n == limit ? json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());
+    djs_free(page);
+    return send_json_new(req, 200, b, djs_state_seq(st));
+}
+
+static json_t *stats_json(const djs_metrics_t *m, uint64_t seq)
+{
     json_t *b = json_object(), *states = json_object(), *ready = json_object();
     for (int i = 0; i < DJS_JOB_NSTATES; i++)
         json_object_set_new(states, djs_job_state_name(i), json_integer((json_int_t)m->by_state[i]));
@@ -1084,14 +1350,32 @@ static int get_stats(djs_server_t *s, h2o_req_t *req)
     json_object_set_new(b, "submitted", json_integer((json_int_t)m->submitted));
     json_object_set_new(b, "completed", json_integer((json_int_t)m->completed));
     json_object_set_new(b, "failed", json_integer((json_int_t)m->failed));
+    json_object_set_new(b, "cancelled", json_integer((json_int_t)m->cancelled));
     json_object_set_new(b, "workersActive", json_integer((json_int_t)m->workers_active));
+    json_object_set_new(b, "workersLost", json_integer((json_int_t)m->workers_lost));
     json_object_set_new(b, "slotsTotal", json_integer((json_int_t)m->slots_total));
     json_object_set_new(b, "slotsBusy", json_integer((json_int_t)m->slots_busy));
-    uint64_t seq = djs_log_durable_seq(djs_engine_log(s->engine));
     json_object_set_new(b, "seq", json_integer((json_int_t)seq));
-    send_json(req, 200, b, seq);
-    json_decref(b);
-    return 0;
+    return b;
+}
+
+/* GET /stats and /state: now, or as of ?at_seq / ?as_of (time travel). */
+static int get_stats(djs_server_t *s, h2o_req_t *req, int with_ts)
+{
+    uint64_t seq;
+    int given;
+    if (read_point(s, req, &seq, &given) != 0)
+        return 0;
+    const djs_state_t *st = djs_engine_state(s->engine);
+    if (given) {
+        int rc = djs_engine_state_at(s->engine, seq, &st);
+        if (rc != 0)
+            return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    json_t *b = stats_json(djs_state_metrics(st), given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
+    if (with_ts)
+        json_object_set_new(b, "at", json_time(djs_state_ts(st)));
+    return send_json_new(req, 200, b, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
 }
 
 static int get_prometheus(djs_server_t *s, h2o_req_t *req)
@@ -1152,13 +1436,23 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (path_is(req, API "/jobs")) {
         if (method_is(req, "POST"))
             return allow(req, &who, STAFF | R(USER)) ? post_job(s, req, &who) : 0;
-        return problem(req, 405, "method-not-allowed", "Method Not Allowed", "use POST to submit a job");
+        if (method_is(req, "GET"))
+            return allow(req, &who, STAFF | R(USER)) ? list_jobs(s, req, &who) : 0;
+        return problem(req, 405, "method-not-allowed", "Method Not Allowed", "GET lists jobs, POST submits one");
     }
     if (n > base && memcmp(p, API "/jobs/", base) == 0) {
         const char *rest = p + base;
         size_t rlen = n - base;
         if (rlen == DJS_ID_TEXT_LEN && method_is(req, "GET"))
             return allow(req, &who, STAFF | R(USER)) ? get_job(s, req, &who, rest, rlen) : 0;
+        if (rlen == DJS_ID_TEXT_LEN + 8 && memcmp(rest + DJS_ID_TEXT_LEN, "/history", 8) == 0 && method_is(req, "GET")) {
+            djs_id_t id;
+            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                return 0;
+            if (!owns(s, &who, &id))
+                return problem(req, 404, "not-found", "Not Found", "no such job");
+            return get_events(s, req, &id);
+        }
         if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/cancel", 7) == 0 && method_is(req, "POST"))
             return allow(req, &who, STAFF | R(USER)) ? cancel_job(s, req, &who, rest, DJS_ID_TEXT_LEN) : 0;
         static const char *const reports[] = {"start", "progress", "complete", "fail", NULL};
@@ -1190,7 +1484,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
     }
     if (path_is(req, API "/stats") && method_is(req, "GET"))
-        return allow(req, &who, STAFF) ? get_stats(s, req) : 0;
+        return allow(req, &who, STAFF) ? get_stats(s, req, 0) : 0;
+    if (path_is(req, API "/state") && method_is(req, "GET"))
+        return allow(req, &who, STAFF) ? get_stats(s, req, 1) : 0;
+    if (path_is(req, API "/events") && method_is(req, "GET"))
+        return allow(req, &who, STAFF) ? get_events(s, req, NULL) : 0;
     if (path_is(req, API "/admin/shutdown") && method_is(req, "POST")) {
         if (!allow(req, &who, R(ADMIN)))
             return 0;
@@ -1210,7 +1508,9 @@ static const char *const routes[] = {
     "GET /health/ready",
     "GET /metrics",
     "POST /api/v1/jobs",
+    "GET /api/v1/jobs",
     "GET /api/v1/jobs/{id}",
+    "GET /api/v1/jobs/{id}/history",
     "POST /api/v1/jobs/{id}/cancel",
     "POST /api/v1/jobs/{id}/start",
     "POST /api/v1/jobs/{id}/progress",
@@ -1220,6 +1520,8 @@ static const char *const routes[] = {
     "POST /api/v1/workers/{id}/heartbeat",
     "POST /api/v1/workers/{id}/poll",
     "GET /api/v1/stats",
+    "GET /api/v1/state",
+    "GET /api/v1/events",
     "POST /api/v1/admin/shutdown",
     NULL,
 };

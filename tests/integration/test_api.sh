@@ -151,6 +151,34 @@ grep -q '^djs_jobs{state="COMPLETED"} 1$' "$T/metrics" || fail "djs_jobs COMPLET
 grep -q '^djs_http_requests_total{route="/api/v1/jobs/{id}",method="GET",status="2xx"}' "$T/metrics" || fail "http metrics by route template"
 grep -q '^djs_log_durable_seq ' "$T/metrics" || fail "log metrics"
 
+# lists, history, the log, time travel
+req GET "/api/v1/jobs?limit=2"; expect 200 "list page 1"
+n1=$(field '["jobs"].__len__()'); next=$(field '["next"]')
+[ "$n1" = 2 ] && [ "$next" != None ] || fail "first page: $body"
+req GET "/api/v1/jobs?limit=2&cursor=$next"; expect 200 "list page 2"
+first2=$(field '["jobs"][0]["id"]')
+[ "$first2" \> "$next" ] || fail "the second page starts after the cursor"
+req GET "/api/v1/jobs?status=COMPLETED"; expect 200 "list by status"
+[ "$(field '["jobs"].__len__()')" = 1 ] && [ "$(field '["jobs"][0]["id"]')" = "$gid" ] || fail "status filter: $body"
+req GET "/api/v1/jobs?status=DONE"; problem 400 invalid-query "bad status filter"
+req GET "/api/v1/jobs/$gid/history"; expect 200 history
+[ "$(field '["events"][0]["type"]')" = job.submitted ] || fail "history starts with job.submitted: $body"
+field '["events"]' | grep -q "job.succeeded" || fail "history has job.succeeded"
+sched=$(echo "$body" | $PY -c 'import json,sys; print([e["seq"] for e in json.load(sys.stdin)["events"] if e["type"]=="job.scheduled"][0])')
+req GET "/api/v1/jobs/$gid?at_seq=$sched"; expect 200 "job as of its placement"
+[ "$(field '["status"]')" = SCHEDULED ] || fail "time travel to at_seq: $body"
+req GET "/api/v1/jobs/$gid?as_of=2000-01-01T00:00:00Z"; problem 404 not-found "job before it existed"
+req GET "/api/v1/jobs/$gid?as_of=yesterday"; problem 400 invalid-query "bad as_of"
+req GET "/api/v1/jobs/$gid?at_seq=999999999"; problem 400 invalid-query "at_seq beyond the log"
+req GET "/api/v1/state?at_seq=$sched"; expect 200 "state as of a seq"
+[ "$(field '["seq"]')" = "$sched" ] && [ "$(field '["jobs"]["SCHEDULED"]')" = 1 ] || fail "state at_seq: $body"
+req GET "/api/v1/state?as_of=$($PY -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))')"; expect 200 "state as of now"
+req GET "/api/v1/events?from_seq=1&limit=3"; expect 200 events
+[ "$(field '["events"].__len__()')" = 3 ] && [ "$(field '["next"]')" = 4 ] || fail "events page: $body"
+req GET "/api/v1/events?type=job.succeeded"; expect 200 "events by type"
+[ "$(field '["events"].__len__()')" = 1 ] || fail "events by type: $body"
+req GET "/api/v1/events?type=job.nothing"; problem 400 invalid-query "bad event type"
+
 # authentication and roles
 as() { local t=$1; shift; AUTH=(-H "Authorization: Bearer $t"); req "$@"; AUTH=(-H "Authorization: Bearer $TOKEN"); }
 ALICE=$("$DJS" token create --data "$T/data" --sub alice --role user)
@@ -168,6 +196,9 @@ as "$ALICE" POST /api/v1/jobs '{"name":"alices"}'; expect 201 "user submits"
 aj=$(field '["id"]')
 as "$ALICE" GET "/api/v1/jobs/$aj"; expect 200 "user reads own job"
 [ "$(field '["owner"]')" = alice ] || fail "owner is the token subject"
+as "$ALICE" GET "/api/v1/jobs"; expect 200 "user lists"
+[ "$(field '["jobs"].__len__()')" = 1 ] && [ "$(field '["jobs"][0]["id"]')" = "$aj" ] || fail "a user lists only its own jobs: $body"
+as "$BOB" GET "/api/v1/jobs/$aj/history"; problem 404 not-found "user reads another's history"
 as "$BOB" GET "/api/v1/jobs/$aj"; problem 404 not-found "user reads another's job"
 as "$BOB" POST "/api/v1/jobs/$aj/cancel"; problem 404 not-found "user cancels another's job"
 as "$ALICE" GET /api/v1/stats; problem 403 forbidden "user reads stats"
