@@ -746,8 +746,22 @@ static json_t *mp_to_json(djs_mp_reader_t *r, int depth)
     uint64_t uv;
     double d;
     int b;
+    const uint8_t *bin;
     if (djs_mp_read_str(r, &str, &len) == 0)
         return json_stringn(str, len);
+    if (djs_mp_read_bin(r, &bin, &len) == 0) {
+        if (len == 16) { /* ids: worker, upstream, workflow */
+            djs_id_t id;
+            memcpy(id.b, bin, 16);
+            return json_id(&id);
+        }
+        char *hex = djs_malloc(2 * len + 1);
+        for (size_t i = 0; i < len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", bin[i]);
+        json_t *h = json_stringn(hex, 2 * len);
+        djs_free(hex);
+        return h;
+    }
     if (djs_mp_read_int(r, &iv) == 0)
         return json_integer(iv);
     if (djs_mp_read_uint(r, &uv) == 0)
@@ -1187,6 +1201,203 @@ out:
 
 /* ---- system ------------------------------------------------------------------------------ */
 
+/* ---- more job and worker commands ----------------------------------------------------- */
+
+static int job_command(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *what)
+{
+    uint64_t seq;
+    int rc;
+    if (!owns(s, who, id))
+        return problem(req, 404, "not-found", "Not Found", "no such job");
+    if (strcmp(what, "retry") == 0)
+        rc = djs_engine_retry(s->engine, who->sub, id, &seq);
+    else
+        rc = djs_engine_delete(s->engine, who->sub, id, &seq);
+    if (rc != 0)
+        return engine_problem(req, s->engine, rc);
+    return reply_when_durable(s, req, seq, 200,
+                              json_pack("{s:o, s:s, s:I}", "id", json_id(id), "status",
+                                        strcmp(what, "retry") == 0 ? "QUEUED" : "DELETED", "seq", (json_int_t)seq));
+}
+
+static int put_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id)
+{
+    static const char *const fields[] = {"name", "description", "priority", "maxRetries", "timeoutSeconds", NULL};
+    json_t *j = read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    djs_job_change_t c;
+    memset(&c, 0, sizeof(c));
+    if (only_fields(req, j, fields) != 0)
+        goto out;
+    if (!owns(s, who, id)) {
+        problem(req, 404, "not-found", "Not Found", "no such job");
+        goto out;
+    }
+    if ((x = json_object_get(j, "name")) != NULL) {
+        if (!json_is_string(x)) {
+            wrong_type(req, "name", "a string");
+            goto out;
+        }
+        c.has_name = 1;
+        c.name = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "description")) != NULL) {
+        if (!json_is_string(x)) {
+            wrong_type(req, "description", "a string");
+            goto out;
+        }
+        c.has_description = 1;
+        c.description = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "priority")) != NULL) {
+        int pr = json_is_string(x) ? djs_priority_parse(json_string_value(x), json_string_length(x)) : -1;
+        if (pr < 0) {
+            wrong_type(req, "priority", "one of HIGH, NORMAL, LOW");
+            goto out;
+        }
+        c.has_priority = 1;
+        c.priority = (uint8_t)pr;
+    }
+    if ((x = json_object_get(j, "maxRetries")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX) {
+            wrong_type(req, "maxRetries", "a non-negative integer");
+            goto out;
+        }
+        c.has_max_retries = 1;
+        c.max_retries = (uint32_t)json_integer_value(x);
+    }
+    if ((x = json_object_get(j, "timeoutSeconds")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX) {
+            wrong_type(req, "timeoutSeconds", "a non-negative integer");
+            goto out;
+        }
+        c.has_timeout = 1;
+        c.timeout_s = (uint32_t)json_integer_value(x);
+    }
+    uint64_t seq;
+    int rc = djs_engine_update(s->engine, who->sub, id, &c, &seq);
+    if (rc != 0)
+        engine_problem(req, s->engine, rc);
+    else
+        reply_when_durable(s, req, seq, 200,
+                           json_pack("{s:o, s:s, s:I}", "id", json_id(id), "status", "UPDATED", "seq", (json_int_t)seq));
+out:
+    json_decref(j);
+    return 0;
+}
+
+static const char *worker_status_name(int st)
+{
+    static const char *names[] = {"ACTIVE", "DRAINING", "LOST", "GONE"};
+    return st >= 0 && st <= 3 ? names[st] : "?";
+}
+
+static json_t *worker_json(djs_state_t *st, const djs_worker_t *w)
+{
+    json_t *o = json_object(), *caps = json_array();
+    djs_str_t names[DJS_JOB_MAX_CAPS];
+    uint32_t n = djs_state_cap_names(st, w->caps, names, DJS_JOB_MAX_CAPS);
+    for (uint32_t i = 0; i < n && i < DJS_JOB_MAX_CAPS; i++)
+        json_array_append_new(caps, json_stringn(names[i].p, names[i].len));
+    json_object_set_new(o, "id", json_id(&w->id));
+    json_object_set_new(o, "name", json_string(w->name));
+    json_object_set_new(o, "host", json_string(w->host));
+    json_object_set_new(o, "status", json_string(worker_status_name(w->status)));
+    json_object_set_new(o, "capabilities", caps);
+    json_object_set_new(o, "slots", json_integer(w->slots));
+    json_object_set_new(o, "runningJobs", json_integer(w->running));
+    json_object_set_new(o, "cpu", json_real(w->cpu_pm / 1000.0));
+    json_object_set_new(o, "memory", json_real(w->mem_pm / 1000.0));
+    json_object_set_new(o, "responseMs", json_integer(w->resp_ms));
+    json_object_set_new(o, "score", json_real(w->score / 1e6));
+    json_object_set_new(o, "registeredAt", json_time(w->registered_ns));
+    json_object_set_new(o, "lastRecordedHeartbeat", json_time(w->heartbeat_ns));
+    return o;
+}
+
+static int get_workers(djs_server_t *s, h2o_req_t *req, const djs_id_t *one)
+{
+    uint64_t seq;
+    int given;
+    if (read_point(s, req, &seq, &given) != 0)
+        return 0;
+    const djs_state_t *cst = djs_engine_state(s->engine);
+    if (given) {
+        int rc = djs_engine_state_at(s->engine, seq, &cst);
+        if (rc != 0)
+            return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_state_t *st = (djs_state_t *)cst; /* read only below */
+    if (one != NULL) {
+        djs_worker_t *w = djs_state_worker(st, one);
+        if (w == NULL)
+            return problem(req, 404, "not-found", "Not Found", "no such worker");
+        return send_json_new(req, 200, worker_json(st, w), djs_state_seq(st));
+    }
+    json_t *list = json_array();
+    for (uint32_t i = 0; i < djs_state_nworker_slots(st); i++) {
+        djs_worker_t *w = djs_state_worker_at(st, i);
+        if (w->status != DJS_WORKER_GONE)
+            json_array_append_new(list, worker_json(st, w));
+    }
+    return send_json_new(req, 200, json_pack("{s:o}", "workers", list), djs_state_seq(st));
+}
+
+static int put_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *wid)
+{
+    static const char *const fields[] = {"slots", "capabilities", "draining", NULL};
+    json_t *j = read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    djs_worker_info_t wi = {0};
+    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    uint32_t ncaps = 0;
+    uint64_t seq;
+    int rc;
+    if (only_fields(req, j, fields) != 0)
+        goto out;
+    if ((x = json_object_get(j, "draining")) != NULL) {
+        if (!json_is_true(x) || json_object_size(j) != 1) {
+            wrong_type(req, "draining", "true, alone (a drain cannot be undone; register again)");
+            goto out;
+        }
+        rc = djs_engine_drain(s->engine, who->sub, wid, &seq);
+    } else {
+        if ((x = json_object_get(j, "slots")) != NULL) {
+            if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 10000) {
+                wrong_type(req, "slots", "an integer from 1 to 10000");
+                goto out;
+            }
+            wi.has_slots = 1;
+            wi.slots = (uint32_t)json_integer_value(x);
+        }
+        if ((x = json_object_get(j, "capabilities")) != NULL) {
+            if (read_caps(req, x, caps, &ncaps) != 0)
+                goto out;
+            wi.has_caps = 1;
+        }
+        rc = djs_engine_update_worker(s->engine, who->sub, wid, &wi, caps, ncaps, &seq);
+    }
+    if (rc != 0)
+        engine_problem(req, s->engine, rc);
+    else
+        reply_when_durable(s, req, seq, 200, json_pack("{s:o, s:I}", "id", json_id(wid), "seq", (json_int_t)seq));
+out:
+    json_decref(j);
+    return 0;
+}
+
+static int delete_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *wid)
+{
+    uint64_t seq;
+    int rc = djs_engine_deregister(s->engine, who->sub, wid, &seq);
+    if (rc != 0)
+        return engine_problem(req, s->engine, rc);
+    return reply_when_durable(s, req, seq, 200,
+                              json_pack("{s:o, s:s, s:I}", "id", json_id(wid), "status", "GONE", "seq", (json_int_t)seq));
+}
+
 /* ---- the log: events, history, lists ---------------------------------------------------- */
 
 typedef struct events_ctx {
@@ -1445,6 +1656,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         size_t rlen = n - base;
         if (rlen == DJS_ID_TEXT_LEN && method_is(req, "GET"))
             return allow(req, &who, STAFF | R(USER)) ? get_job(s, req, &who, rest, rlen) : 0;
+        if (rlen == DJS_ID_TEXT_LEN && (method_is(req, "PUT") || method_is(req, "DELETE"))) {
+            djs_id_t id;
+            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                return 0;
+            return method_is(req, "PUT") ? put_job(s, req, &who, &id) : job_command(s, req, &who, &id, "delete");
+        }
+        if (rlen == DJS_ID_TEXT_LEN + 6 && memcmp(rest + DJS_ID_TEXT_LEN, "/retry", 6) == 0 && method_is(req, "POST")) {
+            djs_id_t id;
+            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                return 0;
+            return job_command(s, req, &who, &id, "retry");
+        }
         if (rlen == DJS_ID_TEXT_LEN + 8 && memcmp(rest + DJS_ID_TEXT_LEN, "/history", 8) == 0 && method_is(req, "GET")) {
             djs_id_t id;
             if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
@@ -1471,6 +1694,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (path_is(req, API "/workers") && method_is(req, "POST"))
         return allow(req, &who, STAFF | R(WORKER)) ? post_worker(s, req, &who) : 0;
+    if (path_is(req, API "/workers") && method_is(req, "GET"))
+        return allow(req, &who, STAFF) ? get_workers(s, req, NULL) : 0;
+    if (n == wbase + DJS_ID_TEXT_LEN && memcmp(p, API "/workers/", wbase) == 0) {
+        djs_id_t id;
+        if (!allow(req, &who, STAFF) || parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0)
+            return 0;
+        if (method_is(req, "GET"))
+            return get_workers(s, req, &id);
+        if (method_is(req, "PUT"))
+            return put_worker(s, req, &who, &id);
+        if (method_is(req, "DELETE"))
+            return delete_worker(s, req, &who, &id);
+    }
     if (n > wbase + DJS_ID_TEXT_LEN && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST")) {
         const char *tail = p + wbase + DJS_ID_TEXT_LEN;
         size_t tlen = n - wbase - DJS_ID_TEXT_LEN;
@@ -1511,6 +1747,13 @@ static const char *const routes[] = {
     "GET /api/v1/jobs",
     "GET /api/v1/jobs/{id}",
     "GET /api/v1/jobs/{id}/history",
+    "PUT /api/v1/jobs/{id}",
+    "DELETE /api/v1/jobs/{id}",
+    "POST /api/v1/jobs/{id}/retry",
+    "GET /api/v1/workers",
+    "GET /api/v1/workers/{id}",
+    "PUT /api/v1/workers/{id}",
+    "DELETE /api/v1/workers/{id}",
     "POST /api/v1/jobs/{id}/cancel",
     "POST /api/v1/jobs/{id}/start",
     "POST /api/v1/jobs/{id}/progress",

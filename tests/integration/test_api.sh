@@ -151,6 +151,31 @@ grep -q '^djs_jobs{state="COMPLETED"} 1$' "$T/metrics" || fail "djs_jobs COMPLET
 grep -q '^djs_http_requests_total{route="/api/v1/jobs/{id}",method="GET",status="2xx"}' "$T/metrics" || fail "http metrics by route template"
 grep -q '^djs_log_durable_seq ' "$T/metrics" || fail "log metrics"
 
+# update, retry, delete; workers
+req POST /api/v1/jobs '{"name":"to-change"}'; expect 201 "submit to change"; cj=$(field '["id"]')
+req PUT "/api/v1/jobs/$cj" '{"priority":"LOW","maxRetries":5}'; expect 200 "update job"
+req GET "/api/v1/jobs/$cj"; [ "$(field '["priority"]')" = LOW ] && [ "$(field '["maxRetries"]')" = 5 ] || fail "update applied: $body"
+req PUT "/api/v1/jobs/$cj" '{"color":"red"}'; problem 400 unknown-field "update unknown field"
+req PUT "/api/v1/jobs/$cj" '{"maxRetries":1000}'; problem 422 invalid-value "update beyond limit"
+req POST "/api/v1/jobs/$cj/retry"; problem 409 conflict "retry a queued job"
+req DELETE "/api/v1/jobs/$gid"; expect 200 "delete a completed job"
+req GET "/api/v1/jobs/$gid"; problem 404 not-found "deleted job"
+req GET "/api/v1/jobs/$gid/history"; expect 200 "the history outlives the job"
+[ "$(field '["events"][-1]["type"]')" = job.deleted ] || fail "history ends with job.deleted: $body"
+[ "$(field '["events"][1]["body"]["worker"]')" = "$wid" ] || fail "job.scheduled body names the worker: $body"
+req GET /api/v1/workers; expect 200 "list workers"
+[ "$(field '["workers"][0]["name"]')" = w1 ] || fail "workers list: $body"
+req GET "/api/v1/workers/$wid"; expect 200 "one worker"
+[ "$(field '["cpu"]')" = 0.5 ] || fail "worker load: $body"
+req PUT "/api/v1/workers/$wid" '{"slots":3}'; expect 200 "update worker"
+req GET "/api/v1/workers/$wid"; [ "$(field '["slots"]')" = 3 ] || fail "slots updated"
+req PUT "/api/v1/workers/$wid" '{"draining":true}'; expect 200 "drain worker"
+req GET "/api/v1/workers/$wid"; [ "$(field '["status"]')" = DRAINING ] || fail "draining"
+req DELETE "/api/v1/workers/$wid"; problem 409 conflict "deregister with an assigned job"
+req POST "/api/v1/jobs/$cj/cancel"; expect 200 "cancel the job it holds"
+req DELETE "/api/v1/workers/$wid"; expect 200 "deregister"
+req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.1}'; problem 409 conflict "heartbeat after deregistering"
+
 # lists, history, the log, time travel
 req GET "/api/v1/jobs?limit=2"; expect 200 "list page 1"
 n1=$(field '["jobs"].__len__()'); next=$(field '["next"]')
@@ -158,14 +183,15 @@ n1=$(field '["jobs"].__len__()'); next=$(field '["next"]')
 req GET "/api/v1/jobs?limit=2&cursor=$next"; expect 200 "list page 2"
 first2=$(field '["jobs"][0]["id"]')
 [ "$first2" \> "$next" ] || fail "the second page starts after the cursor"
-req GET "/api/v1/jobs?status=COMPLETED"; expect 200 "list by status"
-[ "$(field '["jobs"].__len__()')" = 1 ] && [ "$(field '["jobs"][0]["id"]')" = "$gid" ] || fail "status filter: $body"
+req GET "/api/v1/jobs?status=CANCELLED"; expect 200 "list by status"
+echo "$body" | $PY -c 'import json,sys; j=json.load(sys.stdin)["jobs"]; assert len(j) >= 3 and all(x["status"]=="CANCELLED" for x in j), j' ||
+    fail "status filter: $body"
 req GET "/api/v1/jobs?status=DONE"; problem 400 invalid-query "bad status filter"
 req GET "/api/v1/jobs/$gid/history"; expect 200 history
 [ "$(field '["events"][0]["type"]')" = job.submitted ] || fail "history starts with job.submitted: $body"
 field '["events"]' | grep -q "job.succeeded" || fail "history has job.succeeded"
 sched=$(echo "$body" | $PY -c 'import json,sys; print([e["seq"] for e in json.load(sys.stdin)["events"] if e["type"]=="job.scheduled"][0])')
-req GET "/api/v1/jobs/$gid?at_seq=$sched"; expect 200 "job as of its placement"
+req GET "/api/v1/jobs/$gid?at_seq=$sched"; expect 200 "job as of its placement (deleted since)"
 [ "$(field '["status"]')" = SCHEDULED ] || fail "time travel to at_seq: $body"
 req GET "/api/v1/jobs/$gid?as_of=2000-01-01T00:00:00Z"; problem 404 not-found "job before it existed"
 req GET "/api/v1/jobs/$gid?as_of=yesterday"; problem 400 invalid-query "bad as_of"
@@ -220,7 +246,8 @@ start
 req GET "/api/v1/jobs/$id"; expect 200 "job after restart"
 [ "$(field '["name"]')" = hello ] || fail "name after restart"
 [ "$(field '["status"]')" = CANCELLED ] || fail "status after restart"
-req GET "/api/v1/jobs/$gid"; [ "$(field '["status"]')" = COMPLETED ] || fail "completed job after restart"
+req GET "/api/v1/jobs/$gid"; problem 404 not-found "deleted job stays deleted after restart"
+req GET "/api/v1/jobs/$cj"; [ "$(field '["status"]')" = CANCELLED ] && [ "$(field '["priority"]')" = LOW ] || fail "updated, cancelled job after restart"
 kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
 pid=""
 "$DJS" replay verify "$T/data" | grep -q '^OK' || fail "log verifies after the API run"
