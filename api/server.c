@@ -39,7 +39,9 @@ struct djs_server {
     int port;
     int stopping;
     struct poller *pollers; /* parked long-polls */
-    djs_http_stats_t http;  /* requests by route and status, for /metrics */
+    int conns;              /* open connections */
+    int listener_closed;
+    djs_http_stats_t http; /* requests by route and status, for /metrics */
 };
 
 /* A parked POST /workers/{id}/poll: answered at the first assignment for
@@ -116,6 +118,7 @@ static void send_json(h2o_req_t *req, int status, json_t *body, uint64_t seq)
         int n = snprintf(s, 24, "%" PRIu64, seq);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-seq"), 0, NULL, s, (size_t)n);
     }
+    req->res.content_length = len; /* not chunked: one write, simpler clients */
     h2o_send_inline(req, copy, len);
 }
 
@@ -145,6 +148,7 @@ static int problem(h2o_req_t *req, int status, const char *type, const char *tit
     req->res.status = status;
     req->res.reason = title;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/problem+json"));
+    req->res.content_length = len; /* not chunked: one write, simpler clients */
     h2o_send_inline(req, copy, len);
     return 0;
 }
@@ -1611,6 +1615,7 @@ static int get_prometheus(djs_server_t *s, h2o_req_t *req)
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(DJS_PROM_CONTENT_TYPE));
+    req->res.content_length = len; /* not chunked: one write, simpler clients */
     h2o_send_inline(req, copy, len);
     return 0;
 }
@@ -1774,20 +1779,43 @@ const char *const *djs_server_routes(void)
     return routes;
 }
 
-/* ---- listener ----------------------------------------------------------------------------- */
+/* ---- listener ---------------------------------------------------------------------------
+ *
+ * The h2o context may be disposed only once every connection is gone, so
+ * connections are counted; the server is freed when the listener is closed
+ * and the last connection has closed. */
+static void maybe_free(djs_server_t *s);
+
+/* h2o takes the handle's data pointer: the server is found through this
+ * wrapper instead (the handle is its first member). */
+typedef struct conn {
+    uv_tcp_t tcp;
+    djs_server_t *server;
+} conn_t;
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    conn_t *c = (conn_t *)h;
+    djs_server_t *s = c->server;
+    djs_free(c);
+    s->conns--;
+    maybe_free(s);
+}
 
 static void on_accept(uv_stream_t *listener, int status)
 {
     djs_server_t *s = listener->data;
     if (status != 0 || s->stopping)
         return;
-    uv_tcp_t *conn = djs_malloc(sizeof(*conn));
-    uv_tcp_init(listener->loop, conn);
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    conn_t *conn = djs_malloc(sizeof(*conn));
+    uv_tcp_init(listener->loop, &conn->tcp);
+    conn->server = s;
+    s->conns++;
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
         return;
     }
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&conn->tcp, on_conn_closed);
     h2o_accept(&s->accept_ctx, sock);
 }
 
@@ -1799,13 +1827,21 @@ void djs_server_config_init(djs_server_config_t *c)
     c->max_body = 1u << 20;
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void maybe_free(djs_server_t *s)
 {
-    djs_server_t *s = h->data;
+    if (!s->listener_closed || s->conns > 0)
+        return;
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
     djs_http_stats_dispose(&s->http);
     djs_free(s);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    djs_server_t *s = h->data;
+    s->listener_closed = 1;
+    maybe_free(s);
 }
 
 int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c)
@@ -1865,5 +1901,8 @@ void djs_server_stop(djs_server_t *s)
     djs_engine_set_assign_cb(s->engine, NULL, NULL);
     while (s->pollers != NULL) /* answer parked polls now (empty lists) */
         poller_finish(s->pollers);
+    /* No h2o_context_request_shutdown: in h2o 2.2 it arms an HTTP/2 timer
+     * that h2o_context_dispose then asserts on. Idle keep-alive connections
+     * close at their idle timeout (10 s), and the server is freed after. */
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }

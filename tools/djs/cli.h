@@ -23,5 +23,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int bench_log(int argc, char **argv);
 int bench_engine(int argc, char **argv);
+int bench_api(int argc, char **argv);
 
 #endif

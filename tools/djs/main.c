@@ -1,4 +1,5 @@
 /* djs: one binary, many subcommands. Thin: parse, then call libdjs. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* a peer that closes its socket is an error code on write, not a death */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;
