@@ -97,4 +97,14 @@ d2=$("$DJS" replay rebuild "$T/engine" | grep -o "digest [0-9a-f]*")
 [ -n "$d1" ] && [ "$d1" = "$d2" ] || fail "rebuild digests differ: $d1 / $d2"
 "$DJS" replay rebuild "$T/engine" | grep -q "3000 submitted, 3000 completed" || fail "rebuild counts"
 "$DJS" replay verify "$T/engine" | grep -q "^OK" || fail "engine log verifies"
+# the API benchmark: a child server, three phases, a JSON line, no errors
+"$DJS" bench api --connections 8 --seconds 1 >"$T/api.out"
+tail -1 "$T/api.out" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+for k in ("health_rps", "get_job_rps", "submit_rps", "submit_p50_ms", "submit_p99_ms", "ratio_submit_vs_health"):
+    assert k in r and r[k] > 0, k
+assert r["errors"] == 0, r
+' || fail "bench api JSON line: $(cat "$T/api.out")"
+grep -q "server exit status 0" "$T/api.out" || fail "the benchmarked server did not stop cleanly"
 echo "test_cli: all checks passed"
