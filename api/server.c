@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/job.h"
 #include "core/mp.h"
@@ -41,6 +42,8 @@ struct djs_server {
     struct poller *pollers; /* parked long-polls */
     int conns;              /* open connections */
     int listener_closed;
+    struct bucket *buckets; /* rate limiting, per principal */
+    uint32_t nbuckets;
     djs_http_stats_t http; /* requests by route and status, for /metrics */
 };
 
@@ -296,6 +299,54 @@ static int worker_self(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     if (w != NULL && strcmp(w->name, who->sub) == 0)
         return 1;
     problem(req, 403, "forbidden", "Forbidden", "a worker token acts only for the worker registered under its subject");
+    return 0;
+}
+
+/* Rate limiting: a token bucket per principal (rate per second, burst).
+ * At most MAX_BUCKETS principals are tracked; when the table is full it is
+ * cleared (every principal starts again with a full bucket), which errs on
+ * the side of serving. */
+#define MAX_BUCKETS 4096
+typedef struct bucket {
+    char sub[256];
+    double tokens;
+    uint64_t last_ns;
+} bucket_t;
+
+/* 1 if the principal may go on; else answers 429 with Retry-After. */
+static int rate_ok(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
+{
+    if (s->cfg.rate_per_s == 0)
+        return 1;
+    bucket_t *b = NULL;
+    for (uint32_t i = 0; i < s->nbuckets && b == NULL; i++)
+        if (strcmp(s->buckets[i].sub, who->sub) == 0)
+            b = &s->buckets[i];
+    uint64_t now = djs_monotonic_ns();
+    double burst = s->cfg.rate_burst ? s->cfg.rate_burst : s->cfg.rate_per_s;
+    if (b == NULL) {
+        if (s->buckets == NULL)
+            s->buckets = djs_calloc(MAX_BUCKETS, sizeof(bucket_t));
+        if (s->nbuckets == MAX_BUCKETS)
+            s->nbuckets = 0;
+        b = &s->buckets[s->nbuckets++];
+        snprintf(b->sub, sizeof(b->sub), "%s", who->sub);
+        b->tokens = burst;
+        b->last_ns = now;
+    }
+    b->tokens += (now - b->last_ns) / 1e9 * s->cfg.rate_per_s;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last_ns = now;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        return 1;
+    }
+    char *ra = h2o_mem_alloc_pool(&req->pool, 16);
+    int n = snprintf(ra, 16, "%d", (int)((1 - b->tokens) / s->cfg.rate_per_s) + 1);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, ra, (size_t)n);
+    problem(req, 429, "rate-limited", "Too Many Requests",
+            "this principal is over its request rate: retry after the given seconds");
     return 0;
 }
 
@@ -1645,7 +1696,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
         return send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
     }
-    if (authenticate(s, req, &who) != 0)
+    if (authenticate(s, req, &who) != 0 || !rate_ok(s, req, &who))
         return 0;
     if (path_is(req, "/metrics") && method_is(req, "GET"))
         return allow(req, &who, STAFF) ? get_prometheus(s, req) : 0;
@@ -1825,6 +1876,8 @@ void djs_server_config_init(djs_server_config_t *c)
     c->host = "127.0.0.1";
     c->port = 8080;
     c->max_body = 1u << 20;
+    c->rate_per_s = 1000;
+    c->rate_burst = 2000;
 }
 
 static void maybe_free(djs_server_t *s)
@@ -1834,6 +1887,7 @@ static void maybe_free(djs_server_t *s)
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
     djs_http_stats_dispose(&s->http);
+    djs_free(s->buckets);
     djs_free(s);
 }
 

@@ -30,6 +30,8 @@ typedef struct djs_server_config {
     const char *host;               /* default 127.0.0.1 */
     int port;                       /* default 8080; 0 = any free port (see djs_server_port) */
     size_t max_body;                /* default 1 MiB */
+    unsigned rate_per_s;   /* requests per second per principal; 0 = no limit (default 1000) */
+    unsigned rate_burst;   /* bucket size; 0 = rate_per_s (default 2000) */
     struct djs_auth *auth; /* verifies bearer tokens; NULL = no authentication (--insecure-no-auth) */
     void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
     void *shutdown_arg;

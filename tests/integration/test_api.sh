@@ -251,4 +251,16 @@ req GET "/api/v1/jobs/$cj"; [ "$(field '["status"]')" = CANCELLED ] && [ "$(fiel
 kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
 pid=""
 "$DJS" replay verify "$T/data" | grep -q '^OK' || fail "log verifies after the API run"
+# rate limiting: a burst of 5 per principal, then 429 with Retry-After
+"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --rate-limit 1:5 >"$T/serve.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+codes=""
+for _ in $(seq 8); do codes="$codes $(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "${AUTH[@]}" "$URL/api/v1/stats")"; done
+[ "$(echo $codes | tr ' ' '\n' | grep -c 200)" -le 6 ] && echo "$codes" | grep -q 429 || fail "rate limit: $codes"
+grep -qi '^retry-after: [0-9]' "$T/headers" || fail "429 without Retry-After"
+grep -q "rate-limited" "$T/body" || fail "429 problem type"
+as "$ALICE" GET "/api/v1/jobs"; expect 200 "another principal has its own bucket"
+kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
+pid=""
 echo "test_api: all checks passed"

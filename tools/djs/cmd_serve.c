@@ -87,8 +87,9 @@ static void on_fatal(void *arg, int err, const char *msg)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--insecure-no-auth]";
+    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--rate-limit PER_S[:BURST]] [--insecure-no-auth]";
     int no_auth = cli_flag(argc, argv, "--insecure-no-auth");
+    const char *rate = cli_opt(argc, argv, "--rate-limit");
     const char *data = cli_opt(argc, argv, "--data");
     const char *listen = cli_opt(argc, argv, "--listen");
     const char *pos[1];
@@ -170,6 +171,18 @@ int cmd_serve(int argc, char **argv)
         }
     }
     sc.auth = auth;
+    if (rate != NULL) {
+        char *end;
+        unsigned long r = strtoul(rate, &end, 10), b = 0;
+        if (*end == ':')
+            b = strtoul(end + 1, &end, 10);
+        if (*end != '\0' || r > 10000000 || b > 10000000) {
+            fprintf(stderr, "djs serve: --rate-limit wants PER_S or PER_S:BURST (0 = no limit)\n");
+            return 2;
+        }
+        sc.rate_per_s = (unsigned)r;
+        sc.rate_burst = (unsigned)b;
+    }
     sc.on_shutdown = on_shutdown_request;
     sc.shutdown_arg = &s;
     if ((rc = djs_server_start(&s.server, &s.loop, s.engine, &sc)) != 0) {
