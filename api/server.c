@@ -4,6 +4,8 @@
 #include <sys/time.h>
 
 #include <h2o.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <msgpack.h>
@@ -42,6 +44,7 @@ struct djs_server {
     struct poller *pollers; /* parked long-polls */
     int conns;              /* open connections */
     int listener_closed;
+    SSL_CTX *ssl;           /* NULL: plain HTTP */
     struct bucket *buckets; /* rate limiting, per principal */
     uint32_t nbuckets;
     djs_http_stats_t http; /* requests by route and status, for /metrics */
@@ -1880,10 +1883,42 @@ void djs_server_config_init(djs_server_config_t *c)
     c->rate_burst = 2000;
 }
 
+/* TLS 1.2 or later, the certificate chain and key, ALPN offering
+ * http/1.1, and h2 when asked for: h2o 2.2's HTTP/2 stack is frozen since
+ * 2019 and gets no fixes, so it is a choice (WebSocket clients use
+ * HTTP/1.1 anyway). */
+static int setup_tls(djs_server_t *s)
+{
+    if (s->cfg.tls_cert == NULL && s->cfg.tls_key == NULL)
+        return 0;
+    if (s->cfg.tls_cert == NULL || s->cfg.tls_key == NULL)
+        return DJS_EINVAL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return DJS_ECRYPTO;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, s->cfg.tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, s->cfg.tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        char msg[256];
+        ERR_error_string_n(ERR_get_error(), msg, sizeof(msg));
+        fprintf(stderr, "djs: TLS: %s\n", msg);
+        SSL_CTX_free(ctx);
+        return DJS_ECRYPTO;
+    }
+    static const h2o_iovec_t http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
+    h2o_ssl_register_alpn_protocols(ctx, s->cfg.http2 ? h2o_http2_alpn_protocols : http1_only);
+    s->ssl = ctx;
+    s->accept_ctx.ssl_ctx = ctx;
+    return 0;
+}
+
 static void maybe_free(djs_server_t *s)
 {
     if (!s->listener_closed || s->conns > 0)
         return;
+    if (s->ssl != NULL)
+        SSL_CTX_free(s->ssl);
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
     djs_http_stats_dispose(&s->http);
@@ -1916,6 +1951,7 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     djs_http_stats_init(&s->http);
     h2o_config_init(&s->config);
     s->config.max_request_entity_size = s->cfg.max_body;
+    s->config.http1.upgrade_to_http2 = s->cfg.http2; /* no cleartext h2c upgrade unless h2 was chosen */
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     handler_t *h = (handler_t *)h2o_create_handler(path, sizeof(*h));
@@ -1926,6 +1962,13 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     s->accept_ctx.hosts = s->config.hosts;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
+    int trc = setup_tls(s);
+    if (trc != 0) {
+        s->stopping = 1;
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+        *out = NULL;
+        return trc;
+    }
     if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0 ||
         (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_accept)) != 0) {
         s->stopping = 1;

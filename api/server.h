@@ -27,19 +27,23 @@
 typedef struct djs_server djs_server_t;
 
 typedef struct djs_server_config {
-    const char *host;               /* default 127.0.0.1 */
-    int port;                       /* default 8080; 0 = any free port (see djs_server_port) */
-    size_t max_body;                /* default 1 MiB */
-    unsigned rate_per_s;   /* requests per second per principal; 0 = no limit (default 1000) */
-    unsigned rate_burst;   /* bucket size; 0 = rate_per_s (default 2000) */
-    struct djs_auth *auth; /* verifies bearer tokens; NULL = no authentication (--insecure-no-auth) */
+    const char *host;     /* default 127.0.0.1 */
+    int port;             /* default 8080; 0 = any free port (see djs_server_port) */
+    size_t max_body;      /* default 1 MiB */
+    const char *tls_cert; /* PEM certificate chain; with tls_key, serve HTTPS (TLS 1.2+, h2 by ALPN) */
+    const char *tls_key;
+    int http2;                      /* offer h2 by ALPN over TLS (off by default: h2o 2.2's HTTP/2 stack gets no fixes) */
+    unsigned rate_per_s;            /* requests per second per principal; 0 = no limit (default 1000) */
+    unsigned rate_burst;            /* bucket size; 0 = rate_per_s (default 2000) */
+    struct djs_auth *auth;          /* verifies bearer tokens; NULL = no authentication (--insecure-no-auth) */
     void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
     void *shutdown_arg;
 } djs_server_config_t;
 
 void djs_server_config_init(djs_server_config_t *c);
 /* Listen and serve. Errors: DJS_EEXISTS (address in use), DJS_EINVAL (bad
- * host), DJS_EPERM. */
+ * host, or only one of the TLS files), DJS_EPERM, DJS_ECRYPTO (the
+ * certificate or key does not load). */
 int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c);
 int djs_server_port(const djs_server_t *s);
 /* The routes served, "METHOD /path" with {id} placeholders, NULL-terminated. */

@@ -87,9 +87,12 @@ static void on_fatal(void *arg, int err, const char *msg)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--rate-limit PER_S[:BURST]] [--insecure-no-auth]";
+    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] [--rate-limit "
+                        "PER_S[:BURST]] [--insecure-no-auth]";
     int no_auth = cli_flag(argc, argv, "--insecure-no-auth");
     const char *rate = cli_opt(argc, argv, "--rate-limit");
+    const char *tls_cert = cli_opt(argc, argv, "--tls-cert"), *tls_key = cli_opt(argc, argv, "--tls-key");
+    int http2 = cli_flag(argc, argv, "--http2");
     const char *data = cli_opt(argc, argv, "--data");
     const char *listen = cli_opt(argc, argv, "--listen");
     const char *pos[1];
@@ -171,6 +174,9 @@ int cmd_serve(int argc, char **argv)
         }
     }
     sc.auth = auth;
+    sc.tls_cert = tls_cert;
+    sc.tls_key = tls_key;
+    sc.http2 = http2;
     if (rate != NULL) {
         char *end;
         unsigned long r = strtoul(rate, &end, 10), b = 0;
@@ -186,10 +192,12 @@ int cmd_serve(int argc, char **argv)
     sc.on_shutdown = on_shutdown_request;
     sc.shutdown_arg = &s;
     if ((rc = djs_server_start(&s.server, &s.loop, s.engine, &sc)) != 0) {
-        fprintf(stderr, "djs serve: cannot listen on %s: %s\n", listen, djs_strerror(rc));
+        fprintf(stderr, "djs serve: cannot listen on %s: %s%s\n", listen, djs_strerror(rc),
+                rc == DJS_EINVAL && (tls_cert || tls_key) ? " (give both --tls-cert and --tls-key)" : "");
         return 1;
     }
-    printf("djs serve: listening on http://%s:%d/ (health: /health, API: /api/v1)\n", host, djs_server_port(s.server));
+    printf("djs serve: listening on %s://%s:%d/ (health: /health, API: /api/v1)\n", tls_cert ? "https" : "http", host,
+           djs_server_port(s.server));
     if (no_auth)
         printf(
             "djs serve: WARNING: --insecure-no-auth: NO AUTHENTICATION, every request acts as an admin. Local experiments only.\n");
