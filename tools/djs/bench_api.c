@@ -287,7 +287,8 @@ int bench_api(int argc, char **argv)
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        execl(exe, exe, "serve", "--data", dir, "--listen", listen, (char *)NULL);
+        /* no rate limit: the benchmark is one principal on purpose */
+        execl(exe, exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0", (char *)NULL);
         _exit(127);
     }
     char out[65536], req[2048];

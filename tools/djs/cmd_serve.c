@@ -85,6 +85,20 @@ static void on_fatal(void *arg, int err, const char *msg)
     uv_stop(&s->loop);
 }
 
+/* A start that fails after the log was opened: record the stop, flush,
+ * close everything, exit 1 (nothing left for LeakSanitizer or the disk). */
+static int abort_start(serve_t *s, djs_auth_t *auth)
+{
+    append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
+    djs_log_sync(s->log);
+    djs_engine_close(s->engine);
+    djs_log_close(s->log);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s->loop);
+    djs_auth_close(auth);
+    return 1;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] [--rate-limit "
@@ -102,6 +116,31 @@ int cmd_serve(int argc, char **argv)
         data = "./data";
     if (listen == NULL)
         listen = "127.0.0.1:8080";
+    djs_server_config_t sc;
+    djs_server_config_init(&sc);
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
+        atoi(colon + 1) > 65535) {
+        fprintf(stderr, "djs serve: --listen wants HOST:PORT (e.g. 127.0.0.1:8080)\n");
+        return 2;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    sc.host = host;
+    sc.port = atoi(colon + 1);
+    if (rate != NULL) {
+        char *end;
+        unsigned long r = strtoul(rate, &end, 10), b = 0;
+        if (*end == ':')
+            b = strtoul(end + 1, &end, 10);
+        if (*end != '\0' || r > 10000000 || b > 10000000) {
+            fprintf(stderr, "djs serve: --rate-limit wants PER_S or PER_S:BURST (0 = no limit)\n");
+            return 2;
+        }
+        sc.rate_per_s = (unsigned)r;
+        sc.rate_burst = (unsigned)b;
+    }
 
     serve_t s;
     memset(&s, 0, sizeof(s));
@@ -139,19 +178,6 @@ int cmd_serve(int argc, char **argv)
     }
     printf("djs serve: event log %s open in %.1f ms (%" PRIu64 " events before this start, now at seq %" PRIu64 ")\n", data,
            (uv_hrtime() - t0) / 1e6, before, djs_log_last_seq(s.log));
-    djs_server_config_t sc;
-    djs_server_config_init(&sc);
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
-        atoi(colon + 1) > 65535) {
-        fprintf(stderr, "djs serve: --listen wants HOST:PORT (e.g. 127.0.0.1:8080)\n");
-        return 2;
-    }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    sc.host = host;
-    sc.port = atoi(colon + 1);
     djs_auth_t *auth = NULL;
     if (!no_auth) {
         char secret[4200];
@@ -160,7 +186,7 @@ int cmd_serve(int argc, char **argv)
         int first = stat(secret, &st) != 0;
         if ((rc = djs_auth_open(&auth, data)) != 0) {
             fprintf(stderr, "djs serve: cannot load the token secret %s: %s\n", secret, djs_strerror(rc));
-            return 1;
+            return abort_start(&s, NULL);
         }
         if (first) {
             djs_buf_t tok;
@@ -177,24 +203,12 @@ int cmd_serve(int argc, char **argv)
     sc.tls_cert = tls_cert;
     sc.tls_key = tls_key;
     sc.http2 = http2;
-    if (rate != NULL) {
-        char *end;
-        unsigned long r = strtoul(rate, &end, 10), b = 0;
-        if (*end == ':')
-            b = strtoul(end + 1, &end, 10);
-        if (*end != '\0' || r > 10000000 || b > 10000000) {
-            fprintf(stderr, "djs serve: --rate-limit wants PER_S or PER_S:BURST (0 = no limit)\n");
-            return 2;
-        }
-        sc.rate_per_s = (unsigned)r;
-        sc.rate_burst = (unsigned)b;
-    }
     sc.on_shutdown = on_shutdown_request;
     sc.shutdown_arg = &s;
     if ((rc = djs_server_start(&s.server, &s.loop, s.engine, &sc)) != 0) {
         fprintf(stderr, "djs serve: cannot listen on %s: %s%s\n", listen, djs_strerror(rc),
                 rc == DJS_EINVAL && (tls_cert || tls_key) ? " (give both --tls-cert and --tls-key)" : "");
-        return 1;
+        return abort_start(&s, auth);
     }
     printf("djs serve: listening on %s://%s:%d/ (health: /health, API: /api/v1)\n", tls_cert ? "https" : "http", host,
            djs_server_port(s.server));
