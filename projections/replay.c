@@ -16,7 +16,7 @@
 #define CHUNK_EVENTS 4096
 #define QUEUE_CHUNKS 4
 #define AHEAD1 32 /* prefetch the index bucket this many events ahead */
-#define AHEAD2 16  /* ... and the job record this many */
+#define AHEAD2 16 /* ... and the job record this many */
 
 typedef struct chunk {
     djs_buf_t data;
