@@ -3,9 +3,10 @@
  * Every fallible djs function returns int: 0 on success, a negative DJS_E...
  * code on failure. One X-macro table (DJS_ERRNO_MAP) generates the enum,
  * djs_strerror() and djs_err_name(), as libuv's UV_ERRNO_MAP does.
- * Errors of LMDB, libuv and OpenSSL are translated where they enter djs code
- * (djs_err_from_mdb, djs_err_from_uv); the original text can be kept by the
- * caller for its message.
+ * Errors of LMDB, libuv and OpenSSL are translated where they enter djs code:
+ * djs_err_from_mdb lives with the log (eventlog/log.h), the only layer that
+ * talks to LMDB; libuv's codes are negative errno values, translated here
+ * without libuv's header. The original text can be kept by the caller.
  */
 #ifndef DJS_CORE_ERROR_H
 #define DJS_CORE_ERROR_H
@@ -54,11 +55,7 @@ const char *djs_strerror(int err);
 /* Symbolic name ("DJS_ENOTFOUND", "OK" for 0, "DJS_E?" for unknown). Static. */
 const char *djs_err_name(int err);
 
-/* Translate an LMDB return code (MDB_NOTFOUND, MDB_MAP_FULL, errno values...)
- * into a djs code. 0 stays 0. */
-int djs_err_from_mdb(int mdb_rc);
-
-/* Translate a libuv error (negative errno or UV_E...) into a djs code. */
+/* Translate a libuv error (UV_E..., a negative errno on Unix) into a djs code. */
 int djs_err_from_uv(int uv_rc);
 
 /* Translate a POSIX errno (positive) into a djs code. */

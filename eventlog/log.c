@@ -89,6 +89,40 @@ struct djs_log {
     int closing;
 };
 
+/* ---- errors ------------------------------------------------------------------- */
+
+int djs_err_from_mdb(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return DJS_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return DJS_EEXISTS;
+    case MDB_MAP_FULL:
+        return DJS_EMAPFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+        return DJS_ECORRUPT;
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_CURSOR_FULL:
+    case MDB_DBS_FULL:
+        return DJS_ELIMIT;
+    case MDB_BAD_RSLOT:
+    case MDB_BAD_TXN:
+    case MDB_MAP_RESIZED:
+        return DJS_EBUSY;
+    default:
+        if (rc > 0)
+            return djs_err_from_errno(rc);
+        return DJS_EIO;
+    }
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static void put_be64(uint8_t *p, uint64_t v)

@@ -36,6 +36,10 @@
 
 typedef struct djs_log djs_log_t;
 
+/* Translate an LMDB return code (MDB_NOTFOUND, MDB_MAP_FULL, errno values...)
+ * into a djs code (core/error.h). 0 stays 0. */
+int djs_err_from_mdb(int mdb_rc);
+
 typedef void (*djs_log_fatal_cb)(void *arg, int err, const char *msg);
 /* Test seam: called by the writer thread before each commit; a non-zero
  * LMDB code (e.g. EIO, MDB_MAP_FULL) is treated as if the commit failed so. */

@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include "core/error.h"
+#include "eventlog/log.h"
 #include "testutil.h"
 
 START_TEST(every_code_has_name_and_message)
