@@ -161,6 +161,9 @@ static int problem(h2o_req_t *req, int status, const char *type, const char *tit
 
 static int query_str(h2o_req_t *req, const char *name, const char **val, size_t *len);
 static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt);
+static json_t *read_json_body(h2o_req_t *req);
+static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed);
+static int wrong_type(h2o_req_t *req, const char *field, const char *what);
 
 /* RFC 3339 time (2026-11-27T10:02:00Z, fractions, or +01:00 offsets; a '+'
  * that arrived as a space in a query string is accepted) -> ns. */
@@ -606,23 +609,10 @@ static const char *const job_fields[] = {
 /* Validate the shape of a job object; fills r (strings point into j). */
 static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *deps, djs_str_t *caps, djs_buf_t *payload)
 {
-    char detail[160];
-    const char *k;
     json_t *x;
-    if (!json_is_object(j))
-        return problem(req, 400, "invalid-body", "Invalid body", "the body must be a JSON object"), -1;
-    json_object_foreach(j, k, x)
-    {
-        int known = 0;
-        for (int i = 0; job_fields[i] && !known; i++)
-            known = strcmp(k, job_fields[i]) == 0;
-        if (!known) {
-            snprintf(detail, sizeof(detail), "unknown field '%.64s'", k);
-            return problem(req, 400, "unknown-field", "Unknown field", detail), -1;
-        }
-    }
-#define WRONG(field, what)                                                                                                         \
-    (snprintf(detail, sizeof(detail), "%s must be %s", field, what), problem(req, 400, "wrong-type", "Wrong type", detail), -1)
+    if (only_fields(req, j, job_fields) != 0)
+        return -1;
+#define WRONG(field, what) (wrong_type(req, field, what), -1)
     x = json_object_get(j, "name");
     if (!json_is_string(x))
         return WRONG("name", "a string");
@@ -702,16 +692,9 @@ static int header_value(h2o_req_t *req, const h2o_token_t *tok, const char *name
 
 static int post_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
 {
-    h2o_iovec_t ct;
-    if (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) || ct.len < 16 || strncasecmp(ct.base, "application/json", 16) != 0)
-        return problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send the job as application/json");
-    json_error_t err;
-    json_t *j = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &err);
-    if (j == NULL) {
-        char detail[200];
-        snprintf(detail, sizeof(detail), "malformed JSON at line %d column %d: %.120s", err.line, err.column, err.text);
-        return problem(req, 400, "malformed-json", "Malformed JSON", detail);
-    }
+    json_t *j = read_json_body(req);
+    if (j == NULL)
+        return 0;
     djs_job_request_t r;
     djs_id_t deps[DJS_JOB_MAX_DEPS], id;
     djs_str_t caps[DJS_JOB_MAX_CAPS];
@@ -1131,25 +1114,17 @@ static int query_str(h2o_req_t *req, const char *name, const char **val, size_t 
 
 static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt)
 {
-    if (req->query_at == SIZE_MAX)
+    const char *v;
+    size_t len;
+    uint64_t n = 0;
+    if (!query_str(req, name, &v, &len) || len == 0)
         return dflt;
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t nl = strlen(name);
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - q) > nl && memcmp(q, name, nl) == 0 && q[nl] == '=') {
-            uint64_t v = 0;
-            for (const char *c = q + nl + 1; c < stop; c++) {
-                if (*c < '0' || *c > '9' || v > 1000000000)
-                    return dflt;
-                v = v * 10 + (uint64_t)(*c - '0');
-            }
-            return v;
-        }
-        q = stop + 1;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9' || n > 1000000000)
+            return dflt;
+        n = n * 10 + (uint64_t)(v[i] - '0');
     }
-    return dflt;
+    return n;
 }
 
 static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
