@@ -605,14 +605,29 @@ static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
 
 static const char *const job_fields[] = {
     "name", "description", "priority", "payload", "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+static const char *const workflow_job_fields[] = {
+    "key",          "dependsOn",      "name",       "description",          "priority", "payload",
+    "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
 
-/* Validate the shape of a job object; fills r (strings point into j). */
-static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *deps, djs_str_t *caps, djs_buf_t *payload)
+/* Room for one job's arrays while its request is being read. */
+typedef struct job_slots {
+    djs_id_t deps[DJS_JOB_MAX_DEPS];
+    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    djs_str_t keys[DJS_JOB_MAX_DEPS];
+    djs_buf_t payload;
+} job_slots_t;
+
+/* Validate the shape of a job object; fills r (strings point into j). `at`
+ * prefixes field names in error details ("" or "jobs[3]."); a workflow job
+ * (wf) may also carry key and dependsOn. */
+static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, job_slots_t *sl, const char *at, int wf)
 {
     json_t *x;
-    if (only_fields(req, j, job_fields) != 0)
+    char f[96];
+    if (only_fields(req, j, wf ? workflow_job_fields : job_fields) != 0)
         return -1;
-#define WRONG(field, what) (wrong_type(req, field, what), -1)
+#define WRONG(field, what) (snprintf(f, sizeof(f), "%s%s", at, field), wrong_type(req, f, what), -1)
+#define LIMIT(what) (snprintf(f, sizeof(f), "%s" what, at), problem(req, 422, "limit-exceeded", "Limit exceeded", f), -1)
     x = json_object_get(j, "name");
     if (!json_is_string(x))
         return WRONG("name", "a string");
@@ -643,39 +658,59 @@ static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_id_t *d
         if (!json_is_object(x))
             return WRONG("payload", "an object");
         msgpack_packer pk;
-        msgpack_packer_init(&pk, payload, buf_write);
+        msgpack_packer_init(&pk, &sl->payload, buf_write);
         if (pack_json(&pk, x, 1) != 0)
-            return problem(req, 422, "limit-exceeded", "Limit exceeded", "payload is nested too deeply"), -1;
-        r->spec.payload = payload->base;
-        r->spec.payload_len = payload->len;
+            return LIMIT("payload is nested too deeply");
+        r->spec.payload = sl->payload.base;
+        r->spec.payload_len = sl->payload.len;
     }
     if ((x = json_object_get(j, "dependencies")) != NULL) {
         if (!json_is_array(x))
             return WRONG("dependencies", "an array of job ids");
         if (json_array_size(x) > DJS_JOB_MAX_DEPS)
-            return problem(req, 422, "limit-exceeded", "Limit exceeded", "more than 256 dependencies"), -1;
+            return LIMIT("dependencies: more than 256");
         for (size_t i = 0; i < json_array_size(x); i++) {
             json_t *d = json_array_get(x, i);
-            if (!json_is_string(d) || djs_id_parse(json_string_value(d), json_string_length(d), &deps[i]) != 0)
+            if (!json_is_string(d) || djs_id_parse(json_string_value(d), json_string_length(d), &sl->deps[i]) != 0)
                 return WRONG("dependencies[]", "job ids (UUID strings)");
         }
-        r->dep_ids = deps;
+        r->dep_ids = sl->deps;
         r->ndep_ids = (uint32_t)json_array_size(x);
     }
     if ((x = json_object_get(j, "requiredCapabilities")) != NULL) {
         if (!json_is_array(x))
             return WRONG("requiredCapabilities", "an array of strings");
         if (json_array_size(x) > DJS_JOB_MAX_CAPS)
-            return problem(req, 422, "limit-exceeded", "Limit exceeded", "more than 32 required capabilities"), -1;
+            return LIMIT("requiredCapabilities: more than 32");
         for (size_t i = 0; i < json_array_size(x); i++) {
             json_t *c = json_array_get(x, i);
             if (!json_is_string(c))
                 return WRONG("requiredCapabilities[]", "strings");
-            caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
+            sl->caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
         }
-        r->caps = caps;
+        r->caps = sl->caps;
         r->ncaps = (uint32_t)json_array_size(x);
     }
+    if ((x = json_object_get(j, "key")) != NULL) {
+        if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > DJS_JOB_MAX_NAME)
+            return WRONG("key", "a non-empty string of at most 256 bytes");
+        r->key = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "dependsOn")) != NULL) {
+        if (!json_is_array(x))
+            return WRONG("dependsOn", "an array of keys of this workflow's jobs");
+        if (json_array_size(x) + r->ndep_ids > DJS_JOB_MAX_DEPS)
+            return LIMIT("dependencies and dependsOn: more than 256 together");
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *d = json_array_get(x, i);
+            if (!json_is_string(d))
+                return WRONG("dependsOn[]", "keys (strings)");
+            sl->keys[i] = (djs_str_t){json_string_value(d), json_string_length(d)};
+        }
+        r->dep_keys = sl->keys;
+        r->ndep_keys = (uint32_t)json_array_size(x);
+    }
+#undef LIMIT
 #undef WRONG
     return 0;
 }
@@ -690,35 +725,80 @@ static int header_value(h2o_req_t *req, const h2o_token_t *tok, const char *name
     return 1;
 }
 
+/* POST /jobs: one job object, or {"jobs":[...]} submitted atomically as a
+ * workflow whose jobs may depend on each other by key. */
 static int post_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
 {
     json_t *j = read_json_body(req);
     if (j == NULL)
         return 0;
-    djs_job_request_t r;
-    djs_id_t deps[DJS_JOB_MAX_DEPS], id;
-    djs_str_t caps[DJS_JOB_MAX_CAPS];
-    djs_buf_t payload;
-    memset(&r, 0, sizeof(r));
-    djs_buf_init(&payload);
-    if (read_job(req, j, &r, deps, caps, &payload) == 0) {
+    json_t *list = json_object_get(j, "jobs");
+    int wf = list != NULL;
+    size_t n = 1;
+    if (wf) {
+        static const char *const only_jobs[] = {"jobs", NULL};
+        if (only_fields(req, j, only_jobs) != 0)
+            goto out;
+        if (!json_is_array(list) || json_array_size(list) == 0) {
+            wrong_type(req, "jobs", "a non-empty array of job objects");
+            goto out;
+        }
+        if ((n = json_array_size(list)) > DJS_WORKFLOW_MAX_JOBS) {
+            problem(req, 422, "limit-exceeded", "Limit exceeded", "jobs: a workflow holds at most 1000 jobs");
+            goto out;
+        }
+    }
+    djs_job_request_t *r = djs_calloc(n, sizeof(*r));
+    job_slots_t *sl = djs_malloc(n * sizeof(*sl));
+    djs_id_t *ids = djs_malloc(n * sizeof(*ids));
+    size_t ready = 0;
+    int bad = 0;
+    for (; ready < n && !bad; ready++) {
+        char at[32] = "";
+        json_t *one = wf ? json_array_get(list, ready) : j;
+        djs_buf_init(&sl[ready].payload);
+        if (wf)
+            snprintf(at, sizeof(at), "jobs[%zu].", ready);
+        if (!json_is_object(one))
+            bad = (wrong_type(req, "jobs[]", "job objects"), 1);
+        else
+            bad = read_job(req, one, &r[ready], &sl[ready], at, wf) != 0;
+    }
+    if (!bad) {
         h2o_iovec_t idem;
         if (header_value(req, NULL, "idempotency-key", &idem))
-            r.spec.idem_key = (djs_str_t){idem.base, idem.len};
+            r[0].spec.idem_key = (djs_str_t){idem.base, idem.len};
         uint64_t seq;
         int existed;
-        int rc = djs_engine_submit(s->engine, who->sub, &r, 1, &id, &seq, &existed);
+        int rc = djs_engine_submit(s->engine, who->sub, r, (uint32_t)n, ids, &seq, &existed);
         if (rc != 0) {
             engine_problem(req, s->engine, rc);
         } else {
             json_t *b = json_object();
-            json_object_set_new(b, "id", json_id(&id));
+            if (!wf || existed) {
+                json_object_set_new(b, "id", json_id(&ids[0]));
+            } else {
+                json_t *out = json_array();
+                for (size_t i = 0; i < n; i++) {
+                    json_t *o = json_object();
+                    if (r[i].key.len > 0)
+                        json_object_set_new(o, "key", json_stringn(r[i].key.p, r[i].key.len));
+                    json_object_set_new(o, "id", json_id(&ids[i]));
+                    json_array_append_new(out, o);
+                }
+                json_object_set_new(b, "jobs", out);
+            }
             json_object_set_new(b, "status", json_string(existed ? "EXISTS" : "ACCEPTED"));
             json_object_set_new(b, "seq", json_integer((json_int_t)seq));
             reply_when_durable(s, req, seq, existed ? 200 : 201, b);
         }
     }
-    djs_buf_dispose(&payload);
+    for (size_t i = 0; i < ready; i++)
+        djs_buf_dispose(&sl[i].payload);
+    djs_free(ids);
+    djs_free(sl);
+    djs_free(r);
+out:
     json_decref(j);
     return 0;
 }
@@ -1232,6 +1312,128 @@ out:
     return 0;
 }
 
+/* ---- job output -------------------------------------------------------------------------- */
+
+/* A decimal query parameter: dflt when absent; answers 400 (and returns -1)
+ * when present but not a number. */
+static int query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t *out)
+{
+    const char *v;
+    size_t len;
+    *out = dflt;
+    if (!query_str(req, name, &v, &len))
+        return 0;
+    uint64_t n = 0;
+    int ok = len > 0;
+    for (size_t i = 0; i < len && ok; i++) {
+        ok = v[i] >= '0' && v[i] <= '9' && n <= 100000000000000ULL;
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (!ok) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "%.40s must be a non-negative integer", name);
+        problem(req, 400, "invalid-query", "Invalid query", detail);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* POST /jobs/{id}/output?workerId=&attempt=&offset=: raw bytes the running
+ * attempt printed, at byte `offset` of this attempt's output. */
+static int post_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *job)
+{
+    const char *v;
+    size_t vlen;
+    djs_id_t wid;
+    h2o_iovec_t ct;
+    if (!query_str(req, "workerId", &v, &vlen) || djs_id_parse(v, vlen, &wid) != 0)
+        return wrong_type(req, "workerId", "the worker's id (query parameter)");
+    if (!worker_self(s, req, who, &wid))
+        return 0;
+    uint64_t attempt, offset;
+    if (query_number(req, "attempt", 0, &attempt) != 0 || query_number(req, "offset", UINT64_MAX, &offset) != 0)
+        return 0;
+    if (attempt == 0 || attempt > UINT32_MAX)
+        return wrong_type(req, "attempt", "the assignment's attempt number (query parameter)");
+    if (offset == UINT64_MAX)
+        return wrong_type(req, "offset", "the byte offset of this chunk in the attempt's output (query parameter)");
+    if (req->entity.len > 0 && (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) ||
+                                !((ct.len >= 24 && strncasecmp(ct.base, "application/octet-stream", 24) == 0) ||
+                                  (ct.len >= 10 && strncasecmp(ct.base, "text/plain", 10) == 0))))
+        return problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send application/octet-stream");
+    uint64_t seq, received;
+    int rc = djs_engine_output(s->engine, &wid, job, (uint32_t)attempt, offset, (const uint8_t *)req->entity.base, req->entity.len,
+                               &seq, &received);
+    if (rc != 0)
+        return engine_problem(req, s->engine, rc);
+    json_t *b = json_pack("{s:o, s:I}", "id", json_id(job), "received", (json_int_t)received);
+    if (seq == 0)
+        return send_json_new(req, 200, b, 0);
+    json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+    return reply_when_durable(s, req, seq, 200, b);
+}
+
+/* GET /jobs/{id}/logs?offset=&limit=: the stored output from offset on,
+ * raw; DJS-Log-Next-Offset says where to go on, DJS-Log-Complete whether
+ * the job is finished and everything was returned. */
+static int get_logs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id)
+{
+    uint64_t offset, limit;
+    if (query_number(req, "offset", 0, &offset) != 0 || query_number(req, "limit", 256 * 1024, &limit) != 0)
+        return 0;
+    if (limit == 0 || limit > (1u << 20))
+        return problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 1048576 bytes");
+    djs_job_view_t v;
+    djs_job_view_init(&v);
+    int rc = djs_job_view_at(djs_engine_log(s->engine), id, UINT64_MAX, &v);
+    if (rc == 0 && who->role == DJS_ROLE_USER) {
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        if (djs_event_decode(v.submit.base, v.submit.len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 ||
+            sp.owner.len != strlen(who->sub) || memcmp(sp.owner.p, who->sub, sp.owner.len) != 0)
+            rc = DJS_ENOTFOUND;
+    }
+    if (rc != 0) {
+        djs_job_view_dispose(&v);
+        return rc == DJS_ENOTFOUND ? problem(req, 404, "not-found", "Not Found", "no such job")
+                                   : problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_buf_t out;
+    djs_buf_init(&out);
+    uint64_t next = offset;
+    if (offset < v.out_len) {
+        uint64_t max = v.out_len - offset < limit ? v.out_len - offset : limit;
+        rc = djs_log_read_output(djs_engine_log(s->engine), id, offset, (size_t)max, &out, &next);
+    }
+    if (rc != 0) {
+        djs_buf_dispose(&out);
+        djs_job_view_dispose(&v);
+        return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    int complete = djs_job_state_final(v.state) && next >= v.out_len;
+    observe(req, 200);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+    char *hv = h2o_mem_alloc_pool(&req->pool, 24);
+    int hn = snprintf(hv, 24, "%" PRIu64, next);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-log-next-offset"), 0, NULL, hv, (size_t)hn);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-log-complete"), 0, NULL, complete ? "true" : "false",
+                          complete ? 4 : 5);
+    char *sv = h2o_mem_alloc_pool(&req->pool, 24);
+    int sn = snprintf(sv, 24, "%" PRIu64, v.last_seq);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-seq"), 0, NULL, sv, (size_t)sn);
+    char *copy = h2o_mem_alloc_pool(&req->pool, out.len + 1);
+    if (out.len > 0)
+        memcpy(copy, out.base, out.len);
+    req->res.content_length = out.len;
+    h2o_send_inline(req, copy, out.len);
+    djs_buf_dispose(&out);
+    djs_job_view_dispose(&v);
+    return 0;
+}
+
 /* ---- system ------------------------------------------------------------------------------ */
 
 /* ---- more job and worker commands ----------------------------------------------------- */
@@ -1710,6 +1912,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 return problem(req, 404, "not-found", "Not Found", "no such job");
             return get_events(s, req, &id);
         }
+        if (rlen == DJS_ID_TEXT_LEN + 5 && memcmp(rest + DJS_ID_TEXT_LEN, "/logs", 5) == 0 && method_is(req, "GET")) {
+            djs_id_t id;
+            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                return 0;
+            return get_logs(s, req, &who, &id);
+        }
+        if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/output", 7) == 0 && method_is(req, "POST")) {
+            djs_id_t id;
+            if (!allow(req, &who, STAFF | R(WORKER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
+                return 0;
+            return post_output(s, req, &who, &id);
+        }
         if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/cancel", 7) == 0 && method_is(req, "POST"))
             return allow(req, &who, STAFF | R(USER)) ? cancel_job(s, req, &who, rest, DJS_ID_TEXT_LEN) : 0;
         static const char *const reports[] = {"start", "progress", "complete", "fail", NULL};
@@ -1781,6 +1995,8 @@ static const char *const routes[] = {
     "GET /api/v1/jobs",
     "GET /api/v1/jobs/{id}",
     "GET /api/v1/jobs/{id}/history",
+    "GET /api/v1/jobs/{id}/logs",
+    "POST /api/v1/jobs/{id}/output",
     "PUT /api/v1/jobs/{id}",
     "DELETE /api/v1/jobs/{id}",
     "POST /api/v1/jobs/{id}/retry",

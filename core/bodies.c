@@ -92,10 +92,11 @@ void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
     int att = type != DJS_EV_JOB_QUEUED && type != DJS_EV_JOB_CANCELLED && type != DJS_EV_JOB_UPDATED &&
               type != DJS_EV_JOB_DELETED && type != DJS_EV_JOB_RETRIED && type != DJS_EV_JOB_UPSTREAM_FAILED;
     int retry = type == DJS_EV_JOB_FAILED || type == DJS_EV_JOB_TIMED_OUT;
-    int prog = type == DJS_EV_JOB_PROGRESS;
+    int prog = type == DJS_EV_JOB_PROGRESS, outp = type == DJS_EV_JOB_OUTPUT;
     uint32_t n = (c->reason.len > 0) + w + up + att + (c->lease > 0) + retry + prog + (c->step.len > 0) + (c->eta > 0) +
                  (c->error.len > 0) + (c->result_len > 0) + (c->has_priority != 0) + (c->has_max_retries != 0) +
-                 (c->has_timeout != 0) + (c->has_name != 0) + (c->has_description != 0); /* flags are truthy ints, not 0/1 */
+                 (c->has_timeout != 0) + (c->has_name != 0) + (c->has_description != 0) + /* flags are truthy ints, not 0/1 */
+                 (outp ? 3 + (c->out_truncated != 0) : 0);
     msgpack_pack_map(&pk, n);
     if (c->reason.len > 0)
         kstr(&pk, "reason", c->reason);
@@ -131,6 +132,15 @@ void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
         kstr(&pk, "name", c->name);
     if (c->has_description)
         kstr(&pk, "desc", c->description);
+    if (outp) {
+        kuint(&pk, "out_off", c->out_offset);
+        kuint(&pk, "out_len", c->out_len);
+        kuint(&pk, "out_recv", c->out_recv);
+    }
+    if (outp && c->out_truncated) {
+        key(&pk, "trunc");
+        msgpack_pack_true(&pk);
+    }
 }
 
 void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps)
@@ -370,6 +380,14 @@ static int change_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
         return c->has_name = 1, rd_str(r, &c->name, DJS_JOB_MAX_NAME);
     if (keyis(k, "desc"))
         return c->has_description = 1, rd_str(r, &c->description, DJS_JOB_MAX_DESCRIPTION);
+    if (keyis(k, "out_off"))
+        return djs_mp_read_uint(r, &c->out_offset);
+    if (keyis(k, "out_len"))
+        return rd_u32(r, &c->out_len);
+    if (keyis(k, "out_recv"))
+        return rd_u32(r, &c->out_recv);
+    if (keyis(k, "trunc"))
+        return djs_mp_read_bool(r, &c->out_truncated);
     return 1;
 }
 

@@ -50,7 +50,7 @@ typedef struct djs_job_spec {
 
 /* job.queued, job.scheduled, job.started, job.progress, job.succeeded,
  * job.failed, job.timed_out, job.cancelled, job.updated, job.retried,
- * job.upstream_failed, job.lease_expired, job.deleted: one struct, each type
+ * job.upstream_failed, job.lease_expired, job.deleted, job.output: one struct, each type
  * uses the fields listed in docs/events.md. */
 typedef struct djs_job_change {
     djs_str_t reason;      /* queued: why; failed: fail reason name; cancelled: text */
@@ -70,6 +70,12 @@ typedef struct djs_job_change {
     uint8_t priority;
     uint32_t max_retries, timeout_s;
     djs_str_t name, description;
+    /* output: a chunk of the job's output was stored (bytes in the log's
+     * output database, not in the event) */
+    uint64_t out_offset; /* where the stored bytes start in the job's output */
+    uint32_t out_len;    /* bytes stored (0 once the attempt's cap is reached) */
+    uint32_t out_recv;   /* bytes of this attempt's output received so far */
+    int out_truncated;   /* the attempt reached its cap: the rest is dropped */
 } djs_job_change_t;
 
 /* worker.registered, worker.updated, worker.heartbeat, worker.draining,

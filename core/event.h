@@ -58,6 +58,7 @@
     X(JOB_RETRIED, 12, "job.retried")                                                                                              \
     X(JOB_UPSTREAM_FAILED, 13, "job.upstream_failed")                                                                              \
     X(JOB_LEASE_EXPIRED, 14, "job.lease_expired")                                                                                  \
+    X(JOB_OUTPUT, 15, "job.output")                                                                                                \
     X(WORKER_REGISTERED, 32, "worker.registered")                                                                                  \
     X(WORKER_HEARTBEAT, 33, "worker.heartbeat")                                                                                    \
     X(WORKER_UPDATED, 34, "worker.updated")                                                                                        \

@@ -28,7 +28,7 @@ typedef struct djs_mp_reader {
 static inline void djs_mp_reader_init(djs_mp_reader_t *r, const void *data, size_t len)
 {
     r->p = (const uint8_t *)data;
-    r->end = r->p + len;
+    r->end = len > 0 ? r->p + len : r->p; /* NULL with len 0 is an empty input */
 }
 
 int djs_mp_read_uint(djs_mp_reader_t *r, uint64_t *v);

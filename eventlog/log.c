@@ -24,11 +24,11 @@ typedef struct item {
     uint32_t off;
     uint32_t len;
     djs_id_t entity;
-    uint16_t kind; /* ITEM_EVENT or ITEM_SNAPSHOT */
+    uint16_t kind; /* ITEM_EVENT, ITEM_SNAPSHOT or ITEM_OUTPUT (seq = byte offset) */
     uint16_t keep; /* snapshots: how many to keep */
 } item_t;
 
-enum { ITEM_EVENT = 0, ITEM_SNAPSHOT = 1 };
+enum { ITEM_EVENT = 0, ITEM_SNAPSHOT = 1, ITEM_OUTPUT = 2 };
 
 /* A batch of encoded records handed from the appending thread to the writer. */
 typedef struct batch {
@@ -131,6 +131,14 @@ static void put_be64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
 }
 
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 static batch_t *batch_new(void)
 {
     batch_t *b = djs_calloc(1, sizeof(*b));
@@ -231,6 +239,15 @@ static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_
             MDB_val k = {sizeof(it->seq), &it->seq}, v = {it->len, b->data.base + it->off};
             if (it->kind == ITEM_SNAPSHOT) {
                 if ((rc = put_snapshot(log, txn, it, &v)) != 0)
+                    goto fail;
+                continue;
+            }
+            if (it->kind == ITEM_OUTPUT) {
+                uint8_t ok[24];
+                memcpy(ok, it->entity.b, 16);
+                put_be64(ok + 16, it->seq);
+                MDB_val kk = {sizeof(ok), ok};
+                if ((rc = mdb_put(txn, log->db_output, &kk, &v, 0)) != 0)
                     goto fail;
                 continue;
             }
@@ -584,6 +601,75 @@ int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t 
     it->kind = ITEM_SNAPSHOT;
     it->keep = (uint16_t)(keep > 0xffff ? 0xffff : keep);
     return 0;
+}
+
+int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len)
+{
+    if (log->opts.readonly)
+        return DJS_ERDONLY;
+    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        return DJS_ESTORAGE;
+    if (len == 0 || len > DJS_LOG_MAX_OUTPUT_CHUNK || djs_id_is_nil(job))
+        return DJS_EINVAL;
+    batch_t *b = log->staging;
+    size_t off = b->data.len;
+    djs_buf_append(&b->data, data, len);
+    item_t *it = batch_add(b);
+    memset(it, 0, sizeof(*it));
+    it->seq = offset;
+    it->off = (uint32_t)off;
+    it->len = (uint32_t)len;
+    it->entity = *job;
+    it->kind = ITEM_OUTPUT;
+    return 0;
+}
+
+int djs_log_read_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, size_t max, djs_buf_t *out, uint64_t *next)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint8_t kb[24];
+    memcpy(kb, job->b, 16);
+    put_be64(kb + 16, offset);
+    MDB_val k = {sizeof(kb), kb}, v;
+    *next = offset;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_output, &c)) != 0) {
+        end_read(log, txn);
+        return djs_err_from_mdb(rc);
+    }
+    /* the chunk holding offset starts at or before it: step back one when
+     * the first key at or after offset is past it (or absent) */
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && (k.mv_size != 24 || memcmp(k.mv_data, job->b, 16) != 0 || get_be64((const uint8_t *)k.mv_data + 16) > offset)) {
+        rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+        if (rc == 0 && (k.mv_size != 24 || memcmp(k.mv_data, job->b, 16) != 0))
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* the job's first chunk, or another job */
+    }
+    size_t taken = 0;
+    for (; rc == 0 && taken < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 24 || memcmp(k.mv_data, job->b, 16) != 0)
+            break;
+        uint64_t start = get_be64((const uint8_t *)k.mv_data + 16), end = start + v.mv_size;
+        if (end <= *next)
+            continue;
+        if (start > *next) { /* a hole (a chunk lost to a crash before its event): skip it */
+            *next = start;
+        }
+        size_t from = (size_t)(*next - start), n = v.mv_size - from;
+        if (n > max - taken)
+            n = max - taken;
+        djs_buf_append(out, (const uint8_t *)v.mv_data + from, n);
+        taken += n;
+        *next += n;
+    }
+    mdb_cursor_close(c);
+    end_read(log, txn);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : djs_err_from_mdb(rc);
 }
 
 int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_buf_t *out)
@@ -998,14 +1084,6 @@ static int walk_run(djs_log_t *log, walk_t *w)
         if (rc != 0)
             return djs_err_from_mdb(rc);
     }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
 }
 
 static int scan_step(walk_t *w, djs_log_t *log, MDB_txn *txn, const MDB_val *k, const MDB_val *v)

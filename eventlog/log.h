@@ -4,7 +4,8 @@
  *   "events"    seq (u64, MDB_INTEGERKEY) -> record (core/event.h), MDB_APPEND
  *   "entity"    entity id (16) || seq (u64 big-endian) -> empty: one job's history
  *   "snapshots" seq (u64, MDB_INTEGERKEY) -> projection state (filled by projections/)
- *   "output"    job id (16) || chunk (u32 big-endian) -> bytes (filled by the server)
+ *   "output"    job id (16) || byte offset (u64 big-endian) -> bytes: job output
+ *               (djs_log_put_output; the events only record its size)
  *   "meta"      "format" -> "djs-log-1"
  *
  * Threads. One appending thread (the libuv loop thread that owns the
@@ -128,6 +129,20 @@ uint64_t djs_log_now(djs_log_t *log);
  * staged with it, so it never refers to a seq that is not durable. Only the
  * newest `keep` snapshots are kept. Appending thread only. */
 int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len, uint32_t keep);
+/* Job output, kept outside the event log. Stage len bytes (1 ..
+ * DJS_LOG_MAX_OUTPUT_CHUNK) of job's output at byte offset; they are
+ * written by the writer thread in the same transaction as the events
+ * appended after them (or an earlier one), so a caller that appends an
+ * event recording the chunk right after knows the bytes are durable when
+ * that event is. A later put at the same offset replaces the chunk.
+ * Appending thread only. */
+#define DJS_LOG_MAX_OUTPUT_CHUNK (256u * 1024u)
+int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len);
+/* Append to out up to max bytes of job's stored output from offset on;
+ * *next = the offset after the last byte returned (== offset when there is
+ * nothing more yet). Any thread. */
+int djs_log_read_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, size_t max, djs_buf_t *out, uint64_t *next);
+
 /* The newest snapshot with seq <= max_seq: its seq and bytes (appended to
  * out). DJS_ENOTFOUND if none. Any thread. */
 int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_buf_t *out);

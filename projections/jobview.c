@@ -81,6 +81,9 @@ int djs_job_view_apply(djs_job_view_t *v, const djs_event_t *ev, const uint8_t *
         v->started_ns = ev->ts_ns;
         v->percent = 0;
         break;
+    case DJS_EV_JOB_OUTPUT:
+        v->out_len = c.out_offset + c.out_len;
+        break;
     case DJS_EV_JOB_PROGRESS:
         v->percent = (uint8_t)c.percent;
         v->eta_ns = c.eta;

@@ -21,6 +21,7 @@ typedef struct djs_job_view {
     uint32_t attempt, failures, max_retries, timeout_s;
     uint64_t submit_seq, last_seq, events;
     uint64_t created_ns, queued_ns, started_ns, finished_ns, retry_at_ns, eta_ns;
+    uint64_t out_len;        /* bytes of output stored (job.output records) */
     djs_id_t worker;         /* nil when not assigned */
     djs_buf_t submit;        /* the job.submitted record (name, payload, deps...) */
     djs_buf_t last_progress; /* the last job.progress record (step), may be empty */

@@ -1,7 +1,7 @@
 /* The state digest, and snapshots (serialize / restore) of a projection.
  *
- * Snapshot format, version 2: a MessagePack array
- *   ["djs-state", 2, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
+ * Snapshot format, version 3 (3 added each job's output counters): a MessagePack array
+ *   ["djs-state", 3, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
  *    sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
  * of the log, and a damaged one must be refused, not half-believed.
@@ -23,7 +23,7 @@
 #include "projections/state_internal.h"
 
 #define SNAP_MAGIC "djs-state"
-#define SNAP_VERSION 2
+#define SNAP_VERSION 3
 #define SNAP_FIELDS 13
 #define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
@@ -103,10 +103,10 @@ static void h_job(hasher_t *h, const djs_state_t *st, const djs_job_t *j)
 {
     static const djs_id_t nil;
     h_bytes(h, j->id.b, 16);
-    const uint64_t v[] = {j->submit_seq, j->last_seq,    j->created_ns,  j->queued_ns,    j->ready_key,
-                          j->started_ns, j->finished_ns, j->deadline_ns, j->progress_seq, j->unmet,
-                          j->timeout_s,  j->attempt,     j->max_retries, j->failures,     j->infra,
-                          j->state,      j->prio,        j->percent,     j->fail_reason,  j->timer_kind};
+    const uint64_t v[] = {j->submit_seq,  j->last_seq,    j->created_ns,   j->queued_ns, j->ready_key, j->started_ns,
+                          j->finished_ns, j->deadline_ns, j->progress_seq, j->unmet,     j->timeout_s, j->attempt,
+                          j->max_retries, j->failures,    j->infra,        j->state,     j->prio,      j->percent,
+                          j->fail_reason, j->timer_kind,  j->out_len,      j->out_recv};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h_u64(h, v[i]);
     h_bytes(h, j->worker != DJS_NONE ? st->workers[j->worker].id.b : nil.b, 16);
@@ -224,10 +224,11 @@ static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
                           j->progress_seq, j->worker,      j->owner,       j->cls,
                           j->unmet,        j->timeout_s,   j->attempt,     j->max_retries,
                           j->failures,     j->infra,       j->state,       j->prio,
-                          j->percent,      j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0};
+                          j->percent,      j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0,
+                          j->out_len,      j->out_recv};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
 }
-#define JOB_FIELDS 24
+#define JOB_FIELDS 26
 
 static void pack_worker(msgpack_packer *pk, const djs_worker_t *w)
 {
@@ -441,6 +442,8 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
     j->percent = (uint8_t)v[20];
     j->fail_reason = (uint8_t)v[21];
     j->timer_kind = (uint8_t)v[22];
+    j->out_len = (uint32_t)v[24];
+    j->out_recv = (uint32_t)v[25];
     j->dependents = DJS_NONE;
     j->idem = DJS_NONE;
     if (v[23] != 0) {

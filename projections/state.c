@@ -680,6 +680,7 @@ static int expect_state(int type, int state)
     case DJS_EV_JOB_LEASE_EXPIRED:
         return state == DJS_JOB_SCHEDULED;
     case DJS_EV_JOB_PROGRESS:
+    case DJS_EV_JOB_OUTPUT:
     case DJS_EV_JOB_SUCCEEDED:
     case DJS_EV_JOB_TIMED_OUT:
         return state == DJS_JOB_RUNNING;
@@ -749,6 +750,7 @@ static int apply_job(djs_state_t *st, const djs_event_t *ev)
         hist_add(&st->metrics.wait, ev->ts_ns - j->queued_ns);
         set_state(st, j, DJS_JOB_SCHEDULED);
         j->attempt = c.attempt;
+        j->out_recv = 0;
         j->worker = ws;
         worker_add_job(st, ws, s);
         djs__state_set_timer(st, s, DJS_TIMER_LEASE, c.lease);
@@ -765,6 +767,12 @@ static int apply_job(djs_state_t *st, const djs_event_t *ev)
     case DJS_EV_JOB_PROGRESS:
         j->percent = (uint8_t)c.percent;
         j->progress_seq = ev->seq;
+        break;
+    case DJS_EV_JOB_OUTPUT:
+        if (c.out_offset != j->out_len || c.out_len > UINT32_MAX - j->out_len || c.out_recv < j->out_recv)
+            return DJS_ECONFLICT; /* chunks follow each other */
+        j->out_len += c.out_len;
+        j->out_recv = c.out_recv;
         break;
     case DJS_EV_JOB_SUCCEEDED: {
         hist_add(&st->metrics.run, ev->ts_ns - j->started_ns);

@@ -1,5 +1,6 @@
 #include "scheduler/engine.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ void djs_engine_config_init(djs_engine_config_t *c)
     c->hb_every_ns = 60ULL * 1000000000ULL;
     c->snapshot_every = 100000;
     c->snapshots_kept = 8;
+    c->output_cap = 1u << 20;
 }
 
 void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *arg)
@@ -726,6 +728,58 @@ int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id
     c.step = step;
     c.eta = eta_ns;
     return emit_change(e, DJS_EV_JOB_PROGRESS, id, djs_state_worker(e->st, wid)->name, &c, seq);
+}
+
+int djs_engine_output(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint64_t offset,
+                      const uint8_t *data, size_t len, uint64_t *seq, uint64_t *received)
+{
+    static const char marker[] = "\n[djs: output truncated: this attempt printed more than the limit]\n";
+    int rc = 0;
+    *seq = 0;
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_RUNNING, &rc);
+    if (j == NULL)
+        return rc;
+    *received = j->out_recv;
+    if (len > DJS_LOG_MAX_OUTPUT_CHUNK)
+        return refuse(e, DJS_ETOOBIG, "an output chunk holds at most %u bytes", DJS_LOG_MAX_OUTPUT_CHUNK);
+    uint32_t cap = e->cfg.output_cap;
+    if (j->out_recv > cap) { /* truncated already: acknowledged, dropped, no event */
+        *received = offset + len > j->out_recv ? offset + len : j->out_recv;
+        return 0;
+    }
+    if (offset > j->out_recv)
+        return refuse(e, DJS_ECONFLICT, "output offset %" PRIu64 " leaves a gap: %u bytes of this attempt were received", offset,
+                      j->out_recv);
+    uint64_t skip = j->out_recv - offset; /* a retried chunk: bytes already here */
+    if (skip >= len)
+        return 0;
+    data += skip;
+    len -= (size_t)skip;
+    if (len > UINT32_MAX - j->out_recv || j->out_len > UINT32_MAX - DJS_LOG_MAX_OUTPUT_CHUNK)
+        return refuse(e, DJS_ELIMIT, "this job's output is over 4 GiB");
+    /* this attempt's bytes kept so far = received, up to the cap; keep up
+     * to the cap, then the marker once */
+    uint32_t kept = j->out_recv; /* <= cap here */
+    size_t keep = cap - kept;
+    if (keep > len)
+        keep = len;
+    int truncate = keep < len; /* this chunk crosses the cap */
+    djs_job_change_t c = {0};
+    c.attempt = attempt;
+    c.out_offset = j->out_len;
+    c.out_recv = (uint32_t)(j->out_recv + len);
+    c.out_truncated = truncate;
+    if (keep > 0 && (rc = djs_log_put_output(e->log, id, j->out_len, data, keep)) != 0)
+        return rc;
+    c.out_len = (uint32_t)keep;
+    if (truncate && (rc = djs_log_put_output(e->log, id, j->out_len + keep, marker, sizeof(marker) - 1)) != 0)
+        return rc;
+    if (truncate)
+        c.out_len += (uint32_t)(sizeof(marker) - 1);
+    if ((rc = emit_change(e, DJS_EV_JOB_OUTPUT, id, djs_state_worker(e->st, wid)->name, &c, seq)) != 0)
+        return rc;
+    *received = c.out_recv;
+    return 0;
 }
 
 int djs_engine_complete(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, const uint8_t *result,

@@ -45,6 +45,7 @@ typedef struct djs_engine_config {
     uint64_t snapshot_every;    /* events between snapshots; default 100,000; 0 = none */
     uint32_t snapshots_kept;    /* default 8 */
     uint64_t seed;              /* jitter PRNG seed; 0 = random */
+    uint32_t output_cap;        /* output bytes kept per attempt; default 1 MiB; the rest is dropped with a marker */
     djs_engine_assign_cb on_assign;
     void *assign_arg;
 } djs_engine_config_t;
@@ -133,6 +134,17 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *o
 int djs_engine_start(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t *seq);
 int djs_engine_progress(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint32_t percent,
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq);
+/* A chunk of the running attempt's output (stdout/stderr as the agent
+ * captured it), at byte offset `offset` of this attempt's output. The bytes
+ * go to the log's output database and a job.output event records them.
+ * Retried chunks are fine: bytes already received are skipped (*seq = 0
+ * when nothing was new). Past output_cap the attempt's output ends with a
+ * truncation marker and later bytes are acknowledged but dropped.
+ * *received = bytes of this attempt received after the call. Errors as the
+ * other fenced reports, DJS_ECONFLICT for a gap (offset beyond what was
+ * received), DJS_ETOOBIG for a chunk over DJS_LOG_MAX_OUTPUT_CHUNK. */
+int djs_engine_output(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t offset,
+                      const uint8_t *data, size_t len, uint64_t *seq, uint64_t *received);
 int djs_engine_complete(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, const uint8_t *result,
                         size_t result_len, uint64_t *seq);
 int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, djs_str_t error, uint64_t *seq);

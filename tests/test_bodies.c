@@ -433,6 +433,10 @@ static void ck_change_eq(const djs_job_change_t *got, const djs_job_change_t *wa
     ck_assert_uint_eq(got->timeout_s, want->timeout_s);
     ck_assert_djs_str_eq(got->name, want->name);
     ck_assert_djs_str_eq(got->description, want->description);
+    ck_assert_uint_eq(got->out_offset, want->out_offset);
+    ck_assert_uint_eq(got->out_len, want->out_len);
+    ck_assert_uint_eq(got->out_recv, want->out_recv);
+    ck_assert_int_eq(got->out_truncated, want->out_truncated);
 }
 
 /* Encode `in` as `type`, check the keys written, decode, compare with
@@ -471,7 +475,7 @@ START_TEST(change_every_job_type)
 
     int covered[256] = {0};
     for (int variant = 0; variant < 2; variant++) {
-        for (int type = DJS_EV_JOB_QUEUED; type <= DJS_EV_JOB_LEASE_EXPIRED; type++) {
+        for (int type = DJS_EV_JOB_QUEUED; type <= DJS_EV_JOB_OUTPUT; type++) {
             djs_job_change_t want;
             memset(&want, 0, sizeof(want));
             const char *keys = NULL;
@@ -547,6 +551,14 @@ START_TEST(change_every_job_type)
                 want.attempt = attempt;
                 keys = "attempt,worker";
                 break;
+            case DJS_EV_JOB_OUTPUT:
+                want.attempt = attempt;
+                want.out_offset = variant ? 0 : 5000000000ULL; /* past 4 GiB: a u64 */
+                want.out_len = variant ? 0 : 4096;
+                want.out_recv = variant ? 0 : 70000;
+                want.out_truncated = !variant;
+                keys = variant ? "attempt,out_len,out_off,out_recv" : "attempt,out_len,out_off,out_recv,trunc";
+                break;
             default:
                 ck_abort_msg("unexpected job type %d", type);
             }
@@ -560,6 +572,8 @@ START_TEST(change_every_job_type)
                 in.retry_at = 999;
             if (strstr(keys, "pct") == NULL)
                 in.percent = 55;
+            if (strstr(keys, "out_off") == NULL)
+                in.out_offset = 1, in.out_len = 2, in.out_recv = 3, in.out_truncated = 1;
             change_case(type, &in, &want, keys);
             covered[type] = 1;
         }
@@ -583,7 +597,7 @@ START_TEST(change_type_specific_numbers)
     memset(&in, 0, sizeof(in));
     in.retry_at = 123;
     in.percent = 50;
-    for (int type = DJS_EV_JOB_QUEUED; type <= DJS_EV_JOB_LEASE_EXPIRED; type++) {
+    for (int type = DJS_EV_JOB_QUEUED; type <= DJS_EV_JOB_OUTPUT; type++) {
         djs_buf_t b;
         djs_buf_init(&b);
         djs_body_job_change(&b, type, &in);

@@ -1259,6 +1259,117 @@ START_TEST(restart_rebuilds_same_state)
 }
 END_TEST
 
+/* Read a job's whole stored output into a NUL-terminated static buffer. */
+static const char *stored_output(et_t *t, const djs_id_t *j, uint64_t from, uint64_t *next)
+{
+    static char text[4096];
+    djs_buf_t b;
+    djs_buf_init(&b);
+    REQ_RC(djs_log_read_output(t->log, j, from, sizeof(text) - 1, &b, next), 0);
+    REQ(b.len < sizeof(text));
+    if (b.len > 0)
+        memcpy(text, b.base, b.len);
+    text[b.len] = '\0';
+    djs_buf_dispose(&b);
+    return text;
+}
+
+START_TEST(job_output)
+{
+    djs_engine_config_t cfg;
+    djs_engine_config_init(&cfg);
+    cfg.seed = 7;
+    cfg.output_cap = 16; /* small, to see the truncation */
+    et_t t;
+    et_open(&t, &cfg);
+    djs_id_t w = et_worker(&t, "w1", 1), other = et_worker(&t, "w2", 1);
+    djs_job_request_t r;
+    et_req(&r, "talky", DJS_PRIO_NORMAL);
+    r.spec.max_retries = 1;
+    djs_id_t j;
+    REQ_RC(et_submit_req(&t, &r, &j), 0);
+    et_run(&t);
+    djs_id_t on = et_worker_of(&t, &j);
+    djs_id_t off = et_id_eq(&on, &w) ? other : w;
+    uint64_t seq, recv;
+    /* not started yet: no output */
+    REQ_RC(djs_engine_output(t.e, &on, &j, 1, 0, (const uint8_t *)"x", 1, &seq, &recv), DJS_ECONFLICT);
+    REQ_RC(djs_engine_start(t.e, &on, &j, 1, &seq), 0);
+    /* fencing: another worker, another attempt */
+    REQ_RC(djs_engine_output(t.e, &off, &j, 1, 0, (const uint8_t *)"x", 1, &seq, &recv), DJS_ESTALE);
+    REQ_RC(djs_engine_output(t.e, &on, &j, 2, 0, (const uint8_t *)"x", 1, &seq, &recv), DJS_ESTALE);
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 1, 0, (const uint8_t *)"hello\n", 6, &seq, &recv), 0);
+    ck_assert_uint_gt(seq, 0);
+    ck_assert_uint_eq(recv, 6);
+    /* a retried chunk overlapping what arrived: only the new bytes count */
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 1, 3, (const uint8_t *)"lo\nab", 5, &seq, &recv), 0);
+    ck_assert_uint_eq(recv, 8);
+    /* wholly old: acknowledged, no event */
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 1, 0, (const uint8_t *)"hel", 3, &seq, &recv), 0);
+    ck_assert_uint_eq(seq, 0);
+    ck_assert_uint_eq(recv, 8);
+    /* a gap is refused */
+    REQ_RC(djs_engine_output(t.e, &on, &j, 1, 9, (const uint8_t *)"z", 1, &seq, &recv), DJS_ECONFLICT);
+    /* crossing the cap (16): kept up to it, then the marker; later chunks dropped */
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 1, 8, (const uint8_t *)"0123456789ABCDEF", 16, &seq, &recv), 0);
+    ck_assert_uint_eq(recv, 24);
+    uint64_t last = djs_log_last_seq(t.log);
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 1, 24, (const uint8_t *)"more", 4, &seq, &recv), 0);
+    ck_assert_uint_eq(seq, 0);
+    ck_assert_uint_eq(recv, 28);
+    ck_assert_uint_eq(djs_log_last_seq(t.log), last); /* no event for dropped bytes */
+    et_sync(&t);
+    uint64_t next;
+    const char *text = stored_output(&t, &j, 0, &next);
+    ck_assert_str_eq(text, "hello\nab01234567\n[djs: output truncated: this attempt printed more than the limit]\n");
+    ck_assert_uint_eq(next, strlen(text));
+    ck_assert_uint_eq(et_jobp(&t, &j)->out_len, strlen(text));
+    uint64_t first_len = strlen(text);
+    /* reading from the middle of a chunk */
+    ck_assert_str_eq(stored_output(&t, &j, 7, &next),
+                     "b01234567\n[djs: output truncated: this attempt printed more than the limit]\n");
+
+    /* the attempt fails; the retry's output follows in the same stream, counted from 0 again */
+    REQ_RC(djs_engine_fail(t.e, &on, &j, 1, ET_S("boom"), &seq), 0);
+    et_advance(&t, 3 * ET_SEC); /* past the first backoff (at most 1 s by default) */
+    hb(&t, &w);
+    hb(&t, &other);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &j), DJS_JOB_SCHEDULED);
+    ck_assert_uint_eq(et_jobp(&t, &j)->attempt, 2);
+    on = et_worker_of(&t, &j);
+    REQ_RC(djs_engine_start(t.e, &on, &j, 2, &seq), 0);
+    REQ_RC(djs_engine_output(t.e, &on, &j, 1, 0, (const uint8_t *)"old", 3, &seq, &recv), DJS_ESTALE);
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 2, 0, (const uint8_t *)"second\n", 7, &seq, &recv), 0);
+    ck_assert_uint_eq(recv, 7);
+    et_sync(&t);
+    ck_assert_str_eq(stored_output(&t, &j, first_len, &next), "second\n");
+    ck_assert_uint_eq(next, first_len + 7);
+
+    /* restart: the counters come back from the log (snapshot or replay) */
+    uint8_t before[32], after[32];
+    et_digest(&t, before);
+    et_reopen(&t, NULL);
+    et_digest(&t, after);
+    ck_assert_mem_eq(before, after, 32);
+    ck_assert_uint_eq(et_jobp(&t, &j)->out_len, first_len + 7);
+    ck_assert_uint_eq(et_jobp(&t, &j)->out_recv, 7);
+    ck_assert_int_eq(djs_engine_output(t.e, &on, &j, 2, 7, (const uint8_t *)"third\n", 6, &seq, &recv), 0);
+    ck_assert_uint_eq(recv, 13);
+    et_sync(&t);
+    ck_assert_str_eq(stored_output(&t, &j, first_len, &next), "second\nthird\n");
+    /* limits */
+    static uint8_t big[DJS_LOG_MAX_OUTPUT_CHUNK + 1];
+    REQ_RC(djs_engine_output(t.e, &on, &j, 2, 13, big, sizeof(big), &seq, &recv), DJS_ETOOBIG);
+    djs_id_t nope;
+    memset(&nope, 0x5a, sizeof(nope));
+    REQ_RC(djs_engine_output(t.e, &on, &nope, 1, 0, big, 1, &seq, &recv), DJS_ENOTFOUND);
+    ck_assert_str_eq(stored_output(&t, &nope, 0, &next), "");
+    ck_assert_uint_eq(next, 0);
+    et_close(&t);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1276,6 +1387,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, delayed_jobs);
     tcase_add_test(tc, idempotency);
     tcase_add_test(tc, limits);
+    tcase_add_test(tc, job_output);
     suite_add_tcase(s, tc);
     tc = tcase_create("placement");
     tcase_add_test(tc, priority_without_aging);

@@ -245,6 +245,16 @@ static void wl_work(wl_t *x, int i)
                 REQ_RC(djs_engine_progress(x->t.e, &x->w[i].id, &jobs[k], at, (uint32_t)rnd(x, 101), ET_S("step"),
                                            x->t.now + ET_SEC, &seq),
                        0);
+            } else if (p < 85) {
+                /* a chunk of output at what the agent has sent so far (a
+                 * retried, overlapping chunk now and then) */
+                static const char line[] = "line of output\n";
+                uint64_t off = djs_state_job(djs_engine_state(x->t.e), &jobs[k])->out_recv, recv;
+                if (off >= 4 && rnd(x, 4) == 0)
+                    off -= 4;
+                REQ_RC(
+                    djs_engine_output(x->t.e, &x->w[i].id, &jobs[k], at, off, (const uint8_t *)line, sizeof(line) - 1, &seq, &recv),
+                    0);
             }
         }
     }

@@ -75,6 +75,24 @@ code=$(curl -s "${AUTH[@]}" -o "$T/b2" -w '%{http_code}' -X POST -H 'content-typ
 [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/b1")" = \
   "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/b2")" ] || fail "idempotency returned another job"
 
+# a workflow: a diamond by keys, accepted atomically; the joins wait for their parents
+req POST /api/v1/jobs '{"jobs":[{"key":"a","name":"A"},{"key":"b","name":"B","dependsOn":["a"]},{"key":"c","name":"C","dependsOn":["a"]},{"key":"d","name":"D","dependsOn":["b","c"]}]}'
+expect 201 "workflow submit"
+[ "$(field '["jobs"][3]["key"]')" = d ] || fail "workflow answer names keys"
+wa=$(field '["jobs"][0]["id"]'); wd=$(field '["jobs"][3]["id"]')
+req GET "/api/v1/jobs/$wa"; [ "$(field '["status"]')" = QUEUED ] || fail "workflow root queued"
+req GET "/api/v1/jobs/$wd"; [ "$(field '["status"]')" = CREATED ] || fail "workflow join waits"
+req POST /api/v1/jobs '{"jobs":[{"key":"a","name":"A","dependsOn":["b"]},{"key":"b","name":"B","dependsOn":["a"]}]}'
+problem 409 dependency-cycle "workflow cycle"
+req POST /api/v1/jobs '{"jobs":[{"key":"a","name":"A"},{"key":"b","name":7}]}'; problem 400 wrong-type "workflow field"
+echo "$body" | grep -q 'jobs\[1\].name' || fail "workflow error names the job: $body"
+req POST /api/v1/jobs '{"jobs":[{"key":"a","name":"A","dependsOn":["nope"]}]}'; problem 404 not-found "workflow unknown key"
+req POST /api/v1/jobs '{"jobs":[]}'; problem 400 wrong-type "empty workflow"
+req POST /api/v1/jobs '{"name":"x","key":"a"}'; problem 400 unknown-field "key outside a workflow"
+req GET "/api/v1/jobs/$wa"; [ "$(field '["status"]')" = QUEUED ] || fail "failed workflows left no trace"
+req POST "/api/v1/jobs/$wa/cancel"; expect 200 "cancel the workflow root"
+req GET "/api/v1/jobs/$wd"; [ "$(field '["status"]')" = FAILED ] || fail "cancelling a root fails the join (upstream failed): $body"
+
 # cancel, then the state conflict
 req POST "/api/v1/jobs/$dep/cancel"; expect 200 cancel
 req POST "/api/v1/jobs/$dep/cancel"; problem 409 conflict "cancel twice"
@@ -104,7 +122,7 @@ req GET /api/v1/nothing; problem 404 not-found "unknown endpoint"
 req GET /health; expect 200 "still serving"
 
 req GET /api/v1/stats; expect 200 stats
-[ "$(field '["submitted"]')" = 3 ] || fail "stats submitted: $body"
+[ "$(field '["submitted"]')" = 7 ] || fail "stats submitted (3 jobs and a 4-job workflow): $body"
 
 # a worker: register, long-poll woken by a placement, fenced reports.
 # First cancel what is still queued, so the worker gets only the gpu job.
@@ -130,7 +148,31 @@ req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attem
 req POST "/api/v1/jobs/$gid/start" "{\"workerId\":\"$wid\",\"attempt\":$attempt}"; expect 200 start
 req POST "/api/v1/jobs/$gid/progress" "{\"workerId\":\"$wid\",\"attempt\":$attempt,\"percentage\":60,\"currentStep\":\"x\"}"; expect 200 progress
 req POST "/api/v1/jobs/$gid/progress" "{\"workerId\":\"$wid\",\"attempt\":$attempt,\"percentage\":160}"; problem 400 wrong-type "percentage range"
+# output: raw chunks at offsets of the attempt, retried chunks are harmless, gaps refused
+out() { # offset data -> code, body
+    code=$(curl -s "${AUTH[@]}" -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/octet-stream' \
+           --data-binary "$2" "$URL/api/v1/jobs/$gid/output?workerId=$wid&attempt=$attempt&offset=$1")
+    body=$(cat "$T/body")
+}
+out 0 $'line one\n'; expect 200 "output chunk"; [ "$(field '["received"]')" = 9 ] || fail "received: $body"
+out 5 $'one\nline two\n'; expect 200 "overlapping chunk"; [ "$(field '["received"]')" = 18 ] || fail "received after overlap: $body"
+out 40 x; problem 409 conflict "output gap"
+out abc x; problem 400 invalid-query "output offset not a number"
+code=$(curl -s "${AUTH[@]}" -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/json' --data-binary x \
+       "$URL/api/v1/jobs/$gid/output?workerId=$wid&attempt=$attempt&offset=18"); body=$(cat "$T/body")
+problem 415 unsupported-media-type "output as JSON"
+code=$(curl -s "${AUTH[@]}" -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/octet-stream' --data-binary x \
+       "$URL/api/v1/jobs/$gid/output?workerId=$wid&attempt=99&offset=18"); body=$(cat "$T/body")
+problem 409 stale-attempt "output of another attempt"
+curl -s "${AUTH[@]}" -D "$T/hdr" -o "$T/logs" "$URL/api/v1/jobs/$gid/logs"
+[ "$(cat "$T/logs")" = $'line one\nline two' ] || fail "logs: $(cat "$T/logs")"
+grep -qi '^djs-log-next-offset: 18' "$T/hdr" || fail "logs next offset: $(cat "$T/hdr")"
+grep -qi '^djs-log-complete: false' "$T/hdr" || fail "logs not complete while running"
+[ "$(curl -s "${AUTH[@]}" "$URL/api/v1/jobs/$gid/logs?offset=14&limit=3")" = two ] || fail "logs from an offset"
+req GET "/api/v1/jobs/$gid/logs?limit=0"; problem 400 invalid-query "logs limit 0"
 req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attempt,\"result\":{\"ok\":true}}"; expect 200 complete
+curl -s "${AUTH[@]}" -D "$T/hdr" -o /dev/null "$URL/api/v1/jobs/$gid/logs?offset=18"
+grep -qi '^djs-log-complete: true' "$T/hdr" || fail "logs complete once the job is done: $(cat "$T/hdr")"
 req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attempt}"; problem 409 stale-attempt "complete twice"
 req GET "/api/v1/jobs/$gid"; [ "$(field '["status"]')" = COMPLETED ] || fail "gpu job completed: $body"
 req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.5,"memory":0.25,"responseMs":12}'; expect 200 heartbeat
