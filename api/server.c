@@ -112,6 +112,8 @@ static void send_json(h2o_req_t *req, int status, json_t *body, uint64_t seq)
 {
     observe(req, status);
     char *text = json_dumps(body, JSON_COMPACT);
+    if (text == NULL) /* out of memory, or a value that cannot be rendered */
+        text = strdup("{\"error\":\"the answer could not be rendered\"}"), status = 500;
     size_t len = strlen(text);
     char *copy = h2o_mem_alloc_pool(&req->pool, len);
     memcpy(copy, text, len);
@@ -136,17 +138,71 @@ static int send_json_new(h2o_req_t *req, int status, json_t *body, uint64_t seq)
     return 0;
 }
 
-/* RFC 9457 problem details. `type` is a stable slug. */
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF) starting at p, or 0 if it is not one. */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+        (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+static int utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0)
+            return 0;
+    return 1;
+}
+
+/* A JSON string of s: as is when valid UTF-8, else with each bad byte
+ * replaced by U+FFFD (so text from clients or the log always renders). */
+static json_t *json_str_lossy(const char *s, size_t n)
+{
+    if (utf8_valid(s, n))
+        return json_stringn(s, n);
+    djs_buf_t b;
+    djs_buf_init(&b);
+    for (size_t i = 0, k; i < n; i += k) {
+        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0) {
+            djs_buf_append(&b, "\xef\xbf\xbd", 3);
+            k = 1;
+        } else {
+            djs_buf_append(&b, s + i, k);
+        }
+    }
+    json_t *j = json_stringn((const char *)b.base, b.len);
+    djs_buf_dispose(&b);
+    return j;
+}
+
+/* RFC 9457 problem details. `type` is a stable slug. The detail may quote
+ * client bytes: it is made valid UTF-8 here. */
 static int problem(h2o_req_t *req, int status, const char *type, const char *title, const char *detail)
 {
     observe(req, status);
-    json_t *b = json_pack("{s:s, s:s, s:i, s:s}", "type", "", "title", title, "status", status, "detail", detail ? detail : title);
+    const char *d = detail ? detail : title;
+    json_t *b = json_object();
     char t[128];
     snprintf(t, sizeof(t), PROBLEM_BASE "%s", type);
     json_object_set_new(b, "type", json_string(t));
-    json_object_set_new(b, "instance", json_stringn(req->path.base, req->path.len));
+    json_object_set_new(b, "title", json_string(title));
+    json_object_set_new(b, "status", json_integer(status));
+    json_object_set_new(b, "detail", json_str_lossy(d, strlen(d)));
+    json_object_set_new(b, "instance", json_str_lossy(req->path.base, req->path.len));
     char *text = json_dumps(b, JSON_COMPACT);
     json_decref(b);
+    if (text == NULL)
+        text = strdup("{}");
     size_t len = strlen(text);
     char *copy = h2o_mem_alloc_pool(&req->pool, len);
     memcpy(copy, text, len);
@@ -160,7 +216,7 @@ static int problem(h2o_req_t *req, int status, const char *type, const char *tit
 }
 
 static int query_str(h2o_req_t *req, const char *name, const char **val, size_t *len);
-static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt);
+static int query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t *out);
 static json_t *read_json_body(h2o_req_t *req);
 static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed);
 static int wrong_type(h2o_req_t *req, const char *field, const char *what);
@@ -234,9 +290,9 @@ static int read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given
     *given = 0;
     *seq = durable;
     if (query_str(req, "at_seq", &v, &len)) {
-        uint64_t n = query_u64(req, "at_seq", UINT64_MAX);
-        if (n == UINT64_MAX || len == 0)
-            return problem(req, 400, "invalid-query", "Invalid query", "at_seq must be a non-negative integer"), -1;
+        uint64_t n;
+        if (query_number(req, "at_seq", 0, &n) != 0)
+            return -1;
         if (n > durable)
             return problem(req, 400, "invalid-query", "Invalid query", "at_seq is beyond the last durable event"), -1;
         *seq = n;
@@ -571,11 +627,9 @@ static int parse_id(h2o_req_t *req, const char *p, size_t len, djs_id_t *id)
     return 0;
 }
 
-static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const char *idp, size_t idlen)
+static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *idp)
 {
-    djs_id_t id;
-    if (parse_id(req, idp, idlen, &id) != 0)
-        return 0;
+    djs_id_t id = *idp;
     uint64_t at;
     int given;
     if (read_point(s, req, &at, &given) != 0)
@@ -766,8 +820,16 @@ static int post_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
     }
     if (!bad) {
         h2o_iovec_t idem;
-        if (header_value(req, NULL, "idempotency-key", &idem))
+        if (header_value(req, NULL, "idempotency-key", &idem)) {
+            for (size_t i = 0; i < idem.len && !bad; i++)
+                if (idem.base[i] < 0x21 || idem.base[i] > 0x7e)
+                    bad = (problem(req, 400, "invalid-header", "Invalid header",
+                                   "Idempotency-Key must be printable ASCII without spaces (at most 128 bytes)"),
+                           1);
             r[0].spec.idem_key = (djs_str_t){idem.base, idem.len};
+        }
+    }
+    if (!bad) {
         uint64_t seq;
         int existed;
         int rc = djs_engine_submit(s->engine, who->sub, r, (uint32_t)n, ids, &seq, &existed);
@@ -803,12 +865,10 @@ out:
     return 0;
 }
 
-static int cancel_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const char *idp, size_t idlen)
+static int cancel_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *idp)
 {
-    djs_id_t id;
+    djs_id_t id = *idp;
     uint64_t seq;
-    if (parse_id(req, idp, idlen, &id) != 0)
-        return 0;
     if (!owns(s, who, &id))
         return problem(req, 404, "not-found", "Not Found", "no such job");
     int rc = djs_engine_cancel(s->engine, who->sub, &id, &seq);
@@ -840,9 +900,9 @@ static json_t *mp_to_json(djs_mp_reader_t *r, int depth)
                 json_decref(o);
                 return NULL;
             }
-            char key[256];
-            snprintf(key, sizeof(key), "%.*s", (int)(klen < 255 ? klen : 255), k);
-            json_object_set_new(o, key, v);
+            json_t *kj = json_str_lossy(k, klen); /* keys are whole: no cut, no merge */
+            json_object_setn_new(o, json_string_value(kj), json_string_length(kj), v);
+            json_decref(kj);
         }
         return o;
     }
@@ -869,7 +929,7 @@ static json_t *mp_to_json(djs_mp_reader_t *r, int depth)
     int b;
     const uint8_t *bin;
     if (djs_mp_read_str(r, &str, &len) == 0)
-        return json_stringn(str, len);
+        return json_str_lossy(str, len);
     if (djs_mp_read_bin(r, &bin, &len) == 0) {
         if (len == 16) { /* ids: worker, upstream, workflow */
             djs_id_t id;
@@ -896,13 +956,23 @@ static json_t *mp_to_json(djs_mp_reader_t *r, int depth)
     return NULL;
 }
 
+/* 1 if the request's Content-Type is `type` (case-insensitive), with or
+ * without parameters ("application/json; charset=utf-8"). */
+static int media_type_is(h2o_req_t *req, const char *type)
+{
+    h2o_iovec_t ct;
+    size_t n = strlen(type);
+    if (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) || ct.len < n || strncasecmp(ct.base, type, n) != 0)
+        return 0;
+    return ct.len == n || ct.base[n] == ';' || ct.base[n] == ' ' || ct.base[n] == '\t';
+}
+
 static json_t *read_json_body(h2o_req_t *req)
 {
     json_error_t err;
-    h2o_iovec_t ct;
     if (req->entity.len == 0)
         return json_object();
-    if (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) || ct.len < 16 || strncasecmp(ct.base, "application/json", 16) != 0) {
+    if (!media_type_is(req, "application/json")) {
         problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send application/json");
         return NULL;
     }
@@ -1192,24 +1262,11 @@ static int query_str(h2o_req_t *req, const char *name, const char **val, size_t 
     return 0;
 }
 
-static uint64_t query_u64(h2o_req_t *req, const char *name, uint64_t dflt)
-{
-    const char *v;
-    size_t len;
-    uint64_t n = 0;
-    if (!query_str(req, name, &v, &len) || len == 0)
-        return dflt;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9' || n > 1000000000)
-            return dflt;
-        n = n * 10 + (uint64_t)(v[i] - '0');
-    }
-    return n;
-}
-
 static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
 {
-    uint64_t wait_s = query_u64(req, "wait", 30), max = query_u64(req, "max", 16);
+    uint64_t wait_s, max;
+    if (query_number(req, "wait", 30, &wait_s) != 0 || query_number(req, "max", 16, &max) != 0)
+        return 0;
     if (wait_s > 60)
         wait_s = 60; /* bounded: a parked HTTP/1.1 request notices its client only when written */
     if (max == 0 || max > 64)
@@ -1346,7 +1403,6 @@ static int post_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     const char *v;
     size_t vlen;
     djs_id_t wid;
-    h2o_iovec_t ct;
     if (!query_str(req, "workerId", &v, &vlen) || djs_id_parse(v, vlen, &wid) != 0)
         return wrong_type(req, "workerId", "the worker's id (query parameter)");
     if (!worker_self(s, req, who, &wid))
@@ -1358,9 +1414,7 @@ static int post_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
         return wrong_type(req, "attempt", "the assignment's attempt number (query parameter)");
     if (offset == UINT64_MAX)
         return wrong_type(req, "offset", "the byte offset of this chunk in the attempt's output (query parameter)");
-    if (req->entity.len > 0 && (!header_value(req, H2O_TOKEN_CONTENT_TYPE, NULL, &ct) ||
-                                !((ct.len >= 24 && strncasecmp(ct.base, "application/octet-stream", 24) == 0) ||
-                                  (ct.len >= 10 && strncasecmp(ct.base, "text/plain", 10) == 0))))
+    if (req->entity.len > 0 && !media_type_is(req, "application/octet-stream") && !media_type_is(req, "text/plain"))
         return problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send application/octet-stream");
     uint64_t seq, received;
     int rc = djs_engine_output(s->engine, &wid, job, (uint32_t)attempt, offset, (const uint8_t *)req->entity.base, req->entity.len,
@@ -1671,16 +1725,18 @@ static int event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
 static int get_events(djs_server_t *s, h2o_req_t *req, const djs_id_t *job)
 {
     djs_log_t *log = djs_engine_log(s->engine);
-    events_ctx_t c = {json_array(), (uint32_t)query_u64(req, "limit", 100), 0, 0};
-    uint64_t from = query_u64(req, "from_seq", 1), durable = djs_log_durable_seq(log);
+    uint64_t limit, from, durable = djs_log_durable_seq(log);
+    if (query_number(req, "limit", 100, &limit) != 0 || query_number(req, "from_seq", 1, &from) != 0)
+        return 0;
+    if (limit == 0 || limit > 1000)
+        return problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 1000");
+    events_ctx_t c = {json_array(), (uint32_t)limit, 0, 0};
     const char *v;
     size_t len;
     djs_id_t entity;
     int by_entity = job != NULL;
     if (job != NULL)
         entity = *job;
-    if (c.limit == 0 || c.limit > 1000)
-        c.limit = c.limit == 0 ? 100 : 1000;
     if (query_str(req, "type", &v, &len) && (c.type = djs_event_type_from_name(v, len)) < 0) {
         json_decref(c.list);
         return problem(req, 400, "invalid-query", "Invalid query", "type is not an event type (docs/events.md)");
@@ -1714,7 +1770,9 @@ static int get_events(djs_server_t *s, h2o_req_t *req, const djs_id_t *job)
 static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
 {
     djs_state_t *st = djs_engine_state(s->engine);
-    uint32_t limit = (uint32_t)query_u64(req, "limit", 50);
+    uint64_t limit;
+    if (query_number(req, "limit", 50, &limit) != 0)
+        return 0;
     int status = -1, prio = -1;
     const char *v;
     size_t len;
@@ -1851,177 +1909,284 @@ static int get_prometheus(djs_server_t *s, h2o_req_t *req)
     return 0;
 }
 
-static int path_is(h2o_req_t *req, const char *p)
+/* ---- routing ------------------------------------------------------------------------------
+ *
+ * One table: method, path pattern (at most one {id} segment), the roles
+ * that may call it (0 = public) and the handler. It drives dispatch, the
+ * 405 answers with their Allow header, and djs_server_routes (which the
+ * OpenAPI test compares with docs/openapi.yaml). */
+
+#define MAX_URL_BYTES 8192
+#define MAX_HEAD_BYTES 32768
+
+typedef int (*route_fn)(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+
+typedef struct route {
+    const char *method;
+    const char *path;
+    unsigned roles;
+    route_fn fn;
+    const char *arg;
+} route_t;
+
+static int h_health(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
-    return h2o_memis(req->path_normalized.base, req->path_normalized.len, p, strlen(p));
+    (void)s, (void)who, (void)id, (void)arg;
+    return send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
 }
 
-static int method_is(h2o_req_t *req, const char *m)
+static int h_ready(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
-    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+    (void)who, (void)id, (void)arg;
+    int st = djs_log_status(djs_engine_log(s->engine));
+    if (st != 0)
+        return problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
+    return send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
+}
+
+static int h_metrics(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    return get_prometheus(s, req);
+}
+
+static int h_post_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id, (void)arg;
+    return post_job(s, req, who);
+}
+
+static int h_list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id, (void)arg;
+    return list_jobs(s, req, who);
+}
+
+static int h_get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return get_job(s, req, who, id);
+}
+
+static int h_put_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return put_job(s, req, who, id);
+}
+
+static int h_job_command(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    return job_command(s, req, who, id, arg);
+}
+
+static int h_cancel(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return cancel_job(s, req, who, id);
+}
+
+static int h_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    if (!owns(s, who, id))
+        return problem(req, 404, "not-found", "Not Found", "no such job");
+    return get_events(s, req, id);
+}
+
+static int h_logs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return get_logs(s, req, who, id);
+}
+
+static int h_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return post_output(s, req, who, id);
+}
+
+static int h_report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    return report(s, req, who, id, arg);
+}
+
+static int h_post_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id, (void)arg;
+    return post_worker(s, req, who);
+}
+
+static int h_get_workers(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)arg;
+    return get_workers(s, req, id);
+}
+
+static int h_put_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return put_worker(s, req, who, id);
+}
+
+static int h_delete_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return delete_worker(s, req, who, id);
+}
+
+static int h_heartbeat(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return worker_self(s, req, who, id) ? heartbeat(s, req, id) : 0;
+}
+
+static int h_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return worker_self(s, req, who, id) ? poll_worker(s, req, id) : 0;
+}
+
+static int h_stats(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id;
+    return get_stats(s, req, arg != NULL);
+}
+
+static int h_events(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    return get_events(s, req, NULL);
+}
+
+static int h_shutdown(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    send_json_new(req, 202, json_pack("{s:s}", "status", "shutting down"), 0);
+    if (s->cfg.on_shutdown != NULL)
+        s->cfg.on_shutdown(s->cfg.shutdown_arg);
+    return 0;
+}
+
+#define ANY_JOB_ROLE (STAFF | R(USER))
+#define WORKER_ROLE (STAFF | R(WORKER))
+static const route_t route_table[] = {
+    {"GET", "/health", 0, h_health, NULL},
+    {"GET", "/health/ready", 0, h_ready, NULL},
+    {"GET", "/metrics", STAFF, h_metrics, NULL},
+    {"POST", API "/jobs", ANY_JOB_ROLE, h_post_job, NULL},
+    {"GET", API "/jobs", ANY_JOB_ROLE, h_list_jobs, NULL},
+    {"GET", API "/jobs/{id}", ANY_JOB_ROLE, h_get_job, NULL},
+    {"PUT", API "/jobs/{id}", ANY_JOB_ROLE, h_put_job, NULL},
+    {"DELETE", API "/jobs/{id}", ANY_JOB_ROLE, h_job_command, "delete"},
+    {"POST", API "/jobs/{id}/retry", ANY_JOB_ROLE, h_job_command, "retry"},
+    {"POST", API "/jobs/{id}/cancel", ANY_JOB_ROLE, h_cancel, NULL},
+    {"GET", API "/jobs/{id}/history", ANY_JOB_ROLE, h_history, NULL},
+    {"GET", API "/jobs/{id}/logs", ANY_JOB_ROLE, h_logs, NULL},
+    {"POST", API "/jobs/{id}/output", WORKER_ROLE, h_output, NULL},
+    {"POST", API "/jobs/{id}/start", WORKER_ROLE, h_report, "start"},
+    {"POST", API "/jobs/{id}/progress", WORKER_ROLE, h_report, "progress"},
+    {"POST", API "/jobs/{id}/complete", WORKER_ROLE, h_report, "complete"},
+    {"POST", API "/jobs/{id}/fail", WORKER_ROLE, h_report, "fail"},
+    {"POST", API "/workers", WORKER_ROLE, h_post_worker, NULL},
+    {"GET", API "/workers", STAFF, h_get_workers, NULL},
+    {"GET", API "/workers/{id}", STAFF, h_get_workers, NULL},
+    {"PUT", API "/workers/{id}", STAFF, h_put_worker, NULL},
+    {"DELETE", API "/workers/{id}", STAFF, h_delete_worker, NULL},
+    {"POST", API "/workers/{id}/heartbeat", WORKER_ROLE, h_heartbeat, NULL},
+    {"POST", API "/workers/{id}/poll", WORKER_ROLE, h_poll, NULL},
+    {"GET", API "/stats", STAFF, h_stats, NULL},
+    {"GET", API "/state", STAFF, h_stats, "state"},
+    {"GET", API "/events", STAFF, h_events, NULL},
+    {"POST", API "/admin/shutdown", R(ADMIN), h_shutdown, NULL},
+};
+#define NROUTES (sizeof(route_table) / sizeof(route_table[0]))
+
+/* 1: path p matches pattern pat (*idp -> the {id} text); -1: it has the
+ * pattern's shape but the {id} segment is not 36 characters; 0: no. */
+static int match_path(const char *pat, const char *p, size_t n, const char **idp)
+{
+    const char *brace = strstr(pat, "{id}");
+    if (brace == NULL)
+        return n == strlen(pat) && memcmp(p, pat, n) == 0;
+    size_t plen = (size_t)(brace - pat), slen = strlen(brace + 4);
+    if (n < plen + slen || memcmp(p, pat, plen) != 0 || memcmp(p + n - slen, brace + 4, slen) != 0)
+        return 0;
+    size_t mid = n - plen - slen;
+    if (memchr(p + plen, '/', mid) != NULL)
+        return 0;
+    *idp = p + plen;
+    return mid == DJS_ID_TEXT_LEN ? 1 : -1;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     djs_server_t *s = ((handler_t *)self)->server;
-    const char *p = req->path_normalized.base;
+    const char *p = req->path_normalized.base, *idp = NULL;
     size_t n = req->path_normalized.len;
-    const size_t base = strlen(API "/jobs/"), wbase = strlen(API "/workers/");
+    const route_t *hit = NULL;
+    int bad_id = 0;
+    /* h2o bounds a request head at ~408 KiB; we answer far less */
+    size_t head = req->path.len;
+    for (size_t i = 0; i < req->headers.size; i++)
+        head += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    if (req->path.len > MAX_URL_BYTES)
+        return problem(req, 414, "uri-too-long", "URI Too Long", "the request target is longer than 8 KiB");
+    if (head > MAX_HEAD_BYTES)
+        return problem(req, 431, "headers-too-large", "Request Header Fields Too Large",
+                       "the request's header fields add up to more than 32 KiB");
+    char allow_hdr[64] = "";
+    for (size_t i = 0; i < NROUTES && hit == NULL; i++) {
+        const char *ip = NULL;
+        int m = match_path(route_table[i].path, p, n, &ip);
+        if (m == 0)
+            continue;
+        if (!h2o_memis(req->method.base, req->method.len, route_table[i].method, strlen(route_table[i].method))) {
+            if (m == 1 && strlen(allow_hdr) + strlen(route_table[i].method) + 3 < sizeof(allow_hdr))
+                snprintf(allow_hdr + strlen(allow_hdr), sizeof(allow_hdr) - strlen(allow_hdr), "%s%s", allow_hdr[0] ? ", " : "",
+                         route_table[i].method);
+            continue;
+        }
+        if (m == 1)
+            hit = &route_table[i], idp = ip;
+        else
+            bad_id = 1;
+    }
+    if (hit == NULL && bad_id)
+        return problem(req, 400, "invalid-id", "Invalid id", "the id is not a UUID (8-4-4-4-12 hex)");
+    if (hit == NULL && allow_hdr[0] != '\0') {
+        size_t alen = strlen(allow_hdr);
+        char *a = h2o_mem_alloc_pool(&req->pool, alen);
+        memcpy(a, allow_hdr, alen);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, a, alen);
+        char detail[96];
+        snprintf(detail, sizeof(detail), "this path answers %s", allow_hdr);
+        return problem(req, 405, "method-not-allowed", "Method Not Allowed", detail);
+    }
+    if (hit == NULL)
+        return problem(req, 404, "not-found", "Not Found", "no such endpoint (see docs/openapi.yaml)");
     djs_principal_t who;
-    if (path_is(req, "/health"))
-        return send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
-    if (path_is(req, "/health/ready")) {
-        int st = djs_log_status(djs_engine_log(s->engine));
-        if (st != 0)
-            return problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
-        return send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
-    }
-    if (authenticate(s, req, &who) != 0 || !rate_ok(s, req, &who))
+    memset(&who, 0, sizeof(who));
+    if (hit->roles != 0 && (authenticate(s, req, &who) != 0 || !rate_ok(s, req, &who) || !allow(req, &who, hit->roles)))
         return 0;
-    if (path_is(req, "/metrics") && method_is(req, "GET"))
-        return allow(req, &who, STAFF) ? get_prometheus(s, req) : 0;
-    if (path_is(req, API "/jobs")) {
-        if (method_is(req, "POST"))
-            return allow(req, &who, STAFF | R(USER)) ? post_job(s, req, &who) : 0;
-        if (method_is(req, "GET"))
-            return allow(req, &who, STAFF | R(USER)) ? list_jobs(s, req, &who) : 0;
-        return problem(req, 405, "method-not-allowed", "Method Not Allowed", "GET lists jobs, POST submits one");
-    }
-    if (n > base && memcmp(p, API "/jobs/", base) == 0) {
-        const char *rest = p + base;
-        size_t rlen = n - base;
-        if (rlen == DJS_ID_TEXT_LEN && method_is(req, "GET"))
-            return allow(req, &who, STAFF | R(USER)) ? get_job(s, req, &who, rest, rlen) : 0;
-        if (rlen == DJS_ID_TEXT_LEN && (method_is(req, "PUT") || method_is(req, "DELETE"))) {
-            djs_id_t id;
-            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
-                return 0;
-            return method_is(req, "PUT") ? put_job(s, req, &who, &id) : job_command(s, req, &who, &id, "delete");
-        }
-        if (rlen == DJS_ID_TEXT_LEN + 6 && memcmp(rest + DJS_ID_TEXT_LEN, "/retry", 6) == 0 && method_is(req, "POST")) {
-            djs_id_t id;
-            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
-                return 0;
-            return job_command(s, req, &who, &id, "retry");
-        }
-        if (rlen == DJS_ID_TEXT_LEN + 8 && memcmp(rest + DJS_ID_TEXT_LEN, "/history", 8) == 0 && method_is(req, "GET")) {
-            djs_id_t id;
-            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
-                return 0;
-            if (!owns(s, &who, &id))
-                return problem(req, 404, "not-found", "Not Found", "no such job");
-            return get_events(s, req, &id);
-        }
-        if (rlen == DJS_ID_TEXT_LEN + 5 && memcmp(rest + DJS_ID_TEXT_LEN, "/logs", 5) == 0 && method_is(req, "GET")) {
-            djs_id_t id;
-            if (!allow(req, &who, STAFF | R(USER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
-                return 0;
-            return get_logs(s, req, &who, &id);
-        }
-        if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/output", 7) == 0 && method_is(req, "POST")) {
-            djs_id_t id;
-            if (!allow(req, &who, STAFF | R(WORKER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
-                return 0;
-            return post_output(s, req, &who, &id);
-        }
-        if (rlen == DJS_ID_TEXT_LEN + 7 && memcmp(rest + DJS_ID_TEXT_LEN, "/cancel", 7) == 0 && method_is(req, "POST"))
-            return allow(req, &who, STAFF | R(USER)) ? cancel_job(s, req, &who, rest, DJS_ID_TEXT_LEN) : 0;
-        static const char *const reports[] = {"start", "progress", "complete", "fail", NULL};
-        for (int i = 0; reports[i] != NULL; i++) {
-            size_t rl = strlen(reports[i]);
-            if (rlen == DJS_ID_TEXT_LEN + 1 + rl && rest[DJS_ID_TEXT_LEN] == '/' &&
-                memcmp(rest + DJS_ID_TEXT_LEN + 1, reports[i], rl) == 0 && method_is(req, "POST")) {
-                djs_id_t id;
-                if (!allow(req, &who, STAFF | R(WORKER)) || parse_id(req, rest, DJS_ID_TEXT_LEN, &id) != 0)
-                    return 0;
-                return report(s, req, &who, &id, reports[i]);
-            }
-        }
-        if (rlen < DJS_ID_TEXT_LEN)
-            return problem(req, 400, "invalid-id", "Invalid id", "the job id is not a UUID (8-4-4-4-12 hex)");
-    }
-    if (path_is(req, API "/workers") && method_is(req, "POST"))
-        return allow(req, &who, STAFF | R(WORKER)) ? post_worker(s, req, &who) : 0;
-    if (path_is(req, API "/workers") && method_is(req, "GET"))
-        return allow(req, &who, STAFF) ? get_workers(s, req, NULL) : 0;
-    if (n == wbase + DJS_ID_TEXT_LEN && memcmp(p, API "/workers/", wbase) == 0) {
-        djs_id_t id;
-        if (!allow(req, &who, STAFF) || parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0)
+    djs_id_t id, *idv = NULL;
+    if (idp != NULL) {
+        if (parse_id(req, idp, DJS_ID_TEXT_LEN, &id) != 0)
             return 0;
-        if (method_is(req, "GET"))
-            return get_workers(s, req, &id);
-        if (method_is(req, "PUT"))
-            return put_worker(s, req, &who, &id);
-        if (method_is(req, "DELETE"))
-            return delete_worker(s, req, &who, &id);
+        idv = &id;
     }
-    if (n > wbase + DJS_ID_TEXT_LEN && memcmp(p, API "/workers/", wbase) == 0 && method_is(req, "POST")) {
-        const char *tail = p + wbase + DJS_ID_TEXT_LEN;
-        size_t tlen = n - wbase - DJS_ID_TEXT_LEN;
-        int hb = tlen == 10 && memcmp(tail, "/heartbeat", 10) == 0, poll = tlen == 5 && memcmp(tail, "/poll", 5) == 0;
-        if (hb || poll) {
-            djs_id_t id;
-            if (!allow(req, &who, STAFF | R(WORKER)) || parse_id(req, p + wbase, DJS_ID_TEXT_LEN, &id) != 0 ||
-                !worker_self(s, req, &who, &id))
-                return 0;
-            return hb ? heartbeat(s, req, &id) : poll_worker(s, req, &id);
-        }
-    }
-    if (path_is(req, API "/stats") && method_is(req, "GET"))
-        return allow(req, &who, STAFF) ? get_stats(s, req, 0) : 0;
-    if (path_is(req, API "/state") && method_is(req, "GET"))
-        return allow(req, &who, STAFF) ? get_stats(s, req, 1) : 0;
-    if (path_is(req, API "/events") && method_is(req, "GET"))
-        return allow(req, &who, STAFF) ? get_events(s, req, NULL) : 0;
-    if (path_is(req, API "/admin/shutdown") && method_is(req, "POST")) {
-        if (!allow(req, &who, R(ADMIN)))
-            return 0;
-        send_json_new(req, 202, json_pack("{s:s}", "status", "shutting down"), 0);
-        if (s->cfg.on_shutdown != NULL)
-            s->cfg.on_shutdown(s->cfg.shutdown_arg);
-        return 0;
-    }
-    return problem(req, 404, "not-found", "Not Found", "no such endpoint (see docs/openapi.yaml)");
+    return hit->fn(s, req, &who, idv, hit->arg);
 }
-
-/* Every route on_req serves, as "METHOD /path" with {id} for ids: the
- * OpenAPI test (tests/integration/test_openapi.sh) checks docs/openapi.yaml
- * against it both ways. Keep it next to on_req and in step with it. */
-static const char *const routes[] = {
-    "GET /health",
-    "GET /health/ready",
-    "GET /metrics",
-    "POST /api/v1/jobs",
-    "GET /api/v1/jobs",
-    "GET /api/v1/jobs/{id}",
-    "GET /api/v1/jobs/{id}/history",
-    "GET /api/v1/jobs/{id}/logs",
-    "POST /api/v1/jobs/{id}/output",
-    "PUT /api/v1/jobs/{id}",
-    "DELETE /api/v1/jobs/{id}",
-    "POST /api/v1/jobs/{id}/retry",
-    "GET /api/v1/workers",
-    "GET /api/v1/workers/{id}",
-    "PUT /api/v1/workers/{id}",
-    "DELETE /api/v1/workers/{id}",
-    "POST /api/v1/jobs/{id}/cancel",
-    "POST /api/v1/jobs/{id}/start",
-    "POST /api/v1/jobs/{id}/progress",
-    "POST /api/v1/jobs/{id}/complete",
-    "POST /api/v1/jobs/{id}/fail",
-    "POST /api/v1/workers",
-    "POST /api/v1/workers/{id}/heartbeat",
-    "POST /api/v1/workers/{id}/poll",
-    "GET /api/v1/stats",
-    "GET /api/v1/state",
-    "GET /api/v1/events",
-    "POST /api/v1/admin/shutdown",
-    NULL,
-};
 
 const char *const *djs_server_routes(void)
 {
-    return routes;
+    static char text[NROUTES][96];
+    static const char *list[NROUTES + 1];
+    for (size_t i = 0; i < NROUTES; i++) {
+        snprintf(text[i], sizeof(text[i]), "%s %s", route_table[i].method, route_table[i].path);
+        list[i] = text[i];
+    }
+    list[NROUTES] = NULL;
+    return list;
 }
 
 /* ---- listener ---------------------------------------------------------------------------
