@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Look for --name VALUE or --name=VALUE in argv; returns the value or NULL.
  * Marks consumed entries NULL so leftovers can be reported. */
@@ -24,5 +25,13 @@ int cmd_token(int argc, char **argv);
 int bench_log(int argc, char **argv);
 int bench_engine(int argc, char **argv);
 int bench_api(int argc, char **argv);
+
+/* The client subcommands (submit, jobs, job, cancel, retry, delete,
+ * history, logs, workers, stats, events: cmd_client.c). cli_is_client
+ * says whether name is one; cmd_client runs it with argv[0] its name;
+ * cli_client_usage prints their lines of 'djs help'. */
+int cli_is_client(const char *name);
+int cmd_client(int argc, char **argv);
+void cli_client_usage(FILE *f);
 
 #endif

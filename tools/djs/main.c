@@ -24,8 +24,10 @@ static void usage(FILE *f)
             "                                             operator, user, worker; ttl N[s|m|h|d])\n"
             "  bench log [--events N] [--size BYTES] [--entities E] [--dir DIR]\n"
             "                                             measure the log against raw LMDB\n"
-            "  version                                    print the version\n",
+            "  version                                    print the version\n\n"
+            "client commands (talk to a server; 'djs COMMAND --help' for their options):\n",
             DJS_VERSION_STRING);
+    cli_client_usage(f);
 }
 
 int main(int argc, char **argv)
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
+    if (cli_is_client(cmd))
+        return cmd_client(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("djs %s\n", DJS_VERSION_STRING);
         return 0;

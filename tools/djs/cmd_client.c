@@ -1,0 +1,123 @@
+/* The client subcommands of djs: one table names them, their usage and
+ * whether they are reads (which take --as-of / --at-seq). */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/djs/cli.h"
+#include "tools/djs/client.h"
+
+typedef struct client_cmd {
+    const char *name;
+    int (*run)(client_t *c, int argc, char **argv);
+    int reads;
+    const char *args;    /* after "djs NAME" */
+    const char *summary; /* one line for djs help */
+    const char *details; /* for djs NAME --help, or "" */
+} client_cmd_t;
+
+#define SUBMIT_DETAILS                                                                                                             \
+    "  --cmd CMD            shorthand for --payload '{\"kind\":\"exec\",\"command\":\"/bin/sh\",\"args\":[\"-c\",CMD]}'\n"         \
+    "  --depends-on ID      run after job ID completed (repeatable)\n"                                                             \
+    "  --requires CAP       only on workers with capability CAP (repeatable)\n"                                                    \
+    "  --timeout S          bound each run to S seconds; --retries N: retry a failure up to N times\n"                             \
+    "  --idempotency-key K  a repeated submit with the same K returns the first job (status EXISTS)\n"                             \
+    "  -f FILE              one job object, or a workflow {\"jobs\":[{\"key\":\"a\",\"name\":..,\"dependsOn\":[\"b\"]},..]};\n"    \
+    "                       JSON or YAML (by the .json/.yaml/.yml suffix, else whichever parses); - is stdin\n"                    \
+    "prints the new job's id (a workflow: KEY ID lines), or with -o json the server's answer.\n\n"
+
+#define JOBS_DETAILS                                                                                                               \
+    "  --status S           CREATED, QUEUED, SCHEDULED, RUNNING, COMPLETED, FAILED or CANCELLED\n"                                 \
+    "  --priority P         HIGH, NORMAL or LOW\n"                                                                                 \
+    "  --limit N            jobs per page, 1 to 500 (default 50); --cursor ID: the page after ID\n"                                \
+    "  --all                follow the pages to the end\n\n"
+
+#define LOGS_DETAILS                                                                                                               \
+    "prints the job's output as it is (stdout and stderr of its runs) and exits 0;\n"                                              \
+    "-f (--follow) keeps reading new output every 500 ms until the job has ended.\n\n"
+
+#define EVENTS_DETAILS                                                                                                             \
+    "  --from-seq N         start at event seq N (default 1)\n"                                                                    \
+    "  --limit N            events per page, 1 to 1000 (default 100)\n"                                                            \
+    "  --type T             only events of type T, e.g. job.submitted (docs/events.md)\n"                                          \
+    "  --entity ID          only events of one job or worker\n\n"
+
+static const client_cmd_t cmds[] = {
+    {"submit", client_submit, 0,
+     "--name N [--priority HIGH|NORMAL|LOW] [--payload JSON | --cmd CMD] [--depends-on ID]...\n"
+     "           [--requires CAP]... [--timeout S] [--retries N] [--description D] [--idempotency-key K]\n"
+     "       djs submit -f FILE|- [--idempotency-key K]",
+     "submit a job, or a job or workflow ({\"jobs\":[...]}) from a JSON or YAML file", SUBMIT_DETAILS},
+    {"jobs", client_jobs, 1,
+     "[--status S] [--priority P] [--owner O] [--capability C] [--name-prefix P] [--limit N] [--cursor ID] [--all]",
+     "list jobs (one page, or every page with --all)", JOBS_DETAILS},
+    {"job", client_job, 1, "ID", "show one job", ""},
+    {"cancel", client_job_action, 0, "ID", "cancel a job that has not finished", ""},
+    {"retry", client_job_action, 0, "ID", "retry a failed job", ""},
+    {"delete", client_job_action, 0, "ID", "delete a job that is not scheduled or running", ""},
+    {"history", client_history, 1, "ID", "a job's events, one line each", ""},
+    {"logs", client_logs, 0, "ID [-f]", "a job's output; -f follows it until the job ends", LOGS_DETAILS},
+    {"workers", client_workers, 1, "[ID]", "list workers, or show one", ""},
+    {"stats", client_stats, 1, "", "counts by state, queues, workers", ""},
+    {"events", client_events, 1, "[--from-seq N] [--limit N] [--type T] [--entity ID]", "page through the event log",
+     EVENTS_DETAILS},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const char common_help[] = "options of every client command:\n"
+                                  "  --server URL           the djs server (default $DJS_SERVER, else " CLIENT_DEFAULT_SERVER ")\n"
+                                  "  --token T              bearer token (default $DJS_TOKEN; 'djs token create' makes one)\n"
+                                  "  -o table|json          output format (default table)\n"
+                                  "  --cacert FILE          trust the CA certificates in FILE for https\n"
+                                  "  --insecure             skip the server certificate check (testing only)\n"
+                                  "  --request-timeout S    give up on a request after S seconds (default 30; connecting: 5)\n"
+                                  "reads (jobs, job, history, workers, stats, events) also take:\n"
+                                  "  --as-of RFC3339 | --at-seq N   the state as of a time or an event seq (time travel)\n"
+                                  "exit status: 0 done, 1 refused by the server or not reachable, 2 usage error\n";
+
+static const client_cmd_t *find(const char *name)
+{
+    for (size_t i = 0; i < NCMDS; i++)
+        if (strcmp(cmds[i].name, name) == 0)
+            return &cmds[i];
+    return NULL;
+}
+
+int cli_is_client(const char *name)
+{
+    return find(name) != NULL;
+}
+
+void cli_client_usage(FILE *f)
+{
+    for (size_t i = 0; i < NCMDS; i++) {
+        char line[48];
+        int n = snprintf(line, sizeof(line), "%s %s", cmds[i].name, cmds[i].args);
+        if (n < 0 || (size_t)n >= sizeof(line) - 6 || strchr(line, '\n') != NULL)
+            snprintf(line, sizeof(line), "%s ...", cmds[i].name);
+        fprintf(f, "  %-41s  %s\n", line, cmds[i].summary);
+    }
+}
+
+static void help(const client_cmd_t *cmd)
+{
+    printf("usage: djs %s %s\n\n%s.\n\n%s%s", cmd->name, cmd->args, cmd->summary, cmd->details, common_help);
+}
+
+int cmd_client(int argc, char **argv)
+{
+    const client_cmd_t *cmd = find(argv[0]);
+    client_t c;
+    if (cmd == NULL)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            help(cmd);
+            return 0;
+        }
+    }
+    int rc = client_init(&c, cmd->name, argc, argv, cmd->reads);
+    if (rc == 0)
+        rc = cmd->run(&c, argc, argv);
+    client_dispose(&c);
+    return rc;
+}
