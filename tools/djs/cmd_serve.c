@@ -1,6 +1,7 @@
-/* djs serve. Until the HTTP server lands this opens the log, records
- * server.started, reports, and waits for SIGINT/SIGTERM to record
- * server.stopped and exit 0. A storage failure exits non-zero (fail-stop). */
+/* djs serve: open the log, rebuild the engine's state, serve the HTTP API
+ * until SIGINT/SIGTERM or POST /admin/shutdown (then record server.stopped,
+ * flush, exit 0). A storage failure exits non-zero (fail-stop). Settings
+ * come from flags or a --config file (flags win). */
 #include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -17,6 +18,9 @@
 #include "scheduler/engine.h"
 #include <stdlib.h>
 #include "tools/djs/cli.h"
+#include "tools/djs/config.h"
+
+static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char *usage);
 
 typedef struct serve {
     uv_loop_t loop;
@@ -99,16 +103,91 @@ static int abort_start(serve_t *s, djs_auth_t *auth)
     return 1;
 }
 
+static const char *const serve_keys[] = {
+    "data",  "listen",         "tls-cert",   "tls-key", "http2", "rate-limit", "insecure-no-auth", "max-body", "heartbeat-interval",
+    "lease", "snapshot-every", "output-cap", NULL};
+
+/* --name VALUE on the command line, else `name = VALUE` in the config file. */
+static const char *setting(int argc, char **argv, const cli_config_t *cfg, const char *name)
+{
+    char opt[64];
+    snprintf(opt, sizeof(opt), "--%s", name);
+    const char *v = cli_opt(argc, argv, opt);
+    return v != NULL ? v : cli_config_get(cfg, name);
+}
+
+/* A flag: given on the command line, or true/false in the file. -1 on a bad value. */
+static int flag_setting(int argc, char **argv, const cli_config_t *cfg, const char *name)
+{
+    char opt[64];
+    snprintf(opt, sizeof(opt), "--%s", name);
+    if (cli_flag(argc, argv, opt))
+        return 1;
+    const char *v = cli_config_get(cfg, name);
+    int b = v != NULL ? cli_config_bool(v) : 0;
+    if (b < 0)
+        fprintf(stderr, "djs serve: setting %s wants true or false, not '%s'\n", name, v);
+    return b;
+}
+
+/* A number setting within [min, max] (k/M/G suffixes); -1 and a message otherwise. */
+static int num_setting(int argc, char **argv, const cli_config_t *cfg, const char *name, uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *v = setting(argc, argv, cfg, name);
+    if (v == NULL)
+        return 0;
+    if (cli_u64(v, out) != 0 || *out < min || *out > max) {
+        fprintf(stderr, "djs serve: %s wants a number from %" PRIu64 " to %" PRIu64 ", not '%s'\n", name, min, max, v);
+        return -1;
+    }
+    return 1;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *usage = "djs serve [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] [--rate-limit "
-                        "PER_S[:BURST]] [--insecure-no-auth]";
-    int no_auth = cli_flag(argc, argv, "--insecure-no-auth");
-    const char *rate = cli_opt(argc, argv, "--rate-limit");
-    const char *tls_cert = cli_opt(argc, argv, "--tls-cert"), *tls_key = cli_opt(argc, argv, "--tls-key");
-    int http2 = cli_flag(argc, argv, "--http2");
-    const char *data = cli_opt(argc, argv, "--data");
-    const char *listen = cli_opt(argc, argv, "--listen");
+    const char *usage = "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
+                        "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
+                        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES]";
+    cli_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    const char *cfg_path = cli_opt(argc, argv, "--config");
+    if (cfg_path != NULL) {
+        char err[512];
+        if (cli_config_load(&cfg, cfg_path, serve_keys, err, sizeof(err)) != 0) {
+            fprintf(stderr, "djs serve: config %s\n", err);
+            return 2;
+        }
+    }
+    int rc = serve_with(argc, argv, &cfg, usage);
+    cli_config_free(&cfg);
+    return rc;
+}
+
+static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char *usage)
+{
+    int no_auth = flag_setting(argc, argv, cfg, "insecure-no-auth");
+    const char *rate = setting(argc, argv, cfg, "rate-limit");
+    const char *tls_cert = setting(argc, argv, cfg, "tls-cert"), *tls_key = setting(argc, argv, cfg, "tls-key");
+    int http2 = flag_setting(argc, argv, cfg, "http2");
+    const char *data = setting(argc, argv, cfg, "data");
+    const char *listen = setting(argc, argv, cfg, "listen");
+    djs_engine_config_t ec;
+    djs_engine_config_init(&ec);
+    uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0;
+    if (no_auth < 0 || http2 < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
+        num_setting(argc, argv, cfg, "heartbeat-interval", 1, 3600, &hb_s) < 0 ||
+        num_setting(argc, argv, cfg, "lease", 1, 86400, &lease_s) < 0 ||
+        num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap) < 0 ||
+        num_setting(argc, argv, cfg, "output-cap", 1024, 1u << 30, &out_cap) < 0)
+        return 2;
+    if (hb_s > 0)
+        ec.heartbeat_ns = hb_s * 1000000000ULL;
+    if (lease_s > 0)
+        ec.lease_ns = lease_s * 1000000000ULL;
+    if (setting(argc, argv, cfg, "snapshot-every") != NULL)
+        ec.snapshot_every = snap;
+    if (out_cap > 0)
+        ec.output_cap = (uint32_t)out_cap;
     const char *pos[1];
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
@@ -118,6 +197,8 @@ int cmd_serve(int argc, char **argv)
         listen = "127.0.0.1:8080";
     djs_server_config_t sc;
     djs_server_config_init(&sc);
+    if (max_body > 0)
+        sc.max_body = (size_t)max_body;
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
@@ -157,7 +238,7 @@ int cmd_serve(int argc, char **argv)
     }
     djs_log_attach(s.log, &s.loop);
     uint64_t before = djs_log_last_seq(s.log), replay_ns = 0, replayed = 0;
-    if ((rc = djs_engine_open(&s.engine, s.log, &s.loop, NULL, &replay_ns, &replayed)) != 0) {
+    if ((rc = djs_engine_open(&s.engine, s.log, &s.loop, &ec, &replay_ns, &replayed)) != 0) {
         fprintf(stderr, "djs serve: cannot rebuild the state from the log: %s (check it with: djs replay verify %s)\n",
                 djs_strerror(rc), data);
         djs_log_close(s.log);
