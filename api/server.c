@@ -1725,8 +1725,11 @@ static int event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
 static int get_events(djs_server_t *s, h2o_req_t *req, const djs_id_t *job)
 {
     djs_log_t *log = djs_engine_log(s->engine);
-    uint64_t limit, from, durable = djs_log_durable_seq(log);
-    if (query_number(req, "limit", 100, &limit) != 0 || query_number(req, "from_seq", 1, &from) != 0)
+    uint64_t limit, from, durable;
+    int given;
+    /* as of a point (at_seq / as_of): the events up to it */
+    if (query_number(req, "limit", 100, &limit) != 0 || query_number(req, "from_seq", 1, &from) != 0 ||
+        read_point(s, req, &durable, &given) != 0)
         return 0;
     if (limit == 0 || limit > 1000)
         return problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 1000");
@@ -1767,12 +1770,46 @@ static int get_events(djs_server_t *s, h2o_req_t *req, const djs_id_t *job)
 /* GET /jobs?status=&priority=&owner=&limit=&cursor=: live jobs in id
  * (creation) order, a page after the cursor id. Each page is one pass over
  * the live projection keeping the `limit` smallest ids past the cursor. */
+/* 1 if the capability set `set` holds the capability cap. */
+static int set_has(const djs_state_t *st, uint32_t set, const char *cap, size_t len)
+{
+    djs_str_t names[DJS_JOB_MAX_CAPS];
+    uint32_t n = djs_state_cap_names(st, set, names, DJS_JOB_MAX_CAPS);
+    for (uint32_t i = 0; i < n && i < DJS_JOB_MAX_CAPS; i++)
+        if (names[i].len == len && memcmp(names[i].p, cap, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if the job's name (in its job.submitted record) starts with prefix. */
+static int name_has_prefix(djs_server_t *s, const djs_job_t *j, const char *prefix, size_t len, djs_buf_t *rec)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    djs_buf_reset(rec);
+    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
+           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && sp.name.len >= len && memcmp(sp.name.p, prefix, len) == 0;
+}
+
 static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
 {
-    djs_state_t *st = djs_engine_state(s->engine);
-    uint64_t limit;
-    if (query_number(req, "limit", 50, &limit) != 0)
+    uint64_t limit, at;
+    int given;
+    if (query_number(req, "limit", 50, &limit) != 0 || read_point(s, req, &at, &given) != 0)
         return 0;
+    const djs_state_t *cst = djs_engine_state(s->engine);
+    if (given) {
+        int rc = djs_engine_state_at(s->engine, at, &cst);
+        if (rc != 0)
+            return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_state_t *st = (djs_state_t *)cst; /* read only below */
+    const char *cap = NULL, *prefix = NULL;
+    size_t cap_len = 0, prefix_len = 0;
+    query_str(req, "capability", &cap, &cap_len);
+    query_str(req, "name_prefix", &prefix, &prefix_len);
+    djs_buf_t rec;
+    djs_buf_init(&rec);
     int status = -1, prio = -1;
     const char *v;
     size_t len;
@@ -1800,6 +1837,10 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
             if (ol != owner_len || memcmp(o, owner, ol) != 0)
                 continue;
         }
+        if (cap != NULL && !set_has(st, j->cls, cap, cap_len))
+            continue;
+        if (prefix != NULL && !name_has_prefix(s, j, prefix, prefix_len, &rec))
+            continue;
         /* insertion into the sorted page, dropping the largest past limit */
         uint32_t i = n;
         while (i > 0 && djs_id_cmp(&djs_state_job_at(st, page[i - 1])->id, &j->id) > 0) {
@@ -1813,8 +1854,6 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
         }
     }
     json_t *list = json_array();
-    djs_buf_t rec;
-    djs_buf_init(&rec);
     for (uint32_t i = 0; i < n; i++) {
         djs_job_t *j = djs_state_job_at(st, page[i]);
         json_t *o = json_object();
@@ -1831,6 +1870,8 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
         json_object_set_new(o, "status", json_string(djs_job_state_name(j->state)));
         json_object_set_new(o, "priority", json_string(djs_priority_name(j->prio)));
         json_object_set_new(o, "attempt", json_integer(j->attempt));
+        json_object_set_new(o, "assignedWorker",
+                            j->worker != DJS_NONE ? json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
         json_object_set_new(o, "createdAt", json_time(j->created_ns));
         json_array_append_new(list, o);
     }
@@ -1838,7 +1879,7 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
     json_t *b = json_pack("{s:o}", "jobs", list);
     json_object_set_new(b, "next", n == limit ? json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());
     djs_free(page);
-    return send_json_new(req, 200, b, djs_state_seq(st));
+    return send_json_new(req, 200, b, given ? at : djs_state_seq(st));
 }
 
 static json_t *stats_json(const djs_metrics_t *m, uint64_t seq)
