@@ -1094,14 +1094,47 @@ static int get_fraction(h2o_req_t *req, json_t *j, const char *name, uint32_t *p
     return 0;
 }
 
+/* The jobs an agent says it runs ("running": [{jobId, attempt}]) that are
+ * no longer its current assignment (cancelled, timed out, reassigned,
+ * gone): it must stop them. NULL (after answering 400) on a bad list. */
+static json_t *jobs_to_stop(djs_server_t *s, h2o_req_t *req, json_t *running, const djs_id_t *wid)
+{
+    json_t *stop = json_array();
+    if (running == NULL)
+        return stop;
+    if (!json_is_array(running) || json_array_size(running) > 10000) {
+        json_decref(stop);
+        return wrong_type(req, "running", "an array of {jobId, attempt}"), NULL;
+    }
+    djs_state_t *st = djs_engine_state(s->engine);
+    djs_worker_t *w = djs_state_worker(st, wid);
+    for (size_t i = 0; i < json_array_size(running); i++) {
+        json_t *r = json_array_get(running, i), *jid = json_object_get(r, "jobId"), *att = json_object_get(r, "attempt");
+        djs_id_t id;
+        if (!json_is_object(r) || !json_is_string(jid) || djs_id_parse(json_string_value(jid), json_string_length(jid), &id) != 0 ||
+            !json_is_integer(att)) {
+            json_decref(stop);
+            return wrong_type(req, "running[]", "objects {jobId, attempt}"), NULL;
+        }
+        djs_job_t *j = djs_state_job(st, &id);
+        int current = j != NULL && w != NULL && j->worker != DJS_NONE && djs_state_worker_at(st, j->worker) == w &&
+                      j->attempt == (uint64_t)json_integer_value(att) &&
+                      (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING);
+        if (!current)
+            json_array_append_new(stop, json_id(&id));
+    }
+    return stop;
+}
+
 static int heartbeat(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
 {
-    static const char *const fields[] = {"cpu", "memory", "responseMs", NULL};
-    json_t *j = read_json_body(req), *x;
+    static const char *const fields[] = {"cpu", "memory", "responseMs", "running", NULL};
+    json_t *j = read_json_body(req), *x, *stop = NULL;
     if (j == NULL)
         return 0;
     uint32_t cpu, mem, resp = 0;
-    if (only_fields(req, j, fields) == 0 && get_fraction(req, j, "cpu", &cpu) == 0 && get_fraction(req, j, "memory", &mem) == 0) {
+    if (only_fields(req, j, fields) == 0 && get_fraction(req, j, "cpu", &cpu) == 0 && get_fraction(req, j, "memory", &mem) == 0 &&
+        (stop = jobs_to_stop(s, req, json_object_get(j, "running"), wid)) != NULL) {
         x = json_object_get(j, "responseMs");
         if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 3600000)) {
             wrong_type(req, "responseMs", "an integer of milliseconds");
@@ -1109,7 +1142,7 @@ static int heartbeat(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
             resp = x ? (uint32_t)json_integer_value(x) : 0;
             uint64_t seq;
             int rc = djs_engine_heartbeat(s->engine, wid, cpu, mem, resp, &seq);
-            json_t *b = json_pack("{s:b, s:I}", "recorded", seq != 0, "seq", (json_int_t)seq);
+            json_t *b = json_pack("{s:b, s:I, s:O}", "recorded", seq != 0, "seq", (json_int_t)seq, "stop", stop);
             if (rc != 0) {
                 json_decref(b);
                 engine_problem(req, s->engine, rc);
@@ -1120,6 +1153,7 @@ static int heartbeat(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
             }
         }
     }
+    json_decref(stop);
     json_decref(j);
     return 0;
 }

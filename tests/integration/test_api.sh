@@ -177,6 +177,11 @@ req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attem
 req GET "/api/v1/jobs/$gid"; [ "$(field '["status"]')" = COMPLETED ] || fail "gpu job completed: $body"
 req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.5,"memory":0.25,"responseMs":12}'; expect 200 heartbeat
 req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":5}'; problem 400 wrong-type "cpu range"
+# the agent lists what it runs; jobs that are no longer its assignment come back in "stop"
+req POST "/api/v1/workers/$wid/heartbeat" "{\"cpu\":0.5,\"memory\":0.25,\"running\":[{\"jobId\":\"$gid\",\"attempt\":$attempt}]}"
+expect 200 "heartbeat with running jobs"
+[ "$(field '["stop"]')" = "['$gid']" ] || fail "a completed job is to be stopped: $body"
+req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.1,"running":[{"jobId":"nope"}]}'; problem 400 wrong-type "bad running list"
 t0=$(date +%s%N)
 req POST "/api/v1/workers/$wid/poll?wait=1"; expect 200 "empty poll"
 [ "$(field '["assignments"]')" = "[]" ] || fail "empty poll body: $body"
