@@ -6,6 +6,7 @@
 
 #include "api/server.h"
 #include "core/error.h"
+#include "tools/djs/agent.h"
 #include "tools/djs/cli.h"
 
 #define DJS_VERSION_STRING "0.1.0"
@@ -16,7 +17,8 @@ static void usage(FILE *f)
             "djs %s: a distributed job scheduler on an event-sourced LMDB log\n\n"
             "usage: djs COMMAND [options]\n\n"
             "  serve [--data DIR] [--listen HOST:PORT]   run the scheduler (data in ./data)\n"
-            "  worker --server URL --token T             run a worker agent (not yet available)\n"
+            "  worker --server URL --token T [--name N] [--slots K] [--capabilities A,B]\n"
+            "                                             run a worker agent ('djs worker --help')\n"
             "  replay verify DATA_DIR                     check every record and the hash chain\n"
             "  backup DATA_DIR DEST                       hot backup with compaction, safe while serving\n"
             "  token create --sub NAME --role ROLE [--ttl 1h] [--data DIR]\n"
@@ -64,10 +66,8 @@ int main(int argc, char **argv)
             printf("%s\n", *r);
         return 0;
     }
-    if (strcmp(cmd, "worker") == 0) {
-        fprintf(stderr, "djs worker: the worker agent is not implemented yet in this build\n");
-        return 2;
-    }
+    if (strcmp(cmd, "worker") == 0)
+        return cmd_worker(argc - 1, argv + 1);
     fprintf(stderr, "djs: unknown command '%s' (try 'djs help')\n", cmd);
     return 2;
 }

@@ -1,0 +1,126 @@
+/* djs worker: parse the options, then run the agent (agent.c). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tools/djs/agent.h"
+#include "tools/djs/cli.h"
+
+#define WORKER_USAGE                                                                                                               \
+    "djs worker --server URL --token T [--name N] [--capabilities A,B] [--slots K] [--workdir DIR]\n"                              \
+    "           [--heartbeat S] [--grace S] [--drain-timeout S] [--cacert FILE] [--insecure]\n"                                    \
+    "(also DJS_SERVER, DJS_TOKEN; defaults: name = host name, slots = CPUs, workdir = current directory,\n"                        \
+    "heartbeat 5 s, grace 5 s, drain-timeout 60 s; see docs/worker.md)"
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "djs worker: %s%s%s%s\nusage: %s\n", what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "", WORKER_USAGE);
+    return 2;
+}
+
+/* Seconds (decimals allowed) as milliseconds, within [min_s, max_s]. */
+static int seconds_opt(int argc, char **argv, const char *name, double dflt, double min_s, double max_s, uint64_t *ms)
+{
+    const char *v = cli_opt(argc, argv, name);
+    double s = dflt;
+    if (v != NULL) {
+        char *end;
+        errno = 0;
+        s = strtod(v, &end);
+        if (errno != 0 || end == v || *end != '\0' || !isfinite(s) || s < min_s || s > max_s) {
+            fprintf(stderr, "djs worker: %s must be seconds from %g to %g, got '%s'\nusage: %s\n", name, min_s, max_s, v,
+                    WORKER_USAGE);
+            return -1;
+        }
+    }
+    *ms = (uint64_t)(s * 1000 + 0.5);
+    return 0;
+}
+
+static int slots_opt(int argc, char **argv, uint32_t *slots)
+{
+    const char *v = cli_opt(argc, argv, "--slots");
+    uint64_t n;
+    if (v == NULL) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        *slots = cpus > 0 ? (uint32_t)cpus : 1;
+        return 0;
+    }
+    if (cli_u64(v, &n) != 0 || n < 1 || n > 10000)
+        return usage_error("--slots must be from 1 to 10000, got", v);
+    *slots = (uint32_t)n;
+    return 0;
+}
+
+static int check_server(char *server)
+{
+    size_t n = strlen(server);
+    while (n > 0 && server[n - 1] == '/')
+        server[--n] = '\0';
+    if ((strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0) || n > 800)
+        return usage_error("--server must be an http:// or https:// URL, got", server);
+    return 0;
+}
+
+static int check_workdir(const char *dir, char *out)
+{
+    struct stat st;
+    if (realpath(dir, out) == NULL || stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "djs worker: --workdir %s: %s\n", dir, errno ? strerror(errno) : "not a directory");
+        return 2;
+    }
+    return 0;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        printf("usage: %s\n", WORKER_USAGE);
+        return 0;
+    }
+    agent_config_t c = {0};
+    char host[256], server[1024], workdir[PATH_MAX];
+    const char *sv = cli_opt(argc, argv, "--server"), *wd = cli_opt(argc, argv, "--workdir");
+    c.token = cli_opt(argc, argv, "--token");
+    c.name = cli_opt(argc, argv, "--name");
+    c.capabilities = cli_opt(argc, argv, "--capabilities");
+    c.cacert = cli_opt(argc, argv, "--cacert");
+    c.insecure = cli_flag(argc, argv, "--insecure");
+    if (slots_opt(argc, argv, &c.slots) != 0 || seconds_opt(argc, argv, "--heartbeat", 5, 0.1, 3600, &c.heartbeat_ms) != 0 ||
+        seconds_opt(argc, argv, "--grace", 5, 0, 3600, &c.grace_ms) != 0 ||
+        seconds_opt(argc, argv, "--drain-timeout", 60, 0, 86400, &c.drain_timeout_ms) != 0)
+        return 2;
+    const char *pos[1];
+    if (cli_rest(argc, argv, pos, 0, WORKER_USAGE) < 0)
+        return 2;
+    if (sv == NULL)
+        sv = getenv("DJS_SERVER");
+    if (c.token == NULL)
+        c.token = getenv("DJS_TOKEN");
+    if (sv == NULL)
+        return usage_error("--server (or DJS_SERVER) is required", NULL);
+    if (c.token == NULL || *c.token == '\0')
+        return usage_error("--token (or DJS_TOKEN) is required", NULL);
+    snprintf(server, sizeof(server), "%s", sv);
+    if (check_server(server) != 0)
+        return 2;
+    c.server = server;
+    if (c.name == NULL) {
+        if (gethostname(host, sizeof(host) - 1) != 0)
+            return usage_error("no --name and no host name", NULL);
+        host[sizeof(host) - 1] = '\0';
+        c.name = host;
+    }
+    if (*c.name == '\0' || strlen(c.name) > 256)
+        return usage_error("--name must be 1 to 256 bytes", NULL);
+    errno = 0;
+    if (check_workdir(wd ? wd : ".", workdir) != 0)
+        return 2;
+    c.workdir = workdir;
+    return agent_run(&c);
+}
