@@ -105,6 +105,17 @@ history "$nope" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]
     fail "unknown kind error: $(get "jobs/$nope/history")"
 kill -0 "$pa" && kill -0 "$pb" || fail "an agent died on an unknown kind"
 
+echo "== http kind: success by status, the body is the output"
+submit "{\"name\":\"ping\",\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\"}}"
+ping=$id
+submit "{\"name\":\"ping201\",\"maxRetries\":0,\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\",\"expectStatus\":[201]}}"
+ping201=$id
+wait_status "$ping" COMPLETED 15
+[ -n "$(get "jobs/$ping/logs")" ] || fail "http body as output"
+wait_status "$ping201" FAILED 15
+history "$ping201" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]' | grep -q "HTTP status 200" ||
+    fail "http status error: $(get "jobs/$ping201/history")"
+
 echo "== output in order with stderr, and progress"
 submit "{\"name\":\"out\",\"payload\":$(exec_payload 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo "::progress 50 half"; sleep 1.2; echo three')}"
 out=$id
