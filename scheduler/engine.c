@@ -683,8 +683,12 @@ static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *i
     djs_worker_t *w = djs_state_worker(e->st, wid);
     djs_worker_t *cur = j->worker != DJS_NONE ? djs_state_worker_at(e->st, j->worker) : NULL;
     if (w == NULL || cur != w || attempt != j->attempt) {
-        *rc = refuse(e, DJS_ESTALE, "attempt %u by this worker is not the job's current assignment (attempt %u)", attempt,
-                     j->attempt);
+        if (w != NULL && attempt == j->attempt && cur == NULL) /* its own attempt, ended by the scheduler */
+            *rc = refuse(e, DJS_ESTALE, "attempt %u is over: the job is %s now (timed out, lease expired, cancelled or lost)",
+                         attempt, djs_job_state_name(j->state));
+        else
+            *rc = refuse(e, DJS_ESTALE, "attempt %u by this worker is not the job's current assignment (attempt %u)", attempt,
+                         j->attempt);
         return NULL;
     }
     if (want == DJS_JOB_RUNNING && j->state != DJS_JOB_RUNNING) {
