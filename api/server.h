@@ -6,6 +6,9 @@
  * client went away meanwhile is forgotten (its events stay: they were
  * accepted). Errors are RFC 9457 application/problem+json.
  *
+ * Streams (api/stream.h): /ws/events, /ws/job-updates, /ws/worker-status,
+ * /ws/system-metrics (WebSocket) and /api/v1/events/stream (SSE).
+ *
  * Every endpoint but /health and /health/ready needs a bearer token (JWT
  * HS256, api/auth.h) unless auth is NULL. Roles: admin everything; operator
  * jobs, workers, stats, metrics; user submits and sees or cancels only its
@@ -36,6 +39,8 @@ typedef struct djs_server_config {
     unsigned rate_per_s;            /* requests per second per principal; 0 = no limit (default 1000) */
     unsigned rate_burst;            /* bucket size; 0 = rate_per_s (default 2000) */
     struct djs_auth *auth;          /* verifies bearer tokens; NULL = no authentication (--insecure-no-auth) */
+    unsigned stream_ping_ms;        /* WebSocket ping / SSE comment interval; 0 = default 15 s */
+    unsigned stream_stall_ms;       /* close a stream subscriber whose queue is stuck this long; 0 = default 30 s */
     void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
     void *shutdown_arg;
 } djs_server_config_t;

@@ -87,6 +87,7 @@ void table_print(json_t *t);
  * the shared options are already taken. Return the exit code. */
 int client_submit(client_t *c, int argc, char **argv);
 int client_jobs(client_t *c, int argc, char **argv);
+int client_watch(client_t *c, int argc, char **argv);
 int client_job(client_t *c, int argc, char **argv);
 int client_job_action(client_t *c, int argc, char **argv); /* cancel, retry, delete */
 int client_history(client_t *c, int argc, char **argv);

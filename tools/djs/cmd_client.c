@@ -50,6 +50,8 @@ static const client_cmd_t cmds[] = {
     {"jobs", client_jobs, 1,
      "[--status S] [--priority P] [--owner O] [--capability C] [--name-prefix P] [--limit N] [--cursor ID] [--all]",
      "list jobs (one page, or every page with --all)", JOBS_DETAILS},
+    {"watch", client_watch, 0, "[--name-prefix P] [--status S] [--interval-ms MS] (the jobs filters)",
+     "the jobs table with progress, redrawn until every job listed is finished (exit 1 if one did not complete)", ""},
     {"job", client_job, 1, "ID", "show one job", ""},
     {"cancel", client_job_action, 0, "ID", "cancel a job that has not finished", ""},
     {"retry", client_job_action, 0, "ID", "retry a failed job", ""},

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/job.h"
@@ -133,6 +134,87 @@ int client_jobs(client_t *c, int argc, char **argv)
     }
     json_decref(jobs);
     return rc;
+}
+
+/* ---- djs watch ---------------------------------------------------------------------------------- */
+
+static int all_final(json_t *jobs)
+{
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j)
+    {
+        const char *st = json_string_value(json_object_get(j, "status"));
+        int s = st ? djs_job_state_parse(st, strlen(st)) : -1;
+        if (s < 0 || !djs_job_state_final(s))
+            return 0;
+    }
+    return json_array_size(jobs) > 0;
+}
+
+static void watch_table(json_t *jobs)
+{
+    static const char *const head[] = {"NAME", "STATUS", "PROGRESS", "ATTEMPT", "WORKER", "ID"};
+    static const char *const keys[] = {"name", "status", "progress", "attempt", "assignedWorker", "id"};
+    json_t *t = table_new(head, 6), *j;
+    size_t i;
+    json_array_foreach(jobs, i, j)
+    {
+        char cells[6][160];
+        const char *row[6];
+        for (int k = 0; k < 6; k++)
+            row[k] = client_cell(json_object_get(j, keys[k]), cells[k], sizeof(cells[k]));
+        char pct[16];
+        json_t *p = json_object_get(j, "progress");
+        if (json_is_integer(p)) {
+            snprintf(pct, sizeof(pct), "%d%%", (int)json_integer_value(p));
+            row[2] = pct;
+        }
+        table_add(t, row, 6);
+    }
+    table_print(t);
+}
+
+/* djs watch: the jobs table again every interval until every job listed
+ * is finished (COMPLETED, FAILED, CANCELLED); exit 0 if all completed. */
+int client_watch(client_t *c, int argc, char **argv)
+{
+    const char *v[NFILTERS];
+    for (size_t i = 0; i < NFILTERS; i++)
+        v[i] = cli_opt(argc, argv, job_filters[i].opt);
+    const char *iv = cli_opt(argc, argv, "--interval-ms");
+    uint64_t interval = 500;
+    if (client_rest(c, argc, argv, NULL, 0, 0) != 0 || check_filters(c, v) != 0 ||
+        (iv != NULL && client_check_uint(c, "--interval-ms", iv, 60000) != 0))
+        return 2;
+    if (iv != NULL && (interval = strtoull(iv, NULL, 10)) < 100)
+        return client_usage_error(c, "--interval-ms takes 100 to 60000");
+    int tty = isatty(STDOUT_FILENO);
+    for (;;) {
+        json_t *jobs = json_array();
+        char next[64];
+        if (jobs_fetch(c, v, 1, jobs, next, sizeof(next)) != 0) {
+            json_decref(jobs);
+            return 1;
+        }
+        int done = all_final(jobs), failed = 0;
+        size_t i;
+        json_t *j;
+        json_array_foreach(jobs, i, j) failed += strcmp(json_string_value(json_object_get(j, "status")), "COMPLETED") != 0;
+        if (tty)
+            fputs("\033[H\033[2J", stdout); /* redraw in place */
+        if (c->out == OUT_JSON)
+            client_print_json(jobs);
+        else
+            watch_table(jobs);
+        fflush(stdout);
+        json_decref(jobs);
+        if (done)
+            return failed ? 1 : 0;
+        if (!tty && c->out != OUT_JSON)
+            printf("\n");
+        usleep((useconds_t)interval * 1000);
+    }
 }
 
 /* ---- djs job ID, cancel, retry, delete ----------------------------------------------------- */

@@ -22,7 +22,19 @@
 
 static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char *usage);
 
-typedef struct serve {
+#define DEV_AGENTS 2
+#define DEV_STOP_MS 15000 /* agents drain this long at most before they are killed */
+
+typedef struct serve serve_t;
+
+/* A local worker agent started by --dev (a child `djs worker`). */
+typedef struct dev_agent {
+    uv_process_t proc;
+    serve_t *s;
+    int running;
+} dev_agent_t;
+
+struct serve {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     djs_log_t *log;
@@ -30,7 +42,11 @@ typedef struct serve {
     djs_server_t *server;
     int stopping;
     int exit_code;
-} serve_t;
+    dev_agent_t agents[DEV_AGENTS];
+    int nagents;
+    uv_timer_t agents_timer;
+    int agents_timer_on;
+};
 
 static int append_server_event(djs_log_t *log, int type, const char *listen)
 {
@@ -54,20 +70,121 @@ static int append_server_event(djs_log_t *log, int type, const char *listen)
     return rc;
 }
 
+static int agents_running(const serve_t *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nagents; i++)
+        n += s->agents[i].running;
+    return n;
+}
+
+static void finish_stop(serve_t *s);
+
+static void on_agents_timer_closed(uv_handle_t *h)
+{
+    ((serve_t *)h->data)->agents_timer_on = 0;
+}
+
+static void on_agent_exit(uv_process_t *p, int64_t status, int sig)
+{
+    dev_agent_t *a = p->data;
+    serve_t *s = a->s;
+    a->running = 0;
+    if (!s->stopping)
+        fprintf(stderr, "djs serve: local agent %d exited (status %lld, signal %d)\n", (int)(a - s->agents) + 1, (long long)status,
+                sig);
+    uv_close((uv_handle_t *)p, NULL);
+    if (s->stopping && agents_running(s) == 0)
+        finish_stop(s);
+}
+
+static void on_agents_timeout(uv_timer_t *t)
+{
+    serve_t *s = t->data;
+    for (int i = 0; i < s->nagents; i++)
+        if (s->agents[i].running) {
+            fprintf(stderr, "djs serve: local agent %d did not drain in time: killing it\n", i + 1);
+            uv_process_kill(&s->agents[i].proc, SIGKILL);
+        }
+}
+
+/* --dev: two local agents (`djs worker` children) with worker tokens. */
+static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const char *data)
+{
+    char exe[4096];
+    size_t exelen = sizeof(exe);
+    if (uv_exepath(exe, &exelen) != 0)
+        return -1;
+    for (int i = 0; i < DEV_AGENTS; i++) {
+        char name[32], workdir[4200], slots[8];
+        snprintf(name, sizeof(name), "local-%d", i + 1);
+        snprintf(workdir, sizeof(workdir), "%s/work-%d", data, i + 1);
+        snprintf(slots, sizeof(slots), "%d", 4);
+        mkdir(workdir, 0700);
+        djs_buf_t tok;
+        djs_buf_init(&tok);
+        if (auth != NULL && djs_auth_sign(auth, name, DJS_ROLE_WORKER, (uint64_t)time(NULL), 365 * 24 * 3600, &tok) != 0) {
+            djs_buf_dispose(&tok);
+            return -1;
+        }
+        djs_buf_append(&tok, "", 1);
+        char *args[] = {exe,       "worker", "--server",  (char *)url, "--token", auth ? (char *)tok.base : "none", "--name", name,
+                        "--slots", slots,    "--workdir", workdir,     NULL};
+        uv_stdio_container_t stdio[3] = {{UV_IGNORE, {0}}, {UV_INHERIT_FD, {.fd = 1}}, {UV_INHERIT_FD, {.fd = 2}}};
+        uv_process_options_t o;
+        memset(&o, 0, sizeof(o));
+        o.file = exe;
+        o.args = args;
+        o.exit_cb = on_agent_exit;
+        o.stdio = stdio;
+        o.stdio_count = 3;
+        dev_agent_t *a = &s->agents[i];
+        a->s = s;
+        a->proc.data = a;
+        int rc = uv_spawn(&s->loop, &a->proc, &o);
+        djs_buf_dispose(&tok);
+        if (rc != 0) {
+            fprintf(stderr, "djs serve: cannot start local agent %s: %s\n", name, uv_strerror(rc));
+            return -1;
+        }
+        a->running = 1;
+        s->nagents++;
+    }
+    return 0;
+}
+
 /* Stop accepting, record server.stopped; the loop ends once every answer
- * is sent and every event durable. */
+ * is sent and every event durable. Local agents (--dev) drain first, while
+ * the server still answers them. */
 static void begin_stop(serve_t *s, const char *why)
 {
     if (s->stopping)
         return;
     s->stopping = 1;
     fprintf(stderr, "djs: %s, stopping\n", why);
-    djs_server_stop(s->server);
-    append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
     uv_signal_stop(&s->sigint);
     uv_signal_stop(&s->sigterm);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    if (agents_running(s) > 0) {
+        for (int i = 0; i < s->nagents; i++)
+            if (s->agents[i].running)
+                uv_process_kill(&s->agents[i].proc, SIGTERM);
+        uv_timer_init(&s->loop, &s->agents_timer);
+        s->agents_timer.data = s;
+        s->agents_timer_on = 1;
+        uv_timer_start(&s->agents_timer, on_agents_timeout, DEV_STOP_MS, 0);
+        return;
+    }
+    finish_stop(s);
+}
+
+static void finish_stop(serve_t *s)
+{
+    if (s->agents_timer_on && !uv_is_closing((uv_handle_t *)&s->agents_timer))
+        uv_close((uv_handle_t *)&s->agents_timer, on_agents_timer_closed);
+    djs_server_stop(s->server);
+    append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -103,9 +220,22 @@ static int abort_start(serve_t *s, djs_auth_t *auth)
     return 1;
 }
 
-static const char *const serve_keys[] = {
-    "data",  "listen",         "tls-cert",   "tls-key", "http2", "rate-limit", "insecure-no-auth", "max-body", "heartbeat-interval",
-    "lease", "snapshot-every", "output-cap", NULL};
+static const char *const serve_keys[] = {"data",
+                                         "listen",
+                                         "tls-cert",
+                                         "tls-key",
+                                         "http2",
+                                         "rate-limit",
+                                         "insecure-no-auth",
+                                         "max-body",
+                                         "heartbeat-interval",
+                                         "lease",
+                                         "snapshot-every",
+                                         "output-cap",
+                                         "stream-ping-ms",
+                                         "stream-stall-ms",
+                                         "dev",
+                                         NULL};
 
 /* --name VALUE on the command line, else `name = VALUE` in the config file. */
 static const char *setting(int argc, char **argv, const cli_config_t *cfg, const char *name)
@@ -145,9 +275,10 @@ static int num_setting(int argc, char **argv, const cli_config_t *cfg, const cha
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *usage = "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
-                        "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
-                        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES]";
+    const char *usage =
+        "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
+        "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
+        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--stream-ping-ms MS] [--stream-stall-ms MS] [--dev]";
     cli_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     const char *cfg_path = cli_opt(argc, argv, "--config");
@@ -169,16 +300,19 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     const char *rate = setting(argc, argv, cfg, "rate-limit");
     const char *tls_cert = setting(argc, argv, cfg, "tls-cert"), *tls_key = setting(argc, argv, cfg, "tls-key");
     int http2 = flag_setting(argc, argv, cfg, "http2");
+    int dev = flag_setting(argc, argv, cfg, "dev");
     const char *data = setting(argc, argv, cfg, "data");
     const char *listen = setting(argc, argv, cfg, "listen");
     djs_engine_config_t ec;
     djs_engine_config_init(&ec);
-    uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0;
-    if (no_auth < 0 || http2 < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
+    uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0, ping_ms = 0, stall_ms = 0;
+    if (no_auth < 0 || http2 < 0 || dev < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
         num_setting(argc, argv, cfg, "heartbeat-interval", 1, 3600, &hb_s) < 0 ||
         num_setting(argc, argv, cfg, "lease", 1, 86400, &lease_s) < 0 ||
         num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap) < 0 ||
-        num_setting(argc, argv, cfg, "output-cap", 1024, 1u << 30, &out_cap) < 0)
+        num_setting(argc, argv, cfg, "output-cap", 1024, 1u << 30, &out_cap) < 0 ||
+        num_setting(argc, argv, cfg, "stream-ping-ms", 100, 600000, &ping_ms) < 0 ||
+        num_setting(argc, argv, cfg, "stream-stall-ms", 100, 3600000, &stall_ms) < 0)
         return 2;
     if (hb_s > 0)
         ec.heartbeat_ns = hb_s * 1000000000ULL;
@@ -199,6 +333,8 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     djs_server_config_init(&sc);
     if (max_body > 0)
         sc.max_body = (size_t)max_body;
+    sc.stream_ping_ms = (unsigned)ping_ms;
+    sc.stream_stall_ms = (unsigned)stall_ms;
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
@@ -298,6 +434,28 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
             "djs serve: WARNING: --insecure-no-auth: NO AUTHENTICATION, every request acts as an admin. Local experiments only.\n");
     else
         printf("djs serve: bearer tokens required (JWT HS256, secret in %s/%s)\n", data, DJS_AUTH_SECRET_FILE);
+    if (dev) {
+        char url[300];
+        snprintf(url, sizeof(url), "%s://%s:%d", tls_cert ? "https" : "http", host, djs_server_port(s.server));
+        djs_buf_t tok;
+        djs_buf_init(&tok);
+        const char *user = getenv("USER") ? getenv("USER") : "admin";
+        if (auth != NULL)
+            djs_auth_sign(auth, user, DJS_ROLE_ADMIN, (uint64_t)time(NULL), 24 * 3600, &tok);
+        djs_buf_append(&tok, "", 1);
+        printf("djs serve: --dev: starting %d local agents (djs worker local-1, local-2; workdirs in %s)\n", DEV_AGENTS, data);
+        printf("djs serve: URL   %s\n", url);
+        if (auth != NULL)
+            printf("djs serve: TOKEN %s   (admin, 24 h)\n", (const char *)tok.base);
+        printf("djs serve: try:  export DJS_SERVER=%s DJS_TOKEN=%s\n"
+               "                 ./build/djs submit -f examples/diamond.yaml && ./build/djs watch --name-prefix diamond\n",
+               url, auth != NULL ? (const char *)tok.base : "none");
+        fflush(stdout);
+        int arc = start_agents(&s, auth, url, data);
+        djs_buf_dispose(&tok);
+        if (arc != 0)
+            fprintf(stderr, "djs serve: --dev: the local agents did not start; serving without them\n");
+    }
     printf("djs serve: press Ctrl-C to stop\n");
     fflush(stdout);
 
