@@ -2,16 +2,22 @@
  *
  * Starts `djs serve` (this same binary) as a child on a free loopback port
  * with a fresh data directory, mints an admin token with the server's
- * secret, then drives C keep-alive connections from one libuv loop, each
- * sending its next request as soon as the previous answer is read. Three
+ * secret, then drives C keep-alive connections from T threads (default 1)
+ * with one epoll set each, each connection sending its next request as soon
+ * as the previous answer is read. Three
  * phases of S seconds: GET /health (the ceiling: the cheapest request the
  * server answers), GET /api/v1/jobs/{id}, POST /api/v1/jobs (acknowledged
  * only when durable). The child is the server; this process is the client:
  * on 2 cores they share the machine, as with wrk.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,136 +35,209 @@
 #include "core/error.h"
 #include "tools/djs/cli.h"
 
-typedef struct conn conn_t;
+/* The load generator: per thread one epoll set (level-triggered, each socket
+ * registered once for reading), non-blocking keep-alive connections with one
+ * request in flight each. The request bytes are built once; an answer
+ * is complete when its head ("\r\n\r\n") and Content-Length bytes are in;
+ * no allocation per request. The clock is read once per epoll_wait return
+ * and serves as the completion time of every answer of that batch and as
+ * the send time of the requests that follow them. */
+
+#define CONN_BUF 65536
+
+typedef struct conn {
+    int fd;
+    int dead;
+    size_t len;     /* bytes in buf */
+    size_t scanned; /* bytes already searched for the end of the head */
+    size_t total;   /* head + body length once the head is in, else 0 */
+    size_t wpos;    /* bytes of the request written (partial write) */
+    uint64_t sent_ns;
+    char buf[CONN_BUF];
+} conn_t;
 
 typedef struct phase {
-    uv_loop_t *loop;
     struct sockaddr_in addr;
     const char *req; /* the request bytes, the same for every send */
     size_t req_len;
+    int nconns;
     uint64_t end_ns;
     uint64_t done, errors, non2xx;
     uint32_t *lat_us;
     uint64_t nlat, cap_lat;
-    int open;
+    uint64_t t0, t1;
 } phase_t;
 
-struct conn {
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    phase_t *ph;
-    char buf[65536];
-    size_t len;
-    uint64_t sent_ns;
-};
-
-static void send_next(conn_t *c);
-
-static void on_closed(uv_handle_t *h)
+static void conn_fail(phase_t *ph, int ep, conn_t *c, int error)
 {
-    conn_t *c = h->data;
-    c->ph->open--;
-    djs_free(c);
+    if (c->dead)
+        return;
+    if (error)
+        ph->errors++;
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->dead = 1;
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+/* Write (the rest of) the request; 0 on success or when waiting for room. */
+static int conn_write(phase_t *ph, int ep, conn_t *c)
 {
-    conn_t *c = h->data;
-    (void)hint;
-    b->base = c->buf + c->len;
-    b->len = sizeof(c->buf) - c->len;
-}
-
-/* One whole response in buf? Returns its length, or 0. */
-static size_t response_len(conn_t *c, int *status)
-{
-    c->buf[c->len < sizeof(c->buf) ? c->len : sizeof(c->buf) - 1] = '\0';
-    char *end = strstr(c->buf, "\r\n\r\n");
-    if (end == NULL)
-        return 0;
-    size_t head = (size_t)(end - c->buf) + 4, body = 0;
-    for (char *p = c->buf; p < end; p++) {
-        if ((p == c->buf || p[-1] == '\n') && strncasecmp(p, "content-length:", 15) == 0) {
-            body = strtoul(p + 15, NULL, 10);
-            break;
+    while (c->wpos < ph->req_len) {
+        ssize_t n = write(c->fd, ph->req + c->wpos, ph->req_len - c->wpos);
+        if (n > 0) {
+            c->wpos += (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+            return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+        } else if (!(n < 0 && errno == EINTR)) {
+            return -1;
         }
     }
-    *status = atoi(c->buf + 9);
-    return c->len >= head + body ? head + body : 0;
+    return 0;
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+static int conn_send(phase_t *ph, int ep, conn_t *c, uint64_t now)
 {
-    conn_t *c = s->data;
-    (void)b;
-    if (n < 0) {
-        if (n != UV_EOF)
-            c->ph->errors++;
-        if (!uv_is_closing((uv_handle_t *)&c->tcp))
-            uv_close((uv_handle_t *)&c->tcp, on_closed);
-        return;
+    c->sent_ns = now;
+    c->wpos = 0;
+    return conn_write(ph, ep, c);
+}
+
+/* Parse what has arrived: 1 when one whole answer is in buf. */
+static int answer_complete(conn_t *c)
+{
+    if (c->total == 0) {
+        size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
+        const char *end = c->len > from ? memmem(c->buf + from, c->len - from, "\r\n\r\n", 4) : NULL;
+        if (end == NULL) {
+            c->scanned = c->len;
+            return 0;
+        }
+        size_t head = (size_t)(end - c->buf) + 4, body = 0;
+        for (const char *p = c->buf; p < end; p++) {
+            p = memchr(p, '\n', (size_t)(end - p));
+            if (p == NULL)
+                break;
+            if ((size_t)(end - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0) {
+                const char *d = p + 16;
+                while (*d == ' ')
+                    d++;
+                while (*d >= '0' && *d <= '9')
+                    body = body * 10 + (size_t)(*d++ - '0');
+                break;
+            }
+        }
+        c->total = head + body;
+    }
+    return c->len >= c->total;
+}
+
+/* Read what arrived: 1 when an answer is complete and the next request is
+ * due (the caller sends it once the whole batch of events is read). */
+static int conn_readable(phase_t *ph, int ep, conn_t *c, uint64_t now)
+{
+    ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        conn_fail(ph, ep, c, n < 0 || c->len > 0); /* EOF between answers: the server closed, not an error */
+        return 0;
     }
     c->len += (size_t)n;
-    int status = 0;
-    size_t r = response_len(c, &status);
-    if (r == 0)
-        return;
-    phase_t *ph = c->ph;
-    uint64_t now = djs_monotonic_ns();
+    if (!answer_complete(c)) {
+        if (c->len == sizeof(c->buf))
+            conn_fail(ph, ep, c, 1); /* an answer larger than the buffer: not expected from these endpoints */
+        return 0;
+    }
+    int status = (c->len >= 12) ? (c->buf[9] - '0') * 100 + (c->buf[10] - '0') * 10 + (c->buf[11] - '0') : 0;
     ph->done++;
     if (status < 200 || status > 299)
         ph->non2xx++;
     if (ph->nlat == ph->cap_lat) {
-        ph->cap_lat = ph->cap_lat ? ph->cap_lat * 2 : 65536;
+        ph->cap_lat = ph->cap_lat ? ph->cap_lat * 2 : 1u << 18;
         ph->lat_us = djs_realloc(ph->lat_us, ph->cap_lat * sizeof(uint32_t));
     }
     ph->lat_us[ph->nlat++] = (uint32_t)((now - c->sent_ns) / 1000);
-    memmove(c->buf, c->buf + r, c->len - r);
-    c->len -= r;
+    /* one request in flight: whatever follows the answer would be unsolicited */
+    size_t extra = c->len - c->total;
+    if (extra > 0)
+        memmove(c->buf, c->buf + c->total, extra);
+    c->len = extra;
+    c->scanned = 0;
+    c->total = 0;
     if (now >= ph->end_ns) {
-        uv_close((uv_handle_t *)&c->tcp, on_closed);
-        return;
+        conn_fail(ph, ep, c, 0);
+        return 0;
     }
-    send_next(c);
+    return 1;
 }
 
-static void on_written(uv_write_t *w, int status)
+static void *phase_thread(void *arg)
 {
-    conn_t *c = w->data;
-    djs_free(w);
-    if (status != 0 && status != UV_ECANCELED && !uv_is_closing((uv_handle_t *)&c->tcp)) {
-        c->ph->errors++;
-        uv_close((uv_handle_t *)&c->tcp, on_closed);
+    phase_t *ph = arg;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    conn_t *conns = djs_calloc((size_t)ph->nconns, sizeof(conn_t));
+    int open = 0;
+    for (int i = 0; i < ph->nconns; i++) {
+        conn_t *c = &conns[i];
+        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)&ph->addr, sizeof(ph->addr)) != 0) {
+            ph->errors++;
+            if (c->fd >= 0)
+                close(c->fd);
+            c->dead = 1;
+            continue;
+        }
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
+        open++;
     }
-}
-
-static void send_next(conn_t *c)
-{
-    uv_buf_t b = uv_buf_init((char *)c->ph->req, (unsigned)c->ph->req_len);
-    c->sent_ns = djs_monotonic_ns();
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)b.len)
-        return;
-    if (n > 0) {
-        b.base += n;
-        b.len -= (size_t)n;
+    ph->t0 = djs_monotonic_ns();
+    for (int i = 0; i < ph->nconns; i++)
+        if (!conns[i].dead && conn_send(ph, ep, &conns[i], ph->t0) != 0)
+            conn_fail(ph, ep, &conns[i], 1), open--;
+    struct epoll_event evs[256];
+    conn_t *due[256];
+    while (open > 0) {
+        int k = epoll_wait(ep, evs, 256, 1000), ndue = 0;
+        uint64_t now = djs_monotonic_ns();
+        if (k < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < k; i++) {
+            conn_t *c = evs[i].data.ptr;
+            if (c->dead)
+                continue;
+            if ((evs[i].events & EPOLLOUT) && c->wpos < ph->req_len) {
+                if (conn_write(ph, ep, c) != 0) {
+                    conn_fail(ph, ep, c, 1);
+                } else if (c->wpos == ph->req_len) {
+                    struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+                }
+            }
+            if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_readable(ph, ep, c, now))
+                due[ndue++] = c;
+            if (c->dead)
+                open--;
+        }
+        /* the next requests go out together once the batch is read (as wrk
+         * does): the server then finds them in one wake-up */
+        for (int i = 0; i < ndue; i++)
+            if (conn_send(ph, ep, due[i], now) != 0)
+                conn_fail(ph, ep, due[i], 1), open--;
+        if (now >= ph->end_ns + 10000000000ull) /* answers still missing 10 s after the end */
+            break;
     }
-    uv_write_t *w = djs_malloc(sizeof(*w)); /* its own request: an answer may come before the callback */
-    w->data = c;
-    uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-}
-
-static void on_connect(uv_connect_t *r, int status)
-{
-    conn_t *c = r->data;
-    if (status != 0) {
-        c->ph->errors++;
-        uv_close((uv_handle_t *)&c->tcp, on_closed);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    send_next(c);
+    ph->t1 = djs_monotonic_ns();
+    for (int i = 0; i < ph->nconns; i++)
+        if (!conns[i].dead)
+            conn_fail(ph, ep, &conns[i], 1);
+    djs_free(conns);
+    close(ep);
+    return NULL;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -169,46 +248,85 @@ static int cmp_u32(const void *a, const void *b)
 
 typedef struct result {
     double rps, p50_ms, p99_ms;
+    double server_us, client_us; /* CPU time (user + system) per answer */
     uint64_t done, errors, non2xx;
 } result_t;
 
-static result_t run_phase(const char *name, const struct sockaddr_in *addr, const char *req, int conns, double secs)
+/* CPU seconds (user + system) used so far by process pid, all threads. */
+static double proc_cpu_s(pid_t pid)
 {
-    uv_loop_t loop;
-    phase_t ph;
-    memset(&ph, 0, sizeof(ph));
-    uv_loop_init(&loop);
-    ph.loop = &loop;
-    ph.addr = *addr;
-    ph.req = req;
-    ph.req_len = strlen(req);
-    uint64_t t0 = djs_monotonic_ns();
-    ph.end_ns = t0 + (uint64_t)(secs * 1e9);
-    for (int i = 0; i < conns; i++) {
-        conn_t *c = djs_calloc(1, sizeof(*c));
-        c->ph = &ph;
-        uv_tcp_init(&loop, &c->tcp);
-        c->tcp.data = c;
-        c->connect.data = c;
-        ph.open++;
-        uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)addr, on_connect);
+    char path[64], text[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static result_t run_phase(const char *name, pid_t server, const struct sockaddr_in *addr, const char *req, int conns, int threads,
+                          double secs)
+{
+    double s0 = proc_cpu_s(server), c0 = proc_cpu_s(getpid());
+    phase_t ph[16];
+    pthread_t tid[16];
+    memset(ph, 0, sizeof(ph));
+    uint64_t end = djs_monotonic_ns() + (uint64_t)(secs * 1e9);
+    for (int t = 0; t < threads; t++) {
+        ph[t].addr = *addr;
+        ph[t].req = req;
+        ph[t].req_len = strlen(req);
+        ph[t].nconns = conns / threads + (t < conns % threads);
+        ph[t].end_ns = end;
     }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    double el = (djs_monotonic_ns() - t0) / 1e9;
-    uv_loop_close(&loop);
+    if (threads == 1) {
+        phase_thread(&ph[0]);
+    } else {
+        for (int t = 0; t < threads; t++)
+            pthread_create(&tid[t], NULL, phase_thread, &ph[t]);
+        for (int t = 0; t < threads; t++)
+            pthread_join(tid[t], NULL);
+    }
+    double s1 = proc_cpu_s(server), c1 = proc_cpu_s(getpid());
     result_t r = {0};
-    r.done = ph.done;
-    r.errors = ph.errors;
-    r.non2xx = ph.non2xx;
-    r.rps = ph.done / el;
-    if (ph.nlat > 0) {
-        qsort(ph.lat_us, ph.nlat, sizeof(uint32_t), cmp_u32);
-        r.p50_ms = ph.lat_us[ph.nlat / 2] / 1e3;
-        r.p99_ms = ph.lat_us[ph.nlat * 99 / 100] / 1e3;
+    uint64_t t0 = UINT64_MAX, t1 = 0, nlat = 0;
+    for (int t = 0; t < threads; t++) {
+        r.done += ph[t].done;
+        r.errors += ph[t].errors;
+        r.non2xx += ph[t].non2xx;
+        nlat += ph[t].nlat;
+        t0 = ph[t].t0 < t0 ? ph[t].t0 : t0;
+        t1 = ph[t].t1 > t1 ? ph[t].t1 : t1;
     }
-    djs_free(ph.lat_us);
-    printf("%-12s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%" PRIu64 " answers, %" PRIu64 " not 2xx, %" PRIu64 " errors)\n", name,
-           r.rps, r.p50_ms, r.p99_ms, r.done, r.non2xx, r.errors);
+    uint32_t *lat = djs_malloc((nlat ? nlat : 1) * sizeof(uint32_t));
+    nlat = 0;
+    for (int t = 0; t < threads; t++) {
+        if (ph[t].nlat)
+            memcpy(lat + nlat, ph[t].lat_us, ph[t].nlat * sizeof(uint32_t));
+        nlat += ph[t].nlat;
+        djs_free(ph[t].lat_us);
+    }
+    double el = (t1 - t0) / 1e9;
+    r.rps = el > 0 ? r.done / el : 0;
+    if (nlat > 0) {
+        qsort(lat, nlat, sizeof(uint32_t), cmp_u32);
+        r.p50_ms = lat[nlat / 2] / 1e3;
+        r.p99_ms = lat[nlat * 99 / 100] / 1e3;
+    }
+    djs_free(lat);
+    if (r.done > 0) {
+        r.server_us = (s1 - s0) * 1e6 / (double)r.done;
+        r.client_us = (c1 - c0) * 1e6 / (double)r.done;
+    }
+    printf("%-12s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  CPU/answer: server %5.1f us, client %5.1f us  (%" PRIu64
+           " answers, %" PRIu64 " not 2xx, %" PRIu64 " errors)\n",
+           name, r.rps, r.p50_ms, r.p99_ms, r.server_us, r.client_us, r.done, r.non2xx, r.errors);
     fflush(stdout);
     return r;
 }
@@ -235,17 +353,54 @@ static int one_request(const struct sockaddr_in *addr, const char *req, char *ou
     return atoi(out + 9);
 }
 
+/* The same phase driven by wrk (-t1, same connections and duration), as a
+ * cross-check of the built-in client; rps < 0 when wrk is not available. */
+static result_t run_wrk(const char *name, const char *listen, const char *path, const char *token, const char *script, int conns,
+                        double secs)
+{
+    result_t r = {.rps = -1};
+    char cmd[2048], line[512];
+    snprintf(cmd, sizeof(cmd), "wrk -t1 -c%d -d%.0fs --latency %s%s%s -H 'Authorization: Bearer %s' http://%s%s 2>/dev/null", conns,
+             secs, script ? "-s '" : "", script ? script : "", script ? "'" : "", token, listen, path);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return r;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        double x;
+        char unit[8];
+        if (sscanf(line, " Requests/sec: %lf", &x) == 1)
+            r.rps = x;
+        else if (sscanf(line, " Non-2xx or 3xx responses: %lf", &x) == 1)
+            r.non2xx = (uint64_t)x;
+        else if (sscanf(line, " 50%% %lf%7s", &x, unit) == 2)
+            r.p50_ms = strcmp(unit, "us") == 0 ? x / 1e3 : strcmp(unit, "s") == 0 ? x * 1e3 : x;
+        else if (sscanf(line, " 99%% %lf%7s", &x, unit) == 2)
+            r.p99_ms = strcmp(unit, "us") == 0 ? x / 1e3 : strcmp(unit, "s") == 0 ? x * 1e3 : x;
+    }
+    if (pclose(f) != 0)
+        r.rps = -1;
+    if (r.rps >= 0)
+        printf("wrk %-8s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%" PRIu64 " not 2xx)\n", name, r.rps, r.p50_ms, r.p99_ms,
+               r.non2xx);
+    else
+        printf("wrk %-8s not run (is wrk installed?)\n", name);
+    fflush(stdout);
+    return r;
+}
+
 int bench_api(int argc, char **argv)
 {
-    const char *usage = "djs bench api [--connections C] [--seconds S] [--keep]";
-    uint64_t conns = 64, secs = 5;
+    const char *usage = "djs bench api [--connections C] [--seconds S] [--threads T] [--wrk] [--keep]";
+    uint64_t conns = 64, secs = 5, threads = 1;
     const char *v;
     if (((v = cli_opt(argc, argv, "--connections")) && cli_u64(v, &conns)) ||
-        ((v = cli_opt(argc, argv, "--seconds")) && cli_u64(v, &secs)) || conns == 0 || conns > 1000 || secs == 0 || secs > 600) {
+        ((v = cli_opt(argc, argv, "--seconds")) && cli_u64(v, &secs)) ||
+        ((v = cli_opt(argc, argv, "--threads")) && cli_u64(v, &threads)) || conns == 0 || conns > 1000 || secs == 0 || secs > 600 ||
+        threads == 0 || threads > 16 || threads > conns) {
         fprintf(stderr, "djs bench api: bad number\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep");
+    int keep = cli_flag(argc, argv, "--keep"), use_wrk = cli_flag(argc, argv, "--wrk");
     const char *pos[1];
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
@@ -316,7 +471,8 @@ int bench_api(int argc, char **argv)
     }
     char id[40];
     snprintf(id, sizeof(id), "%.36s", idp + 6);
-    printf("bench api: djs serve on %s, %" PRIu64 " connections, %" PRIu64 " s per phase\n", listen, conns, secs);
+    printf("bench api: djs serve on %s (pid %d), %" PRIu64 " connections, %" PRIu64 " client thread(s), %" PRIu64 " s per phase\n",
+           listen, (int)pid, conns, threads, secs);
     fflush(stdout);
 
     char health[256], get[2048], post[2048];
@@ -327,9 +483,24 @@ int bench_api(int argc, char **argv)
         "POST /api/v1/jobs HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: "
         "%zu\r\n\r\n%s",
         token, strlen(body), body);
-    result_t h = run_phase("GET /health", &addr, health, (int)conns, (double)secs);
-    result_t g = run_phase("GET job", &addr, get, (int)conns, (double)secs);
-    result_t p = run_phase("POST job", &addr, post, (int)conns, (double)secs);
+    result_t h = run_phase("GET /health", pid, &addr, health, (int)conns, (int)threads, (double)secs);
+    result_t g = run_phase("GET job", pid, &addr, get, (int)conns, (int)threads, (double)secs);
+    result_t p = run_phase("POST job", pid, &addr, post, (int)conns, (int)threads, (double)secs);
+    result_t wh = {.rps = -1}, wg = {.rps = -1}, wp = {.rps = -1};
+    char script[4200], path[4200];
+    if (use_wrk) {
+        snprintf(script, sizeof(script), "%s/post.lua", dir);
+        FILE *f = fopen(script, "w");
+        if (f != NULL) {
+            fprintf(f, "wrk.method = \"POST\"\nwrk.body = '%s'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n", body);
+            fclose(f);
+        }
+        snprintf(path, sizeof(path), "/api/v1/jobs/%s", id);
+        wh = run_wrk("health", listen, "/health", token, NULL, (int)conns, (double)secs);
+        wg = run_wrk("get job", listen, path, token, NULL, (int)conns, (double)secs);
+        wp = run_wrk("post job", listen, "/api/v1/jobs", token, script, (int)conns, (double)secs);
+        unlink(script);
+    }
 
     kill(pid, SIGTERM);
     int st = 0;
@@ -337,11 +508,17 @@ int bench_api(int argc, char **argv)
     printf("server exit status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     printf("{\"bench\":\"api\",\"connections\":%" PRIu64 ",\"seconds\":%" PRIu64 ",\"health_rps\":%.0f,\"get_job_rps\":%.0f,"
            "\"get_job_p99_ms\":%.2f,\"submit_rps\":%.0f,\"submit_p50_ms\":%.2f,\"submit_p99_ms\":%.2f,"
-           "\"ratio_submit_vs_health\":%.3f,\"errors\":%" PRIu64 "}\n",
-           conns, secs, h.rps, g.rps, g.p99_ms, p.rps, p.p50_ms, p.p99_ms, h.rps > 0 ? p.rps / h.rps : 0.0,
+           "\"ratio_submit_vs_health\":%.3f,\"server_cpu_us\":{\"health\":%.1f,\"get_job\":%.1f,\"submit\":%.1f},"
+           "\"client_cpu_us\":{\"health\":%.1f,\"get_job\":%.1f,\"submit\":%.1f},\"errors\":%" PRIu64,
+           conns, secs, h.rps, g.rps, g.p99_ms, p.rps, p.p50_ms, p.p99_ms, h.rps > 0 ? p.rps / h.rps : 0.0, h.server_us,
+           g.server_us, p.server_us, h.client_us, g.client_us, p.client_us,
            h.errors + g.errors + p.errors + h.non2xx + g.non2xx + p.non2xx);
+    if (use_wrk)
+        printf(",\"wrk_health_rps\":%.0f,\"wrk_get_job_rps\":%.0f,\"wrk_submit_rps\":%.0f,\"wrk_submit_p99_ms\":%.2f,"
+               "\"wrk_non2xx\":%" PRIu64,
+               wh.rps, wg.rps, wp.rps, wp.p99_ms, wh.non2xx + wg.non2xx + wp.non2xx);
+    printf("}\n");
     if (!keep) {
-        char path[4200];
         const char *files[] = {"data.mdb", "lock.mdb", "jwt.secret"};
         for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
