@@ -353,6 +353,34 @@ static int one_request(const struct sockaddr_in *addr, const char *req, char *ou
     return atoi(out + 9);
 }
 
+/* The log's commit counters from /metrics (a snapshot). */
+typedef struct log_counters {
+    double commits, events, commit_s;
+} log_counters_t;
+
+static double metric(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return 0;
+}
+
+static log_counters_t log_counters(const struct sockaddr_in *addr, const char *token)
+{
+    static char out[1 << 20];
+    char req[2048];
+    log_counters_t c = {0};
+    snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", token);
+    if (one_request(addr, req, out, sizeof(out)) == 200) {
+        c.commits = metric(out, "djs_log_commits_total");
+        c.events = metric(out, "djs_log_events_total");
+        c.commit_s = metric(out, "djs_log_commit_seconds_sum");
+    }
+    return c;
+}
+
 /* The same phase driven by wrk (-t1, same connections and duration), as a
  * cross-check of the built-in client; rps < 0 when wrk is not available. */
 static result_t run_wrk(const char *name, const char *listen, const char *path, const char *token, const char *script, int conns,
@@ -485,7 +513,13 @@ int bench_api(int argc, char **argv)
         token, strlen(body), body);
     result_t h = run_phase("GET /health", pid, &addr, health, (int)conns, (int)threads, (double)secs);
     result_t g = run_phase("GET job", pid, &addr, get, (int)conns, (int)threads, (double)secs);
+    log_counters_t l0 = log_counters(&addr, token);
     result_t p = run_phase("POST job", pid, &addr, post, (int)conns, (int)threads, (double)secs);
+    log_counters_t l1 = log_counters(&addr, token);
+    double commits = l1.commits - l0.commits, commit_ms = commits > 0 ? (l1.commit_s - l0.commit_s) * 1e3 / commits : 0;
+    double per_commit = commits > 0 ? (l1.events - l0.events) / commits : 0;
+    printf("log during POST: %.0f commits, %.1f events per commit, %.2f ms per commit (put + commit + fsync)\n", commits,
+           per_commit, commit_ms);
     result_t wh = {.rps = -1}, wg = {.rps = -1}, wp = {.rps = -1};
     char script[4200], path[4200];
     if (use_wrk) {
@@ -509,9 +543,10 @@ int bench_api(int argc, char **argv)
     printf("{\"bench\":\"api\",\"connections\":%" PRIu64 ",\"seconds\":%" PRIu64 ",\"health_rps\":%.0f,\"get_job_rps\":%.0f,"
            "\"get_job_p99_ms\":%.2f,\"submit_rps\":%.0f,\"submit_p50_ms\":%.2f,\"submit_p99_ms\":%.2f,"
            "\"ratio_submit_vs_health\":%.3f,\"server_cpu_us\":{\"health\":%.1f,\"get_job\":%.1f,\"submit\":%.1f},"
-           "\"client_cpu_us\":{\"health\":%.1f,\"get_job\":%.1f,\"submit\":%.1f},\"errors\":%" PRIu64,
+           "\"client_cpu_us\":{\"health\":%.1f,\"get_job\":%.1f,\"submit\":%.1f},\"submit_commit_ms\":%.2f,"
+           "\"submit_events_per_commit\":%.1f,\"errors\":%" PRIu64,
            conns, secs, h.rps, g.rps, g.p99_ms, p.rps, p.p50_ms, p.p99_ms, h.rps > 0 ? p.rps / h.rps : 0.0, h.server_us,
-           g.server_us, p.server_us, h.client_us, g.client_us, p.client_us,
+           g.server_us, p.server_us, h.client_us, g.client_us, p.client_us, commit_ms, per_commit,
            h.errors + g.errors + p.errors + h.non2xx + g.non2xx + p.non2xx);
     if (use_wrk)
         printf(",\"wrk_health_rps\":%.0f,\"wrk_get_job_rps\":%.0f,\"wrk_submit_rps\":%.0f,\"wrk_submit_p99_ms\":%.2f,"
