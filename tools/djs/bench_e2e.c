@@ -1,0 +1,1103 @@
+/* djs bench e2e: jobs end to end, side by side with beanstalkd.
+ *
+ * Starts `djs serve` (this same binary) as a child on a free loopback port
+ * with a fresh data directory, mints an admin token with its secret, and in
+ * this process, on one libuv loop:
+ *
+ *   - K simulated workers over the agent's HTTP protocol: each registers
+ *     (POST /workers with its slots), keeps one long poll open while it has
+ *     free slots (POST /workers/{id}/poll?wait=25&max=FREE), and for each
+ *     assignment sends POST /jobs/{id}/start {"workerId","attempt"}, then
+ *     (at once, or --hold-ms later) POST /jobs/{id}/complete; a heartbeat
+ *     every 2 s. One connection for the poll and C for the reports per
+ *     worker (the agent's libcurl multi also opens one per request in
+ *     flight). Jobs are no-ops: nothing is executed.
+ *   - P producer connections submitting N jobs with POST /jobs, one job per
+ *     request (or --batch B: workflows of B independent jobs per request),
+ *     each the next as soon as the previous is acknowledged (durable).
+ *
+ * Throughput is N over the time from the first submit sent to the last
+ * completion acknowledged (durable). Submit-to-start latency is per job,
+ * from reading its submit acknowledgement to reading the acknowledgement of
+ * its start (RUNNING is durable); the time to sending the start is given
+ * too. Then the same work on beanstalkd (bench_beanstalk.c), and one JSON
+ * line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/auth.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/id.h"
+#include "tools/djs/bench_e2e.h"
+#include "tools/djs/cli.h"
+
+#define HB_EVERY_MS 2000
+#define POLL_WAIT_S 25
+#define CONNECTING_MAX 64 /* the server listens with a backlog of 128 */
+#define STALL_S 60
+
+/* ---- shared helpers (bench_e2e.h) ------------------------------------------------------------------ */
+
+int e2e_free_port(struct sockaddr_in *addr)
+{
+    uv_ip4_addr("127.0.0.1", 0, addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    socklen_t alen = sizeof(*addr);
+    int rc =
+        (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 || getsockname(fd, (struct sockaddr *)addr, &alen) != 0)
+            ? -1
+            : 0;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void e2e_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
+{
+    *p50_ms = *p99_ms = 0;
+    if (n == 0)
+        return;
+    qsort(lat, n, sizeof(uint32_t), cmp_u32);
+    *p50_ms = lat[n / 2] / 1e3;
+    *p99_ms = lat[n * 99 / 100] / 1e3;
+}
+
+void e2e_rm_dir(const char *dir)
+{
+    uv_fs_t req;
+    uv_dirent_t ent;
+    char path[4400];
+    if (uv_fs_scandir(NULL, &req, dir, 0, NULL) >= 0) {
+        while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+            snprintf(path, sizeof(path), "%s/%s", dir, ent.name);
+            unlink(path);
+        }
+    }
+    uv_fs_req_cleanup(&req);
+    rmdir(dir);
+}
+
+/* ---- the djs run --------------------------------------------------------------------------------- */
+
+enum { OP_REGISTER = 1, OP_START, OP_COMPLETE, OP_HEARTBEAT, OP_SUBMIT, OP_POLL, OP_STATS };
+
+/* One job, in an open-addressing table keyed by its id. */
+typedef struct job {
+    djs_id_t id;
+    uint32_t used, attempt;
+    uint32_t mine; /* assigned to a simulated worker for this attempt: its start is queued or sent */
+    uint64_t ack_ns, start_sent_ns, start_ack_ns;
+} job_t;
+
+typedef struct op {
+    uint32_t type, job; /* job: index in the table */
+} op_t;
+
+struct e2e;
+struct worker;
+
+typedef struct hconn {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    struct e2e *b;
+    struct worker *w; /* NULL for producers and the stats reader */
+    int open, busy;
+    op_t op;       /* the request in flight */
+    uint32_t nsub; /* jobs in the submit in flight */
+    char *rbuf;
+    size_t rlen, rcap, scanned, total;
+} hconn_t;
+
+typedef struct worker {
+    struct e2e *b;
+    char id[DJS_ID_TEXT_LEN + 1];
+    uint32_t held;     /* assigned and not yet completed */
+    uint32_t starting; /* starts queued or not yet acknowledged */
+    int hb_queued;
+    uint64_t hb_due;
+    hconn_t *poll;
+    hconn_t **rep;
+    op_t *q; /* ring of reports waiting for a connection */
+    uint32_t qhead, qlen, qcap;
+} worker_t;
+
+typedef struct hold {
+    uint32_t worker, job;
+    uint64_t due;
+} hold_t;
+
+typedef struct e2e {
+    uv_loop_t loop;
+    struct sockaddr_in addr;
+    char auth[1100]; /* "Authorization: Bearer ...\r\n" */
+    uint64_t n, hold_ms;
+    uint32_t nworkers, nprod, slots, conns, batch;
+    worker_t *workers;
+    hconn_t **all, **prod, *stats;
+    uint32_t nall, connected, next_connect, registered;
+    int closing, failed, running;
+    char why[256];
+    /* jobs */
+    job_t *jobs;
+    uint64_t mask;
+    uint64_t issued, acked, assigned, started, completed, refused, errors;
+    uint64_t nreq[OP_STATS + 1], empty_polls, reconnects;
+    uint32_t *lat_ack, *lat_sent;
+    uint64_t nlat;
+    uint64_t t0, t_submit_end, t_end;
+    /* concurrency */
+    int64_t running_client, peak_running_client, peak_running_server, peak_slots_busy;
+    hold_t *holds;
+    uint64_t hhead, hlen, hcap;
+    uv_timer_t tick, hold_timer, stats_timer;
+    uint64_t last_completed, stall_ticks, tick_count;
+    /* prebuilt submit requests: a full one and the remainder */
+    char *sub_req, *sub_last;
+    size_t sub_len, sub_last_len;
+    uint32_t sub_last_n;
+} e2e_t;
+
+static void e2e_close_all(e2e_t *b);
+
+static void e2e_fail(e2e_t *b, const char *fmt, const char *detail, size_t dlen)
+{
+    if (!b->failed && !b->closing) {
+        b->failed = 1;
+        int k = snprintf(b->why, sizeof(b->why), "%s", fmt);
+        if (detail != NULL && k > 0 && (size_t)k < sizeof(b->why))
+            snprintf(b->why + k, sizeof(b->why) - (size_t)k, ": %.*s", (int)(dlen > 160 ? 160 : dlen), detail);
+    }
+    e2e_close_all(b);
+}
+
+/* the job of this id, added if new; UINT32_MAX if the table is full */
+static uint32_t job_find(e2e_t *b, const djs_id_t *id)
+{
+    uint64_t h;
+    memcpy(&h, id->b + 8, sizeof(h)); /* UUIDv7: the random half */
+    h *= 0x9E3779B97F4A7C15ull;
+    for (uint64_t i = 0; i <= b->mask; i++) {
+        job_t *j = &b->jobs[(h + i) & b->mask];
+        if (!j->used) {
+            j->used = 1;
+            j->id = *id;
+            return (uint32_t)((h + i) & b->mask);
+        }
+        if (memcmp(j->id.b, id->b, 16) == 0)
+            return (uint32_t)((h + i) & b->mask);
+    }
+    return UINT32_MAX;
+}
+
+static void job_latency(e2e_t *b, job_t *j)
+{
+    b->lat_ack[b->nlat] = j->start_ack_ns > j->ack_ns ? (uint32_t)((j->start_ack_ns - j->ack_ns) / 1000) : 0;
+    b->lat_sent[b->nlat] = j->start_sent_ns > j->ack_ns ? (uint32_t)((j->start_sent_ns - j->ack_ns) / 1000) : 0;
+    b->nlat++;
+}
+
+/* ---- connections ---- */
+
+typedef struct hwrite {
+    uv_write_t req;
+    char data[];
+} hwrite_t;
+
+static void on_hwrite(uv_write_t *w, int status)
+{
+    (void)status; /* a failed write shows up as a read error */
+    djs_free(w);
+}
+
+static int conn_send(hconn_t *c, const char *data, size_t len)
+{
+    uv_buf_t bf = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &bf, 1);
+    c->busy = 1;
+    if (n == (int)len)
+        return 0;
+    if (n < 0 && n != UV_EAGAIN)
+        return -1;
+    size_t done = n > 0 ? (size_t)n : 0;
+    hwrite_t *w = djs_malloc(sizeof(*w) + len - done);
+    memcpy(w->data, data + done, len - done);
+    bf = uv_buf_init(w->data, (unsigned)(len - done));
+    return uv_write(&w->req, (uv_stream_t *)&c->tcp, &bf, 1, on_hwrite);
+}
+
+/* A request with a small JSON body (or none) on c. */
+static void conn_request(hconn_t *c, const char *method, const char *path, const char *body, uint32_t type, uint32_t job)
+{
+    char req[2048];
+    size_t bl = body ? strlen(body) : 0;
+    int k =
+        snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                 method, path, c->b->auth, bl, body ? body : "");
+    c->op = (op_t){type, job};
+    c->b->nreq[type]++;
+    if (k <= 0 || (size_t)k >= sizeof(req) || conn_send(c, req, (size_t)k) != 0)
+        e2e_fail(c->b, "a request could not be sent", NULL, 0);
+}
+
+static void e2e_close_all(e2e_t *b)
+{
+    if (b->closing)
+        return;
+    b->closing = 1;
+    for (uint32_t i = 0; i < b->nall; i++)
+        if (b->all[i]->open && !uv_is_closing((uv_handle_t *)&b->all[i]->tcp))
+            uv_close((uv_handle_t *)&b->all[i]->tcp, NULL);
+    uv_timer_t *timers[] = {&b->tick, &b->hold_timer, &b->stats_timer};
+    for (int i = 0; i < 3; i++)
+        if (!uv_is_closing((uv_handle_t *)timers[i]))
+            uv_close((uv_handle_t *)timers[i], NULL);
+}
+
+/* ---- simulated workers ---- */
+
+static void worker_push(worker_t *w, op_t op, int front)
+{
+    if (w->qlen == w->qcap) {
+        uint32_t cap = w->qcap ? w->qcap * 2 : 16;
+        op_t *q = djs_malloc(cap * sizeof(op_t));
+        for (uint32_t i = 0; i < w->qlen; i++)
+            q[i] = w->q[(w->qhead + i) % w->qcap];
+        djs_free(w->q);
+        w->q = q;
+        w->qcap = cap;
+        w->qhead = 0;
+    }
+    if (front) {
+        w->qhead = (w->qhead + w->qcap - 1) % w->qcap;
+        w->q[w->qhead] = op;
+    } else {
+        w->q[(w->qhead + w->qlen) % w->qcap] = op;
+    }
+    w->qlen++;
+}
+
+static void report_send(hconn_t *c, op_t op)
+{
+    e2e_t *b = c->b;
+    worker_t *w = c->w;
+    char path[128], body[160], idt[DJS_ID_TEXT_LEN + 1];
+    if (op.type == OP_HEARTBEAT) {
+        w->hb_queued = 0;
+        snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", w->id);
+        conn_request(c, "POST", path, "{\"cpu\":0.05,\"memory\":0.2,\"responseMs\":1}", OP_HEARTBEAT, 0);
+        return;
+    }
+    job_t *j = &b->jobs[op.job];
+    djs_id_format(&j->id, idt);
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/%s", idt, op.type == OP_START ? "start" : "complete");
+    snprintf(body, sizeof(body), "{\"workerId\":\"%s\",\"attempt\":%u}", w->id, j->attempt);
+    if (op.type == OP_START)
+        j->start_sent_ns = djs_monotonic_ns();
+    conn_request(c, "POST", path, body, op.type, op.job);
+}
+
+/* Send what is due: reports on idle connections, and the poll while the
+ * worker has free slots. */
+static void worker_pump(worker_t *w)
+{
+    e2e_t *b = w->b;
+    if (b->closing || !b->running)
+        return;
+    for (uint32_t i = 0; i < b->conns && w->qlen > 0; i++) {
+        hconn_t *c = w->rep[i];
+        if (c->busy)
+            continue;
+        op_t op = w->q[w->qhead];
+        w->qhead = (w->qhead + 1) % w->qcap;
+        w->qlen--;
+        report_send(c, op);
+    }
+    /* The next poll once the starts are through: until then the server
+     * answers a poll at once with the same assignments. */
+    if (!w->poll->busy && w->held < b->slots && w->starting == 0) {
+        char path[160];
+        uint32_t free = b->slots - w->held;
+        snprintf(path, sizeof(path), "/api/v1/workers/%s/poll?wait=%d&max=%u", w->id, POLL_WAIT_S, free > 64 ? 64 : free);
+        conn_request(w->poll, "POST", path, NULL, OP_POLL, 0);
+    }
+}
+
+static const char *find(const char *p, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+    return p < end ? memmem(p, (size_t)(end - p), needle, n) : NULL;
+}
+
+static void on_poll_answer(e2e_t *b, worker_t *w, const char *body, size_t len)
+{
+    const char *end = body + len, *p = body;
+    uint64_t before = b->assigned;
+    while ((p = find(p, end, "\"jobId\":\"")) != NULL) {
+        p += 9;
+        djs_id_t id;
+        const char *at = find(p, end, "\"attempt\":");
+        if (end - p < DJS_ID_TEXT_LEN || djs_id_parse(p, DJS_ID_TEXT_LEN, &id) != 0 || at == NULL) {
+            e2e_fail(b, "malformed poll answer", body, len);
+            return;
+        }
+        uint32_t ji = job_find(b, &id);
+        if (ji == UINT32_MAX) {
+            e2e_fail(b, "job table full (more assignments than jobs)", NULL, 0);
+            return;
+        }
+        uint32_t attempt = (uint32_t)strtoul(at + 10, NULL, 10);
+        p = at;
+        job_t *j = &b->jobs[ji];
+        if (j->mine && j->attempt == attempt)
+            continue; /* an assignment we have, its start not yet applied: polls list it until then */
+        j->attempt = attempt;
+        j->mine = 1;
+        b->assigned++;
+        w->held++;
+        w->starting++;
+        worker_push(w, (op_t){OP_START, ji}, 0);
+    }
+    if (b->assigned == before)
+        b->empty_polls++;
+}
+
+static void hold_push(e2e_t *b, uint32_t worker, uint32_t job, uint64_t now)
+{
+    if (b->hlen == b->hcap) {
+        uint64_t cap = b->hcap ? b->hcap * 2 : 1024;
+        hold_t *h = djs_malloc(cap * sizeof(hold_t));
+        for (uint64_t i = 0; i < b->hlen; i++)
+            h[i] = b->holds[(b->hhead + i) % b->hcap];
+        djs_free(b->holds);
+        b->holds = h;
+        b->hcap = cap;
+        b->hhead = 0;
+    }
+    b->holds[(b->hhead + b->hlen) % b->hcap] = (hold_t){worker, job, now + b->hold_ms * 1000000ull};
+    b->hlen++;
+}
+
+static void on_hold_timer(uv_timer_t *t)
+{
+    e2e_t *b = t->data;
+    uint64_t now = djs_monotonic_ns();
+    while (b->hlen > 0 && b->holds[b->hhead].due <= now) {
+        hold_t h = b->holds[b->hhead];
+        b->hhead = (b->hhead + 1) % b->hcap;
+        b->hlen--;
+        worker_push(&b->workers[h.worker], (op_t){OP_COMPLETE, h.job}, 0);
+        worker_pump(&b->workers[h.worker]);
+    }
+}
+
+static void producer_send(e2e_t *b, hconn_t *c)
+{
+    if (b->issued >= b->n) {
+        c->busy = 0;
+        return;
+    }
+    uint64_t left = b->n - b->issued;
+    int last = left < b->batch;
+    c->nsub = last ? (uint32_t)left : b->batch;
+    b->issued += c->nsub;
+    c->op = (op_t){OP_SUBMIT, 0};
+    b->nreq[OP_SUBMIT]++;
+    if (conn_send(c, last ? b->sub_last : b->sub_req, last ? b->sub_last_len : b->sub_len) != 0)
+        e2e_fail(b, "a submit could not be sent", NULL, 0);
+}
+
+static void on_stats_timer(uv_timer_t *t);
+
+static void start_run(e2e_t *b)
+{
+    b->running = 1;
+    b->t0 = djs_monotonic_ns();
+    fprintf(stderr, "bench e2e: djs: %u workers registered, submitting %" PRIu64 " jobs\n", b->nworkers, b->n);
+    for (uint32_t i = 0; i < b->nprod && !b->closing; i++)
+        producer_send(b, b->prod[i]);
+    for (uint32_t i = 0; i < b->nworkers && !b->closing; i++) {
+        b->workers[i].hb_due = b->t0 + (uint64_t)HB_EVERY_MS * 1000000ull * i / b->nworkers;
+        worker_pump(&b->workers[i]);
+    }
+    conn_request(b->stats, "GET", "/api/v1/stats", NULL, OP_STATS, 0);
+    uv_timer_start(&b->stats_timer, on_stats_timer, 200, 200);
+}
+
+static int64_t json_int_after(const char *body, size_t len, const char *key)
+{
+    const char *p = find(body, body + len, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    e2e_t *b = t->data;
+    if (!b->closing && !b->stats->busy)
+        conn_request(b->stats, "GET", "/api/v1/stats", NULL, OP_STATS, 0);
+    uv_timer_start(&b->stats_timer, on_stats_timer, 200, 200);
+}
+
+/* One whole answer is at the start of c->rbuf. */
+static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint64_t now)
+{
+    e2e_t *b = c->b;
+    worker_t *w = c->w;
+    op_t op = c->op;
+    c->busy = 0;
+    switch (op.type) {
+    case OP_SUBMIT: {
+        if (status != 201) {
+            e2e_fail(b, "a submit was refused", body, len);
+            return;
+        }
+        const char *p = body, *end = body + len;
+        uint32_t got = 0;
+        while ((p = find(p, end, "\"id\":\"")) != NULL && got < c->nsub) {
+            p += 6;
+            djs_id_t id;
+            if (end - p < DJS_ID_TEXT_LEN || djs_id_parse(p, DJS_ID_TEXT_LEN, &id) != 0)
+                break;
+            uint32_t ji = job_find(b, &id);
+            if (ji == UINT32_MAX)
+                break;
+            job_t *j = &b->jobs[ji];
+            j->ack_ns = now;
+            if (j->start_ack_ns != 0) /* its start was acknowledged before its submit */
+                job_latency(b, j);
+            got++;
+        }
+        if (got != c->nsub) {
+            e2e_fail(b, "a submit answer without the job ids", body, len);
+            return;
+        }
+        b->acked += got;
+        if (b->acked == b->n)
+            b->t_submit_end = now;
+        producer_send(b, c);
+        return;
+    }
+    case OP_REGISTER: {
+        const char *p = find(body, body + len, "\"id\":\"");
+        if (status != 201 || p == NULL || body + len - (p + 6) < DJS_ID_TEXT_LEN) {
+            e2e_fail(b, "a worker registration was refused", body, len);
+            return;
+        }
+        memcpy(w->id, p + 6, DJS_ID_TEXT_LEN);
+        w->id[DJS_ID_TEXT_LEN] = '\0';
+        if (++b->registered == b->nworkers)
+            start_run(b);
+        return;
+    }
+    case OP_POLL:
+        if (status != 200) {
+            e2e_fail(b, "a poll was refused", body, len);
+            return;
+        }
+        on_poll_answer(b, w, body, len);
+        break;
+    case OP_START: {
+        job_t *j = &b->jobs[op.job];
+        w->starting--;
+        if (status == 409) { /* the assignment ended meanwhile (lease): the server retries it */
+            if (b->refused++ < 3)
+                fprintf(stderr, "bench e2e: a start refused: %.*s\n", (int)(len > 300 ? 300 : len), body);
+            w->held--;
+            break;
+        }
+        if (status != 200) {
+            e2e_fail(b, "a start was refused", body, len);
+            return;
+        }
+        j->start_ack_ns = now;
+        if (j->ack_ns != 0)
+            job_latency(b, j);
+        b->started++;
+        if (++b->running_client > b->peak_running_client)
+            b->peak_running_client = b->running_client;
+        if (b->hold_ms == 0)
+            worker_push(w, (op_t){OP_COMPLETE, op.job}, 0);
+        else
+            hold_push(b, (uint32_t)(w - b->workers), op.job, now);
+        break;
+    }
+    case OP_COMPLETE:
+        b->running_client--;
+        w->held--;
+        if (status == 409) {
+            if (b->refused++ < 3)
+                fprintf(stderr, "bench e2e: a completion refused: %.*s\n", (int)(len > 300 ? 300 : len), body);
+            break;
+        }
+        if (status != 200) {
+            e2e_fail(b, "a completion was refused", body, len);
+            return;
+        }
+        if (++b->completed == b->n) {
+            b->t_end = now;
+            e2e_close_all(b);
+            return;
+        }
+        break;
+    case OP_HEARTBEAT:
+        if (status != 200)
+            b->errors++;
+        break;
+    case OP_STATS: {
+        int64_t r = json_int_after(body, len, "\"RUNNING\":"), s = json_int_after(body, len, "\"slotsBusy\":");
+        if (r > b->peak_running_server)
+            b->peak_running_server = r;
+        if (s > b->peak_slots_busy)
+            b->peak_slots_busy = s;
+        return;
+    }
+    }
+    if (w != NULL)
+        worker_pump(w);
+}
+
+/* Parse what has arrived: 1 when one whole answer is in rbuf. */
+static int answer_complete(hconn_t *c)
+{
+    if (c->total == 0) {
+        size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
+        const char *end = c->rlen > from ? memmem(c->rbuf + from, c->rlen - from, "\r\n\r\n", 4) : NULL;
+        if (end == NULL) {
+            c->scanned = c->rlen;
+            return 0;
+        }
+        size_t head = (size_t)(end - c->rbuf) + 4, body = 0;
+        for (const char *p = c->rbuf; p < end; p++) {
+            p = memchr(p, '\n', (size_t)(end - p));
+            if (p == NULL)
+                break;
+            if ((size_t)(end - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0) {
+                const char *d = p + 16;
+                while (*d == ' ')
+                    d++;
+                while (*d >= '0' && *d <= '9')
+                    body = body * 10 + (size_t)(*d++ - '0');
+                break;
+            }
+        }
+        c->total = head + body;
+        c->scanned = head; /* now: where the body starts */
+    }
+    return c->rlen >= c->total;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    hconn_t *c = h->data;
+    (void)hint;
+    size_t want = c->total > c->rlen ? c->total - c->rlen : 16384;
+    if (want < 16384)
+        want = 16384;
+    if (c->rcap - c->rlen < want) {
+        c->rcap = c->rlen + want;
+        c->rbuf = djs_realloc(c->rbuf, c->rcap);
+    }
+    *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
+}
+
+static void on_reopened(uv_connect_t *req, int status)
+{
+    hconn_t *c = req->data;
+    e2e_t *b = c->b;
+    if (status != 0) {
+        e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
+        return;
+    }
+    if (b->closing)
+        return;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    c->busy = 0;
+    b->reconnects++;
+    if (c->w != NULL)
+        worker_pump(c->w);
+}
+
+static void on_closed_reopen(uv_handle_t *h)
+{
+    hconn_t *c = h->data;
+    e2e_t *b = c->b;
+    if (b->closing)
+        return;
+    c->rlen = c->total = c->scanned = 0;
+    uv_tcp_init(&b->loop, &c->tcp);
+    c->tcp.data = c;
+    c->creq.data = c;
+    int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&b->addr, on_reopened);
+    if (rc != 0)
+        e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    hconn_t *c = s->data;
+    e2e_t *b = c->b;
+    (void)buf;
+    if (n < 0) {
+        if (c->busy || c->rlen > 0) {
+            e2e_fail(b, "the server closed a connection with a request in flight", uv_strerror((int)n),
+                     strlen(uv_strerror((int)n)));
+        } else { /* an idle keep-alive connection timed out: open it again, as libcurl would */
+            c->busy = 1;
+            uv_close((uv_handle_t *)&c->tcp, on_closed_reopen);
+        }
+        return;
+    }
+    c->rlen += (size_t)n;
+    uint64_t now = djs_monotonic_ns();
+    while (!b->closing && c->rlen > 0 && answer_complete(c)) {
+        int status = c->rlen >= 12 ? (c->rbuf[9] - '0') * 100 + (c->rbuf[10] - '0') * 10 + (c->rbuf[11] - '0') : 0;
+        size_t total = c->total;
+        on_answer(c, status, c->rbuf + c->scanned, total - c->scanned, now);
+        if (b->closing)
+            return;
+        memmove(c->rbuf, c->rbuf + total, c->rlen - total);
+        c->rlen -= total;
+        c->total = 0;
+        c->scanned = 0;
+    }
+}
+
+static void connect_next(e2e_t *b);
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    hconn_t *c = req->data;
+    e2e_t *b = c->b;
+    if (status != 0) {
+        e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
+        return;
+    }
+    if (b->closing)
+        return;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (++b->connected < b->nall) {
+        connect_next(b);
+        return;
+    }
+    fprintf(stderr, "bench e2e: djs: %u connections open, registering %u workers\n", b->nall, b->nworkers);
+    for (uint32_t i = 0; i < b->nworkers && !b->closing; i++) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"name\":\"sim-%06u\",\"host\":\"bench\",\"slots\":%u}", i, b->slots);
+        conn_request(b->workers[i].rep[0], "POST", "/api/v1/workers", body, OP_REGISTER, 0);
+    }
+}
+
+static void connect_next(e2e_t *b)
+{
+    while (b->next_connect < b->nall && b->next_connect - b->connected < CONNECTING_MAX && !b->closing) {
+        hconn_t *c = b->all[b->next_connect++];
+        uv_tcp_init(&b->loop, &c->tcp);
+        c->open = 1;
+        c->tcp.data = c;
+        c->creq.data = c;
+        int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&b->addr, on_connected);
+        if (rc != 0)
+            e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    e2e_t *b = t->data;
+    uint64_t now = djs_monotonic_ns();
+    if (b->running) {
+        for (uint32_t i = 0; i < b->nworkers; i++) { /* heartbeats first in the queue */
+            worker_t *w = &b->workers[i];
+            if (now >= w->hb_due && !w->hb_queued) {
+                w->hb_queued = 1;
+                w->hb_due = now + HB_EVERY_MS * 1000000ull;
+                worker_push(w, (op_t){OP_HEARTBEAT, 0}, 1);
+                worker_pump(w);
+            }
+        }
+    }
+    if (++b->tick_count % 10 != 0)
+        return;
+    fprintf(stderr,
+            "bench e2e: djs: %" PRIu64 " submitted, %" PRIu64 " started, %" PRIu64 " completed of %" PRIu64 "; running %" PRId64
+            " (server peak %" PRId64 ")\n",
+            b->acked, b->started, b->completed, b->n, b->running_client, b->peak_running_server);
+    if (b->completed == b->last_completed) {
+        if (++b->stall_ticks >= STALL_S)
+            e2e_fail(b, "no job completed for 60 s", NULL, 0);
+    } else {
+        b->stall_ticks = 0;
+    }
+    b->last_completed = b->completed;
+}
+
+/* The submit request for m jobs: one job object, or a workflow of m. */
+static char *submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
+{
+    static const char one[] = "{\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}";
+    size_t cap = 512 + (size_t)m * 64;
+    char *body = djs_malloc(cap), *req = djs_malloc(cap + 1400);
+    size_t bl = 0;
+    if (!workflow) {
+        bl = (size_t)snprintf(body, cap, "%s", one);
+    } else {
+        bl = (size_t)snprintf(body, cap, "{\"jobs\":[");
+        for (uint32_t i = 0; i < m; i++)
+            bl += (size_t)snprintf(body + bl, cap - bl, "%s{\"key\":\"k%u\",\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}",
+                                   i ? "," : "", i);
+        bl += (size_t)snprintf(body + bl, cap - bl, "]}");
+    }
+    *len = (size_t)snprintf(req, cap + 1400,
+                            "POST /api/v1/jobs HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json\r\nContent-Length: "
+                            "%zu\r\n\r\n%.*s",
+                            auth, bl, (int)bl, body);
+    djs_free(body);
+    return req;
+}
+
+typedef struct djs_result {
+    int ok;
+    char why[256];
+    double jobs_per_s, submit_per_s, p50_ms, p99_ms, sent_p50_ms, sent_p99_ms, seconds;
+    int64_t peak_running_server, peak_slots_busy, peak_running_client;
+    uint64_t refused, errors, polls, empty_polls, heartbeats, reconnects;
+} djs_result_t;
+
+static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t n, uint32_t workers, uint32_t producers,
+                    uint32_t slots, uint32_t conns, uint32_t batch, uint64_t hold_ms, djs_result_t *out)
+{
+    e2e_t *b = djs_calloc(1, sizeof(*b));
+    b->addr = *addr;
+    snprintf(b->auth, sizeof(b->auth), "Authorization: Bearer %s\r\n", token);
+    b->n = n;
+    b->hold_ms = hold_ms;
+    b->nworkers = workers;
+    b->nprod = producers;
+    b->slots = slots;
+    b->conns = conns;
+    b->batch = batch;
+    uint64_t cap = 1024;
+    while (cap < 2 * n)
+        cap *= 2;
+    b->mask = cap - 1;
+    b->jobs = djs_calloc(cap, sizeof(job_t));
+    b->lat_ack = djs_malloc(n * sizeof(uint32_t));
+    b->lat_sent = djs_malloc(n * sizeof(uint32_t));
+    b->sub_req = submit_request(b->auth, batch, batch > 1, &b->sub_len);
+    b->sub_last_n = (uint32_t)(n % batch);
+    b->sub_last = submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, batch > 1, &b->sub_last_len);
+
+    b->nall = workers * (1 + conns) + producers + 1;
+    b->all = djs_calloc(b->nall, sizeof(hconn_t *));
+    b->workers = djs_calloc(workers, sizeof(worker_t));
+    b->prod = djs_calloc(producers, sizeof(hconn_t *));
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < b->nall; i++) {
+        b->all[i] = djs_calloc(1, sizeof(hconn_t));
+        b->all[i]->b = b;
+    }
+    for (uint32_t i = 0; i < workers; i++) {
+        worker_t *w = &b->workers[i];
+        w->b = b;
+        w->rep = djs_calloc(conns, sizeof(hconn_t *));
+        w->poll = b->all[k++];
+        w->poll->w = w;
+        for (uint32_t r = 0; r < conns; r++) {
+            w->rep[r] = b->all[k++];
+            w->rep[r]->w = w;
+        }
+    }
+    for (uint32_t i = 0; i < producers; i++)
+        b->prod[i] = b->all[k++];
+    b->stats = b->all[k++];
+
+    uv_loop_init(&b->loop);
+    uv_timer_init(&b->loop, &b->tick);
+    uv_timer_init(&b->loop, &b->hold_timer);
+    uv_timer_init(&b->loop, &b->stats_timer);
+    b->tick.data = b->hold_timer.data = b->stats_timer.data = b;
+    uv_timer_start(&b->tick, on_tick, 100, 100);
+    if (hold_ms > 0)
+        uv_timer_start(&b->hold_timer, on_hold_timer, 1, 1);
+    connect_next(b);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+
+    memset(out, 0, sizeof(*out));
+    out->ok = !b->failed && b->completed == n;
+    if (!out->ok)
+        snprintf(out->why, sizeof(out->why), "%.200s (%" PRIu64 " of %" PRIu64 " completed)", b->why, b->completed, n);
+    if (out->ok) {
+        out->seconds = (double)(b->t_end - b->t0) / 1e9;
+        out->jobs_per_s = (double)n / out->seconds;
+        out->submit_per_s = (double)n / ((double)(b->t_submit_end - b->t0) / 1e9);
+        uint32_t *sent = b->lat_sent;
+        e2e_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
+        e2e_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
+    }
+    out->peak_running_server = b->peak_running_server;
+    out->peak_slots_busy = b->peak_slots_busy;
+    out->peak_running_client = b->peak_running_client;
+    out->refused = b->refused;
+    out->polls = b->nreq[OP_POLL];
+    out->empty_polls = b->empty_polls;
+    out->heartbeats = b->nreq[OP_HEARTBEAT];
+    out->reconnects = b->reconnects;
+    out->errors = b->errors;
+
+    for (uint32_t i = 0; i < b->nall; i++) {
+        djs_free(b->all[i]->rbuf);
+        djs_free(b->all[i]);
+    }
+    for (uint32_t i = 0; i < workers; i++) {
+        djs_free(b->workers[i].rep);
+        djs_free(b->workers[i].q);
+    }
+    djs_free(b->all);
+    djs_free(b->workers);
+    djs_free(b->prod);
+    djs_free(b->holds);
+    djs_free(b->jobs);
+    djs_free(b->lat_ack);
+    djs_free(b->lat_sent);
+    djs_free(b->sub_req);
+    djs_free(b->sub_last);
+    djs_free(b);
+}
+
+/* One request over a fresh blocking connection: the status, or -1. */
+static int probe_health(const struct sockaddr_in *addr)
+{
+    static const char req[] = "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
+    char out[512];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 ||
+        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    ssize_t k = read(fd, out, sizeof(out) - 1);
+    close(fd);
+    return k >= 12 ? atoi(out + 9) : -1;
+}
+
+/* v with the given decimals, or null when not measured */
+/* CPU seconds (user + system) used so far by process pid, all threads. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void num_or_null(char *out, size_t n, int ok, double v, int decimals)
+{
+    if (ok)
+        snprintf(out, n, "%.*f", decimals, v);
+    else
+        snprintf(out, n, "null");
+}
+
+int bench_e2e(int argc, char **argv)
+{
+    const char *usage = "djs bench e2e [--jobs N] [--workers K] [--producers P] [--slots S] [--conns C] [--batch B] "
+                        "[--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
+    uint64_t n = 100000, workers = 100, producers = 8, slots = 8, conns = 1, batch = 1, hold_ms = 0;
+    const char *v, *dirbase = cli_opt(argc, argv, "--dir");
+    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &n)) ||
+        ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &workers)) ||
+        ((v = cli_opt(argc, argv, "--producers")) && cli_u64(v, &producers)) ||
+        ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &slots)) ||
+        ((v = cli_opt(argc, argv, "--conns")) && cli_u64(v, &conns)) ||
+        ((v = cli_opt(argc, argv, "--batch")) && cli_u64(v, &batch)) ||
+        ((v = cli_opt(argc, argv, "--hold-ms")) && cli_u64(v, &hold_ms)) || n == 0 || n > 100000000 || workers == 0 ||
+        workers > 5000 || producers == 0 || producers > 1000 || slots == 0 || slots > 10000 || conns == 0 || conns > 64 ||
+        batch == 0 || batch > 1000 || hold_ms > 3600000) {
+        fprintf(stderr, "djs bench e2e: bad number\nusage: %s\n", usage);
+        return 2;
+    }
+    int keep = cli_flag(argc, argv, "--keep"), no_bs = cli_flag(argc, argv, "--no-beanstalkd");
+    const char *pos[1];
+    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+        return 2;
+    /* every simulated worker holds 1 + C sockets, the server as many */
+    struct rlimit rl;
+    uint64_t fds = workers * (1 + conns) + producers + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < fds + 64) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur < fds + 64) {
+            fprintf(stderr, "djs bench e2e: %" PRIu64 " workers need about %" PRIu64 " file descriptors (ulimit -n is %llu)\n",
+                    workers, fds, (unsigned long long)rl.rlim_cur);
+            return 1;
+        }
+    }
+    const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+    char dir[4096], exe[4096], listen[64], token[1024];
+    snprintf(dir, sizeof(dir), "%s/djs-bench-e2e-XXXXXX", tmpbase);
+    if (mkdtemp(dir) == NULL) {
+        perror(dir);
+        return 1;
+    }
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (el <= 0) {
+        perror("readlink /proc/self/exe");
+        return 1;
+    }
+    exe[el] = '\0';
+    struct sockaddr_in addr;
+    if (e2e_free_port(&addr) != 0) {
+        perror("choosing a port");
+        return 1;
+    }
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr.sin_port));
+    djs_auth_t *auth;
+    djs_buf_t tok;
+    djs_buf_init(&tok);
+    if (djs_auth_open(&auth, dir) != 0 || djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), 86400, &tok) != 0) {
+        fprintf(stderr, "djs bench e2e: cannot make a token in %s\n", dir);
+        return 1;
+    }
+    snprintf(token, sizeof(token), "%.*s", (int)tok.len, (const char *)tok.base);
+    djs_buf_dispose(&tok);
+    djs_auth_close(auth);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        /* no rate limit: the benchmark is one principal on purpose */
+        execl(exe, exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0", (char *)NULL);
+        _exit(127);
+    }
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) {
+        usleep(50000);
+        up = probe_health(&addr) == 200;
+    }
+    if (!up) {
+        fprintf(stderr, "djs bench e2e: the server did not start\n");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return 1;
+    }
+    const char *mode = batch > 1 ? "workflows" : "one job per request";
+    printf("bench e2e: djs serve on %s (pid %d), data in %s\n", listen, (int)pid, dir);
+    printf("simulated workers: %" PRIu64 " in one process over HTTP (%" PRIu64 " slots each, 1 poll + %" PRIu64
+           " report connection(s) each, no-op jobs%s)\n",
+           workers, slots, conns, hold_ms ? ", each held running" : ", completed as soon as started");
+    if (hold_ms)
+        printf("hold: each job stays RUNNING %" PRIu64 " ms before its completion is sent\n", hold_ms);
+    if (batch > 1)
+        printf("producers: %" PRIu64 " connections, workflows of %" PRIu64 " independent jobs per request, %" PRIu64
+               " jobs, durable acknowledgements\n",
+               producers, batch, n);
+    else
+        printf("producers: %" PRIu64 " connections, one job per request, %" PRIu64 " jobs, durable acknowledgements\n", producers,
+               n);
+    fflush(stdout);
+
+    djs_result_t d;
+    double s0 = proc_cpu_s(pid), c0 = proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
+    run_djs(&addr, token, n, (uint32_t)workers, (uint32_t)producers, (uint32_t)slots, (uint32_t)conns, (uint32_t)batch, hold_ms,
+            &d);
+    double s_cpu = proc_cpu_s(pid) - s0, c_cpu = proc_cpu_s(getpid()) - c0, wall = (double)djs_monotonic_ns() / 1e9 - w0;
+    kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!keep)
+        e2e_rm_dir(dir);
+    if (!d.ok) {
+        fprintf(stderr, "djs bench e2e: the djs run failed: %s\n", d.why);
+        return 1;
+    }
+    printf("djs:        %8.0f jobs/s end to end (%" PRIu64 " jobs in %.2f s: first submit sent to last completion acknowledged)\n",
+           d.jobs_per_s, n, d.seconds);
+    printf("            %8.0f jobs/s submitted (first submit sent to last submit acknowledged)\n", d.submit_per_s);
+    printf("            submit acknowledged -> start acknowledged: p50 %.2f ms, p99 %.2f ms\n", d.p50_ms, d.p99_ms);
+    printf("            submit acknowledged -> start sent:         p50 %.2f ms, p99 %.2f ms\n", d.sent_p50_ms, d.sent_p99_ms);
+    printf("            peak running: %" PRId64 " (GET /stats RUNNING, every 200 ms), %" PRId64 " slots busy, %" PRId64
+           " seen by the workers; %" PRIu64 " reports refused (409), server exit status %d\n",
+           d.peak_running_server, d.peak_slots_busy, d.peak_running_client, d.refused, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    printf("            requests: %" PRIu64 " polls (%.3f per job, %" PRIu64 " brought nothing new), %" PRIu64 " heartbeats, "
+           "one start and one completion per job; %" PRIu64 " idle connections closed by the server and opened again\n",
+           d.polls, (double)d.polls / (double)n, d.empty_polls, d.heartbeats, d.reconnects);
+    printf("            CPU during the run (%.1f s with set-up): server %.1f s (%.0f us/job), this process %.1f s (%.0f us/job), "
+           "on %ld cores\n",
+           wall, s_cpu, s_cpu * 1e6 / (double)n, c_cpu, c_cpu * 1e6 / (double)n, sysconf(_SC_NPROCESSORS_ONLN));
+    fflush(stdout);
+
+    e2e_bs_result_t bs = {0};
+    if (no_bs)
+        snprintf(bs.why, sizeof(bs.why), "skipped (--no-beanstalkd)");
+    else if (hold_ms)
+        snprintf(bs.why, sizeof(bs.why), "skipped (--hold-ms: a concurrency run, not a throughput comparison)");
+    else
+        e2e_beanstalk(n, (int)producers, (int)workers, tmpbase, &bs);
+    if (bs.ran)
+        printf("beanstalkd: %8.0f jobs/s (put, reserve, delete; binlog, -f 0; %" PRIu64 " producers, %" PRIu64
+               " consumers), %.0f puts/s; put acknowledged -> reserved: p50 %.2f ms, p99 %.2f ms\n",
+               bs.jobs_per_s, producers, workers, bs.put_per_s, bs.p50_ms, bs.p99_ms);
+    else
+        printf("beanstalkd: not measured: %s\n", bs.why);
+    double ratio = bs.ran && bs.jobs_per_s > 0 ? d.jobs_per_s / bs.jobs_per_s : 0;
+    if (bs.ran)
+        printf("ratio djs/beanstalkd: %.2f\n", ratio);
+    char bsj[32], bsp50[32], bsp99[32], rat[32];
+    num_or_null(bsj, sizeof(bsj), bs.ran, bs.jobs_per_s, 0);
+    num_or_null(bsp50, sizeof(bsp50), bs.ran, bs.p50_ms, 2);
+    num_or_null(bsp99, sizeof(bsp99), bs.ran, bs.p99_ms, 2);
+    num_or_null(rat, sizeof(rat), bs.ran, ratio, 3);
+    printf("{\"bench\":\"e2e\",\"mode\":\"%s\",\"batch\":%" PRIu64 ",\"simulated_workers\":\"one process over HTTP\","
+           "\"jobs\":%" PRIu64 ",\"workers\":%" PRIu64 ",\"producers\":%" PRIu64 ",\"slots_per_worker\":%" PRIu64
+           ",\"report_conns_per_worker\":%" PRIu64 ",\"hold_ms\":%" PRIu64 ",\"djs_jobs_per_s\":%.0f,\"djs_submit_per_s\":%.0f,"
+           "\"submit_to_start_p50_ms\":%.2f,\"submit_to_start_p99_ms\":%.2f,"
+           "\"submit_to_start_measures\":\"submit ack read to start ack read\","
+           "\"submit_to_start_sent_p50_ms\":%.2f,\"submit_to_start_sent_p99_ms\":%.2f,"
+           "\"server_cpu_us_per_job\":%.0f,\"client_cpu_us_per_job\":%.0f,\"peak_running\":%" PRId64 ",\"peak_slots_busy\":%" PRId64
+           ",\"peak_running_client\":%" PRId64 ",\"refused\":%" PRIu64 ",\"errors\":%" PRIu64
+           ",\"beanstalkd_fsync_jobs_per_s\":%s,\"beanstalkd_put_to_reserve_p50_ms\":%s,"
+           "\"beanstalkd_put_to_reserve_p99_ms\":%s,\"ratio_vs_beanstalkd\":%s}\n",
+           mode, batch, n, workers, producers, slots, conns, hold_ms, d.jobs_per_s, d.submit_per_s, d.p50_ms, d.p99_ms,
+           d.sent_p50_ms, d.sent_p99_ms, s_cpu * 1e6 / (double)n, c_cpu * 1e6 / (double)n, d.peak_running_server, d.peak_slots_busy,
+           d.peak_running_client, d.refused, d.errors + bs.errors, bsj, bsp50, bsp99, rat);
+    return 0;
+}
