@@ -6,7 +6,7 @@
 set -euo pipefail
 
 djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libcurl4-openssl-dev libyaml-dev"
-djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev lmdb-utils python3 curl prometheus python3-jwt openssl beanstalkd"
+djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev lmdb-utils python3 curl prometheus python3-jwt openssl beanstalkd iproute2"
 
 djs_install_deps() {
     local want="$djs_pkgs_run"
