@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <h2o.h>
@@ -22,6 +23,8 @@
 #include "core/mp.h"
 #include "api/auth.h"
 #include "api/prom.h"
+#include "api/render.h"
+#include "api/stream.h"
 #include "projections/jobview.h"
 
 #define API "/api/v1"
@@ -52,6 +55,10 @@ struct djs_server {
     struct auth_memo *memo; /* tokens already verified, see authenticate */
     djs_buf_t scratch;      /* answers rendered without jansson */
     djs_http_stats_t http;  /* requests by route and status, for /metrics */
+    djs_streams_t *streams; /* WebSocket and SSE subscribers */
+    struct conn *conn_list; /* open connections */
+    uv_timer_t drain;       /* after stop: ends the connections that are still open */
+    int drain_on;
 };
 
 /* A parked POST /workers/{id}/poll: answered at the first assignment for
@@ -167,56 +174,17 @@ static int send_json_new(h2o_req_t *req, int status, json_t *body, uint64_t seq)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF) starting at p, or 0 if it is not one. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
-        (p[0] == 0xf4 && p[1] > 0x8f))
-        return 0;
-    return len;
-}
-
-static int utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0, k; i < n; i += k)
-        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0)
-            return 0;
-    return 1;
-}
-
-/* A JSON string of s: as is when valid UTF-8, else with each bad byte
- * replaced by U+FFFD (so text from clients or the log always renders). */
-static json_t *json_str_lossy(const char *s, size_t n)
-{
-    if (utf8_valid(s, n))
-        return json_stringn(s, n);
-    djs_buf_t b;
-    djs_buf_init(&b);
-    for (size_t i = 0, k; i < n; i += k) {
-        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0) {
-            djs_buf_append(&b, "\xef\xbf\xbd", 3);
-            k = 1;
-        } else {
-            djs_buf_append(&b, s + i, k);
-        }
-    }
-    json_t *j = json_stringn((const char *)b.base, b.len);
-    djs_buf_dispose(&b);
-    return j;
-}
-
 /* RFC 9457 problem details. `type` is a stable slug. The detail may quote
  * client bytes: it is made valid UTF-8 here. */
+/* problem() with extension members (RFC 9457 §3.2): ext is stolen. */
+static int problem_ext(h2o_req_t *req, int status, const char *type, const char *title, const char *detail, json_t *ext);
+
 static int problem(h2o_req_t *req, int status, const char *type, const char *title, const char *detail)
+{
+    return problem_ext(req, status, type, title, detail, NULL);
+}
+
+static int problem_ext(h2o_req_t *req, int status, const char *type, const char *title, const char *detail, json_t *ext)
 {
     observe(req, status);
     const char *d = detail ? detail : title;
@@ -226,8 +194,12 @@ static int problem(h2o_req_t *req, int status, const char *type, const char *tit
     json_object_set_new(b, "type", json_string(t));
     json_object_set_new(b, "title", json_string(title));
     json_object_set_new(b, "status", json_integer(status));
-    json_object_set_new(b, "detail", json_str_lossy(d, strlen(d)));
-    json_object_set_new(b, "instance", json_str_lossy(req->path.base, req->path.len));
+    json_object_set_new(b, "detail", djs_json_str_lossy(d, strlen(d)));
+    json_object_set_new(b, "instance", djs_json_str_lossy(req->path.base, req->path.len));
+    if (ext != NULL) {
+        json_object_update(b, ext);
+        json_decref(ext);
+    }
     char *text = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     if (text == NULL)
@@ -244,7 +216,6 @@ static int problem(h2o_req_t *req, int status, const char *type, const char *tit
     return 0;
 }
 
-static int query_str(h2o_req_t *req, const char *name, const char **val, size_t *len);
 static int query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t *out);
 static json_t *read_json_body(h2o_req_t *req);
 static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed);
@@ -318,7 +289,7 @@ static int read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given
     size_t len;
     *given = 0;
     *seq = durable;
-    if (query_str(req, "at_seq", &v, &len)) {
+    if (djs_query_str(req, "at_seq", &v, &len)) {
         uint64_t n;
         if (query_number(req, "at_seq", 0, &n) != 0)
             return -1;
@@ -326,7 +297,7 @@ static int read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given
             return problem(req, 400, "invalid-query", "Invalid query", "at_seq is beyond the last durable event"), -1;
         *seq = n;
         *given = 1;
-    } else if (query_str(req, "as_of", &v, &len)) {
+    } else if (djs_query_str(req, "as_of", &v, &len)) {
         uint64_t ns, first;
         if (parse_rfc3339(v, len, &ns) != 0)
             return problem(req, 400, "invalid-query", "Invalid query", "as_of must be an RFC 3339 time, e.g. 2026-11-27T10:02:00Z"),
@@ -512,7 +483,10 @@ static void auth_memo_free(djs_server_t *s)
 }
 
 /* Authenticate the request: 0 and *who, or -1 after a 401 answer. */
-static int authenticate(djs_server_t *s, h2o_req_t *req, djs_principal_t *who)
+/* The bearer token from the Authorization header or, where query_ok (the
+ * streams: browsers cannot set headers on WebSocket or EventSource), from
+ * the access_token query parameter. */
+static int authenticate(djs_server_t *s, h2o_req_t *req, djs_principal_t *who, int query_ok)
 {
     memset(who, 0, sizeof(*who));
     if (s->cfg.auth == NULL) {
@@ -521,8 +495,12 @@ static int authenticate(djs_server_t *s, h2o_req_t *req, djs_principal_t *who)
         return 0;
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    const char *why = "missing bearer token (Authorization: Bearer ...)";
-    if (i >= 0) {
+    const char *why = "missing bearer token (Authorization: Bearer ...)", *qt;
+    size_t qlen;
+    if (i < 0 && query_ok && djs_query_str(req, "access_token", &qt, &qlen)) {
+        if (verify_token(s, qt, qlen, who, &why) == 0)
+            return 0;
+    } else if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
         if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
             if (verify_token(s, v.base + 7, v.len - 7, who, &why) == 0)
@@ -619,45 +597,6 @@ static int reply_when_durable(djs_server_t *s, h2o_req_t *req, uint64_t seq, int
 
 /* ---- JSON helpers ---------------------------------------------------------------- */
 
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), what gmtime_r + strftime gave, without
- * them (they were a tenth of get_job's own time): days to civil date by
- * H. Hinnant's algorithm. u64 nanoseconds end in year 2554, so the year
- * always has four digits. n must be at least 25. */
-static void iso8601(char *out, size_t n, uint64_t ns)
-{
-    uint64_t secs = ns / 1000000000ULL, days = secs / 86400, sod = secs % 86400;
-    unsigned ms = (unsigned)(ns / 1000000ULL % 1000);
-    uint64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
-    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1), m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-    unsigned y = (unsigned)(yoe + era * 400 + (m <= 2));
-    unsigned v[6] = {y, m, d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60)};
-    char t[25] = "0000-00-00T00:00:00.000Z";
-    t[0] = (char)('0' + v[0] / 1000 % 10), t[1] = (char)('0' + v[0] / 100 % 10);
-    t[2] = (char)('0' + v[0] / 10 % 10), t[3] = (char)('0' + v[0] % 10);
-    for (int i = 1; i < 6; i++)
-        t[2 + 3 * i] = (char)('0' + v[i] / 10), t[3 + 3 * i] = (char)('0' + v[i] % 10);
-    t[20] = (char)('0' + ms / 100), t[21] = (char)('0' + ms / 10 % 10), t[22] = (char)('0' + ms % 10);
-    put_text(out, n, 0, t, 24);
-}
-
-static json_t *json_time(uint64_t ns)
-{
-    char buf[40];
-    if (ns == 0)
-        return json_null();
-    iso8601(buf, sizeof(buf), ns);
-    return json_string(buf);
-}
-
-static json_t *json_id(const djs_id_t *id)
-{
-    char text[DJS_ID_TEXT_LEN + 1];
-    djs_id_format(id, text);
-    return json_string(text);
-}
-
 static int pack_json(msgpack_packer *pk, const json_t *v, int depth)
 {
     if (depth > MAX_JSON_DEPTH)
@@ -713,16 +652,16 @@ static json_t *job_json(const djs_job_view_t *v)
     if (djs_event_decode(v->submit.base, v->submit.len, &ev) == 0)
         djs_body_read_job_spec(ev.body, ev.body_len, &sp);
     json_t *j = json_object();
-    json_object_set_new(j, "id", json_id(&v->id));
+    json_object_set_new(j, "id", djs_json_id(&v->id));
     json_object_set_new(j, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
     json_object_set_new(j, "description", json_stringn(sp.description.p ? sp.description.p : "", sp.description.len));
     json_object_set_new(j, "owner", json_stringn(sp.owner.p ? sp.owner.p : "", sp.owner.len));
     json_object_set_new(j, "status", json_string(djs_job_state_name(v->state)));
     json_object_set_new(j, "priority", json_string(djs_priority_name(v->prio)));
-    json_object_set_new(j, "createdAt", json_time(v->created_ns));
-    json_object_set_new(j, "startedAt", json_time(v->started_ns));
-    json_object_set_new(j, "finishedAt", json_time(v->finished_ns));
-    json_object_set_new(j, "assignedWorker", djs_id_is_nil(&v->worker) ? json_null() : json_id(&v->worker));
+    json_object_set_new(j, "createdAt", djs_json_time(v->created_ns));
+    json_object_set_new(j, "startedAt", djs_json_time(v->started_ns));
+    json_object_set_new(j, "finishedAt", djs_json_time(v->finished_ns));
+    json_object_set_new(j, "assignedWorker", djs_id_is_nil(&v->worker) ? json_null() : djs_json_id(&v->worker));
     json_object_set_new(j, "attempt", json_integer(v->attempt));
     json_object_set_new(j, "maxRetries", json_integer(v->max_retries));
     json_object_set_new(j, "timeoutSeconds", json_integer(v->timeout_s));
@@ -730,12 +669,12 @@ static json_t *job_json(const djs_job_view_t *v)
     for (uint32_t i = 0; i < sp.ndeps; i++) {
         djs_id_t d;
         memcpy(d.b, sp.deps + 16 * i, 16);
-        json_array_append_new(deps, json_id(&d));
+        json_array_append_new(deps, djs_json_id(&d));
     }
     json_object_set_new(j, "dependencies", deps);
     json_t *prog = json_object();
     json_object_set_new(prog, "percentage", json_integer(v->percent));
-    json_object_set_new(prog, "estimatedCompletion", json_time(v->eta_ns));
+    json_object_set_new(prog, "estimatedCompletion", djs_json_time(v->eta_ns));
     json_object_set_new(j, "progress", prog);
     json_t *m = json_object();
     json_object_set_new(m, "failures", json_integer(v->failures));
@@ -772,7 +711,7 @@ static void jw(djs_buf_t *b, const char *lit)
 static int jw_str(djs_buf_t *b, const char *p, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    if (!utf8_valid(p, n))
+    if (!djs_utf8_valid(p, n))
         return -1;
     uint8_t *o = djs_buf_reserve(b, 2 + 6 * n), *start = o;
     *o++ = '"';
@@ -836,7 +775,7 @@ static void jw_time(djs_buf_t *b, uint64_t ns)
         jw(b, "null");
         return;
     }
-    iso8601(t + 1, sizeof(t) - 2, ns);
+    djs_render_iso8601(t + 1, sizeof(t) - 2, ns);
     t[0] = '"';
     size_t n = strlen(t);
     t[n] = '"';
@@ -1163,7 +1102,7 @@ static int post_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who)
                 json_t *o = json_object();
                 if (r[i].key.len > 0)
                     json_object_set_new(o, "key", json_stringn(r[i].key.p, r[i].key.len));
-                json_object_set_new(o, "id", json_id(&ids[i]));
+                json_object_set_new(o, "id", djs_json_id(&ids[i]));
                 json_array_append_new(out, o);
             }
             json_object_set_new(b, "jobs", out);
@@ -1191,87 +1130,11 @@ static int cancel_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
     int rc = djs_engine_cancel(s->engine, who->sub, &id, &seq);
     if (rc != 0)
         return engine_problem(req, s->engine, rc);
-    json_t *b = json_pack("{s:o, s:s, s:I}", "id", json_id(&id), "status", "CANCELLED", "seq", (json_int_t)seq);
+    json_t *b = json_pack("{s:o, s:s, s:I}", "id", djs_json_id(&id), "status", "CANCELLED", "seq", (json_int_t)seq);
     return reply_when_durable(s, req, seq, 200, b);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
-
-static json_t *mp_to_json(djs_mp_reader_t *r, int depth);
-
-static json_t *mp_to_json(djs_mp_reader_t *r, int depth)
-{
-    uint8_t tag;
-    if (depth > MAX_JSON_DEPTH + 2 || djs_mp_peek(r, &tag) != 0)
-        return NULL;
-    if ((tag >= 0x80 && tag <= 0x8f) || tag == 0xde || tag == 0xdf) {
-        uint32_t n;
-        if (djs_mp_read_map(r, &n) != 0)
-            return NULL;
-        json_t *o = json_object();
-        for (uint32_t i = 0; i < n; i++) {
-            const char *k;
-            size_t klen;
-            json_t *v;
-            if (djs_mp_read_str(r, &k, &klen) != 0 || (v = mp_to_json(r, depth + 1)) == NULL) {
-                json_decref(o);
-                return NULL;
-            }
-            json_t *kj = json_str_lossy(k, klen); /* keys are whole: no cut, no merge */
-            json_object_setn_new(o, json_string_value(kj), json_string_length(kj), v);
-            json_decref(kj);
-        }
-        return o;
-    }
-    if ((tag >= 0x90 && tag <= 0x9f) || tag == 0xdc || tag == 0xdd) {
-        uint32_t n;
-        if (djs_mp_read_array(r, &n) != 0)
-            return NULL;
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < n; i++) {
-            json_t *v = mp_to_json(r, depth + 1);
-            if (v == NULL) {
-                json_decref(a);
-                return NULL;
-            }
-            json_array_append_new(a, v);
-        }
-        return a;
-    }
-    const char *str;
-    size_t len;
-    int64_t iv;
-    uint64_t uv;
-    double d;
-    int b;
-    const uint8_t *bin;
-    if (djs_mp_read_str(r, &str, &len) == 0)
-        return json_str_lossy(str, len);
-    if (djs_mp_read_bin(r, &bin, &len) == 0) {
-        if (len == 16) { /* ids: worker, upstream, workflow */
-            djs_id_t id;
-            memcpy(id.b, bin, 16);
-            return json_id(&id);
-        }
-        char *hex = djs_malloc(2 * len + 1);
-        for (size_t i = 0; i < len; i++)
-            snprintf(hex + 2 * i, 3, "%02x", bin[i]);
-        json_t *h = json_stringn(hex, 2 * len);
-        djs_free(hex);
-        return h;
-    }
-    if (djs_mp_read_int(r, &iv) == 0)
-        return json_integer(iv);
-    if (djs_mp_read_uint(r, &uv) == 0)
-        return json_real((double)uv);
-    if (djs_mp_read_double(r, &d) == 0)
-        return json_real(d);
-    if (djs_mp_read_bool(r, &b) == 0)
-        return json_boolean(b);
-    if (djs_mp_read_nil(r) == 0)
-        return json_null();
-    return NULL;
-}
 
 /* 1 if the request's Content-Type is `type` (case-insensitive), with or
  * without parameters ("application/json; charset=utf-8"). */
@@ -1393,7 +1256,7 @@ static int post_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     if (rc != 0)
         engine_problem(req, s->engine, rc);
     else
-        reply_when_durable(s, req, seq, 201, json_pack("{s:o, s:I}", "id", json_id(&id), "seq", (json_int_t)seq));
+        reply_when_durable(s, req, seq, 201, json_pack("{s:o, s:I}", "id", djs_json_id(&id), "seq", (json_int_t)seq));
 out:
     json_decref(j);
     return 0;
@@ -1438,7 +1301,7 @@ static json_t *jobs_to_stop(djs_server_t *s, h2o_req_t *req, json_t *running, co
                       j->attempt == (uint64_t)json_integer_value(att) &&
                       (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING);
         if (!current)
-            json_array_append_new(stop, json_id(&id));
+            json_array_append_new(stop, djs_json_id(&id));
     }
     return stop;
 }
@@ -1487,9 +1350,9 @@ static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t m
     djs_buf_init(&rec);
     for (uint32_t i = 0; i < n; i++) {
         json_t *a = json_object();
-        json_object_set_new(a, "jobId", json_id(&as[i].job));
+        json_object_set_new(a, "jobId", djs_json_id(&as[i].job));
         json_object_set_new(a, "attempt", json_integer(as[i].attempt));
-        json_object_set_new(a, "leaseDeadline", json_time(as[i].lease_ns));
+        json_object_set_new(a, "leaseDeadline", djs_json_time(as[i].lease_ns));
         djs_event_t ev;
         djs_job_spec_t sp;
         djs_buf_reset(&rec);
@@ -1499,7 +1362,7 @@ static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t m
             json_object_set_new(a, "timeoutSeconds", json_integer(sp.timeout_s));
             djs_mp_reader_t r;
             djs_mp_reader_init(&r, sp.payload, sp.payload_len);
-            json_t *pl = sp.payload_len ? mp_to_json(&r, 0) : json_object();
+            json_t *pl = sp.payload_len ? djs_mp_to_json(&r, 0) : json_object();
             json_object_set_new(a, "payload", pl ? pl : json_object());
         }
         json_array_append_new(list, a);
@@ -1593,26 +1456,6 @@ static void on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
             poller_wake(p);
 }
 
-/* The raw value of query parameter name (not percent-decoded), or 0. */
-static int query_str(h2o_req_t *req, const char *name, const char **val, size_t *len)
-{
-    if (req->query_at == SIZE_MAX)
-        return 0;
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t nl = strlen(name);
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - q) >= nl + 1 && memcmp(q, name, nl) == 0 && q[nl] == '=') {
-            *val = q + nl + 1;
-            *len = (size_t)(stop - *val);
-            return 1;
-        }
-        q = stop + 1;
-    }
-    return 0;
-}
-
 static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
 {
     uint64_t wait_s, max;
@@ -1620,6 +1463,8 @@ static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
         return 0;
     if (wait_s > 60)
         wait_s = 60; /* bounded: a parked HTTP/1.1 request notices its client only when written */
+    if (s->stopping)
+        wait_s = 0; /* a poll arriving during a stop is not parked: it would hold the stop */
     if (max == 0 || max > 64)
         max = 64;
     djs_assignment_t probe[1];
@@ -1714,7 +1559,7 @@ static int report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
         engine_problem(req, s->engine, rc);
     else
         reply_when_durable(s, req, seq, 200,
-                           json_pack("{s:o, s:s, s:I}", "id", json_id(job), "reported", what, "seq", (json_int_t)seq));
+                           json_pack("{s:o, s:s, s:I}", "id", djs_json_id(job), "reported", what, "seq", (json_int_t)seq));
 out:
     json_decref(j);
     return 0;
@@ -1729,7 +1574,7 @@ static int query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_
     const char *v;
     size_t len;
     *out = dflt;
-    if (!query_str(req, name, &v, &len))
+    if (!djs_query_str(req, name, &v, &len))
         return 0;
     uint64_t n = 0;
     int ok = len > 0;
@@ -1754,7 +1599,7 @@ static int post_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     const char *v;
     size_t vlen;
     djs_id_t wid;
-    if (!query_str(req, "workerId", &v, &vlen) || djs_id_parse(v, vlen, &wid) != 0)
+    if (!djs_query_str(req, "workerId", &v, &vlen) || djs_id_parse(v, vlen, &wid) != 0)
         return wrong_type(req, "workerId", "the worker's id (query parameter)");
     if (!worker_self(s, req, who, &wid))
         return 0;
@@ -1767,12 +1612,15 @@ static int post_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
         return wrong_type(req, "offset", "the byte offset of this chunk in the attempt's output (query parameter)");
     if (req->entity.len > 0 && !media_type_is(req, "application/octet-stream") && !media_type_is(req, "text/plain"))
         return problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send application/octet-stream");
-    uint64_t seq, received;
+    uint64_t seq, received = UINT64_MAX; /* set by the engine once the attempt is known */
     int rc = djs_engine_output(s->engine, &wid, job, (uint32_t)attempt, offset, (const uint8_t *)req->entity.base, req->entity.len,
                                &seq, &received);
+    if (rc == DJS_ECONFLICT && received != UINT64_MAX && received != offset) /* a gap: say where to resume */
+        return problem_ext(req, 409, "conflict", "Conflict", djs_engine_errmsg(s->engine),
+                           json_pack("{s:I}", "received", (json_int_t)received));
     if (rc != 0)
         return engine_problem(req, s->engine, rc);
-    json_t *b = json_pack("{s:o, s:I}", "id", json_id(job), "received", (json_int_t)received);
+    json_t *b = json_pack("{s:o, s:I}", "id", djs_json_id(job), "received", (json_int_t)received);
     if (seq == 0)
         return send_json_new(req, 200, b, 0);
     json_object_set_new(b, "seq", json_integer((json_int_t)seq));
@@ -1856,7 +1704,7 @@ static int job_command(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     if (rc != 0)
         return engine_problem(req, s->engine, rc);
     return reply_when_durable(s, req, seq, 200,
-                              json_pack("{s:o, s:s, s:I}", "id", json_id(id), "status",
+                              json_pack("{s:o, s:s, s:I}", "id", djs_json_id(id), "status",
                                         strcmp(what, "retry") == 0 ? "QUEUED" : "DELETED", "seq", (json_int_t)seq));
 }
 
@@ -1921,7 +1769,7 @@ static int put_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
         engine_problem(req, s->engine, rc);
     else
         reply_when_durable(s, req, seq, 200,
-                           json_pack("{s:o, s:s, s:I}", "id", json_id(id), "status", "UPDATED", "seq", (json_int_t)seq));
+                           json_pack("{s:o, s:s, s:I}", "id", djs_json_id(id), "status", "UPDATED", "seq", (json_int_t)seq));
 out:
     json_decref(j);
     return 0;
@@ -1940,7 +1788,7 @@ static json_t *worker_json(djs_state_t *st, const djs_worker_t *w)
     uint32_t n = djs_state_cap_names(st, w->caps, names, DJS_JOB_MAX_CAPS);
     for (uint32_t i = 0; i < n && i < DJS_JOB_MAX_CAPS; i++)
         json_array_append_new(caps, json_stringn(names[i].p, names[i].len));
-    json_object_set_new(o, "id", json_id(&w->id));
+    json_object_set_new(o, "id", djs_json_id(&w->id));
     json_object_set_new(o, "name", json_string(w->name));
     json_object_set_new(o, "host", json_string(w->host));
     json_object_set_new(o, "status", json_string(worker_status_name(w->status)));
@@ -1951,8 +1799,8 @@ static json_t *worker_json(djs_state_t *st, const djs_worker_t *w)
     json_object_set_new(o, "memory", json_real(w->mem_pm / 1000.0));
     json_object_set_new(o, "responseMs", json_integer(w->resp_ms));
     json_object_set_new(o, "score", json_real(w->score / 1e6));
-    json_object_set_new(o, "registeredAt", json_time(w->registered_ns));
-    json_object_set_new(o, "lastRecordedHeartbeat", json_time(w->heartbeat_ns));
+    json_object_set_new(o, "registeredAt", djs_json_time(w->registered_ns));
+    json_object_set_new(o, "lastRecordedHeartbeat", djs_json_time(w->heartbeat_ns));
     return o;
 }
 
@@ -2022,7 +1870,7 @@ static int put_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
     if (rc != 0)
         engine_problem(req, s->engine, rc);
     else
-        reply_when_durable(s, req, seq, 200, json_pack("{s:o, s:I}", "id", json_id(wid), "seq", (json_int_t)seq));
+        reply_when_durable(s, req, seq, 200, json_pack("{s:o, s:I}", "id", djs_json_id(wid), "seq", (json_int_t)seq));
 out:
     json_decref(j);
     return 0;
@@ -2035,7 +1883,7 @@ static int delete_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t 
     if (rc != 0)
         return engine_problem(req, s->engine, rc);
     return reply_when_durable(s, req, seq, 200,
-                              json_pack("{s:o, s:s, s:I}", "id", json_id(wid), "status", "GONE", "seq", (json_int_t)seq));
+                              json_pack("{s:o, s:s, s:I}", "id", djs_json_id(wid), "status", "GONE", "seq", (json_int_t)seq));
 }
 
 /* ---- the log: events, history, lists ---------------------------------------------------- */
@@ -2059,12 +1907,12 @@ static int event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
     json_t *e = json_object();
     json_object_set_new(e, "seq", json_integer((json_int_t)seq));
     json_object_set_new(e, "type", json_string(djs_event_type_name(ev.type)));
-    json_object_set_new(e, "at", json_time(ev.ts_ns));
+    json_object_set_new(e, "at", djs_json_time(ev.ts_ns));
     json_object_set_new(e, "actor", json_stringn(ev.actor, ev.actor_len));
-    json_object_set_new(e, "entity", djs_id_is_nil(&ev.entity) ? json_null() : json_id(&ev.entity));
+    json_object_set_new(e, "entity", djs_id_is_nil(&ev.entity) ? json_null() : djs_json_id(&ev.entity));
     djs_mp_reader_t r;
     djs_mp_reader_init(&r, ev.body, ev.body_len);
-    json_t *body = mp_to_json(&r, 0);
+    json_t *body = djs_mp_to_json(&r, 0);
     if (body != NULL && ev.type == DJS_EV_JOB_SUBMITTED)
         json_object_del(body, "deps"); /* binary ids: listed by GET /jobs/{id} */
     json_object_set_new(e, "body", body ? body : json_object());
@@ -2091,11 +1939,11 @@ static int get_events(djs_server_t *s, h2o_req_t *req, const djs_id_t *job)
     int by_entity = job != NULL;
     if (job != NULL)
         entity = *job;
-    if (query_str(req, "type", &v, &len) && (c.type = djs_event_type_from_name(v, len)) < 0) {
+    if (djs_query_str(req, "type", &v, &len) && (c.type = djs_event_type_from_name(v, len)) < 0) {
         json_decref(c.list);
         return problem(req, 400, "invalid-query", "Invalid query", "type is not an event type (docs/events.md)");
     }
-    if (job == NULL && query_str(req, "entity", &v, &len)) {
+    if (job == NULL && djs_query_str(req, "entity", &v, &len)) {
         if (djs_id_parse(v, len, &entity) != 0) {
             json_decref(c.list);
             return problem(req, 400, "invalid-query", "Invalid query", "entity must be a job or worker id");
@@ -2157,8 +2005,8 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
     djs_state_t *st = (djs_state_t *)cst; /* read only below */
     const char *cap = NULL, *prefix = NULL;
     size_t cap_len = 0, prefix_len = 0;
-    query_str(req, "capability", &cap, &cap_len);
-    query_str(req, "name_prefix", &prefix, &prefix_len);
+    djs_query_str(req, "capability", &cap, &cap_len);
+    djs_query_str(req, "name_prefix", &prefix, &prefix_len);
     djs_buf_t rec;
     djs_buf_init(&rec);
     int status = -1, prio = -1;
@@ -2169,13 +2017,13 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
     size_t owner_len = owner ? strlen(owner) : 0;
     if (limit == 0 || limit > 500)
         return problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 500");
-    if (query_str(req, "status", &v, &len) && (status = djs_job_state_parse(v, len)) < 0)
+    if (djs_query_str(req, "status", &v, &len) && (status = djs_job_state_parse(v, len)) < 0)
         return problem(req, 400, "invalid-query", "Invalid query", "status is not a job state");
-    if (query_str(req, "priority", &v, &len) && (prio = djs_priority_parse(v, len)) < 0)
+    if (djs_query_str(req, "priority", &v, &len) && (prio = djs_priority_parse(v, len)) < 0)
         return problem(req, 400, "invalid-query", "Invalid query", "priority is not HIGH, NORMAL or LOW");
-    if (query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
+    if (djs_query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
         return problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page");
-    if (owner == NULL && query_str(req, "owner", &v, &len))
+    if (owner == NULL && djs_query_str(req, "owner", &v, &len))
         owner = v, owner_len = len;
     uint32_t *page = djs_malloc(((size_t)limit + 1) * sizeof(uint32_t)), n = 0;
     for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
@@ -2208,7 +2056,7 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
     for (uint32_t i = 0; i < n; i++) {
         djs_job_t *j = djs_state_job_at(st, page[i]);
         json_t *o = json_object();
-        json_object_set_new(o, "id", json_id(&j->id));
+        json_object_set_new(o, "id", djs_json_id(&j->id));
         djs_event_t ev;
         djs_job_spec_t sp;
         djs_buf_reset(&rec);
@@ -2221,14 +2069,15 @@ static int list_jobs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
         json_object_set_new(o, "status", json_string(djs_job_state_name(j->state)));
         json_object_set_new(o, "priority", json_string(djs_priority_name(j->prio)));
         json_object_set_new(o, "attempt", json_integer(j->attempt));
+        json_object_set_new(o, "progress", json_integer(j->percent));
         json_object_set_new(o, "assignedWorker",
-                            j->worker != DJS_NONE ? json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
-        json_object_set_new(o, "createdAt", json_time(j->created_ns));
+                            j->worker != DJS_NONE ? djs_json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
+        json_object_set_new(o, "createdAt", djs_json_time(j->created_ns));
         json_array_append_new(list, o);
     }
     djs_buf_dispose(&rec);
     json_t *b = json_pack("{s:o}", "jobs", list);
-    json_object_set_new(b, "next", n == limit ? json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());
+    json_object_set_new(b, "next", n == limit ? djs_json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());
     djs_free(page);
     return send_json_new(req, 200, b, given ? at : djs_state_seq(st));
 }
@@ -2270,7 +2119,7 @@ static int get_stats(djs_server_t *s, h2o_req_t *req, int with_ts)
     }
     json_t *b = stats_json(djs_state_metrics(st), given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
     if (with_ts)
-        json_object_set_new(b, "at", json_time(djs_state_ts(st)));
+        json_object_set_new(b, "at", djs_json_time(djs_state_ts(st)));
     return send_json_new(req, 200, b, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
 }
 
@@ -2309,6 +2158,7 @@ static int get_prometheus(djs_server_t *s, h2o_req_t *req)
  * OpenAPI test compares with docs/openapi.yaml). */
 
 #define MAX_URL_BYTES 8192
+#define DRAIN_MS 2000 /* after a stop: in-flight answers get this long, then connections are ended */
 #define MAX_HEAD_BYTES 32768
 
 typedef int (*route_fn)(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
@@ -2414,16 +2264,17 @@ static int h_get_workers(djs_server_t *s, h2o_req_t *req, const djs_principal_t 
     return get_workers(s, req, id);
 }
 
+/* A worker token may change, drain or deregister only its own worker. */
 static int h_put_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)arg;
-    return put_worker(s, req, who, id);
+    return worker_self(s, req, who, id) ? put_worker(s, req, who, id) : 0;
 }
 
 static int h_delete_worker(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)arg;
-    return delete_worker(s, req, who, id);
+    return worker_self(s, req, who, id) ? delete_worker(s, req, who, id) : 0;
 }
 
 static int h_heartbeat(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
@@ -2448,6 +2299,29 @@ static int h_events(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who,
 {
     (void)who, (void)id, (void)arg;
     return get_events(s, req, NULL);
+}
+
+static int h_stream(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id;
+    static const char *const kinds[] = {"", "events", "job-updates", "worker-status", "system-metrics"};
+    int sse = strcmp(arg, "sse") == 0, kind = DJS_STREAM_EVENTS;
+    for (int k = 1; k <= DJS_STREAM_SYSTEM_METRICS; k++)
+        if (strcmp(arg, kinds[k]) == 0)
+            kind = k;
+    char detail[160];
+    int st = djs_stream_open(s->streams, req, who, kind, sse, detail, sizeof(detail));
+    if (st == 0) {
+        observe(req, sse ? 200 : 101);
+        return 0;
+    }
+    if (st == 426) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
+        return problem(req, 426, "upgrade-required", "Upgrade Required", detail);
+    }
+    if (st == 503)
+        return problem(req, 503, "unavailable", "Service Unavailable", detail);
+    return problem(req, 400, "invalid-query", "Invalid query", detail);
 }
 
 static int h_shutdown(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
@@ -2482,14 +2356,19 @@ static const route_t route_table[] = {
     {"POST", API "/workers", WORKER_ROLE, h_post_worker, NULL},
     {"GET", API "/workers", STAFF, h_get_workers, NULL},
     {"GET", API "/workers/{id}", STAFF, h_get_workers, NULL},
-    {"PUT", API "/workers/{id}", STAFF, h_put_worker, NULL},
-    {"DELETE", API "/workers/{id}", STAFF, h_delete_worker, NULL},
+    {"PUT", API "/workers/{id}", WORKER_ROLE, h_put_worker, NULL},
+    {"DELETE", API "/workers/{id}", WORKER_ROLE, h_delete_worker, NULL},
     {"POST", API "/workers/{id}/heartbeat", WORKER_ROLE, h_heartbeat, NULL},
     {"POST", API "/workers/{id}/poll", WORKER_ROLE, h_poll, NULL},
     {"GET", API "/stats", STAFF, h_stats, NULL},
     {"GET", API "/state", STAFF, h_stats, "state"},
     {"GET", API "/events", STAFF, h_events, NULL},
     {"POST", API "/admin/shutdown", R(ADMIN), h_shutdown, NULL},
+    {"GET", API "/events/stream", STAFF, h_stream, "sse"},
+    {"GET", "/ws/events", STAFF, h_stream, "events"},
+    {"GET", "/ws/job-updates", ANY_JOB_ROLE, h_stream, "job-updates"},
+    {"GET", "/ws/worker-status", STAFF, h_stream, "worker-status"},
+    {"GET", "/ws/system-metrics", STAFF, h_stream, "system-metrics"},
 };
 #define NROUTES (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -2556,9 +2435,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (hit == NULL)
         return problem(req, 404, "not-found", "Not Found", "no such endpoint (see docs/openapi.yaml)");
+    if (s->stopping) /* stopping: each connection ends with its next answer, so the server can finish */
+        req->http1_is_persistent = 0;
     djs_principal_t who;
     memset(&who, 0, sizeof(who));
-    if (hit->roles != 0 && (authenticate(s, req, &who) != 0 || !rate_ok(s, req, &who) || !allow(req, &who, hit->roles)))
+    if (hit->roles != 0 &&
+        (authenticate(s, req, &who, hit->fn == h_stream) != 0 || !rate_ok(s, req, &who) || !allow(req, &who, hit->roles)))
         return 0;
     djs_id_t id, *idv = NULL;
     if (idp != NULL) {
@@ -2587,18 +2469,26 @@ const char *const *djs_server_routes(void)
  * connections are counted; the server is freed when the listener is closed
  * and the last connection has closed. */
 static void maybe_free(djs_server_t *s);
+static void on_drain_closed(uv_handle_t *h);
 
 /* h2o takes the handle's data pointer: the server is found through this
  * wrapper instead (the handle is its first member). */
 typedef struct conn {
     uv_tcp_t tcp;
     djs_server_t *server;
+    struct conn *prev, *next; /* the server's open connections */
 } conn_t;
 
 static void on_conn_closed(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
     djs_server_t *s = c->server;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conn_list = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
     djs_free(c);
     s->conns--;
     maybe_free(s);
@@ -2612,6 +2502,11 @@ static void on_accept(uv_stream_t *listener, int status)
     conn_t *conn = djs_malloc(sizeof(*conn));
     uv_tcp_init(listener->loop, &conn->tcp);
     conn->server = s;
+    conn->prev = NULL;
+    conn->next = s->conn_list;
+    if (s->conn_list != NULL)
+        s->conn_list->prev = conn;
+    s->conn_list = conn;
     s->conns++;
     if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
         uv_close((uv_handle_t *)&conn->tcp, on_conn_closed);
@@ -2665,8 +2560,14 @@ static void maybe_free(djs_server_t *s)
 {
     if (!s->listener_closed || s->conns > 0)
         return;
+    if (s->drain_on) { /* all closed before the drain: stop waiting for it */
+        if (!uv_is_closing((uv_handle_t *)&s->drain))
+            uv_close((uv_handle_t *)&s->drain, on_drain_closed);
+        return;
+    }
     if (s->ssl != NULL)
         SSL_CTX_free(s->ssl);
+    djs_streams_free(s->streams);
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
     djs_http_stats_dispose(&s->http);
@@ -2743,6 +2644,13 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
     s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
     djs_engine_set_assign_cb(engine, on_assign, s);
+    djs_streams_config_t sc;
+    djs_streams_config_init(&sc);
+    if (s->cfg.stream_ping_ms > 0)
+        sc.ping_ms = s->cfg.stream_ping_ms;
+    if (s->cfg.stream_stall_ms > 0)
+        sc.stall_ms = s->cfg.stream_stall_ms;
+    djs_streams_new(&s->streams, loop, engine, &sc);
     *out = s;
     return 0;
 }
@@ -2750,6 +2658,24 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
 int djs_server_port(const djs_server_t *s)
 {
     return s->port;
+}
+
+static void on_drain_closed(uv_handle_t *h)
+{
+    djs_server_t *s = h->data;
+    s->drain_on = 0;
+    maybe_free(s);
+}
+
+static void on_drain(uv_timer_t *t)
+{
+    djs_server_t *s = t->data;
+    for (conn_t *c = s->conn_list; c != NULL; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+    uv_close((uv_handle_t *)&s->drain, on_drain_closed);
 }
 
 void djs_server_stop(djs_server_t *s)
@@ -2760,8 +2686,16 @@ void djs_server_stop(djs_server_t *s)
     djs_engine_set_assign_cb(s->engine, NULL, NULL);
     while (s->pollers != NULL) /* answer parked polls now (empty lists) */
         poller_finish(s->pollers);
+    djs_streams_shutdown(s->streams); /* WebSockets get 1001, SSE responses end */
     /* No h2o_context_request_shutdown: in h2o 2.2 it arms an HTTP/2 timer
-     * that h2o_context_dispose then asserts on. Idle keep-alive connections
-     * close at their idle timeout (10 s), and the server is freed after. */
+     * that h2o_context_dispose then asserts on. Instead: answers from now on
+     * close their connections (on_req), and after DRAIN_MS whatever is still
+     * open (idle keep-alive connections, which busy agents never leave idle
+     * for long) is shut down at the socket, so h2o reads EOF and closes it
+     * through its own paths. The server is freed once the last one closed. */
+    uv_timer_init(s->loop, &s->drain);
+    s->drain.data = s;
+    s->drain_on = 1;
+    uv_timer_start(&s->drain, on_drain, DRAIN_MS, 0);
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }

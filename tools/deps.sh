@@ -5,8 +5,8 @@
 #   DJS_DEPS=test also clang for sanitizers/libFuzzer and the test clients
 set -euo pipefail
 
-djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libcurl4-openssl-dev libyaml-dev"
-djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev lmdb-utils python3 curl prometheus python3-jwt openssl beanstalkd iproute2"
+djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libyaml-dev"
+djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev lmdb-utils python3 curl prometheus python3-jwt python3-websockets openssl beanstalkd iproute2"
 
 djs_install_deps() {
     local want="$djs_pkgs_run"

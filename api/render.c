@@ -1,0 +1,204 @@
+#include "api/render.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+
+/* Days to civil date by H. Hinnant's algorithm, without gmtime_r and
+ * strftime (they were a tenth of GET /jobs/{id}'s own time). u64
+ * nanoseconds end in year 2554, so the year always has four digits. */
+void djs_render_iso8601(char *out, size_t n, uint64_t ns)
+{
+    uint64_t secs = ns / 1000000000ULL, days = secs / 86400, sod = secs % 86400;
+    unsigned ms = (unsigned)(ns / 1000000ULL % 1000);
+    uint64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1), m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    unsigned y = (unsigned)(yoe + era * 400 + (m <= 2));
+    unsigned v[6] = {y, m, d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60)};
+    char t[25] = "0000-00-00T00:00:00.000Z";
+    t[0] = (char)('0' + v[0] / 1000 % 10), t[1] = (char)('0' + v[0] / 100 % 10);
+    t[2] = (char)('0' + v[0] / 10 % 10), t[3] = (char)('0' + v[0] % 10);
+    for (int i = 1; i < 6; i++)
+        t[2 + 3 * i] = (char)('0' + v[i] / 10), t[3 + 3 * i] = (char)('0' + v[i] % 10);
+    t[20] = (char)('0' + ms / 100), t[21] = (char)('0' + ms / 10 % 10), t[22] = (char)('0' + ms % 10);
+    if (n == 0)
+        return;
+    size_t k = n - 1 < 24 ? n - 1 : 24;
+    memcpy(out, t, k);
+    out[k] = '\0';
+}
+
+json_t *djs_json_time(uint64_t ns)
+{
+    char buf[40];
+    if (ns == 0)
+        return json_null();
+    djs_render_iso8601(buf, sizeof(buf), ns);
+    return json_string(buf);
+}
+
+json_t *djs_json_id(const djs_id_t *id)
+{
+    char text[DJS_ID_TEXT_LEN + 1];
+    djs_id_format(id, text);
+    return json_string(text);
+}
+
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF) starting at p, or 0 if it is not one. */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+        (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+int djs_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0)
+            return 0;
+    return 1;
+}
+
+json_t *djs_json_str_lossy(const char *s, size_t n)
+{
+    if (djs_utf8_valid(s, n))
+        return json_stringn(s, n);
+    djs_buf_t b;
+    djs_buf_init(&b);
+    for (size_t i = 0, k; i < n; i += k) {
+        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0) {
+            djs_buf_append(&b, "\xef\xbf\xbd", 3);
+            k = 1;
+        } else {
+            djs_buf_append(&b, s + i, k);
+        }
+    }
+    json_t *j = json_stringn((const char *)b.base, b.len);
+    djs_buf_dispose(&b);
+    return j;
+}
+
+json_t *djs_mp_to_json(djs_mp_reader_t *r, int depth)
+{
+    uint8_t tag;
+    if (depth > DJS_RENDER_MAX_DEPTH + 2 || djs_mp_peek(r, &tag) != 0)
+        return NULL;
+    if ((tag >= 0x80 && tag <= 0x8f) || tag == 0xde || tag == 0xdf) {
+        uint32_t n;
+        if (djs_mp_read_map(r, &n) != 0)
+            return NULL;
+        json_t *o = json_object();
+        for (uint32_t i = 0; i < n; i++) {
+            const char *k;
+            size_t klen;
+            json_t *v;
+            if (djs_mp_read_str(r, &k, &klen) != 0 || (v = djs_mp_to_json(r, depth + 1)) == NULL) {
+                json_decref(o);
+                return NULL;
+            }
+            json_t *kj = djs_json_str_lossy(k, klen); /* keys are whole: no cut, no merge */
+            json_object_setn_new(o, json_string_value(kj), json_string_length(kj), v);
+            json_decref(kj);
+        }
+        return o;
+    }
+    if ((tag >= 0x90 && tag <= 0x9f) || tag == 0xdc || tag == 0xdd) {
+        uint32_t n;
+        if (djs_mp_read_array(r, &n) != 0)
+            return NULL;
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < n; i++) {
+            json_t *v = djs_mp_to_json(r, depth + 1);
+            if (v == NULL) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, v);
+        }
+        return a;
+    }
+    const char *str;
+    size_t len;
+    int64_t iv;
+    uint64_t uv;
+    double d;
+    int b;
+    const uint8_t *bin;
+    if (djs_mp_read_str(r, &str, &len) == 0)
+        return djs_json_str_lossy(str, len);
+    if (djs_mp_read_bin(r, &bin, &len) == 0) {
+        if (len == 16) { /* ids: worker, upstream, workflow */
+            djs_id_t id;
+            memcpy(id.b, bin, 16);
+            return djs_json_id(&id);
+        }
+        char *hex = djs_malloc(2 * len + 1);
+        for (size_t i = 0; i < len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", bin[i]);
+        json_t *h = json_stringn(hex, 2 * len);
+        djs_free(hex);
+        return h;
+    }
+    if (djs_mp_read_int(r, &iv) == 0)
+        return json_integer(iv);
+    if (djs_mp_read_uint(r, &uv) == 0)
+        return json_real((double)uv);
+    if (djs_mp_read_double(r, &d) == 0)
+        return json_real(d);
+    if (djs_mp_read_bool(r, &b) == 0)
+        return json_boolean(b);
+    if (djs_mp_read_nil(r) == 0)
+        return json_null();
+    return NULL;
+}
+
+json_t *djs_event_json(const djs_event_t *ev)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "seq", json_integer((json_int_t)ev->seq));
+    json_object_set_new(e, "type", json_string(djs_event_type_name(ev->type)));
+    json_object_set_new(e, "at", djs_json_time(ev->ts_ns));
+    json_object_set_new(e, "actor", djs_json_str_lossy(ev->actor, ev->actor_len));
+    json_object_set_new(e, "entity", djs_id_is_nil(&ev->entity) ? json_null() : djs_json_id(&ev->entity));
+    djs_mp_reader_t r;
+    djs_mp_reader_init(&r, ev->body, ev->body_len);
+    json_t *body = djs_mp_to_json(&r, 0);
+    if (body != NULL && ev->type == DJS_EV_JOB_SUBMITTED)
+        json_object_del(body, "deps"); /* binary ids: listed by GET /jobs/{id} */
+    json_object_set_new(e, "body", body ? body : json_object());
+    return e;
+}
+
+int djs_query_str(h2o_req_t *req, const char *name, const char **val, size_t *len)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) >= nl + 1 && memcmp(q, name, nl) == 0 && q[nl] == '=') {
+            *val = q + nl + 1;
+            *len = (size_t)(stop - *val);
+            return 1;
+        }
+        q = stop + 1;
+    }
+    return 0;
+}
