@@ -706,6 +706,15 @@ static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *i
 int djs_engine_start(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint64_t *seq)
 {
     int rc = 0;
+    /* a repeated start of the running attempt (its answer was lost, e.g.
+     * to a server crash) is acknowledged again: no event */
+    djs_job_t *r = djs_state_job(e->st, id);
+    djs_worker_t *w = djs_state_worker(e->st, wid);
+    if (r != NULL && w != NULL && r->state == DJS_JOB_RUNNING && r->attempt == attempt && r->worker != DJS_NONE &&
+        djs_state_worker_at(e->st, r->worker) == w) {
+        *seq = 0;
+        return 0;
+    }
     djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_SCHEDULED, &rc);
     if (j == NULL)
         return rc;

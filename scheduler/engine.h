@@ -131,6 +131,8 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *o
 /* Fenced reports of an assignment: the worker and attempt must be the
  * job's current ones (DJS_ESTALE otherwise) and the job in the right state
  * (DJS_ECONFLICT). */
+/* Start an assignment. Starting the RUNNING attempt again (the same worker
+ * and attempt: an answer lost to a crash) is acknowledged with *seq = 0. */
 int djs_engine_start(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t *seq);
 int djs_engine_progress(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint32_t percent,
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq);
@@ -140,7 +142,8 @@ int djs_engine_progress(djs_engine_t *e, const djs_id_t *worker, const djs_id_t 
  * Retried chunks are fine: bytes already received are skipped (*seq = 0
  * when nothing was new). Past output_cap the attempt's output ends with a
  * truncation marker and later bytes are acknowledged but dropped.
- * *received = bytes of this attempt received after the call. Errors as the
+ * *received = bytes of this attempt received after the call (left untouched
+ * when the report is refused before the attempt is known). Errors as the
  * other fenced reports, DJS_ECONFLICT for a gap (offset beyond what was
  * received), DJS_ETOOBIG for a chunk over DJS_LOG_MAX_OUTPUT_CHUNK. */
 int djs_engine_output(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t offset,

@@ -157,6 +157,7 @@ out() { # offset data -> code, body
 out 0 $'line one\n'; expect 200 "output chunk"; [ "$(field '["received"]')" = 9 ] || fail "received: $body"
 out 5 $'one\nline two\n'; expect 200 "overlapping chunk"; [ "$(field '["received"]')" = 18 ] || fail "received after overlap: $body"
 out 40 x; problem 409 conflict "output gap"
+[ "$(field '["received"]')" = 18 ] || fail "a gap says where to resume: $body"
 out abc x; problem 400 invalid-query "output offset not a number"
 code=$(curl -s "${AUTH[@]}" -o "$T/body" -w '%{http_code}' -X POST -H 'content-type: application/json' --data-binary x \
        "$URL/api/v1/jobs/$gid/output?workerId=$wid&attempt=$attempt&offset=18"); body=$(cat "$T/body")
@@ -237,6 +238,7 @@ req GET "/api/v1/jobs?status=DONE"; problem 400 invalid-query "bad status filter
 req POST /api/v1/jobs '{"name":"nightly-fpga-build","requiredCapabilities":["fpga","x86"]}'; expect 201 "fpga job"
 fid=$(field '["id"]'); fseq=$(field '["seq"]')
 req GET "/api/v1/jobs?capability=fpga"; expect 200 "list by capability"
+[ "$(field '["jobs"][0]["progress"]')" = 0 ] || fail "list items carry progress: $body"
 [ "$(field '["jobs"].__len__()')" = 1 ] && [ "$(field '["jobs"][0]["id"]')" = "$fid" ] || fail "capability filter: $body"
 [ "$(field '["jobs"][0]["assignedWorker"]')" = None ] || fail "list items carry assignedWorker: $body"
 req GET "/api/v1/jobs?name_prefix=nightly-"; expect 200 "list by name prefix"
@@ -296,6 +298,11 @@ as "$OPER" GET /api/v1/stats; expect 200 "operator reads stats"
 as "$ALICE" POST "/api/v1/jobs/$aj/cancel"; expect 200 "user cancels own job"
 as "$WTOK" POST /api/v1/workers '{"name":"not-me","slots":1}'; problem 403 forbidden "worker registers another name"
 as "$WTOK" POST /api/v1/workers '{"name":"w9","slots":1}'; expect 201 "worker registers itself"
+w9=$(field '["id"]')
+as "$WTOK" PUT "/api/v1/workers/$wid" '{"draining":true}'; problem 403 forbidden "worker drains another"
+as "$WTOK" DELETE "/api/v1/workers/$wid"; problem 403 forbidden "worker deregisters another"
+as "$WTOK" PUT "/api/v1/workers/$w9" '{"draining":true}'; expect 200 "worker drains itself"
+as "$WTOK" DELETE "/api/v1/workers/$w9"; expect 200 "worker deregisters itself"
 as "$WTOK" POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.1}'; problem 403 forbidden "worker beats for another"
 as "$WTOK" POST /api/v1/jobs '{"name":"x"}'; problem 403 forbidden "worker submits"
 
