@@ -33,6 +33,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "tools/djs/bench_util.h"
 #include "tools/djs/cli.h"
 
 /* The load generator: per thread one epoll set (level-triggered, each socket
@@ -106,30 +107,8 @@ static int conn_send(phase_t *ph, int ep, conn_t *c, uint64_t now)
 /* Parse what has arrived: 1 when one whole answer is in buf. */
 static int answer_complete(conn_t *c)
 {
-    if (c->total == 0) {
-        size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
-        const char *end = c->len > from ? memmem(c->buf + from, c->len - from, "\r\n\r\n", 4) : NULL;
-        if (end == NULL) {
-            c->scanned = c->len;
-            return 0;
-        }
-        size_t head = (size_t)(end - c->buf) + 4, body = 0;
-        for (const char *p = c->buf; p < end; p++) {
-            p = memchr(p, '\n', (size_t)(end - p));
-            if (p == NULL)
-                break;
-            if ((size_t)(end - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0) {
-                const char *d = p + 16;
-                while (*d == ' ')
-                    d++;
-                while (*d >= '0' && *d <= '9')
-                    body = body * 10 + (size_t)(*d++ - '0');
-                break;
-            }
-        }
-        c->total = head + body;
-    }
-    return c->len >= c->total;
+    size_t head;
+    return bench_http_answer(c->buf, c->len, &c->scanned, &c->total, &head);
 }
 
 /* Read what arrived: 1 when an answer is complete and the next request is
@@ -332,26 +311,6 @@ static result_t run_phase(const char *name, pid_t server, const struct sockaddr_
 }
 
 /* One request over a fresh connection (setup steps). */
-static int one_request(const struct sockaddr_in *addr, const char *req, char *out, size_t outlen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return -1;
-    }
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < outlen && (k = read(fd, out + n, outlen - 1 - n)) > 0)
-        n += (size_t)k;
-    out[n] = '\0';
-    close(fd);
-    return atoi(out + 9);
-}
 
 /* The log's commit counters from /metrics (a snapshot). */
 typedef struct log_counters {
@@ -373,7 +332,7 @@ static log_counters_t log_counters(const struct sockaddr_in *addr, const char *t
     char req[2048];
     log_counters_t c = {0};
     snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", token);
-    if (one_request(addr, req, out, sizeof(out)) == 200) {
+    if (bench_request(addr, req, out, sizeof(out)) == 200) {
         c.commits = metric(out, "djs_log_commits_total");
         c.events = metric(out, "djs_log_events_total");
         c.commit_s = metric(out, "djs_log_commit_seconds_sum");
@@ -444,47 +403,18 @@ int bench_api(int argc, char **argv)
         return 1;
     }
     exe[el] = '\0';
-    /* a free port: bind 0, read it, release it for the server */
     struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    socklen_t alen = sizeof(addr);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || getsockname(fd, (struct sockaddr *)&addr, &alen) != 0) {
+    if (bench_free_port(&addr) != 0) {
         perror("choosing a port");
         return 1;
     }
-    close(fd);
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr.sin_port));
-    djs_auth_t *auth;
-    djs_buf_t tok;
-    djs_buf_init(&tok);
-    if (djs_auth_open(&auth, dir) != 0 || djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), 3600, &tok) != 0) {
-        fprintf(stderr, "djs bench api: cannot make a token in %s\n", dir);
+    if (bench_token("api", dir, 3600, token, sizeof(token)) != 0)
         return 1;
-    }
-    snprintf(token, sizeof(token), "%.*s", (int)tok.len, (const char *)tok.base);
-    djs_buf_dispose(&tok);
-    djs_auth_close(auth);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        /* no rate limit: the benchmark is one principal on purpose */
-        execl(exe, exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0", (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = bench_serve("api", exe, dir, &addr, 0);
+    if (pid < 0)
+        return 1;
     char out[65536], req[2048];
-    int up = 0;
-    for (int i = 0; i < 200 && !up; i++) {
-        usleep(50000);
-        up = one_request(&addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200;
-    }
-    if (!up) {
-        fprintf(stderr, "djs bench api: the server did not start\n");
-        kill(pid, SIGKILL);
-        return 1;
-    }
     const char *body = "{\"name\":\"bench\",\"payload\":{\"cmd\":\"true\"}}";
     snprintf(req, sizeof(req),
              "POST /api/v1/jobs HTTP/1.1\r\nHost: b\r\nConnection: close\r\nAuthorization: Bearer %s\r\nContent-Type: "
@@ -492,7 +422,7 @@ int bench_api(int argc, char **argv)
              "Content-Length: %zu\r\n\r\n%s",
              token, strlen(body), body);
     char *idp;
-    if (one_request(&addr, req, out, sizeof(out)) != 201 || (idp = strstr(out, "\"id\":\"")) == NULL) {
+    if (bench_request(&addr, req, out, sizeof(out)) != 201 || (idp = strstr(out, "\"id\":\"")) == NULL) {
         fprintf(stderr, "djs bench api: could not submit the job to read\n");
         kill(pid, SIGKILL);
         return 1;

@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "tools/djs/bench_e2e.h"
+#include "tools/djs/bench_util.h"
 
 #define BS_BUF 4096
 #define BS_CONNECTING_MAX 64
@@ -296,7 +297,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
     }
     snprintf(dir, sizeof(dir), "%s/djs-bench-e2e-bs-XXXXXX", tmpbase);
     bs_t *b = djs_calloc(1, sizeof(*b));
-    if (mkdtemp(dir) == NULL || e2e_free_port(&b->addr) != 0) {
+    if (mkdtemp(dir) == NULL || bench_free_port(&b->addr) != 0) {
         snprintf(out->why, sizeof(out->why), "cannot make %.100s or choose a port", dir);
         djs_free(b);
         return;

@@ -46,6 +46,7 @@
 #include "core/error.h"
 #include "core/id.h"
 #include "tools/djs/bench_e2e.h"
+#include "tools/djs/bench_util.h"
 #include "tools/djs/cli.h"
 
 #define HB_EVERY_MS 2000
@@ -54,20 +55,6 @@
 #define STALL_S 60
 
 /* ---- shared helpers (bench_e2e.h) ------------------------------------------------------------------ */
-
-int e2e_free_port(struct sockaddr_in *addr)
-{
-    uv_ip4_addr("127.0.0.1", 0, addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    socklen_t alen = sizeof(*addr);
-    int rc =
-        (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 || getsockname(fd, (struct sockaddr *)addr, &alen) != 0)
-            ? -1
-            : 0;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -581,31 +568,11 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
 /* Parse what has arrived: 1 when one whole answer is in rbuf. */
 static int answer_complete(hconn_t *c)
 {
-    if (c->total == 0) {
-        size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
-        const char *end = c->rlen > from ? memmem(c->rbuf + from, c->rlen - from, "\r\n\r\n", 4) : NULL;
-        if (end == NULL) {
-            c->scanned = c->rlen;
-            return 0;
-        }
-        size_t head = (size_t)(end - c->rbuf) + 4, body = 0;
-        for (const char *p = c->rbuf; p < end; p++) {
-            p = memchr(p, '\n', (size_t)(end - p));
-            if (p == NULL)
-                break;
-            if ((size_t)(end - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0) {
-                const char *d = p + 16;
-                while (*d == ' ')
-                    d++;
-                while (*d >= '0' && *d <= '9')
-                    body = body * 10 + (size_t)(*d++ - '0');
-                break;
-            }
-        }
-        c->total = head + body;
+    size_t head = 0, had = c->total;
+    int whole = bench_http_answer(c->rbuf, c->rlen, &c->scanned, &c->total, &head);
+    if (had == 0 && c->total != 0)
         c->scanned = head; /* now: where the body starts */
-    }
-    return c->rlen >= c->total;
+    return whole;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
@@ -891,23 +858,6 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     djs_free(b);
 }
 
-/* One request over a fresh blocking connection: the status, or -1. */
-static int probe_health(const struct sockaddr_in *addr)
-{
-    static const char req[] = "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
-    char out[512];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 ||
-        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    ssize_t k = read(fd, out, sizeof(out) - 1);
-    close(fd);
-    return k >= 12 ? atoi(out + 9) : -1;
-}
-
 /* v with the given decimals, or null when not measured */
 /* CPU seconds (user + system) used so far by process pid, all threads. */
 static double proc_cpu_s(pid_t pid)
@@ -983,42 +933,16 @@ int bench_e2e(int argc, char **argv)
     }
     exe[el] = '\0';
     struct sockaddr_in addr;
-    if (e2e_free_port(&addr) != 0) {
+    if (bench_free_port(&addr) != 0) {
         perror("choosing a port");
         return 1;
     }
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr.sin_port));
-    djs_auth_t *auth;
-    djs_buf_t tok;
-    djs_buf_init(&tok);
-    if (djs_auth_open(&auth, dir) != 0 || djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), 86400, &tok) != 0) {
-        fprintf(stderr, "djs bench e2e: cannot make a token in %s\n", dir);
+    if (bench_token("e2e", dir, 86400, token, sizeof(token)) != 0)
         return 1;
-    }
-    snprintf(token, sizeof(token), "%.*s", (int)tok.len, (const char *)tok.base);
-    djs_buf_dispose(&tok);
-    djs_auth_close(auth);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        /* no rate limit: the benchmark is one principal on purpose */
-        execl(exe, exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0", (char *)NULL);
-        _exit(127);
-    }
-    int up = 0;
-    for (int i = 0; i < 200 && !up; i++) {
-        usleep(50000);
-        up = probe_health(&addr) == 200;
-    }
-    if (!up) {
-        fprintf(stderr, "djs bench e2e: the server did not start\n");
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    pid_t pid = bench_serve("e2e", exe, dir, &addr, 1);
+    if (pid < 0)
         return 1;
-    }
     const char *mode = batch > 1 ? "workflows" : "one job per request";
     printf("bench e2e: djs serve on %s (pid %d), data in %s\n", listen, (int)pid, dir);
     printf("simulated workers: %" PRIu64 " in one process over HTTP (%" PRIu64 " slots each, 1 poll + %" PRIu64

@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 /* A free loopback TCP port: bind 0, read it, release it. 0 on failure. */
-int e2e_free_port(struct sockaddr_in *addr);
 
 /* Sort lat (microseconds) and give p50 and p99 in milliseconds (0 when n is 0). */
 void e2e_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms);

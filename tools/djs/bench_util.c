@@ -1,0 +1,131 @@
+#include "tools/djs/bench_util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/auth.h"
+#include "core/buf.h"
+
+int bench_free_port(struct sockaddr_in *addr)
+{
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    socklen_t alen = sizeof(*addr);
+    int rc =
+        (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 || getsockname(fd, (struct sockaddr *)addr, &alen) != 0)
+            ? -1
+            : 0;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n)
+{
+    djs_auth_t *auth;
+    djs_buf_t tok;
+    djs_buf_init(&tok);
+    if (djs_auth_open(&auth, dir) != 0) {
+        fprintf(stderr, "djs bench %s: cannot make a token in %s\n", what, dir);
+        return -1;
+    }
+    int rc = djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), ttl_s, &tok);
+    if (rc == 0)
+        snprintf(token, n, "%.*s", (int)tok.len, (const char *)tok.base);
+    else
+        fprintf(stderr, "djs bench %s: cannot make a token in %s\n", what, dir);
+    djs_buf_dispose(&tok);
+    djs_auth_close(auth);
+    return rc == 0 ? 0 : -1;
+}
+
+int bench_request(const struct sockaddr_in *addr, const char *req, char *out, size_t outlen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < outlen && (k = read(fd, out + n, outlen - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(fd);
+    return n >= 12 ? atoi(out + 9) : -1;
+}
+
+pid_t bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
+{
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr->sin_port));
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        if (quiet)
+            dup2(devnull, 2);
+        /* no rate limit: a benchmark is one principal on purpose */
+        execl(exe, exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0", (char *)NULL);
+        _exit(127);
+    }
+    char out[512];
+    for (int i = 0; i < 200; i++) {
+        usleep(50000);
+        if (bench_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
+            return pid;
+    }
+    fprintf(stderr, "djs bench %s: the server did not start\n", what);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *total, size_t *head)
+{
+    if (*total == 0) {
+        size_t from = *scanned > 3 ? *scanned - 3 : 0;
+        const char *end = len > from ? memmem(buf + from, len - from, "\r\n\r\n", 4) : NULL;
+        if (end == NULL) {
+            *scanned = len;
+            return 0;
+        }
+        size_t h = (size_t)(end - buf) + 4, body = 0;
+        for (const char *p = buf; p < end; p++) {
+            p = memchr(p, '\n', (size_t)(end - p));
+            if (p == NULL)
+                break;
+            if ((size_t)(end - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0) {
+                const char *d = p + 16;
+                while (*d == ' ')
+                    d++;
+                while (*d >= '0' && *d <= '9')
+                    body = body * 10 + (size_t)(*d++ - '0');
+                break;
+            }
+        }
+        *total = h + body;
+        *head = h;
+    }
+    return len >= *total;
+}

@@ -1,0 +1,31 @@
+/* Pieces every benchmark that drives a child `djs serve` needs (private to
+ * tools/djs): a free loopback port, an admin token, starting the server and
+ * waiting for it, and the bookkeeping of HTTP/1.1 answers arriving on a
+ * keep-alive connection. */
+#ifndef DJS_TOOLS_BENCH_UTIL_H
+#define DJS_TOOLS_BENCH_UTIL_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A free 127.0.0.1 port in addr (bound, read, released). 0 or -1. */
+int bench_free_port(struct sockaddr_in *addr);
+/* An admin token for the server of data directory dir (its secret is made
+ * if needed), valid ttl_s. 0, or -1 after a message naming `what`. */
+int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n);
+/* Start `exe serve --data dir --listen 127.0.0.1:PORT --rate-limit 0` with
+ * stdout (and stderr when quiet) to /dev/null and wait up to 10 s for GET
+ * /health. The pid, or -1 after a message (the child is killed). */
+pid_t bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet);
+/* One request over a fresh blocking connection; the answer (NUL-terminated,
+ * cut to outlen) in out. The status, or -1. */
+int bench_request(const struct sockaddr_in *addr, const char *req, char *out, size_t outlen);
+/* Whether the first HTTP/1.1 answer in buf[0..len) is whole (1) or not yet
+ * (0). *scanned and *total start at 0 for each answer and carry the
+ * search between calls; once the head is found *total is head + body
+ * (Content-Length) and *head the head's length. */
+int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *total, size_t *head);
+
+#endif
