@@ -644,6 +644,27 @@ static int buf_write(void *data, const char *p, size_t n)
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 
+/* The outcome of the job's last run: *result (job.succeeded's result) and
+ * *error (job.failed's error), each a new reference or NULL. */
+static void job_outcome(const djs_job_view_t *v, json_t **result, json_t **error)
+{
+    djs_event_t ev;
+    djs_job_change_t c;
+    *result = *error = NULL;
+    if (v->last_result.len == 0 || djs_event_decode(v->last_result.base, v->last_result.len, &ev) != 0 ||
+        djs_body_read_job_change(ev.body, ev.body_len, &c) != 0)
+        return;
+    if (ev.type == DJS_EV_JOB_SUCCEEDED && c.result_len > 0) {
+        djs_mp_reader_t r;
+        djs_mp_reader_init(&r, c.result, c.result_len);
+        *result = djs_mp_to_json(&r, 0);
+    } else if (ev.type != DJS_EV_JOB_SUCCEEDED) {
+        const char *e = c.error.len > 0 ? c.error.p : (c.reason.len > 0 ? c.reason.p : "failed");
+        size_t n = c.error.len > 0 ? c.error.len : (c.reason.len > 0 ? c.reason.len : 6);
+        *error = djs_json_str_lossy(e, n);
+    }
+}
+
 static json_t *job_json(const djs_job_view_t *v)
 {
     djs_event_t ev;
@@ -682,6 +703,12 @@ static json_t *job_json(const djs_job_view_t *v)
     if (v->started_ns && v->finished_ns >= v->started_ns)
         json_object_set_new(m, "runSeconds", json_real((v->finished_ns - v->started_ns) / 1e9));
     json_object_set_new(j, "metrics", m);
+    json_t *result, *error;
+    job_outcome(v, &result, &error);
+    if (result != NULL)
+        json_object_set_new(j, "result", result);
+    if (error != NULL)
+        json_object_set_new(j, "error", error);
     json_object_set_new(j, "seq", json_integer((json_int_t)v->last_seq));
     return j;
 }
@@ -850,7 +877,24 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v)
         jw(b, t);
         free(t);
     }
-    jw(b, "},\"seq\":");
+    jw(b, "}");
+    json_t *outcome[2];
+    job_outcome(v, &outcome[0], &outcome[1]);
+    for (int k = 0; k < 2; k++) { /* jansson's rendering of the values, as in job_json */
+        if (outcome[k] == NULL)
+            continue;
+        char *t = json_dumps(outcome[k], JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(outcome[k]);
+        if (t == NULL) {
+            if (k == 0)
+                json_decref(outcome[1]);
+            return -1;
+        }
+        jw(b, k == 0 ? ",\"result\":" : ",\"error\":");
+        jw(b, t);
+        free(t);
+    }
+    jw(b, ",\"seq\":");
     jw_int(b, (int64_t)v->last_seq);
     jw(b, "}");
     return 0;

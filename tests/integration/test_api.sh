@@ -176,6 +176,7 @@ curl -s "${AUTH[@]}" -D "$T/hdr" -o /dev/null "$URL/api/v1/jobs/$gid/logs?offset
 grep -qi '^djs-log-complete: true' "$T/hdr" || fail "logs complete once the job is done: $(cat "$T/hdr")"
 req POST "/api/v1/jobs/$gid/complete" "{\"workerId\":\"$wid\",\"attempt\":$attempt}"; problem 409 stale-attempt "complete twice"
 req GET "/api/v1/jobs/$gid"; [ "$(field '["status"]')" = COMPLETED ] || fail "gpu job completed: $body"
+[ "$(field '["result"]["ok"]')" = True ] || fail "the job carries its result: $body"
 req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.5,"memory":0.25,"responseMs":12}'; expect 200 heartbeat
 req POST "/api/v1/workers/$wid/heartbeat" '{"cpu":5}'; problem 400 wrong-type "cpu range"
 # the agent lists what it runs; jobs that are no longer its assignment come back in "stop"
