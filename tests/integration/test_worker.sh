@@ -37,14 +37,14 @@ done
 ADMIN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
 TA=$("$DJS" token create --data "$T/data" --sub wa --role worker)
 TB=$("$DJS" token create --data "$T/data" --sub wb --role worker)
-# the agent drained at the end deregisters itself: PUT/DELETE /workers/{id}
-# take an operator token (the server refuses them to worker tokens)
+# the agent drained at the end runs on an operator token (worker tokens
+# work too: the server lets a worker drain and deregister itself)
 TC=$("$DJS" token create --data "$T/data" --sub ops --role operator)
 AUTH=(-H "Authorization: Bearer $ADMIN")
 
-# start_agent NAME TOKEN CAPS -> its pid in $apid, output in $T/NAME.out
+# start_agent NAME TOKEN CAPS [FLAGS...] -> its pid in $apid, output in $T/NAME.out
 start_agent() {
-    "$DJS" worker --server "$URL" --token "$2" --name "$1" --capabilities "$3" --slots 3 --workdir "$T/wd" \
+    "$DJS" worker --server "$URL" --token "$2" --name "$1" --capabilities "$3" "${@:4}" --slots 3 --workdir "$T/wd" \
         --heartbeat 0.3 --grace 1 --drain-timeout 20 >>"$T/$1.out" 2>&1 &
     apid=$!
     pids+=("$apid")
@@ -56,7 +56,7 @@ start_agent() {
 }
 start_agent wa "$TA" alpha
 pa=$apid
-start_agent wb "$TB" beta
+start_agent wb "$TB" beta --tags zone=eu,disk=ssd
 pb=$apid
 
 # submit JSON -> $id
@@ -106,6 +106,13 @@ history "$nope" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]
 kill -0 "$pa" && kill -0 "$pb" || fail "an agent died on an unknown kind"
 
 echo "== http kind: success by status, the body is the output"
+# tags are advertised as capabilities: a job requiring zone=eu runs on wb only
+submit "{\"name\":\"eu-only\",\"requiredCapabilities\":[\"zone=eu\"],\"payload\":$(exec_payload 'echo in eu')}"
+wait_status "$id" COMPLETED 20
+wbid=$(get workers | $PY -c 'import json,sys; print([w["id"] for w in json.load(sys.stdin)["workers"] if w["name"]=="wb"][0])')
+get "jobs/$id/history" | $PY -c 'import json,sys; e=[x for x in json.load(sys.stdin)["events"] if x["type"]=="job.scheduled"]; assert all(x["body"]["worker"]==sys.argv[1] for x in e), e' "$wbid" ||
+    fail "the zone=eu job ran elsewhere than the tagged agent"
+echo "ok tags route jobs (zone=eu ran on wb)"
 submit "{\"name\":\"ping\",\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\"}}"
 ping=$id
 submit "{\"name\":\"ping201\",\"maxRetries\":0,\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\",\"expectStatus\":[201]}}"

@@ -12,7 +12,7 @@
 #include "tools/djs/cli.h"
 
 #define WORKER_USAGE                                                                                                               \
-    "djs worker --server URL --token T [--name N] [--capabilities A,B] [--slots K] [--workdir DIR]\n"                              \
+    "djs worker --server URL --token T [--name N] [--capabilities A,B] [--tags k=v,...] [--slots K] [--workdir DIR]\n"             \
     "           [--heartbeat S] [--grace S] [--drain-timeout S] [--cacert FILE] [--insecure]\n"                                    \
     "(also DJS_SERVER, DJS_TOKEN; defaults: name = host name, slots = CPUs, workdir = current directory,\n"                        \
     "heartbeat 5 s, grace 5 s, drain-timeout 60 s; see docs/worker.md)"
@@ -89,6 +89,8 @@ int cmd_worker(int argc, char **argv)
     c.token = cli_opt(argc, argv, "--token");
     c.name = cli_opt(argc, argv, "--name");
     c.capabilities = cli_opt(argc, argv, "--capabilities");
+    const char *tags = cli_opt(argc, argv, "--tags");
+    char caps[4096];
     c.cacert = cli_opt(argc, argv, "--cacert");
     c.insecure = cli_flag(argc, argv, "--insecure");
     if (slots_opt(argc, argv, &c.slots) != 0 || seconds_opt(argc, argv, "--heartbeat", 5, 0.1, 3600, &c.heartbeat_ms) != 0 ||
@@ -98,6 +100,18 @@ int cmd_worker(int argc, char **argv)
     const char *pos[1];
     if (cli_rest(argc, argv, pos, 0, WORKER_USAGE) < 0)
         return 2;
+    if (tags != NULL) {
+        /* tags are key=value labels; they are advertised as capabilities
+         * "key=value", so a job routes to them with requiredCapabilities */
+        for (const char *p = tags; *p != '\0';) {
+            const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p), *eq = memchr(p, '=', (size_t)(end - p));
+            if (eq == NULL || eq == p || eq + 1 == end || end - p > 64)
+                return usage_error("--tags takes key=value pairs separated by commas (each at most 64 bytes)", NULL);
+            p = comma ? comma + 1 : end;
+        }
+        snprintf(caps, sizeof(caps), "%s%s%s", c.capabilities ? c.capabilities : "", c.capabilities ? "," : "", tags);
+        c.capabilities = caps;
+    }
     if (sv == NULL)
         sv = getenv("DJS_SERVER");
     if (c.token == NULL)
