@@ -397,6 +397,8 @@ int cmd_bench(int argc, char **argv)
         return bench_api(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "e2e") == 0)
         return bench_e2e(argc - 1, argv + 1);
-    fprintf(stderr, "usage: djs bench log|engine|api|e2e [options]   (djs help lists them)\n");
+    if (argc >= 2 && strcmp(argv[1], "stream") == 0)
+        return bench_stream(argc - 1, argv + 1);
+    fprintf(stderr, "usage: djs bench log|engine|api|e2e|stream [options]   (djs help lists them)\n");
     return 2;
 }

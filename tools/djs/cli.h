@@ -26,6 +26,7 @@ int bench_log(int argc, char **argv);
 int bench_engine(int argc, char **argv);
 int bench_api(int argc, char **argv);
 int bench_e2e(int argc, char **argv);
+int bench_stream(int argc, char **argv);
 
 /* The client subcommands (submit, jobs, job, cancel, retry, delete,
  * history, logs, workers, stats, events: cmd_client.c). cli_is_client
