@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "api/render.h"
 #include "core/alloc.h"
@@ -249,16 +250,47 @@ static const frame_t *frame_of(djs_streams_t *ss, int kind, const djs_event_t *e
 
 /* ---- sending ------------------------------------------------------------------------------ */
 
+/* Bytes waiting for the peer: framed data not yet written (pending), being
+ * written (inflight), and wslay's control frames. */
 static size_t queued(sub_t *s)
 {
-    if (s->sse)
-        return s->pending.len + s->inflight.len;
-    return wslay_event_get_queued_msg_length(s->ws->ws_ctx);
+    size_t n = s->pending.len + s->inflight.len;
+    if (!s->sse)
+        n += wslay_event_get_queued_msg_length(s->ws->ws_ctx);
+    return n;
 }
 
 static int room(sub_t *s)
 {
-    return queued(s) < s->ss->cfg.queue_bytes && (s->sse || wslay_event_get_queued_msg_count(s->ws->ws_ctx) < 8192);
+    return queued(s) < s->ss->cfg.queue_bytes;
+}
+
+/* A server data frame (FIN, unmasked) around len bytes, into out. Data
+ * frames do not go through wslay: h2o 2.2's wslay send callback writes one
+ * piece (a header, a payload) per socket write and waits for it, two
+ * syscalls and a loop turn per message; framing here lets one write carry
+ * every frame queued since the last. Control frames (ping, pong, close)
+ * stay with wslay, which writes only when the socket is idle. */
+static void ws_frame(djs_buf_t *out, int opcode, const void *data, size_t len)
+{
+    uint8_t h[10];
+    size_t hl = 2;
+    h[0] = (uint8_t)(0x80 | opcode);
+    if (len < 126) {
+        h[1] = (uint8_t)len;
+    } else if (len < 65536) {
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
+        hl = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+        hl = 10;
+    }
+    djs_buf_append(out, h, hl);
+    djs_buf_append(out, data, len);
 }
 
 static void ws_queue(sub_t *s, int opcode, const void *data, size_t len)
@@ -271,7 +303,7 @@ static void ws_queue(sub_t *s, int opcode, const void *data, size_t len)
 static void send_msg(sub_t *s, uint64_t seq, const char *event, const void *data, size_t len, int binary)
 {
     if (!s->sse) {
-        ws_queue(s, binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME, data, len);
+        ws_frame(&s->pending, binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME, data, len);
         return;
     }
     char head[96];
@@ -284,17 +316,52 @@ static void send_msg(sub_t *s, uint64_t seq, const char *event, const void *data
 
 static void sse_flush(sub_t *s);
 
+static void on_ws(h2o_websocket_conn_t *conn, const struct wslay_event_on_msg_recv_arg *arg);
+static void feed(sub_t *s);
+static void want(sub_t *s);
+
+static void on_ws_written(h2o_socket_t *sock, const char *err)
+{
+    h2o_websocket_conn_t *conn = sock->data;
+    sub_t *s = conn->data;
+    if (err != NULL) {
+        on_ws(conn, NULL); /* closes */
+        return;
+    }
+    djs_buf_reset(&s->inflight);
+    feed(s); /* reads on from the log if there is more, and flushes */
+}
+
+static void ws_flush(sub_t *s)
+{
+    h2o_socket_t *sock = s->ws->sock;
+    if (sock == NULL) { /* the 101 is not out yet: look again after the next I/O */
+        want(s);
+        return;
+    }
+    if (s->pending.len > 0 && !h2o_socket_is_writing(sock)) {
+        djs_buf_t t = s->inflight; /* swap: the written bytes stay until on_ws_written */
+        s->inflight = s->pending;
+        s->pending = t;
+        djs_buf_reset(&s->pending);
+        h2o_iovec_t v = h2o_iovec_init(s->inflight.base, s->inflight.len);
+        h2o_socket_write(sock, &v, 1, on_ws_written);
+    } else if (s->pending.len > 0) {
+        want(s); /* wslay is writing a control frame: try again after it */
+    }
+    if (!h2o_socket_is_writing(sock))
+        h2o_websocket_proceed(s->ws); /* control frames, reads; may close: then s->dead is set, s stays allocated */
+}
+
 static void flush(sub_t *s)
 {
     if (s->dead)
         return;
     if (s->sse)
         sse_flush(s);
-    else if (s->ws->sock != NULL)
-        h2o_websocket_proceed(s->ws); /* may close: then s->dead is set, s stays allocated */
+    else
+        ws_flush(s);
 }
-
-static void want(sub_t *s);
 
 typedef struct feed_ctx {
     sub_t *s;
@@ -343,8 +410,12 @@ static void close_ws(sub_t *s, int code, const char *reason);
 /* Send what the log holds past the cursor while there is room. */
 static void feed(sub_t *s)
 {
-    if (s->dead || s->kind == DJS_STREAM_SYSTEM_METRICS)
+    if (s->dead)
         return;
+    if (s->kind == DJS_STREAM_SYSTEM_METRICS) { /* timer-driven: only sends what is queued */
+        flush(s);
+        return;
+    }
     djs_streams_t *ss = s->ss;
     uint64_t durable = djs_log_durable_seq(ss->log);
     for (int round = 0; round < 8 && s->next_seq <= durable && room(s); round++) {
@@ -442,6 +513,12 @@ static void drop_ws(sub_t *s)
     h2o_websocket_conn_t *conn = s->ws;
     if (s->timer_on && !uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+    /* a reset, not a FIN queued behind data the peer will never read */
+    int fd = conn->sock != NULL ? h2o_socket_get_fd(conn->sock) : -1;
+    if (fd >= 0) {
+        struct linger l = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
     s->ws = NULL;
     unlink_sub(s);
     h2o_websocket_close(conn);
