@@ -231,28 +231,10 @@ typedef struct result {
     uint64_t done, errors, non2xx;
 } result_t;
 
-/* CPU seconds (user + system) used so far by process pid, all threads. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], text[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    const char *p = strrchr(text, ')'); /* the command name may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static result_t run_phase(const char *name, pid_t server, const struct sockaddr_in *addr, const char *req, int conns, int threads,
                           double secs)
 {
-    double s0 = proc_cpu_s(server), c0 = proc_cpu_s(getpid());
+    double s0 = bench_proc_cpu_s(server), c0 = bench_proc_cpu_s(getpid());
     phase_t ph[16];
     pthread_t tid[16];
     memset(ph, 0, sizeof(ph));
@@ -272,7 +254,7 @@ static result_t run_phase(const char *name, pid_t server, const struct sockaddr_
         for (int t = 0; t < threads; t++)
             pthread_join(tid[t], NULL);
     }
-    double s1 = proc_cpu_s(server), c1 = proc_cpu_s(getpid());
+    double s1 = bench_proc_cpu_s(server), c1 = bench_proc_cpu_s(getpid());
     result_t r = {0};
     uint64_t t0 = UINT64_MAX, t1 = 0, nlat = 0;
     for (int t = 0; t < threads; t++) {
@@ -391,26 +373,11 @@ int bench_api(int argc, char **argv)
     const char *pos[1];
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
-    char dir[4096], exe[4096], listen[64], token[1024];
-    snprintf(dir, sizeof(dir), "%s/djs-bench-api-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp");
-    if (mkdtemp(dir) == NULL) {
-        perror(dir);
+    bench_env_t env;
+    if (bench_prepare("api", NULL, 3600, &env) != 0)
         return 1;
-    }
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (el <= 0) {
-        perror("readlink /proc/self/exe");
-        return 1;
-    }
-    exe[el] = '\0';
-    struct sockaddr_in addr;
-    if (bench_free_port(&addr) != 0) {
-        perror("choosing a port");
-        return 1;
-    }
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr.sin_port));
-    if (bench_token("api", dir, 3600, token, sizeof(token)) != 0)
-        return 1;
+    const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
+    struct sockaddr_in addr = env.addr;
     pid_t pid = bench_serve("api", exe, dir, &addr, 0);
     if (pid < 0)
         return 1;

@@ -859,23 +859,6 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
 }
 
 /* v with the given decimals, or null when not measured */
-/* CPU seconds (user + system) used so far by process pid, all threads. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], text[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    const char *p = strrchr(text, ')'); /* the command name may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static void num_or_null(char *out, size_t n, int ok, double v, int decimals)
 {
@@ -920,26 +903,11 @@ int bench_e2e(int argc, char **argv)
         }
     }
     const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-    char dir[4096], exe[4096], listen[64], token[1024];
-    snprintf(dir, sizeof(dir), "%s/djs-bench-e2e-XXXXXX", tmpbase);
-    if (mkdtemp(dir) == NULL) {
-        perror(dir);
+    bench_env_t env;
+    if (bench_prepare("e2e", tmpbase, 86400, &env) != 0)
         return 1;
-    }
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (el <= 0) {
-        perror("readlink /proc/self/exe");
-        return 1;
-    }
-    exe[el] = '\0';
-    struct sockaddr_in addr;
-    if (bench_free_port(&addr) != 0) {
-        perror("choosing a port");
-        return 1;
-    }
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr.sin_port));
-    if (bench_token("e2e", dir, 86400, token, sizeof(token)) != 0)
-        return 1;
+    const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
+    struct sockaddr_in addr = env.addr;
     pid_t pid = bench_serve("e2e", exe, dir, &addr, 1);
     if (pid < 0)
         return 1;
@@ -960,10 +928,11 @@ int bench_e2e(int argc, char **argv)
     fflush(stdout);
 
     djs_result_t d;
-    double s0 = proc_cpu_s(pid), c0 = proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
+    double s0 = bench_proc_cpu_s(pid), c0 = bench_proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
     run_djs(&addr, token, n, (uint32_t)workers, (uint32_t)producers, (uint32_t)slots, (uint32_t)conns, (uint32_t)batch, hold_ms,
             &d);
-    double s_cpu = proc_cpu_s(pid) - s0, c_cpu = proc_cpu_s(getpid()) - c0, wall = (double)djs_monotonic_ns() / 1e9 - w0;
+    double s_cpu = bench_proc_cpu_s(pid) - s0, c_cpu = bench_proc_cpu_s(getpid()) - c0,
+           wall = (double)djs_monotonic_ns() / 1e9 - w0;
     kill(pid, SIGTERM);
     int st = 0;
     waitpid(pid, &st, 0);

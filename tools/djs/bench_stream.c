@@ -473,24 +473,6 @@ static void *producer_thread(void *arg)
 
 /* ---- server helpers ---- */
 
-/* CPU seconds (user + system) used so far by process pid, all threads. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], text[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    const char *p = strrchr(text, ')');
-    unsigned long long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double rss_mb(pid_t pid)
 {
     char path[64], line[256];
@@ -561,7 +543,7 @@ static void run_catchup(const struct sockaddr_in *addr, const char *auth, uint64
 
     wsc_t c;
     live_stats_t st = {0};
-    double s0 = proc_cpu_s(srv), k0 = proc_cpu_s(getpid());
+    double s0 = bench_proc_cpu_s(srv), k0 = bench_proc_cpu_s(getpid());
     uint64_t c0 = now_ns(CLOCK_MONOTONIC);
     if (ws_open(&c, addr, auth, "/ws/events?from_seq=1", 4 << 20) != 0) {
         fprintf(stderr, "bench stream: the catch-up subscriber could not connect\n");
@@ -586,8 +568,8 @@ static void run_catchup(const struct sockaddr_in *addr, const char *auth, uint64
         c.len += (size_t)r;
     }
     uint64_t c1 = now_ns(CLOCK_MONOTONIC);
-    out->server_cpu_s = proc_cpu_s(srv) - s0;
-    out->client_cpu_s = proc_cpu_s(getpid()) - k0;
+    out->server_cpu_s = bench_proc_cpu_s(srv) - s0;
+    out->client_cpu_s = bench_proc_cpu_s(getpid()) - k0;
     out->events = c.n;
     out->target = c.durable_seq;
     out->seconds = (double)(c1 - c0) / 1e9;
@@ -660,7 +642,7 @@ static void run_live(const struct sockaddr_in *addr, const char *auth, uint32_t 
     st.deliveries = 0;
     memset(st.hist, 0, HIST_N * sizeof(uint64_t));
     uint64_t t0 = now_ns(CLOCK_MONOTONIC), next = t0 + 1000000000ull, last_del = 0, t_fin = 0;
-    double s0 = proc_cpu_s(srv), k0 = proc_cpu_s(getpid());
+    double s0 = bench_proc_cpu_s(srv), k0 = bench_proc_cpu_s(getpid());
     pthread_create(&th, NULL, producer_thread, p);
     uint64_t open = out->connected;
     for (;;) {
@@ -721,8 +703,8 @@ static void run_live(const struct sockaddr_in *addr, const char *auth, uint32_t 
         }
     }
     pthread_join(th, NULL);
-    out->server_cpu_s = proc_cpu_s(srv) - s0;
-    out->client_cpu_s = proc_cpu_s(getpid()) - k0;
+    out->server_cpu_s = bench_proc_cpu_s(srv) - s0;
+    out->client_cpu_s = bench_proc_cpu_s(getpid()) - k0;
     out->submitted = atomic_load(&p->submitted);
     out->requests = p->requests;
     out->errors = p->errors;
@@ -798,26 +780,12 @@ int bench_stream(int argc, char **argv)
         }
     }
     const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-    char dir[4096], exe[4096], listen[64], token[1024], auth[1100];
-    snprintf(dir, sizeof(dir), "%s/djs-bench-stream-XXXXXX", tmpbase);
-    if (mkdtemp(dir) == NULL) {
-        perror(dir);
+    bench_env_t env;
+    if (bench_prepare("stream", tmpbase, 86400, &env) != 0)
         return 1;
-    }
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (el <= 0) {
-        perror("readlink /proc/self/exe");
-        return 1;
-    }
-    exe[el] = '\0';
-    struct sockaddr_in addr;
-    if (bench_free_port(&addr) != 0) {
-        perror("choosing a port");
-        return 1;
-    }
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr.sin_port));
-    if (bench_token("djs bench stream", dir, 86400, token, sizeof(token)) != 0)
-        return 1;
+    const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
+    struct sockaddr_in addr = env.addr;
+    char auth[1100];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
     /* the child inherits the raised RLIMIT_NOFILE: a socket per subscriber there too */
     pid_t pid = bench_serve("djs bench stream", exe, dir, &addr, 1);

@@ -129,3 +129,42 @@ int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *tota
     }
     return len >= *total;
 }
+
+int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_env_t *env)
+{
+    const char *base = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+    snprintf(env->dir, sizeof(env->dir), "%s/djs-bench-%s-XXXXXX", base, what);
+    if (mkdtemp(env->dir) == NULL) {
+        perror(env->dir);
+        return -1;
+    }
+    ssize_t el = readlink("/proc/self/exe", env->exe, sizeof(env->exe) - 1);
+    if (el <= 0) {
+        perror("readlink /proc/self/exe");
+        return -1;
+    }
+    env->exe[el] = '\0';
+    if (bench_free_port(&env->addr) != 0) {
+        perror("choosing a port");
+        return -1;
+    }
+    snprintf(env->listen, sizeof(env->listen), "127.0.0.1:%d", ntohs(env->addr.sin_port));
+    return bench_token(what, env->dir, ttl_s, env->token, sizeof(env->token));
+}
+
+double bench_proc_cpu_s(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}

@@ -10,6 +10,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* What a benchmark's child server needs: a fresh data directory, this
+ * program's path (to exec `serve`), a free port and an admin token. */
+typedef struct bench_env {
+    char dir[4096], exe[4096], listen[64], token[1024];
+    struct sockaddr_in addr;
+} bench_env_t;
+/* Make the directory under dirbase (NULL: $TMPDIR or /var/tmp) and fill
+ * env; `what` names the bench in messages. 0, or -1 after a message. */
+int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_env_t *env);
+/* CPU seconds (user + system) used so far by process pid, all threads. */
+double bench_proc_cpu_s(pid_t pid);
+
 /* A free 127.0.0.1 port in addr (bound, read, released). 0 or -1. */
 int bench_free_port(struct sockaddr_in *addr);
 /* An admin token for the server of data directory dir (its secret is made
