@@ -55,7 +55,7 @@ typedef struct djs_job {
     uint32_t dependents;   /* index of its list of dependent jobs, or DJS_NONE */
     uint32_t idem;         /* index of its idempotency entry, or DJS_NONE */
     uint32_t timeout_s;
-    uint32_t attempt; /* assignments so far: the fencing token */
+    uint32_t attempt;  /* assignments so far: the fencing token */
     uint32_t out_len;  /* bytes of output stored for the job (all attempts) */
     uint32_t out_recv; /* bytes of the current attempt's output received */
     uint16_t max_retries;
