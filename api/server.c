@@ -909,6 +909,23 @@ static int parse_id(h2o_req_t *req, const char *p, size_t len, djs_id_t *id)
     return 0;
 }
 
+/* Fold job id as of at_seq into v (initialised here; the caller disposes
+ * it). DJS_ENOTFOUND also for another owner's job when who is a user: a
+ * user sees only its own jobs, and learns nothing of others'. */
+static int view_job(djs_server_t *s, const djs_principal_t *who, const djs_id_t *id, uint64_t at_seq, djs_job_view_t *v)
+{
+    djs_job_view_init(v);
+    int rc = djs_job_view_at(djs_engine_log(s->engine), id, at_seq, v);
+    if (rc == 0 && who->role == DJS_ROLE_USER) {
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        if (djs_event_decode(v->submit.base, v->submit.len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 ||
+            sp.owner.len != strlen(who->sub) || memcmp(sp.owner.p, who->sub, sp.owner.len) != 0)
+            rc = DJS_ENOTFOUND;
+    }
+    return rc;
+}
+
 static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *idp)
 {
     djs_id_t id = *idp;
@@ -917,15 +934,7 @@ static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
     if (read_point(s, req, &at, &given) != 0)
         return 0;
     djs_job_view_t v;
-    djs_job_view_init(&v);
-    int rc = djs_job_view_at(djs_engine_log(s->engine), &id, given ? at : UINT64_MAX, &v);
-    if (rc == 0 && who->role == DJS_ROLE_USER) {
-        djs_event_t ev;
-        djs_job_spec_t sp;
-        if (djs_event_decode(v.submit.base, v.submit.len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 ||
-            sp.owner.len != strlen(who->sub) || memcmp(sp.owner.p, who->sub, sp.owner.len) != 0)
-            rc = DJS_ENOTFOUND; /* a user sees only its own jobs, and learns nothing of others' */
-    }
+    int rc = view_job(s, who, &id, given ? at : UINT64_MAX, &v);
     if (rc == 0) {
         djs_buf_t *b = &s->scratch;
         djs_buf_reset(b);
@@ -1682,15 +1691,7 @@ static int get_logs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who,
     if (limit == 0 || limit > (1u << 20))
         return problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 1048576 bytes");
     djs_job_view_t v;
-    djs_job_view_init(&v);
-    int rc = djs_job_view_at(djs_engine_log(s->engine), id, UINT64_MAX, &v);
-    if (rc == 0 && who->role == DJS_ROLE_USER) {
-        djs_event_t ev;
-        djs_job_spec_t sp;
-        if (djs_event_decode(v.submit.base, v.submit.len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 ||
-            sp.owner.len != strlen(who->sub) || memcmp(sp.owner.p, who->sub, sp.owner.len) != 0)
-            rc = DJS_ENOTFOUND;
-    }
+    int rc = view_job(s, who, id, UINT64_MAX, &v);
     if (rc != 0) {
         djs_job_view_dispose(&v);
         return rc == DJS_ENOTFOUND ? problem(req, 404, "not-found", "Not Found", "no such job")
