@@ -71,7 +71,10 @@ typedef struct poller {
     uint32_t max;
     uv_timer_t timer;
     struct poller_ref *ref;
-    struct wake *wake; /* pending "answer once durable", or NULL */
+    struct wake *wake;   /* pending "answer once durable", or NULL */
+    json_t *results;     /* the results of the reports the poll carried, or NULL */
+    uint64_t report_seq; /* the last event those reports wrote: answer once durable */
+    int failed;          /* the log failed before report_seq was durable */
 } poller_t;
 
 /* Assignments are handed out only once durable (a worker must never run a
@@ -219,6 +222,7 @@ static int problem_ext(h2o_req_t *req, int status, const char *type, const char 
 static int query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t *out);
 static json_t *read_json_body(h2o_req_t *req);
 static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed);
+static int only_fields_at(h2o_req_t *req, json_t *j, const char *const *allowed, const char *at);
 static int wrong_type(h2o_req_t *req, const char *field, const char *what);
 
 /* RFC 3339 time (2026-11-27T10:02:00Z, fractions, or +01:00 offsets; a '+'
@@ -311,29 +315,39 @@ static int read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given
     return 0;
 }
 
-/* Map an engine or log error to a status and slug. */
+/* Map an engine or log error to a status, slug and title. */
+static int engine_status(int rc, const char **type, const char **title)
+{
+    static const struct {
+        int rc, status;
+        const char *type, *title;
+    } map[] = {
+        {DJS_ENOTFOUND, 404, "not-found", "Not Found"},
+        {DJS_ECONFLICT, 409, "conflict", "Conflict"},
+        {DJS_ECYCLE, 409, "dependency-cycle", "Dependency cycle"},
+        {DJS_ESTALE, 409, "stale-attempt", "Stale attempt"},
+        {DJS_ETOOBIG, 422, "limit-exceeded", "Limit exceeded"},
+        {DJS_ELIMIT, 422, "limit-exceeded", "Limit exceeded"},
+        {DJS_EINVAL, 422, "invalid-value", "Invalid value"},
+        {DJS_ESTORAGE, 503, "log-unavailable", "Event log not writable"},
+        {DJS_EMAPFULL, 503, "log-unavailable", "Event log not writable"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].rc == rc) {
+            *type = map[i].type;
+            *title = map[i].title;
+            return map[i].status;
+        }
+    *type = "internal";
+    *title = "Internal error";
+    return 500;
+}
+
 static int engine_problem(h2o_req_t *req, djs_engine_t *e, int rc)
 {
-    const char *detail = djs_engine_errmsg(e);
-    switch (rc) {
-    case DJS_ENOTFOUND:
-        return problem(req, 404, "not-found", "Not Found", detail);
-    case DJS_ECONFLICT:
-        return problem(req, 409, "conflict", "Conflict", detail);
-    case DJS_ECYCLE:
-        return problem(req, 409, "dependency-cycle", "Dependency cycle", detail);
-    case DJS_ESTALE:
-        return problem(req, 409, "stale-attempt", "Stale attempt", detail);
-    case DJS_ETOOBIG:
-    case DJS_ELIMIT:
-        return problem(req, 422, "limit-exceeded", "Limit exceeded", detail);
-    case DJS_EINVAL:
-        return problem(req, 422, "invalid-value", "Invalid value", detail);
-    case DJS_ESTORAGE:
-    case DJS_EMAPFULL:
-        return problem(req, 503, "log-unavailable", "Event log not writable", detail);
-    }
-    return problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    const char *type, *title;
+    int status = engine_status(rc, &type, &title);
+    return problem(req, status, type, title, status == 500 ? djs_strerror(rc) : djs_engine_errmsg(e));
 }
 
 /* ---- authentication and roles --------------------------------------------------------- */
@@ -1224,8 +1238,9 @@ static json_t *read_json_body(h2o_req_t *req)
     return j;
 }
 
-/* Check that j has only the allowed fields; answers 400 otherwise. */
-static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed)
+/* Check that j has only the allowed fields; answers 400 otherwise, naming
+ * the field with the prefix `at` ("" or "reports[3]."). */
+static int only_fields_at(h2o_req_t *req, json_t *j, const char *const *allowed, const char *at)
 {
     const char *k;
     json_t *x;
@@ -1235,13 +1250,18 @@ static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed)
         for (int i = 0; allowed[i] && !ok; i++)
             ok = strcmp(k, allowed[i]) == 0;
         if (!ok) {
-            char detail[160];
-            snprintf(detail, sizeof(detail), "unknown field '%.64s'", k);
+            char detail[192];
+            snprintf(detail, sizeof(detail), "unknown field '%s%.64s'", at, k);
             problem(req, 400, "unknown-field", "Unknown field", detail);
             return -1;
         }
     }
     return 0;
+}
+
+static int only_fields(h2o_req_t *req, json_t *j, const char *const *allowed)
+{
+    return only_fields_at(req, j, allowed, "");
 }
 
 static int wrong_type(h2o_req_t *req, const char *field, const char *what)
@@ -1391,6 +1411,236 @@ static int heartbeat(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
     return 0;
 }
 
+/* ---- fenced reports ----------------------------------------------------------------------- */
+
+/* POST /jobs/{id}/start|progress|complete|fail carry one report; POST
+ * /workers/{id}/reports and the body of a poll carry many. Both read each
+ * report with read_report and apply it with apply_report. */
+enum { REPORT_START, REPORT_PROGRESS, REPORT_COMPLETE, REPORT_FAIL };
+static const char *const report_actions[] = {"start", "progress", "complete", "fail", NULL};
+#define MAX_REPORTS 1000 /* per request; docs/openapi.yaml and docs/worker.md say so */
+
+/* One report: strings point into the request's JSON, result is packed. */
+typedef struct report {
+    djs_id_t job;
+    int action;
+    uint32_t attempt;
+    uint32_t percent;
+    djs_str_t text;   /* progress: currentStep; fail: error */
+    djs_buf_t result; /* complete: the result as MessagePack, empty if none */
+} report_t;
+
+static int report_action(const char *p, size_t len)
+{
+    for (int i = 0; report_actions[i] != NULL; i++)
+        if (strlen(report_actions[i]) == len && memcmp(report_actions[i], p, len) == 0)
+            return i;
+    return -1;
+}
+
+/* Read attempt and the action's own fields of j into r (r->job and
+ * r->action already set, r->result initialised). `at` prefixes field names
+ * in error details ("" or "reports[3]."). Answers 400 or 422 and returns
+ * -1 when a field is wrong. */
+static int read_report(h2o_req_t *req, json_t *j, const char *at, report_t *r)
+{
+    char f[96];
+    json_t *x = json_object_get(j, "attempt");
+#define WRONG(field, what) (snprintf(f, sizeof(f), "%s%s", at, field), wrong_type(req, f, what), -1)
+    if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > UINT32_MAX)
+        return WRONG("attempt", "the assignment's attempt number");
+    r->attempt = (uint32_t)json_integer_value(x);
+    switch (r->action) {
+    case REPORT_PROGRESS:
+        x = json_object_get(j, "percentage");
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 100)
+            return WRONG("percentage", "an integer from 0 to 100");
+        r->percent = (uint32_t)json_integer_value(x);
+        if ((x = json_object_get(j, "currentStep")) != NULL && !json_is_string(x))
+            return WRONG("currentStep", "a string");
+        r->text = x ? (djs_str_t){json_string_value(x), json_string_length(x)} : (djs_str_t){NULL, 0};
+        break;
+    case REPORT_COMPLETE:
+        if ((x = json_object_get(j, "result")) != NULL) {
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &r->result, buf_write);
+            if (pack_json(&pk, x, 1) != 0) {
+                snprintf(f, sizeof(f), "%sresult is nested too deeply", at);
+                return problem(req, 422, "limit-exceeded", "Limit exceeded", f), -1;
+            }
+        }
+        break;
+    case REPORT_FAIL:
+        if ((x = json_object_get(j, "error")) != NULL && !json_is_string(x))
+            return WRONG("error", "a string");
+        r->text = x ? (djs_str_t){json_string_value(x), json_string_length(x)} : (djs_str_t){"failed", 6};
+        break;
+    }
+#undef WRONG
+    return 0;
+}
+
+/* The engine call of one report, fenced by worker and attempt. */
+static int apply_report(djs_server_t *s, const djs_id_t *wid, const report_t *r, uint64_t *seq)
+{
+    *seq = 0;
+    switch (r->action) {
+    case REPORT_START:
+        return djs_engine_start(s->engine, wid, &r->job, r->attempt, seq);
+    case REPORT_PROGRESS:
+        return djs_engine_progress(s->engine, wid, &r->job, r->attempt, r->percent, r->text, 0, seq);
+    case REPORT_COMPLETE:
+        return djs_engine_complete(s->engine, wid, &r->job, r->attempt, r->result.base, r->result.len, seq);
+    default:
+        return djs_engine_fail(s->engine, wid, &r->job, r->attempt, r->text, seq);
+    }
+}
+
+/* POST /jobs/{id}/start|progress|complete|fail, fenced by workerId + attempt. */
+static int report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *job, const char *what)
+{
+    static const char *const fields[] = {"workerId", "attempt", "percentage", "currentStep", "estimatedCompletion",
+                                         "result",   "error",   NULL};
+    json_t *j = read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    report_t r = {.job = *job, .action = report_action(what, strlen(what))};
+    djs_buf_init(&r.result);
+    djs_id_t wid;
+    if (only_fields(req, j, fields) != 0)
+        goto out;
+    x = json_object_get(j, "workerId");
+    if (!json_is_string(x) || djs_id_parse(json_string_value(x), json_string_length(x), &wid) != 0) {
+        wrong_type(req, "workerId", "the worker's id");
+        goto out;
+    }
+    if (!worker_self(s, req, who, &wid) || read_report(req, j, "", &r) != 0)
+        goto out;
+    uint64_t seq;
+    int rc = apply_report(s, &wid, &r, &seq);
+    if (rc != 0)
+        engine_problem(req, s->engine, rc);
+    else
+        reply_when_durable(s, req, seq, 200,
+                           json_pack("{s:o, s:s, s:I}", "id", djs_json_id(job), "reported", what, "seq", (json_int_t)seq));
+out:
+    djs_buf_dispose(&r.result);
+    json_decref(j);
+    return 0;
+}
+
+static void reports_free(report_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        djs_buf_dispose(&r[i].result);
+    djs_free(r);
+}
+
+/* {"reports":[{jobId, action, attempt, ...}]}: at least `min` and at most
+ * MAX_REPORTS items, all read before any is applied. Answers 400 or 422
+ * naming the first wrong item and returns -1. *out (strings pointing into
+ * j) is freed with reports_free, also after an error. */
+static int read_reports(h2o_req_t *req, json_t *j, size_t min, report_t **out, size_t *n)
+{
+    static const char *const only_reports[] = {"reports", NULL};
+    static const char *const item_fields[] = {"jobId",  "action", "attempt", "percentage", "currentStep", "estimatedCompletion",
+                                              "result", "error",  NULL};
+    json_t *list = json_object_get(j, "reports");
+    *out = NULL;
+    *n = 0;
+    if (only_fields(req, j, only_reports) != 0)
+        return -1;
+    if (!json_is_array(list) || json_array_size(list) < min || json_array_size(list) > MAX_REPORTS)
+        return wrong_type(req, "reports", min ? "an array of 1 to 1000 report objects" : "an array of at most 1000 report objects"),
+               -1;
+    *n = json_array_size(list);
+    report_t *r = *out = djs_calloc(*n ? *n : 1, sizeof(*r));
+    for (size_t i = 0; i < *n; i++)
+        djs_buf_init(&r[i].result);
+    for (size_t i = 0; i < *n; i++) {
+        char at[32], f[64];
+        json_t *one = json_array_get(list, i), *x;
+        snprintf(at, sizeof(at), "reports[%zu].", i);
+        if (!json_is_object(one))
+            return snprintf(f, sizeof(f), "reports[%zu]", i), wrong_type(req, f, "a report object"), -1;
+        if (only_fields_at(req, one, item_fields, at) != 0)
+            return -1;
+        x = json_object_get(one, "jobId");
+        if (!json_is_string(x) || djs_id_parse(json_string_value(x), json_string_length(x), &r[i].job) != 0)
+            return snprintf(f, sizeof(f), "%sjobId", at), wrong_type(req, f, "a job id"), -1;
+        x = json_object_get(one, "action");
+        if (!json_is_string(x) || (r[i].action = report_action(json_string_value(x), json_string_length(x))) < 0)
+            return snprintf(f, sizeof(f), "%saction", at), wrong_type(req, f, "one of start, progress, complete, fail"), -1;
+        if (read_report(req, one, at, &r[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Apply r[0..n) in order, each on its own: the results array ({jobId,
+ * status 200, seq} or {jobId, status, type, detail}) and in *max_seq the
+ * last event written (0: none). A storage error ends the batch: NULL, with
+ * the error in *rc. */
+static json_t *apply_reports(djs_server_t *s, const djs_id_t *wid, const report_t *r, size_t n, uint64_t *max_seq, int *rc)
+{
+    json_t *results = json_array();
+    *max_seq = 0;
+    *rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq;
+        int e = apply_report(s, wid, &r[i], &seq);
+        if (e == DJS_ESTORAGE || e == DJS_EMAPFULL) {
+            json_decref(results);
+            *rc = e;
+            return NULL;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "jobId", djs_json_id(&r[i].job));
+        if (e == 0) {
+            json_object_set_new(o, "status", json_integer(200));
+            json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+            *max_seq = seq > *max_seq ? seq : *max_seq;
+        } else {
+            const char *type, *title;
+            int st = engine_status(e, &type, &title);
+            const char *d = st == 500 ? djs_strerror(e) : djs_engine_errmsg(s->engine);
+            json_object_set_new(o, "status", json_integer(st));
+            json_object_set_new(o, "type", json_string(type));
+            json_object_set_new(o, "detail", djs_json_str_lossy(d, strlen(d)));
+        }
+        json_array_append_new(results, o);
+    }
+    return results;
+}
+
+/* POST /workers/{id}/reports: many fenced reports of one worker, answered
+ * once every event they wrote is durable. */
+static int post_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
+{
+    json_t *j = read_json_body(req);
+    if (j == NULL)
+        return 0;
+    report_t *r;
+    size_t n;
+    if (read_reports(req, j, 1, &r, &n) == 0) {
+        uint64_t seq;
+        int rc;
+        json_t *results = apply_reports(s, wid, r, n, &seq, &rc);
+        if (results == NULL) {
+            engine_problem(req, s->engine, rc);
+        } else {
+            json_t *b = json_pack("{s:o, s:I}", "results", results, "seq", (json_int_t)seq);
+            if (seq != 0)
+                reply_when_durable(s, req, seq, 200, b);
+            else
+                send_json_new(req, 200, b, 0);
+        }
+    }
+    reports_free(r, n);
+    json_decref(j);
+    return 0;
+}
+
 /* The worker's pending assignments as JSON, with each job's name and payload. */
 static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t max, int *rc)
 {
@@ -1441,17 +1691,44 @@ static void on_poller_closed(uv_handle_t *h)
     djs_free(h->data);
 }
 
-/* Answer (if the client is still there) and retire the poller. */
+static void poller_wake(poller_t *p);
+
+static void poller_answer(poller_t *p)
+{
+    djs_server_t *s = p->server;
+    if (p->results != NULL && p->failed) {
+        problem(p->req, 503, "log-unavailable", "Event log not writable", "the reports could not be made durable");
+        return;
+    }
+    int rc;
+    json_t *list = assignments_json(s, &p->worker, p->max, &rc);
+    if (list == NULL) {
+        engine_problem(p->req, s->engine, rc);
+        return;
+    }
+    json_t *b = json_pack("{s:o}", "assignments", list);
+    if (p->results != NULL) {
+        json_object_set(b, "results", p->results);
+        json_object_set_new(b, "seq", json_integer((json_int_t)p->report_seq));
+    }
+    send_json_new(p->req, 200, b, 0);
+}
+
+/* Answer (if the client is still there) and retire the poller. A poller
+ * whose reports are not durable yet leaves the list of pollers and is
+ * answered once they are. */
 static void poller_finish(poller_t *p)
 {
-    if (p->req != NULL) {
-        int rc;
-        json_t *list = assignments_json(p->server, &p->worker, p->max, &rc);
-        if (list == NULL)
-            engine_problem(p->req, p->server->engine, rc);
-        else
-            send_json_new(p->req, 200, json_pack("{s:o}", "assignments", list), 0);
+    if (p->req != NULL && !p->failed && p->report_seq > djs_log_durable_seq(djs_engine_log(p->server->engine))) {
+        poller_unlink(p);
+        uv_timer_stop(&p->timer);
+        poller_wake(p);
+        return;
     }
+    if (p->req != NULL)
+        poller_answer(p);
+    json_decref(p->results);
+    p->results = NULL;
     if (p->ref != NULL)
         p->ref->p = NULL;
     if (p->wake != NULL)
@@ -1482,8 +1759,9 @@ static void on_wake_durable(void *arg, uint64_t seq, int status)
 {
     wake_t *w = arg;
     (void)seq;
-    (void)status; /* on a storage failure the answer is built from what is durable */
     if (w->p != NULL) {
+        /* on a storage failure the assignments come from what is durable; reports get 503 */
+        w->p->failed = status != 0;
         w->p->wake = NULL;
         poller_finish(w->p);
     }
@@ -1509,9 +1787,32 @@ static void on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
             poller_wake(p);
 }
 
+/* The reports a poll may carry ({"reports":[...]}, possibly empty), applied
+ * before it waits: 0 and *results (NULL without a body), or -1 once
+ * answered with an error. */
+static int poll_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid, json_t **results, uint64_t *seq)
+{
+    *results = NULL;
+    *seq = 0;
+    if (req->entity.len == 0)
+        return 0;
+    json_t *j = read_json_body(req);
+    if (j == NULL)
+        return -1;
+    report_t *r;
+    size_t n;
+    int rc = -1;
+    if (read_reports(req, j, 0, &r, &n) == 0 && (*results = apply_reports(s, wid, r, n, seq, &rc)) == NULL)
+        engine_problem(req, s->engine, rc);
+    reports_free(r, n);
+    json_decref(j);
+    return *results != NULL ? 0 : -1;
+}
+
 static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
 {
-    uint64_t wait_s, max;
+    uint64_t wait_s, max, seq;
+    json_t *results;
     if (query_number(req, "wait", 30, &wait_s) != 0 || query_number(req, "max", 16, &max) != 0)
         return 0;
     if (wait_s > 60)
@@ -1520,16 +1821,22 @@ static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
         wait_s = 0; /* a poll arriving during a stop is not parked: it would hold the stop */
     if (max == 0 || max > 64)
         max = 64;
+    if (poll_reports(s, req, wid, &results, &seq) != 0)
+        return 0;
     djs_assignment_t probe[1];
     uint32_t pending;
     int rc = djs_engine_poll(s->engine, wid, probe, 1, &pending);
-    if (rc != 0)
+    if (rc != 0) {
+        json_decref(results);
         return engine_problem(req, s->engine, rc);
+    }
     poller_t *p = djs_calloc(1, sizeof(*p));
     p->server = s;
     p->req = req;
     p->worker = *wid;
     p->max = (uint32_t)max;
+    p->results = results;
+    p->report_seq = seq;
     p->ref = h2o_mem_alloc_shared(&req->pool, sizeof(poller_ref_t), on_poller_dispose);
     p->ref->p = p;
     uv_timer_init(s->loop, &p->timer);
@@ -1541,80 +1848,6 @@ static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
     s->pollers = p;
     if (pending > 0 || wait_s == 0)
         poller_wake(p); /* answer as soon as what it will receive is durable */
-    return 0;
-}
-
-/* POST /jobs/{id}/start|progress|complete|fail, fenced by workerId + attempt. */
-static int report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *job, const char *what)
-{
-    static const char *const fields[] = {"workerId", "attempt", "percentage", "currentStep", "estimatedCompletion",
-                                         "result",   "error",   NULL};
-    json_t *j = read_json_body(req), *x;
-    if (j == NULL)
-        return 0;
-    djs_id_t wid;
-    uint64_t seq = 0;
-    int rc = 0;
-    if (only_fields(req, j, fields) != 0)
-        goto out;
-    x = json_object_get(j, "workerId");
-    if (!json_is_string(x) || djs_id_parse(json_string_value(x), json_string_length(x), &wid) != 0) {
-        wrong_type(req, "workerId", "the worker's id");
-        goto out;
-    }
-    if (!worker_self(s, req, who, &wid))
-        goto out;
-    x = json_object_get(j, "attempt");
-    if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > UINT32_MAX) {
-        wrong_type(req, "attempt", "the assignment's attempt number");
-        goto out;
-    }
-    uint32_t attempt = (uint32_t)json_integer_value(x);
-    if (strcmp(what, "start") == 0) {
-        rc = djs_engine_start(s->engine, &wid, job, attempt, &seq);
-    } else if (strcmp(what, "progress") == 0) {
-        x = json_object_get(j, "percentage");
-        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 100) {
-            wrong_type(req, "percentage", "an integer from 0 to 100");
-            goto out;
-        }
-        json_t *st = json_object_get(j, "currentStep");
-        if (st != NULL && !json_is_string(st)) {
-            wrong_type(req, "currentStep", "a string");
-            goto out;
-        }
-        djs_str_t step = st ? (djs_str_t){json_string_value(st), json_string_length(st)} : (djs_str_t){NULL, 0};
-        rc = djs_engine_progress(s->engine, &wid, job, attempt, (uint32_t)json_integer_value(x), step, 0, &seq);
-    } else if (strcmp(what, "complete") == 0) {
-        djs_buf_t res;
-        djs_buf_init(&res);
-        if ((x = json_object_get(j, "result")) != NULL) {
-            msgpack_packer pk;
-            msgpack_packer_init(&pk, &res, buf_write);
-            if (pack_json(&pk, x, 1) != 0) {
-                djs_buf_dispose(&res);
-                problem(req, 422, "limit-exceeded", "Limit exceeded", "result is nested too deeply");
-                goto out;
-            }
-        }
-        rc = djs_engine_complete(s->engine, &wid, job, attempt, res.base, res.len, &seq);
-        djs_buf_dispose(&res);
-    } else {
-        x = json_object_get(j, "error");
-        if (x != NULL && !json_is_string(x)) {
-            wrong_type(req, "error", "a string");
-            goto out;
-        }
-        djs_str_t e = x ? (djs_str_t){json_string_value(x), json_string_length(x)} : (djs_str_t){"failed", 6};
-        rc = djs_engine_fail(s->engine, &wid, job, attempt, e, &seq);
-    }
-    if (rc != 0)
-        engine_problem(req, s->engine, rc);
-    else
-        reply_when_durable(s, req, seq, 200,
-                           json_pack("{s:o, s:s, s:I}", "id", djs_json_id(job), "reported", what, "seq", (json_int_t)seq));
-out:
-    json_decref(j);
     return 0;
 }
 
@@ -2334,6 +2567,12 @@ static int h_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     return worker_self(s, req, who, id) ? poll_worker(s, req, id) : 0;
 }
 
+static int h_reports(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    return worker_self(s, req, who, id) ? post_reports(s, req, id) : 0;
+}
+
 static int h_stats(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)who, (void)id;
@@ -2405,6 +2644,7 @@ static const route_t route_table[] = {
     {"DELETE", API "/workers/{id}", WORKER_ROLE, h_delete_worker, NULL},
     {"POST", API "/workers/{id}/heartbeat", WORKER_ROLE, h_heartbeat, NULL},
     {"POST", API "/workers/{id}/poll", WORKER_ROLE, h_poll, NULL},
+    {"POST", API "/workers/{id}/reports", WORKER_ROLE, h_reports, NULL},
     {"GET", API "/stats", STAFF, h_stats, NULL},
     {"GET", API "/state", STAFF, h_stats, "state"},
     {"GET", API "/events", STAFF, h_events, NULL},

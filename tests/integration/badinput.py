@@ -468,6 +468,88 @@ for depth in (100, 1000, 100000):
 post_job("nest-unclosed-100000", '{"name":"x","payload":' + '{"a":' * 100000, 400)
 post_job("nest-payload-30-accepted", '{"name":"deep-ok","payload":' + '{"a":' * 30 + "1" + "}" * 30 + "}", 201)
 
+# ---- batched worker reports: POST /workers/{id}/reports and the body of a poll ----
+# A wrong report refuses the whole request (400 naming the item) before any is applied.
+REPORTS = f"/api/v1/workers/{UNKNOWN_ID}/reports"
+POLL = f"/api/v1/workers/{UNKNOWN_ID}/poll?wait=0"
+
+
+def rep(**fields):
+    d = {"jobId": UNKNOWN_ID, "attempt": 1, "action": "start"}
+    d.update(fields)
+    return d
+
+
+def post_reports(name, body, expect, slug=None, path=REPORTS, ctype="application/json"):
+    body = body if isinstance(body, str) else json.dumps(body)
+    return check(name, build("POST", path, body, ctype=ctype), expect, slug=slug)
+
+
+for name, body in [
+    ("reports-missing", {}),
+    ("reports-null", {"reports": None}),
+    ("reports-object", {"reports": {"a": rep()}}),
+    ("reports-string", {"reports": "start"}),
+    ("reports-empty", {"reports": []}),
+    ("reports-1001", {"reports": [rep()] * 1001}),
+    ("reports-100000-garbage", {"reports": [1] * 100000}),
+    ("reports-item-number", {"reports": [rep(), 5]}),
+    ("reports-item-array", {"reports": [[rep()]]}),
+    ("reports-jobid-missing", {"reports": [{"attempt": 1, "action": "start"}]}),
+    ("reports-jobid-number", {"reports": [rep(jobId=5)]}),
+    ("reports-jobid-not-uuid", {"reports": [rep(jobId="nope")]}),
+    ("reports-action-missing", {"reports": [{"jobId": UNKNOWN_ID, "attempt": 1}]}),
+    ("reports-action-unknown", {"reports": [rep(action="finish")]}),
+    ("reports-action-case", {"reports": [rep(action="START")]}),
+    ("reports-action-prefix", {"reports": [rep(action="star")]}),
+    ("reports-attempt-missing", {"reports": [{"jobId": UNKNOWN_ID, "action": "start"}]}),
+    ("reports-attempt-zero", {"reports": [rep(attempt=0)]}),
+    ("reports-attempt-negative", {"reports": [rep(attempt=-1)]}),
+    ("reports-attempt-string", {"reports": [rep(attempt="1")]}),
+    ("reports-attempt-float", {"reports": [rep(attempt=1.0)]}),
+    ("reports-attempt-2pow32", {"reports": [rep(attempt=2**32)]}),
+    ("reports-progress-no-percentage", {"reports": [rep(action="progress")]}),
+    ("reports-progress-101", {"reports": [rep(action="progress", percentage=101)]}),
+    ("reports-progress-step-number", {"reports": [rep(action="progress", percentage=5, currentStep=5)]}),
+    ("reports-fail-error-object", {"reports": [rep(action="fail", error={"e": 1})]}),
+    ("reports-late-bad-item", {"reports": [rep()] * 999 + [rep(attempt=None)]}),
+]:
+    post_reports(name, body, 400, "wrong-type")
+post_reports("reports-action-nul", {"reports": [rep(action="start\u0000")]}, 400)
+post_reports("reports-attempt-1e400", '{"reports":[{"jobId":"%s","attempt":1e400,"action":"start"}]}' % UNKNOWN_ID, 400)
+post_reports("reports-unknown-field", {"reports": [rep(workerId=UNKNOWN_ID)]}, 400, "unknown-field")
+post_reports("reports-unknown-top-field", {"reports": [rep()], "more": []}, 400, "unknown-field")
+post_reports("reports-malformed", '{"reports":[{"jobId":', 400, "malformed-json")
+post_reports("reports-body-array", "[]", 400, "invalid-body")
+post_reports("reports-text-plain", {"reports": [rep()]}, 415, "unsupported-media-type", ctype="text/plain")
+post_reports("reports-result-deep", '{"reports":[{"jobId":"%s","attempt":1,"action":"complete","result":%s1%s}]}'
+             % (UNKNOWN_ID, "[" * 40, "]" * 40), 422, "limit-exceeded")
+post_reports("reports-result-nest-100000", '{"reports":[{"jobId":"%s","attempt":1,"action":"complete","result":%s}]}'
+             % (UNKNOWN_ID, "[" * 100000 + "]" * 100000), 400, "malformed-json")
+post_reports("poll-reports-not-array", {"reports": 1}, 400, "wrong-type", path=POLL)
+post_reports("poll-reports-1001", {"reports": [rep()] * 1001}, 400, "wrong-type", path=POLL)
+post_reports("poll-reports-bad-item", {"reports": [rep(action="stop")]}, 400, "wrong-type", path=POLL)
+post_reports("poll-unknown-field", {"wait": 1}, 400, "unknown-field", path=POLL)
+post_reports("poll-malformed", "{", 400, "malformed-json", path=POLL)
+
+
+def reports_unknown_job(name):
+    """Well-formed reports of a job nobody has: 200, each refused on its own (404)."""
+    if skipped(name):
+        return
+    r = request("POST", REPORTS, json.dumps({"reports": [rep(), rep(action="complete", result={"x": [1]})]}))
+    if judge(name, r, 200, problem=False):
+        try:
+            got = [x["status"] for x in json.loads(r.body)["results"]]
+        except (ValueError, KeyError, TypeError):
+            got = f"<unreadable: {r.body[:200]!r}>"
+        if got != [404, 404]:
+            fail(name + "-results", f"expected two 404 results, got {got}")
+    after(name)
+
+
+reports_unknown_job("reports-unknown-job")
+
 # ---- accepted payloads come back as sent (history shows the submitted body) ----
 
 

@@ -307,6 +307,65 @@ as "$WTOK" DELETE "/api/v1/workers/$w9"; expect 200 "worker deregisters itself"
 as "$WTOK" POST "/api/v1/workers/$wid/heartbeat" '{"cpu":0.1}'; problem 403 forbidden "worker beats for another"
 as "$WTOK" POST /api/v1/jobs '{"name":"x"}'; problem 403 forbidden "worker submits"
 
+# batched reports: POST /workers/{id}/reports applies each report on its own, in order
+req POST /api/v1/workers '{"name":"wb","slots":4,"capabilities":["batch"]}'; expect 201 "register batch worker"
+wb=$(field '["id"]')
+UNKNOWN=01890a5d-ac96-774b-bcce-b302099a8057
+req POST /api/v1/jobs '{"jobs":[{"name":"b1","requiredCapabilities":["batch"]},{"name":"b2","requiredCapabilities":["batch"]},{"name":"b3","requiredCapabilities":["batch"]}]}'
+expect 201 "batch jobs"
+b1=$(field '["jobs"][0]["id"]'); b2=$(field '["jobs"][1]["id"]'); b3=$(field '["jobs"][2]["id"]')
+req POST "/api/v1/workers/$wb/poll?wait=0&max=4"; expect 200 "poll batch worker"
+[ "$(field '["assignments"].__len__()')" = 3 ] || fail "three assignments: $body"
+[ "$(field '.get("results")')" = None ] || fail "a poll without a body has no results: $body"
+rep() { echo "{\"jobId\":\"$1\",\"attempt\":$2,\"action\":\"$3\"${4:+,$4}}"; }
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b1" 1 start),$(rep "$b2" 2 start),$(rep "$b3" 1 complete),$(rep "$b3" 1 start),$(rep "$b1" 1 complete '"result":{"n":1}'),$(rep "$UNKNOWN" 1 start)]}"
+expect 200 "mixed batch"
+$PY - "$body" "$b1" "$b2" "$b3" "$UNKNOWN" <<'PY' || fail "mixed batch results: $body"
+import json, sys
+b = json.loads(sys.argv[1]); r = b["results"]; b1, b2, b3, unk = sys.argv[2:6]
+assert [x["jobId"] for x in r] == [b1, b2, b3, b3, b1, unk], r
+assert [x["status"] for x in r] == [200, 409, 409, 200, 200, 404], r
+assert r[1]["type"] == "stale-attempt" and r[2]["type"] == "conflict" and r[5]["type"] == "not-found", r
+assert all(x["detail"] for x in r if x["status"] != 200), r
+assert r[0]["seq"] < r[3]["seq"] < r[4]["seq"] == b["seq"], b
+PY
+req GET "/api/v1/jobs/$b1"; [ "$(field '["status"]')" = COMPLETED ] && [ "$(field '["result"]["n"]')" = 1 ] || fail "b1 completed by a batch: $body"
+req GET "/api/v1/jobs/$b3"; [ "$(field '["status"]')" = RUNNING ] || fail "b3 started by a batch: $body"
+# reports on the poll: applied first, their results next to the assignments
+req POST "/api/v1/workers/$wb/poll?wait=0" "{\"reports\":[$(rep "$b3" 1 progress '"percentage":50,"currentStep":"half"'),$(rep "$b3" 1 fail '"error":"boom"'),$(rep "$b2" 1 start)]}"
+expect 200 "poll with reports"
+$PY - "$body" "$b3" "$b2" <<'PY' || fail "poll with reports: $body"
+import json, sys
+b = json.loads(sys.argv[1]); b3, b2 = sys.argv[2:4]
+assert [(x["jobId"], x["status"]) for x in b["results"]] == [(b3, 200), (b3, 200), (b2, 200)], b
+assert b["seq"] == b["results"][2]["seq"], b
+assert isinstance(b["assignments"], list), b
+PY
+req GET "/api/v1/jobs/$b3"; [ "$(field '["metrics"]["failures"]')" = 1 ] || fail "b3 failed by a poll's report: $body"
+req POST "/api/v1/workers/$wb/poll?wait=0" '{"reports":[]}'; expect 200 "poll with no reports"
+[ "$(field '["results"]')" = "[]" ] || fail "empty results: $body"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 complete)]}"; expect 200 "complete via reports"
+req GET "/api/v1/jobs/$b2"; [ "$(field '["status"]')" = COMPLETED ] || fail "b2 completed: $body"
+# a refused batch is refused whole: nothing of it is applied
+req POST "/api/v1/workers/$wb/reports" '{"reports":[]}'; problem 400 wrong-type "no reports"
+req POST "/api/v1/workers/$wb/reports" '{}'; problem 400 wrong-type "reports missing"
+req POST "/api/v1/workers/$wb/reports" '{"reports":{}}'; problem 400 wrong-type "reports not an array"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 start),$(rep "$b2" 1 start),$(rep "$b2" 1 start),{\"jobId\":\"$b2\",\"attempt\":\"1\",\"action\":\"start\"}]}"
+problem 400 wrong-type "attempt of an item"
+[ "$(field '["detail"]')" = "reports[3].attempt must be the assignment's attempt number" ] || fail "the detail names the item: $body"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 finish)]}"; problem 400 wrong-type "unknown action"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 progress)]}"; problem 400 wrong-type "progress without percentage"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep nope 1 start)]}"; problem 400 wrong-type "bad job id"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 start '"workerId":"x"')]}"; problem 400 unknown-field "workerId in an item"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 start)],\"x\":1}"; problem 400 unknown-field "unknown top field"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$($PY -c 'import sys; print(",".join([sys.argv[1]] * 1001))' "$(rep "$b2" 1 start)")]}"
+problem 400 wrong-type "1001 reports"
+req POST "/api/v1/workers/$wb/poll?wait=0" '{"reports":[1]}'; problem 400 wrong-type "poll with a bad report"
+req POST "/api/v1/workers/$wb/reports" "{\"reports\":[$(rep "$b2" 1 start)]}" text/plain; problem 415 unsupported-media-type "reports as text"
+
+as "$WTOK" POST "/api/v1/workers/$wb/reports" "{\"reports\":[{\"jobId\":\"$b2\",\"attempt\":1,\"action\":\"start\"}]}"; problem 403 forbidden "worker reports for another"
+as "$WTOK" POST "/api/v1/workers/$wb/poll?wait=0" '{"reports":[]}'; problem 403 forbidden "worker polls for another"
+
 # graceful shutdown over the API, then a restart keeps everything
 req POST /api/v1/admin/shutdown; expect 202 shutdown
 wait "$pid" || fail "serve exit status $?"
