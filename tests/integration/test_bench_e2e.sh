@@ -37,7 +37,7 @@ need = ["djs_jobs_per_s", "beanstalkd_fsync_jobs_per_s", "ratio_vs_beanstalkd", 
 missing = [k for k in need if k not in j]
 assert not missing, f"missing fields {missing}"
 assert j["jobs"] == 2000 and j["workers"] == 10 and j["producers"] == 2, j
-assert j["mode"] == "one job per request", j["mode"]
+assert j["mode"] == "workflows" and j["batch"] == 50 and j["protocol"] == "batched", j
 assert j["djs_jobs_per_s"] > 50, j["djs_jobs_per_s"]
 assert j["beanstalkd_fsync_jobs_per_s"] > 50, j["beanstalkd_fsync_jobs_per_s"]
 r = j["djs_jobs_per_s"] / j["beanstalkd_fsync_jobs_per_s"]
@@ -47,6 +47,19 @@ assert j["errors"] == 0 and j["refused"] == 0, j
 print("ok: djs %.0f jobs/s, beanstalkd %.0f jobs/s, ratio %.2f, submit-to-start p50 %.2f ms p99 %.2f ms" % (
     j["djs_jobs_per_s"], j["beanstalkd_fsync_jobs_per_s"], j["ratio_vs_beanstalkd"],
     j["submit_to_start_p50_ms"], j["submit_to_start_p99_ms"]))
+EOF
+
+# the old protocol and one job per request still work
+timeout 30 "$DJS" bench e2e --jobs 500 --workers 5 --producers 2 --batch 1 --protocol single --no-beanstalkd --dir "$T" \
+    >"$T/out" 2>"$T/err" || fail "bench e2e --protocol single exited with $?"
+tail -n 1 "$T/out" >"$T/json"
+$PY - "$T/json" <<'EOF' || fail "the JSON line of the --protocol single run"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["mode"] == "one job per request" and j["protocol"] == "single" and j["ratio_vs_beanstalkd"] is None, j
+assert j["djs_jobs_per_s"] > 50 and j["requests_per_job"] >= 3, j
+assert j["errors"] == 0 and j["refused"] == 0, j
+print("ok: --protocol single %.0f jobs/s, %.2f requests per job" % (j["djs_jobs_per_s"], j["requests_per_job"]))
 EOF
 
 # concurrency: 20 workers x 5 slots hold 100 jobs for 1.5 s: all run at once

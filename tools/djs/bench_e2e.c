@@ -6,15 +6,20 @@
  *
  *   - K simulated workers over the agent's HTTP protocol: each registers
  *     (POST /workers with its slots), keeps one long poll open while it has
- *     free slots (POST /workers/{id}/poll?wait=25&max=FREE), and for each
- *     assignment sends POST /jobs/{id}/start {"workerId","attempt"}, then
- *     (at once, or --hold-ms later) POST /jobs/{id}/complete; a heartbeat
- *     every 2 s. One connection for the poll and C for the reports per
- *     worker (the agent's libcurl multi also opens one per request in
- *     flight). Jobs are no-ops: nothing is executed.
- *   - P producer connections submitting N jobs with POST /jobs, one job per
- *     request (or --batch B: workflows of B independent jobs per request),
- *     each the next as soon as the previous is acknowledged (durable).
+ *     free slots (POST /workers/{id}/poll?wait=25&max=FREE), starts each
+ *     assignment and completes it (at once, or --hold-ms later); a
+ *     heartbeat every 2 s. By default reports are batched: whatever starts
+ *     and completions are ready go in one request, carried by the next
+ *     poll (with wait=0: their answer is wanted now) or, while the poll is
+ *     parked or no slot is free, by POST /workers/{id}/reports.
+ *     --protocol single sends POST /jobs/{id}/start and /complete, one
+ *     request per report. One connection for the poll and C for the
+ *     reports per worker (the agent's libcurl multi also opens one per
+ *     request in flight). Jobs are no-ops: nothing is executed.
+ *   - P producer connections submitting N jobs with POST /jobs, workflows
+ *     of B independent jobs per request (--batch B, default 50; 1: one job
+ *     per request), each the next as soon as the previous is acknowledged
+ *     (durable).
  *
  * Throughput is N over the time from the first submit sent to the last
  * completion acknowledged (durable). Submit-to-start latency is per job,
@@ -53,6 +58,11 @@
 #define POLL_WAIT_S 25
 #define CONNECTING_MAX 64 /* the server listens with a backlog of 128 */
 #define STALL_S 60
+/* Jobs per POST /jobs by default: with 8 producers, each waiting for its
+ * durable acknowledgement (one group commit, 1-3 ms here), one job per
+ * request cannot pass about 4,000 jobs/s; 50 keeps the workers fed without
+ * a backlog of seconds (--batch 1 measures one job per request). */
+#define DEFAULT_BATCH 50
 
 /* ---- shared helpers (bench_e2e.h) ------------------------------------------------------------------ */
 
@@ -89,7 +99,9 @@ void e2e_rm_dir(const char *dir)
 
 /* ---- the djs run --------------------------------------------------------------------------------- */
 
-enum { OP_REGISTER = 1, OP_START, OP_COMPLETE, OP_HEARTBEAT, OP_SUBMIT, OP_POLL, OP_STATS };
+enum { OP_REGISTER = 1, OP_START, OP_COMPLETE, OP_HEARTBEAT, OP_SUBMIT, OP_REPORTS, OP_POLL, OP_STATS };
+
+#define MAX_REPORTS 1000 /* per request, the server's limit */
 
 /* One job, in an open-addressing table keyed by its id. */
 typedef struct job {
@@ -114,6 +126,8 @@ typedef struct hconn {
     int open, busy;
     op_t op;       /* the request in flight */
     uint32_t nsub; /* jobs in the submit in flight */
+    op_t *carry;   /* batched protocol: the reports in the request in flight, in order */
+    uint32_t ncarry;
     char *rbuf;
     size_t rlen, rcap, scanned, total;
 } hconn_t;
@@ -121,8 +135,9 @@ typedef struct hconn {
 typedef struct worker {
     struct e2e *b;
     char id[DJS_ID_TEXT_LEN + 1];
-    uint32_t held;     /* assigned and not yet completed */
-    uint32_t starting; /* starts queued or not yet acknowledged */
+    uint32_t held;       /* assigned and not yet completed */
+    uint32_t starting;   /* starts queued or not yet acknowledged */
+    uint32_t starts_out; /* batched: starts sent on a report connection, not yet answered */
     int hb_queued;
     uint64_t hb_due;
     hconn_t *poll;
@@ -142,6 +157,7 @@ typedef struct e2e {
     char auth[1100]; /* "Authorization: Bearer ...\r\n" */
     uint64_t n, hold_ms;
     uint32_t nworkers, nprod, slots, conns, batch;
+    int batched; /* reports batched (POST /workers/{id}/reports, or carried by the poll) */
     worker_t *workers;
     hconn_t **all, **prod, *stats;
     uint32_t nall, connected, next_connect, registered;
@@ -151,7 +167,7 @@ typedef struct e2e {
     job_t *jobs;
     uint64_t mask;
     uint64_t issued, acked, assigned, started, completed, refused, errors;
-    uint64_t nreq[OP_STATS + 1], empty_polls, reconnects;
+    uint64_t nreq[OP_STATS + 1], empty_polls, reconnects, carried_by_polls, carried_by_reports;
     uint32_t *lat_ack, *lat_sent;
     uint64_t nlat;
     uint64_t t0, t_submit_end, t_end;
@@ -249,6 +265,25 @@ static void conn_request(hconn_t *c, const char *method, const char *path, const
         e2e_fail(c->b, "a request could not be sent", NULL, 0);
 }
 
+/* POST path with a JSON body of bl bytes on c. */
+static void conn_post(hconn_t *c, const char *path, const char *body, size_t bl, uint32_t type)
+{
+    size_t cap = bl + 1600;
+    char *req = djs_malloc(cap);
+    int k = snprintf(req, cap, "POST %s HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     path, c->b->auth, bl);
+    c->op = (op_t){type, 0};
+    c->b->nreq[type]++;
+    if (k <= 0 || (size_t)k + bl > cap) {
+        e2e_fail(c->b, "a request could not be built", NULL, 0);
+    } else {
+        memcpy(req + k, body, bl);
+        if (conn_send(c, req, (size_t)k + bl) != 0)
+            e2e_fail(c->b, "a request could not be sent", NULL, 0);
+    }
+    djs_free(req);
+}
+
 static void e2e_close_all(e2e_t *b)
 {
     if (b->closing)
@@ -306,6 +341,85 @@ static void report_send(hconn_t *c, op_t op)
     conn_request(c, "POST", path, body, op.type, op.job);
 }
 
+/* Batched protocol: the worker's queued reports (at most MAX_REPORTS, in
+ * queue order) as {"reports":[...]}; they move to c->carry. Returns the
+ * body (djs_free it) and its length in *len. */
+static char *reports_body(worker_t *w, hconn_t *c, size_t *len)
+{
+    e2e_t *b = w->b;
+    uint32_t n = w->qlen < MAX_REPORTS ? w->qlen : MAX_REPORTS;
+    size_t cap = 32 + (size_t)n * 100, k;
+    char *body = djs_malloc(cap), idt[DJS_ID_TEXT_LEN + 1];
+    uint64_t now = djs_monotonic_ns();
+    if (c->carry == NULL)
+        c->carry = djs_malloc(MAX_REPORTS * sizeof(op_t));
+    c->ncarry = 0;
+    k = (size_t)snprintf(body, cap, "{\"reports\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        op_t op = w->q[w->qhead];
+        w->qhead = (w->qhead + 1) % w->qcap;
+        w->qlen--;
+        job_t *j = &b->jobs[op.job];
+        djs_id_format(&j->id, idt);
+        k += (size_t)snprintf(body + k, cap - k, "%s{\"jobId\":\"%s\",\"attempt\":%u,\"action\":\"%s\"}", i ? "," : "", idt,
+                              j->attempt, op.type == OP_START ? "start" : "complete");
+        if (op.type == OP_START)
+            j->start_sent_ns = now;
+        c->carry[c->ncarry++] = op;
+    }
+    k += (size_t)snprintf(body + k, cap - k, "]}");
+    *len = k;
+    return body;
+}
+
+/* Batched protocol: the poll goes out (once no start is out on a report
+ * connection, and while slots are or will be free) carrying every queued
+ * report, with wait=0 when it carries some (their answer is wanted now);
+ * otherwise queued reports go in one POST /workers/{id}/reports per idle
+ * report connection. */
+static void worker_pump_batched(worker_t *w)
+{
+    e2e_t *b = w->b;
+    char path[160];
+    uint32_t ncomp = 0;
+    for (uint32_t i = 0; i < w->qlen; i++)
+        ncomp += w->q[(w->qhead + i) % w->qcap].type == OP_COMPLETE;
+    uint32_t free = b->slots - w->held + ncomp;
+    if (!w->poll->busy && w->starts_out == 0 && free > 0) {
+        snprintf(path, sizeof(path), "/api/v1/workers/%s/poll?wait=%d&max=%u", w->id, w->qlen > 0 ? 0 : POLL_WAIT_S,
+                 free > 64 ? 64 : free);
+        if (w->qlen > 0) {
+            size_t bl;
+            char *body = reports_body(w, w->poll, &bl);
+            b->carried_by_polls += w->poll->ncarry;
+            conn_post(w->poll, path, body, bl, OP_POLL);
+            djs_free(body);
+        } else {
+            w->poll->ncarry = 0;
+            conn_request(w->poll, "POST", path, NULL, OP_POLL, 0);
+        }
+    }
+    for (uint32_t i = 0; i < b->conns && !b->closing; i++) {
+        hconn_t *c = w->rep[i];
+        if (c->busy)
+            continue;
+        if (w->hb_queued) {
+            report_send(c, (op_t){OP_HEARTBEAT, 0});
+            continue;
+        }
+        if (w->qlen == 0)
+            break;
+        size_t bl;
+        char *body = reports_body(w, c, &bl);
+        for (uint32_t k = 0; k < c->ncarry; k++)
+            w->starts_out += c->carry[k].type == OP_START;
+        b->carried_by_reports += c->ncarry;
+        snprintf(path, sizeof(path), "/api/v1/workers/%s/reports", w->id);
+        conn_post(c, path, body, bl, OP_REPORTS);
+        djs_free(body);
+    }
+}
+
 /* Send what is due: reports on idle connections, and the poll while the
  * worker has free slots. */
 static void worker_pump(worker_t *w)
@@ -313,6 +427,10 @@ static void worker_pump(worker_t *w)
     e2e_t *b = w->b;
     if (b->closing || !b->running)
         return;
+    if (b->batched) {
+        worker_pump_batched(w);
+        return;
+    }
     for (uint32_t i = 0; i < b->conns && w->qlen > 0; i++) {
         hconn_t *c = w->rep[i];
         if (c->busy)
@@ -397,6 +515,81 @@ static void on_hold_timer(uv_timer_t *t)
         b->hlen--;
         worker_push(&b->workers[h.worker], (op_t){OP_COMPLETE, h.job}, 0);
         worker_pump(&b->workers[h.worker]);
+    }
+}
+
+/* The answer to a start (status 200 or 409) of job ji. */
+static void start_done(e2e_t *b, worker_t *w, uint32_t ji, int status, const char *body, size_t len, uint64_t now)
+{
+    job_t *j = &b->jobs[ji];
+    w->starting--;
+    if (status == 409) { /* the assignment ended meanwhile (lease): the server retries it */
+        if (b->refused++ < 3)
+            fprintf(stderr, "bench e2e: a start refused: %.*s\n", (int)(len > 300 ? 300 : len), body);
+        w->held--;
+        return;
+    }
+    if (status != 200) {
+        e2e_fail(b, "a start was refused", body, len);
+        return;
+    }
+    j->start_ack_ns = now;
+    if (j->ack_ns != 0)
+        job_latency(b, j);
+    b->started++;
+    if (++b->running_client > b->peak_running_client)
+        b->peak_running_client = b->running_client;
+    if (b->hold_ms == 0)
+        worker_push(w, (op_t){OP_COMPLETE, ji}, 0);
+    else
+        hold_push(b, (uint32_t)(w - b->workers), ji, now);
+}
+
+static void complete_done(e2e_t *b, worker_t *w, int status, const char *body, size_t len, uint64_t now)
+{
+    b->running_client--;
+    w->held--;
+    if (status == 409) {
+        if (b->refused++ < 3)
+            fprintf(stderr, "bench e2e: a completion refused: %.*s\n", (int)(len > 300 ? 300 : len), body);
+        return;
+    }
+    if (status != 200) {
+        e2e_fail(b, "a completion was refused", body, len);
+        return;
+    }
+    if (++b->completed == b->n) {
+        b->t_end = now;
+        e2e_close_all(b);
+    }
+}
+
+/* The "results" of the reports c carried, one per report, in order. */
+static void on_results(e2e_t *b, worker_t *w, hconn_t *c, const char *body, size_t len, uint64_t now)
+{
+    const char *end = body + len, *p = find(body, end, "\"results\":[");
+    uint32_t n = c->ncarry;
+    c->ncarry = 0;
+    if (p == NULL && n > 0) {
+        e2e_fail(b, "an answer without the results of its reports", body, len);
+        return;
+    }
+    for (uint32_t i = 0; i < n && !b->closing; i++) {
+        op_t op = c->carry[i];
+        const char *st = find(p, end, "\"status\":");
+        if (st == NULL) {
+            e2e_fail(b, "fewer results than reports", body, len);
+            return;
+        }
+        p = st + 9;
+        int status = (int)strtol(p, NULL, 10);
+        if (op.type == OP_START) {
+            if (c != w->poll)
+                w->starts_out--;
+            start_done(b, w, op.job, status, body, len, now);
+        } else {
+            complete_done(b, w, status, body, len, now);
+        }
     }
 }
 
@@ -503,50 +696,27 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
             e2e_fail(b, "a poll was refused", body, len);
             return;
         }
+        if (c->ncarry > 0) {
+            const char *r = find(body, body + len, "\"results\":[");
+            on_results(b, w, c, body, len, now);
+            if (b->closing)
+                return;
+            len = r != NULL ? (size_t)(r - body) : len; /* the assignments come first */
+        }
         on_poll_answer(b, w, body, len);
         break;
-    case OP_START: {
-        job_t *j = &b->jobs[op.job];
-        w->starting--;
-        if (status == 409) { /* the assignment ended meanwhile (lease): the server retries it */
-            if (b->refused++ < 3)
-                fprintf(stderr, "bench e2e: a start refused: %.*s\n", (int)(len > 300 ? 300 : len), body);
-            w->held--;
-            break;
-        }
-        if (status != 200) {
-            e2e_fail(b, "a start was refused", body, len);
-            return;
-        }
-        j->start_ack_ns = now;
-        if (j->ack_ns != 0)
-            job_latency(b, j);
-        b->started++;
-        if (++b->running_client > b->peak_running_client)
-            b->peak_running_client = b->running_client;
-        if (b->hold_ms == 0)
-            worker_push(w, (op_t){OP_COMPLETE, op.job}, 0);
-        else
-            hold_push(b, (uint32_t)(w - b->workers), op.job, now);
+    case OP_START:
+        start_done(b, w, op.job, status, body, len, now);
         break;
-    }
     case OP_COMPLETE:
-        b->running_client--;
-        w->held--;
-        if (status == 409) {
-            if (b->refused++ < 3)
-                fprintf(stderr, "bench e2e: a completion refused: %.*s\n", (int)(len > 300 ? 300 : len), body);
-            break;
-        }
+        complete_done(b, w, status, body, len, now);
+        break;
+    case OP_REPORTS:
         if (status != 200) {
-            e2e_fail(b, "a completion was refused", body, len);
+            e2e_fail(b, "a batch of reports was refused", body, len);
             return;
         }
-        if (++b->completed == b->n) {
-            b->t_end = now;
-            e2e_close_all(b);
-            return;
-        }
+        on_results(b, w, c, body, len, now);
         break;
     case OP_HEARTBEAT:
         if (status != 200)
@@ -704,7 +874,8 @@ static void on_tick(uv_timer_t *t)
             if (now >= w->hb_due && !w->hb_queued) {
                 w->hb_queued = 1;
                 w->hb_due = now + HB_EVERY_MS * 1000000ull;
-                worker_push(w, (op_t){OP_HEARTBEAT, 0}, 1);
+                if (!b->batched)
+                    worker_push(w, (op_t){OP_HEARTBEAT, 0}, 1);
                 worker_pump(w);
             }
         }
@@ -753,11 +924,12 @@ typedef struct djs_result {
     char why[256];
     double jobs_per_s, submit_per_s, p50_ms, p99_ms, sent_p50_ms, sent_p99_ms, seconds;
     int64_t peak_running_server, peak_slots_busy, peak_running_client;
-    uint64_t refused, errors, polls, empty_polls, heartbeats, reconnects;
+    uint64_t refused, errors, polls, empty_polls, heartbeats, reconnects, submits, starts, completes, reports_reqs,
+        carried_by_polls, carried_by_reports;
 } djs_result_t;
 
 static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t n, uint32_t workers, uint32_t producers,
-                    uint32_t slots, uint32_t conns, uint32_t batch, uint64_t hold_ms, djs_result_t *out)
+                    uint32_t slots, uint32_t conns, uint32_t batch, uint64_t hold_ms, int batched, djs_result_t *out)
 {
     e2e_t *b = djs_calloc(1, sizeof(*b));
     b->addr = *addr;
@@ -769,6 +941,7 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     b->slots = slots;
     b->conns = conns;
     b->batch = batch;
+    b->batched = batched;
     uint64_t cap = 1024;
     while (cap < 2 * n)
         cap *= 2;
@@ -836,10 +1009,17 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     out->empty_polls = b->empty_polls;
     out->heartbeats = b->nreq[OP_HEARTBEAT];
     out->reconnects = b->reconnects;
+    out->submits = b->nreq[OP_SUBMIT];
+    out->starts = b->nreq[OP_START];
+    out->completes = b->nreq[OP_COMPLETE];
+    out->reports_reqs = b->nreq[OP_REPORTS];
+    out->carried_by_polls = b->carried_by_polls;
+    out->carried_by_reports = b->carried_by_reports;
     out->errors = b->errors;
 
     for (uint32_t i = 0; i < b->nall; i++) {
         djs_free(b->all[i]->rbuf);
+        djs_free(b->all[i]->carry);
         djs_free(b->all[i]);
     }
     for (uint32_t i = 0; i < workers; i++) {
@@ -871,8 +1051,8 @@ static void num_or_null(char *out, size_t n, int ok, double v, int decimals)
 int bench_e2e(int argc, char **argv)
 {
     const char *usage = "djs bench e2e [--jobs N] [--workers K] [--producers P] [--slots S] [--conns C] [--batch B] "
-                        "[--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
-    uint64_t n = 100000, workers = 100, producers = 8, slots = 8, conns = 1, batch = 1, hold_ms = 0;
+                        "[--protocol batched|single] [--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
+    uint64_t n = 100000, workers = 100, producers = 8, slots = 8, conns = 1, batch = DEFAULT_BATCH, hold_ms = 0;
     const char *v, *dirbase = cli_opt(argc, argv, "--dir");
     if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &n)) ||
         ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &workers)) ||
@@ -886,7 +1066,14 @@ int bench_e2e(int argc, char **argv)
         fprintf(stderr, "djs bench e2e: bad number\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep"), no_bs = cli_flag(argc, argv, "--no-beanstalkd");
+    int keep = cli_flag(argc, argv, "--keep"), no_bs = cli_flag(argc, argv, "--no-beanstalkd"), batched = 1;
+    if ((v = cli_opt(argc, argv, "--protocol")) != NULL) {
+        if (strcmp(v, "batched") != 0 && strcmp(v, "single") != 0) {
+            fprintf(stderr, "djs bench e2e: --protocol is batched or single\nusage: %s\n", usage);
+            return 2;
+        }
+        batched = strcmp(v, "batched") == 0;
+    }
     const char *pos[1];
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
@@ -916,6 +1103,11 @@ int bench_e2e(int argc, char **argv)
     printf("simulated workers: %" PRIu64 " in one process over HTTP (%" PRIu64 " slots each, 1 poll + %" PRIu64
            " report connection(s) each, no-op jobs%s)\n",
            workers, slots, conns, hold_ms ? ", each held running" : ", completed as soon as started");
+    if (batched)
+        printf("reports: batched (each worker's starts and completions ready at once go in one request: carried by its next poll, "
+               "or POST /workers/{id}/reports while the poll is parked)\n");
+    else
+        printf("reports: single (POST /jobs/{id}/start and /complete, one request per report)\n");
     if (hold_ms)
         printf("hold: each job stays RUNNING %" PRIu64 " ms before its completion is sent\n", hold_ms);
     if (batch > 1)
@@ -930,7 +1122,7 @@ int bench_e2e(int argc, char **argv)
     djs_result_t d;
     double s0 = bench_proc_cpu_s(pid), c0 = bench_proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
     run_djs(&addr, token, n, (uint32_t)workers, (uint32_t)producers, (uint32_t)slots, (uint32_t)conns, (uint32_t)batch, hold_ms,
-            &d);
+            batched, &d);
     double s_cpu = bench_proc_cpu_s(pid) - s0, c_cpu = bench_proc_cpu_s(getpid()) - c0,
            wall = (double)djs_monotonic_ns() / 1e9 - w0;
     kill(pid, SIGTERM);
@@ -950,9 +1142,13 @@ int bench_e2e(int argc, char **argv)
     printf("            peak running: %" PRId64 " (GET /stats RUNNING, every 200 ms), %" PRId64 " slots busy, %" PRId64
            " seen by the workers; %" PRIu64 " reports refused (409), server exit status %d\n",
            d.peak_running_server, d.peak_slots_busy, d.peak_running_client, d.refused, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    printf("            requests: %" PRIu64 " polls (%.3f per job, %" PRIu64 " brought nothing new), %" PRIu64 " heartbeats, "
-           "one start and one completion per job; %" PRIu64 " idle connections closed by the server and opened again\n",
-           d.polls, (double)d.polls / (double)n, d.empty_polls, d.heartbeats, d.reconnects);
+    uint64_t nreqs = d.submits + d.polls + d.starts + d.completes + d.reports_reqs + d.heartbeats;
+    printf("            requests: %.3f per job: %" PRIu64 " submits, %" PRIu64 " polls (%" PRIu64 " brought nothing new), %" PRIu64
+           " starts, %" PRIu64 " completions, %" PRIu64 " batches of reports, %" PRIu64
+           " heartbeats; reports carried by polls %" PRIu64 ", by batches %" PRIu64 "; %" PRIu64
+           " idle connections closed by the server and opened again\n",
+           (double)nreqs / (double)n, d.submits, d.polls, d.empty_polls, d.starts, d.completes, d.reports_reqs, d.heartbeats,
+           d.carried_by_polls, d.carried_by_reports, d.reconnects);
     printf("            CPU during the run (%.1f s with set-up): server %.1f s (%.0f us/job), this process %.1f s (%.0f us/job), "
            "on %ld cores\n",
            wall, s_cpu, s_cpu * 1e6 / (double)n, c_cpu, c_cpu * 1e6 / (double)n, sysconf(_SC_NPROCESSORS_ONLN));
@@ -979,7 +1175,8 @@ int bench_e2e(int argc, char **argv)
     num_or_null(bsp50, sizeof(bsp50), bs.ran, bs.p50_ms, 2);
     num_or_null(bsp99, sizeof(bsp99), bs.ran, bs.p99_ms, 2);
     num_or_null(rat, sizeof(rat), bs.ran, ratio, 3);
-    printf("{\"bench\":\"e2e\",\"mode\":\"%s\",\"batch\":%" PRIu64 ",\"simulated_workers\":\"one process over HTTP\","
+    printf("{\"bench\":\"e2e\",\"mode\":\"%s\",\"batch\":%" PRIu64
+           ",\"protocol\":\"%s\",\"requests_per_job\":%.3f,\"simulated_workers\":\"one process over HTTP\","
            "\"jobs\":%" PRIu64 ",\"workers\":%" PRIu64 ",\"producers\":%" PRIu64 ",\"slots_per_worker\":%" PRIu64
            ",\"report_conns_per_worker\":%" PRIu64 ",\"hold_ms\":%" PRIu64 ",\"djs_jobs_per_s\":%.0f,\"djs_submit_per_s\":%.0f,"
            "\"submit_to_start_p50_ms\":%.2f,\"submit_to_start_p99_ms\":%.2f,"
@@ -989,8 +1186,9 @@ int bench_e2e(int argc, char **argv)
            ",\"peak_running_client\":%" PRId64 ",\"refused\":%" PRIu64 ",\"errors\":%" PRIu64
            ",\"beanstalkd_fsync_jobs_per_s\":%s,\"beanstalkd_put_to_reserve_p50_ms\":%s,"
            "\"beanstalkd_put_to_reserve_p99_ms\":%s,\"ratio_vs_beanstalkd\":%s}\n",
-           mode, batch, n, workers, producers, slots, conns, hold_ms, d.jobs_per_s, d.submit_per_s, d.p50_ms, d.p99_ms,
-           d.sent_p50_ms, d.sent_p99_ms, s_cpu * 1e6 / (double)n, c_cpu * 1e6 / (double)n, d.peak_running_server, d.peak_slots_busy,
-           d.peak_running_client, d.refused, d.errors + bs.errors, bsj, bsp50, bsp99, rat);
+           mode, batch, batched ? "batched" : "single", (double)nreqs / (double)n, n, workers, producers, slots, conns, hold_ms,
+           d.jobs_per_s, d.submit_per_s, d.p50_ms, d.p99_ms, d.sent_p50_ms, d.sent_p99_ms, s_cpu * 1e6 / (double)n,
+           c_cpu * 1e6 / (double)n, d.peak_running_server, d.peak_slots_busy, d.peak_running_client, d.refused,
+           d.errors + bs.errors, bsj, bsp50, bsp99, rat);
     return 0;
 }
