@@ -223,4 +223,9 @@ for p in "$pa" "$pb"; do
     [ "$rc" = 0 ] || fail "agent $p exit status $rc after SIGTERM"
 done
 
+# the agents batch their starts and outcomes: carried by polls or POST /workers/{id}/reports, never one request per report
+curl -s "${AUTH[@]}" "$URL/metrics" >"$T/metrics"
+grep -q 'route="/api/v1/workers/{id}/poll"' "$T/metrics" || fail "no polls in the metrics"
+! grep -E 'route="/api/v1/jobs/\{id\}/(start|complete|fail)"' "$T/metrics" || fail "the agents sent single reports"
+
 echo "ok: test_worker in $(($(date +%s) - t_start)) s"

@@ -5,7 +5,12 @@
  * every TICK_MS and right after anything happens (agent_kick: a zero
  * timer, so handlers never re-enter each other). A job moves STARTING
  * (start report) -> RUNNING (its kind runs) -> FLUSHING (output and
- * progress sent) -> REPORTING (complete or fail) and is then freed. */
+ * progress sent) -> REPORTING (complete or fail) and is then freed.
+ *
+ * Starts and outcomes are batched: every report ready in one loop turn
+ * goes in one request, carried by the next poll when one is due (the
+ * completions free the slots it asks to fill) and otherwise by POST
+ * /workers/{id}/reports. Each report in it is answered on its own. */
 #include "tools/djs/agent.h"
 
 #include <errno.h>
@@ -31,7 +36,9 @@
 #define LINE_MAX_BYTES (256u << 10) /* a longer stdout line is neither progress nor result */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
-#define DEREGISTER_GRACE_MS 30000 /* past the drain deadline, give up deregistering */
+#define DEREGISTER_GRACE_MS 30000    /* past the drain deadline, give up deregistering */
+#define BATCH_MAX 1000               /* reports per request (the server's limit) */
+#define BATCH_MAX_BYTES (512u << 10) /* and their bytes: the server takes bodies up to 1 MiB */
 
 enum { J_STARTING, J_RUNNING, J_FLUSHING, J_REPORTING };
 enum { ANS_OK, ANS_RETRY, ANS_FINAL };
@@ -52,10 +59,10 @@ struct agent_job {
     uint64_t started_ms, deadline_ms, term_ms;
     int killed;
     char *stop_reason; /* why the agent stopped it: overrides the kind's outcome */
-    /* start, then complete / fail */
-    agent_http_req_t *rep;
+    /* start, then complete / fail: in flight in *batch, or due at rep_due */
+    struct report_batch *batch;
+    uint32_t batch_i;
     uint64_t rep_due;
-    uint32_t rep_backoff;
     /* output waiting: out.base[0] is byte out_off of this attempt's output */
     djs_buf_t out;
     uint64_t out_off, out_dropped, out_due, out_last;
@@ -93,6 +100,9 @@ struct agent {
     uv_signal_t sig_term, sig_int;
     agent_job_t *jobs;
     uint32_t njobs;
+    struct report_batch *batches;    /* in flight */
+    struct report_batch *poll_batch; /* the one the poll in flight carries, or NULL */
+    uint32_t rep_backoff;
     int drain, hard, exit_code, stopped, delete_conflicts;
     uint64_t drain_deadline, drain_due;
 };
@@ -237,10 +247,20 @@ static agent_job_t *find_job(agent_t *a, const char *id, uint32_t attempt)
     return NULL;
 }
 
+/* Reports in one request: jobs[i] is NULL once that job was freed. */
+typedef struct report_batch {
+    struct report_batch *prev, *next;
+    agent_t *a;
+    agent_http_req_t *req; /* NULL when the poll carries it */
+    uint32_t n;
+    agent_job_t *jobs[];
+} report_batch_t;
+
 static void job_free(agent_job_t *j)
 {
     agent_t *a = j->a;
-    agent_http_cancel(j->rep);
+    if (j->batch != NULL)
+        j->batch->jobs[j->batch_i] = NULL;
     agent_http_cancel(j->out_req);
     agent_http_cancel(j->prog_req);
     if (j->prev != NULL)
@@ -618,48 +638,198 @@ static void job_stop(agent_job_t *j, const char *reason, int now)
     j->kind->kill(j, SIGTERM);
 }
 
-static void on_report(void *arg, long status, const char *body, size_t len, const char *error)
+static const char *report_what(const agent_job_t *j)
 {
-    agent_job_t *j = arg;
-    const char *what = j->state == J_STARTING ? "start" : j->ok ? "complete" : "fail";
-    char why[512];
-    j->rep = NULL;
-    int cls = answer_class(status);
-    if (cls == ANS_RETRY) {
-        uint32_t d = backoff_next(&j->rep_backoff);
-        j->rep_due = now_ms(j->a) + d;
-        describe(why, sizeof(why), status, body, len, error);
-        say("job %s attempt %u: %s not reported (%s); retrying in %.1f s", j->id, j->attempt, what, why, d / 1000.0);
-    } else if (cls == ANS_FINAL) {
-        describe(why, sizeof(why), status, body, len, error);
-        say("job %s attempt %u: %s refused (%s); dropped", j->id, j->attempt, what, why);
+    return j->state == J_STARTING ? "start" : j->ok ? "complete" : "fail";
+}
+
+/* The server's final answer to one report (cls ANS_OK or ANS_FINAL; why
+ * describes a refusal). May free the job. */
+static void report_done(agent_job_t *j, int cls, const char *why)
+{
+    if (cls == ANS_FINAL) {
+        say("job %s attempt %u: %s refused (%s); dropped", j->id, j->attempt, report_what(j), why);
         if (j->state == J_STARTING || j->state == J_REPORTING)
             job_free(j);
-        return;
     } else if (j->state == J_STARTING) {
-        j->rep_backoff = 0;
         job_launch(j);
     } else {
         job_free(j);
-        return;
     }
-    agent_kick(j->a);
 }
 
-static void report_send(agent_job_t *j)
+static void batch_unlink(agent_t *a, report_batch_t *b)
 {
-    agent_t *a = j->a;
-    char url[1024];
-    const char *what = j->state == J_STARTING ? "start" : j->ok ? "complete" : "fail";
-    url_of(a, url, sizeof(url), "/api/v1/jobs/%s/%s", j->id, what);
-    json_t *b = json_pack("{s:s, s:i}", "workerId", a->id, "attempt", (int)j->attempt);
+    if (b->prev != NULL)
+        b->prev->next = b->next;
+    else
+        a->batches = b->next;
+    if (b->next != NULL)
+        b->next->prev = b->prev;
+    if (a->poll_batch == b)
+        a->poll_batch = NULL;
+}
+
+/* Forget a batch whose request is gone: its reports are due again after
+ * delay_ms. */
+static void batch_abandon(agent_t *a, report_batch_t *b, uint64_t delay_ms)
+{
+    if (b == NULL)
+        return;
+    batch_unlink(a, b);
+    agent_http_cancel(b->req);
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->jobs[i] != NULL) {
+            b->jobs[i]->batch = NULL;
+            b->jobs[i]->rep_due = now_ms(a) + delay_ms;
+        }
+    djs_free(b);
+}
+
+/* The answer to a request that carried batch b ({"results":[...]} on a
+ * 2xx): each report is settled on its own; the ones without a final answer
+ * go again after a backoff. */
+static void batch_answered(agent_t *a, report_batch_t *b, long status, const char *body, size_t len, const char *error)
+{
+    char why[512];
+    int cls = answer_class(status);
+    json_t *ans = cls == ANS_OK ? json_loadb(body, len, 0, NULL) : NULL, *results = json_object_get(ans, "results");
+    uint32_t again = 0;
+    batch_unlink(a, b);
+    describe(why, sizeof(why), status, body, len, error);
+    for (uint32_t i = 0; i < b->n; i++) {
+        agent_job_t *j = b->jobs[i];
+        json_t *r = json_array_get(results, i);
+        if (j == NULL)
+            continue;
+        j->batch = NULL;
+        long st = cls == ANS_OK ? (long)json_integer_value(json_object_get(r, "status")) : status;
+        int c = answer_class(st);
+        if (cls == ANS_OK && c == ANS_FINAL) {
+            const char *type = json_string_value(json_object_get(r, "type")),
+                       *detail = json_string_value(json_object_get(r, "detail"));
+            snprintf(why, sizeof(why), "%ld %s: %s", st, type ? type : "", detail ? detail : "");
+        }
+        if (c == ANS_RETRY) {
+            again++;
+            j->rep_due = UINT64_MAX; /* set below, once the delay is drawn */
+        } else {
+            report_done(j, c, why);
+        }
+    }
+    if (again > 0) {
+        uint32_t d = backoff_next(&a->rep_backoff);
+        say("%u report(s) not recorded (%s); retrying in %.1f s", again, why, d / 1000.0);
+        for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+            if (j->rep_due == UINT64_MAX)
+                j->rep_due = now_ms(a) + d;
+    } else {
+        a->rep_backoff = 0;
+    }
+    json_decref(ans);
+    djs_free(b);
+    agent_kick(a);
+}
+
+static void on_reports(void *arg, long status, const char *body, size_t len, const char *error)
+{
+    report_batch_t *b = arg;
+    b->req = NULL;
+    batch_answered(b->a, b, status, body, len, error);
+}
+
+/* One report as an item of {"reports":[...]}. */
+static json_t *report_item(agent_job_t *j)
+{
+    json_t *o = json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt", (int)j->attempt, "action", report_what(j));
     if (j->state != J_STARTING && j->ok)
-        json_object_set(b, "result", j->result);
+        json_object_set(o, "result", j->result);
     else if (j->state != J_STARTING)
-        json_object_set_new(b, "error", json_string(j->error));
-    j->rep = send_json(a, "POST", url, b, CALL_TIMEOUT_MS, on_report, j);
-    if (j->rep == NULL)
-        j->rep_due = now_ms(a) + backoff_next(&j->rep_backoff);
+        json_object_set_new(o, "error", json_string(j->error));
+    return o;
+}
+
+/* The reports due now (at most BATCH_MAX and BATCH_MAX_BYTES) as a batch
+ * and its body {"reports":[...]} (free()); NULL when none is due.
+ * *outcomes counts the completions and failures in it. */
+static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
+{
+    uint32_t n = 0;
+    uint64_t now = now_ms(a);
+    for (agent_job_t *j = a->jobs; j != NULL && n < BATCH_MAX; j = j->next)
+        n += (j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due;
+    if (n == 0)
+        return NULL;
+    report_batch_t *b = djs_calloc(1, sizeof(*b) + n * sizeof(agent_job_t *));
+    b->a = a;
+    djs_buf_t text;
+    djs_buf_init(&text);
+    djs_buf_append(&text, "{\"reports\":[", 12);
+    *outcomes = 0;
+    for (agent_job_t *j = a->jobs; j != NULL && b->n < n; j = j->next) {
+        if (!((j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due))
+            continue;
+        json_t *item = report_item(j);
+        char *t = json_dumps(item, JSON_COMPACT);
+        json_decref(item);
+        size_t tl = t ? strlen(t) : 0;
+        if (t == NULL || (b->n > 0 && text.len + tl + 3 > BATCH_MAX_BYTES)) {
+            free(t);
+            break; /* the rest goes in the next request */
+        }
+        if (b->n > 0)
+            djs_buf_append(&text, ",", 1);
+        djs_buf_append(&text, t, tl);
+        free(t);
+        *outcomes += j->state == J_REPORTING;
+        j->batch = b;
+        j->batch_i = b->n;
+        b->jobs[b->n++] = j;
+    }
+    djs_buf_append(&text, "]}", 3); /* with its NUL */
+    *body = djs_strndup((const char *)text.base, text.len - 1);
+    djs_buf_dispose(&text);
+    b->next = a->batches;
+    if (a->batches != NULL)
+        a->batches->prev = b;
+    a->batches = b;
+    return b;
+}
+
+static void poll_send_body(agent_t *a, uint32_t wait_s, uint32_t max, const char *body);
+
+/* Send the reports that are due: on the poll when one is due anyway (and
+ * then with wait=0: their answers are wanted now), else in one POST
+ * /workers/{id}/reports. */
+static void reports_pump(agent_t *a)
+{
+    char *body = NULL, url[1024];
+    uint32_t outcomes = 0;
+    if (a->hard || !a->registered)
+        return;
+    report_batch_t *b = batch_take(a, &body, &outcomes);
+    if (b == NULL)
+        return;
+    uint32_t free_slots = (a->cfg.slots > a->njobs ? a->cfg.slots - a->njobs : 0) + outcomes;
+    if (!a->drain && free_slots > 0 && a->poll_req == NULL && now_ms(a) >= a->poll_due) {
+        a->poll_batch = b;
+        poll_send_body(a, 0, free_slots, body);
+        if (a->poll_req == NULL)
+            batch_abandon(a, b, backoff_next(&a->rep_backoff));
+    } else {
+        url_of(a, url, sizeof(url), "/api/v1/workers/%s/reports", a->id);
+        agent_http_call_t c = {.method = "POST",
+                               .url = url,
+                               .content_type = "application/json",
+                               .body = body,
+                               .len = strlen(body),
+                               .auth = 1,
+                               .timeout_ms = CALL_TIMEOUT_MS};
+        b->req = agent_http_send(a->http, &c, on_reports, b);
+        if (b->req == NULL)
+            batch_abandon(a, b, backoff_next(&a->rep_backoff));
+    }
+    djs_free(body);
 }
 
 static void job_timers(agent_job_t *j)
@@ -688,20 +858,15 @@ static void job_pump(agent_job_t *j)
         job_timers(j);
         return;
     }
-    if (j->state == J_STARTING || j->state == J_REPORTING) {
-        if (j->rep == NULL && now_ms(a) >= j->rep_due)
-            report_send(j);
-        return;
-    }
+    if (j->state == J_STARTING || j->state == J_REPORTING)
+        return;    /* reports_pump sends it */
     job_timers(j); /* may move it to FLUSHING */
     out_pump(j);
     prog_pump(j);
     if (j->state == J_FLUSHING && j->out_req == NULL && (j->out.len == 0 || j->out_dead) && j->prog_req == NULL &&
         (!j->prog_pending || j->prog_dead)) {
         j->state = J_REPORTING;
-        j->rep_backoff = 0;
         j->rep_due = 0;
-        report_send(j);
     }
 }
 
@@ -713,6 +878,7 @@ static void lost(agent_t *a, const char *why)
     a->registered = 0;
     a->reg_due = 0;
     a->reg_backoff = 0;
+    batch_abandon(a, a->poll_batch, 0);
     agent_http_cancel(a->poll_req);
     a->poll_req = NULL;
 }
@@ -830,8 +996,7 @@ static void take_assignment(agent_t *a, json_t *x)
     const char *name = json_string_value(json_object_get(x, "name"));
     json_t *to = json_object_get(x, "timeoutSeconds");
     uint32_t timeout = json_is_integer(to) && json_integer_value(to) > 0 ? (uint32_t)json_integer_value(to) : 0;
-    agent_job_t *j = job_new(a, id, attempt, name ? name : "", timeout, json_object_get(x, "payload"));
-    report_send(j);
+    job_new(a, id, attempt, name ? name : "", timeout, json_object_get(x, "payload")); /* its start: reports_pump */
 }
 
 static void on_poll(void *arg, long status, const char *body, size_t len, const char *error)
@@ -840,6 +1005,10 @@ static void on_poll(void *arg, long status, const char *body, size_t len, const 
     char why[512];
     a->poll_req = NULL;
     int cls = answer_class(status);
+    if (a->poll_batch != NULL && (cls != ANS_FINAL || (status != 409 && status != 404)))
+        batch_answered(a, a->poll_batch, status, body, len, error);
+    else
+        batch_abandon(a, a->poll_batch, 0); /* the worker is lost: sent again once registered */
     if (cls == ANS_OK) {
         a->poll_backoff = 0;
         json_t *ans = json_loadb(body, len, 0, NULL), *x;
@@ -858,13 +1027,28 @@ static void on_poll(void *arg, long status, const char *body, size_t len, const 
     agent_kick(a);
 }
 
-static void poll_send(agent_t *a, uint32_t wait_s, uint32_t max)
+/* A poll, carrying the reports of a->poll_batch as body (or NULL). */
+static void poll_send_body(agent_t *a, uint32_t wait_s, uint32_t max, const char *body)
 {
     char url[1024];
     url_of(a, url, sizeof(url), "/api/v1/workers/%s/poll?wait=%u&max=%u", a->id, wait_s, max > 64 ? 64 : max);
-    a->poll_req = send_json(a, "POST", url, NULL, POLL_TIMEOUT_MS, on_poll, a);
-    if (a->poll_req == NULL)
+    agent_http_call_t c = {.method = "POST",
+                           .url = url,
+                           .content_type = body ? "application/json" : NULL,
+                           .body = body,
+                           .len = body ? strlen(body) : 0,
+                           .auth = 1,
+                           .timeout_ms = POLL_TIMEOUT_MS};
+    a->poll_req = agent_http_send(a->http, &c, on_poll, a);
+    if (a->poll_req == NULL) {
+        say("cannot start a request to %s", url);
         a->poll_due = now_ms(a) + backoff_next(&a->poll_backoff);
+    }
+}
+
+static void poll_send(agent_t *a, uint32_t wait_s, uint32_t max)
+{
+    poll_send_body(a, wait_s, max, NULL);
 }
 
 /* ---- drain and stop -------------------------------------------------------------------------------- */
@@ -934,6 +1118,8 @@ static void agent_shutdown(agent_t *a)
     agent_http_cancel(a->hb_req);
     agent_http_cancel(a->drain_req);
     a->reg_req = a->poll_req = a->hb_req = a->drain_req = NULL;
+    while (a->batches != NULL)
+        batch_abandon(a, a->batches, 0);
     while (a->jobs != NULL)
         job_free(a->jobs);
     agent_http_close(a->http);
@@ -962,9 +1148,6 @@ static void agent_pump(agent_t *a)
     } else {
         if (a->hb_req == NULL && now >= a->hb_due)
             heartbeat_send(a);
-        uint32_t free_slots = a->cfg.slots > a->njobs ? a->cfg.slots - a->njobs : 0;
-        if (!a->drain && free_slots > 0 && a->poll_req == NULL && now >= a->poll_due)
-            poll_send(a, POLL_WAIT_S, free_slots);
     }
     if (a->drain)
         drain_pump(a);
@@ -981,6 +1164,10 @@ static void pump_all(agent_t *a)
         next = j->next;
         job_pump(j);
     }
+    reports_pump(a);
+    uint32_t free_slots = a->cfg.slots > a->njobs ? a->cfg.slots - a->njobs : 0;
+    if (a->registered && !a->hard && !a->drain && free_slots > 0 && a->poll_req == NULL && now_ms(a) >= a->poll_due)
+        poll_send(a, POLL_WAIT_S, free_slots);
     if (a->stopped && !any_kind_live(a))
         agent_shutdown(a);
 }
@@ -1009,6 +1196,7 @@ static void on_signal(uv_signal_t *s, int signum)
         a->drain_deadline = now_ms(a) + a->cfg.drain_timeout_ms;
         say("%s: draining (%u jobs on hand, up to %.0f s), then deregistering", strsignal(signum), a->njobs,
             a->cfg.drain_timeout_ms / 1000.0);
+        batch_abandon(a, a->poll_batch, 0);
         agent_http_cancel(a->poll_req);
         a->poll_req = NULL;
     } else if (!a->hard) {
