@@ -265,9 +265,10 @@ echo "ok graceful stop; replay verify: $out"
 # The answer to a start lost with the server. kill -9 between the durable
 # job.started and its answer happens in the rounds above now and then; here
 # it is made certain: an agent talks through a proxy that forwards its
-# first POST /jobs/{id}/start and drops the connection instead of relaying
-# the answer. The agent retries the start for the same attempt; the job
-# must still run and complete once.
+# first request carrying a start report (the agent batches reports: on a
+# poll or POST /workers/{id}/reports) and drops the connection instead of
+# relaying the answer. The agent retries the start for the same attempt;
+# the job must still run and complete once.
 start_server
 cat >"$T/proxy.py" <<'PY'
 import socket, struct, sys, threading
@@ -289,7 +290,7 @@ def serve(c):
                 d = c.recv(65536)
                 if not d:
                     break
-                if b"/start HTTP/1." in d and armed.is_set():
+                if (b'"action":"start"' in d or b"/start HTTP/1." in d) and armed.is_set():
                     armed.clear(); drop.set()
                     print("proxy: forwarding a start and dropping its answer", flush=True)
                 u.sendall(d)
