@@ -48,9 +48,7 @@ json_t *djs_json_id(const djs_id_t *id)
     return json_string(text);
 }
 
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF) starting at p, or 0 if it is not one. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
+size_t djs_utf8_seq(const uint8_t *p, size_t n)
 {
     if (p[0] < 0x80)
         return 1;
@@ -69,7 +67,7 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
 int djs_utf8_valid(const char *s, size_t n)
 {
     for (size_t i = 0, k; i < n; i += k)
-        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0)
+        if ((k = djs_utf8_seq((const uint8_t *)s + i, n - i)) == 0)
             return 0;
     return 1;
 }
@@ -81,7 +79,7 @@ json_t *djs_json_str_lossy(const char *s, size_t n)
     djs_buf_t b;
     djs_buf_init(&b);
     for (size_t i = 0, k; i < n; i += k) {
-        if ((k = utf8_seq((const uint8_t *)s + i, n - i)) == 0) {
+        if ((k = djs_utf8_seq((const uint8_t *)s + i, n - i)) == 0) {
             djs_buf_append(&b, "\xef\xbf\xbd", 3);
             k = 1;
         } else {

@@ -24,6 +24,10 @@ json_t *djs_json_id(const djs_id_t *id);
  * replaced by U+FFFD, so text from clients or the log always renders. */
 json_t *djs_json_str_lossy(const char *s, size_t n);
 int djs_utf8_valid(const char *s, size_t n);
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF) starting at p (n > 0 bytes left), or 0 if
+ * it is not one. */
+size_t djs_utf8_seq(const uint8_t *p, size_t n);
 /* One MessagePack value as JSON (bin 16 as an id, other bin as hex); NULL
  * when malformed or nested deeper than DJS_RENDER_MAX_DEPTH. */
 json_t *djs_mp_to_json(djs_mp_reader_t *r, int depth);

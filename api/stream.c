@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "api/jtext.h"
 #include "api/render.h"
 #include "core/alloc.h"
 #include "core/bodies.h"
@@ -15,10 +16,23 @@
 #include "projections/jobview.h"
 
 #define PROTOCOL_VERSION 1
-#define SCAN_CHUNK 512      /* events read per scan while feeding */
-#define RING 4096           /* shared renderings kept, per stream kind */
-#define MAX_RECV_MSG 4096   /* clients only send control frames and small texts */
-#define CLOSE_GRACE_MS 1000 /* a close frame that cannot be sent: drop the connection */
+#define SCAN_CHUNK 512          /* events read per scan while feeding */
+#define RING 4096               /* shared renderings kept, per stream kind */
+#define MAX_RECV_MSG 4096       /* clients only send control frames and small texts */
+#define CLOSE_GRACE_MS 1000     /* a close frame that cannot be sent: drop the connection */
+#define CHUNK_EVENTS 1024       /* events per window chunk */
+#define CHUNK_BYTES 65536       /* framed bytes per window chunk (a chunk ends past it) */
+#define WINDOW_BYTES (8u << 20) /* framed bytes a window keeps for subscribers a little behind */
+#define WINDOW_MAX_BUILD 16384  /* a burst longer than this starts the window afresh */
+#define MAX_IOV 16              /* window pieces per write */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CHECK_RENDER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CHECK_RENDER 1
+#endif
+#endif
 
 enum { FMT_JSON = 0, FMT_MSGPACK = 1 };
 
@@ -31,9 +45,49 @@ typedef struct frame {
     uint8_t skip;  /* this event yields no message of this kind */
     djs_id_t entity;
     char *owner; /* job-updates: the job's owner */
-    char *text;
-    size_t len;
+    djs_buf_t text;
 } frame_t;
+
+/* ---- windows ----
+ *
+ * A window is the recent tail of the log already framed for one kind of
+ * WebSocket stream: chunks of consecutive events, each event's frame bytes
+ * (empty when the event yields no message of that kind) and what the
+ * filters need. Built once per durable batch, whatever the number of
+ * subscribers. A subscriber without filters whose cursor is inside the
+ * window is sent straight from the chunks (its write points into them and
+ * holds a reference until done: no copy, no per-event work); one with
+ * filters copies the frames it wants; one behind the window reads the log
+ * (catch-up) until it reaches it. The window keeps WINDOW_BYTES: a live
+ * subscriber that falls further behind is back in catch-up, reading the
+ * log at its own pace. */
+enum { V_EVENTS, V_EVENTS_MSGPACK, V_JOBS, V_WORKERS, NVARIANTS };
+
+typedef struct meta {
+    uint16_t type;
+    int8_t status; /* job-updates: the new status (-1 none) */
+    uint8_t skip;
+    uint32_t owner; /* job-updates: offset of the owner (NUL-terminated) in strs */
+    djs_id_t entity;
+} meta_t;
+
+typedef struct chunk chunk_t;
+struct chunk {
+    chunk_t *prev, *next;
+    int refs; /* the window's, and one per write in flight that points into it */
+    uint64_t first;
+    uint32_t n;
+    uint32_t off[CHUNK_EVENTS + 1]; /* event i's frame: data[off[i], off[i + 1]) */
+    meta_t meta[CHUNK_EVENTS];
+    djs_buf_t data, strs;
+};
+
+typedef struct window {
+    chunk_t *head, *tail;
+    uint64_t first, next; /* events [first, next) are framed; next == 0: no window */
+    size_t bytes;
+    uint32_t subs; /* WebSocket subscribers of this variant */
+} window_t;
 
 typedef struct sub sub_t;
 
@@ -53,6 +107,7 @@ struct djs_streams {
     int handles; /* open uv handles, for the final free */
     int freed;
     frame_t *rings[DJS_STREAM_SYSTEM_METRICS + 1];
+    window_t win[NVARIANTS];
 };
 
 struct sub {
@@ -64,6 +119,9 @@ struct sub {
     h2o_req_t *req;
     h2o_generator_t gen;
     djs_buf_t pending, inflight;
+    chunk_t *held[MAX_IOV]; /* a write from the window in flight */
+    int nheld;
+    size_t held_bytes;
     int sending, finishing;
     /* cursor and filters */
     uint64_t next_seq;
@@ -96,6 +154,36 @@ static char *dump(json_t *j, size_t *len)
         t = strdup("{}");
     *len = strlen(t);
     return t;
+}
+
+static void put_json(djs_buf_t *b, json_t *j)
+{
+    size_t len;
+    char *t = dump(j, &len);
+    djs_buf_append(b, t, len);
+    free(t);
+}
+
+/* An event as /ws/events shows it: written by jtext, by jansson when jtext
+ * defers to it; sanitizer builds (the tests) check that both agree. */
+static void render_event(const djs_event_t *ev, djs_buf_t *b)
+{
+    size_t mark = b->len;
+    if (djs_jt_event(b, ev) != 0) {
+        put_json(b, djs_event_json(ev));
+        return;
+    }
+#ifdef CHECK_RENDER
+    size_t len;
+    char *t = dump(djs_event_json(ev), &len);
+    if (len != b->len - mark || memcmp(t, b->base + mark, len) != 0) {
+        fprintf(stderr, "jtext differs from jansson:\n%.*s\n%s\n", (int)(b->len - mark), (const char *)b->base + mark, t);
+        abort();
+    }
+    free(t);
+#else
+    (void)mark;
+#endif
 }
 
 /* The status a job event leads to, its previous status, owner and name,
@@ -175,7 +263,7 @@ static void render_job_update(djs_streams_t *ss, const djs_event_t *ev, frame_t 
     if (sp.owner.len > 0)
         memcpy(f->owner, sp.owner.p, sp.owner.len);
     f->owner[sp.owner.len] = '\0';
-    f->text = dump(m, &f->len);
+    put_json(&f->text, m);
     djs_job_view_dispose(&fo.v);
 }
 
@@ -221,7 +309,7 @@ static void render_worker(djs_streams_t *ss, const djs_event_t *ev, frame_t *f)
         json_object_set_new(m, "running", json_integer(w.running));
     }
     json_object_set_new(m, "actor", djs_json_str_lossy(ev->actor, ev->actor_len));
-    f->text = dump(m, &f->len);
+    put_json(&f->text, m);
 }
 
 /* The rendering of one event for a stream kind, made once and shared. */
@@ -232,15 +320,17 @@ static const frame_t *frame_of(djs_streams_t *ss, int kind, const djs_event_t *e
     frame_t *f = &ss->rings[kind][ev->seq % RING];
     if (f->seq == ev->seq && f->seq != 0)
         return f;
-    free(f->text);
+    djs_buf_t text = f->text; /* its memory is reused */
+    djs_buf_reset(&text);
     djs_free(f->owner);
     memset(f, 0, sizeof(*f));
+    f->text = text;
     f->seq = ev->seq;
     f->type = ev->type;
     f->entity = ev->entity;
     f->status = -1;
     if (kind == DJS_STREAM_EVENTS)
-        f->text = dump(djs_event_json(ev), &f->len);
+        render_event(ev, &f->text);
     else if (kind == DJS_STREAM_JOB_UPDATES)
         render_job_update(ss, ev, f);
     else
@@ -251,10 +341,10 @@ static const frame_t *frame_of(djs_streams_t *ss, int kind, const djs_event_t *e
 /* ---- sending ------------------------------------------------------------------------------ */
 
 /* Bytes waiting for the peer: framed data not yet written (pending), being
- * written (inflight), and wslay's control frames. */
+ * written (inflight, or held in window chunks), and wslay's control frames. */
 static size_t queued(sub_t *s)
 {
-    size_t n = s->pending.len + s->inflight.len;
+    size_t n = s->pending.len + s->inflight.len + s->held_bytes;
     if (!s->sse)
         n += wslay_event_get_queued_msg_length(s->ws->ws_ctx);
     return n;
@@ -320,6 +410,8 @@ static void on_ws(h2o_websocket_conn_t *conn, const struct wslay_event_on_msg_re
 static void feed(sub_t *s);
 static void want(sub_t *s);
 
+static void release_held(sub_t *s);
+
 static void on_ws_written(h2o_socket_t *sock, const char *err)
 {
     h2o_websocket_conn_t *conn = sock->data;
@@ -329,6 +421,7 @@ static void on_ws_written(h2o_socket_t *sock, const char *err)
         return;
     }
     djs_buf_reset(&s->inflight);
+    release_held(s);
     feed(s); /* reads on from the log if there is more, and flushes */
 }
 
@@ -363,6 +456,217 @@ static void flush(sub_t *s)
         ws_flush(s);
 }
 
+/* The filters: on what the record says (type, entity), then on what its
+ * rendering found (no message of this kind, the job's owner and status). */
+static int wants_event(const sub_t *s, uint16_t type, const djs_id_t *entity)
+{
+    if (s->has_entity && djs_id_cmp(entity, &s->entity) != 0)
+        return 0;
+    if (s->kind == DJS_STREAM_EVENTS)
+        return !s->has_types || (s->types[type / 8] & (1u << (type % 8)));
+    if (s->kind == DJS_STREAM_JOB_UPDATES)
+        return type < DJS_EV_JOB_OUTPUT;
+    return type >= DJS_EV_WORKER_REGISTERED && type <= DJS_EV_WORKER_DEREGISTERED;
+}
+
+static int wants_frame(const sub_t *s, int skip, const char *owner, int status)
+{
+    return !skip && (s->owner[0] == '\0' || (owner != NULL && strcmp(owner, s->owner) == 0)) &&
+           (s->status < 0 || status == s->status);
+}
+
+static int unfiltered(const sub_t *s)
+{
+    return !s->has_types && !s->has_entity && s->owner[0] == '\0' && s->status < 0;
+}
+
+/* ---- windows (see the top of the file) ----------------------------------------------------- */
+
+static int variant_of(const sub_t *s)
+{
+    if (s->sse || s->kind == DJS_STREAM_SYSTEM_METRICS)
+        return -1;
+    if (s->kind == DJS_STREAM_EVENTS)
+        return s->format == FMT_MSGPACK ? V_EVENTS_MSGPACK : V_EVENTS;
+    return s->kind == DJS_STREAM_JOB_UPDATES ? V_JOBS : V_WORKERS;
+}
+
+static const int variant_kind[NVARIANTS] = {DJS_STREAM_EVENTS, DJS_STREAM_EVENTS, DJS_STREAM_JOB_UPDATES, DJS_STREAM_WORKER_STATUS};
+
+static void chunk_release(chunk_t *c)
+{
+    if (--c->refs > 0)
+        return;
+    djs_buf_dispose(&c->data);
+    djs_buf_dispose(&c->strs);
+    djs_free(c);
+}
+
+/* Drop the window's chunks (writes in flight keep theirs until done). */
+static void window_reset(window_t *w)
+{
+    while (w->head != NULL) {
+        chunk_t *c = w->head;
+        w->head = c->next;
+        chunk_release(c);
+    }
+    w->tail = NULL;
+    w->first = w->next = 0;
+    w->bytes = 0;
+}
+
+/* Frame event ev (record rec) at the end of window v. */
+static void window_append(djs_streams_t *ss, int v, const djs_event_t *ev, const uint8_t *rec, size_t len)
+{
+    window_t *w = &ss->win[v];
+    chunk_t *c = w->tail;
+    if (c == NULL || c->n == CHUNK_EVENTS || c->data.len >= CHUNK_BYTES) {
+        c = djs_calloc(1, sizeof(*c));
+        c->refs = 1;
+        c->first = ev->seq;
+        djs_buf_init(&c->data);
+        djs_buf_init(&c->strs);
+        c->prev = w->tail;
+        if (w->tail != NULL)
+            w->tail->next = c;
+        else
+            w->head = c;
+        w->tail = c;
+    }
+    meta_t *m = &c->meta[c->n];
+    m->type = ev->type;
+    m->entity = ev->entity;
+    m->status = -1;
+    m->skip = 0;
+    m->owner = UINT32_MAX;
+    size_t before = c->data.len;
+    if (v == V_EVENTS_MSGPACK) {
+        ws_frame(&c->data, WSLAY_BINARY_FRAME, rec, len);
+    } else if (v == V_EVENTS || (v == V_JOBS && ev->type < DJS_EV_JOB_OUTPUT) ||
+               (v == V_WORKERS && ev->type >= DJS_EV_WORKER_REGISTERED && ev->type <= DJS_EV_WORKER_DEREGISTERED)) {
+        const frame_t *f = frame_of(ss, variant_kind[v], ev);
+        m->skip = f->skip;
+        m->status = f->status;
+        if (f->owner != NULL) {
+            m->owner = (uint32_t)c->strs.len;
+            djs_buf_append(&c->strs, f->owner, strlen(f->owner) + 1);
+        }
+        if (!f->skip)
+            ws_frame(&c->data, WSLAY_TEXT_FRAME, f->text.base, f->text.len);
+    } else {
+        m->skip = 1; /* not a message of this kind */
+    }
+    c->off[++c->n] = (uint32_t)c->data.len;
+    w->bytes += c->data.len - before;
+    w->next = ev->seq + 1;
+}
+
+static int grow_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    djs_streams_t *ss = arg;
+    djs_event_t ev;
+    if (djs_event_decode(rec, len, &ev) != 0)
+        return DJS_ECORRUPT;
+    for (int v = 0; v < NVARIANTS; v++)
+        if (ss->win[v].subs > 0 && ss->win[v].next == seq)
+            window_append(ss, v, &ev, rec, len);
+    return 0;
+}
+
+/* Bring the windows that have subscribers up to the durable seq, in one
+ * pass over the new records; then trim each to WINDOW_BYTES. */
+static void windows_grow(djs_streams_t *ss, uint64_t durable)
+{
+    uint64_t from = UINT64_MAX;
+    for (int v = 0; v < NVARIANTS; v++) {
+        window_t *w = &ss->win[v];
+        if (w->subs == 0 || w->next == 0 || w->next > durable)
+            continue;
+        if (durable - w->next >= WINDOW_MAX_BUILD) { /* a long burst: who is behind reads the log */
+            window_reset(w);
+            w->first = w->next = durable + 1 - WINDOW_MAX_BUILD;
+        }
+        if (w->next < from)
+            from = w->next;
+    }
+    if (from == UINT64_MAX)
+        return;
+    if (djs_log_scan(ss->log, from, durable, grow_cb, ss) < 0) {
+        fprintf(stderr, "djs: streams: cannot read the event log past seq %" PRIu64 "\n", from);
+        for (int v = 0; v < NVARIANTS; v++) /* subscribers read the log themselves, and fail there */
+            if (ss->win[v].next != 0 && ss->win[v].next <= durable)
+                window_reset(&ss->win[v]);
+        return;
+    }
+    for (int v = 0; v < NVARIANTS; v++) {
+        window_t *w = &ss->win[v];
+        while (w->bytes > WINDOW_BYTES && w->head != w->tail) {
+            chunk_t *c = w->head;
+            w->head = c->next;
+            w->head->prev = NULL;
+            w->first = w->head->first;
+            w->bytes -= c->data.len;
+            chunk_release(c);
+        }
+    }
+}
+
+/* The chunk that holds seq (inside the window): live subscribers are near
+ * the tail, so look from there. */
+static chunk_t *window_find(window_t *w, uint64_t seq)
+{
+    chunk_t *c = w->tail;
+    while (c != NULL && c->first > seq)
+        c = c->prev;
+    return c;
+}
+
+static void release_held(sub_t *s)
+{
+    for (int i = 0; i < s->nheld; i++)
+        chunk_release(s->held[i]);
+    s->nheld = 0;
+    s->held_bytes = 0;
+}
+
+/* An unfiltered subscriber: write the window's bytes from its cursor on,
+ * up to about a queue's worth, straight from the chunks. */
+static void window_write(sub_t *s, window_t *w)
+{
+    h2o_iovec_t iov[MAX_IOV];
+    size_t bytes = 0;
+    uint64_t seq = s->next_seq;
+    for (chunk_t *c = window_find(w, seq); c != NULL && s->nheld < MAX_IOV && bytes < s->ss->cfg.queue_bytes; c = c->next) {
+        size_t from = c->off[seq - c->first], to = c->off[c->n];
+        if (to > from) {
+            iov[s->nheld] = h2o_iovec_init(c->data.base + from, to - from);
+            s->held[s->nheld++] = c;
+            c->refs++;
+            bytes += to - from;
+        }
+        seq = c->first + c->n;
+    }
+    s->next_seq = seq;
+    if (s->nheld == 0)
+        return; /* only events without a message of this kind */
+    s->held_bytes = bytes;
+    h2o_socket_write(s->ws->sock, iov, (size_t)s->nheld, on_ws_written);
+}
+
+/* A subscriber with filters: copy the frames it wants while there is room. */
+static void window_copy(sub_t *s, window_t *w)
+{
+    for (chunk_t *c = window_find(w, s->next_seq); c != NULL && room(s); c = c->next) {
+        for (uint32_t i = (uint32_t)(s->next_seq - c->first); i < c->n && room(s); i++) {
+            const meta_t *m = &c->meta[i];
+            s->next_seq = c->first + i + 1;
+            if (wants_event(s, m->type, &m->entity) &&
+                wants_frame(s, m->skip, m->owner != UINT32_MAX ? (const char *)c->strs.base + m->owner : NULL, m->status))
+                djs_buf_append(&s->pending, c->data.base + c->off[i], c->off[i + 1] - c->off[i]);
+        }
+    }
+}
+
 typedef struct feed_ctx {
     sub_t *s;
     uint64_t last;
@@ -377,26 +681,16 @@ static int feed_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
     if (djs_event_decode(rec, len, &ev) != 0)
         return DJS_ECORRUPT;
     c->last = seq;
-    if (s->kind == DJS_STREAM_EVENTS) {
-        if ((s->has_types && !(s->types[ev.type / 8] & (1u << (ev.type % 8)))) ||
-            (s->has_entity && djs_id_cmp(&ev.entity, &s->entity) != 0))
-            goto next;
-        if (s->format == FMT_MSGPACK) {
-            send_msg(s, seq, djs_event_type_name(ev.type), rec, len, 1);
-            goto next;
-        }
-    } else if (s->kind == DJS_STREAM_JOB_UPDATES) {
-        if (ev.type > DJS_EV_JOB_OUTPUT || (s->has_entity && djs_id_cmp(&ev.entity, &s->entity) != 0))
-            goto next;
-    } else if (ev.type < DJS_EV_WORKER_REGISTERED || ev.type > DJS_EV_WORKER_DEREGISTERED ||
-               (s->has_entity && djs_id_cmp(&ev.entity, &s->entity) != 0)) {
+    if (!wants_event(s, ev.type, &ev.entity))
+        goto next;
+    if (s->format == FMT_MSGPACK) {
+        send_msg(s, seq, djs_event_type_name(ev.type), rec, len, 1);
         goto next;
     }
     const frame_t *f = frame_of(s->ss, s->kind, &ev);
-    if (f->skip || (s->owner[0] != '\0' && (f->owner == NULL || strcmp(f->owner, s->owner) != 0)) ||
-        (s->status >= 0 && f->status != s->status))
+    if (!wants_frame(s, f->skip, f->owner, f->status))
         goto next;
-    send_msg(s, seq, s->kind == DJS_STREAM_EVENTS ? djs_event_type_name(ev.type) : "update", f->text, f->len, 0);
+    send_msg(s, seq, s->kind == DJS_STREAM_EVENTS ? djs_event_type_name(ev.type) : "update", f->text.base, f->text.len, 0);
 next:
     if (!room(s)) {
         c->full = 1;
@@ -407,7 +701,8 @@ next:
 
 static void close_ws(sub_t *s, int code, const char *reason);
 
-/* Send what the log holds past the cursor while there is room. */
+/* Send what is durable past the cursor while there is room: from the
+ * window when the cursor is inside it, else from the log (catch-up). */
 static void feed(sub_t *s)
 {
     if (s->dead)
@@ -418,9 +713,24 @@ static void feed(sub_t *s)
     }
     djs_streams_t *ss = s->ss;
     uint64_t durable = djs_log_durable_seq(ss->log);
+    int v = variant_of(s);
+    window_t *w = v >= 0 && ss->win[v].next != 0 ? &ss->win[v] : NULL;
     for (int round = 0; round < 8 && s->next_seq <= durable && room(s); round++) {
+        if (w != NULL && s->next_seq >= w->first && s->next_seq < w->next) {
+            if (!unfiltered(s)) {
+                window_copy(s, w);
+                continue;
+            }
+            /* straight from the chunks, once what is queued before is out */
+            if (s->pending.len == 0 && s->nheld == 0 && s->ws->sock != NULL && !h2o_socket_is_writing(s->ws->sock))
+                window_write(s, w);
+            break;
+        }
+        if (w != NULL && s->next_seq >= w->next)
+            break; /* ahead of the window: the tail grows it, then feeds */
+        uint64_t limit = w != NULL ? w->first - 1 : durable;
         feed_ctx_t c = {s, 0, 0};
-        uint64_t to = s->next_seq + SCAN_CHUNK - 1 < durable ? s->next_seq + SCAN_CHUNK - 1 : durable;
+        uint64_t to = s->next_seq + SCAN_CHUNK - 1 < limit ? s->next_seq + SCAN_CHUNK - 1 : limit;
         int rc = djs_log_scan(ss->log, s->next_seq, to, feed_cb, &c);
         if (rc < 0) {
             close_ws(s, 1011, "cannot read the event log");
@@ -429,7 +739,12 @@ static void feed(sub_t *s)
         s->next_seq = c.last >= s->next_seq ? c.last + 1 : to + 1;
     }
     flush(s);
-    if (!s->dead && s->next_seq <= durable)
+    if (s->dead || s->next_seq > durable || (w != NULL && s->next_seq >= w->next))
+        return; /* nothing more now: the tail feeds it when there is */
+    /* more to send: a write in flight feeds it again when done; otherwise
+     * (or with a full queue, to watch for a stall) after this I/O round */
+    int writing = s->sse ? s->sending : s->ws != NULL && s->ws->sock != NULL && h2o_socket_is_writing(s->ws->sock);
+    if (!writing || !room(s))
         want(s);
 }
 
@@ -459,7 +774,10 @@ static void unlink_sub(sub_t *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     ss->nsubs--;
-    s->next = ss->dead; /* freed from the check handle, after the current call chain */
+    int v = variant_of(s);
+    if (v >= 0 && --ss->win[v].subs == 0)
+        window_reset(&ss->win[v]); /* nobody left to read it */
+    s->next = ss->dead;            /* freed from the check handle, after the current call chain */
     ss->dead = s;
     if (!uv_is_active((uv_handle_t *)&ss->check))
         uv_check_start(&ss->check, on_check);
@@ -473,6 +791,7 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void free_sub(sub_t *s)
 {
+    release_held(s); /* the connection is closed: its write will not read them */
     djs_buf_dispose(&s->pending);
     djs_buf_dispose(&s->inflight);
     djs_free(s);
@@ -688,6 +1007,7 @@ static void on_ping(uv_timer_t *t)
 static void on_tail(void *arg, uint64_t durable)
 {
     djs_streams_t *ss = arg;
+    windows_grow(ss, durable);
     for (sub_t *s = ss->subs, *next; s != NULL; s = next) {
         next = s->next;
         if (!s->wanting && s->next_seq <= durable)
@@ -844,6 +1164,10 @@ int djs_stream_open(djs_streams_t *ss, h2o_req_t *req, const djs_principal_t *wh
         return st;
     }
     s->last_seen_ns = now_ns(ss);
+    int v = variant_of(s);
+    if (v >= 0 && ss->win[v].subs++ == 0) { /* the window starts with what becomes durable next */
+        ss->win[v].first = ss->win[v].next = djs_log_durable_seq(ss->log) + 1;
+    }
     s->next = ss->subs;
     if (ss->subs != NULL)
         ss->subs->prev = s;
@@ -948,7 +1272,7 @@ static void on_closed(uv_handle_t *h)
         if (ss->rings[k] == NULL)
             continue;
         for (int i = 0; i < RING; i++) {
-            free(ss->rings[k][i].text);
+            djs_buf_dispose(&ss->rings[k][i].text);
             djs_free(ss->rings[k][i].owner);
         }
         djs_free(ss->rings[k]);
@@ -958,6 +1282,8 @@ static void on_closed(uv_handle_t *h)
         ss->dead = s->next;
         free_sub(s);
     }
+    for (int v = 0; v < NVARIANTS; v++)
+        window_reset(&ss->win[v]);
     djs_free(ss);
 }
 
