@@ -2809,6 +2809,7 @@ void djs_server_config_init(djs_server_config_t *c)
     c->max_body = 1u << 20;
     c->rate_per_s = 1000;
     c->rate_burst = 2000;
+    c->stream_batch_ms = -1;
 }
 
 /* TLS 1.2 or later, the certificate chain and key, ALPN offering
@@ -2935,6 +2936,10 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
         sc.ping_ms = s->cfg.stream_ping_ms;
     if (s->cfg.stream_stall_ms > 0)
         sc.stall_ms = s->cfg.stream_stall_ms;
+    if (s->cfg.stream_batch_ms >= 0)
+        sc.batch_ms = (uint32_t)s->cfg.stream_batch_ms;
+    if (s->cfg.stream_window_bytes > 0)
+        sc.window_bytes = s->cfg.stream_window_bytes;
     djs_streams_new(&s->streams, loop, engine, &sc);
     *out = s;
     return 0;

@@ -3,6 +3,7 @@
 #include <h2o/websocket.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -16,15 +17,14 @@
 #include "projections/jobview.h"
 
 #define PROTOCOL_VERSION 1
-#define SCAN_CHUNK 512          /* events read per scan while feeding */
-#define RING 4096               /* shared renderings kept, per stream kind */
-#define MAX_RECV_MSG 4096       /* clients only send control frames and small texts */
-#define CLOSE_GRACE_MS 1000     /* a close frame that cannot be sent: drop the connection */
-#define CHUNK_EVENTS 1024       /* events per window chunk */
-#define CHUNK_BYTES 65536       /* framed bytes per window chunk (a chunk ends past it) */
-#define WINDOW_BYTES (8u << 20) /* framed bytes a window keeps for subscribers a little behind */
-#define WINDOW_MAX_BUILD 16384  /* a burst longer than this starts the window afresh */
-#define MAX_IOV 16              /* window pieces per write */
+#define SCAN_CHUNK 512         /* events read per scan while feeding */
+#define RING 4096              /* shared renderings kept, per stream kind */
+#define MAX_RECV_MSG 4096      /* clients only send control frames and small texts */
+#define CLOSE_GRACE_MS 1000    /* a close frame that cannot be sent: drop the connection */
+#define CHUNK_EVENTS 1024      /* events per window chunk */
+#define CHUNK_BYTES 65536      /* framed bytes per window chunk (a chunk ends past it) */
+#define WINDOW_MAX_BUILD 16384 /* a burst longer than this starts the window afresh */
+#define MAX_IOV 16             /* window pieces per write */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CHECK_RENDER 1
@@ -58,7 +58,7 @@ typedef struct frame {
  * window is sent straight from the chunks (its write points into them and
  * holds a reference until done: no copy, no per-event work); one with
  * filters copies the frames it wants; one behind the window reads the log
- * (catch-up) until it reaches it. The window keeps WINDOW_BYTES: a live
+ * (catch-up) until it reaches it. The window keeps window_bytes: a live
  * subscriber that falls further behind is back in catch-up, reading the
  * log at its own pace. */
 enum { V_EVENTS, V_EVENTS_MSGPACK, V_JOBS, V_WORKERS, NVARIANTS };
@@ -100,6 +100,7 @@ struct djs_streams {
     uv_check_t check; /* after each I/O round: feed the subscribers that want more */
     uv_timer_t ping;
     uv_timer_t grace; /* after shutdown: drop what did not close */
+    uv_timer_t batch; /* live delivery: at most once per batch_ms */
     sub_t *subs;      /* every live subscriber */
     sub_t *dead;      /* closed, freed from the check handle */
     uint32_t nsubs;
@@ -526,6 +527,7 @@ static void window_append(djs_streams_t *ss, int v, const djs_event_t *ev, const
         c->first = ev->seq;
         djs_buf_init(&c->data);
         djs_buf_init(&c->strs);
+        djs_buf_reserve(&c->data, CHUNK_BYTES + 4096); /* the usual chunk without a move */
         c->prev = w->tail;
         if (w->tail != NULL)
             w->tail->next = c;
@@ -574,7 +576,7 @@ static int grow_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
 }
 
 /* Bring the windows that have subscribers up to the durable seq, in one
- * pass over the new records; then trim each to WINDOW_BYTES. */
+ * pass over the new records; then trim each to window_bytes. */
 static void windows_grow(djs_streams_t *ss, uint64_t durable)
 {
     uint64_t from = UINT64_MAX;
@@ -600,7 +602,7 @@ static void windows_grow(djs_streams_t *ss, uint64_t durable)
     }
     for (int v = 0; v < NVARIANTS; v++) {
         window_t *w = &ss->win[v];
-        while (w->bytes > WINDOW_BYTES && w->head != w->tail) {
+        while (w->bytes > ss->cfg.window_bytes && w->head != w->tail) {
             chunk_t *c = w->head;
             w->head = c->next;
             w->head->prev = NULL;
@@ -1004,15 +1006,35 @@ static void on_ping(uv_timer_t *t)
     }
 }
 
-static void on_tail(void *arg, uint64_t durable)
+/* Feed every subscriber that waits for new events (the others are fed
+ * as their writes complete, or from the check handle). */
+static void deliver(djs_streams_t *ss)
 {
-    djs_streams_t *ss = arg;
-    windows_grow(ss, durable);
+    uint64_t durable = djs_log_durable_seq(ss->log);
     for (sub_t *s = ss->subs, *next; s != NULL; s = next) {
         next = s->next;
         if (!s->wanting && s->next_seq <= durable)
             feed(s);
     }
+}
+
+static void on_batch(uv_timer_t *t)
+{
+    deliver(t->data);
+}
+
+/* New durable events: frame them into the windows now, deliver them at
+ * once or, with batch_ms, together with what else becomes durable within
+ * batch_ms (one write per subscriber per batch instead of one per group
+ * commit: the writes, not the events, are what costs). */
+static void on_tail(void *arg, uint64_t durable)
+{
+    djs_streams_t *ss = arg;
+    windows_grow(ss, durable);
+    if (ss->cfg.batch_ms == 0)
+        deliver(ss);
+    else if (!uv_is_active((uv_handle_t *)&ss->batch))
+        uv_timer_start(&ss->batch, on_batch, ss->cfg.batch_ms, 0);
 }
 
 /* ---- opening --------------------------------------------------------------------------------- */
@@ -1210,6 +1232,8 @@ void djs_streams_config_init(djs_streams_config_t *c)
     c->stall_ms = 30000;
     c->queue_bytes = 256 * 1024;
     c->max_subscribers = 10000;
+    c->batch_ms = 10;
+    c->window_bytes = 8u << 20;
 }
 
 /* After shutdown: whoever did not finish the close handshake is dropped. */
@@ -1238,7 +1262,9 @@ int djs_streams_new(djs_streams_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     ss->ping.data = ss;
     uv_timer_init(loop, &ss->grace);
     ss->grace.data = ss;
-    ss->handles = 3;
+    uv_timer_init(loop, &ss->batch);
+    ss->batch.data = ss;
+    ss->handles = 4;
     uv_timer_start(&ss->ping, on_ping, ss->cfg.ping_ms, ss->cfg.ping_ms);
     uv_unref((uv_handle_t *)&ss->ping);
     djs_log_tail_start(ss->log, &ss->tail, on_tail, ss);
@@ -1304,4 +1330,5 @@ void djs_streams_free(djs_streams_t *ss)
     uv_close((uv_handle_t *)&ss->check, on_closed);
     uv_close((uv_handle_t *)&ss->ping, on_closed);
     uv_close((uv_handle_t *)&ss->grace, on_closed);
+    uv_close((uv_handle_t *)&ss->batch, on_closed);
 }

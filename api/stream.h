@@ -10,7 +10,9 @@
  * subscriber whose queue stays full is simply read for more slowly; one
  * whose queue makes no progress for stall_ms is closed (1008). Renderings
  * are shared: an event is turned into JSON once per stream kind, whatever
- * the number of subscribers.
+ * the number of subscribers, and live subscribers are written from a
+ * window of recent events framed once per durable batch (see stream.c);
+ * live events go out in batches of batch_ms.
  *
  * Ownership: djs_streams_new borrows loop and engine; djs_streams_shutdown
  * closes every stream (1001 "server shutting down"); djs_streams_free
@@ -34,6 +36,8 @@ typedef struct djs_streams_config {
     uint32_t stall_ms;        /* close a subscriber whose queue made no progress this long; default 30 s */
     size_t queue_bytes;       /* per-subscriber send queue high-water mark; default 256 KiB */
     uint32_t max_subscribers; /* default 10,000; beyond, 503 */
+    uint32_t batch_ms;        /* live events go out at most this often per subscriber; default 10; 0: at once */
+    size_t window_bytes;      /* framed recent events kept per stream kind; default 8 MiB */
 } djs_streams_config_t;
 
 enum { DJS_STREAM_EVENTS = 1, DJS_STREAM_JOB_UPDATES, DJS_STREAM_WORKER_STATUS, DJS_STREAM_SYSTEM_METRICS };

@@ -350,6 +350,35 @@ async def slow_consumer():
     ok(f"a client that stopped reading was closed; the other got all {len(seqs)} events; server RSS +{(rss1 - rss0) // 1024} MiB")
 
 
+async def lagging_subscribers():
+    """Live subscribers that stop reading during a burst fall behind the
+    server's window of recent events (64 KiB in this test) and are fed from
+    the log when they read again: every event, in order, exactly once; the
+    filtered one only what it asked for."""
+    start = durable_seq() + 1
+    lag = await connect("/ws/events", max_queue=4)
+    await hello(lag, "events")
+    filt = await connect("/ws/events?types=job.submitted", max_queue=4)
+    await hello(filt, "events")
+    t0 = time.time()
+    last, jobs = 0, 0
+    while time.time() - t0 < 1.0:  # both read nothing meanwhile (the stall limit is 2 s)
+        _, last = await asubmit(500, "y" * 250)
+        jobs += 500
+    seqs = await collect_until(lag, last, timeout=60)
+    if seqs != list(range(start, last + 1)):
+        fail(f"lagging subscriber: {len(seqs)} events for {start}..{last}")
+    got = []
+    while not got or got[-1]["seq"] < last:
+        got.append(await recv_json(filt))
+    if any(m["type"] != "job.submitted" for m in got) or [m["seq"] for m in got] != sorted({m["seq"] for m in got}) \
+            or len(got) != jobs:
+        fail(f"lagging filtered subscriber: {len(got)} messages for {jobs} submissions")
+    await lag.close()
+    await filt.close()
+    ok(f"two subscribers that stopped reading during a burst of {last - start + 1} events got all of it afterwards")
+
+
 async def main():
     last = await catch_up_then_live()
     await resume(last)
@@ -361,6 +390,7 @@ async def main():
     await bad_requests()
     await many_subscribers()
     await slow_consumer()
+    await lagging_subscribers()
     # the server is stopped by the caller: this last stream must end with 1001
     ws = await connect("/ws/events")
     await hello(ws, "events")

@@ -23,7 +23,7 @@ URL="http://127.0.0.1:$port"
 # the memory check below measures RSS: under ASan keep its quarantine of
 # freed blocks small, or it alone looks like growth
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8" \
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --stream-ping-ms 1000 --stream-stall-ms 2000 \
+"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --stream-ping-ms 1000 --stream-stall-ms 2000 --stream-window-bytes 65536 \
     --rate-limit 0 >"$T/serve.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do

@@ -114,6 +114,7 @@ typedef struct live_stats {
     uint64_t *hist; /* NULL: do not measure latency */
     uint64_t deliveries, no_at, pings, bad_frames;
     uint64_t t_last_ns; /* monotonic, last delivery */
+    uint64_t sec_max;   /* the largest latency (histogram buckets) since the last progress line */
 } live_stats_t;
 
 /* Connect, upgrade to WebSocket on path; bytes after the 101 stay in buf. */
@@ -134,6 +135,7 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
         return -1;
     }
     c->buf = djs_malloc(cap);
+    memset(c->buf, 0, cap); /* touched now: page faults are not part of a delivery */
     c->cap = cap;
     char *end = NULL;
     while (end == NULL) {
@@ -227,7 +229,10 @@ static void ws_message(wsc_t *c, const char *m, size_t len, uint64_t now_us, liv
 {
     const char *end = m + len;
     if (len > 7 && memcmp(m, "{\"seq\":", 7) == 0) {
-        uint64_t seq = parse_u64(m + 7, end);
+        const char *p = m + 7;
+        uint64_t seq = parse_u64(p, end);
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
         if (c->n == 0)
             c->first_seq = seq;
         else if (seq != c->last_seq + 1)
@@ -236,15 +241,22 @@ static void ws_message(wsc_t *c, const char *m, size_t len, uint64_t now_us, liv
         c->n++;
         st->deliveries++;
         if (st->hist != NULL) {
-            size_t look = len < 160 ? len : 160;
-            const char *at = memmem(m, look, "\"at\":\"", 6);
-            uint64_t at_us = at ? parse_at_us(at + 6, end) : 0;
+            /* {"seq":N,"type":"T","at":"...: read in place; else look for it */
+            const char *at = NULL, *q;
+            if (end - p > 9 && memcmp(p, ",\"type\":\"", 9) == 0 && (q = memchr(p + 9, '"', (size_t)(end - p - 9))) != NULL &&
+                end - q > 8 && memcmp(q, "\",\"at\":\"", 8) == 0)
+                at = q + 8;
+            else if ((at = memmem(m, len < 160 ? len : 160, "\"at\":\"", 6)) != NULL)
+                at += 6;
+            uint64_t at_us = at ? parse_at_us(at, end) : 0;
             if (at_us == 0) {
                 st->no_at++;
                 return;
             }
             uint64_t d = now_us > at_us ? (now_us - at_us) / HIST_US : 0;
             st->hist[d < HIST_N - 1 ? d : HIST_N - 1]++;
+            if (d > st->sec_max)
+                st->sec_max = d;
         }
         return;
     }
@@ -688,8 +700,10 @@ static void run_live(const struct sockaddr_in *addr, const char *auth, uint32_t 
             next += 1000000000ull;
             fprintf(stderr,
                     "bench stream: live: %.0f s: %" PRIu64 " jobs submitted, %" PRIu64 " deliveries (+%" PRIu64 "), %" PRIu64
-                    " subscribers open\n",
-                    (double)(now - t0) / 1e9, (uint64_t)atomic_load(&p->submitted), st.deliveries, st.deliveries - last_del, open);
+                    " subscribers open, latency max %.1f ms\n",
+                    (double)(now - t0) / 1e9, (uint64_t)atomic_load(&p->submitted), st.deliveries, st.deliveries - last_del, open,
+                    st.sec_max * HIST_US / 1000.0);
+            st.sec_max = 0;
             last_del = st.deliveries;
         }
         if (atomic_load(&p->finished)) {

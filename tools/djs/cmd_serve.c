@@ -234,6 +234,8 @@ static const char *const serve_keys[] = {"data",
                                          "output-cap",
                                          "stream-ping-ms",
                                          "stream-stall-ms",
+                                         "stream-batch-ms",
+                                         "stream-window-bytes",
                                          "dev",
                                          NULL};
 
@@ -275,10 +277,10 @@ static int num_setting(int argc, char **argv, const cli_config_t *cfg, const cha
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *usage =
-        "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
-        "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
-        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--stream-ping-ms MS] [--stream-stall-ms MS] [--dev]";
+    const char *usage = "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
+                        "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
+                        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--stream-ping-ms MS] [--stream-stall-ms MS] "
+                        "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--dev]";
     cli_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     const char *cfg_path = cli_opt(argc, argv, "--config");
@@ -305,14 +307,16 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     const char *listen = setting(argc, argv, cfg, "listen");
     djs_engine_config_t ec;
     djs_engine_config_init(&ec);
-    uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0, ping_ms = 0, stall_ms = 0;
+    uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0, ping_ms = 0, stall_ms = 0, batch_ms = 0, window = 0;
     if (no_auth < 0 || http2 < 0 || dev < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
         num_setting(argc, argv, cfg, "heartbeat-interval", 1, 3600, &hb_s) < 0 ||
         num_setting(argc, argv, cfg, "lease", 1, 86400, &lease_s) < 0 ||
         num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap) < 0 ||
         num_setting(argc, argv, cfg, "output-cap", 1024, 1u << 30, &out_cap) < 0 ||
         num_setting(argc, argv, cfg, "stream-ping-ms", 100, 600000, &ping_ms) < 0 ||
-        num_setting(argc, argv, cfg, "stream-stall-ms", 100, 3600000, &stall_ms) < 0)
+        num_setting(argc, argv, cfg, "stream-stall-ms", 100, 3600000, &stall_ms) < 0 ||
+        num_setting(argc, argv, cfg, "stream-batch-ms", 0, 1000, &batch_ms) < 0 ||
+        num_setting(argc, argv, cfg, "stream-window-bytes", 65536, 1u << 30, &window) < 0)
         return 2;
     if (hb_s > 0)
         ec.heartbeat_ns = hb_s * 1000000000ULL;
@@ -335,6 +339,9 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
         sc.max_body = (size_t)max_body;
     sc.stream_ping_ms = (unsigned)ping_ms;
     sc.stream_stall_ms = (unsigned)stall_ms;
+    if (setting(argc, argv, cfg, "stream-batch-ms") != NULL)
+        sc.stream_batch_ms = (int)batch_ms;
+    sc.stream_window_bytes = (size_t)window;
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
