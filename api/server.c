@@ -22,6 +22,7 @@
 #include "core/job.h"
 #include "core/mp.h"
 #include "api/auth.h"
+#include "api/jtext.h"
 #include "api/prom.h"
 #include "api/render.h"
 #include "api/stream.h"
@@ -730,11 +731,11 @@ static json_t *job_json(const djs_job_view_t *v)
 /* ---- JSON text without jansson objects --------------------------------------------
  *
  * The hot answers (one job, a submission's receipt) are written straight
- * into a buffer, byte for byte what json_dumps(..., JSON_COMPACT) gives for
- * the same jansson object (insertion order, jansson's escapes); building
- * and freeing ~25 jansson values per answer was a third of get_job's own
- * time. A string that is not valid UTF-8 (jansson refuses it) makes the
- * writer fail, and the caller falls back to jansson. */
+ * into a buffer by api/jtext, byte for byte what json_dumps(...,
+ * JSON_COMPACT) gives for the same jansson object; building and freeing ~25
+ * jansson values per answer was a third of get_job's own time. A string
+ * that is not valid UTF-8 (jansson refuses it) makes the writer fail, and
+ * the caller falls back to jansson. */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CHECK_RENDER 1
@@ -743,85 +744,6 @@ static json_t *job_json(const djs_job_view_t *v)
 #define CHECK_RENDER 1
 #endif
 #endif
-
-static void jw(djs_buf_t *b, const char *lit)
-{
-    djs_buf_append(b, lit, strlen(lit));
-}
-
-static int jw_str(djs_buf_t *b, const char *p, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (!djs_utf8_valid(p, n))
-        return -1;
-    uint8_t *o = djs_buf_reserve(b, 2 + 6 * n), *start = o;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)p[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *o++ = c;
-            break;
-        case '\b':
-            *o++ = 'b';
-            break;
-        case '\f':
-            *o++ = 'f';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            *o++ = 'u', *o++ = '0', *o++ = '0', *o++ = hex[c >> 4], *o++ = hex[c & 15];
-        }
-    }
-    *o++ = '"';
-    b->len += (size_t)(o - start);
-    return 0;
-}
-
-static void jw_int(djs_buf_t *b, int64_t x)
-{
-    char t[24], *p = u64_text(t + sizeof(t), x < 0 ? 0 - (uint64_t)x : (uint64_t)x);
-    if (x < 0)
-        *--p = '-';
-    djs_buf_append(b, p, (size_t)(t + sizeof(t) - p));
-}
-
-static void jw_id(djs_buf_t *b, const djs_id_t *id)
-{
-    char text[DJS_ID_TEXT_LEN + 2];
-    djs_id_format(id, text + 1);
-    text[0] = '"';
-    text[DJS_ID_TEXT_LEN + 1] = '"';
-    djs_buf_append(b, text, sizeof(text));
-}
-
-static void jw_time(djs_buf_t *b, uint64_t ns)
-{
-    char t[42];
-    if (ns == 0) {
-        jw(b, "null");
-        return;
-    }
-    djs_render_iso8601(t + 1, sizeof(t) - 2, ns);
-    t[0] = '"';
-    size_t n = strlen(t);
-    t[n] = '"';
-    djs_buf_append(b, t, n + 1);
-}
 
 /* job_json's text; -1 if a string is not valid UTF-8 (then use job_json). */
 static int job_text(djs_buf_t *b, const djs_job_view_t *v)
@@ -832,66 +754,59 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v)
     if (djs_event_decode(v->submit.base, v->submit.len, &ev) == 0)
         djs_body_read_job_spec(ev.body, ev.body_len, &sp);
     const char *st = djs_job_state_name(v->state), *pr = djs_priority_name(v->prio);
-    jw(b, "{\"id\":");
-    jw_id(b, &v->id);
-    jw(b, ",\"name\":");
-    if (jw_str(b, sp.name.p ? sp.name.p : "", sp.name.len) != 0)
+    djs_jt_lit(b, "{\"id\":");
+    djs_jt_id(b, &v->id);
+    djs_jt_lit(b, ",\"name\":");
+    if (djs_jt_str(b, sp.name.p ? sp.name.p : "", sp.name.len) != 0)
         return -1;
-    jw(b, ",\"description\":");
-    if (jw_str(b, sp.description.p ? sp.description.p : "", sp.description.len) != 0)
+    djs_jt_lit(b, ",\"description\":");
+    if (djs_jt_str(b, sp.description.p ? sp.description.p : "", sp.description.len) != 0)
         return -1;
-    jw(b, ",\"owner\":");
-    if (jw_str(b, sp.owner.p ? sp.owner.p : "", sp.owner.len) != 0)
+    djs_jt_lit(b, ",\"owner\":");
+    if (djs_jt_str(b, sp.owner.p ? sp.owner.p : "", sp.owner.len) != 0)
         return -1;
-    jw(b, ",\"status\":");
-    jw_str(b, st, strlen(st));
-    jw(b, ",\"priority\":");
-    jw_str(b, pr, strlen(pr));
-    jw(b, ",\"createdAt\":");
-    jw_time(b, v->created_ns);
-    jw(b, ",\"startedAt\":");
-    jw_time(b, v->started_ns);
-    jw(b, ",\"finishedAt\":");
-    jw_time(b, v->finished_ns);
-    jw(b, ",\"assignedWorker\":");
+    djs_jt_lit(b, ",\"status\":");
+    djs_jt_str(b, st, strlen(st));
+    djs_jt_lit(b, ",\"priority\":");
+    djs_jt_str(b, pr, strlen(pr));
+    djs_jt_lit(b, ",\"createdAt\":");
+    djs_jt_time(b, v->created_ns);
+    djs_jt_lit(b, ",\"startedAt\":");
+    djs_jt_time(b, v->started_ns);
+    djs_jt_lit(b, ",\"finishedAt\":");
+    djs_jt_time(b, v->finished_ns);
+    djs_jt_lit(b, ",\"assignedWorker\":");
     if (djs_id_is_nil(&v->worker))
-        jw(b, "null");
+        djs_jt_lit(b, "null");
     else
-        jw_id(b, &v->worker);
-    jw(b, ",\"attempt\":");
-    jw_int(b, v->attempt);
-    jw(b, ",\"maxRetries\":");
-    jw_int(b, v->max_retries);
-    jw(b, ",\"timeoutSeconds\":");
-    jw_int(b, v->timeout_s);
-    jw(b, ",\"dependencies\":[");
+        djs_jt_id(b, &v->worker);
+    djs_jt_lit(b, ",\"attempt\":");
+    djs_jt_int(b, v->attempt);
+    djs_jt_lit(b, ",\"maxRetries\":");
+    djs_jt_int(b, v->max_retries);
+    djs_jt_lit(b, ",\"timeoutSeconds\":");
+    djs_jt_int(b, v->timeout_s);
+    djs_jt_lit(b, ",\"dependencies\":[");
     for (uint32_t i = 0; i < sp.ndeps; i++) {
         djs_id_t d;
         memcpy(d.b, sp.deps + 16 * i, 16);
         if (i > 0)
-            jw(b, ",");
-        jw_id(b, &d);
+            djs_jt_lit(b, ",");
+        djs_jt_id(b, &d);
     }
-    jw(b, "],\"progress\":{\"percentage\":");
-    jw_int(b, v->percent);
-    jw(b, ",\"estimatedCompletion\":");
-    jw_time(b, v->eta_ns);
-    jw(b, "},\"metrics\":{\"failures\":");
-    jw_int(b, v->failures);
-    jw(b, ",\"events\":");
-    jw_int(b, (int64_t)v->events);
+    djs_jt_lit(b, "],\"progress\":{\"percentage\":");
+    djs_jt_int(b, v->percent);
+    djs_jt_lit(b, ",\"estimatedCompletion\":");
+    djs_jt_time(b, v->eta_ns);
+    djs_jt_lit(b, "},\"metrics\":{\"failures\":");
+    djs_jt_int(b, v->failures);
+    djs_jt_lit(b, ",\"events\":");
+    djs_jt_int(b, (int64_t)v->events);
     if (v->started_ns && v->finished_ns >= v->started_ns) {
-        /* jansson's own rendering of a real (%.17g and its clean-ups) */
-        json_t *r = json_real((v->finished_ns - v->started_ns) / 1e9);
-        char *t = json_dumps(r, JSON_ENCODE_ANY | JSON_COMPACT);
-        json_decref(r);
-        if (t == NULL)
-            return -1;
-        jw(b, ",\"runSeconds\":");
-        jw(b, t);
-        free(t);
+        djs_jt_lit(b, ",\"runSeconds\":");
+        djs_jt_real(b, (v->finished_ns - v->started_ns) / 1e9);
     }
-    jw(b, "}");
+    djs_jt_lit(b, "}");
     json_t *outcome[2];
     job_outcome(v, &outcome[0], &outcome[1]);
     for (int k = 0; k < 2; k++) { /* jansson's rendering of the values, as in job_json */
@@ -904,13 +819,13 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v)
                 json_decref(outcome[1]);
             return -1;
         }
-        jw(b, k == 0 ? ",\"result\":" : ",\"error\":");
-        jw(b, t);
+        djs_jt_lit(b, k == 0 ? ",\"result\":" : ",\"error\":");
+        djs_jt_lit(b, t);
         free(t);
     }
-    jw(b, ",\"seq\":");
-    jw_int(b, (int64_t)v->last_seq);
-    jw(b, "}");
+    djs_jt_lit(b, ",\"seq\":");
+    djs_jt_int(b, (int64_t)v->last_seq);
+    djs_jt_lit(b, "}");
     return 0;
 }
 
