@@ -146,35 +146,49 @@ static int repeats(const uint8_t *keys, const uint8_t *end, uint32_t i, const ch
     return 0;
 }
 
+static int mp_value(djs_buf_t *b, djs_mp_reader_t *r, int depth);
+
+/* A map (the next object), leaving out the entries whose key is skip. */
+static int map_value(djs_buf_t *b, djs_mp_reader_t *r, int depth, const char *skip)
+{
+    uint32_t n;
+    if (djs_mp_read_map(r, &n) != 0)
+        return DJS_EINVAL;
+    const uint8_t *keys = r->p;
+    int first = 1;
+    djs_buf_append(b, "{", 1);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        size_t klen;
+        if (djs_mp_read_str(r, &k, &klen) != 0)
+            return DJS_EINVAL;
+        if (!djs_utf8_valid(k, klen) || repeats(keys, r->end, i, k, klen))
+            return DJS_ECONFLICT; /* keys that jansson would mend or merge: its rendering */
+        if (skip != NULL && klen == strlen(skip) && memcmp(k, skip, klen) == 0) {
+            if (djs_mp_skip(r, DJS_RENDER_MAX_DEPTH) != 0)
+                return DJS_EINVAL;
+            continue;
+        }
+        if (!first)
+            djs_buf_append(b, ",", 1);
+        first = 0;
+        djs_jt_str(b, k, klen);
+        djs_buf_append(b, ":", 1);
+        int rc = mp_value(b, r, depth + 1);
+        if (rc != 0)
+            return rc;
+    }
+    djs_buf_append(b, "}", 1);
+    return 0;
+}
+
 static int mp_value(djs_buf_t *b, djs_mp_reader_t *r, int depth)
 {
     uint8_t tag;
     if (depth > DJS_RENDER_MAX_DEPTH + 2 || djs_mp_peek(r, &tag) != 0)
         return DJS_EINVAL;
-    if ((tag >= 0x80 && tag <= 0x8f) || tag == 0xde || tag == 0xdf) {
-        uint32_t n;
-        if (djs_mp_read_map(r, &n) != 0)
-            return DJS_EINVAL;
-        const uint8_t *keys = r->p;
-        djs_buf_append(b, "{", 1);
-        for (uint32_t i = 0; i < n; i++) {
-            const char *k;
-            size_t klen;
-            if (djs_mp_read_str(r, &k, &klen) != 0)
-                return DJS_EINVAL;
-            if (!djs_utf8_valid(k, klen) || repeats(keys, r->end, i, k, klen))
-                return DJS_ECONFLICT; /* keys that jansson would mend or merge: its rendering */
-            if (i > 0)
-                djs_buf_append(b, ",", 1);
-            djs_jt_str(b, k, klen);
-            djs_buf_append(b, ":", 1);
-            int rc = mp_value(b, r, depth + 1);
-            if (rc != 0)
-                return rc;
-        }
-        djs_buf_append(b, "}", 1);
-        return 0;
-    }
+    if ((tag >= 0x80 && tag <= 0x8f) || tag == 0xde || tag == 0xdf)
+        return map_value(b, r, depth, NULL);
     if ((tag >= 0x90 && tag <= 0x9f) || tag == 0xdc || tag == 0xdd) {
         uint32_t n;
         if (djs_mp_read_array(r, &n) != 0)
@@ -240,41 +254,6 @@ int djs_jt_mp(djs_buf_t *b, djs_mp_reader_t *r, int depth)
     return rc;
 }
 
-/* The body without its top-level "deps" (binary ids that GET /jobs/{id}
- * lists), as djs_event_json shows a job.submitted body. */
-static int submitted_body(djs_buf_t *b, djs_mp_reader_t *r)
-{
-    uint32_t n;
-    if (djs_mp_read_map(r, &n) != 0)
-        return DJS_EINVAL;
-    const uint8_t *keys = r->p;
-    int first = 1;
-    djs_buf_append(b, "{", 1);
-    for (uint32_t i = 0; i < n; i++) {
-        const char *k;
-        size_t klen;
-        if (djs_mp_read_str(r, &k, &klen) != 0)
-            return DJS_EINVAL;
-        if (!djs_utf8_valid(k, klen) || repeats(keys, r->end, i, k, klen))
-            return DJS_ECONFLICT;
-        if (klen == 4 && memcmp(k, "deps", 4) == 0) {
-            if (djs_mp_skip(r, DJS_RENDER_MAX_DEPTH) != 0)
-                return DJS_EINVAL;
-            continue;
-        }
-        if (!first)
-            djs_buf_append(b, ",", 1);
-        first = 0;
-        djs_jt_str(b, k, klen);
-        djs_buf_append(b, ":", 1);
-        int rc = mp_value(b, r, 1);
-        if (rc != 0)
-            return rc;
-    }
-    djs_buf_append(b, "}", 1);
-    return 0;
-}
-
 int djs_jt_event(djs_buf_t *b, const djs_event_t *ev)
 {
     size_t mark = b->len;
@@ -300,7 +279,7 @@ int djs_jt_event(djs_buf_t *b, const djs_event_t *ev)
     int rc;
     if (ev->type == DJS_EV_JOB_SUBMITTED && djs_mp_peek(&r, &tag) == 0 &&
         ((tag >= 0x80 && tag <= 0x8f) || tag == 0xde || tag == 0xdf))
-        rc = submitted_body(b, &r);
+        rc = map_value(b, &r, 0, "deps"); /* binary ids: listed by GET /jobs/{id} */
     else
         rc = mp_value(b, &r, 0);
     if (rc == DJS_EINVAL) { /* malformed: an empty body, as djs_event_json shows it */

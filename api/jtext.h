@@ -16,6 +16,15 @@
 #include "core/id.h"
 #include "core/mp.h"
 
+/* Sanitizer builds (the tests) compare these renderings with jansson's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define DJS_CHECK_RENDER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DJS_CHECK_RENDER 1
+#endif
+#endif
+
 void djs_jt_lit(djs_buf_t *b, const char *lit); /* raw text, no quoting */
 /* A JSON string of p; DJS_EINVAL (nothing written) if not valid UTF-8. */
 int djs_jt_str(djs_buf_t *b, const char *p, size_t n);

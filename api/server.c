@@ -737,14 +737,6 @@ static json_t *job_json(const djs_job_view_t *v)
  * that is not valid UTF-8 (jansson refuses it) makes the writer fail, and
  * the caller falls back to jansson. */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_RENDER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHECK_RENDER 1
-#endif
-#endif
-
 /* job_json's text; -1 if a string is not valid UTF-8 (then use job_json). */
 static int job_text(djs_buf_t *b, const djs_job_view_t *v)
 {
@@ -868,7 +860,7 @@ static int get_job(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
         djs_buf_t *b = &s->scratch;
         djs_buf_reset(b);
         if (job_text(b, &v) == 0) {
-#ifdef CHECK_RENDER /* sanitizer builds (the tests) compare with jansson's text */
+#ifdef DJS_CHECK_RENDER /* sanitizer builds (the tests) compare with jansson's text */
             json_t *j = job_json(&v);
             char *t = json_dumps(j, JSON_COMPACT);
             if (t == NULL || strlen(t) != b->len || memcmp(t, b->base, b->len) != 0) {

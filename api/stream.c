@@ -26,14 +26,6 @@
 #define WINDOW_MAX_BUILD 16384 /* a burst longer than this starts the window afresh */
 #define MAX_IOV 16             /* window pieces per write */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_RENDER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHECK_RENDER 1
-#endif
-#endif
-
 enum { FMT_JSON = 0, FMT_MSGPACK = 1 };
 
 /* One shared rendering: the text of event `seq` for one stream kind, plus
@@ -174,7 +166,7 @@ static void render_event(const djs_event_t *ev, djs_buf_t *b)
         put_json(b, djs_event_json(ev));
         return;
     }
-#ifdef CHECK_RENDER
+#ifdef DJS_CHECK_RENDER
     size_t len;
     char *t = dump(djs_event_json(ev), &len);
     if (len != b->len - mark || memcmp(t, b->base + mark, len) != 0) {
