@@ -198,10 +198,12 @@ echo "ok 4 gpu jobs all on wa; 12 jobs completed across the veth (wa ${ran[wa]},
 # ---- 2. network cut longer than the heartbeat window ---------------------------------------
 # Two jobs on wa, submitted while wa is the only gpu agent: "cut" sleeps 20 s
 # in attempt 1 (still running when the link comes back: the server's stop
-# list ends it and its failure report is refused); "short" ends 2 s into
-# the cut (its completion report waits out the cut and is refused).
+# list ends it and its failure report is refused); "short" ends once the
+# link is down (it waits for the test's link.down file, so a slow machine
+# cannot let it finish before the cut), and its completion report waits
+# out the cut and is refused.
 cut_payload=$(exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then echo $$ > cut.pid; echo cut-off; sleep 20; fi; echo attempt $DJS_JOB_ATTEMPT done')
-short_payload=$(exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then touch short.running; sleep 2.5; fi; echo attempt $DJS_JOB_ATTEMPT done')
+short_payload=$(exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then touch short.running; for i in $(seq 300); do [ -e link.down ] && break; sleep 0.1; done; sleep 0.5; fi; echo attempt $DJS_JOB_ATTEMPT done')
 submit "{\"name\":\"cut\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$cut_payload}"
 cut=$id
 submit "{\"name\":\"short\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$short_payload}"
@@ -221,6 +223,7 @@ wb_id=$(grep -m1 "registered as" "$T/wb.out" | awk '{print $5}')
 lines_before=$(wc -l <"$T/wa.out")
 t_cut=$(date +%s.%N)
 ip -n "$NS_A" link set va-s down || fail "link down"
+touch "$T/wd/link.down"
 echo "ok link va-s in $NS_A is down: wa and wb are cut off from the server"
 
 # the server declares wa lost and both jobs run again on wc
