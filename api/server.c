@@ -73,7 +73,8 @@ typedef struct poller {
     uv_timer_t timer;
     struct poller_ref *ref;
     struct wake *wake;   /* pending "answer once durable", or NULL */
-    json_t *results;     /* the results of the reports the poll carried, or NULL */
+    djs_buf_t results;   /* the results (a JSON array) of the reports the poll carried */
+    int has_results;     /* it carried some (possibly an empty list) */
     uint64_t report_seq; /* the last event those reports wrote: answer once durable */
     int failed;          /* the log failed before report_seq was durable */
 } poller_t;
@@ -551,6 +552,7 @@ typedef struct park {
     json_t *body; /* the answer, or NULL: then text */
     int status;
     size_t len;
+    char *big; /* the text when longer than text[] (heap), or NULL */
     char text[128];
 } park_t;
 
@@ -574,25 +576,29 @@ static void on_durable(void *arg, uint64_t seq, int status)
         p->ref->park = NULL; /* the pool will be freed after this answer */
     if (p->req != NULL) {
         if (status == 0 && p->body == NULL)
-            send_text(p->req, p->status, p->text, p->len, seq);
+            send_text(p->req, p->status, p->big ? p->big : p->text, p->len, seq);
         else if (status == 0)
             send_json(p->req, p->status, p->body, seq);
         else
             problem(p->req, 503, "log-unavailable", "Event log not writable", djs_strerror(status));
     }
     json_decref(p->body);
+    djs_free(p->big);
     djs_free(p);
 }
 
 /* Answer `body` once seq is durable. Takes the reference to body. With
- * body NULL, the answer is text[0..len) (at most sizeof(park_t.text)). */
+ * body NULL, the answer is text[0..len) (copied). */
 static int reply_when_durable_text(djs_server_t *s, h2o_req_t *req, uint64_t seq, int status, json_t *body, const char *text,
                                    size_t len)
 {
     park_t *p = djs_malloc(sizeof(*p));
     p->len = 0;
+    p->big = NULL;
     if (body == NULL) {
-        memcpy(p->text, text, len);
+        if (len > sizeof(p->text))
+            p->big = djs_malloc(len);
+        memcpy(p->big ? p->big : p->text, text, len);
         p->len = len;
     }
     park_ref_t *ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_dispose);
@@ -1484,40 +1490,62 @@ static int read_reports(h2o_req_t *req, json_t *j, size_t min, report_t **out, s
     return 0;
 }
 
-/* Apply r[0..n) in order, each on its own: the results array ({jobId,
- * status 200, seq} or {jobId, status, type, detail}) and in *max_seq the
- * last event written (0: none). A storage error ends the batch: NULL, with
- * the error in *rc. */
-static json_t *apply_reports(djs_server_t *s, const djs_id_t *wid, const report_t *r, size_t n, uint64_t *max_seq, int *rc)
+#ifdef DJS_CHECK_RENDER
+/* Sanitizer builds: text written by hand must be what json_dumps(...,
+ * JSON_COMPACT) writes for it. */
+static void check_text(const djs_buf_t *b)
 {
-    json_t *results = json_array();
+    json_t *j = json_loadb((const char *)b->base, b->len, 0, NULL);
+    char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (t == NULL || strlen(t) != b->len || memcmp(t, b->base, b->len) != 0) {
+        fprintf(stderr, "djs serve: rendering differs from jansson's: %.*s\n", (int)b->len, (const char *)b->base);
+        abort();
+    }
+    free(t);
+    json_decref(j);
+}
+#else
+static void check_text(const djs_buf_t *b)
+{
+    (void)b;
+}
+#endif
+
+/* Apply r[0..n) in order, each on its own, and append their results to out
+ * as a JSON array: {jobId, status 200, seq} or {jobId, status, type,
+ * detail} each. *max_seq is the last event written (0: none). A storage
+ * error ends the batch: its code is returned (out is then to be dropped). */
+static int apply_reports(djs_server_t *s, const djs_id_t *wid, const report_t *r, size_t n, djs_buf_t *out, uint64_t *max_seq)
+{
     *max_seq = 0;
-    *rc = 0;
+    djs_jt_lit(out, "[");
     for (size_t i = 0; i < n; i++) {
         uint64_t seq;
         int e = apply_report(s, wid, &r[i], &seq);
-        if (e == DJS_ESTORAGE || e == DJS_EMAPFULL) {
-            json_decref(results);
-            *rc = e;
-            return NULL;
-        }
-        json_t *o = json_object();
-        json_object_set_new(o, "jobId", djs_json_id(&r[i].job));
+        if (e == DJS_ESTORAGE || e == DJS_EMAPFULL)
+            return e;
+        djs_jt_lit(out, i > 0 ? ",{\"jobId\":" : "{\"jobId\":");
+        djs_jt_id(out, &r[i].job);
+        djs_jt_lit(out, ",\"status\":");
         if (e == 0) {
-            json_object_set_new(o, "status", json_integer(200));
-            json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+            djs_jt_int(out, 200);
+            djs_jt_lit(out, ",\"seq\":");
+            djs_jt_int(out, (int64_t)seq);
             *max_seq = seq > *max_seq ? seq : *max_seq;
         } else {
             const char *type, *title;
             int st = engine_status(e, &type, &title);
             const char *d = st == 500 ? djs_strerror(e) : djs_engine_errmsg(s->engine);
-            json_object_set_new(o, "status", json_integer(st));
-            json_object_set_new(o, "type", json_string(type));
-            json_object_set_new(o, "detail", djs_json_str_lossy(d, strlen(d)));
+            djs_jt_int(out, st);
+            djs_jt_lit(out, ",\"type\":");
+            djs_jt_str(out, type, strlen(type));
+            djs_jt_lit(out, ",\"detail\":");
+            djs_jt_str_lossy(out, d, strlen(d));
         }
-        json_array_append_new(results, o);
+        djs_jt_lit(out, "}");
     }
-    return results;
+    djs_jt_lit(out, "]");
+    return 0;
 }
 
 /* POST /workers/{id}/reports: many fenced reports of one worker, answered
@@ -1531,16 +1559,21 @@ static int post_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
     size_t n;
     if (read_reports(req, j, 1, &r, &n) == 0) {
         uint64_t seq;
-        int rc;
-        json_t *results = apply_reports(s, wid, r, n, &seq, &rc);
-        if (results == NULL) {
+        djs_buf_t *t = &s->scratch;
+        djs_buf_reset(t);
+        djs_jt_lit(t, "{\"results\":");
+        int rc = apply_reports(s, wid, r, n, t, &seq);
+        if (rc != 0) {
             engine_problem(req, s->engine, rc);
         } else {
-            json_t *b = json_pack("{s:o, s:I}", "results", results, "seq", (json_int_t)seq);
+            djs_jt_lit(t, ",\"seq\":");
+            djs_jt_int(t, (int64_t)seq);
+            djs_jt_lit(t, "}");
+            check_text(t);
             if (seq != 0)
-                reply_when_durable(s, req, seq, 200, b);
+                reply_when_durable_text(s, req, seq, 200, NULL, (const char *)t->base, t->len);
             else
-                send_json_new(req, 200, b, 0);
+                send_text(req, 200, (const char *)t->base, t->len, 0);
         }
     }
     reports_free(r, n);
@@ -1581,6 +1614,52 @@ static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t m
     return list;
 }
 
+/* assignments_json as text, {"assignments":[...] without the closing
+ * brace, appended to b: 0, an engine error, or 1 when a name or payload
+ * needs jansson's rendering (b is then to be dropped). */
+static int assignments_text(djs_server_t *s, djs_buf_t *b, const djs_id_t *wid, uint32_t max)
+{
+    djs_assignment_t as[64];
+    uint32_t n;
+    int rc = djs_engine_poll(s->engine, wid, as, max < 64 ? max : 64, &n);
+    if (rc != 0)
+        return rc;
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    djs_jt_lit(b, "{\"assignments\":[");
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        djs_jt_lit(b, i > 0 ? ",{\"jobId\":" : "{\"jobId\":");
+        djs_jt_id(b, &as[i].job);
+        djs_jt_lit(b, ",\"attempt\":");
+        djs_jt_int(b, as[i].attempt);
+        djs_jt_lit(b, ",\"leaseDeadline\":");
+        djs_jt_time(b, as[i].lease_ns);
+        djs_buf_reset(&rec);
+        if (djs_log_get(djs_engine_log(s->engine), as[i].submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
+            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0) {
+            djs_jt_lit(b, ",\"name\":");
+            if (djs_jt_str(b, sp.name.p ? sp.name.p : "", sp.name.len) != 0)
+                rc = 1;
+            djs_jt_lit(b, ",\"timeoutSeconds\":");
+            djs_jt_int(b, sp.timeout_s);
+            djs_jt_lit(b, ",\"payload\":");
+            djs_mp_reader_t r;
+            djs_mp_reader_init(&r, sp.payload, sp.payload_len);
+            int e = sp.payload_len ? djs_jt_mp(b, &r, 0) : DJS_EINVAL;
+            if (e == DJS_EINVAL)
+                djs_jt_lit(b, "{}"); /* none, or malformed: as assignments_json */
+            else if (e != 0)
+                rc = 1;
+        }
+        djs_jt_lit(b, "}");
+    }
+    djs_jt_lit(b, "]");
+    djs_buf_dispose(&rec);
+    return rc;
+}
+
 static void poller_unlink(poller_t *p)
 {
     djs_server_t *s = p->server;
@@ -1603,22 +1682,38 @@ static void poller_wake(poller_t *p);
 static void poller_answer(poller_t *p)
 {
     djs_server_t *s = p->server;
-    if (p->results != NULL && p->failed) {
+    djs_buf_t *b = &s->scratch;
+    if (p->has_results && p->failed) {
         problem(p->req, 503, "log-unavailable", "Event log not writable", "the reports could not be made durable");
         return;
     }
-    int rc;
-    json_t *list = assignments_json(s, &p->worker, p->max, &rc);
-    if (list == NULL) {
+    djs_buf_reset(b);
+    int rc = assignments_text(s, b, &p->worker, p->max);
+    if (rc < 0) {
         engine_problem(p->req, s->engine, rc);
-        return;
+    } else if (rc == 0) {
+        if (p->has_results) {
+            djs_jt_lit(b, ",\"results\":");
+            djs_buf_append(b, p->results.base, p->results.len);
+            djs_jt_lit(b, ",\"seq\":");
+            djs_jt_int(b, (int64_t)p->report_seq);
+        }
+        djs_jt_lit(b, "}");
+        check_text(b);
+        send_text(p->req, 200, (const char *)b->base, b->len, 0);
+    } else { /* a name or payload only jansson renders */
+        json_t *list = assignments_json(s, &p->worker, p->max, &rc);
+        if (list == NULL) {
+            engine_problem(p->req, s->engine, rc);
+            return;
+        }
+        json_t *body = json_pack("{s:o}", "assignments", list);
+        if (p->has_results) {
+            json_object_set_new(body, "results", json_loadb((const char *)p->results.base, p->results.len, 0, NULL));
+            json_object_set_new(body, "seq", json_integer((json_int_t)p->report_seq));
+        }
+        send_json_new(p->req, 200, body, 0);
     }
-    json_t *b = json_pack("{s:o}", "assignments", list);
-    if (p->results != NULL) {
-        json_object_set(b, "results", p->results);
-        json_object_set_new(b, "seq", json_integer((json_int_t)p->report_seq));
-    }
-    send_json_new(p->req, 200, b, 0);
 }
 
 /* Answer (if the client is still there) and retire the poller. A poller
@@ -1634,8 +1729,8 @@ static void poller_finish(poller_t *p)
     }
     if (p->req != NULL)
         poller_answer(p);
-    json_decref(p->results);
-    p->results = NULL;
+    djs_buf_dispose(&p->results);
+    p->has_results = 0;
     if (p->ref != NULL)
         p->ref->p = NULL;
     if (p->wake != NULL)
@@ -1695,11 +1790,13 @@ static void on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
 }
 
 /* The reports a poll may carry ({"reports":[...]}, possibly empty), applied
- * before it waits: 0 and *results (NULL without a body), or -1 once
+ * before it waits: 0 and, when it carried some, *has set and their results
+ * in *results (initialised here; the caller disposes of it); -1 once
  * answered with an error. */
-static int poll_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid, json_t **results, uint64_t *seq)
+static int poll_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid, djs_buf_t *results, int *has, uint64_t *seq)
 {
-    *results = NULL;
+    djs_buf_init(results);
+    *has = 0;
     *seq = 0;
     if (req->entity.len == 0)
         return 0;
@@ -1709,17 +1806,19 @@ static int poll_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid, js
     report_t *r;
     size_t n;
     int rc = -1;
-    if (read_reports(req, j, 0, &r, &n) == 0 && (*results = apply_reports(s, wid, r, n, seq, &rc)) == NULL)
+    if (read_reports(req, j, 0, &r, &n) == 0 && (rc = apply_reports(s, wid, r, n, results, seq)) != 0)
         engine_problem(req, s->engine, rc);
     reports_free(r, n);
     json_decref(j);
-    return *results != NULL ? 0 : -1;
+    *has = rc == 0;
+    return rc == 0 ? 0 : -1;
 }
 
 static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
 {
     uint64_t wait_s, max, seq;
-    json_t *results;
+    djs_buf_t results;
+    int has;
     if (query_number(req, "wait", 30, &wait_s) != 0 || query_number(req, "max", 16, &max) != 0)
         return 0;
     if (wait_s > 60)
@@ -1728,13 +1827,15 @@ static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
         wait_s = 0; /* a poll arriving during a stop is not parked: it would hold the stop */
     if (max == 0 || max > 64)
         max = 64;
-    if (poll_reports(s, req, wid, &results, &seq) != 0)
+    if (poll_reports(s, req, wid, &results, &has, &seq) != 0) {
+        djs_buf_dispose(&results);
         return 0;
+    }
     djs_assignment_t probe[1];
     uint32_t pending;
     int rc = djs_engine_poll(s->engine, wid, probe, 1, &pending);
     if (rc != 0) {
-        json_decref(results);
+        djs_buf_dispose(&results);
         return engine_problem(req, s->engine, rc);
     }
     poller_t *p = djs_calloc(1, sizeof(*p));
@@ -1743,6 +1844,7 @@ static int poll_worker(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
     p->worker = *wid;
     p->max = (uint32_t)max;
     p->results = results;
+    p->has_results = has;
     p->report_seq = seq;
     p->ref = h2o_mem_alloc_shared(&req->pool, sizeof(poller_ref_t), on_poller_dispose);
     p->ref->p = p;
