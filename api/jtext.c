@@ -130,19 +130,19 @@ void djs_jt_time(djs_buf_t *b, uint64_t ns)
     djs_buf_append(b, t, n + 1);
 }
 
-/* Does the map whose keys start at `keys` repeat key (k, klen) among its
- * first i keys? Maps in events are small, the scan is short. */
-static int repeats(const uint8_t *keys, const uint8_t *end, uint32_t i, const char *k, size_t klen)
+#define MAX_KEYS 64 /* maps with more keys than this are rendered by jansson */
+
+typedef struct mkey {
+    const char *p;
+    size_t len;
+} mkey_t;
+
+/* Does key (k, klen) repeat one of the n seen before? */
+static int repeats(const mkey_t *seen, uint32_t n, const char *k, size_t klen)
 {
-    djs_mp_reader_t r = {keys, end};
-    for (uint32_t j = 0; j < i; j++) {
-        const char *o;
-        size_t olen;
-        if (djs_mp_read_str(&r, &o, &olen) != 0 || djs_mp_skip(&r, DJS_RENDER_MAX_DEPTH) != 0)
+    for (uint32_t j = 0; j < n; j++)
+        if (seen[j].len == klen && memcmp(seen[j].p, k, klen) == 0)
             return 1;
-        if (olen == klen && memcmp(o, k, klen) == 0)
-            return 1;
-    }
     return 0;
 }
 
@@ -154,7 +154,7 @@ static int map_value(djs_buf_t *b, djs_mp_reader_t *r, int depth, const char *sk
     uint32_t n;
     if (djs_mp_read_map(r, &n) != 0)
         return DJS_EINVAL;
-    const uint8_t *keys = r->p;
+    mkey_t seen[MAX_KEYS];
     int first = 1;
     djs_buf_append(b, "{", 1);
     for (uint32_t i = 0; i < n; i++) {
@@ -162,8 +162,9 @@ static int map_value(djs_buf_t *b, djs_mp_reader_t *r, int depth, const char *sk
         size_t klen;
         if (djs_mp_read_str(r, &k, &klen) != 0)
             return DJS_EINVAL;
-        if (!djs_utf8_valid(k, klen) || repeats(keys, r->end, i, k, klen))
+        if (i >= MAX_KEYS || !djs_utf8_valid(k, klen) || repeats(seen, i, k, klen))
             return DJS_ECONFLICT; /* keys that jansson would mend or merge: its rendering */
+        seen[i] = (mkey_t){k, klen};
         if (skip != NULL && klen == strlen(skip) && memcmp(k, skip, klen) == 0) {
             if (djs_mp_skip(r, DJS_RENDER_MAX_DEPTH) != 0)
                 return DJS_EINVAL;

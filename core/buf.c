@@ -16,9 +16,9 @@ void djs_buf_dispose(djs_buf_t *b)
     djs_buf_init(b);
 }
 
-uint8_t *djs_buf_reserve(djs_buf_t *b, size_t n)
+uint8_t *djs_buf_grow(djs_buf_t *b, size_t n)
 {
-    if (b->cap - b->len < n) {
+    if (b->cap - b->len < n || b->base == NULL) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->len < n)
             cap *= 2;
@@ -26,12 +26,4 @@ uint8_t *djs_buf_reserve(djs_buf_t *b, size_t n)
         b->cap = cap;
     }
     return b->base + b->len;
-}
-
-void djs_buf_append(djs_buf_t *b, const void *data, size_t n)
-{
-    if (n == 0)
-        return;
-    memcpy(djs_buf_reserve(b, n), data, n);
-    b->len += n;
 }

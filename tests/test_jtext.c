@@ -221,6 +221,16 @@ START_TEST(numbers_bins_and_containers)
     ck_assert_int_eq(djs_jt_mp(&out, &r, 0), DJS_ECONFLICT);
     ck_assert_uint_eq(out.len, 0);
     djs_buf_dispose(&out);
+    /* more keys than jtext tracks for repeats: it defers to jansson */
+    djs_buf_reset(&b);
+    put_be(&b, 0xde, 70, 2);
+    for (int i = 0; i < 70; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        mp_cstr(&b, k);
+        mp_int(&b, i);
+    }
+    ck_assert(same_value(b.base, b.len));
     /* too deep: both refuse */
     djs_buf_reset(&b);
     for (int i = 0; i < DJS_RENDER_MAX_DEPTH + 10; i++)
