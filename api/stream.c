@@ -735,10 +735,12 @@ static void feed(sub_t *s)
     flush(s);
     if (s->dead || s->next_seq > durable || (w != NULL && s->next_seq >= w->next))
         return; /* nothing more now: the tail feeds it when there is */
-    /* more to send: a write in flight feeds it again when done; otherwise
-     * (or with a full queue, to watch for a stall) after this I/O round */
-    int writing = s->sse ? s->sending : s->ws != NULL && s->ws->sock != NULL && h2o_socket_is_writing(s->ws->sock);
-    if (!writing || !room(s))
+    /* more to send: a write of ours in flight feeds it again when done
+     * (on_ws_written, sse_proceed); otherwise (no write, or wslay's control
+     * frame, whose completion does not call us), and with a full queue to
+     * watch for a stall, after this I/O round */
+    int ours = s->sse ? s->sending : s->nheld > 0 || s->inflight.len > 0;
+    if (!ours || !room(s))
         want(s);
 }
 
