@@ -1581,6 +1581,20 @@ static int post_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid)
     return 0;
 }
 
+/* Keep the assignments whose placement is durable: a poll is answered
+ * once what was placed when it was woken is durable, and anything placed
+ * after that goes to the next poll (a worker must never run a placement
+ * that a crash could erase). Returns the new count. */
+static uint32_t durable_only(djs_server_t *s, djs_assignment_t *as, uint32_t n)
+{
+    uint64_t durable = djs_log_durable_seq(djs_engine_log(s->engine));
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (as[i].seq <= durable)
+            as[k++] = as[i];
+    return k;
+}
+
 /* The worker's pending assignments as JSON, with each job's name and payload. */
 static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t max, int *rc)
 {
@@ -1588,6 +1602,7 @@ static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t m
     uint32_t n;
     if ((*rc = djs_engine_poll(s->engine, wid, as, max < 64 ? max : 64, &n)) != 0)
         return NULL;
+    n = durable_only(s, as, n);
     json_t *list = json_array();
     djs_buf_t rec;
     djs_buf_init(&rec);
@@ -1624,6 +1639,7 @@ static int assignments_text(djs_server_t *s, djs_buf_t *b, const djs_id_t *wid, 
     int rc = djs_engine_poll(s->engine, wid, as, max < 64 ? max : 64, &n);
     if (rc != 0)
         return rc;
+    n = durable_only(s, as, n);
     djs_buf_t rec;
     djs_buf_init(&rec);
     djs_jt_lit(b, "{\"assignments\":[");

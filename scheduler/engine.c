@@ -668,6 +668,7 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, 
         out[*n].attempt = j->attempt;
         out[*n].lease_ns = j->deadline_ns;
         out[*n].submit_seq = j->submit_seq;
+        out[*n].seq = j->last_seq;
         (*n)++;
     }
     return 0;

@@ -123,6 +123,7 @@ typedef struct djs_assignment {
     uint32_t attempt;
     uint64_t lease_ns;
     uint64_t submit_seq; /* where the payload is */
+    uint64_t seq;        /* its placement (job.scheduled): hand it out only once durable */
 } djs_assignment_t;
 /* The worker's assignments not yet started (at most max); counts as a
  * heartbeat for liveness. */

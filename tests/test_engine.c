@@ -61,6 +61,16 @@ START_TEST(full_lifecycle)
     ck_assert_uint_eq(a[0].attempt, 1);
     ck_assert_uint_eq(a[0].lease_ns, jp->deadline_ns);
     ck_assert_uint_eq(a[0].submit_seq, jp->submit_seq);
+    /* its placement: the server hands the assignment out once that is durable */
+    et_sync(&t);
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    djs_event_t sev;
+    ck_assert_int_eq(djs_log_get(t.log, a[0].seq, &rec), 0);
+    ck_assert_int_eq(djs_event_decode(rec.base, rec.len, &sev), 0);
+    ck_assert_uint_eq(sev.type, DJS_EV_JOB_SCHEDULED);
+    ck_assert(et_id_eq(&sev.entity, &j));
+    djs_buf_dispose(&rec);
 
     uint64_t seq;
     ck_assert_int_eq(djs_engine_start(t.e, &w, &j, 1, &seq), 0);
