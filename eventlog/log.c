@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -17,6 +18,16 @@
 #define SCAN_CHUNK 8192 /* records per read transaction in a scan */
 #define FORMAT_KEY "format"
 #define FORMAT_VALUE "djs-log-1"
+#define DEFAULT_SNAPSHOT_PIECE ((size_t)1 << 20)
+/* A snapshot written in pieces: "snapshots" holds a manifest, written in the
+ * transaction of the last piece. Version 1: "DJSP", u32 version, u64 total
+ * length, u32 pieces, u32 piece size, all big-endian. Another version is
+ * read as a damaged snapshot (the caller falls back to an older one). Any
+ * other value is a whole-blob snapshot from before pieces (still read). */
+#define MANIFEST_MAGIC "DJSP"
+#define MANIFEST_VERSION 1
+#define MANIFEST_LEN 24
+#define PIECE_KEY_LEN 12 /* seq (u64 big-endian) || piece index (u32 big-endian) */
 
 /* One staged record: where its bytes are in the batch and what to index. */
 typedef struct item {
@@ -24,11 +35,22 @@ typedef struct item {
     uint32_t off;
     uint32_t len;
     djs_id_t entity;
-    uint16_t kind; /* ITEM_EVENT, ITEM_SNAPSHOT or ITEM_OUTPUT (seq = byte offset) */
-    uint16_t keep; /* snapshots: how many to keep */
+    uint16_t kind; /* ITEM_EVENT or ITEM_OUTPUT (seq = byte offset) */
 } item_t;
 
-enum { ITEM_EVENT = 0, ITEM_SNAPSHOT = 1, ITEM_OUTPUT = 2 };
+enum { ITEM_EVENT = 0, ITEM_OUTPUT = 2 };
+
+/* A snapshot being written, one piece per write transaction. Queued under
+ * mu by the appending thread, then read and advanced only by the writer. */
+typedef struct snapjob {
+    uint64_t seq;
+    size_t len;
+    uint32_t next; /* next piece to write */
+    uint32_t keep;
+    int fd;       /* the bytes: read from fd (owned, closed when done) ... */
+    uint8_t *mem; /* ... or this owned copy */
+    struct snapjob *after;
+} snapjob_t;
 
 /* A batch of encoded records handed from the appending thread to the writer. */
 typedef struct batch {
@@ -48,7 +70,9 @@ struct djs_log {
     char *dir;
     djs_log_options_t opts;
     MDB_env *env;
-    MDB_dbi db_events, db_entity, db_snapshots, db_output, db_meta;
+    MDB_dbi db_events, db_entity, db_snapshots, db_pieces, db_output, db_meta;
+    int have_pieces; /* a read-only handle on a log from before pieces has no db_pieces */
+    size_t piece;    /* snapshot piece size */
 
     /* appending-thread state */
     djs_clock_t clock;
@@ -68,6 +92,7 @@ struct djs_log {
     pthread_cond_t work_cv;    /* writer waits for batches */
     pthread_cond_t durable_cv; /* appender waits for durability */
     batch_t *queue_head, *queue_tail, *free_batches;
+    snapjob_t *snap_head, *snap_tail; /* snapshots to write, oldest first */
     int stopping;
     _Atomic int failed; /* 0 or the fail-stop djs error; written under mu */
     char failed_msg[256];
@@ -129,6 +154,17 @@ static void put_be64(uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint64_t get_be64(const uint8_t *p)
@@ -201,29 +237,144 @@ static void end_read(djs_log_t *log, MDB_txn *txn)
 
 /* ---- writer thread -------------------------------------------------------- */
 
-/* A snapshot goes into the same transaction as the events handed over with
- * it, so it is durable exactly when they are. Only the newest `keep` stay. */
-static int put_snapshot(djs_log_t *log, MDB_txn *txn, const item_t *it, MDB_val *v)
+/* ---- snapshots in pieces (writer thread) ---------------------------------- */
+
+static void piece_key(uint8_t *k, uint64_t seq, uint32_t idx)
 {
-    MDB_val k = {sizeof(it->seq), (void *)&it->seq};
-    int rc = mdb_put(txn, log->db_snapshots, &k, v, 0);
-    MDB_stat st;
-    if (rc != 0 || (rc = mdb_stat(txn, log->db_snapshots, &st)) != 0)
-        return rc;
-    if (st.ms_entries <= it->keep)
-        return 0;
+    put_be64(k, seq);
+    put_be32(k + 8, idx);
+}
+
+static int is_manifest(const MDB_val *v)
+{
+    return v->mv_size == MANIFEST_LEN && memcmp(v->mv_data, MANIFEST_MAGIC, 4) == 0;
+}
+
+/* Delete every piece stored under seq. */
+static int drop_pieces(djs_log_t *log, MDB_txn *txn, uint64_t seq)
+{
     MDB_cursor *c;
-    if ((rc = mdb_cursor_open(txn, log->db_snapshots, &c)) != 0)
+    uint8_t kb[PIECE_KEY_LEN];
+    piece_key(kb, seq, 0);
+    MDB_val k = {sizeof(kb), kb}, v;
+    int rc = mdb_cursor_open(txn, log->db_pieces, &c);
+    if (rc != 0)
         return rc;
-    MDB_val kk, vv;
-    for (size_t n = st.ms_entries; n > it->keep && (rc = mdb_cursor_get(c, &kk, &vv, MDB_FIRST)) == 0; n--)
+    for (;;) {
+        k.mv_size = sizeof(kb);
+        k.mv_data = kb;
+        if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
+            break;
+        if (k.mv_size != PIECE_KEY_LEN || get_be64(k.mv_data) != seq)
+            break;
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;
+    }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_t *last)
+/* Delete the snapshot at seq (whole blob, or manifest and pieces). */
+static int drop_snapshot(djs_log_t *log, MDB_txn *txn, uint64_t seq)
+{
+    MDB_val k = {sizeof(seq), &seq};
+    int rc = mdb_del(txn, log->db_snapshots, &k, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    return drop_pieces(log, txn, seq);
+}
+
+/* Keep only the newest `keep` snapshots. */
+static int prune_snapshots(djs_log_t *log, MDB_txn *txn, uint32_t keep)
+{
+    MDB_stat st;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_stat(txn, log->db_snapshots, &st);
+    if (rc != 0 || st.ms_entries <= keep)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_snapshots, &c)) != 0)
+        return rc;
+    for (size_t n = st.ms_entries; n > keep && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0; n--) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, sizeof(seq));
+        int manifest = is_manifest(&v);
+        if ((rc = mdb_cursor_del(c, 0)) != 0 || (manifest && (rc = drop_pieces(log, txn, seq)) != 0))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int read_piece(const snapjob_t *j, size_t off, uint8_t *dst, size_t n)
+{
+    if (j->mem != NULL) {
+        memcpy(dst, j->mem + off, n);
+        return 0;
+    }
+    while (n > 0) {
+        ssize_t r = pread(j->fd, dst, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EIO;
+        dst += r;
+        off += (size_t)r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Write piece j->next of a snapshot; the first one removes whatever was
+ * stored under its seq, the last one adds the manifest that makes it
+ * visible and prunes. The events up to j->seq were handed over before the
+ * job was queued, so they are in this transaction or an earlier one. */
+static int put_piece(djs_log_t *log, MDB_txn *txn, const snapjob_t *j)
+{
+    size_t off = (size_t)j->next * log->piece, n = j->len - off < log->piece ? j->len - off : log->piece;
+    uint32_t npieces = (uint32_t)((j->len + log->piece - 1) / log->piece);
+    uint8_t kb[PIECE_KEY_LEN];
+    int rc;
+    if (j->next == 0 && (rc = drop_snapshot(log, txn, j->seq)) != 0)
+        return rc;
+    piece_key(kb, j->seq, j->next);
+    MDB_val k = {sizeof(kb), kb}, v = {n, NULL};
+    if ((rc = mdb_put(txn, log->db_pieces, &k, &v, MDB_RESERVE)) != 0 || (rc = read_piece(j, off, v.mv_data, n)) != 0)
+        return rc;
+    if (j->next + 1 < npieces)
+        return 0;
+    uint8_t m[MANIFEST_LEN];
+    memcpy(m, MANIFEST_MAGIC, 4);
+    put_be32(m + 4, MANIFEST_VERSION);
+    put_be64(m + 8, j->len);
+    put_be32(m + 16, npieces);
+    put_be32(m + 20, (uint32_t)log->piece);
+    MDB_val mk = {sizeof(j->seq), (void *)&j->seq}, mv = {sizeof(m), m};
+    if ((rc = mdb_put(txn, log->db_snapshots, &mk, &mv, 0)) != 0)
+        return rc;
+    return prune_snapshots(log, txn, j->keep);
+}
+
+static void snapjob_free(snapjob_t *j)
+{
+    if (j->fd >= 0)
+        close(j->fd);
+    djs_free(j->mem);
+    djs_free(j);
+}
+
+/* Drop every queued snapshot (fail-stop, close). With mu held, or alone. */
+static void free_snapjobs(djs_log_t *log)
+{
+    while (log->snap_head != NULL) {
+        snapjob_t *j = log->snap_head;
+        log->snap_head = j->after;
+        snapjob_free(j);
+    }
+    log->snap_tail = NULL;
+}
+
+static int write_batches(djs_log_t *log, batch_t *list, const snapjob_t *job, uint64_t *first, uint64_t *last)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *ce = NULL;
@@ -237,11 +388,6 @@ static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_
         for (size_t i = 0; i < b->n; i++) {
             item_t *it = &b->items[i];
             MDB_val k = {sizeof(it->seq), &it->seq}, v = {it->len, b->data.base + it->off};
-            if (it->kind == ITEM_SNAPSHOT) {
-                if ((rc = put_snapshot(log, txn, it, &v)) != 0)
-                    goto fail;
-                continue;
-            }
             if (it->kind == ITEM_OUTPUT) {
                 uint8_t ok[24];
                 memcpy(ok, it->entity.b, 16);
@@ -268,6 +414,8 @@ static int write_batches(djs_log_t *log, batch_t *list, uint64_t *first, uint64_
     }
     mdb_cursor_close(ce);
     ce = NULL;
+    if (job != NULL && (rc = put_piece(log, txn, job)) != 0)
+        goto fail;
     if (log->opts.fault != NULL && (rc = log->opts.fault(log->opts.fault_arg, *first, *last)) != 0)
         goto fail;
     rc = mdb_txn_commit(txn); /* frees txn whatever the outcome */
@@ -293,22 +441,36 @@ static int grow_map(djs_log_t *log)
     return rc;
 }
 
+/* After a commit that wrote a piece of the oldest queued snapshot: the
+ * next piece, or the job is done. Called with mu held. */
+static void advance_snapjob(djs_log_t *log)
+{
+    snapjob_t *j = log->snap_head;
+    if ((size_t)++j->next * log->piece < j->len)
+        return;
+    log->snap_head = j->after;
+    if (log->snap_head == NULL)
+        log->snap_tail = NULL;
+    snapjob_free(j);
+}
+
 static void *writer_main(void *arg)
 {
     djs_log_t *log = arg;
     pthread_mutex_lock(&log->mu);
     for (;;) {
-        while (log->queue_head == NULL && !log->stopping)
+        while (log->queue_head == NULL && log->snap_head == NULL && !log->stopping)
             pthread_cond_wait(&log->work_cv, &log->mu);
-        if (log->queue_head == NULL)
+        if (log->queue_head == NULL && log->snap_head == NULL)
             break; /* stopping and drained */
         batch_t *list = log->queue_head;
+        snapjob_t *job = log->snap_head; /* one piece per transaction, between the events */
         log->queue_head = log->queue_tail = NULL;
         pthread_mutex_unlock(&log->mu);
 
         uint64_t first = 0, last = 0, grows = 0, t0 = djs_monotonic_ns(), bytes = 0;
         int rc;
-        while ((rc = write_batches(log, list, &first, &last)) == MDB_MAP_FULL) {
+        while ((rc = write_batches(log, list, job, &first, &last)) == MDB_MAP_FULL) {
             int grc = grow_map(log);
             if (grc != 0) {
                 rc = grc;
@@ -329,6 +491,10 @@ static void *writer_main(void *arg)
             log->stats.commit_ns_sum += dt;
             if (dt > log->stats.commit_ns_max)
                 log->stats.commit_ns_max = dt;
+            if (job != NULL) {
+                log->stats.snapshot_pieces++;
+                advance_snapjob(log);
+            }
         }
         if (rc != 0) {
             set_failed(log, rc == MDB_MAP_FULL ? DJS_EMAPFULL : DJS_ESTORAGE, "commit failed", rc);
@@ -355,6 +521,7 @@ static void *writer_main(void *arg)
                 batch_free(b);
             }
             log->queue_tail = NULL;
+            free_snapjobs(log);
             break;
         }
     }
@@ -400,6 +567,15 @@ static int open_dbs(djs_log_t *log)
         (rc = mdb_dbi_open(txn, "output", create, &log->db_output)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", create, &log->db_meta)) != 0)
         goto fail;
+    /* added after djs-log-1 logs were written: a read-only handle on an
+     * older log has none (and no snapshot that needs it) */
+    rc = mdb_dbi_open(txn, "snappieces", create, &log->db_pieces);
+    if (rc == MDB_NOTFOUND && log->opts.readonly)
+        rc = 0;
+    else if (rc == 0)
+        log->have_pieces = 1;
+    else
+        goto fail;
     MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
     rc = mdb_get(txn, log->db_meta, &k, &v);
     if (rc == MDB_NOTFOUND && !log->opts.readonly) {
@@ -411,6 +587,55 @@ static int open_dbs(djs_log_t *log)
     }
     if (rc != 0)
         goto fail;
+    return mdb_txn_commit(txn);
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Remove the pieces of snapshots that never got their manifest (a crash
+ * or a stop while one was being written): a snapshot is only a cache. */
+static int drop_incomplete(djs_log_t *log)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    uint8_t kb[PIECE_KEY_LEN];
+    uint64_t seq = 0;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn), removed = 0;
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, log->db_pieces, &c)) != 0)
+        goto fail;
+    for (;;) {
+        piece_key(kb, seq, 0);
+        MDB_val k = {sizeof(kb), kb}, v;
+        if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
+            break;
+        if (k.mv_size != PIECE_KEY_LEN) { /* not ours: leave it */
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        seq = get_be64(k.mv_data);
+        MDB_val mk = {sizeof(seq), &seq}, mv;
+        rc = mdb_get(txn, log->db_snapshots, &mk, &mv);
+        if (rc == MDB_NOTFOUND || (rc == 0 && !is_manifest(&mv))) {
+            if ((rc = drop_pieces(log, txn, seq)) != 0)
+                break;
+            removed++;
+        } else if (rc != 0) {
+            break;
+        }
+        if (seq == UINT64_MAX)
+            break;
+        seq++;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND && rc != 0)
+        goto fail;
+    if (removed == 0) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
     return mdb_txn_commit(txn);
 fail:
     mdb_txn_abort(txn);
@@ -481,6 +706,7 @@ int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts
         log->opts.map_size = DEFAULT_MAP_SIZE;
     if (log->opts.max_batch == 0)
         log->opts.max_batch = DEFAULT_MAX_BATCH;
+    log->piece = log->opts.snapshot_piece ? log->opts.snapshot_piece : DEFAULT_SNAPSHOT_PIECE;
     log->dir = djs_strndup(dir, strlen(dir));
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->work_cv, NULL);
@@ -508,6 +734,8 @@ int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts
         }
         goto fail_mdb;
     }
+    if (!log->opts.readonly && (mrc = drop_incomplete(log)) != 0)
+        goto fail_mdb;
     if ((rc = load_tail(log)) != 0)
         goto fail;
     djs_clock_floor(&log->clock, log->last_ts);
@@ -569,7 +797,6 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
     it->len = (uint32_t)(b->data.len - off);
     it->entity = ev->entity;
     it->kind = ITEM_EVENT;
-    it->keep = 0;
     log->last_seq = ev->seq;
     log->last_ts = ev->ts_ns;
     memcpy(log->last_hash, ev->hash, DJS_HASH_LEN);
@@ -582,25 +809,66 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
     return 0;
 }
 
+/* Queue a snapshot after the events staged so far, so that its last piece
+ * is never committed before the events it covers. */
+static int queue_snapshot(djs_log_t *log, uint64_t seq, size_t len, uint32_t keep, int fd, uint8_t *mem)
+{
+    int rc = 0;
+    if (log->opts.readonly)
+        rc = DJS_ERDONLY;
+    else if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        rc = DJS_ESTORAGE;
+    else if (log->closing)
+        rc = DJS_ECLOSED;
+    else if (seq == 0 || seq > log->last_seq || len == 0 || len / log->piece >= UINT32_MAX || keep == 0)
+        rc = DJS_EINVAL;
+    if (rc != 0) {
+        if (fd >= 0)
+            close(fd);
+        djs_free(mem);
+        return rc;
+    }
+    snapjob_t *j = djs_calloc(1, sizeof(*j));
+    j->seq = seq;
+    j->len = len;
+    j->keep = keep;
+    j->fd = fd;
+    j->mem = mem;
+    djs_log_flush(log);
+    pthread_mutex_lock(&log->mu);
+    if (log->snap_tail != NULL)
+        log->snap_tail->after = j;
+    else
+        log->snap_head = j;
+    log->snap_tail = j;
+    pthread_cond_signal(&log->work_cv);
+    pthread_mutex_unlock(&log->mu);
+    return 0;
+}
+
 int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len, uint32_t keep)
 {
-    if (log->opts.readonly)
-        return DJS_ERDONLY;
-    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
-        return DJS_ESTORAGE;
-    if (seq == 0 || seq > log->last_seq || len > UINT32_MAX || keep == 0)
-        return DJS_EINVAL;
-    batch_t *b = log->staging;
-    size_t off = b->data.len;
-    djs_buf_append(&b->data, data, len);
-    item_t *it = batch_add(b);
-    memset(it, 0, sizeof(*it));
-    it->seq = seq;
-    it->off = (uint32_t)off;
-    it->len = (uint32_t)len;
-    it->kind = ITEM_SNAPSHOT;
-    it->keep = (uint16_t)(keep > 0xffff ? 0xffff : keep);
-    return 0;
+    uint8_t *copy = NULL;
+    if (len > 0 && data != NULL) {
+        copy = djs_malloc(len);
+        memcpy(copy, data, len);
+    }
+    return queue_snapshot(log, seq, len, keep, -1, copy);
+}
+
+int djs_log_put_snapshot_fd(djs_log_t *log, uint64_t seq, int fd, size_t len, uint32_t keep)
+{
+    return queue_snapshot(log, seq, len, keep, fd, NULL);
+}
+
+int djs_log_snapshot_pending(djs_log_t *log)
+{
+    pthread_mutex_lock(&log->mu);
+    int n = 0;
+    for (snapjob_t *j = log->snap_head; j != NULL; j = j->after)
+        n++;
+    pthread_mutex_unlock(&log->mu);
+    return n;
 }
 
 int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len)
@@ -672,6 +940,34 @@ int djs_log_read_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, si
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : djs_err_from_mdb(rc);
 }
 
+/* Append the pieces a manifest lists. A piece missing or of the wrong size,
+ * or a manifest of another version, gives what was found (the snapshot
+ * then fails its checksum and the caller takes an older one). */
+static int read_pieces(djs_log_t *log, MDB_txn *txn, uint64_t seq, const uint8_t *m, djs_buf_t *out)
+{
+    uint64_t len = get_be64(m + 8);
+    uint32_t n = get_be32(m + 16), piece = get_be32(m + 20);
+    if (get_be32(m + 4) != MANIFEST_VERSION || !log->have_pieces || piece == 0 || len > (uint64_t)n * piece)
+        return 0;
+    size_t start = out->len;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t kb[PIECE_KEY_LEN];
+        piece_key(kb, seq, i);
+        MDB_val k = {sizeof(kb), kb}, v;
+        int rc = mdb_get(txn, log->db_pieces, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            break;
+        if (rc != 0)
+            return rc;
+        if (v.mv_size != (i + 1 < n ? piece : len - (uint64_t)i * piece))
+            break;
+        djs_buf_append(out, v.mv_data, v.mv_size);
+    }
+    if (out->len - start != len)
+        out->len = start; /* incomplete: an empty snapshot, which never restores */
+    return 0;
+}
+
 int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_buf_t *out)
 {
     MDB_txn *txn;
@@ -695,7 +991,10 @@ int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_bu
     }
     if (rc == 0) {
         memcpy(seq, k.mv_data, 8);
-        djs_buf_append(out, v.mv_data, v.mv_size);
+        if (is_manifest(&v))
+            rc = read_pieces(log, txn, *seq, v.mv_data, out);
+        else
+            djs_buf_append(out, v.mv_data, v.mv_size);
     }
     mdb_cursor_close(c);
     end_read(log, txn);
@@ -781,7 +1080,7 @@ int djs_log_sync(djs_log_t *log)
         return DJS_ERDONLY;
     djs_log_flush(log);
     pthread_mutex_lock(&log->mu);
-    while (atomic_load(&log->durable_seq) < log->last_seq && !log->failed)
+    while ((atomic_load(&log->durable_seq) < log->last_seq || log->snap_head != NULL) && !log->failed)
         pthread_cond_wait(&log->durable_cv, &log->mu);
     int failed = log->failed;
     pthread_mutex_unlock(&log->mu);
@@ -887,6 +1186,7 @@ static void free_log(djs_log_t *log)
         log->queue_head = b->next;
         batch_free(b);
     }
+    free_snapjobs(log);
     if (log->staging != NULL)
         batch_free(log->staging);
     while (log->free_batches != NULL) {

@@ -3,7 +3,11 @@
  * One LMDB environment per data directory (created 0700, files 0600):
  *   "events"    seq (u64, MDB_INTEGERKEY) -> record (core/event.h), MDB_APPEND
  *   "entity"    entity id (16) || seq (u64 big-endian) -> empty: one job's history
- *   "snapshots" seq (u64, MDB_INTEGERKEY) -> projection state (filled by projections/)
+ *   "snapshots" seq (u64, MDB_INTEGERKEY) -> a manifest (length, piece count and
+ *               size) of a projection snapshot (filled by projections/), or, in logs
+ *               written before pieces, the whole snapshot (still read)
+ *   "snappieces" seq (u64 big-endian) || piece (u32 big-endian) -> up to
+ *               snapshot_piece bytes of a snapshot
  *   "output"    job id (16) || byte offset (u64 big-endian) -> bytes: job output
  *               (djs_log_put_output; the events only record its size)
  *   "meta"      "format" -> "djs-log-1"
@@ -56,6 +60,7 @@ typedef struct djs_log_options {
     void *fatal_arg;
     djs_log_fault_cb fault; /* tests only */
     void *fault_arg;
+    size_t snapshot_piece; /* bytes of a snapshot written per transaction; default 1 MiB */
 } djs_log_options_t;
 
 void djs_log_options_init(djs_log_options_t *o);
@@ -125,10 +130,26 @@ size_t djs_log_map_size(djs_log_t *log);
 uint64_t djs_log_now(djs_log_t *log);
 
 /* Store a projection snapshot taken after applying seq (which must be
- * appended already): it is written in the same transaction as the events
- * staged with it, so it never refers to a seq that is not durable. Only the
- * newest `keep` snapshots are kept. Appending thread only. */
+ * appended already). The writer thread writes it in pieces of
+ * snapshot_piece bytes, one piece per transaction, between the commits of
+ * events (and on its own when no events are waiting), so a large snapshot
+ * never holds up durability for more than one piece. It becomes visible to
+ * djs_log_get_snapshot only with its last piece, which is committed with or
+ * after the events up to seq: a snapshot never refers to a seq that is not
+ * durable. Then only the newest `keep` snapshots are kept. A snapshot cut
+ * short by a crash is never seen and its pieces are removed at the next
+ * open. A snapshot already stored at seq is replaced (and invisible until
+ * the new one is complete). Snapshots are written in the order they were
+ * put; djs_log_sync and djs_log_close wait for them.
+ * djs_log_put_snapshot copies data; djs_log_put_snapshot_fd reads len bytes
+ * from fd at offsets 0..len-1 with pread on the writer thread and owns fd
+ * from the call on, error or not (it is closed once written or dropped).
+ * Errors: DJS_EINVAL (seq 0 or not appended, len 0, keep 0), DJS_ESTORAGE,
+ * DJS_ERDONLY, DJS_ECLOSED. Appending thread only. */
 int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len, uint32_t keep);
+int djs_log_put_snapshot_fd(djs_log_t *log, uint64_t seq, int fd, size_t len, uint32_t keep);
+/* How many snapshots are queued or being written (not yet visible). */
+int djs_log_snapshot_pending(djs_log_t *log);
 /* Job output, kept outside the event log. Stage len bytes (1 ..
  * DJS_LOG_MAX_OUTPUT_CHUNK) of job's output at byte offset; they are
  * written by the writer thread in the same transaction as the events
@@ -143,8 +164,10 @@ int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, con
  * nothing more yet). Any thread. */
 int djs_log_read_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, size_t max, djs_buf_t *out, uint64_t *next);
 
-/* The newest snapshot with seq <= max_seq: its seq and bytes (appended to
- * out). DJS_ENOTFOUND if none. Any thread. */
+/* The newest complete snapshot with seq <= max_seq: its seq and bytes
+ * (appended to out; nothing is appended when its pieces do not match its
+ * manifest, which no snapshot format accepts). DJS_ENOTFOUND if none. Any
+ * thread. */
 int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_buf_t *out);
 
 /* Writer statistics, for metrics and benchmarks. */
@@ -155,6 +178,7 @@ typedef struct djs_log_stats {
     uint64_t commit_ns_sum; /* time in put+commit(+fsync), summed */
     uint64_t commit_ns_max;
     uint64_t map_grows;
+    uint64_t snapshot_pieces; /* snapshot pieces committed (one per transaction at most) */
 } djs_log_stats_t;
 void djs_log_get_stats(djs_log_t *log, djs_log_stats_t *st);
 

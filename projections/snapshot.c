@@ -636,6 +636,22 @@ static int check_frame(djs_mp_reader_t *r, const uint8_t *snap, size_t len)
     return 0;
 }
 
+int djs_state_snapshot_seq(const uint8_t *head, size_t len, uint64_t *seq)
+{
+    djs_mp_reader_t r;
+    uint32_t n;
+    const char *magic;
+    size_t mlen;
+    uint64_t version;
+    djs_mp_reader_init(&r, head, len);
+    if (djs_mp_read_array(&r, &n) != 0 || n != SNAP_FIELDS || djs_mp_read_str(&r, &magic, &mlen) != 0 ||
+        mlen != strlen(SNAP_MAGIC) || memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(&r, &version) != 0)
+        return DJS_ECORRUPT;
+    if (version != SNAP_VERSION)
+        return DJS_EVERSION;
+    return djs_mp_read_uint(&r, seq) != 0 ? DJS_ECORRUPT : 0;
+}
+
 int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t *c, djs_state_t **out)
 {
     djs_mp_reader_t r;

@@ -1,10 +1,19 @@
 #include "scheduler/engine.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -35,6 +44,17 @@ struct djs_engine {
     djs_idgen_t ids;
     djs_buf_t body;
     uint64_t last_snapshot_seq;
+    /* the snapshot a forked child is writing (loop engines only) */
+    struct {
+        pid_t pid; /* 0: none in flight */
+        uint64_t seq;
+        int fd;          /* memfd the child writes the snapshot into */
+        uv_pipe_t pipe;  /* the child's report: its length (8 bytes), then EOF */
+        uv_timer_t reap; /* waitpid retries once the report has ended */
+        int pipe_open;
+        uint8_t report[16]; /* 8 expected: room to notice more */
+        size_t got;
+    } snap;
     uint64_t last_liveness_check;
     int dirty;
     char errmsg[256];
@@ -940,19 +960,210 @@ static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
     return 0;
 }
 
+/* ---- snapshots ------------------------------------------------------------------------- */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The forked child: serialize the (copy-on-write) projection into fd,
+ * report its length on out, exit. Memory work and two write calls only:
+ * no libuv, no LMDB, no exit handlers. */
+static void snapshot_child(const djs_state_t *st, int fd, int out)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        signal(sigs[i], SIG_DFL); /* the parent's libuv handlers would write to its signal pipe */
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* keep only stdio and our two: a client socket the parent closes must
+     * not stay open here until the child exits */
+    unsigned lo = (unsigned)(fd < out ? fd : out), hi = (unsigned)(fd < out ? out : fd);
+    if (lo > 3)
+        close_range(3, lo - 1, 0);
+    if (hi > lo + 1)
+        close_range(lo + 1, hi - 1, 0);
+    close_range(hi + 1, ~0u, 0);
+    djs_buf_t b;
+    djs_buf_init(&b);
+    djs_state_snapshot(st, &b);
+    uint64_t len = b.len;
+    int ok = write_all(fd, b.base, b.len) == 0 && write_all(out, (const uint8_t *)&len, sizeof(len)) == 0;
+    _exit(ok ? 0 : 1);
+}
+
+static void on_closed(uv_handle_t *h);
+
+/* The child is reaped (status from waitpid, or -1 if it could not be):
+ * hand a sound snapshot to the log, drop anything else. */
+static void snapshot_done(djs_engine_t *e, int status)
+{
+    uint64_t len = 0, seq = 0;
+    uint8_t head[DJS_STATE_SNAPSHOT_HEAD];
+    struct stat sb;
+    const char *why = NULL;
+    memcpy(&len, e->snap.report, sizeof(len));
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        why = "the child failed";
+    else if (e->snap.got != sizeof(len) || fstat(e->snap.fd, &sb) != 0 || (uint64_t)sb.st_size != len || len < sizeof(head))
+        why = "wrong length";
+    else if (pread(e->snap.fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+             djs_state_snapshot_seq(head, sizeof(head), &seq) != 0 || seq != e->snap.seq)
+        why = "wrong header";
+    if (why != NULL) {
+        fprintf(stderr, "djs: snapshot at seq %llu dropped: %s\n", (unsigned long long)e->snap.seq, why);
+        close(e->snap.fd);
+    } else if (djs_log_put_snapshot_fd(e->log, seq, e->snap.fd, (size_t)len, e->cfg.snapshots_kept) != 0) {
+        fprintf(stderr, "djs: could not store a snapshot at seq %llu\n", (unsigned long long)seq); /* fd closed by the log */
+    }
+    e->snap.fd = -1;
+    e->snap.pid = 0;
+    if (e->snap.pipe_open) {
+        e->snap.pipe_open = 0;
+        uv_close((uv_handle_t *)&e->snap.pipe, on_closed);
+    }
+}
+
+static void try_reap(djs_engine_t *e);
+
+static void on_reap(uv_timer_t *h)
+{
+    try_reap(h->data);
+}
+
+/* The report ended: the child is exiting (tearing down its copy of the
+ * address space can take a few ms), so poll rather than block. */
+static void try_reap(djs_engine_t *e)
+{
+    int status = 0;
+    pid_t r = waitpid(e->snap.pid, &status, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR)) {
+        uv_timer_start(&e->snap.reap, on_reap, 2, 0);
+        return;
+    }
+    snapshot_done(e, r == e->snap.pid ? status : -1);
+}
+
+static void on_snap_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    djs_engine_t *e = h->data;
+    size_t at = e->snap.got < sizeof(e->snap.report) ? e->snap.got : 0; /* a report too long only counts */
+    (void)hint;
+    *buf = uv_buf_init((char *)e->snap.report + at, (unsigned)(sizeof(e->snap.report) - at));
+}
+
+static void on_snap_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    djs_engine_t *e = s->data;
+    (void)buf;
+    if (n > 0) {
+        e->snap.got += (size_t)n;
+        return;
+    }
+    if (n == 0)
+        return;
+    uv_read_stop(s); /* EOF or an error: either way the child is done with the pipe */
+    try_reap(e);
+}
+
+/* Fork a child that serializes the projection as of seq; the loop goes on
+ * at once. DJS_EIO (with a line on stderr) if that cannot be started. */
+static int snapshot_fork(djs_engine_t *e, uint64_t seq)
+{
+    int p[2] = {-1, -1}, fd = memfd_create("djs-snapshot", MFD_CLOEXEC);
+    if (fd < 0 || pipe2(p, O_CLOEXEC) != 0)
+        goto fail;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        snapshot_child(e->st, fd, p[1]);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        goto fail;
+    close(p[1]);
+    p[1] = -1;
+    uv_pipe_init(e->loop, &e->snap.pipe, 0);
+    e->snap.pipe.data = e;
+    e->handles++;
+    e->snap.pipe_open = 1;
+    e->snap.pid = pid;
+    e->snap.seq = seq;
+    e->snap.fd = fd;
+    e->snap.got = 0;
+    int rc = uv_pipe_open(&e->snap.pipe, p[0]);
+    if (rc != 0)
+        close(p[0]); /* not adopted by the handle */
+    if (rc != 0 || uv_read_start((uv_stream_t *)&e->snap.pipe, on_snap_alloc, on_snap_read) != 0) {
+        kill(pid, SIGKILL);
+        try_reap(e);
+    }
+    return 0;
+fail:
+    fprintf(stderr, "djs: no snapshot at seq %llu: %s\n", (unsigned long long)seq, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+    return DJS_EIO;
+}
+
+/* Close-time: stop a child still writing (its snapshot is lost; the next
+ * run takes another). */
+static void snapshot_abort(djs_engine_t *e)
+{
+    if (e->snap.pid != 0) {
+        kill(e->snap.pid, SIGKILL);
+        waitpid(e->snap.pid, NULL, 0);
+        e->snap.pid = 0;
+    }
+    if (e->snap.fd >= 0)
+        close(e->snap.fd);
+    e->snap.fd = -1;
+    if (e->snap.pipe_open) {
+        e->snap.pipe_open = 0;
+        uv_close((uv_handle_t *)&e->snap.pipe, on_closed);
+    }
+}
+
+int djs_engine_snapshot_busy(const djs_engine_t *e)
+{
+    return e->snap.pid != 0;
+}
+
 static void maybe_snapshot(djs_engine_t *e)
 {
     uint64_t seq = djs_state_seq(e->st);
     if (e->cfg.snapshot_every == 0 || e->cfg.snapshots_kept == 0 || seq < e->last_snapshot_seq + e->cfg.snapshot_every)
         return;
+    /* refused, failed or skipped, the next try is snapshot_every events
+     * later: not on every run */
+    e->last_snapshot_seq = seq;
+    if (e->loop != NULL) {
+        if (e->snap.pid == 0) /* one at a time: skip this one if the last is still being written */
+            snapshot_fork(e, seq);
+        return;
+    }
     djs_buf_t snap;
     djs_buf_init(&snap);
     djs_state_snapshot(e->st, &snap);
-    /* refused or not, the next try is snapshot_every events later: not on
-     * every run, serializing the whole state each time */
     if (djs_log_put_snapshot(e->log, seq, snap.base, snap.len, e->cfg.snapshots_kept) != 0)
         fprintf(stderr, "djs: could not store a snapshot at seq %llu\n", (unsigned long long)seq);
-    e->last_snapshot_seq = seq;
     djs_buf_dispose(&snap);
 }
 
@@ -1095,6 +1306,7 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
         return DJS_EINVAL;
     }
     e->log = log;
+    e->snap.fd = -1;
     djs_buf_init(&e->body);
     /* a fixed seed (tests, benchmarks) is mixed with the log's length, so a
      * reopened engine does not draw the ids it drew before */
@@ -1119,10 +1331,11 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
         e->loop = loop;
         uv_timer_init(loop, &e->timer);
         uv_check_init(loop, &e->check);
-        e->timer.data = e->check.data = e;
+        uv_timer_init(loop, &e->snap.reap);
+        e->timer.data = e->check.data = e->snap.reap.data = e;
         uv_check_start(&e->check, on_check);
         uv_unref((uv_handle_t *)&e->check);
-        e->handles = 2;
+        e->handles = 3;
         rearm(e);
         uv_unref((uv_handle_t *)&e->timer);
     }
@@ -1170,8 +1383,10 @@ void djs_engine_close(djs_engine_t *e)
     djs_buf_dispose(&e->body);
     djs_free(e->live);
     if (e->loop != NULL) {
+        snapshot_abort(e);
         uv_close((uv_handle_t *)&e->timer, on_closed);
         uv_close((uv_handle_t *)&e->check, on_closed);
+        uv_close((uv_handle_t *)&e->snap.reap, on_closed);
         return;
     }
     djs_free(e);

@@ -75,6 +75,16 @@ void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *ar
  * for tests and for loop-less use. Returns the last seq appended (0 if none). */
 uint64_t djs_engine_run(djs_engine_t *e);
 
+/* Snapshots (every snapshot_every events). An engine with a loop forks a
+ * child that serializes the copy-on-write projection into a memfd while the
+ * loop goes on; once the child has exited cleanly and its bytes check out
+ * (length, header, seq), the loop hands the memfd to the log, which writes
+ * it in pieces (djs_log_put_snapshot_fd). One at a time: a snapshot due
+ * while one is in flight is skipped. If the fork fails there is no
+ * snapshot this time (a line on stderr). Without a loop (tests, tools)
+ * the snapshot is serialized in place. 1 while a child is at work. */
+int djs_engine_snapshot_busy(const djs_engine_t *e);
+
 /* ---- jobs ----------------------------------------------------------------------- */
 
 typedef struct djs_job_request {

@@ -1631,6 +1631,187 @@ START_TEST(open_of_non_log_fails_cleanly)
 }
 END_TEST
 
+/* ---- snapshots in pieces -------------------------------------------------- */
+
+/* Entries in one of the log's databases, read through its environment. */
+static size_t db_entries(djs_log_t *log, const char *name)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    ck_assert_int_eq(mdb_txn_begin(djs_log_env(log), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, name, 0, &dbi), 0);
+    ck_assert_int_eq(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    return st.ms_entries;
+}
+
+static uint8_t *snap_bytes(size_t len, uint8_t salt)
+{
+    uint8_t *p = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t)(i * 131 + i / 4096 + salt);
+    return p;
+}
+
+static void expect_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t want_seq, const uint8_t *want, size_t len)
+{
+    djs_buf_t b;
+    uint64_t seq = 0;
+    djs_buf_init(&b);
+    ck_assert_int_eq(djs_log_get_snapshot(log, max_seq, &seq, &b), 0);
+    ck_assert_uint_eq(seq, want_seq);
+    ck_assert_uint_eq(b.len, len);
+    ck_assert_msg(memcmp(b.base, want, len) == 0, "snapshot at %llu differs", (unsigned long long)want_seq);
+    djs_buf_dispose(&b);
+}
+
+START_TEST(snapshot_pieces_across_commits)
+{
+    char *dir = path_join(tu_tmpdir(), "log");
+    djs_log_options_t o;
+    djs_log_options_init(&o);
+    o.snapshot_piece = 4096;
+    djs_log_t *log = open_ok(dir, &o);
+    append_n(log, 10, 3, 0);
+    const size_t len = 50000, npieces = (len + 4095) / 4096;
+    uint8_t *a = snap_bytes(len, 1), *c = snap_bytes(4096 * 3, 7);
+    djs_log_stats_t s0, s1;
+    djs_log_get_stats(log, &s0);
+    ck_assert_int_eq(djs_log_put_snapshot(log, 10, a, len, 8), 0);
+    /* events go on while the pieces are written */
+    for (uint64_t i = 0; i < 40; i++) {
+        ck_assert_int_eq(lt_append(log, NULL, 11 + i, 0, NULL), 0);
+        djs_log_flush(log);
+    }
+    ck_assert_int_eq(djs_log_sync(log), 0);
+    ck_assert_int_eq(djs_log_snapshot_pending(log), 0);
+    djs_log_get_stats(log, &s1);
+    ck_assert_uint_eq(s1.snapshot_pieces - s0.snapshot_pieces, npieces);
+    ck_assert_uint_ge(s1.commits - s0.commits, npieces); /* one piece per transaction at most */
+    ck_assert_uint_eq(db_entries(log, "snappieces"), npieces);
+    expect_snapshot(log, UINT64_MAX, 10, a, len);
+    /* a whole number of pieces, then a 1-byte one */
+    ck_assert_int_eq(djs_log_put_snapshot(log, 30, c, 4096 * 3, 8), 0);
+    ck_assert_int_eq(djs_log_put_snapshot(log, 40, "x", 1, 8), 0);
+    ck_assert_int_eq(djs_log_put_snapshot(log, 41, "x", 0, 8), DJS_EINVAL);
+    ck_assert_int_eq(djs_log_put_snapshot(log, 51, "x", 1, 8), DJS_EINVAL); /* not appended */
+    ck_assert_int_eq(djs_log_sync(log), 0);
+    expect_snapshot(log, 35, 30, c, 4096 * 3);
+    expect_snapshot(log, UINT64_MAX, 40, (const uint8_t *)"x", 1);
+    expect_snapshot(log, 29, 10, a, len);
+    /* replaced at the same seq */
+    ck_assert_int_eq(djs_log_put_snapshot(log, 10, c, 5000, 8), 0);
+    ck_assert_int_eq(djs_log_sync(log), 0);
+    expect_snapshot(log, 29, 10, c, 5000);
+    ck_assert_uint_eq(db_entries(log, "snappieces"), 2 + 3 + 1);
+    djs_log_close(log);
+
+    /* read back after a reopen, read-only too */
+    log = open_ok(dir, &o);
+    expect_snapshot(log, 29, 10, c, 5000);
+    djs_log_close(log);
+    djs_log_options_t ro;
+    djs_log_options_init(&ro);
+    ro.readonly = 1;
+    log = open_ok(dir, &ro);
+    expect_snapshot(log, 35, 30, c, 4096 * 3);
+    djs_log_close(log);
+    free(a);
+    free(c);
+}
+END_TEST
+
+/* Fails piece-only commits from the n-th on (a crash between pieces). */
+typedef struct piece_fault {
+    _Atomic int armed;
+    _Atomic int seen;
+    int fail_on;
+} piece_fault_t;
+
+static int piece_fault_cb(void *arg, uint64_t first, uint64_t last)
+{
+    piece_fault_t *f = arg;
+    (void)last;
+    if (!atomic_load(&f->armed) || first != 0)
+        return 0;
+    return atomic_fetch_add(&f->seen, 1) + 1 >= f->fail_on ? EIO : 0;
+}
+
+START_TEST(snapshot_cut_short_is_ignored)
+{
+    char *dir = path_join(tu_tmpdir(), "log");
+    static piece_fault_t f;
+    f.fail_on = 4;
+    djs_log_options_t o;
+    djs_log_options_init(&o);
+    o.snapshot_piece = 4096;
+    o.fault = piece_fault_cb;
+    o.fault_arg = &f;
+    djs_log_t *log = open_ok(dir, &o);
+    append_n(log, 20, 2, 0);
+    uint8_t *a = snap_bytes(20000, 3), *b = snap_bytes(40000, 9);
+    ck_assert_int_eq(djs_log_put_snapshot(log, 10, a, 20000, 8), 0);
+    ck_assert_int_eq(djs_log_sync(log), 0);
+    atomic_store(&f.armed, 1);
+    ck_assert_int_eq(djs_log_put_snapshot(log, 20, b, 40000, 8), 0);
+    ck_assert_int_eq(djs_log_sync(log), DJS_ESTORAGE); /* three pieces in, the fourth fails */
+    expect_snapshot(log, UINT64_MAX, 10, a, 20000);    /* the cut one is not seen */
+    ck_assert_uint_eq(db_entries(log, "snappieces"), 5 + 3);
+    djs_log_close(log);
+
+    o.fault = NULL;
+    log = open_ok(dir, &o);
+    ck_assert_uint_eq(db_entries(log, "snappieces"), 5); /* its pieces are gone */
+    expect_snapshot(log, UINT64_MAX, 10, a, 20000);
+    /* a new one at the same seq is written whole */
+    ck_assert_int_eq(djs_log_put_snapshot(log, 20, b, 40000, 8), 0);
+    ck_assert_int_eq(djs_log_sync(log), 0);
+    expect_snapshot(log, UINT64_MAX, 20, b, 40000);
+    djs_log_close(log);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(snapshot_pruning_and_old_blobs)
+{
+    char *dir = path_join(tu_tmpdir(), "log");
+    djs_log_options_t o;
+    djs_log_options_init(&o);
+    o.snapshot_piece = 1000;
+    djs_log_t *log = open_ok(dir, &o);
+    append_n(log, 10, 2, 0);
+    /* a whole-blob snapshot as logs before pieces have them */
+    {
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        uint64_t seq = 1;
+        MDB_val k = {sizeof(seq), &seq}, v = {6, "legacy"};
+        ck_assert_int_eq(mdb_txn_begin(djs_log_env(log), NULL, 0, &txn), 0);
+        ck_assert_int_eq(mdb_dbi_open(txn, "snapshots", MDB_INTEGERKEY, &dbi), 0);
+        ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+        ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    }
+    expect_snapshot(log, 5, 1, (const uint8_t *)"legacy", 6);
+    uint8_t *a = snap_bytes(2500, 5);
+    for (uint64_t seq = 2; seq <= 6; seq++)
+        ck_assert_int_eq(djs_log_put_snapshot(log, seq, a, 2500, 3), 0);
+    ck_assert_int_eq(djs_log_sync(log), 0);
+    ck_assert_uint_eq(db_entries(log, "snapshots"), 3);
+    ck_assert_uint_eq(db_entries(log, "snappieces"), 3 * 3);
+    djs_buf_t b;
+    uint64_t seq = 0;
+    djs_buf_init(&b);
+    ck_assert_int_eq(djs_log_get_snapshot(log, 3, &seq, &b), DJS_ENOTFOUND); /* the blob and 2, 3 pruned */
+    djs_buf_dispose(&b);
+    expect_snapshot(log, 4, 4, a, 2500);
+    expect_snapshot(log, UINT64_MAX, 6, a, 2500);
+    free(a);
+    djs_log_close(log);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -1663,6 +1844,13 @@ static Suite *log_suite(void)
     tcase_add_test(tc, readonly_reader_in_child_while_parent_appends);
     tcase_add_test(tc, backup_while_writing);
     tcase_add_test(tc, open_of_non_log_fails_cleanly);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("snapshots");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, snapshot_pieces_across_commits);
+    tcase_add_test(tc, snapshot_cut_short_is_ignored);
+    tcase_add_test(tc, snapshot_pruning_and_old_blobs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/id.h"
+#include "core/buf.h"
 #include "enginetest.h"
 
 #define NW 20
@@ -853,6 +854,101 @@ START_TEST(engine_open_uses_snapshots)
 }
 END_TEST
 
+/* An engine on a loop serializes its snapshots in a forked child: the loop
+ * goes on, a snapshot due meanwhile is skipped, and the one the child wrote
+ * is what the next start uses. */
+static void fk_jobs(et_t *t, int n, int finish_some)
+{
+    for (int i = 0; i < n; i++) {
+        djs_id_t j = et_job(t, "fk", i % 3);
+        if (!finish_some || i % 4 != 0)
+            continue;
+        et_run(t);
+        if (et_state_of(t, &j) == DJS_JOB_SCHEDULED)
+            et_finish(t, &j);
+    }
+    et_run(t);
+}
+
+START_TEST(forked_snapshot_used_on_restart)
+{
+    uv_loop_t loop;
+    et_t t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.dir, sizeof(t.dir), "%s", tu_tmpdir());
+    t.now = ET_T0;
+    djs_engine_config_init(&t.cfg);
+    t.cfg.seed = 7;
+    t.cfg.snapshot_every = 300;
+    t.cfg.snapshots_kept = 4;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    et_open_log(&t);
+    ck_assert_int_eq(djs_log_attach(t.log, &loop), 0);
+    ck_assert_int_eq(djs_engine_open(&t.e, t.log, &loop, &t.cfg, NULL, NULL), 0);
+    et_worker(&t, "w1", 40);
+    fk_jobs(&t, 40, 1);
+    ck_assert_int_eq(djs_engine_snapshot_busy(t.e), 0);
+    ck_assert_uint_lt(djs_log_last_seq(t.log), 300);
+    fk_jobs(&t, 200, 0);                                /* one run at the end: the snapshot is taken there */
+    ck_assert_int_eq(djs_engine_snapshot_busy(t.e), 1); /* forked; the loop has not run yet */
+    uint64_t sseq = djs_state_seq(et_st(&t));
+    ck_assert_uint_ge(sseq, 300);
+    djs_buf_t here, got;
+    djs_buf_init(&here);
+    djs_buf_init(&got);
+    djs_state_snapshot(et_st(&t), &here); /* what the child serializes */
+    /* more than snapshot_every further while the child works: skipped */
+    fk_jobs(&t, 400, 0);
+    uint64_t last = djs_log_last_seq(t.log);
+    ck_assert_uint_ge(last, sseq + 300);
+    while (djs_engine_snapshot_busy(t.e))
+        uv_run(&loop, UV_RUN_ONCE);
+    et_sync(&t);
+    uint64_t seq = 0;
+    ck_assert_int_eq(djs_log_get_snapshot(t.log, UINT64_MAX, &seq, &got), 0);
+    ck_assert_uint_eq(seq, sseq);
+    ck_assert_uint_eq(got.len, here.len);
+    ck_assert_mem_eq(got.base, here.base, here.len);
+    uint8_t before[32], after[32];
+    et_digest(&t, before);
+    djs_engine_close(t.e);
+    djs_log_close(t.log);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    t.e = NULL;
+    t.log = NULL;
+
+    uint64_t n = 0;
+    et_open_log(&t);
+    et_open_engine(&t, &n);
+    ck_assert_uint_eq(n, last - sseq); /* only what came after the child's snapshot */
+    et_digest(&t, after);
+    ck_assert_mem_eq(before, after, 32);
+    et_close(&t);
+
+    /* closing while a child is at work stops it; nothing half-written is seen */
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    et_open_log(&t);
+    ck_assert_int_eq(djs_log_attach(t.log, &loop), 0);
+    ck_assert_int_eq(djs_engine_open(&t.e, t.log, &loop, &t.cfg, NULL, NULL), 0);
+    fk_jobs(&t, 320, 0);
+    ck_assert_int_eq(djs_engine_snapshot_busy(t.e), 1);
+    djs_engine_close(t.e);
+    djs_log_close(t.log);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    t.e = NULL;
+    t.log = NULL;
+    et_open_log(&t);
+    djs_buf_reset(&got);
+    ck_assert_int_eq(djs_log_get_snapshot(t.log, UINT64_MAX, &seq, &got), 0);
+    ck_assert_uint_eq(seq, sseq);
+    et_close(&t);
+    djs_buf_dispose(&here);
+    djs_buf_dispose(&got);
+}
+END_TEST
+
 START_TEST(time_travel)
 {
     const uint64_t seed = 31337;
@@ -994,6 +1090,7 @@ static Suite *state_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, snapshot_plus_replay_equals_full_replay);
     tcase_add_test(tc, engine_open_uses_snapshots);
+    tcase_add_test(tc, forked_snapshot_used_on_restart);
     tcase_add_test(tc, time_travel);
     tcase_add_test(tc, eviction);
     suite_add_tcase(s, tc);
