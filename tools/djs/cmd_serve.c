@@ -307,11 +307,12 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     const char *listen = setting(argc, argv, cfg, "listen");
     djs_engine_config_t ec;
     djs_engine_config_init(&ec);
+    int snap_set = 0;
     uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0, ping_ms = 0, stall_ms = 0, batch_ms = 0, window = 0;
     if (no_auth < 0 || http2 < 0 || dev < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
         num_setting(argc, argv, cfg, "heartbeat-interval", 1, 3600, &hb_s) < 0 ||
         num_setting(argc, argv, cfg, "lease", 1, 86400, &lease_s) < 0 ||
-        num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap) < 0 ||
+        (snap_set = num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap)) < 0 ||
         num_setting(argc, argv, cfg, "output-cap", 1024, 1u << 30, &out_cap) < 0 ||
         num_setting(argc, argv, cfg, "stream-ping-ms", 100, 600000, &ping_ms) < 0 ||
         num_setting(argc, argv, cfg, "stream-stall-ms", 100, 3600000, &stall_ms) < 0 ||
@@ -322,7 +323,7 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
         ec.heartbeat_ns = hb_s * 1000000000ULL;
     if (lease_s > 0)
         ec.lease_ns = lease_s * 1000000000ULL;
-    if (setting(argc, argv, cfg, "snapshot-every") != NULL)
+    if (snap_set > 0) /* not setting() again: the command-line option was consumed by num_setting */
         ec.snapshot_every = snap;
     if (out_cap > 0)
         ec.output_cap = (uint32_t)out_cap;
