@@ -988,6 +988,9 @@ static void snapshot_child(const djs_state_t *st, int fd, int out)
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* a background job: on a small machine the loop and the writer come first */
+    if (nice(10) == -1)
+        errno = 0;
     /* keep only stdio and our two: a client socket the parent closes must
      * not stay open here until the child exits */
     unsigned lo = (unsigned)(fd < out ? fd : out), hi = (unsigned)(fd < out ? out : fd);

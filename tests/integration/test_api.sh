@@ -392,4 +392,20 @@ grep -q "rate-limited" "$T/body" || fail "429 problem type"
 as "$ALICE" GET "/api/v1/jobs"; expect 200 "another principal has its own bucket"
 kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
 pid=""
+# snapshots: a forked child writes them while the server goes on; the next
+# start restores the newest and replays only what came after it
+"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --snapshot-every 20 >"$T/serve.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+for i in $(seq 30); do req POST /api/v1/jobs "{\"name\":\"snap-$i\"}"; expect 201 "submit $i"; done
+sleep 1 # the child and the pieces: well under a second for a state this small
+kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
+pid=""
+grep -q "snapshot.*dropped\|no snapshot at\|could not store a snapshot" "$T/serve.out" && { cat "$T/serve.out"; fail "a snapshot failed"; }
+events=$("$DJS" replay verify "$T/data" | sed -n 's/^OK .*: \([0-9]*\) records.*/\1/p')
+start
+n=$(sed -n 's/.*(\([0-9]*\) events replayed after the snapshot).*/\1/p' "$T/serve.out")
+[ -n "$n" ] && [ -n "$events" ] && [ "$n" -lt 20 ] && [ "$n" -lt "$events" ] || { cat "$T/serve.out"; fail "restart replayed $n of $events events: no snapshot used"; }
+kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
+pid=""
 echo "test_api: all checks passed"
