@@ -24,6 +24,9 @@ void djs_idx_init(djs_idx_t *x, djs_idx_hash_cb hash, djs_idx_eq_cb eq, void *ct
     x->n = 0;
     x->t = djs_malloc(16 * sizeof(djs_idx_bucket_t));
     memset(x->t, 0xff, 16 * sizeof(djs_idx_bucket_t));
+    x->old = NULL;
+    x->old_mask = 0;
+    x->moved = 0;
     x->hash = hash;
     x->eq = eq;
     x->ctx = ctx;
@@ -32,8 +35,25 @@ void djs_idx_init(djs_idx_t *x, djs_idx_hash_cb hash, djs_idx_eq_cb eq, void *ct
 void djs_idx_dispose(djs_idx_t *x)
 {
     djs_free(x->t);
-    x->t = NULL;
+    djs_free(x->old);
+    x->t = x->old = NULL;
     x->n = 0;
+}
+
+/* Where in the old table slot sits, among the buckets not moved yet (a
+ * bucket below `moved` may still hold a copy: it is in t now), or
+ * DJS_IDX_NONE. With key set, match by tag and eq instead of by slot. */
+static uint32_t old_pos(const djs_idx_t *x, uint32_t tag, uint32_t slot, const void *key)
+{
+    for (uint32_t i = tag & x->old_mask;; i = (i + 1) & x->old_mask) {
+        const djs_idx_bucket_t *b = &x->old[i];
+        if (b->slot == DJS_IDX_NONE)
+            return DJS_IDX_NONE;
+        if (i < x->moved || b->slot == DJS_IDX_TOMB)
+            continue;
+        if (key != NULL ? b->tag == tag && x->eq(x->ctx, b->slot, key) : b->slot == slot)
+            return i;
+    }
 }
 
 uint32_t djs_idx_find(const djs_idx_t *x, uint64_t h, const void *key)
@@ -42,10 +62,14 @@ uint32_t djs_idx_find(const djs_idx_t *x, uint64_t h, const void *key)
     for (uint32_t i = tag & x->mask;; i = (i + 1) & x->mask) {
         const djs_idx_bucket_t *b = &x->t[i];
         if (b->slot == DJS_IDX_NONE)
-            return DJS_IDX_NONE;
+            break;
         if (b->tag == tag && x->eq(x->ctx, b->slot, key))
             return b->slot;
     }
+    if (x->old == NULL)
+        return DJS_IDX_NONE;
+    uint32_t i = old_pos(x, tag, 0, key);
+    return i == DJS_IDX_NONE ? DJS_IDX_NONE : x->old[i].slot;
 }
 
 uint32_t djs_idx_guess(const djs_idx_t *x, uint64_t h)
@@ -53,7 +77,18 @@ uint32_t djs_idx_guess(const djs_idx_t *x, uint64_t h)
     uint32_t tag = (uint32_t)h;
     for (uint32_t i = tag & x->mask;; i = (i + 1) & x->mask) {
         const djs_idx_bucket_t *b = &x->t[i];
-        if (b->slot == DJS_IDX_NONE || b->tag == tag)
+        if (b->tag == tag && b->slot != DJS_IDX_NONE)
+            return b->slot;
+        if (b->slot == DJS_IDX_NONE)
+            break;
+    }
+    if (x->old == NULL)
+        return DJS_IDX_NONE;
+    for (uint32_t i = tag & x->old_mask;; i = (i + 1) & x->old_mask) {
+        const djs_idx_bucket_t *b = &x->old[i];
+        if (b->slot == DJS_IDX_NONE)
+            return DJS_IDX_NONE;
+        if (i >= x->moved && b->slot != DJS_IDX_TOMB && b->tag == tag)
             return b->slot;
     }
 }
@@ -67,25 +102,55 @@ static void put(djs_idx_bucket_t *t, uint32_t mask, uint32_t tag, uint32_t slot)
     t[i].tag = tag;
 }
 
+/* Move up to k more old buckets into t; free the old table when done. */
+static void move_some(djs_idx_t *x, uint32_t k)
+{
+    while (x->old != NULL && k-- > 0) {
+        djs_idx_bucket_t b = x->old[x->moved];
+        if (b.slot != DJS_IDX_NONE && b.slot != DJS_IDX_TOMB)
+            put(x->t, x->mask, b.tag, b.slot);
+        if (x->moved++ == x->old_mask) {
+            djs_free(x->old);
+            x->old = NULL;
+            x->old_mask = x->moved = 0;
+        }
+    }
+}
+
+void djs_idx_settle(djs_idx_t *x)
+{
+    move_some(x, UINT32_MAX);
+}
+
 void djs_idx_insert(djs_idx_t *x, uint64_t h, uint32_t slot)
 {
-    if ((x->n + 1) * 2 > x->mask + 1) {
+    if (x->old == NULL && (x->n + 1) * 2 > x->mask + 1) {
+        /* a growth takes (buckets / STEP) calls, the new table fills to
+         * half after (buckets / 2) inserts: the move is always done first */
         uint32_t nb = (x->mask + 1) * 2;
-        djs_idx_bucket_t *t = djs_malloc(nb * sizeof(djs_idx_bucket_t));
-        memset(t, 0xff, nb * sizeof(djs_idx_bucket_t));
-        for (uint32_t i = 0; i <= x->mask; i++)
-            if (x->t[i].slot != DJS_IDX_NONE)
-                put(t, nb - 1, x->t[i].tag, x->t[i].slot);
-        djs_free(x->t);
-        x->t = t;
+        x->old = x->t;
+        x->old_mask = x->mask;
+        x->moved = 0;
+        x->t = djs_malloc(nb * sizeof(djs_idx_bucket_t));
+        memset(x->t, 0xff, nb * sizeof(djs_idx_bucket_t));
         x->mask = nb - 1;
     }
+    move_some(x, DJS_IDX_STEP);
     put(x->t, x->mask, (uint32_t)h, slot);
     x->n++;
 }
 
 void djs_idx_remove(djs_idx_t *x, uint64_t h, uint32_t slot)
 {
+    move_some(x, DJS_IDX_STEP);
+    if (x->old != NULL) {
+        uint32_t at = old_pos(x, (uint32_t)h, slot, NULL);
+        if (at != DJS_IDX_NONE) { /* not moved yet: a tombstone keeps the old probe chains */
+            x->old[at].slot = DJS_IDX_TOMB;
+            x->n--;
+            return;
+        }
+    }
     uint32_t i = (uint32_t)h & x->mask;
     while (x->t[i].slot != slot) {
         if (x->t[i].slot == DJS_IDX_NONE)

@@ -76,8 +76,10 @@ static uint32_t find(const djs_idx_t *x, const table_t *t, uint64_t k)
 /* Structural invariants: the table size is a power of two, at most half
  * full, holds exactly the expected slots once each, and every item is
  * reachable: no empty bucket between its home and where it sits. */
-static void check_table(const djs_idx_t *x, const table_t *t, const uint8_t *present)
+static void check_table(djs_idx_t *x, const table_t *t, const uint8_t *present)
 {
+    djs_idx_settle(x); /* a growth in progress keeps items in the old table */
+    REQ(x->old == NULL);
     uint32_t nb = x->mask + 1;
     REQ((nb & x->mask) == 0);
     REQ(nb >= 16);
@@ -183,6 +185,60 @@ static void random_ops(keyhash_fn kh, uint32_t universe, uint64_t seed, int ops)
 }
 
 /* ---- tests ------------------------------------------------------------------------- */
+
+/* While a growth moves buckets a few at a time, items sit in either table:
+ * finds, removes (tombstones in the old one) and inserts all stay right,
+ * with a hash that makes long clusters (kh_mod7) and with a good one. */
+static void growth_steps(keyhash_fn kh)
+{
+    enum { N = 20000 };
+    table_t t = {.nslots = N, .kh = kh};
+    t.key = malloc(N * sizeof(uint64_t));
+    uint8_t *present = calloc(N, 1);
+    for (uint32_t s = 0; s < N; s++)
+        t.key[s] = 7919ULL * s + 3;
+    djs_idx_t x;
+    djs_idx_init(&x, cb_hash, cb_eq, &t);
+    uint32_t s = 0, growths = 0, checked = 0;
+    while (s < N) {
+        djs_idx_insert(&x, kh(t.key[s]), s);
+        present[s++] = 1;
+        if (x.old == NULL)
+            continue;
+        growths += x.moved <= DJS_IDX_STEP; /* the first call of this growth */
+        /* mid-growth: remove a few items moved and not moved yet, look
+         * everything up, and insert on */
+        for (uint32_t q = s - 1; q > 0 && x.old != NULL && q + 40 > s; q -= 7)
+            if (present[q]) {
+                djs_idx_remove(&x, kh(t.key[q]), q);
+                present[q] = 0;
+            }
+        djs_idx_remove(&x, kh(t.key[N - 1]), N - 1); /* absent: changes nothing */
+        for (uint32_t q = 0; q < s; q += 1 + s / 256)
+            REQ_EQ(find(&x, &t, t.key[q]), present[q] ? q : DJS_IDX_NONE);
+        REQ_EQ(find(&x, &t, t.key[N - 1]), DJS_IDX_NONE);
+        checked++;
+    }
+    uint32_t n = 0;
+    for (uint32_t q = 0; q < N; q++) {
+        n += present[q];
+        REQ_EQ(find(&x, &t, t.key[q]), present[q] ? q : DJS_IDX_NONE);
+    }
+    REQ_EQ(x.n, n);
+    ck_assert_uint_ge(growths, 8);
+    ck_assert_uint_gt(checked, 100);
+    check_table(&x, &t, present);
+    djs_idx_dispose(&x);
+    free(t.key);
+    free(present);
+}
+
+START_TEST(growth_in_steps)
+{
+    growth_steps(kh_good);
+    growth_steps(kh_mod7);
+}
+END_TEST
 
 START_TEST(random_mod7)
 {
@@ -375,6 +431,7 @@ static Suite *idx_suite(void)
     tcase_add_test(tc, random_good_hash);
     tcase_add_test(tc, backward_shift_across_wrap);
     tcase_add_test(tc, growth);
+    tcase_add_test(tc, growth_in_steps);
     tcase_add_test(tc, equal_hashes_distinct_keys);
     tcase_add_test(tc, hash_bytes);
     suite_add_tcase(s, tc);
