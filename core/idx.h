@@ -11,21 +11,22 @@
  * everything (at a million items that was a 0.2 s stall of the loop).
  * Meanwhile a lookup tries the new table, then the old one's buckets not
  * moved yet; removing an item not moved yet leaves a tombstone in the old
- * table. The old table is freed when the last bucket has moved. */
+ * table. The old table is freed when the last bucket has moved. Empty
+ * buckets are zero, so a new table is calloc'd rather than filled at once:
+ * its pages come in as they are used. */
 #ifndef DJS_CORE_IDX_H
 #define DJS_CORE_IDX_H
 
 #include <stdint.h>
 
 #define DJS_IDX_NONE UINT32_MAX
-#define DJS_IDX_TOMB (UINT32_MAX - 1) /* removed from the old table while growing; never a slot */
-#define DJS_IDX_STEP 64               /* old buckets moved per insert or remove while growing */
+#define DJS_IDX_STEP 64 /* old buckets moved per insert or remove while growing */
 
 typedef uint64_t (*djs_idx_hash_cb)(void *ctx, uint32_t slot);
 typedef int (*djs_idx_eq_cb)(void *ctx, uint32_t slot, const void *key);
 
 typedef struct djs_idx_bucket {
-    uint32_t slot; /* DJS_IDX_NONE when empty */
+    uint32_t slot; /* the slot + 1; 0 when empty */
     uint32_t tag;  /* low 32 bits of the item's hash */
 } djs_idx_bucket_t;
 

@@ -87,9 +87,9 @@ static void check_table(djs_idx_t *x, const table_t *t, const uint8_t *present)
     uint8_t *seen = calloc(t->nslots, 1);
     uint32_t count = 0;
     for (uint32_t i = 0; i < nb; i++) {
-        uint32_t s = x->t[i].slot;
-        if (s == DJS_IDX_NONE)
+        if (x->t[i].slot == 0) /* empty */
             continue;
+        uint32_t s = x->t[i].slot - 1;
         REQ(s < t->nslots);
         REQ(present[s]);
         REQ(!seen[s]);
@@ -97,7 +97,7 @@ static void check_table(djs_idx_t *x, const table_t *t, const uint8_t *present)
         count++;
         uint32_t home = (uint32_t)t->kh(t->key[s]) & x->mask;
         for (uint32_t j = home; j != i; j = (j + 1) & x->mask)
-            REQ(x->t[j].slot != DJS_IDX_NONE);
+            REQ(x->t[j].slot != 0);
         REQ_EQ(x->t[i].tag, (uint32_t)t->kh(t->key[s]));
     }
     REQ_EQ(count, x->n);
@@ -177,7 +177,7 @@ static void random_ops(keyhash_fn kh, uint32_t universe, uint64_t seed, int ops)
         }
     ck_assert_uint_eq(x.n, 0);
     for (uint32_t i = 0; i <= x.mask; i++)
-        REQ_EQ(x.t[i].slot, DJS_IDX_NONE);
+        REQ_EQ(x.t[i].slot, 0);
     djs_idx_dispose(&x);
     ck_assert_ptr_null(x.t);
     free(t.key);
@@ -293,7 +293,7 @@ START_TEST(backward_shift_across_wrap)
     const uint32_t N = DJS_IDX_NONE;
     const uint32_t l0[16] = {1, 2, 3, 5, 6, 7, N, N, N, N, N, N, N, N, 4, 0};
     for (int i = 0; i < 16; i++)
-        ck_assert_uint_eq(x.t[i].slot, l0[i]);
+        ck_assert_uint_eq(x.t[i].slot - 1u, l0[i]); /* stored as slot + 1: empty (0) reads as N */
 
     /* remove slot 0 (bucket 15): 1 and 2 (home 15) shift back across the
      * end, 3 (home 0) to bucket 1, 5 (home 2) to bucket 2, 6 (home 3) to
@@ -301,7 +301,7 @@ START_TEST(backward_shift_across_wrap)
     djs_idx_remove(&x, keys[0] >> 8, 0);
     const uint32_t l1[16] = {2, 3, 5, 6, 7, N, N, N, N, N, N, N, N, N, 4, 1};
     for (int i = 0; i < 16; i++)
-        ck_assert_uint_eq(x.t[i].slot, l1[i]);
+        ck_assert_uint_eq(x.t[i].slot - 1u, l1[i]); /* stored as slot + 1: empty (0) reads as N */
     for (uint32_t s = 1; s < 8; s++)
         ck_assert_uint_eq(djs_idx_find(&x, keys[s] >> 8, &keys[s]), s);
     ck_assert_uint_eq(djs_idx_find(&x, keys[0] >> 8, &keys[0]), DJS_IDX_NONE);
@@ -311,14 +311,14 @@ START_TEST(backward_shift_across_wrap)
     djs_idx_remove(&x, keys[4] >> 8, 4);
     const uint32_t l2[16] = {2, 3, 5, 6, 7, N, N, N, N, N, N, N, N, N, N, 1};
     for (int i = 0; i < 16; i++)
-        ck_assert_uint_eq(x.t[i].slot, l2[i]);
+        ck_assert_uint_eq(x.t[i].slot - 1u, l2[i]); /* stored as slot + 1: empty (0) reads as N */
 
     /* remove slot 3 (bucket 1, home 0): 5 and 6 sit at their homes and
      * stay; 7 (home 1, at bucket 4) moves back into the hole at 1 */
     djs_idx_remove(&x, keys[3] >> 8, 3);
     const uint32_t l3[16] = {2, 7, 5, 6, N, N, N, N, N, N, N, N, N, N, N, 1};
     for (int i = 0; i < 16; i++)
-        ck_assert_uint_eq(x.t[i].slot, l3[i]);
+        ck_assert_uint_eq(x.t[i].slot - 1u, l3[i]); /* stored as slot + 1: empty (0) reads as N */
     for (uint32_t s = 0; s < 8; s++) {
         int gone = s == 0 || s == 3 || s == 4;
         ck_assert_uint_eq(djs_idx_find(&x, keys[s] >> 8, &keys[s]), gone ? DJS_IDX_NONE : s);
@@ -330,7 +330,7 @@ START_TEST(backward_shift_across_wrap)
     djs_idx_remove(&x, 0, 3);
     ck_assert_uint_eq(x.n, 5);
     for (int i = 0; i < 16; i++)
-        ck_assert_uint_eq(x.t[i].slot, l3[i]);
+        ck_assert_uint_eq(x.t[i].slot - 1u, l3[i]); /* stored as slot + 1: empty (0) reads as N */
     djs_idx_dispose(&x);
 }
 END_TEST
