@@ -895,30 +895,6 @@ static void on_tick(uv_timer_t *t)
     b->last_completed = b->completed;
 }
 
-/* The submit request for m jobs: one job object, or a workflow of m. */
-static char *submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
-{
-    static const char one[] = "{\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}";
-    size_t cap = 512 + (size_t)m * 64;
-    char *body = djs_malloc(cap), *req = djs_malloc(cap + 1400);
-    size_t bl = 0;
-    if (!workflow) {
-        bl = (size_t)snprintf(body, cap, "%s", one);
-    } else {
-        bl = (size_t)snprintf(body, cap, "{\"jobs\":[");
-        for (uint32_t i = 0; i < m; i++)
-            bl += (size_t)snprintf(body + bl, cap - bl, "%s{\"key\":\"k%u\",\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}",
-                                   i ? "," : "", i);
-        bl += (size_t)snprintf(body + bl, cap - bl, "]}");
-    }
-    *len = (size_t)snprintf(req, cap + 1400,
-                            "POST /api/v1/jobs HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json\r\nContent-Length: "
-                            "%zu\r\n\r\n%.*s",
-                            auth, bl, (int)bl, body);
-    djs_free(body);
-    return req;
-}
-
 typedef struct djs_result {
     int ok;
     char why[256];
@@ -949,9 +925,9 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     b->jobs = djs_calloc(cap, sizeof(job_t));
     b->lat_ack = djs_malloc(n * sizeof(uint32_t));
     b->lat_sent = djs_malloc(n * sizeof(uint32_t));
-    b->sub_req = submit_request(b->auth, batch, batch > 1, &b->sub_len);
+    b->sub_req = bench_submit_request(b->auth, batch, batch > 1, &b->sub_len);
     b->sub_last_n = (uint32_t)(n % batch);
-    b->sub_last = submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, batch > 1, &b->sub_last_len);
+    b->sub_last = bench_submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, batch > 1, &b->sub_last_len);
 
     b->nall = workers * (1 + conns) + producers + 1;
     b->all = djs_calloc(b->nall, sizeof(hconn_t *));

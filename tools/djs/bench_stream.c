@@ -349,24 +349,6 @@ static int http_roundtrip(int fd, const char *req, size_t len, char **rbuf, size
     }
 }
 
-/* POST /api/v1/jobs with a workflow of m no-op jobs. */
-static char *workflow_request(const char *auth, uint32_t m, size_t *len)
-{
-    size_t cap = 512 + (size_t)m * 64;
-    char *body = djs_malloc(cap), *req = djs_malloc(cap + 1400);
-    size_t bl = (size_t)snprintf(body, cap, "{\"jobs\":[");
-    for (uint32_t i = 0; i < m; i++)
-        bl += (size_t)snprintf(body + bl, cap - bl, "%s{\"key\":\"k%u\",\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}",
-                               i ? "," : "", i);
-    bl += (size_t)snprintf(body + bl, cap - bl, "]}");
-    *len = (size_t)snprintf(req, cap + 1400,
-                            "POST /api/v1/jobs HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json\r\nContent-Length: "
-                            "%zu\r\n\r\n%.*s",
-                            auth, bl, (int)bl, body);
-    djs_free(body);
-    return req;
-}
-
 typedef struct fill {
     struct sockaddr_in addr;
     const char *auth;
@@ -444,7 +426,7 @@ static void *producer_thread(void *arg)
         if (m > FILL_BATCH)
             m = FILL_BATCH;
         if (p->reqs[m] == NULL)
-            p->reqs[m] = workflow_request(p->auth, (uint32_t)m, &p->lens[m]);
+            p->reqs[m] = bench_submit_request(p->auth, (uint32_t)m, 1, &p->lens[m]);
         int st = http_roundtrip(fd, p->reqs[m], p->lens[m], &rbuf, &rcap);
         p->requests++;
         if (st != 201 && st != 200) {
@@ -525,9 +507,9 @@ static void run_catchup(const struct sockaddr_in *addr, const char *auth, uint64
 {
     memset(out, 0, sizeof(*out));
     fill_t f = {.addr = *addr, .auth = auth, .n = n};
-    f.req_full = workflow_request(auth, FILL_BATCH, &f.len_full);
+    f.req_full = bench_submit_request(auth, FILL_BATCH, 1, &f.len_full);
     f.last_m = (uint32_t)(n % FILL_BATCH ? n % FILL_BATCH : FILL_BATCH);
-    f.req_last = workflow_request(auth, f.last_m, &f.len_last);
+    f.req_last = bench_submit_request(auth, f.last_m, 1, &f.len_last);
     pthread_t th[FILL_CONNS];
     uint64_t t0 = now_ns(CLOCK_MONOTONIC), next = t0 + 2000000000ull;
     for (int i = 0; i < FILL_CONNS; i++)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/auth.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 
 int bench_free_port(struct sockaddr_in *addr)
@@ -167,4 +168,27 @@ double bench_proc_cpu_s(pid_t pid)
     if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
+{
+    static const char one[] = "{\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}";
+    size_t cap = 512 + (size_t)m * 64;
+    char *body = djs_malloc(cap), *req = djs_malloc(cap + 1400);
+    size_t bl = 0;
+    if (!workflow) {
+        bl = (size_t)snprintf(body, cap, "%s", one);
+    } else {
+        bl = (size_t)snprintf(body, cap, "{\"jobs\":[");
+        for (uint32_t i = 0; i < m; i++)
+            bl += (size_t)snprintf(body + bl, cap - bl, "%s{\"key\":\"k%u\",\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}",
+                                   i ? "," : "", i);
+        bl += (size_t)snprintf(body + bl, cap - bl, "]}");
+    }
+    *len = (size_t)snprintf(req, cap + 1400,
+                            "POST /api/v1/jobs HTTP/1.1\r\nHost: b\r\n%sContent-Type: application/json\r\nContent-Length: "
+                            "%zu\r\n\r\n%.*s",
+                            auth, bl, (int)bl, body);
+    djs_free(body);
+    return req;
 }

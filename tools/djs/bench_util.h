@@ -38,6 +38,10 @@ int bench_request(const struct sockaddr_in *addr, const char *req, char *out, si
  * (0). *scanned and *total start at 0 for each answer and carry the
  * search between calls; once the head is found *total is head + body
  * (Content-Length) and *head the head's length. */
+/* A POST /api/v1/jobs request (auth: "Authorization: ...\r\n" or "") for
+ * m no-op jobs: one job object, or with workflow set a workflow of m
+ * independent jobs. malloc'd; *len gets its length. */
+char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len);
 int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *total, size_t *head);
 
 #endif
