@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "core/event.h"
 
 const char *djs_job_state_name(int state)
 {
@@ -60,23 +61,109 @@ int djs_fail_reason_parse(const char *s, size_t len)
     return parse_name(s, len, djs_fail_reason_name, 5);
 }
 
+/* ---- the state machine ---------------------------------------------------- */
+
+#define P(pos) (1u << (pos))
+#define S(state) P(DJS_JOB_##state)
+#define WAIT P(DJS_JOB_SM_RETRY_WAIT)
+#define NONE P(DJS_JOB_SM_NONE)
+#define LIVE (S(CREATED) | S(QUEUED) | WAIT | S(SCHEDULED) | S(RUNNING)) /* not final */
+#define TO(pos)                                                                                                                    \
+    {                                                                                                                              \
+        (pos), (pos)                                                                                                               \
+    }
+#define TO2(pos, alt)                                                                                                              \
+    {                                                                                                                              \
+        (pos), (alt)                                                                                                               \
+    }
+#define SAME TO(DJS_JOB_SM_SAME)
+
+static const djs_job_rule_t rules[DJS_EV_JOB_OUTPUT + 1] = {
+    [DJS_EV_JOB_SUBMITTED] = {NONE, TO2(DJS_JOB_QUEUED, DJS_JOB_CREATED)},
+    [DJS_EV_JOB_QUEUED] = {S(CREATED) | WAIT, TO(DJS_JOB_QUEUED)},
+    /* the engine schedules only ready jobs; the projection has always
+     * accepted a job waiting for its retry time too */
+    [DJS_EV_JOB_SCHEDULED] = {S(QUEUED) | WAIT, TO(DJS_JOB_SCHEDULED)},
+    [DJS_EV_JOB_STARTED] = {S(SCHEDULED), TO(DJS_JOB_RUNNING)},
+    [DJS_EV_JOB_PROGRESS] = {S(RUNNING), SAME},
+    [DJS_EV_JOB_OUTPUT] = {S(RUNNING), SAME},
+    [DJS_EV_JOB_SUCCEEDED] = {S(RUNNING), TO(DJS_JOB_COMPLETED)},
+    [DJS_EV_JOB_FAILED] = {S(SCHEDULED) | S(RUNNING), TO2(DJS_JOB_FAILED, DJS_JOB_SM_RETRY_WAIT)},
+    [DJS_EV_JOB_TIMED_OUT] = {S(RUNNING), TO2(DJS_JOB_FAILED, DJS_JOB_SM_RETRY_WAIT)},
+    [DJS_EV_JOB_LEASE_EXPIRED] = {S(SCHEDULED), TO(DJS_JOB_QUEUED)},
+    [DJS_EV_JOB_CANCELLED] = {LIVE, TO(DJS_JOB_CANCELLED)},
+    [DJS_EV_JOB_UPSTREAM_FAILED] = {LIVE, TO(DJS_JOB_FAILED)},
+    [DJS_EV_JOB_RETRIED] = {S(FAILED), TO(DJS_JOB_QUEUED)},
+    [DJS_EV_JOB_UPDATED] = {LIVE | S(FAILED), SAME},
+    [DJS_EV_JOB_DELETED] = {S(CREATED) | S(QUEUED) | WAIT | S(COMPLETED) | S(FAILED) | S(CANCELLED), TO(DJS_JOB_SM_NONE)},
+};
+
+#undef P
+#undef S
+#undef WAIT
+#undef NONE
+#undef LIVE
+#undef TO
+#undef TO2
+#undef SAME
+
+const djs_job_rule_t *djs_job_rule(int type)
+{
+    if (type < DJS_EV_JOB_SUBMITTED || type > DJS_EV_JOB_OUTPUT)
+        return NULL;
+    return &rules[type];
+}
+
+int djs_job_event_allowed(int type, int pos)
+{
+    const djs_job_rule_t *r = djs_job_rule(type);
+    return r != NULL && pos >= 0 && pos < DJS_JOB_SM_NPOS && ((r->from >> pos) & 1u);
+}
+
+int djs_job_event_check(int type, int pos)
+{
+    if (djs_job_event_allowed(type, pos))
+        return 0;
+    if (pos == DJS_JOB_SM_NONE)
+        return DJS_ENOTFOUND;
+    return type == DJS_EV_JOB_SUBMITTED ? DJS_EEXISTS : DJS_ECONFLICT;
+}
+
+int djs_job_event_next(int type, int pos, int alt)
+{
+    if (!djs_job_event_allowed(type, pos))
+        return pos;
+    int to = djs_job_rule(type)->to[alt != 0];
+    return to == DJS_JOB_SM_SAME ? pos : to;
+}
+
+int djs_job_spec_alt(const djs_job_spec_t *sp, uint64_t ts_ns)
+{
+    /* even met dependencies wait for a job.queued, so that the job's own
+     * history says when it became ready */
+    return sp->ndeps > 0 || sp->scheduled_at > ts_ns;
+}
+
+int djs_job_change_alt(int type, const djs_job_change_t *c)
+{
+    return (type == DJS_EV_JOB_FAILED || type == DJS_EV_JOB_TIMED_OUT) && c->retry_at > 0;
+}
+
+/* Can some event take a job at position p to state `to`? */
+static int pos_reaches(int p, int to)
+{
+    for (int type = DJS_EV_JOB_SUBMITTED; type <= DJS_EV_JOB_OUTPUT; type++)
+        for (int alt = 0; alt < 2; alt++)
+            if (djs_job_event_allowed(type, p) && djs_job_sm_state(djs_job_event_next(type, p, alt)) == to)
+                return 1;
+    return 0;
+}
+
 int djs_job_transition_ok(int from, int to)
 {
-    /* rows: from; bits: allowed to */
-#define B(s) (1u << DJS_JOB_##s)
-    static const unsigned allowed[DJS_JOB_NSTATES] = {
-        [DJS_JOB_CREATED] = B(QUEUED) | B(FAILED) | B(CANCELLED),
-        [DJS_JOB_QUEUED] = B(SCHEDULED) | B(FAILED) | B(CANCELLED),
-        [DJS_JOB_SCHEDULED] = B(RUNNING) | B(QUEUED) | B(FAILED) | B(CANCELLED),
-        [DJS_JOB_RUNNING] = B(COMPLETED) | B(QUEUED) | B(FAILED) | B(CANCELLED),
-        [DJS_JOB_COMPLETED] = 0,
-        [DJS_JOB_FAILED] = B(QUEUED),
-        [DJS_JOB_CANCELLED] = 0,
-    };
-#undef B
-    if (from < 0 || from >= DJS_JOB_NSTATES || to < 0 || to >= DJS_JOB_NSTATES)
+    if (from < 0 || from >= DJS_JOB_NSTATES || to < 0 || to >= DJS_JOB_NSTATES || from == to)
         return 0;
-    return (allowed[from] >> to) & 1u;
+    return pos_reaches(from, to) || (from == DJS_JOB_QUEUED && pos_reaches(DJS_JOB_SM_RETRY_WAIT, to));
 }
 
 uint64_t djs_retry_backoff_ns(uint32_t n, uint64_t base_ns, uint64_t cap_ns, uint64_t rnd)

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/bodies.h"
+
 #define DJS_JOB_STATE_MAP(X)                                                                                                       \
     X(CREATED, 0, "CREATED")                                                                                                       \
     X(QUEUED, 1, "QUEUED")                                                                                                         \
@@ -79,7 +81,76 @@ static inline int djs_job_state_final(int s)
     return djs_job_state_terminal(s) || s == DJS_JOB_FAILED;
 }
 
-/* 1 if the state machine allows from -> to, else 0. */
+/* ---- the state machine ------------------------------------------------------
+ *
+ * One table (core/job.c) says, for every job event type, at which positions
+ * of the machine it may apply and where it leads. The live projection
+ * (projections/state.c), the one-job fold (projections/jobview.c) and the
+ * engine's command checks (scheduler/engine.c) all ask it: "may I emit E
+ * for this job" is the question the projection asks when it applies E.
+ * Nothing else encodes a transition.
+ *
+ * Positions are the job states plus two:
+ *   DJS_JOB_SM_RETRY_WAIT  QUEUED but not ready: it waits for the retry time
+ *                          of a job.failed or job.timed_out (retryAt > 0);
+ *                          only job.queued makes it ready
+ *   DJS_JOB_SM_NONE        no such job: never submitted, or deleted
+ *
+ * Most events lead to one position, or leave it unchanged (DJS_JOB_SM_SAME:
+ * progress, output, updated). Three have two targets, chosen by a body field
+ * (the `alt` flag, picked by djs_job_spec_alt / djs_job_change_alt):
+ *   job.submitted               QUEUED; CREATED when it waits (dependencies
+ *                               or a start time after the event's)
+ *   job.failed, job.timed_out   FAILED; RETRY_WAIT when a retry is due
+ *
+ * Checks beyond the position, which only the projection can make, stay with
+ * it: job.scheduled names a registered worker, job.output chunks follow each
+ * other. The engine adds command rules that are not transitions (a job
+ * failed upstream is retried only once its dependencies completed).
+ */
+enum { DJS_JOB_SM_RETRY_WAIT = DJS_JOB_NSTATES, DJS_JOB_SM_NONE, DJS_JOB_SM_NPOS };
+#define DJS_JOB_SM_SAME 0xff /* a rule's target: the position does not change */
+
+typedef struct djs_job_rule {
+    uint16_t from; /* bit p: the event applies at position p */
+    uint8_t to[2]; /* the position it leads to: to[alt] (DJS_JOB_SM_SAME: unchanged) */
+} djs_job_rule_t;
+
+/* The machine position of a job in `state`, waiting for a retry time or not. */
+static inline int djs_job_sm_pos(int state, int retry_wait)
+{
+    return state == DJS_JOB_QUEUED && retry_wait ? DJS_JOB_SM_RETRY_WAIT : state;
+}
+/* The job state at a position: RETRY_WAIT is QUEUED; NONE gives DJS_JOB_NSTATES. */
+static inline int djs_job_sm_state(int pos)
+{
+    return pos == DJS_JOB_SM_RETRY_WAIT ? DJS_JOB_QUEUED : pos;
+}
+
+/* The rule of a job event type (job.submitted .. job.output), or NULL for
+ * any other type. Points into a constant table. */
+const djs_job_rule_t *djs_job_rule(int type);
+/* 1 if event `type` may apply to a job at position pos, else 0. */
+int djs_job_event_allowed(int type, int pos);
+/* Why event `type` may not apply at pos: 0 if it may, DJS_ENOTFOUND (no such
+ * job: pos is DJS_JOB_SM_NONE and the event is not job.submitted),
+ * DJS_EEXISTS (job.submitted for a job that exists), DJS_ECONFLICT (the
+ * machine refuses it there, or not a job event). The codes djs_state_apply
+ * returns. */
+int djs_job_event_check(int type, int pos);
+/* The position after event `type` applies at pos, with the body's choice
+ * alt (0 or 1). pos itself when the rule leaves it unchanged, or when the
+ * event does not apply there (check first). */
+int djs_job_event_next(int type, int pos, int alt);
+/* The body's choice for job.submitted: 1 (CREATED) when the job waits for
+ * dependencies or for a start time after ts_ns, 0 (QUEUED) otherwise. */
+int djs_job_spec_alt(const djs_job_spec_t *sp, uint64_t ts_ns);
+/* The body's choice for a job change: 1 (RETRY_WAIT) for job.failed or
+ * job.timed_out with a retry time, 0 otherwise. */
+int djs_job_change_alt(int type, const djs_job_change_t *c);
+
+/* 1 if some job event takes a job from state `from` to another state `to`
+ * (derived from the table: positions folded onto states), else 0. */
 int djs_job_transition_ok(int from, int to);
 
 /* Exponential backoff with jitter for attempt n (1-based failures so far):

@@ -602,14 +602,49 @@ static void finish(djs_state_t *st, uint32_t s, int state, uint64_t ts)
 
 /* ---- apply: jobs ------------------------------------------------------------------------------ */
 
+static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
+{
+    uint32_t k;
+    if (st->nfree_idem > 0) {
+        k = st->free_idem[--st->nfree_idem];
+    } else {
+        if (st->nidem == st->cap_idem) {
+            st->cap_idem = st->cap_idem ? st->cap_idem * 2 : 64;
+            st->idem = djs_realloc(st->idem, st->cap_idem * sizeof(idem_t));
+        }
+        k = st->nidem++;
+    }
+    st->idem[k].h = djs__idem_hash(sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len);
+    st->idem[k].slot = s;
+    djs_idx_insert(&st->idem_idx, st->idem[k].h, k);
+    st->jobs[s].idem = k;
+}
+
+static void add_deps(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
+{
+    djs_job_t *j = &st->jobs[s];
+    for (uint32_t i = 0; i < sp->ndeps; i++) {
+        djs_id_t d;
+        memcpy(d.b, sp->deps + 16 * i, 16);
+        uint32_t ds = djs_idx_find(&st->job_idx, id_hash(&d), d.b);
+        /* a dependency no longer in memory was evicted, so it COMPLETED
+         * (the engine refuses dependencies that were cancelled or failed) */
+        if (ds != DJS_IDX_NONE && st->jobs[ds].state != DJS_JOB_COMPLETED) {
+            j->unmet++;
+            djs__state_add_dependent(st, &st->jobs[ds], s);
+        }
+    }
+}
+
 static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
 {
     djs_job_spec_t sp;
     int rc = djs_body_read_job_spec(ev->body, ev->body_len, &sp);
     if (rc != 0)
         return rc;
-    if (djs_idx_find(&st->job_idx, id_hash(&ev->entity), ev->entity.b) != DJS_IDX_NONE)
-        return DJS_EEXISTS;
+    uint32_t old = djs_idx_find(&st->job_idx, id_hash(&ev->entity), ev->entity.b);
+    if ((rc = djs_job_event_check(ev->type, old == DJS_IDX_NONE ? DJS_JOB_SM_NONE : djs_state_job_pos(&st->jobs[old]))) != 0)
+        return rc;
     uint32_t s = job_alloc(st);
     djs_job_t *j = &st->jobs[s];
     j->id = ev->entity;
@@ -626,38 +661,11 @@ static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
     st->metrics.submitted++;
     djs_idx_insert(&st->job_idx, id_hash(&j->id), s);
     djs__state_class_get(st, j->cls);
+    add_deps(st, s, &sp);
+    if (sp.idem_key.len > 0)
+        idem_add(st, s, &sp);
     j = &st->jobs[s];
-    for (uint32_t i = 0; i < sp.ndeps; i++) {
-        djs_id_t d;
-        memcpy(d.b, sp.deps + 16 * i, 16);
-        uint32_t ds = djs_idx_find(&st->job_idx, id_hash(&d), d.b);
-        /* a dependency no longer in memory was evicted, so it COMPLETED
-         * (the engine refuses dependencies that were cancelled or failed) */
-        if (ds != DJS_IDX_NONE && st->jobs[ds].state != DJS_JOB_COMPLETED) {
-            j->unmet++;
-            djs__state_add_dependent(st, &st->jobs[ds], s);
-        }
-    }
-    if (sp.idem_key.len > 0) {
-        uint32_t k;
-        if (st->nfree_idem > 0) {
-            k = st->free_idem[--st->nfree_idem];
-        } else {
-            if (st->nidem == st->cap_idem) {
-                st->cap_idem = st->cap_idem ? st->cap_idem * 2 : 64;
-                st->idem = djs_realloc(st->idem, st->cap_idem * sizeof(idem_t));
-            }
-            k = st->nidem++;
-        }
-        st->idem[k].h = djs__idem_hash(sp.owner.p, sp.owner.len, sp.idem_key.p, sp.idem_key.len);
-        st->idem[k].slot = s;
-        djs_idx_insert(&st->idem_idx, st->idem[k].h, k);
-        j->idem = k;
-    }
-    /* Only a job with nothing to wait for is queued by its submission; one
-     * with dependencies (even met ones) or a start time waits for a
-     * job.queued event, so that its own history says when it became ready. */
-    if (sp.ndeps == 0 && sp.scheduled_at <= ev->ts_ns) {
+    if (djs_job_event_next(ev->type, DJS_JOB_SM_NONE, djs_job_spec_alt(&sp, ev->ts_ns)) == DJS_JOB_QUEUED) {
         set_state(st, j, DJS_JOB_QUEUED);
         ready_push(st, s, ev->seq, ev->ts_ns);
     } else {
@@ -668,187 +676,239 @@ static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
     return 0;
 }
 
-/* Which transitions each job event makes. */
-static int expect_state(int type, int state)
+/* One job event being applied: what the table and the checks found. */
+typedef struct job_ev {
+    uint32_t s; /* the job's slot */
+    const djs_event_t *ev;
+    djs_job_change_t c; /* its body */
+    uint32_t ws;        /* job.scheduled: the worker's slot */
+    int next;           /* the position core/job.h's table leads to */
+} job_ev_t;
+
+/* The job state the event leads to. */
+static int next_state(const job_ev_t *x)
 {
-    switch (type) {
-    case DJS_EV_JOB_QUEUED:
-        return state == DJS_JOB_CREATED || state == DJS_JOB_QUEUED;
-    case DJS_EV_JOB_SCHEDULED:
-        return state == DJS_JOB_QUEUED;
-    case DJS_EV_JOB_STARTED:
-    case DJS_EV_JOB_LEASE_EXPIRED:
-        return state == DJS_JOB_SCHEDULED;
-    case DJS_EV_JOB_PROGRESS:
-    case DJS_EV_JOB_OUTPUT:
-    case DJS_EV_JOB_SUCCEEDED:
-    case DJS_EV_JOB_TIMED_OUT:
-        return state == DJS_JOB_RUNNING;
-    case DJS_EV_JOB_FAILED:
-        return state == DJS_JOB_SCHEDULED || state == DJS_JOB_RUNNING;
-    case DJS_EV_JOB_CANCELLED:
-    case DJS_EV_JOB_UPSTREAM_FAILED:
-        return !djs_job_state_final(state);
-    case DJS_EV_JOB_RETRIED:
-        return state == DJS_JOB_FAILED;
-    case DJS_EV_JOB_UPDATED:
-        return !djs_job_state_terminal(state);
-    case DJS_EV_JOB_DELETED:
-        return state != DJS_JOB_SCHEDULED && state != DJS_JOB_RUNNING;
-    }
+    return djs_job_sm_state(x->next);
+}
+
+static void on_queued(djs_state_t *st, job_ev_t *x)
+{
+    djs__state_set_timer(st, x->s, DJS_TIMER_NONE, 0);
+    set_state(st, &st->jobs[x->s], next_state(x));
+    ready_push(st, x->s, x->ev->seq, x->ev->ts_ns);
+}
+
+static int check_scheduled(djs_state_t *st, job_ev_t *x)
+{
+    x->ws = djs_idx_find(&st->worker_idx, id_hash(&x->c.worker), x->c.worker.b);
+    return x->ws == DJS_IDX_NONE ? DJS_ENOTFOUND : 0;
+}
+
+static void on_scheduled(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    ready_remove(st, x->s);
+    hist_add(&st->metrics.wait, x->ev->ts_ns - j->queued_ns);
+    set_state(st, j, next_state(x));
+    j->attempt = x->c.attempt;
+    j->out_recv = 0;
+    j->worker = x->ws;
+    worker_add_job(st, x->ws, x->s);
+    djs__state_set_timer(st, x->s, DJS_TIMER_LEASE, x->c.lease);
+}
+
+static void on_started(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    set_state(st, j, next_state(x));
+    j->started_ns = x->ev->ts_ns;
+    j->percent = 0;
+    if (j->timeout_s > 0)
+        djs__state_set_timer(st, x->s, DJS_TIMER_TIMEOUT, x->ev->ts_ns + (uint64_t)j->timeout_s * 1000000000ULL);
+    else
+        djs__state_set_timer(st, x->s, DJS_TIMER_NONE, 0);
+}
+
+static void on_progress(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    j->percent = (uint8_t)x->c.percent;
+    j->progress_seq = x->ev->seq;
+}
+
+static int check_output(djs_state_t *st, job_ev_t *x)
+{
+    const djs_job_t *j = &st->jobs[x->s];
+    const djs_job_change_t *c = &x->c;
+    if (c->out_offset != j->out_len || c->out_len > UINT32_MAX - j->out_len || c->out_recv < j->out_recv)
+        return DJS_ECONFLICT; /* chunks follow each other */
     return 0;
 }
 
-static void fail_attempt(djs_state_t *st, uint32_t s, const djs_event_t *ev, const djs_job_change_t *c, int reason)
+static void on_output(djs_state_t *st, job_ev_t *x)
 {
-    djs_job_t *j = &st->jobs[s];
+    djs_job_t *j = &st->jobs[x->s];
+    j->out_len += x->c.out_len;
+    j->out_recv = x->c.out_recv;
+}
+
+static void on_succeeded(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    hist_add(&st->metrics.run, x->ev->ts_ns - j->started_ns);
+    j->percent = 100;
+    st->metrics.completed++;
+    const uint32_t *deps;
+    uint32_t n = djs_state_dependents(st, j, &deps);
+    /* unmet stays exact even for dependents that no longer wait (failed
+     * upstream, cancelled): a manual retry of an upstream-failed job
+     * needs every dependency completed, and asks unmet */
+    for (uint32_t i = 0; i < n; i++) {
+        djs_job_t *d = &st->jobs[deps[i]];
+        if (d->unmet > 0 && --d->unmet == 0 && d->state == DJS_JOB_CREATED)
+            djs__state_set_timer(st, deps[i], DJS_TIMER_DUE, d->deadline_ns);
+    }
+    free_dependents(st, j);
+    finish(st, x->s, next_state(x), x->ev->ts_ns);
+}
+
+static void fail_attempt(djs_state_t *st, job_ev_t *x, int reason)
+{
+    djs_job_t *j = &st->jobs[x->s];
     int infra = reason == DJS_FAIL_WORKER_LOST || reason == DJS_FAIL_LEASE_EXPIRED;
     if (j->state == DJS_JOB_RUNNING)
-        hist_add(&st->metrics.run, ev->ts_ns - j->started_ns);
-    release_worker(st, s);
+        hist_add(&st->metrics.run, x->ev->ts_ns - j->started_ns);
+    release_worker(st, x->s);
     if (infra)
         j->infra++;
     else
         j->failures++;
-    if (c->retry_at > 0) {
-        set_state(st, j, DJS_JOB_QUEUED);
-        djs__state_set_timer(st, s, DJS_TIMER_RETRY, c->retry_at);
+    if (x->next == DJS_JOB_SM_RETRY_WAIT) {
+        set_state(st, j, next_state(x));
+        djs__state_set_timer(st, x->s, DJS_TIMER_RETRY, x->c.retry_at);
     } else {
         j->fail_reason = (uint8_t)reason;
         st->metrics.failed++;
-        finish(st, s, DJS_JOB_FAILED, ev->ts_ns);
+        finish(st, x->s, next_state(x), x->ev->ts_ns);
     }
 }
 
+static void on_failed(djs_state_t *st, job_ev_t *x)
+{
+    int reason = djs_fail_reason_parse(x->c.reason.p, x->c.reason.len);
+    fail_attempt(st, x, reason < 0 ? DJS_FAIL_ERROR : reason);
+}
+
+static void on_timed_out(djs_state_t *st, job_ev_t *x)
+{
+    st->metrics.timed_out++;
+    fail_attempt(st, x, DJS_FAIL_TIMEOUT);
+}
+
+static void on_lease_expired(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    st->metrics.lease_expired++;
+    release_worker(st, x->s);
+    j->infra++;
+    set_state(st, j, next_state(x));
+    djs__state_set_timer(st, x->s, DJS_TIMER_NONE, 0);
+    ready_push(st, x->s, x->ev->seq, x->ev->ts_ns);
+}
+
+static void on_cancelled(djs_state_t *st, job_ev_t *x)
+{
+    st->metrics.cancelled++;
+    finish(st, x->s, next_state(x), x->ev->ts_ns);
+}
+
+static void on_upstream_failed(djs_state_t *st, job_ev_t *x)
+{
+    st->metrics.upstream_failed++;
+    st->metrics.failed++;
+    st->jobs[x->s].fail_reason = DJS_FAIL_UPSTREAM;
+    finish(st, x->s, next_state(x), x->ev->ts_ns);
+}
+
+static void on_retried(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    st->metrics.retried++;
+    j->failures = 0;
+    j->infra = 0;
+    set_state(st, j, next_state(x));
+    j->finished_ns = 0;
+    ready_push(st, x->s, x->ev->seq, x->ev->ts_ns);
+}
+
+static void on_updated(djs_state_t *st, job_ev_t *x)
+{
+    djs_job_t *j = &st->jobs[x->s];
+    const djs_job_change_t *c = &x->c;
+    if (c->has_priority && c->priority != j->prio) {
+        int ready = st->jpos[x->s] != DJS_HEAP_NONE;
+        uint64_t key = j->ready_key, qns = j->queued_ns;
+        if (ready)
+            ready_remove(st, x->s);
+        j->prio = c->priority;
+        if (ready)
+            ready_push(st, x->s, key, qns);
+    }
+    if (c->has_max_retries)
+        j->max_retries = (uint16_t)(c->max_retries > 0xffff ? 0xffff : c->max_retries);
+    if (c->has_timeout)
+        j->timeout_s = c->timeout_s;
+}
+
+static void on_deleted(djs_state_t *st, job_ev_t *x)
+{
+    st->metrics.deleted++;
+    st->metrics.by_state[st->jobs[x->s].state]--;
+    djs__state_remove_job(st, x->s);
+}
+
+/* Per job event type: a check beyond the table's (NULL: none), made before
+ * anything changes, and the change. */
+typedef struct job_op {
+    int (*check)(djs_state_t *st, job_ev_t *x);
+    void (*apply)(djs_state_t *st, job_ev_t *x);
+} job_op_t;
+
+static const job_op_t job_ops[DJS_EV_JOB_OUTPUT + 1] = {
+    [DJS_EV_JOB_QUEUED] = {NULL, on_queued},
+    [DJS_EV_JOB_SCHEDULED] = {check_scheduled, on_scheduled},
+    [DJS_EV_JOB_STARTED] = {NULL, on_started},
+    [DJS_EV_JOB_PROGRESS] = {NULL, on_progress},
+    [DJS_EV_JOB_SUCCEEDED] = {NULL, on_succeeded},
+    [DJS_EV_JOB_FAILED] = {NULL, on_failed},
+    [DJS_EV_JOB_TIMED_OUT] = {NULL, on_timed_out},
+    [DJS_EV_JOB_CANCELLED] = {NULL, on_cancelled},
+    [DJS_EV_JOB_UPDATED] = {NULL, on_updated},
+    [DJS_EV_JOB_DELETED] = {NULL, on_deleted},
+    [DJS_EV_JOB_RETRIED] = {NULL, on_retried},
+    [DJS_EV_JOB_UPSTREAM_FAILED] = {NULL, on_upstream_failed},
+    [DJS_EV_JOB_LEASE_EXPIRED] = {NULL, on_lease_expired},
+    [DJS_EV_JOB_OUTPUT] = {check_output, on_output},
+};
+
+/* Every job event but job.submitted: the table says whether it applies and
+ * where it leads; its op does the rest. */
 static int apply_job(djs_state_t *st, const djs_event_t *ev)
 {
-    uint32_t s = djs_idx_find(&st->job_idx, id_hash(&ev->entity), ev->entity.b);
-    if (s == DJS_IDX_NONE)
+    job_ev_t x = {.ev = ev, .ws = DJS_NONE};
+    x.s = djs_idx_find(&st->job_idx, id_hash(&ev->entity), ev->entity.b);
+    if (x.s == DJS_IDX_NONE)
         return DJS_ENOTFOUND;
-    djs_job_t *j = &st->jobs[s];
-    djs_job_change_t c;
-    int rc = djs_body_read_job_change(ev->body, ev->body_len, &c);
-    if (rc != 0)
+    int pos = djs_state_job_pos(&st->jobs[x.s]);
+    int rc = djs_body_read_job_change(ev->body, ev->body_len, &x.c);
+    if (rc != 0 || (rc = djs_job_event_check(ev->type, pos)) != 0)
         return rc;
-    if (!expect_state(ev->type, j->state) || (ev->type == DJS_EV_JOB_QUEUED && st->jpos[s] != DJS_HEAP_NONE))
-        return DJS_ECONFLICT;
-    uint32_t ws = DJS_NONE;
-    if (ev->type == DJS_EV_JOB_SCHEDULED) {
-        ws = djs_idx_find(&st->worker_idx, id_hash(&c.worker), c.worker.b);
-        if (ws == DJS_IDX_NONE)
-            return DJS_ENOTFOUND;
-    }
-    j->last_seq = ev->seq;
-    switch (ev->type) {
-    case DJS_EV_JOB_QUEUED:
-        djs__state_set_timer(st, s, DJS_TIMER_NONE, 0);
-        set_state(st, j, DJS_JOB_QUEUED);
-        ready_push(st, s, ev->seq, ev->ts_ns);
-        break;
-    case DJS_EV_JOB_SCHEDULED:
-        ready_remove(st, s);
-        hist_add(&st->metrics.wait, ev->ts_ns - j->queued_ns);
-        set_state(st, j, DJS_JOB_SCHEDULED);
-        j->attempt = c.attempt;
-        j->out_recv = 0;
-        j->worker = ws;
-        worker_add_job(st, ws, s);
-        djs__state_set_timer(st, s, DJS_TIMER_LEASE, c.lease);
-        break;
-    case DJS_EV_JOB_STARTED:
-        set_state(st, j, DJS_JOB_RUNNING);
-        j->started_ns = ev->ts_ns;
-        j->percent = 0;
-        if (j->timeout_s > 0)
-            djs__state_set_timer(st, s, DJS_TIMER_TIMEOUT, ev->ts_ns + (uint64_t)j->timeout_s * 1000000000ULL);
-        else
-            djs__state_set_timer(st, s, DJS_TIMER_NONE, 0);
-        break;
-    case DJS_EV_JOB_PROGRESS:
-        j->percent = (uint8_t)c.percent;
-        j->progress_seq = ev->seq;
-        break;
-    case DJS_EV_JOB_OUTPUT:
-        if (c.out_offset != j->out_len || c.out_len > UINT32_MAX - j->out_len || c.out_recv < j->out_recv)
-            return DJS_ECONFLICT; /* chunks follow each other */
-        j->out_len += c.out_len;
-        j->out_recv = c.out_recv;
-        break;
-    case DJS_EV_JOB_SUCCEEDED: {
-        hist_add(&st->metrics.run, ev->ts_ns - j->started_ns);
-        j->percent = 100;
-        st->metrics.completed++;
-        const uint32_t *deps;
-        uint32_t n = djs_state_dependents(st, j, &deps);
-        /* unmet stays exact even for dependents that no longer wait (failed
-         * upstream, cancelled): a manual retry of an upstream-failed job
-         * needs every dependency completed, and asks unmet */
-        for (uint32_t i = 0; i < n; i++) {
-            djs_job_t *d = &st->jobs[deps[i]];
-            if (d->unmet > 0 && --d->unmet == 0 && d->state == DJS_JOB_CREATED)
-                djs__state_set_timer(st, deps[i], DJS_TIMER_DUE, d->deadline_ns);
-        }
-        free_dependents(st, j);
-        finish(st, s, DJS_JOB_COMPLETED, ev->ts_ns);
-        break;
-    }
-    case DJS_EV_JOB_FAILED: {
-        int reason = djs_fail_reason_parse(c.reason.p, c.reason.len);
-        fail_attempt(st, s, ev, &c, reason < 0 ? DJS_FAIL_ERROR : reason);
-        break;
-    }
-    case DJS_EV_JOB_TIMED_OUT:
-        st->metrics.timed_out++;
-        fail_attempt(st, s, ev, &c, DJS_FAIL_TIMEOUT);
-        break;
-    case DJS_EV_JOB_LEASE_EXPIRED:
-        st->metrics.lease_expired++;
-        release_worker(st, s);
-        j->infra++;
-        set_state(st, j, DJS_JOB_QUEUED);
-        djs__state_set_timer(st, s, DJS_TIMER_NONE, 0);
-        ready_push(st, s, ev->seq, ev->ts_ns);
-        break;
-    case DJS_EV_JOB_CANCELLED:
-        st->metrics.cancelled++;
-        finish(st, s, DJS_JOB_CANCELLED, ev->ts_ns);
-        break;
-    case DJS_EV_JOB_UPSTREAM_FAILED:
-        st->metrics.upstream_failed++;
-        st->metrics.failed++;
-        j->fail_reason = DJS_FAIL_UPSTREAM;
-        finish(st, s, DJS_JOB_FAILED, ev->ts_ns);
-        break;
-    case DJS_EV_JOB_RETRIED:
-        st->metrics.retried++;
-        j->failures = 0;
-        j->infra = 0;
-        set_state(st, j, DJS_JOB_QUEUED);
-        j->finished_ns = 0;
-        ready_push(st, s, ev->seq, ev->ts_ns);
-        break;
-    case DJS_EV_JOB_UPDATED:
-        if (c.has_priority && c.priority != j->prio) {
-            int ready = st->jpos[s] != DJS_HEAP_NONE;
-            uint64_t key = j->ready_key, qns = j->queued_ns;
-            if (ready)
-                ready_remove(st, s);
-            j->prio = c.priority;
-            if (ready) {
-                ready_push(st, s, key, qns);
-            }
-        }
-        if (c.has_max_retries)
-            j->max_retries = (uint16_t)(c.max_retries > 0xffff ? 0xffff : c.max_retries);
-        if (c.has_timeout)
-            j->timeout_s = c.timeout_s;
-        break;
-    case DJS_EV_JOB_DELETED:
-        st->metrics.deleted++;
-        st->metrics.by_state[j->state]--;
-        djs__state_remove_job(st, s);
-        break;
-    }
+    const job_op_t *op = &job_ops[ev->type];
+    if (op->check != NULL && (rc = op->check(st, &x)) != 0)
+        return rc;
+    x.next = djs_job_event_next(ev->type, pos, djs_job_change_alt(ev->type, &x.c));
+    st->jobs[x.s].last_seq = ev->seq; /* before op: finish() records it in the terminal window */
+    op->apply(st, &x);
     return 0;
 }
 

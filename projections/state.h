@@ -70,6 +70,14 @@ typedef struct djs_job {
 
 enum { DJS_TIMER_NONE = 0, DJS_TIMER_DUE, DJS_TIMER_RETRY, DJS_TIMER_LEASE, DJS_TIMER_TIMEOUT };
 
+/* The job's position in the state machine of core/job.h: its state, or
+ * DJS_JOB_SM_RETRY_WAIT while it is QUEUED for a retry time (then, and only
+ * then, its timer is a retry timer). */
+static inline int djs_state_job_pos(const djs_job_t *j)
+{
+    return djs_job_sm_pos(j->state, j->timer_kind == DJS_TIMER_RETRY);
+}
+
 typedef enum djs_worker_status {
     DJS_WORKER_ACTIVE = 0,
     DJS_WORKER_DRAINING = 1,
@@ -125,8 +133,10 @@ void djs_state_free(djs_state_t *st);
 
 /* Apply one decoded event. Returns 0, or an error if the event does not
  * fit the state (a corrupt or foreign log): DJS_ENOTFOUND (unknown job or
- * worker), DJS_EEXISTS, DJS_ECONFLICT (illegal transition), or a body
- * decoding error. On error the state is unchanged for that event. */
+ * worker), DJS_EEXISTS, DJS_ECONFLICT (a transition core/job.h's table
+ * refuses, an output chunk that does not follow the last one, a worker
+ * deregistered with jobs), or a body decoding error. On error the state is
+ * unchanged for that event. */
 int djs_state_apply(djs_state_t *st, const djs_event_t *ev);
 /* Seq of the last applied event. */
 uint64_t djs_state_seq(const djs_state_t *st);
