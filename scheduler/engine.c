@@ -188,7 +188,7 @@ static int cascade_from(djs_engine_t *e, const djs_id_t *up, slots_t *stack, uin
     int rc = 0;
     while (stack->n > 0 && rc == 0) {
         djs_job_t *d = djs_state_job_at(e->st, stack->v[--stack->n]);
-        if (d == NULL || djs_job_state_final(d->state))
+        if (d == NULL || !djs_job_event_allowed(DJS_EV_JOB_UPSTREAM_FAILED, djs_state_job_pos(d)))
             continue;
         djs_job_change_t c = {0};
         c.upstream = *up;
@@ -426,7 +426,7 @@ int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *id, ui
     djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
-    if (djs_job_state_final(j->state))
+    if (!djs_job_event_allowed(DJS_EV_JOB_CANCELLED, djs_state_job_pos(j)))
         return refuse(e, DJS_ECONFLICT, "job is %s: only a job that has not finished can be cancelled",
                       djs_job_state_name(j->state));
     djs_job_change_t c = {0};
@@ -445,7 +445,7 @@ int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *id, uin
     djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
-    if (j->state != DJS_JOB_FAILED)
+    if (!djs_job_event_allowed(DJS_EV_JOB_RETRIED, djs_state_job_pos(j)))
         return refuse(e, DJS_ECONFLICT, "job is %s: only a FAILED job can be retried", djs_job_state_name(j->state));
     /* it never ran: every dependency must have completed since (the
      * projection counts them, including dependencies deleted or evicted
@@ -462,7 +462,7 @@ int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *id, ui
     djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
-    if (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING)
+    if (!djs_job_event_allowed(DJS_EV_JOB_DELETED, djs_state_job_pos(j)))
         return refuse(e, DJS_ECONFLICT, "job is %s: cancel it before deleting it", djs_job_state_name(j->state));
     if ((rc = cascade_upstream(e, id, seq)) != 0)
         return rc;
@@ -476,7 +476,7 @@ int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *id, co
     djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
-    if (djs_job_state_terminal(j->state))
+    if (!djs_job_event_allowed(DJS_EV_JOB_UPDATED, djs_state_job_pos(j)))
         return refuse(e, DJS_ECONFLICT, "job is %s and can no longer change", djs_job_state_name(j->state));
     if (!(in->has_priority || in->has_max_retries || in->has_timeout || in->has_name || in->has_description))
         return refuse(e, DJS_EINVAL, "nothing to update");
@@ -696,7 +696,11 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, 
 
 /* ---- fenced reports ------------------------------------------------------------------------- */
 
-static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, int want, int *rc)
+/* The job of a worker's report that will emit event `type`: the job must be
+ * this worker's current attempt, and the state machine must allow `type`
+ * where the job is. NULL with *rc set (DJS_ENOTFOUND, DJS_ESTALE,
+ * DJS_ECONFLICT) otherwise. */
+static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, int type, int *rc)
 {
     djs_job_t *j = find_job(e, id, rc);
     if (j == NULL)
@@ -712,12 +716,11 @@ static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *i
                          j->attempt);
         return NULL;
     }
-    if (want == DJS_JOB_RUNNING && j->state != DJS_JOB_RUNNING) {
-        *rc = refuse(e, DJS_ECONFLICT, "job is %s, not RUNNING: start it first", djs_job_state_name(j->state));
-        return NULL;
-    }
-    if (want == DJS_JOB_SCHEDULED && j->state != DJS_JOB_SCHEDULED) {
-        *rc = refuse(e, DJS_ECONFLICT, "job is %s: it can be started only once per attempt", djs_job_state_name(j->state));
+    if (!djs_job_event_allowed(type, djs_state_job_pos(j))) {
+        const char *why = type == DJS_EV_JOB_STARTED  ? ": it can be started only once per attempt"
+                          : type == DJS_EV_JOB_FAILED ? ""
+                                                      : ", not RUNNING: start it first";
+        *rc = refuse(e, DJS_ECONFLICT, "job is %s%s", djs_job_state_name(j->state), why);
         return NULL;
     }
     live_of(e, w)->last_seen_ns = now_ns(e);
@@ -736,7 +739,7 @@ int djs_engine_start(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, u
         *seq = 0;
         return 0;
     }
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_SCHEDULED, &rc);
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_STARTED, &rc);
     if (j == NULL)
         return rc;
     djs_job_change_t c = {0};
@@ -749,7 +752,7 @@ int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_RUNNING, &rc);
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_PROGRESS, &rc);
     if (j == NULL)
         return rc;
     if (percent > 100)
@@ -770,7 +773,7 @@ int djs_engine_output(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, 
     static const char marker[] = "\n[djs: output truncated: this attempt printed more than the limit]\n";
     int rc = 0;
     *seq = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_RUNNING, &rc);
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_OUTPUT, &rc);
     if (j == NULL)
         return rc;
     *received = j->out_recv;
@@ -820,7 +823,7 @@ int djs_engine_complete(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id
                         size_t result_len, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_JOB_RUNNING, &rc);
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_SUCCEEDED, &rc);
     if (j == NULL)
         return rc;
     if (result_len > DJS_JOB_MAX_PAYLOAD || (result_len > 0 && djs_mp_validate(result, result_len, DJS_EVENT_MAX_DEPTH - 2) != 0))
@@ -854,11 +857,9 @@ static int fail_run(djs_engine_t *e, djs_job_t *j, int type, const char *reason,
 int djs_engine_fail(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, djs_str_t error, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, -1, &rc);
+    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_FAILED, &rc);
     if (j == NULL)
         return rc;
-    if (j->state != DJS_JOB_RUNNING && j->state != DJS_JOB_SCHEDULED)
-        return refuse(e, DJS_ECONFLICT, "job is %s", djs_job_state_name(j->state));
     if (error.len > DJS_JOB_MAX_DESCRIPTION)
         error.len = DJS_JOB_MAX_DESCRIPTION;
     return fail_run(e, j, DJS_EV_JOB_FAILED, "error", error, djs_state_worker(e->st, wid)->name, seq);
