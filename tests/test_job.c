@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/event.h"
 #include "core/id.h"
 #include "core/job.h"
 #include "testutil.h"
@@ -91,6 +92,125 @@ START_TEST(transition_out_of_range)
         for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++)
             ck_assert_int_eq(djs_job_transition_ok(bad[i], bad[j]), 0);
     }
+}
+END_TEST
+
+/* The event table, written out independently of job.c: for each job event,
+ * where it applies and where it leads (without and with the body's choice). */
+#define C DJS_JOB_CREATED
+#define Q DJS_JOB_QUEUED
+#define W DJS_JOB_SM_RETRY_WAIT
+#define SC DJS_JOB_SCHEDULED
+#define R DJS_JOB_RUNNING
+#define OK DJS_JOB_COMPLETED
+#define F DJS_JOB_FAILED
+#define X DJS_JOB_CANCELLED
+#define N DJS_JOB_SM_NONE
+#define SAME (-1)
+static const struct {
+    int type;
+    int from[8]; /* ends with -2 */
+    int to, to_alt;
+} rules[] = {
+    {DJS_EV_JOB_SUBMITTED, {N, -2}, Q, C},
+    {DJS_EV_JOB_QUEUED, {C, W, -2}, Q, Q},
+    {DJS_EV_JOB_SCHEDULED, {Q, W, -2}, SC, SC},
+    {DJS_EV_JOB_STARTED, {SC, -2}, R, R},
+    {DJS_EV_JOB_PROGRESS, {R, -2}, SAME, SAME},
+    {DJS_EV_JOB_OUTPUT, {R, -2}, SAME, SAME},
+    {DJS_EV_JOB_SUCCEEDED, {R, -2}, OK, OK},
+    {DJS_EV_JOB_FAILED, {SC, R, -2}, F, W},
+    {DJS_EV_JOB_TIMED_OUT, {R, -2}, F, W},
+    {DJS_EV_JOB_LEASE_EXPIRED, {SC, -2}, Q, Q},
+    {DJS_EV_JOB_CANCELLED, {C, Q, W, SC, R, -2}, X, X},
+    {DJS_EV_JOB_UPSTREAM_FAILED, {C, Q, W, SC, R, -2}, F, F},
+    {DJS_EV_JOB_RETRIED, {F, -2}, Q, Q},
+    {DJS_EV_JOB_UPDATED, {C, Q, W, SC, R, F, -2}, SAME, SAME},
+    {DJS_EV_JOB_DELETED, {C, Q, W, OK, F, X, -2}, N, N},
+};
+#undef C
+#undef Q
+#undef W
+#undef SC
+#undef R
+#undef OK
+#undef F
+#undef X
+#undef N
+
+static int listed(const int *from, int pos)
+{
+    for (int i = 0; from[i] != -2; i++)
+        if (from[i] == pos)
+            return 1;
+    return 0;
+}
+
+START_TEST(event_table_every_pair)
+{
+    ck_assert_int_eq(sizeof(rules) / sizeof(rules[0]), DJS_EV_JOB_OUTPUT);
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        int type = rules[i].type;
+        ck_assert_ptr_nonnull(djs_job_rule(type));
+        for (int pos = 0; pos < DJS_JOB_SM_NPOS; pos++) {
+            int want = listed(rules[i].from, pos);
+            ck_assert_msg(djs_job_event_allowed(type, pos) == want, "%s at position %d", djs_event_type_name(type), pos);
+            int rc = djs_job_event_check(type, pos);
+            if (want)
+                ck_assert_int_eq(rc, 0);
+            else
+                ck_assert_int_eq(rc, pos == DJS_JOB_SM_NONE         ? DJS_ENOTFOUND
+                                     : type == DJS_EV_JOB_SUBMITTED ? DJS_EEXISTS
+                                                                    : DJS_ECONFLICT);
+            for (int alt = 0; alt < 2; alt++) {
+                int to = alt ? rules[i].to_alt : rules[i].to;
+                int next = djs_job_event_next(type, pos, alt);
+                ck_assert_int_eq(next, !want || to == SAME ? pos : to);
+            }
+        }
+    }
+}
+END_TEST
+#undef SAME
+
+START_TEST(event_table_edges)
+{
+    int other[] = {0, 16, 31, DJS_EV_WORKER_REGISTERED, DJS_EV_SERVER_STARTED, -1, 1000};
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        ck_assert_ptr_null(djs_job_rule(other[i]));
+        for (int pos = 0; pos < DJS_JOB_SM_NPOS; pos++) {
+            ck_assert_int_eq(djs_job_event_allowed(other[i], pos), 0);
+            ck_assert_int_eq(djs_job_event_check(other[i], pos), pos == DJS_JOB_SM_NONE ? DJS_ENOTFOUND : DJS_ECONFLICT);
+        }
+    }
+    int badpos[] = {-1, DJS_JOB_SM_NPOS, 16, 100};
+    for (size_t i = 0; i < sizeof(badpos) / sizeof(badpos[0]); i++)
+        for (int type = DJS_EV_JOB_SUBMITTED; type <= DJS_EV_JOB_OUTPUT; type++)
+            ck_assert_int_eq(djs_job_event_allowed(type, badpos[i]), 0);
+    /* positions and states */
+    ck_assert_int_eq(djs_job_sm_pos(DJS_JOB_QUEUED, 1), DJS_JOB_SM_RETRY_WAIT);
+    ck_assert_int_eq(djs_job_sm_pos(DJS_JOB_QUEUED, 0), DJS_JOB_QUEUED);
+    ck_assert_int_eq(djs_job_sm_pos(DJS_JOB_RUNNING, 1), DJS_JOB_RUNNING);
+    ck_assert_int_eq(djs_job_sm_state(DJS_JOB_SM_RETRY_WAIT), DJS_JOB_QUEUED);
+    ck_assert_int_eq(djs_job_sm_state(DJS_JOB_FAILED), DJS_JOB_FAILED);
+    /* the body's choices */
+    djs_job_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    ck_assert_int_eq(djs_job_spec_alt(&sp, 100), 0);
+    sp.scheduled_at = 100;
+    ck_assert_int_eq(djs_job_spec_alt(&sp, 100), 0); /* due now */
+    sp.scheduled_at = 101;
+    ck_assert_int_eq(djs_job_spec_alt(&sp, 100), 1);
+    sp.scheduled_at = 0;
+    sp.ndeps = 1;
+    ck_assert_int_eq(djs_job_spec_alt(&sp, 100), 1);
+    djs_job_change_t c;
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(djs_job_change_alt(DJS_EV_JOB_FAILED, &c), 0);
+    c.retry_at = 5;
+    ck_assert_int_eq(djs_job_change_alt(DJS_EV_JOB_FAILED, &c), 1);
+    ck_assert_int_eq(djs_job_change_alt(DJS_EV_JOB_TIMED_OUT, &c), 1);
+    ck_assert_int_eq(djs_job_change_alt(DJS_EV_JOB_CANCELLED, &c), 0);
 }
 END_TEST
 
@@ -369,6 +489,8 @@ static Suite *job_suite(void)
     tcase_add_test(tc, transition_table_every_pair);
     tcase_add_test(tc, transition_shape);
     tcase_add_test(tc, transition_out_of_range);
+    tcase_add_test(tc, event_table_every_pair);
+    tcase_add_test(tc, event_table_edges);
     tcase_add_test(tc, state_names);
     tcase_add_test(tc, priority_names);
     tcase_add_test(tc, fail_reason_names);
