@@ -23,7 +23,9 @@
 #include <uv.h>
 
 #include "core/bodies.h"
+#include "core/error.h"
 #include "eventlog/log.h"
+#include "projections/rebuild.h"
 #include "projections/state.h"
 
 typedef struct djs_engine djs_engine_t;
@@ -48,15 +50,19 @@ typedef struct djs_engine_config {
     uint32_t output_cap;        /* output bytes kept per attempt; default 1 MiB; the rest is dropped with a marker */
     djs_engine_assign_cb on_assign;
     void *assign_arg;
+    djs_note_cb note; /* lines for the operator (snapshots skipped or failed); default NULL: silent */
+    void *note_arg;
 } djs_engine_config_t;
 
 void djs_engine_config_init(djs_engine_config_t *c);
 
-/* Rebuild the projection (latest usable snapshot, then the rest of the log)
- * and, if loop is not NULL, start the engine's timers on it. *replay_ns and
+/* Rebuild the projection (djs_state_rebuild: latest usable snapshot, then
+ * the rest of the log; what it skipped goes to c->note) and, if loop is not
+ * NULL, start the engine's timers and its snapshotter on it. *replay_ns and
  * *replayed (may be NULL) say how long it took and how many events were
- * applied. Errors: the log's read errors, DJS_ECORRUPT if an event does not
- * apply (a foreign or damaged log: run `djs replay verify`). */
+ * applied. Errors: DJS_EINVAL (balancer weights do not sum to 1), the log's
+ * read errors, DJS_ECORRUPT if an event does not apply (a foreign or
+ * damaged log: run `djs replay verify`; c->note names the event). */
 int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const djs_engine_config_t *c, uint64_t *replay_ns,
                     uint64_t *replayed);
 /* Stop timers and free the engine (and its projection). If a loop was
@@ -75,14 +81,12 @@ void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *ar
  * for tests and for loop-less use. Returns the last seq appended (0 if none). */
 uint64_t djs_engine_run(djs_engine_t *e);
 
-/* Snapshots (every snapshot_every events). An engine with a loop forks a
- * child that serializes the copy-on-write projection into a memfd while the
- * loop goes on; once the child has exited cleanly and its bytes check out
- * (length, header, seq), the loop hands the memfd to the log, which writes
- * it in pieces (djs_log_put_snapshot_fd). One at a time: a snapshot due
- * while one is in flight is skipped. If the fork fails there is no
- * snapshot this time (a line on stderr). Without a loop (tests, tools)
- * the snapshot is serialized in place. 1 while a child is at work. */
+/* Snapshots (every snapshot_every events). An engine with a loop hands
+ * them to its snapshotter (scheduler/snapshotter.h: a forked child, the
+ * loop goes on); one at a time: a snapshot due while one is in flight is
+ * skipped; one that cannot be taken is noted (c->note). Without a loop
+ * (tests, tools) the snapshot is serialized in place. 1 while a child is
+ * at work. */
 int djs_engine_snapshot_busy(const djs_engine_t *e);
 
 /* ---- jobs ----------------------------------------------------------------------- */
@@ -163,18 +167,22 @@ int djs_engine_complete(djs_engine_t *e, const djs_id_t *worker, const djs_id_t 
                         size_t result_len, uint64_t *seq);
 int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, djs_str_t error, uint64_t *seq);
 
+/* ---- the serving process -------------------------------------------------------- */
+
+/* Record that a server started (server.started: pid, listen address) or
+ * is stopping cleanly (server.stopped), by actor "server", through the same
+ * path as every other event. Errors: DJS_ETOOBIG (listen longer than
+ * DJS_SERVER_MAX_LISTEN), the log's append errors. */
+int djs_engine_server_started(djs_engine_t *e, int64_t pid, const char *listen, uint64_t *seq);
+int djs_engine_server_stopped(djs_engine_t *e, int64_t pid, uint64_t *seq);
+
 /* ---- time travel -------------------------------------------------------------------- */
 
-/* A read-only projection of the whole system as of seq (<= durable), built
- * from the nearest snapshot at or before it plus replay. The caller frees it
- * with djs_state_free. Does not touch the live state. */
-int djs_state_at(djs_log_t *log, const djs_state_config_t *c, uint64_t seq, djs_state_t **out);
-
-/* The same through a small cache kept by the engine (the DJS_TT_CACHE most
- * recently used points): repeated reads of one point (a dashboard paging
- * "as of 10:02") replay once. The state is owned by the engine, read-only,
- * valid until a later call of this function or djs_engine_close. */
-#define DJS_TT_CACHE 4
+/* The whole system as of seq, through the engine's time-travel cache
+ * (projections/rebuild.h: djs_state_cache_at over this engine's log and
+ * state config). The state is read-only, owned by the cache, valid until a
+ * later call of this function or djs_engine_close. Does not touch the live
+ * state. Errors: those of djs_state_at. */
 int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out);
 
 #endif
