@@ -12,6 +12,7 @@
 #include "core/dag.h"
 #include "core/error.h"
 #include "core/mp.h"
+#include "projections/jobview.h"
 #include "projections/rebuild.h"
 #include "projections/snapshot.h"
 #include "scheduler/snapshotter.h"
@@ -214,40 +215,21 @@ static int cascade_upstream(djs_engine_t *e, const djs_id_t *root, uint64_t *seq
 
 /* ---- submit ---------------------------------------------------------------------------- */
 
-typedef struct dep_state {
-    int found;
-    int first; /* first event type seen: a job starts with job.submitted */
-    int type;  /* last event type seen */
-} dep_state_t;
-
-static int last_event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+/* A dependency that is not live: judged on the fact the caller read from
+ * the log (djs_job_view_final), the engine does no I/O. */
+static int check_evicted_dep(djs_engine_t *e, const djs_job_request_t *r, uint32_t k)
 {
-    dep_state_t *d = arg;
-    djs_event_t ev;
-    (void)seq;
-    if (djs_event_decode(rec, len, &ev) == 0) {
-        if (!d->found)
-            d->first = ev.type;
-        d->found = 1;
-        d->type = ev.type;
-    }
-    return 0;
-}
-
-/* A dependency that is not live: look it up in the log. */
-static int check_evicted_dep(djs_engine_t *e, const djs_id_t *id)
-{
-    dep_state_t d = {0, 0, 0};
     char text[DJS_ID_TEXT_LEN + 1];
-    djs_id_format(id, text);
-    int rc = djs_log_scan_entity(e->log, id, 0, UINT64_MAX, last_event_cb, &d);
-    if (rc != 0)
-        return refuse(e, rc, "reading the history of dependency %s: %s", text, djs_strerror(rc));
-    if (!d.found || d.first != DJS_EV_JOB_SUBMITTED)
+    djs_id_format(&r->dep_ids[k], text);
+    int final = r->dep_final != NULL ? r->dep_final[k] : DJS_JOB_FINAL_UNKNOWN;
+    if (final == DJS_JOB_COMPLETED)
+        return 0;
+    if (final == DJS_JOB_FINAL_UNKNOWN)
         return refuse(e, DJS_ENOTFOUND, "dependency %s is not a job", text);
-    if (d.type != DJS_EV_JOB_SUCCEEDED)
-        return refuse(e, DJS_ECONFLICT, "dependency %s was %s", text, d.type == DJS_EV_JOB_DELETED ? "deleted" : "cancelled");
-    return 0;
+    return refuse(e, DJS_ECONFLICT, "dependency %s was %s", text,
+                  final == DJS_JOB_FINAL_DELETED ? "deleted"
+                  : final == DJS_JOB_CANCELLED   ? "cancelled"
+                                                 : "failed");
 }
 
 static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_t i)
@@ -287,7 +269,7 @@ static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_
         char text[DJS_ID_TEXT_LEN + 1];
         djs_id_format(&r->dep_ids[k], text);
         if (d == NULL) {
-            int rc = check_evicted_dep(e, &r->dep_ids[k]);
+            int rc = check_evicted_dep(e, r, k);
             if (rc != 0)
                 return rc;
         } else if (d->state == DJS_JOB_CANCELLED || d->state == DJS_JOB_FAILED) {

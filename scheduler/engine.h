@@ -97,6 +97,11 @@ typedef struct djs_job_request {
     uint32_t ncaps;
     const djs_id_t *dep_ids; /* dependencies on existing jobs */
     uint32_t ndep_ids;
+    /* ndep_ids entries, or NULL: for a dependency no longer in the
+     * projection (evicted), its final state as the caller read it from the
+     * log (djs_job_view_final, projections/jobview.h). The engine validates
+     * against the projection and these facts only: it does no I/O. */
+    const int *dep_final;
     const djs_str_t *dep_keys; /* dependencies on other jobs of this request, by key */
     uint32_t ndep_keys;
     djs_str_t key; /* this job's key inside a workflow (may be empty for one job) */
@@ -106,7 +111,8 @@ typedef struct djs_job_request {
  * or none. ids_out[n] receives the job ids. With an idempotency key already
  * used by this owner, *existed is set and ids_out[0] names the first job (no
  * events). Errors: DJS_EINVAL/DJS_ETOOBIG (limits), DJS_ENOTFOUND (unknown
- * dependency id or key), DJS_ECONFLICT (dependency cancelled or failed,
+ * dependency id or key: an id not in the projection without a dep_final
+ * fact is unknown), DJS_ECONFLICT (dependency cancelled, deleted or failed,
  * duplicate key), DJS_ECYCLE, DJS_ELIMIT (too many jobs). */
 int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids_out,
                       uint64_t *seq, int *existed);
