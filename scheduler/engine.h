@@ -116,16 +116,31 @@ typedef struct djs_job_request {
  * duplicate key), DJS_ECYCLE, DJS_ELIMIT (too many jobs). */
 int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids_out,
                       uint64_t *seq, int *existed);
+/* Every job command below may also return the log's append errors
+ * (DJS_ESTORAGE, DJS_EMAPFULL after growth failed: fail-stop), and
+ * DJS_ENOTFOUND for a job not in the projection (never submitted, deleted,
+ * or finished and evicted: its history is still in the log). */
+/* Cancel a job that has not finished (its dependents fail upstream).
+ * DJS_ECONFLICT if it is COMPLETED, FAILED or CANCELLED already. */
 int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+/* Re-queue a FAILED job with a fresh retry budget. DJS_ECONFLICT if it is
+ * not FAILED or some of its dependencies have not completed. */
 int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+/* Remove a finished job from the projection (its history stays in the
+ * log). DJS_ECONFLICT if it has not finished. */
 int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
 /* Change priority, max retries, timeout, name or description (the has_*
- * fields of c say which). */
+ * fields of c say which). DJS_ECONFLICT once the job has finished,
+ * DJS_EINVAL (nothing to change, a value out of range), DJS_ETOOBIG. */
 int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *job, const djs_job_change_t *c, uint64_t *seq);
 
 /* ---- workers ----------------------------------------------------------------------- */
 
-/* Register, or re-register by name (keeping the id). */
+/* Every worker command may also return the log's append errors; those
+ * naming a worker return DJS_ENOTFOUND for an unknown id. */
+/* Register, or re-register by name (keeping the id). DJS_EINVAL (name,
+ * slots 1..10000, load figures, capability lengths), DJS_ETOOBIG (host,
+ * more than DJS_JOB_MAX_CAPS capabilities). */
 int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps,
                         djs_id_t *id, uint64_t *seq);
 /* Liveness plus load figures; *seq is 0 when the heartbeat was not worth
@@ -133,9 +148,14 @@ int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_inf
  * worker was lost or left: it must register again. */
 int djs_engine_heartbeat(djs_engine_t *e, const djs_id_t *worker, uint32_t cpu_pm, uint32_t mem_pm, uint32_t resp_ms,
                          uint64_t *seq);
+/* Change slots or capabilities. DJS_EINVAL (nothing to change, bad values),
+ * DJS_ETOOBIG, DJS_ECONFLICT (the worker was lost or left). */
 int djs_engine_update_worker(djs_engine_t *e, const char *actor, const djs_id_t *worker, const djs_worker_info_t *w,
                              const djs_str_t *caps, uint32_t ncaps, uint64_t *seq);
+/* Stop placing jobs on the worker; those it runs finish. DJS_ECONFLICT if
+ * it is draining already, lost or gone. */
 int djs_engine_drain(djs_engine_t *e, const char *actor, const djs_id_t *worker, uint64_t *seq);
+/* The worker leaves. DJS_ECONFLICT while jobs are still assigned to it. */
 int djs_engine_deregister(djs_engine_t *e, const char *actor, const djs_id_t *worker, uint64_t *seq);
 
 typedef struct djs_assignment {
@@ -146,12 +166,15 @@ typedef struct djs_assignment {
     uint64_t seq;        /* its placement (job.scheduled): hand it out only once durable */
 } djs_assignment_t;
 /* The worker's assignments not yet started (at most max); counts as a
- * heartbeat for liveness. */
+ * heartbeat for liveness. DJS_ENOTFOUND, DJS_ECONFLICT (lost or gone: it
+ * must register again). */
 int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
 
 /* Fenced reports of an assignment: the worker and attempt must be the
  * job's current ones (DJS_ESTALE otherwise) and the job in the right state
- * (DJS_ECONFLICT). */
+ * (DJS_ECONFLICT); DJS_ENOTFOUND for an unknown job or worker, the log's
+ * append errors; progress DJS_EINVAL (percent over 100), DJS_ETOOBIG (step);
+ * complete DJS_EINVAL (result malformed, too deep or too large). */
 /* Start an assignment. Starting the RUNNING attempt again (the same worker
  * and attempt: an answer lost to a crash) is acknowledged with *seq = 0. */
 int djs_engine_start(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t *seq);
