@@ -168,6 +168,16 @@ void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const
     }
 }
 
+void djs_body_server(djs_buf_t *out, const djs_server_info_t *s)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 2);
+    key(&pk, "pid");
+    msgpack_pack_int64(&pk, s->pid);
+    kstr(&pk, "listen", s->listen);
+}
+
 /* ---- decoding --------------------------------------------------------------- */
 
 int djs_strlist_next(const djs_strlist_t *l, size_t *off, djs_str_t *s)
@@ -423,4 +433,20 @@ int djs_body_read_worker(const uint8_t *body, size_t len, djs_worker_info_t *w)
 {
     memset(w, 0, sizeof(*w));
     return read_map(body, len, worker_field, w);
+}
+
+static int server_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_server_info_t *s = out;
+    if (keyis(k, "pid"))
+        return djs_mp_read_int(r, &s->pid);
+    if (keyis(k, "listen"))
+        return rd_str(r, &s->listen, DJS_SERVER_MAX_LISTEN);
+    return 1;
+}
+
+int djs_body_read_server(const uint8_t *body, size_t len, djs_server_info_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    return read_map(body, len, server_field, s);
 }

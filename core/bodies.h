@@ -91,15 +91,25 @@ typedef struct djs_worker_info {
     int has_load;
 } djs_worker_info_t;
 
+/* server.started, server.stopped: the serving process and its address
+ * (empty in server.stopped). */
+#define DJS_SERVER_MAX_LISTEN 256 /* bytes of listen a decoder accepts */
+typedef struct djs_server_info {
+    int64_t pid;
+    djs_str_t listen;
+} djs_server_info_t;
+
 /* Encoders. Strings are copied into out. The caps of an encoded spec or
  * worker are given as an array of djs_str_t (caps_in, ncaps_in). */
 void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t *caps_in, uint32_t ncaps_in);
 void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c);
 void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const djs_str_t *caps_in, uint32_t ncaps_in);
+void djs_body_server(djs_buf_t *out, const djs_server_info_t *s);
 
 /* Decoders; the struct is zeroed first. */
 int djs_body_read_job_spec(const uint8_t *body, size_t len, djs_job_spec_t *s);
 int djs_body_read_job_change(const uint8_t *body, size_t len, djs_job_change_t *c);
 int djs_body_read_worker(const uint8_t *body, size_t len, djs_worker_info_t *w);
+int djs_body_read_server(const uint8_t *body, size_t len, djs_server_info_t *s);
 
 #endif

@@ -61,4 +61,11 @@ int djs_err_from_uv(int uv_rc);
 /* Translate a POSIX errno (positive) into a djs code. */
 int djs_err_from_errno(int e);
 
+/* A line for the operator from work that has no caller to return an error
+ * to (a background snapshot that failed, a damaged snapshot skipped at
+ * start-up). Library code never prints: its owner passes one of these, and
+ * the program decides where lines go (djs serve: stderr). line is valid only
+ * during the call. */
+typedef void (*djs_note_cb)(void *arg, const char *line);
+
 #endif

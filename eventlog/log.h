@@ -148,7 +148,8 @@ uint64_t djs_log_now(djs_log_t *log);
  * DJS_ERDONLY, DJS_ECLOSED. Appending thread only. */
 int djs_log_put_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len, uint32_t keep);
 int djs_log_put_snapshot_fd(djs_log_t *log, uint64_t seq, int fd, size_t len, uint32_t keep);
-/* How many snapshots are queued or being written (not yet visible). */
+/* How many snapshots are queued or being written (not yet visible); never
+ * fails. */
 int djs_log_snapshot_pending(djs_log_t *log);
 /* Job output, kept outside the event log. Stage len bytes (1 ..
  * DJS_LOG_MAX_OUTPUT_CHUNK) of job's output at byte offset; they are
@@ -156,12 +157,14 @@ int djs_log_snapshot_pending(djs_log_t *log);
  * appended after them (or an earlier one), so a caller that appends an
  * event recording the chunk right after knows the bytes are durable when
  * that event is. A later put at the same offset replaces the chunk.
- * Appending thread only. */
+ * Errors: DJS_EINVAL (len 0 or over the cap), DJS_ERDONLY, DJS_ESTORAGE
+ * (the log has failed: fail-stop). Appending thread only. */
 #define DJS_LOG_MAX_OUTPUT_CHUNK (256u * 1024u)
 int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len);
 /* Append to out up to max bytes of job's stored output from offset on;
  * *next = the offset after the last byte returned (== offset when there is
- * nothing more yet). Any thread. */
+ * nothing more yet). Errors: LMDB's, translated (djs_err_from_mdb:
+ * DJS_ECORRUPT, DJS_ELIMIT, DJS_EIO...). Any thread. */
 int djs_log_read_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, size_t max, djs_buf_t *out, uint64_t *next);
 
 /* The newest complete snapshot with seq <= max_seq: its seq and bytes
@@ -193,9 +196,12 @@ typedef int (*djs_log_visit_cb)(void *arg, uint64_t seq, const uint8_t *rec, siz
 int djs_log_get(djs_log_t *log, uint64_t seq, djs_buf_t *out);
 /* Visit records from..to inclusive (to = UINT64_MAX for "to the end as of
  * now") in seq order. Reads in chunks of short read transactions so a long
- * scan does not pin old pages. */
+ * scan does not pin old pages. Returns 0 at the end, the visitor's
+ * non-zero value if it stopped the scan, or LMDB's errors translated
+ * (DJS_ECORRUPT, DJS_ELIMIT when no reader slot is free, DJS_EIO). */
 int djs_log_scan(djs_log_t *log, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg);
-/* Visit the records of one entity with from <= seq <= to, in seq order. */
+/* Visit the records of one entity with from <= seq <= to, in seq order.
+ * Returns as djs_log_scan. */
 int djs_log_scan_entity(djs_log_t *log, const djs_id_t *entity, uint64_t from, uint64_t to, djs_log_visit_cb cb, void *arg);
 /* Visit every entry of the entity index (entity, seq) in key order; for
  * verification. Same return convention as the scans. */
@@ -208,7 +214,10 @@ int djs_log_seq_at_time(djs_log_t *log, uint64_t ts_ns, uint64_t *seq);
 
 /* Hot backup with compaction into dest (created 0700 if missing, must hold
  * no data.mdb). Safe while a writer is appending; consistent as of the
- * start. Blocks: call it from its own thread or a tool. */
+ * start. Blocks: call it from its own thread or a tool. Errors: DJS_EINVAL
+ * (dest is not a directory), DJS_EEXISTS (dest already holds a log),
+ * djs_err_from_errno of mkdir, LMDB's copy errors translated (DJS_EBUSY
+ * from a thread that holds a read transaction, DJS_EIO...). */
 int djs_log_backup(djs_log_t *log, const char *dest);
 
 /* The raw LMDB environment, for the benchmark's physical baseline and

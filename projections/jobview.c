@@ -239,3 +239,40 @@ int djs_job_view_at(djs_log_t *log, const djs_id_t *id, uint64_t at_seq, djs_job
         return rc;
     return v->found ? 0 : DJS_ENOTFOUND;
 }
+
+typedef struct final_scan {
+    int found, first, last, state;
+} final_scan_t;
+
+static int final_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    final_scan_t *f = arg;
+    djs_event_t ev;
+    (void)seq;
+    if (djs_event_decode(rec, len, &ev) != 0)
+        return 0;
+    if (!f->found)
+        f->first = ev.type;
+    f->found = 1;
+    f->last = ev.type;
+    return 0;
+}
+
+int djs_job_view_final(djs_log_t *log, const djs_id_t *id, int *final)
+{
+    final_scan_t f = {0, 0, 0, 0};
+    int rc = djs_log_scan_entity(log, id, 0, djs_log_durable_seq(log), final_cb, &f);
+    if (rc != 0)
+        return rc;
+    if (!f.found || f.first != DJS_EV_JOB_SUBMITTED)
+        *final = DJS_JOB_FINAL_UNKNOWN;
+    else if (f.last == DJS_EV_JOB_DELETED)
+        *final = DJS_JOB_FINAL_DELETED;
+    else if (f.last == DJS_EV_JOB_SUCCEEDED)
+        *final = DJS_JOB_COMPLETED;
+    else if (f.last == DJS_EV_JOB_CANCELLED)
+        *final = DJS_JOB_CANCELLED;
+    else
+        *final = DJS_JOB_FAILED; /* only terminal jobs are evicted: anything else is not a met dependency */
+    return 0;
+}

@@ -54,4 +54,15 @@ int djs_job_view_apply(djs_job_view_t *v, const djs_event_t *ev, const uint8_t *
  * log's read errors. */
 int djs_job_view_at(djs_log_t *log, const djs_id_t *id, uint64_t at_seq, djs_job_view_t *v);
 
+/* What a job no longer in the live projection (evicted) ended as, read
+ * from its history up to the durable seq: for a dependency named by a new
+ * submission (the engine validates against the projection only, so the
+ * caller gathers this fact from the log and passes it in the request).
+ * *final is a job state (COMPLETED, CANCELLED, ...), DJS_JOB_FINAL_DELETED,
+ * or DJS_JOB_FINAL_UNKNOWN when the id names no job (never submitted, or a
+ * worker). Errors: the log's read errors. */
+#define DJS_JOB_FINAL_UNKNOWN (-1)
+#define DJS_JOB_FINAL_DELETED (-2)
+int djs_job_view_final(djs_log_t *log, const djs_id_t *id, int *final);
+
 #endif

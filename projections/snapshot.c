@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/mp.h"
+#include "projections/snapshot.h"
 #include "projections/state_internal.h"
 
 #define SNAP_MAGIC "djs-state"

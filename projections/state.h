@@ -182,19 +182,4 @@ int djs_state_next_placement(djs_state_t *st, uint64_t now_ns, uint64_t aging_ns
  * DJS_ENOTFOUND. */
 int djs_state_next_timer(const djs_state_t *st, uint32_t *job_slot, uint64_t *deadline_ns);
 
-/* ---- snapshots -------------------------------------------------------------- */
-
-/* Serialize the whole state (MessagePack, versioned) into out. Pure memory
- * work (it only reads st, allocates through djs_malloc and hashes with
- * OpenSSL): the engine runs it in a forked child. */
-void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out);
-/* The seq a snapshot was taken at, read from its first bytes (head, len >=
- * DJS_STATE_SNAPSHOT_HEAD or the whole snapshot), without the checksum:
- * a cheap check of what a child wrote. DJS_ECORRUPT, DJS_EVERSION. */
-#define DJS_STATE_SNAPSHOT_HEAD 32
-int djs_state_snapshot_seq(const uint8_t *head, size_t len, uint64_t *seq);
-/* Rebuild a state from a snapshot. DJS_EVERSION or DJS_ECORRUPT on a bad
- * snapshot (the caller then replays the log from the start). */
-int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t *c, djs_state_t **out);
-
 #endif

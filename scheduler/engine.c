@@ -1,28 +1,24 @@
 #include "scheduler/engine.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/dag.h"
 #include "core/error.h"
 #include "core/mp.h"
-#include "projections/replay.h"
+#include "projections/jobview.h"
+#include "projections/rebuild.h"
+#include "projections/snapshot.h"
+#include "scheduler/snapshotter.h"
 
 #define SCHEDULER_ACTOR "scheduler"
+#define SERVER_ACTOR "server"
 #define MAX_POLL_ASSIGN 64
 
 /* Engine-side (not projected) knowledge of a worker: liveness. */
@@ -44,27 +40,34 @@ struct djs_engine {
     djs_idgen_t ids;
     djs_buf_t body;
     uint64_t last_snapshot_seq;
-    /* the snapshot a forked child is writing (loop engines only) */
-    struct {
-        pid_t pid; /* 0: none in flight */
-        uint64_t seq;
-        int fd;          /* memfd the child writes the snapshot into */
-        uv_pipe_t pipe;  /* the child's report: its length (8 bytes), then EOF */
-        uv_timer_t reap; /* waitpid retries once the report has ended */
-        int pipe_open;
-        uint8_t report[16]; /* 8 expected: room to notice more */
-        size_t got;
-    } snap;
+    djs_snapshotter_t *snapper; /* loop engines only */
     uint64_t last_liveness_check;
     int dirty;
     char errmsg[256];
-    /* time travel: the last few whole-system states asked for, by seq */
-    struct {
-        djs_state_t *st;
-        uint64_t used; /* LRU clock */
-    } tt[DJS_TT_CACHE];
-    uint64_t tt_clock;
+    djs_state_cache_t *tt; /* time travel: made on first use */
 };
+
+__attribute__((format(printf, 2, 3))) static void note(djs_engine_t *e, const char *fmt, ...)
+{
+    if (e->cfg.note == NULL)
+        return;
+    char line[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    e->cfg.note(e->cfg.note_arg, line);
+}
+
+/* Hand '\n'-separated lines to the note callback one by one. */
+static void note_lines(djs_engine_t *e, const char *lines)
+{
+    while (*lines != '\0') {
+        size_t n = strcspn(lines, "\n");
+        note(e, "%.*s", (int)n, lines);
+        lines += n + (lines[n] == '\n');
+    }
+}
 
 __attribute__((format(printf, 3, 4))) static int refuse(djs_engine_t *e, int err, const char *fmt, ...)
 {
@@ -212,40 +215,21 @@ static int cascade_upstream(djs_engine_t *e, const djs_id_t *root, uint64_t *seq
 
 /* ---- submit ---------------------------------------------------------------------------- */
 
-typedef struct dep_state {
-    int found;
-    int first; /* first event type seen: a job starts with job.submitted */
-    int type;  /* last event type seen */
-} dep_state_t;
-
-static int last_event_cb(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+/* A dependency that is not live: judged on the fact the caller read from
+ * the log (djs_job_view_final), the engine does no I/O. */
+static int check_evicted_dep(djs_engine_t *e, const djs_job_request_t *r, uint32_t k)
 {
-    dep_state_t *d = arg;
-    djs_event_t ev;
-    (void)seq;
-    if (djs_event_decode(rec, len, &ev) == 0) {
-        if (!d->found)
-            d->first = ev.type;
-        d->found = 1;
-        d->type = ev.type;
-    }
-    return 0;
-}
-
-/* A dependency that is not live: look it up in the log. */
-static int check_evicted_dep(djs_engine_t *e, const djs_id_t *id)
-{
-    dep_state_t d = {0, 0, 0};
     char text[DJS_ID_TEXT_LEN + 1];
-    djs_id_format(id, text);
-    int rc = djs_log_scan_entity(e->log, id, 0, UINT64_MAX, last_event_cb, &d);
-    if (rc != 0)
-        return refuse(e, rc, "reading the history of dependency %s: %s", text, djs_strerror(rc));
-    if (!d.found || d.first != DJS_EV_JOB_SUBMITTED)
+    djs_id_format(&r->dep_ids[k], text);
+    int final = r->dep_final != NULL ? r->dep_final[k] : DJS_JOB_FINAL_UNKNOWN;
+    if (final == DJS_JOB_COMPLETED)
+        return 0;
+    if (final == DJS_JOB_FINAL_UNKNOWN)
         return refuse(e, DJS_ENOTFOUND, "dependency %s is not a job", text);
-    if (d.type != DJS_EV_JOB_SUCCEEDED)
-        return refuse(e, DJS_ECONFLICT, "dependency %s was %s", text, d.type == DJS_EV_JOB_DELETED ? "deleted" : "cancelled");
-    return 0;
+    return refuse(e, DJS_ECONFLICT, "dependency %s was %s", text,
+                  final == DJS_JOB_FINAL_DELETED ? "deleted"
+                  : final == DJS_JOB_CANCELLED   ? "cancelled"
+                                                 : "failed");
 }
 
 static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_t i)
@@ -285,7 +269,7 @@ static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_
         char text[DJS_ID_TEXT_LEN + 1];
         djs_id_format(&r->dep_ids[k], text);
         if (d == NULL) {
-            int rc = check_evicted_dep(e, &r->dep_ids[k]);
+            int rc = check_evicted_dep(e, r, k);
             if (rc != 0)
                 return rc;
         } else if (d->state == DJS_JOB_CANCELLED || d->state == DJS_JOB_FAILED) {
@@ -961,193 +945,35 @@ static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
     return 0;
 }
 
+/* ---- the serving process ------------------------------------------------------------------ */
+
+static int server_event(djs_engine_t *e, int type, int64_t pid, const char *listen, uint64_t *seq)
+{
+    djs_server_info_t si = {pid, {listen, strlen(listen)}};
+    if (si.listen.len > DJS_SERVER_MAX_LISTEN)
+        return refuse(e, DJS_ETOOBIG, "listen address is longer than %d bytes", DJS_SERVER_MAX_LISTEN);
+    djs_id_t none;
+    memset(&none, 0, sizeof(none));
+    djs_buf_reset(&e->body);
+    djs_body_server(&e->body, &si);
+    return emit(e, type, &none, SERVER_ACTOR, seq);
+}
+
+int djs_engine_server_started(djs_engine_t *e, int64_t pid, const char *listen, uint64_t *seq)
+{
+    return server_event(e, DJS_EV_SERVER_STARTED, pid, listen, seq);
+}
+
+int djs_engine_server_stopped(djs_engine_t *e, int64_t pid, uint64_t *seq)
+{
+    return server_event(e, DJS_EV_SERVER_STOPPED, pid, "", seq);
+}
+
 /* ---- snapshots ------------------------------------------------------------------------- */
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* The forked child: serialize the (copy-on-write) projection into fd,
- * report its length on out, exit. Memory work and two write calls only:
- * no libuv, no LMDB, no exit handlers. */
-static void snapshot_child(const djs_state_t *st, int fd, int out)
-{
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        signal(sigs[i], SIG_DFL); /* the parent's libuv handlers would write to its signal pipe */
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* a background job: on a small machine the loop and the writer come first */
-    if (nice(10) == -1)
-        errno = 0;
-    /* keep only stdio and our two: a client socket the parent closes must
-     * not stay open here until the child exits */
-    unsigned lo = (unsigned)(fd < out ? fd : out), hi = (unsigned)(fd < out ? out : fd);
-    if (lo > 3)
-        close_range(3, lo - 1, 0);
-    if (hi > lo + 1)
-        close_range(lo + 1, hi - 1, 0);
-    close_range(hi + 1, ~0u, 0);
-    djs_buf_t b;
-    djs_buf_init(&b);
-    djs_state_snapshot(st, &b);
-    uint64_t len = b.len;
-    int ok = write_all(fd, b.base, b.len) == 0 && write_all(out, (const uint8_t *)&len, sizeof(len)) == 0;
-    _exit(ok ? 0 : 1);
-}
-
-static void on_closed(uv_handle_t *h);
-
-/* The child is reaped (status from waitpid, or -1 if it could not be):
- * hand a sound snapshot to the log, drop anything else. */
-static void snapshot_done(djs_engine_t *e, int status)
-{
-    uint64_t len = 0, seq = 0;
-    uint8_t head[DJS_STATE_SNAPSHOT_HEAD];
-    struct stat sb;
-    const char *why = NULL;
-    memcpy(&len, e->snap.report, sizeof(len));
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        why = "the child failed";
-    else if (e->snap.got != sizeof(len) || fstat(e->snap.fd, &sb) != 0 || (uint64_t)sb.st_size != len || len < sizeof(head))
-        why = "wrong length";
-    else if (pread(e->snap.fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
-             djs_state_snapshot_seq(head, sizeof(head), &seq) != 0 || seq != e->snap.seq)
-        why = "wrong header";
-    if (why != NULL) {
-        fprintf(stderr, "djs: snapshot at seq %llu dropped: %s\n", (unsigned long long)e->snap.seq, why);
-        close(e->snap.fd);
-    } else if (djs_log_put_snapshot_fd(e->log, seq, e->snap.fd, (size_t)len, e->cfg.snapshots_kept) != 0) {
-        fprintf(stderr, "djs: could not store a snapshot at seq %llu\n", (unsigned long long)seq); /* fd closed by the log */
-    }
-    e->snap.fd = -1;
-    e->snap.pid = 0;
-    if (e->snap.pipe_open) {
-        e->snap.pipe_open = 0;
-        uv_close((uv_handle_t *)&e->snap.pipe, on_closed);
-    }
-}
-
-static void try_reap(djs_engine_t *e);
-
-static void on_reap(uv_timer_t *h)
-{
-    try_reap(h->data);
-}
-
-/* The report ended: the child is exiting (tearing down its copy of the
- * address space can take a few ms), so poll rather than block. */
-static void try_reap(djs_engine_t *e)
-{
-    int status = 0;
-    pid_t r = waitpid(e->snap.pid, &status, WNOHANG);
-    if (r == 0 || (r < 0 && errno == EINTR)) {
-        uv_timer_start(&e->snap.reap, on_reap, 2, 0);
-        return;
-    }
-    snapshot_done(e, r == e->snap.pid ? status : -1);
-}
-
-static void on_snap_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    djs_engine_t *e = h->data;
-    size_t at = e->snap.got < sizeof(e->snap.report) ? e->snap.got : 0; /* a report too long only counts */
-    (void)hint;
-    *buf = uv_buf_init((char *)e->snap.report + at, (unsigned)(sizeof(e->snap.report) - at));
-}
-
-static void on_snap_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    djs_engine_t *e = s->data;
-    (void)buf;
-    if (n > 0) {
-        e->snap.got += (size_t)n;
-        return;
-    }
-    if (n == 0)
-        return;
-    uv_read_stop(s); /* EOF or an error: either way the child is done with the pipe */
-    try_reap(e);
-}
-
-/* Fork a child that serializes the projection as of seq; the loop goes on
- * at once. DJS_EIO (with a line on stderr) if that cannot be started. */
-static int snapshot_fork(djs_engine_t *e, uint64_t seq)
-{
-    int p[2] = {-1, -1}, fd = memfd_create("djs-snapshot", MFD_CLOEXEC);
-    if (fd < 0 || pipe2(p, O_CLOEXEC) != 0)
-        goto fail;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
-    if (pid == 0)
-        snapshot_child(e->st, fd, p[1]);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0)
-        goto fail;
-    close(p[1]);
-    p[1] = -1;
-    uv_pipe_init(e->loop, &e->snap.pipe, 0);
-    e->snap.pipe.data = e;
-    e->handles++;
-    e->snap.pipe_open = 1;
-    e->snap.pid = pid;
-    e->snap.seq = seq;
-    e->snap.fd = fd;
-    e->snap.got = 0;
-    int rc = uv_pipe_open(&e->snap.pipe, p[0]);
-    if (rc != 0)
-        close(p[0]); /* not adopted by the handle */
-    if (rc != 0 || uv_read_start((uv_stream_t *)&e->snap.pipe, on_snap_alloc, on_snap_read) != 0) {
-        kill(pid, SIGKILL);
-        try_reap(e);
-    }
-    return 0;
-fail:
-    fprintf(stderr, "djs: no snapshot at seq %llu: %s\n", (unsigned long long)seq, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (p[0] >= 0)
-        close(p[0]);
-    if (p[1] >= 0)
-        close(p[1]);
-    return DJS_EIO;
-}
-
-/* Close-time: stop a child still writing (its snapshot is lost; the next
- * run takes another). */
-static void snapshot_abort(djs_engine_t *e)
-{
-    if (e->snap.pid != 0) {
-        kill(e->snap.pid, SIGKILL);
-        waitpid(e->snap.pid, NULL, 0);
-        e->snap.pid = 0;
-    }
-    if (e->snap.fd >= 0)
-        close(e->snap.fd);
-    e->snap.fd = -1;
-    if (e->snap.pipe_open) {
-        e->snap.pipe_open = 0;
-        uv_close((uv_handle_t *)&e->snap.pipe, on_closed);
-    }
-}
 
 int djs_engine_snapshot_busy(const djs_engine_t *e)
 {
-    return e->snap.pid != 0;
+    return e->snapper != NULL && djs_snapshotter_busy(e->snapper);
 }
 
 static void maybe_snapshot(djs_engine_t *e)
@@ -1158,16 +984,15 @@ static void maybe_snapshot(djs_engine_t *e)
     /* refused, failed or skipped, the next try is snapshot_every events
      * later: not on every run */
     e->last_snapshot_seq = seq;
-    if (e->loop != NULL) {
-        if (e->snap.pid == 0) /* one at a time: skip this one if the last is still being written */
-            snapshot_fork(e, seq);
+    if (e->snapper != NULL) {
+        djs_snapshotter_start(e->snapper, e->st, seq); /* DJS_EBUSY: skip this one; DJS_EIO: noted */
         return;
     }
     djs_buf_t snap;
     djs_buf_init(&snap);
     djs_state_snapshot(e->st, &snap);
     if (djs_log_put_snapshot(e->log, seq, snap.base, snap.len, e->cfg.snapshots_kept) != 0)
-        fprintf(stderr, "djs: could not store a snapshot at seq %llu\n", (unsigned long long)seq);
+        note(e, "could not store a snapshot at seq %" PRIu64, seq);
     djs_buf_dispose(&snap);
 }
 
@@ -1225,78 +1050,6 @@ static void on_check(uv_check_t *h)
 
 /* ---- open / close ---------------------------------------------------------------------------- */
 
-static int replay_onto(djs_log_t *log, djs_state_t *st, uint64_t upto, uint64_t *applied)
-{
-    uint64_t bad = 0;
-    int err = 0;
-    *applied = 0;
-    int rc = upto > djs_state_seq(st) ? djs_state_replay(st, log, djs_state_seq(st) + 1, upto, applied, &bad, &err) : 0;
-    if (rc != 0 && err != 0)
-        fprintf(stderr, "djs: event %llu does not apply to the state (%s): run djs replay verify\n", (unsigned long long)bad,
-                djs_err_name(err));
-    return rc;
-}
-
-/* The newest usable snapshot at or before upto (a damaged one is skipped
- * for the one before it), or NULL. */
-static djs_state_t *best_snapshot(djs_log_t *log, const djs_state_config_t *c, uint64_t upto)
-{
-    djs_buf_t snap;
-    uint64_t snap_seq = 0;
-    djs_state_t *st = NULL;
-    djs_buf_init(&snap);
-    while (st == NULL && upto > 0 && djs_log_get_snapshot(log, upto, &snap_seq, &snap) == 0) {
-        int rc = djs_state_restore(snap.base, snap.len, c, &st);
-        if (rc != 0) {
-            fprintf(stderr, "djs: snapshot at seq %llu is unusable (%s): trying an older one\n", (unsigned long long)snap_seq,
-                    djs_strerror(rc));
-            st = NULL;
-        } else if (djs_state_seq(st) != snap_seq) {
-            fprintf(stderr, "djs: snapshot at seq %llu claims seq %llu: trying an older one\n", (unsigned long long)snap_seq,
-                    (unsigned long long)djs_state_seq(st));
-            djs_state_free(st);
-            st = NULL;
-        }
-        upto = snap_seq - 1;
-        djs_buf_reset(&snap);
-    }
-    djs_buf_dispose(&snap);
-    return st;
-}
-
-/* Build a state as of `upto` from the best snapshot plus the log; if the
- * log does not apply on top of a snapshot, replay it all (the log is the
- * truth, snapshots only a cache). */
-static int build_state(djs_log_t *log, const djs_state_config_t *c, uint64_t upto, djs_state_t **out, uint64_t *applied)
-{
-    uint64_t n = 0;
-    djs_state_t *st = best_snapshot(log, c, upto);
-    int rc = st != NULL ? replay_onto(log, st, upto, &n) : -1;
-    if (rc != 0) {
-        if (st != NULL) {
-            fprintf(stderr, "djs: the log does not apply on top of the snapshot at seq %llu: replaying the whole log\n",
-                    (unsigned long long)djs_state_seq(st));
-            djs_state_free(st);
-        }
-        st = djs_state_new(c);
-        if ((rc = replay_onto(log, st, upto, &n)) != 0) {
-            djs_state_free(st);
-            return rc;
-        }
-    }
-    if (applied != NULL)
-        *applied = n;
-    *out = st;
-    return 0;
-}
-
-int djs_state_at(djs_log_t *log, const djs_state_config_t *c, uint64_t seq, djs_state_t **out)
-{
-    if (seq > djs_log_durable_seq(log))
-        return DJS_ERANGE;
-    return build_state(log, c, seq, out, NULL);
-}
-
 int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const djs_engine_config_t *c, uint64_t *replay_ns,
                     uint64_t *replayed)
 {
@@ -1310,7 +1063,6 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
         return DJS_EINVAL;
     }
     e->log = log;
-    e->snap.fd = -1;
     djs_buf_init(&e->body);
     /* a fixed seed (tests, benchmarks) is mixed with the log's length, so a
      * reopened engine does not draw the ids it drew before */
@@ -1319,8 +1071,10 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
         seed ^= djs_log_last_seq(log) * 0x9e3779b97f4a7c15ULL;
     djs_rand_seed(e->rng, seed ? seed : djs_wall_ns());
     djs_idgen_init(&e->ids, seed);
-    uint64_t t0 = djs_monotonic_ns(), n = 0;
-    int rc = build_state(log, &e->cfg.state, djs_log_last_seq(log), &e->st, &n);
+    uint64_t t0 = djs_monotonic_ns();
+    djs_rebuild_report_t rep;
+    int rc = djs_state_rebuild(log, &e->cfg.state, djs_log_last_seq(log), &e->st, &rep);
+    note_lines(e, rep.notes);
     if (rc != 0) {
         djs_buf_dispose(&e->body);
         djs_free(e);
@@ -1330,16 +1084,16 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
     if (replay_ns != NULL)
         *replay_ns = djs_monotonic_ns() - t0;
     if (replayed != NULL)
-        *replayed = n;
+        *replayed = rep.applied;
     if (loop != NULL) {
         e->loop = loop;
+        e->snapper = djs_snapshotter_new(loop, log, e->cfg.snapshots_kept, e->cfg.note, e->cfg.note_arg);
         uv_timer_init(loop, &e->timer);
         uv_check_init(loop, &e->check);
-        uv_timer_init(loop, &e->snap.reap);
-        e->timer.data = e->check.data = e->snap.reap.data = e;
+        e->timer.data = e->check.data = e;
         uv_check_start(&e->check, on_check);
         uv_unref((uv_handle_t *)&e->check);
-        e->handles = 3;
+        e->handles = 2;
         rearm(e);
         uv_unref((uv_handle_t *)&e->timer);
     }
@@ -1356,41 +1110,23 @@ static void on_closed(uv_handle_t *h)
 
 int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out)
 {
-    int victim = 0;
-    for (int i = 0; i < DJS_TT_CACHE; i++) {
-        if (e->tt[i].st != NULL && djs_state_seq(e->tt[i].st) == seq) {
-            e->tt[i].used = ++e->tt_clock;
-            *out = e->tt[i].st;
-            return 0;
-        }
-        if (e->tt[i].used < e->tt[victim].used)
-            victim = i;
-    }
-    djs_state_t *st;
-    int rc = djs_state_at(e->log, &e->cfg.state, seq, &st);
-    if (rc != 0)
-        return rc;
-    djs_state_free(e->tt[victim].st);
-    e->tt[victim].st = st;
-    e->tt[victim].used = ++e->tt_clock;
-    *out = st;
-    return 0;
+    if (e->tt == NULL)
+        e->tt = djs_state_cache_new(e->log, &e->cfg.state);
+    return djs_state_cache_at(e->tt, seq, out);
 }
 
 void djs_engine_close(djs_engine_t *e)
 {
     if (e == NULL)
         return;
-    for (int i = 0; i < DJS_TT_CACHE; i++)
-        djs_state_free(e->tt[i].st);
+    djs_state_cache_free(e->tt);
     djs_state_free(e->st);
     djs_buf_dispose(&e->body);
     djs_free(e->live);
     if (e->loop != NULL) {
-        snapshot_abort(e);
+        djs_snapshotter_close(e->snapper);
         uv_close((uv_handle_t *)&e->timer, on_closed);
         uv_close((uv_handle_t *)&e->check, on_closed);
-        uv_close((uv_handle_t *)&e->snap.reap, on_closed);
         return;
     }
     djs_free(e);

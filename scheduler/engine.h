@@ -23,7 +23,9 @@
 #include <uv.h>
 
 #include "core/bodies.h"
+#include "core/error.h"
 #include "eventlog/log.h"
+#include "projections/rebuild.h"
 #include "projections/state.h"
 
 typedef struct djs_engine djs_engine_t;
@@ -48,15 +50,19 @@ typedef struct djs_engine_config {
     uint32_t output_cap;        /* output bytes kept per attempt; default 1 MiB; the rest is dropped with a marker */
     djs_engine_assign_cb on_assign;
     void *assign_arg;
+    djs_note_cb note; /* lines for the operator (snapshots skipped or failed); default NULL: silent */
+    void *note_arg;
 } djs_engine_config_t;
 
 void djs_engine_config_init(djs_engine_config_t *c);
 
-/* Rebuild the projection (latest usable snapshot, then the rest of the log)
- * and, if loop is not NULL, start the engine's timers on it. *replay_ns and
+/* Rebuild the projection (djs_state_rebuild: latest usable snapshot, then
+ * the rest of the log; what it skipped goes to c->note) and, if loop is not
+ * NULL, start the engine's timers and its snapshotter on it. *replay_ns and
  * *replayed (may be NULL) say how long it took and how many events were
- * applied. Errors: the log's read errors, DJS_ECORRUPT if an event does not
- * apply (a foreign or damaged log: run `djs replay verify`). */
+ * applied. Errors: DJS_EINVAL (balancer weights do not sum to 1), the log's
+ * read errors, DJS_ECORRUPT if an event does not apply (a foreign or
+ * damaged log: run `djs replay verify`; c->note names the event). */
 int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const djs_engine_config_t *c, uint64_t *replay_ns,
                     uint64_t *replayed);
 /* Stop timers and free the engine (and its projection). If a loop was
@@ -75,14 +81,12 @@ void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *ar
  * for tests and for loop-less use. Returns the last seq appended (0 if none). */
 uint64_t djs_engine_run(djs_engine_t *e);
 
-/* Snapshots (every snapshot_every events). An engine with a loop forks a
- * child that serializes the copy-on-write projection into a memfd while the
- * loop goes on; once the child has exited cleanly and its bytes check out
- * (length, header, seq), the loop hands the memfd to the log, which writes
- * it in pieces (djs_log_put_snapshot_fd). One at a time: a snapshot due
- * while one is in flight is skipped. If the fork fails there is no
- * snapshot this time (a line on stderr). Without a loop (tests, tools)
- * the snapshot is serialized in place. 1 while a child is at work. */
+/* Snapshots (every snapshot_every events). An engine with a loop hands
+ * them to its snapshotter (scheduler/snapshotter.h: a forked child, the
+ * loop goes on); one at a time: a snapshot due while one is in flight is
+ * skipped; one that cannot be taken is noted (c->note). Without a loop
+ * (tests, tools) the snapshot is serialized in place. 1 while a child is
+ * at work. */
 int djs_engine_snapshot_busy(const djs_engine_t *e);
 
 /* ---- jobs ----------------------------------------------------------------------- */
@@ -93,6 +97,11 @@ typedef struct djs_job_request {
     uint32_t ncaps;
     const djs_id_t *dep_ids; /* dependencies on existing jobs */
     uint32_t ndep_ids;
+    /* ndep_ids entries, or NULL: for a dependency no longer in the
+     * projection (evicted), its final state as the caller read it from the
+     * log (djs_job_view_final, projections/jobview.h). The engine validates
+     * against the projection and these facts only: it does no I/O. */
+    const int *dep_final;
     const djs_str_t *dep_keys; /* dependencies on other jobs of this request, by key */
     uint32_t ndep_keys;
     djs_str_t key; /* this job's key inside a workflow (may be empty for one job) */
@@ -102,20 +111,36 @@ typedef struct djs_job_request {
  * or none. ids_out[n] receives the job ids. With an idempotency key already
  * used by this owner, *existed is set and ids_out[0] names the first job (no
  * events). Errors: DJS_EINVAL/DJS_ETOOBIG (limits), DJS_ENOTFOUND (unknown
- * dependency id or key), DJS_ECONFLICT (dependency cancelled or failed,
+ * dependency id or key: an id not in the projection without a dep_final
+ * fact is unknown), DJS_ECONFLICT (dependency cancelled, deleted or failed,
  * duplicate key), DJS_ECYCLE, DJS_ELIMIT (too many jobs). */
 int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_t *reqs, uint32_t n, djs_id_t *ids_out,
                       uint64_t *seq, int *existed);
+/* Every job command below may also return the log's append errors
+ * (DJS_ESTORAGE, DJS_EMAPFULL after growth failed: fail-stop), and
+ * DJS_ENOTFOUND for a job not in the projection (never submitted, deleted,
+ * or finished and evicted: its history is still in the log). */
+/* Cancel a job that has not finished (its dependents fail upstream).
+ * DJS_ECONFLICT if it is COMPLETED, FAILED or CANCELLED already. */
 int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+/* Re-queue a FAILED job with a fresh retry budget. DJS_ECONFLICT if it is
+ * not FAILED or some of its dependencies have not completed. */
 int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
+/* Remove a finished job from the projection (its history stays in the
+ * log). DJS_ECONFLICT if it has not finished. */
 int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *job, uint64_t *seq);
 /* Change priority, max retries, timeout, name or description (the has_*
- * fields of c say which). */
+ * fields of c say which). DJS_ECONFLICT once the job has finished,
+ * DJS_EINVAL (nothing to change, a value out of range), DJS_ETOOBIG. */
 int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *job, const djs_job_change_t *c, uint64_t *seq);
 
 /* ---- workers ----------------------------------------------------------------------- */
 
-/* Register, or re-register by name (keeping the id). */
+/* Every worker command may also return the log's append errors; those
+ * naming a worker return DJS_ENOTFOUND for an unknown id. */
+/* Register, or re-register by name (keeping the id). DJS_EINVAL (name,
+ * slots 1..10000, load figures, capability lengths), DJS_ETOOBIG (host,
+ * more than DJS_JOB_MAX_CAPS capabilities). */
 int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps,
                         djs_id_t *id, uint64_t *seq);
 /* Liveness plus load figures; *seq is 0 when the heartbeat was not worth
@@ -123,9 +148,14 @@ int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_inf
  * worker was lost or left: it must register again. */
 int djs_engine_heartbeat(djs_engine_t *e, const djs_id_t *worker, uint32_t cpu_pm, uint32_t mem_pm, uint32_t resp_ms,
                          uint64_t *seq);
+/* Change slots or capabilities. DJS_EINVAL (nothing to change, bad values),
+ * DJS_ETOOBIG, DJS_ECONFLICT (the worker was lost or left). */
 int djs_engine_update_worker(djs_engine_t *e, const char *actor, const djs_id_t *worker, const djs_worker_info_t *w,
                              const djs_str_t *caps, uint32_t ncaps, uint64_t *seq);
+/* Stop placing jobs on the worker; those it runs finish. DJS_ECONFLICT if
+ * it is draining already, lost or gone. */
 int djs_engine_drain(djs_engine_t *e, const char *actor, const djs_id_t *worker, uint64_t *seq);
+/* The worker leaves. DJS_ECONFLICT while jobs are still assigned to it. */
 int djs_engine_deregister(djs_engine_t *e, const char *actor, const djs_id_t *worker, uint64_t *seq);
 
 typedef struct djs_assignment {
@@ -136,12 +166,15 @@ typedef struct djs_assignment {
     uint64_t seq;        /* its placement (job.scheduled): hand it out only once durable */
 } djs_assignment_t;
 /* The worker's assignments not yet started (at most max); counts as a
- * heartbeat for liveness. */
+ * heartbeat for liveness. DJS_ENOTFOUND, DJS_ECONFLICT (lost or gone: it
+ * must register again). */
 int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
 
 /* Fenced reports of an assignment: the worker and attempt must be the
  * job's current ones (DJS_ESTALE otherwise) and the job in the right state
- * (DJS_ECONFLICT). */
+ * (DJS_ECONFLICT); DJS_ENOTFOUND for an unknown job or worker, the log's
+ * append errors; progress DJS_EINVAL (percent over 100), DJS_ETOOBIG (step);
+ * complete DJS_EINVAL (result malformed, too deep or too large). */
 /* Start an assignment. Starting the RUNNING attempt again (the same worker
  * and attempt: an answer lost to a crash) is acknowledged with *seq = 0. */
 int djs_engine_start(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, uint64_t *seq);
@@ -163,18 +196,22 @@ int djs_engine_complete(djs_engine_t *e, const djs_id_t *worker, const djs_id_t 
                         size_t result_len, uint64_t *seq);
 int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, uint32_t attempt, djs_str_t error, uint64_t *seq);
 
+/* ---- the serving process -------------------------------------------------------- */
+
+/* Record that a server started (server.started: pid, listen address) or
+ * is stopping cleanly (server.stopped), by actor "server", through the same
+ * path as every other event. Errors: DJS_ETOOBIG (listen longer than
+ * DJS_SERVER_MAX_LISTEN), the log's append errors. */
+int djs_engine_server_started(djs_engine_t *e, int64_t pid, const char *listen, uint64_t *seq);
+int djs_engine_server_stopped(djs_engine_t *e, int64_t pid, uint64_t *seq);
+
 /* ---- time travel -------------------------------------------------------------------- */
 
-/* A read-only projection of the whole system as of seq (<= durable), built
- * from the nearest snapshot at or before it plus replay. The caller frees it
- * with djs_state_free. Does not touch the live state. */
-int djs_state_at(djs_log_t *log, const djs_state_config_t *c, uint64_t seq, djs_state_t **out);
-
-/* The same through a small cache kept by the engine (the DJS_TT_CACHE most
- * recently used points): repeated reads of one point (a dashboard paging
- * "as of 10:02") replay once. The state is owned by the engine, read-only,
- * valid until a later call of this function or djs_engine_close. */
-#define DJS_TT_CACHE 4
+/* The whole system as of seq, through the engine's time-travel cache
+ * (projections/rebuild.h: djs_state_cache_at over this engine's log and
+ * state config). The state is read-only, owned by the cache, valid until a
+ * later call of this function or djs_engine_close. Does not touch the live
+ * state. Errors: those of djs_state_at. */
 int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out);
 
 #endif

@@ -13,6 +13,7 @@
 #include "core/event.h"
 #include "core/job.h"
 #include "eventlog/log.h"
+#include "projections/jobview.h"
 #include "projections/state.h"
 #include "scheduler/engine.h"
 #include "testutil.h"
@@ -159,11 +160,20 @@ static inline void et_req(djs_job_request_t *r, const char *name, int prio)
     r->spec.priority = (uint8_t)prio;
 }
 
+/* Submit one job as the API does: the final state of dependencies that
+ * are no longer live is read from the log first (djs_job_view_final). */
 static inline int et_submit_req(et_t *t, const djs_job_request_t *r, djs_id_t *id)
 {
     uint64_t seq;
-    int existed;
-    return djs_engine_submit(t->e, "alice", r, 1, id, &seq, &existed);
+    int existed, final[DJS_JOB_MAX_DEPS];
+    djs_job_request_t q = *r;
+    for (uint32_t k = 0; k < q.ndep_ids && k < DJS_JOB_MAX_DEPS; k++) {
+        final[k] = DJS_JOB_FINAL_UNKNOWN;
+        if (djs_state_job(et_st(t), &q.dep_ids[k]) == NULL)
+            djs_job_view_final(t->log, &q.dep_ids[k], &final[k]);
+    }
+    q.dep_final = final;
+    return djs_engine_submit(t->e, "alice", &q, 1, id, &seq, &existed);
 }
 
 static inline djs_id_t et_job(et_t *t, const char *name, int prio)

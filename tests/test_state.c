@@ -9,6 +9,7 @@
 #include "core/id.h"
 #include "core/buf.h"
 #include "enginetest.h"
+#include "projections/snapshot.h"
 
 #define NW 20
 

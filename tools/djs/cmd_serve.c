@@ -3,7 +3,6 @@
  * flush, exit 0). A storage failure exits non-zero (fail-stop). Settings
  * come from flags or a --config file (flags win). */
 #include <inttypes.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,26 +47,11 @@ struct serve {
     int agents_timer_on;
 };
 
-static int append_server_event(djs_log_t *log, int type, const char *listen)
+/* The library's lines for the operator (snapshots skipped or failed). */
+static void on_note(void *arg, const char *line)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    msgpack_pack_str_with_body(&pk, "pid", 3);
-    msgpack_pack_int64(&pk, (int64_t)getpid());
-    msgpack_pack_str_with_body(&pk, "listen", 6);
-    msgpack_pack_str_with_body(&pk, listen, strlen(listen));
-    djs_event_t ev = {0};
-    ev.type = (uint16_t)type;
-    ev.actor = "server";
-    ev.actor_len = 6;
-    ev.body = (const uint8_t *)sb.data;
-    ev.body_len = sb.size;
-    int rc = djs_log_append(log, &ev);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    (void)arg;
+    fprintf(stderr, "djs: %s\n", line);
 }
 
 static int agents_running(const serve_t *s)
@@ -184,7 +168,7 @@ static void finish_stop(serve_t *s)
     if (s->agents_timer_on && !uv_is_closing((uv_handle_t *)&s->agents_timer))
         uv_close((uv_handle_t *)&s->agents_timer, on_agents_timer_closed);
     djs_server_stop(s->server);
-    append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
+    djs_engine_server_stopped(s->engine, (int64_t)getpid(), NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -210,7 +194,7 @@ static void on_fatal(void *arg, int err, const char *msg)
  * close everything, exit 1 (nothing left for LeakSanitizer or the disk). */
 static int abort_start(serve_t *s, djs_auth_t *auth)
 {
-    append_server_event(s->log, DJS_EV_SERVER_STOPPED, "");
+    djs_engine_server_stopped(s->engine, (int64_t)getpid(), NULL);
     djs_log_sync(s->log);
     djs_engine_close(s->engine);
     djs_log_close(s->log);
@@ -382,6 +366,7 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     }
     djs_log_attach(s.log, &s.loop);
     uint64_t before = djs_log_last_seq(s.log), replay_ns = 0, replayed = 0;
+    ec.note = on_note;
     if ((rc = djs_engine_open(&s.engine, s.log, &s.loop, &ec, &replay_ns, &replayed)) != 0) {
         fprintf(stderr, "djs serve: cannot rebuild the state from the log: %s (check it with: djs replay verify %s)\n",
                 djs_strerror(rc), data);
@@ -394,7 +379,7 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
            " jobs in memory (%" PRIu64 " queued, %" PRIu64 " running), %" PRIu64 " active workers\n",
            replay_ns / 1e6, replayed, djs_state_njobs(djs_engine_state(s.engine)), m->by_state[DJS_JOB_QUEUED],
            m->by_state[DJS_JOB_RUNNING], m->workers_active);
-    if ((rc = append_server_event(s.log, DJS_EV_SERVER_STARTED, listen)) != 0 || (rc = djs_log_sync(s.log)) != 0) {
+    if ((rc = djs_engine_server_started(s.engine, (int64_t)getpid(), listen, NULL)) != 0 || (rc = djs_log_sync(s.log)) != 0) {
         fprintf(stderr, "djs serve: cannot write to the event log: %s\n", djs_strerror(rc));
         djs_engine_close(s.engine);
         djs_log_close(s.log);
