@@ -1,0 +1,752 @@
+/* Jobs and workflows: submit, list, read (now or at a point of the log),
+ * update, cancel, retry, delete, history, and the output an attempt prints
+ * (stored by POST /jobs/{id}/output, read by GET /jobs/{id}/logs). */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/jtext.h"
+#include "api/render.h"
+#include "api/server_internal.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/job.h"
+#include "core/mp.h"
+#include "projections/jobview.h"
+
+/* The outcome of the job's last run: *result (job.succeeded's result) and
+ * *error (job.failed's error), each a new reference or NULL. */
+static void job_outcome(const djs_job_view_t *v, json_t **result, json_t **error)
+{
+    djs_event_t ev;
+    djs_job_change_t c;
+    *result = *error = NULL;
+    if (v->last_result.len == 0 || djs_event_decode(v->last_result.base, v->last_result.len, &ev) != 0 ||
+        djs_body_read_job_change(ev.body, ev.body_len, &c) != 0)
+        return;
+    if (ev.type == DJS_EV_JOB_SUCCEEDED && c.result_len > 0) {
+        djs_mp_reader_t r;
+        djs_mp_reader_init(&r, c.result, c.result_len);
+        *result = djs_mp_to_json(&r, 0);
+    } else if (ev.type != DJS_EV_JOB_SUCCEEDED) {
+        const char *e = c.error.len > 0 ? c.error.p : (c.reason.len > 0 ? c.reason.p : "failed");
+        size_t n = c.error.len > 0 ? c.error.len : (c.reason.len > 0 ? c.reason.len : 6);
+        *error = djs_json_str_lossy(e, n);
+    }
+}
+
+static json_t *job_json(const djs_job_view_t *v)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    if (djs_event_decode(v->submit.base, v->submit.len, &ev) == 0)
+        djs_body_read_job_spec(ev.body, ev.body_len, &sp);
+    json_t *j = json_object();
+    json_object_set_new(j, "id", djs_json_id(&v->id));
+    json_object_set_new(j, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+    json_object_set_new(j, "description", json_stringn(sp.description.p ? sp.description.p : "", sp.description.len));
+    json_object_set_new(j, "owner", json_stringn(sp.owner.p ? sp.owner.p : "", sp.owner.len));
+    json_object_set_new(j, "status", json_string(djs_job_state_name(v->state)));
+    json_object_set_new(j, "priority", json_string(djs_priority_name(v->prio)));
+    json_object_set_new(j, "createdAt", djs_json_time(v->created_ns));
+    json_object_set_new(j, "startedAt", djs_json_time(v->started_ns));
+    json_object_set_new(j, "finishedAt", djs_json_time(v->finished_ns));
+    json_object_set_new(j, "assignedWorker", djs_id_is_nil(&v->worker) ? json_null() : djs_json_id(&v->worker));
+    json_object_set_new(j, "attempt", json_integer(v->attempt));
+    json_object_set_new(j, "maxRetries", json_integer(v->max_retries));
+    json_object_set_new(j, "timeoutSeconds", json_integer(v->timeout_s));
+    json_t *deps = json_array();
+    for (uint32_t i = 0; i < sp.ndeps; i++) {
+        djs_id_t d;
+        memcpy(d.b, sp.deps + 16 * i, 16);
+        json_array_append_new(deps, djs_json_id(&d));
+    }
+    json_object_set_new(j, "dependencies", deps);
+    json_t *prog = json_object();
+    json_object_set_new(prog, "percentage", json_integer(v->percent));
+    json_object_set_new(prog, "estimatedCompletion", djs_json_time(v->eta_ns));
+    json_object_set_new(j, "progress", prog);
+    json_t *m = json_object();
+    json_object_set_new(m, "failures", json_integer(v->failures));
+    json_object_set_new(m, "events", json_integer((json_int_t)v->events));
+    if (v->started_ns && v->finished_ns >= v->started_ns)
+        json_object_set_new(m, "runSeconds", json_real((v->finished_ns - v->started_ns) / 1e9));
+    json_object_set_new(j, "metrics", m);
+    json_t *result, *error;
+    job_outcome(v, &result, &error);
+    if (result != NULL)
+        json_object_set_new(j, "result", result);
+    if (error != NULL)
+        json_object_set_new(j, "error", error);
+    json_object_set_new(j, "seq", json_integer((json_int_t)v->last_seq));
+    return j;
+}
+
+/* ---- JSON text without jansson objects --------------------------------------------
+ *
+ * The hot answers (one job, a submission's receipt) are written straight
+ * into a buffer by api/jtext, byte for byte what json_dumps(...,
+ * JSON_COMPACT) gives for the same jansson object; building and freeing ~25
+ * jansson values per answer was a third of get_job's own time. A string
+ * that is not valid UTF-8 (jansson refuses it) makes the writer fail, and
+ * the caller falls back to jansson. */
+
+/* job_json's text; -1 if a string is not valid UTF-8 (then use job_json). */
+static int job_text(djs_buf_t *b, const djs_job_view_t *v)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    memset(&sp, 0, sizeof(sp));
+    if (djs_event_decode(v->submit.base, v->submit.len, &ev) == 0)
+        djs_body_read_job_spec(ev.body, ev.body_len, &sp);
+    const char *st = djs_job_state_name(v->state), *pr = djs_priority_name(v->prio);
+    djs_jt_lit(b, "{\"id\":");
+    djs_jt_id(b, &v->id);
+    djs_jt_lit(b, ",\"name\":");
+    if (djs_jt_str(b, sp.name.p ? sp.name.p : "", sp.name.len) != 0)
+        return -1;
+    djs_jt_lit(b, ",\"description\":");
+    if (djs_jt_str(b, sp.description.p ? sp.description.p : "", sp.description.len) != 0)
+        return -1;
+    djs_jt_lit(b, ",\"owner\":");
+    if (djs_jt_str(b, sp.owner.p ? sp.owner.p : "", sp.owner.len) != 0)
+        return -1;
+    djs_jt_lit(b, ",\"status\":");
+    djs_jt_str(b, st, strlen(st));
+    djs_jt_lit(b, ",\"priority\":");
+    djs_jt_str(b, pr, strlen(pr));
+    djs_jt_lit(b, ",\"createdAt\":");
+    djs_jt_time(b, v->created_ns);
+    djs_jt_lit(b, ",\"startedAt\":");
+    djs_jt_time(b, v->started_ns);
+    djs_jt_lit(b, ",\"finishedAt\":");
+    djs_jt_time(b, v->finished_ns);
+    djs_jt_lit(b, ",\"assignedWorker\":");
+    if (djs_id_is_nil(&v->worker))
+        djs_jt_lit(b, "null");
+    else
+        djs_jt_id(b, &v->worker);
+    djs_jt_lit(b, ",\"attempt\":");
+    djs_jt_int(b, v->attempt);
+    djs_jt_lit(b, ",\"maxRetries\":");
+    djs_jt_int(b, v->max_retries);
+    djs_jt_lit(b, ",\"timeoutSeconds\":");
+    djs_jt_int(b, v->timeout_s);
+    djs_jt_lit(b, ",\"dependencies\":[");
+    for (uint32_t i = 0; i < sp.ndeps; i++) {
+        djs_id_t d;
+        memcpy(d.b, sp.deps + 16 * i, 16);
+        if (i > 0)
+            djs_jt_lit(b, ",");
+        djs_jt_id(b, &d);
+    }
+    djs_jt_lit(b, "],\"progress\":{\"percentage\":");
+    djs_jt_int(b, v->percent);
+    djs_jt_lit(b, ",\"estimatedCompletion\":");
+    djs_jt_time(b, v->eta_ns);
+    djs_jt_lit(b, "},\"metrics\":{\"failures\":");
+    djs_jt_int(b, v->failures);
+    djs_jt_lit(b, ",\"events\":");
+    djs_jt_int(b, (int64_t)v->events);
+    if (v->started_ns && v->finished_ns >= v->started_ns) {
+        djs_jt_lit(b, ",\"runSeconds\":");
+        djs_jt_real(b, (v->finished_ns - v->started_ns) / 1e9);
+    }
+    djs_jt_lit(b, "}");
+    json_t *outcome[2];
+    job_outcome(v, &outcome[0], &outcome[1]);
+    for (int k = 0; k < 2; k++) { /* jansson's rendering of the values, as in job_json */
+        if (outcome[k] == NULL)
+            continue;
+        char *t = json_dumps(outcome[k], JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(outcome[k]);
+        if (t == NULL) {
+            if (k == 0)
+                json_decref(outcome[1]);
+            return -1;
+        }
+        djs_jt_lit(b, k == 0 ? ",\"result\":" : ",\"error\":");
+        djs_jt_lit(b, t);
+        free(t);
+    }
+    djs_jt_lit(b, ",\"seq\":");
+    djs_jt_int(b, (int64_t)v->last_seq);
+    djs_jt_lit(b, "}");
+    return 0;
+}
+
+/* Fold job id as of at_seq into v (initialised here; the caller disposes
+ * it). DJS_ENOTFOUND also for another owner's job when who is a user: a
+ * user sees only its own jobs, and learns nothing of others'. */
+static int view_job(djs_server_t *s, const djs_principal_t *who, const djs_id_t *id, uint64_t at_seq, djs_job_view_t *v)
+{
+    djs_job_view_init(v);
+    int rc = djs_job_view_at(djs_engine_log(s->engine), id, at_seq, v);
+    if (rc == 0 && who->role == DJS_ROLE_USER) {
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        if (djs_event_decode(v->submit.base, v->submit.len, &ev) != 0 || djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 ||
+            sp.owner.len != strlen(who->sub) || memcmp(sp.owner.p, who->sub, sp.owner.len) != 0)
+            rc = DJS_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* GET /jobs/{id}, now or at ?at_seq / ?as_of */
+int djs__jobs_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    uint64_t at;
+    int given;
+    if (djs__read_point(s, req, &at, &given) != 0)
+        return 0;
+    djs_job_view_t v;
+    int rc = view_job(s, who, id, given ? at : UINT64_MAX, &v);
+    if (rc == 0) {
+        djs_buf_t *b = &s->scratch;
+        djs_buf_reset(b);
+        if (job_text(b, &v) == 0) {
+#ifdef DJS_CHECK_RENDER /* sanitizer builds (the tests) compare with jansson's text */
+            json_t *j = job_json(&v);
+            char *t = json_dumps(j, JSON_COMPACT);
+            if (t == NULL || strlen(t) != b->len || memcmp(t, b->base, b->len) != 0) {
+                fprintf(stderr, "job_text differs from job_json:\n%.*s\n%s\n", (int)b->len, (const char *)b->base, t);
+                abort();
+            }
+            free(t);
+            json_decref(j);
+#endif
+            djs__send_text(req, 200, (const char *)b->base, b->len, v.last_seq);
+        } else {
+            json_t *j = job_json(&v);
+            djs__send_json(req, 200, j, v.last_seq);
+            json_decref(j);
+        }
+    } else if (rc == DJS_ENOTFOUND) {
+        djs__problem(req, 404, "not-found", "Not Found", "no such job");
+    } else {
+        djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_job_view_dispose(&v);
+    return 0;
+}
+
+static const char *const job_fields[] = {
+    "name", "description", "priority", "payload", "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+static const char *const workflow_job_fields[] = {
+    "key",          "dependsOn",      "name",       "description",          "priority", "payload",
+    "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+
+/* Room for one job's arrays while its request is being read. */
+typedef struct job_slots {
+    djs_id_t deps[DJS_JOB_MAX_DEPS];
+    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    djs_str_t keys[DJS_JOB_MAX_DEPS];
+    djs_buf_t payload;
+} job_slots_t;
+
+/* Validate the shape of a job object; fills r (strings point into j). `at`
+ * prefixes field names in error details ("" or "jobs[3]."); a workflow job
+ * (wf) may also carry key and dependsOn. */
+static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, job_slots_t *sl, const char *at, int wf)
+{
+    json_t *x;
+    char f[96];
+    if (djs__only_fields(req, j, wf ? workflow_job_fields : job_fields) != 0)
+        return -1;
+#define WRONG(field, what) (snprintf(f, sizeof(f), "%s%s", at, field), djs__wrong_type(req, f, what), -1)
+#define LIMIT(what) (snprintf(f, sizeof(f), "%s" what, at), djs__problem(req, 422, "limit-exceeded", "Limit exceeded", f), -1)
+    x = json_object_get(j, "name");
+    if (!json_is_string(x))
+        return WRONG("name", "a string");
+    r->spec.name = (djs_str_t){json_string_value(x), json_string_length(x)};
+    if ((x = json_object_get(j, "description")) != NULL) {
+        if (!json_is_string(x))
+            return WRONG("description", "a string");
+        r->spec.description = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    r->spec.priority = DJS_PRIO_NORMAL;
+    if ((x = json_object_get(j, "priority")) != NULL) {
+        int p = json_is_string(x) ? djs_priority_parse(json_string_value(x), json_string_length(x)) : -1;
+        if (p < 0)
+            return WRONG("priority", "one of HIGH, NORMAL, LOW");
+        r->spec.priority = (uint8_t)p;
+    }
+    if ((x = json_object_get(j, "timeoutSeconds")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX)
+            return WRONG("timeoutSeconds", "a non-negative integer");
+        r->spec.timeout_s = (uint32_t)json_integer_value(x);
+    }
+    if ((x = json_object_get(j, "maxRetries")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX)
+            return WRONG("maxRetries", "a non-negative integer");
+        r->spec.max_retries = (uint32_t)json_integer_value(x);
+    }
+    if ((x = json_object_get(j, "payload")) != NULL) {
+        if (!json_is_object(x))
+            return WRONG("payload", "an object");
+        if (djs__pack_json(&sl->payload, x) != 0)
+            return LIMIT("payload is nested too deeply");
+        r->spec.payload = sl->payload.base;
+        r->spec.payload_len = sl->payload.len;
+    }
+    if ((x = json_object_get(j, "dependencies")) != NULL) {
+        if (!json_is_array(x))
+            return WRONG("dependencies", "an array of job ids");
+        if (json_array_size(x) > DJS_JOB_MAX_DEPS)
+            return LIMIT("dependencies: more than 256");
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *d = json_array_get(x, i);
+            if (!json_is_string(d) || djs_id_parse(json_string_value(d), json_string_length(d), &sl->deps[i]) != 0)
+                return WRONG("dependencies[]", "job ids (UUID strings)");
+        }
+        r->dep_ids = sl->deps;
+        r->ndep_ids = (uint32_t)json_array_size(x);
+    }
+    if ((x = json_object_get(j, "requiredCapabilities")) != NULL) {
+        if (!json_is_array(x))
+            return WRONG("requiredCapabilities", "an array of strings");
+        if (json_array_size(x) > DJS_JOB_MAX_CAPS)
+            return LIMIT("requiredCapabilities: more than 32");
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *c = json_array_get(x, i);
+            if (!json_is_string(c))
+                return WRONG("requiredCapabilities[]", "strings");
+            sl->caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
+        }
+        r->caps = sl->caps;
+        r->ncaps = (uint32_t)json_array_size(x);
+    }
+    if ((x = json_object_get(j, "key")) != NULL) {
+        if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > DJS_JOB_MAX_NAME)
+            return WRONG("key", "a non-empty string of at most 256 bytes");
+        r->key = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "dependsOn")) != NULL) {
+        if (!json_is_array(x))
+            return WRONG("dependsOn", "an array of keys of this workflow's jobs");
+        if (json_array_size(x) + r->ndep_ids > DJS_JOB_MAX_DEPS)
+            return LIMIT("dependencies and dependsOn: more than 256 together");
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *d = json_array_get(x, i);
+            if (!json_is_string(d))
+                return WRONG("dependsOn[]", "keys (strings)");
+            sl->keys[i] = (djs_str_t){json_string_value(d), json_string_length(d)};
+        }
+        r->dep_keys = sl->keys;
+        r->ndep_keys = (uint32_t)json_array_size(x);
+    }
+#undef LIMIT
+#undef WRONG
+    return 0;
+}
+
+/* POST /jobs: one job object, or {"jobs":[...]} submitted atomically as a
+ * workflow whose jobs may depend on each other by key. */
+int djs__jobs_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id, (void)arg;
+    json_t *j = djs__read_json_body(req);
+    if (j == NULL)
+        return 0;
+    json_t *list = json_object_get(j, "jobs");
+    int wf = list != NULL;
+    size_t n = 1;
+    if (wf) {
+        static const char *const only_jobs[] = {"jobs", NULL};
+        if (djs__only_fields(req, j, only_jobs) != 0)
+            goto out;
+        if (!json_is_array(list) || json_array_size(list) == 0) {
+            djs__wrong_type(req, "jobs", "a non-empty array of job objects");
+            goto out;
+        }
+        if ((n = json_array_size(list)) > DJS_WORKFLOW_MAX_JOBS) {
+            djs__problem(req, 422, "limit-exceeded", "Limit exceeded", "jobs: a workflow holds at most 1000 jobs");
+            goto out;
+        }
+    }
+    djs_job_request_t *r = djs_calloc(n, sizeof(*r));
+    job_slots_t *sl = djs_malloc(n * sizeof(*sl));
+    djs_id_t *ids = djs_malloc(n * sizeof(*ids));
+    size_t ready = 0;
+    int bad = 0;
+    for (; ready < n && !bad; ready++) {
+        char at[32] = "";
+        json_t *one = wf ? json_array_get(list, ready) : j;
+        djs_buf_init(&sl[ready].payload);
+        if (wf)
+            snprintf(at, sizeof(at), "jobs[%zu].", ready);
+        if (!json_is_object(one))
+            bad = (djs__wrong_type(req, "jobs[]", "job objects"), 1);
+        else
+            bad = read_job(req, one, &r[ready], &sl[ready], at, wf) != 0;
+    }
+    if (!bad) {
+        h2o_iovec_t idem;
+        if (djs__header_value(req, NULL, "idempotency-key", &idem)) {
+            for (size_t i = 0; i < idem.len && !bad; i++)
+                if (idem.base[i] < 0x21 || idem.base[i] > 0x7e)
+                    bad = (djs__problem(req, 400, "invalid-header", "Invalid header",
+                                        "Idempotency-Key must be printable ASCII without spaces (at most 128 bytes)"),
+                           1);
+            r[0].spec.idem_key = (djs_str_t){idem.base, idem.len};
+        }
+    }
+    if (!bad) {
+        uint64_t seq;
+        int existed;
+        int rc = djs_engine_submit(s->engine, who->sub, r, (uint32_t)n, ids, &seq, &existed);
+        if (rc != 0) {
+            djs__engine_problem(req, s->engine, rc);
+        } else if (!wf || existed) {
+            /* {"id":...,"status":...,"seq":...} as jansson writes it */
+            char text[128], idt[DJS_ID_TEXT_LEN + 1];
+            djs_id_format(&ids[0], idt);
+            int len = snprintf(text, sizeof(text), "{\"id\":\"%s\",\"status\":\"%s\",\"seq\":%" PRId64 "}", idt,
+                               existed ? "EXISTS" : "ACCEPTED", (int64_t)seq);
+            djs__reply_when_durable_text(s, req, seq, existed ? 200 : 201, text, (size_t)len);
+        } else {
+            json_t *b = json_object(), *out = json_array();
+            for (size_t i = 0; i < n; i++) {
+                json_t *o = json_object();
+                if (r[i].key.len > 0)
+                    json_object_set_new(o, "key", json_stringn(r[i].key.p, r[i].key.len));
+                json_object_set_new(o, "id", djs_json_id(&ids[i]));
+                json_array_append_new(out, o);
+            }
+            json_object_set_new(b, "jobs", out);
+            json_object_set_new(b, "status", json_string(existed ? "EXISTS" : "ACCEPTED"));
+            json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+            djs__reply_when_durable(s, req, seq, existed ? 200 : 201, b);
+        }
+    }
+    for (size_t i = 0; i < ready; i++)
+        djs_buf_dispose(&sl[i].payload);
+    djs_free(ids);
+    djs_free(sl);
+    djs_free(r);
+out:
+    json_decref(j);
+    return 0;
+}
+
+/* POST /jobs/{id}/cancel */
+int djs__jobs_cancel(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    uint64_t seq;
+    if (!djs__owns(s, who, id))
+        return djs__problem(req, 404, "not-found", "Not Found", "no such job");
+    int rc = djs_engine_cancel(s->engine, who->sub, id, &seq);
+    if (rc != 0)
+        return djs__engine_problem(req, s->engine, rc);
+    json_t *b = json_pack("{s:o, s:s, s:I}", "id", djs_json_id(id), "status", "CANCELLED", "seq", (json_int_t)seq);
+    return djs__reply_when_durable(s, req, seq, 200, b);
+}
+
+/* POST /jobs/{id}/output?workerId=&attempt=&offset=: raw bytes the running
+ * attempt printed, at byte `offset` of this attempt's output. */
+int djs__jobs_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    const djs_id_t *job = id;
+    const char *v;
+    size_t vlen;
+    djs_id_t wid;
+    if (!djs_query_str(req, "workerId", &v, &vlen) || djs_id_parse(v, vlen, &wid) != 0)
+        return djs__wrong_type(req, "workerId", "the worker's id (query parameter)");
+    if (!djs__worker_self(s, req, who, &wid))
+        return 0;
+    uint64_t attempt, offset;
+    if (djs__query_number(req, "attempt", 0, &attempt) != 0 || djs__query_number(req, "offset", UINT64_MAX, &offset) != 0)
+        return 0;
+    if (attempt == 0 || attempt > UINT32_MAX)
+        return djs__wrong_type(req, "attempt", "the assignment's attempt number (query parameter)");
+    if (offset == UINT64_MAX)
+        return djs__wrong_type(req, "offset", "the byte offset of this chunk in the attempt's output (query parameter)");
+    if (req->entity.len > 0 && !djs__media_type_is(req, "application/octet-stream") && !djs__media_type_is(req, "text/plain"))
+        return djs__problem(req, 415, "unsupported-media-type", "Unsupported Media Type", "send application/octet-stream");
+    uint64_t seq, received = UINT64_MAX; /* set by the engine once the attempt is known */
+    int rc = djs_engine_output(s->engine, &wid, job, (uint32_t)attempt, offset, (const uint8_t *)req->entity.base, req->entity.len,
+                               &seq, &received);
+    if (rc == DJS_ECONFLICT && received != UINT64_MAX && received != offset) /* a gap: say where to resume */
+        return djs__problem_ext(req, 409, "conflict", "Conflict", djs_engine_errmsg(s->engine),
+                                json_pack("{s:I}", "received", (json_int_t)received));
+    if (rc != 0)
+        return djs__engine_problem(req, s->engine, rc);
+    json_t *b = json_pack("{s:o, s:I}", "id", djs_json_id(job), "received", (json_int_t)received);
+    if (seq == 0)
+        return djs__send_json_new(req, 200, b, 0);
+    json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+    return djs__reply_when_durable(s, req, seq, 200, b);
+}
+
+/* GET /jobs/{id}/logs?offset=&limit=: the stored output from offset on,
+ * raw; DJS-Log-Next-Offset says where to go on, DJS-Log-Complete whether
+ * the job is finished and everything was returned. */
+int djs__jobs_logs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    uint64_t offset, limit;
+    if (djs__query_number(req, "offset", 0, &offset) != 0 || djs__query_number(req, "limit", 256 * 1024, &limit) != 0)
+        return 0;
+    if (limit == 0 || limit > (1u << 20))
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 1048576 bytes");
+    djs_job_view_t v;
+    int rc = view_job(s, who, id, UINT64_MAX, &v);
+    if (rc != 0) {
+        djs_job_view_dispose(&v);
+        return rc == DJS_ENOTFOUND ? djs__problem(req, 404, "not-found", "Not Found", "no such job")
+                                   : djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_buf_t out;
+    djs_buf_init(&out);
+    uint64_t next = offset;
+    if (offset < v.out_len) {
+        uint64_t max = v.out_len - offset < limit ? v.out_len - offset : limit;
+        rc = djs_log_read_output(djs_engine_log(s->engine), id, offset, (size_t)max, &out, &next);
+    }
+    if (rc != 0) {
+        djs_buf_dispose(&out);
+        djs_job_view_dispose(&v);
+        return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    int complete = djs_job_state_final(v.state) && next >= v.out_len;
+    djs__observe(req, 200);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+    char *hv = h2o_mem_alloc_pool(&req->pool, 24);
+    int hn = snprintf(hv, 24, "%" PRIu64, next);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-log-next-offset"), 0, NULL, hv, (size_t)hn);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-log-complete"), 0, NULL, complete ? "true" : "false",
+                          complete ? 4 : 5);
+    char *sv = h2o_mem_alloc_pool(&req->pool, 24);
+    int sn = snprintf(sv, 24, "%" PRIu64, v.last_seq);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-seq"), 0, NULL, sv, (size_t)sn);
+    char *copy = h2o_mem_alloc_pool(&req->pool, out.len + 1);
+    if (out.len > 0)
+        memcpy(copy, out.base, out.len);
+    req->res.content_length = out.len;
+    h2o_send_inline(req, copy, out.len);
+    djs_buf_dispose(&out);
+    djs_job_view_dispose(&v);
+    return 0;
+}
+
+/* DELETE /jobs/{id} and POST /jobs/{id}/retry: arg "delete" or "retry" */
+int djs__jobs_command(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    const char *what = arg;
+    uint64_t seq;
+    int rc;
+    if (!djs__owns(s, who, id))
+        return djs__problem(req, 404, "not-found", "Not Found", "no such job");
+    if (strcmp(what, "retry") == 0)
+        rc = djs_engine_retry(s->engine, who->sub, id, &seq);
+    else
+        rc = djs_engine_delete(s->engine, who->sub, id, &seq);
+    if (rc != 0)
+        return djs__engine_problem(req, s->engine, rc);
+    return djs__reply_when_durable(s, req, seq, 200,
+                                   json_pack("{s:o, s:s, s:I}", "id", djs_json_id(id), "status",
+                                             strcmp(what, "retry") == 0 ? "QUEUED" : "DELETED", "seq", (json_int_t)seq));
+}
+
+/* PUT /jobs/{id}: name, description, priority, maxRetries, timeoutSeconds */
+int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    static const char *const fields[] = {"name", "description", "priority", "maxRetries", "timeoutSeconds", NULL};
+    json_t *j = djs__read_json_body(req), *x;
+    if (j == NULL)
+        return 0;
+    djs_job_change_t c;
+    memset(&c, 0, sizeof(c));
+    if (djs__only_fields(req, j, fields) != 0)
+        goto out;
+    if (!djs__owns(s, who, id)) {
+        djs__problem(req, 404, "not-found", "Not Found", "no such job");
+        goto out;
+    }
+    if ((x = json_object_get(j, "name")) != NULL) {
+        if (!json_is_string(x)) {
+            djs__wrong_type(req, "name", "a string");
+            goto out;
+        }
+        c.has_name = 1;
+        c.name = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "description")) != NULL) {
+        if (!json_is_string(x)) {
+            djs__wrong_type(req, "description", "a string");
+            goto out;
+        }
+        c.has_description = 1;
+        c.description = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "priority")) != NULL) {
+        int pr = json_is_string(x) ? djs_priority_parse(json_string_value(x), json_string_length(x)) : -1;
+        if (pr < 0) {
+            djs__wrong_type(req, "priority", "one of HIGH, NORMAL, LOW");
+            goto out;
+        }
+        c.has_priority = 1;
+        c.priority = (uint8_t)pr;
+    }
+    if ((x = json_object_get(j, "maxRetries")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX) {
+            djs__wrong_type(req, "maxRetries", "a non-negative integer");
+            goto out;
+        }
+        c.has_max_retries = 1;
+        c.max_retries = (uint32_t)json_integer_value(x);
+    }
+    if ((x = json_object_get(j, "timeoutSeconds")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX) {
+            djs__wrong_type(req, "timeoutSeconds", "a non-negative integer");
+            goto out;
+        }
+        c.has_timeout = 1;
+        c.timeout_s = (uint32_t)json_integer_value(x);
+    }
+    uint64_t seq;
+    int rc = djs_engine_update(s->engine, who->sub, id, &c, &seq);
+    if (rc != 0)
+        djs__engine_problem(req, s->engine, rc);
+    else
+        djs__reply_when_durable(s, req, seq, 200,
+                                json_pack("{s:o, s:s, s:I}", "id", djs_json_id(id), "status", "UPDATED", "seq", (json_int_t)seq));
+out:
+    json_decref(j);
+    return 0;
+}
+
+/* GET /jobs?status=&priority=&owner=&limit=&cursor=: live jobs in id
+ * (creation) order, a page after the cursor id. Each page is one pass over
+ * the live projection keeping the `limit` smallest ids past the cursor. */
+/* 1 if the capability set `set` holds the capability cap. */
+static int set_has(const djs_state_t *st, uint32_t set, const char *cap, size_t len)
+{
+    djs_str_t names[DJS_JOB_MAX_CAPS];
+    uint32_t n = djs_state_cap_names(st, set, names, DJS_JOB_MAX_CAPS);
+    for (uint32_t i = 0; i < n && i < DJS_JOB_MAX_CAPS; i++)
+        if (names[i].len == len && memcmp(names[i].p, cap, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if the job's name (in its job.submitted record) starts with prefix. */
+static int name_has_prefix(djs_server_t *s, const djs_job_t *j, const char *prefix, size_t len, djs_buf_t *rec)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    djs_buf_reset(rec);
+    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
+           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && sp.name.len >= len && memcmp(sp.name.p, prefix, len) == 0;
+}
+
+int djs__jobs_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id, (void)arg;
+    uint64_t limit, at;
+    int given;
+    if (djs__query_number(req, "limit", 50, &limit) != 0 || djs__read_point(s, req, &at, &given) != 0)
+        return 0;
+    const djs_state_t *cst = djs_engine_state(s->engine);
+    if (given) {
+        int rc = djs_engine_state_at(s->engine, at, &cst);
+        if (rc != 0)
+            return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    djs_state_t *st = (djs_state_t *)cst; /* read only below */
+    const char *cap = NULL, *prefix = NULL;
+    size_t cap_len = 0, prefix_len = 0;
+    djs_query_str(req, "capability", &cap, &cap_len);
+    djs_query_str(req, "name_prefix", &prefix, &prefix_len);
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    int status = -1, prio = -1;
+    const char *v;
+    size_t len;
+    djs_id_t cursor = {{0}};
+    const char *owner = who->role == DJS_ROLE_USER ? who->sub : NULL;
+    size_t owner_len = owner ? strlen(owner) : 0;
+    if (limit == 0 || limit > 500)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 500");
+    if (djs_query_str(req, "status", &v, &len) && (status = djs_job_state_parse(v, len)) < 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "status is not a job state");
+    if (djs_query_str(req, "priority", &v, &len) && (prio = djs_priority_parse(v, len)) < 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "priority is not HIGH, NORMAL or LOW");
+    if (djs_query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page");
+    if (owner == NULL && djs_query_str(req, "owner", &v, &len))
+        owner = v, owner_len = len;
+    uint32_t *page = djs_malloc(((size_t)limit + 1) * sizeof(uint32_t)), n = 0;
+    for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
+        djs_job_t *j = djs_state_job_at(st, slot);
+        if (j == NULL || djs_id_cmp(&j->id, &cursor) <= 0 || (status >= 0 && j->state != status) || (prio >= 0 && j->prio != prio))
+            continue;
+        if (owner != NULL) {
+            size_t ol;
+            const char *o = djs_state_str(st, j->owner, &ol);
+            if (ol != owner_len || memcmp(o, owner, ol) != 0)
+                continue;
+        }
+        if (cap != NULL && !set_has(st, j->cls, cap, cap_len))
+            continue;
+        if (prefix != NULL && !name_has_prefix(s, j, prefix, prefix_len, &rec))
+            continue;
+        /* insertion into the sorted page, dropping the largest past limit */
+        uint32_t i = n;
+        while (i > 0 && djs_id_cmp(&djs_state_job_at(st, page[i - 1])->id, &j->id) > 0) {
+            page[i] = page[i - 1];
+            i--;
+        }
+        if (i < limit) {
+            page[i] = slot;
+            if (n < limit)
+                n++;
+        }
+    }
+    json_t *list = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+        djs_job_t *j = djs_state_job_at(st, page[i]);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", djs_json_id(&j->id));
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        djs_buf_reset(&rec);
+        if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
+            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
+            json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+        size_t ol;
+        const char *ow = djs_state_str(st, j->owner, &ol);
+        json_object_set_new(o, "owner", json_stringn(ow, ol));
+        json_object_set_new(o, "status", json_string(djs_job_state_name(j->state)));
+        json_object_set_new(o, "priority", json_string(djs_priority_name(j->prio)));
+        json_object_set_new(o, "attempt", json_integer(j->attempt));
+        json_object_set_new(o, "progress", json_integer(j->percent));
+        json_object_set_new(o, "assignedWorker",
+                            j->worker != DJS_NONE ? djs_json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
+        json_object_set_new(o, "createdAt", djs_json_time(j->created_ns));
+        json_array_append_new(list, o);
+    }
+    djs_buf_dispose(&rec);
+    json_t *b = json_pack("{s:o}", "jobs", list);
+    json_object_set_new(b, "next", n == limit ? djs_json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());
+    djs_free(page);
+    return djs__send_json_new(req, 200, b, given ? at : djs_state_seq(st));
+}
+
+/* GET /jobs/{id}/history: the job's events, paged as GET /events. */
+int djs__jobs_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)arg;
+    if (!djs__owns(s, who, id))
+        return djs__problem(req, 404, "not-found", "Not Found", "no such job");
+    return djs__events_page(s, req, id);
+}
