@@ -310,6 +310,21 @@ int djs__pack_json(djs_buf_t *out, const json_t *v)
     return pack_json(&pk, v, 1);
 }
 
+int djs__json_strings(h2o_req_t *req, const json_t *x, const djs_str_t **out, uint32_t *n)
+{
+    size_t len = json_array_size(x);
+    djs_str_t *v = len > 0 ? h2o_mem_alloc_pool(&req->pool, len * sizeof(*v)) : NULL;
+    for (size_t i = 0; i < len; i++) {
+        json_t *c = json_array_get(x, i);
+        if (!json_is_string(c))
+            return DJS_EINVAL;
+        v[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
+    }
+    *out = v;
+    *n = (uint32_t)len;
+    return 0;
+}
+
 int djs__header_value(h2o_req_t *req, const h2o_token_t *tok, const char *name, h2o_iovec_t *out)
 {
     ssize_t i =

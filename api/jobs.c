@@ -234,31 +234,42 @@ int djs__jobs_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     return 0;
 }
 
-static const char *const job_fields[] = {
-    "name", "description", "priority", "payload", "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
-static const char *const workflow_job_fields[] = {
-    "key",          "dependsOn",      "name",       "description",          "priority", "payload",
-    "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+/* Reading a submission: the strings of each djs_job_request_t point into
+ * the request's JSON, its arrays come from the request's pool, and its
+ * payload is packed into a buffer of its own (payloads[i], disposed by the
+ * caller).
+ *
+ * Limits: the engine owns the limits of a job spec (name and description
+ * lengths, number of dependencies and capabilities, key length, retries,
+ * timeout, workflow size: djs_engine_submit's validation, whose message
+ * names the field and becomes the problem's detail). Here only the shape is
+ * checked: JSON types, integers that fit their fields, the payload's JSON
+ * depth. So the arrays are as long as the request says; what bounds them
+ * is the body cap (cfg.max_body, 1 MiB by default): a dependency takes at
+ * least 3 bytes of body (16 here), a capability or key 3 (16 here), a job
+ * object 3 (about 250 here), the same order as jansson's own objects. */
 
-/* Room for one job's arrays while its request is being read. */
-typedef struct job_slots {
-    djs_id_t deps[DJS_JOB_MAX_DEPS];
-    djs_str_t caps[DJS_JOB_MAX_CAPS];
-    djs_str_t keys[DJS_JOB_MAX_DEPS];
-    djs_buf_t payload;
-} job_slots_t;
+/* The dependencies (job ids) of x, an array, into the request's pool. */
+static int read_dep_ids(h2o_req_t *req, const json_t *x, djs_job_request_t *r)
+{
+    size_t n = json_array_size(x);
+    djs_id_t *ids = n > 0 ? h2o_mem_alloc_pool(&req->pool, n * sizeof(*ids)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_array_get(x, i);
+        if (!json_is_string(d) || djs_id_parse(json_string_value(d), json_string_length(d), &ids[i]) != 0)
+            return DJS_EINVAL;
+    }
+    r->dep_ids = ids;
+    r->ndep_ids = (uint32_t)n;
+    return 0;
+}
 
-/* Validate the shape of a job object; fills r (strings point into j). `at`
- * prefixes field names in error details ("" or "jobs[3]."); a workflow job
- * (wf) may also carry key and dependsOn. */
-static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, job_slots_t *sl, const char *at, int wf)
+/* name, description, priority, timeoutSeconds, maxRetries, payload. */
+static int read_job_fields(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_buf_t *payload, const char *at)
 {
     json_t *x;
     char f[96];
-    if (djs__only_fields(req, j, wf ? workflow_job_fields : job_fields) != 0)
-        return -1;
 #define WRONG(field, what) (snprintf(f, sizeof(f), "%s%s", at, field), djs__wrong_type(req, f, what), -1)
-#define LIMIT(what) (snprintf(f, sizeof(f), "%s" what, at), djs__problem(req, 422, "limit-exceeded", "Limit exceeded", f), -1)
     x = json_object_get(j, "name");
     if (!json_is_string(x))
         return WRONG("name", "a string");
@@ -288,60 +299,130 @@ static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, job_slots_t
     if ((x = json_object_get(j, "payload")) != NULL) {
         if (!json_is_object(x))
             return WRONG("payload", "an object");
-        if (djs__pack_json(&sl->payload, x) != 0)
-            return LIMIT("payload is nested too deeply");
-        r->spec.payload = sl->payload.base;
-        r->spec.payload_len = sl->payload.len;
+        if (djs__pack_json(payload, x) != 0) {
+            snprintf(f, sizeof(f), "%spayload is nested too deeply", at);
+            return djs__problem(req, 422, "limit-exceeded", "Limit exceeded", f), -1;
+        }
+        r->spec.payload = payload->base;
+        r->spec.payload_len = payload->len;
     }
+#undef WRONG
+    return 0;
+}
+
+/* dependencies, requiredCapabilities, and a workflow job's key and dependsOn. */
+static int read_job_links(h2o_req_t *req, json_t *j, djs_job_request_t *r, const char *at)
+{
+    json_t *x;
+    char f[96];
+#define WRONG(field, what) (snprintf(f, sizeof(f), "%s%s", at, field), djs__wrong_type(req, f, what), -1)
     if ((x = json_object_get(j, "dependencies")) != NULL) {
         if (!json_is_array(x))
             return WRONG("dependencies", "an array of job ids");
-        if (json_array_size(x) > DJS_JOB_MAX_DEPS)
-            return LIMIT("dependencies: more than 256");
-        for (size_t i = 0; i < json_array_size(x); i++) {
-            json_t *d = json_array_get(x, i);
-            if (!json_is_string(d) || djs_id_parse(json_string_value(d), json_string_length(d), &sl->deps[i]) != 0)
-                return WRONG("dependencies[]", "job ids (UUID strings)");
-        }
-        r->dep_ids = sl->deps;
-        r->ndep_ids = (uint32_t)json_array_size(x);
+        if (read_dep_ids(req, x, r) != 0)
+            return WRONG("dependencies[]", "job ids (UUID strings)");
     }
     if ((x = json_object_get(j, "requiredCapabilities")) != NULL) {
         if (!json_is_array(x))
             return WRONG("requiredCapabilities", "an array of strings");
-        if (json_array_size(x) > DJS_JOB_MAX_CAPS)
-            return LIMIT("requiredCapabilities: more than 32");
-        for (size_t i = 0; i < json_array_size(x); i++) {
-            json_t *c = json_array_get(x, i);
-            if (!json_is_string(c))
-                return WRONG("requiredCapabilities[]", "strings");
-            sl->caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
-        }
-        r->caps = sl->caps;
-        r->ncaps = (uint32_t)json_array_size(x);
+        if (djs__json_strings(req, x, &r->caps, &r->ncaps) != 0)
+            return WRONG("requiredCapabilities[]", "strings");
     }
     if ((x = json_object_get(j, "key")) != NULL) {
-        if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > DJS_JOB_MAX_NAME)
+        /* an empty key would read as no key: refused here; its length is the engine's */
+        if (!json_is_string(x) || json_string_length(x) == 0)
             return WRONG("key", "a non-empty string of at most 256 bytes");
         r->key = (djs_str_t){json_string_value(x), json_string_length(x)};
     }
     if ((x = json_object_get(j, "dependsOn")) != NULL) {
         if (!json_is_array(x))
             return WRONG("dependsOn", "an array of keys of this workflow's jobs");
-        if (json_array_size(x) + r->ndep_ids > DJS_JOB_MAX_DEPS)
-            return LIMIT("dependencies and dependsOn: more than 256 together");
-        for (size_t i = 0; i < json_array_size(x); i++) {
-            json_t *d = json_array_get(x, i);
-            if (!json_is_string(d))
-                return WRONG("dependsOn[]", "keys (strings)");
-            sl->keys[i] = (djs_str_t){json_string_value(d), json_string_length(d)};
-        }
-        r->dep_keys = sl->keys;
-        r->ndep_keys = (uint32_t)json_array_size(x);
+        if (djs__json_strings(req, x, &r->dep_keys, &r->ndep_keys) != 0)
+            return WRONG("dependsOn[]", "keys (strings)");
     }
-#undef LIMIT
 #undef WRONG
     return 0;
+}
+
+static const char *const job_fields[] = {
+    "name", "description", "priority", "payload", "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+static const char *const workflow_job_fields[] = {
+    "key",          "dependsOn",      "name",       "description",          "priority", "payload",
+    "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+
+/* Validate the shape of a job object into r. `at` prefixes field names in
+ * error details ("" or "jobs[3]."); a workflow job (wf) may also carry key
+ * and dependsOn. -1 after answering 400 or 422. */
+static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_buf_t *payload, const char *at, int wf)
+{
+    if (djs__only_fields(req, j, wf ? workflow_job_fields : job_fields) != 0)
+        return -1;
+    if (read_job_fields(req, j, r, payload, at) != 0 || read_job_links(req, j, r, at) != 0)
+        return -1;
+    return 0;
+}
+
+/* The Idempotency-Key header, if any, into r (the first job): printable
+ * ASCII without spaces; its length is the engine's. -1 after a 400. */
+static int read_idem_key(h2o_req_t *req, djs_job_request_t *r)
+{
+    h2o_iovec_t idem;
+    if (!djs__header_value(req, NULL, "idempotency-key", &idem))
+        return 0;
+    for (size_t i = 0; i < idem.len; i++)
+        if (idem.base[i] < 0x21 || idem.base[i] > 0x7e)
+            return djs__problem(req, 400, "invalid-header", "Invalid header",
+                                "Idempotency-Key must be printable ASCII without spaces (at most 128 bytes)"),
+                   -1;
+    r->spec.idem_key = (djs_str_t){idem.base, idem.len};
+    return 0;
+}
+
+/* The n jobs of the body (j itself, or the items of list for a workflow)
+ * into r[0..n) and payloads[0..n) (each initialised here once reached:
+ * *ready says how many, to dispose of). -1 after answering 400 or 422. */
+static int read_jobs(h2o_req_t *req, json_t *j, json_t *list, size_t n, djs_job_request_t *r, djs_buf_t *payloads, size_t *ready)
+{
+    for (size_t i = 0; i < n; i++) {
+        char at[32] = "";
+        json_t *one = list != NULL ? json_array_get(list, i) : j;
+        djs_buf_init(&payloads[i]);
+        *ready = i + 1;
+        if (list != NULL)
+            snprintf(at, sizeof(at), "jobs[%zu].", i);
+        if (!json_is_object(one))
+            return djs__wrong_type(req, "jobs[]", "job objects"), -1;
+        if (read_job(req, one, &r[i], &payloads[i], at, list != NULL) != 0)
+            return -1;
+    }
+    return read_idem_key(req, &r[0]);
+}
+
+/* The receipt of an accepted submission, once durable: {id, status, seq}
+ * for one job (or a repeat), {jobs: [{key, id}], status, seq} for a workflow. */
+static int answer_submit(djs_server_t *s, h2o_req_t *req, const djs_job_request_t *r, const djs_id_t *ids, size_t n, int wf,
+                         int existed, uint64_t seq)
+{
+    if (!wf || existed) {
+        /* {"id":...,"status":...,"seq":...} as jansson writes it */
+        char text[128], idt[DJS_ID_TEXT_LEN + 1];
+        djs_id_format(&ids[0], idt);
+        int len = snprintf(text, sizeof(text), "{\"id\":\"%s\",\"status\":\"%s\",\"seq\":%" PRId64 "}", idt,
+                           existed ? "EXISTS" : "ACCEPTED", (int64_t)seq);
+        return djs__reply_when_durable_text(s, req, seq, existed ? 200 : 201, text, (size_t)len);
+    }
+    json_t *b = json_object(), *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        if (r[i].key.len > 0)
+            json_object_set_new(o, "key", json_stringn(r[i].key.p, r[i].key.len));
+        json_object_set_new(o, "id", djs_json_id(&ids[i]));
+        json_array_append_new(out, o);
+    }
+    json_object_set_new(b, "jobs", out);
+    json_object_set_new(b, "status", json_string("ACCEPTED"));
+    json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+    return djs__reply_when_durable(s, req, seq, 201, b);
 }
 
 /* POST /jobs: one job object, or {"jobs":[...]} submitted atomically as a
@@ -349,86 +430,35 @@ static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, job_slots_t
 int djs__jobs_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)id, (void)arg;
+    static const char *const only_jobs[] = {"jobs", NULL};
     json_t *j = djs__read_json_body(req);
     if (j == NULL)
         return 0;
     json_t *list = json_object_get(j, "jobs");
-    int wf = list != NULL;
-    size_t n = 1;
-    if (wf) {
-        static const char *const only_jobs[] = {"jobs", NULL};
-        if (djs__only_fields(req, j, only_jobs) != 0)
-            goto out;
-        if (!json_is_array(list) || json_array_size(list) == 0) {
-            djs__wrong_type(req, "jobs", "a non-empty array of job objects");
-            goto out;
-        }
-        if ((n = json_array_size(list)) > DJS_WORKFLOW_MAX_JOBS) {
-            djs__problem(req, 422, "limit-exceeded", "Limit exceeded", "jobs: a workflow holds at most 1000 jobs");
-            goto out;
-        }
+    size_t n = list != NULL ? json_array_size(list) : 1, ready = 0;
+    if (list != NULL && djs__only_fields(req, j, only_jobs) != 0)
+        goto fail;
+    if (list != NULL && (!json_is_array(list) || n == 0)) {
+        djs__wrong_type(req, "jobs", "a non-empty array of job objects");
+        goto fail;
     }
-    djs_job_request_t *r = djs_calloc(n, sizeof(*r));
-    job_slots_t *sl = djs_malloc(n * sizeof(*sl));
-    djs_id_t *ids = djs_malloc(n * sizeof(*ids));
-    size_t ready = 0;
-    int bad = 0;
-    for (; ready < n && !bad; ready++) {
-        char at[32] = "";
-        json_t *one = wf ? json_array_get(list, ready) : j;
-        djs_buf_init(&sl[ready].payload);
-        if (wf)
-            snprintf(at, sizeof(at), "jobs[%zu].", ready);
-        if (!json_is_object(one))
-            bad = (djs__wrong_type(req, "jobs[]", "job objects"), 1);
-        else
-            bad = read_job(req, one, &r[ready], &sl[ready], at, wf) != 0;
-    }
-    if (!bad) {
-        h2o_iovec_t idem;
-        if (djs__header_value(req, NULL, "idempotency-key", &idem)) {
-            for (size_t i = 0; i < idem.len && !bad; i++)
-                if (idem.base[i] < 0x21 || idem.base[i] > 0x7e)
-                    bad = (djs__problem(req, 400, "invalid-header", "Invalid header",
-                                        "Idempotency-Key must be printable ASCII without spaces (at most 128 bytes)"),
-                           1);
-            r[0].spec.idem_key = (djs_str_t){idem.base, idem.len};
-        }
-    }
-    if (!bad) {
+    /* n is bounded by the body (see above); the engine refuses more than DJS_WORKFLOW_MAX_JOBS */
+    djs_job_request_t *r = h2o_mem_alloc_pool(&req->pool, n * sizeof(*r));
+    djs_buf_t *payloads = h2o_mem_alloc_pool(&req->pool, n * sizeof(*payloads));
+    djs_id_t *ids = h2o_mem_alloc_pool(&req->pool, n * sizeof(*ids));
+    memset(r, 0, n * sizeof(*r));
+    if (read_jobs(req, j, list, n, r, payloads, &ready) == 0) {
         uint64_t seq;
         int existed;
         int rc = djs_engine_submit(s->engine, who->sub, r, (uint32_t)n, ids, &seq, &existed);
-        if (rc != 0) {
+        if (rc != 0)
             djs__engine_problem(req, s->engine, rc);
-        } else if (!wf || existed) {
-            /* {"id":...,"status":...,"seq":...} as jansson writes it */
-            char text[128], idt[DJS_ID_TEXT_LEN + 1];
-            djs_id_format(&ids[0], idt);
-            int len = snprintf(text, sizeof(text), "{\"id\":\"%s\",\"status\":\"%s\",\"seq\":%" PRId64 "}", idt,
-                               existed ? "EXISTS" : "ACCEPTED", (int64_t)seq);
-            djs__reply_when_durable_text(s, req, seq, existed ? 200 : 201, text, (size_t)len);
-        } else {
-            json_t *b = json_object(), *out = json_array();
-            for (size_t i = 0; i < n; i++) {
-                json_t *o = json_object();
-                if (r[i].key.len > 0)
-                    json_object_set_new(o, "key", json_stringn(r[i].key.p, r[i].key.len));
-                json_object_set_new(o, "id", djs_json_id(&ids[i]));
-                json_array_append_new(out, o);
-            }
-            json_object_set_new(b, "jobs", out);
-            json_object_set_new(b, "status", json_string(existed ? "EXISTS" : "ACCEPTED"));
-            json_object_set_new(b, "seq", json_integer((json_int_t)seq));
-            djs__reply_when_durable(s, req, seq, existed ? 200 : 201, b);
-        }
+        else
+            answer_submit(s, req, r, ids, n, list != NULL, existed, seq);
     }
     for (size_t i = 0; i < ready; i++)
-        djs_buf_dispose(&sl[i].payload);
-    djs_free(ids);
-    djs_free(sl);
-    djs_free(r);
-out:
+        djs_buf_dispose(&payloads[i]);
+fail:
     json_decref(j);
     return 0;
 }
@@ -567,15 +597,15 @@ int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     djs_job_change_t c;
     memset(&c, 0, sizeof(c));
     if (djs__only_fields(req, j, fields) != 0)
-        goto out;
+        goto fail;
     if (!djs__owns(s, who, id)) {
         djs__problem(req, 404, "not-found", "Not Found", "no such job");
-        goto out;
+        goto fail;
     }
     if ((x = json_object_get(j, "name")) != NULL) {
         if (!json_is_string(x)) {
             djs__wrong_type(req, "name", "a string");
-            goto out;
+            goto fail;
         }
         c.has_name = 1;
         c.name = (djs_str_t){json_string_value(x), json_string_length(x)};
@@ -583,7 +613,7 @@ int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     if ((x = json_object_get(j, "description")) != NULL) {
         if (!json_is_string(x)) {
             djs__wrong_type(req, "description", "a string");
-            goto out;
+            goto fail;
         }
         c.has_description = 1;
         c.description = (djs_str_t){json_string_value(x), json_string_length(x)};
@@ -592,7 +622,7 @@ int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
         int pr = json_is_string(x) ? djs_priority_parse(json_string_value(x), json_string_length(x)) : -1;
         if (pr < 0) {
             djs__wrong_type(req, "priority", "one of HIGH, NORMAL, LOW");
-            goto out;
+            goto fail;
         }
         c.has_priority = 1;
         c.priority = (uint8_t)pr;
@@ -600,7 +630,7 @@ int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     if ((x = json_object_get(j, "maxRetries")) != NULL) {
         if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX) {
             djs__wrong_type(req, "maxRetries", "a non-negative integer");
-            goto out;
+            goto fail;
         }
         c.has_max_retries = 1;
         c.max_retries = (uint32_t)json_integer_value(x);
@@ -608,7 +638,7 @@ int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     if ((x = json_object_get(j, "timeoutSeconds")) != NULL) {
         if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > UINT32_MAX) {
             djs__wrong_type(req, "timeoutSeconds", "a non-negative integer");
-            goto out;
+            goto fail;
         }
         c.has_timeout = 1;
         c.timeout_s = (uint32_t)json_integer_value(x);
@@ -620,7 +650,7 @@ int djs__jobs_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
     else
         djs__reply_when_durable(s, req, seq, 200,
                                 json_pack("{s:o, s:s, s:I}", "id", djs_json_id(id), "status", "UPDATED", "seq", (json_int_t)seq));
-out:
+fail:
     json_decref(j);
     return 0;
 }

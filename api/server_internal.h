@@ -139,6 +139,12 @@ int djs__query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t 
  * at or before that time); *given says whether either was. *seq = durable
  * seq when neither is given. 0, or -1 after a 400. */
 int djs__read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given);
+/* The items of the JSON array x as strings (pointing into x) in an array
+ * from the request's pool, *n of them (*out NULL when none). DJS_EINVAL
+ * when an item is not a string (nothing answered). The length is the
+ * array's: the body cap bounds it (an item takes at least 3 bytes of body,
+ * 16 here). */
+int djs__json_strings(h2o_req_t *req, const json_t *x, const djs_str_t **out, uint32_t *n);
 /* Append v as MessagePack to out. DJS_ETOOBIG when nested deeper than
  * DJS__MAX_JSON_DEPTH (out then holds a part: drop it). */
 int djs__pack_json(djs_buf_t *out, const json_t *v);

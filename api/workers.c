@@ -15,20 +15,19 @@
 #include "core/job.h"
 #include "core/mp.h"
 
-static int read_caps(h2o_req_t *req, json_t *x, djs_str_t *caps, uint32_t *n)
+/* capabilities: an array of strings, into the request's pool. How many and
+ * how long is the engine's to check (its refusal names the field); the
+ * body cap bounds the array (djs__json_strings). */
+static int read_caps(h2o_req_t *req, json_t *x, const djs_str_t **caps, uint32_t *n)
 {
+    *caps = NULL;
     *n = 0;
     if (x == NULL)
         return 0;
-    if (!json_is_array(x) || json_array_size(x) > DJS_JOB_MAX_CAPS)
+    if (!json_is_array(x))
         return djs__wrong_type(req, "capabilities", "an array of at most 32 strings"), -1;
-    for (size_t i = 0; i < json_array_size(x); i++) {
-        json_t *c = json_array_get(x, i);
-        if (!json_is_string(c))
-            return djs__wrong_type(req, "capabilities[]", "strings"), -1;
-        caps[i] = (djs_str_t){json_string_value(c), json_string_length(c)};
-    }
-    *n = (uint32_t)json_array_size(x);
+    if (djs__json_strings(req, x, caps, n) != 0)
+        return djs__wrong_type(req, "capabilities[]", "strings"), -1;
     return 0;
 }
 
@@ -41,33 +40,33 @@ int djs__workers_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
     if (j == NULL)
         return 0;
     djs_worker_info_t wi = {0};
-    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    const djs_str_t *caps = NULL;
     uint32_t ncaps = 0;
     if (djs__only_fields(req, j, fields) != 0)
-        goto out;
+        goto fail;
     if (!json_is_string(x = json_object_get(j, "name"))) {
         djs__wrong_type(req, "name", "a string");
-        goto out;
+        goto fail;
     }
     wi.name = (djs_str_t){json_string_value(x), json_string_length(x)};
     if ((x = json_object_get(j, "host")) != NULL) {
         if (!json_is_string(x)) {
             djs__wrong_type(req, "host", "a string");
-            goto out;
+            goto fail;
         }
         wi.host = (djs_str_t){json_string_value(x), json_string_length(x)};
     }
     x = json_object_get(j, "slots");
     if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 10000)) {
         djs__wrong_type(req, "slots", "an integer from 1 to 10000");
-        goto out;
+        goto fail;
     }
     wi.slots = x != NULL ? (uint32_t)json_integer_value(x) : 1;
-    if (read_caps(req, json_object_get(j, "capabilities"), caps, &ncaps) != 0)
-        goto out;
+    if (read_caps(req, json_object_get(j, "capabilities"), &caps, &ncaps) != 0)
+        goto fail;
     if (who->role == DJS_ROLE_WORKER && (wi.name.len != strlen(who->sub) || memcmp(wi.name.p, who->sub, wi.name.len) != 0)) {
         djs__problem(req, 403, "forbidden", "Forbidden", "a worker token registers only the worker named by its subject");
-        goto out;
+        goto fail;
     }
     djs_id_t wid;
     uint64_t seq;
@@ -76,7 +75,7 @@ int djs__workers_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
         djs__engine_problem(req, s->engine, rc);
     else
         djs__reply_when_durable(s, req, seq, 201, json_pack("{s:o, s:I}", "id", djs_json_id(&wid), "seq", (json_int_t)seq));
-out:
+fail:
     json_decref(j);
     return 0;
 }
@@ -234,30 +233,30 @@ int djs__workers_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
     if (j == NULL)
         return 0;
     djs_worker_info_t wi = {0};
-    djs_str_t caps[DJS_JOB_MAX_CAPS];
+    const djs_str_t *caps = NULL;
     uint32_t ncaps = 0;
     uint64_t seq;
     int rc;
     if (djs__only_fields(req, j, fields) != 0)
-        goto out;
+        goto fail;
     if ((x = json_object_get(j, "draining")) != NULL) {
         if (!json_is_true(x) || json_object_size(j) != 1) {
             djs__wrong_type(req, "draining", "true, alone (a drain cannot be undone; register again)");
-            goto out;
+            goto fail;
         }
         rc = djs_engine_drain(s->engine, who->sub, wid, &seq);
     } else {
         if ((x = json_object_get(j, "slots")) != NULL) {
             if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 10000) {
                 djs__wrong_type(req, "slots", "an integer from 1 to 10000");
-                goto out;
+                goto fail;
             }
             wi.has_slots = 1;
             wi.slots = (uint32_t)json_integer_value(x);
         }
         if ((x = json_object_get(j, "capabilities")) != NULL) {
-            if (read_caps(req, x, caps, &ncaps) != 0)
-                goto out;
+            if (read_caps(req, x, &caps, &ncaps) != 0)
+                goto fail;
             wi.has_caps = 1;
         }
         rc = djs_engine_update_worker(s->engine, who->sub, wid, &wi, caps, ncaps, &seq);
@@ -266,7 +265,7 @@ int djs__workers_put(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
         djs__engine_problem(req, s->engine, rc);
     else
         djs__reply_when_durable(s, req, seq, 200, json_pack("{s:o, s:I}", "id", djs_json_id(wid), "seq", (json_int_t)seq));
-out:
+fail:
     json_decref(j);
     return 0;
 }
@@ -383,14 +382,14 @@ int djs__workers_report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
     djs_buf_init(&r.result);
     djs_id_t wid;
     if (djs__only_fields(req, j, fields) != 0)
-        goto out;
+        goto fail;
     x = json_object_get(j, "workerId");
     if (!json_is_string(x) || djs_id_parse(json_string_value(x), json_string_length(x), &wid) != 0) {
         djs__wrong_type(req, "workerId", "the worker's id");
-        goto out;
+        goto fail;
     }
     if (!djs__worker_self(s, req, who, &wid) || read_report(req, j, "", &r) != 0)
-        goto out;
+        goto fail;
     uint64_t seq;
     int rc = apply_report(s, &wid, &r, &seq);
     if (rc != 0)
@@ -398,7 +397,7 @@ int djs__workers_report(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
     else
         djs__reply_when_durable(s, req, seq, 200,
                                 json_pack("{s:o, s:s, s:I}", "id", djs_json_id(job), "reported", what, "seq", (json_int_t)seq));
-out:
+fail:
     djs_buf_dispose(&r.result);
     json_decref(j);
     return 0;
