@@ -655,9 +655,17 @@ fail:
     return 0;
 }
 
-/* GET /jobs?status=&priority=&owner=&limit=&cursor=: live jobs in id
- * (creation) order, a page after the cursor id. Each page is one pass over
- * the live projection keeping the `limit` smallest ids past the cursor. */
+/* GET /jobs?status=&priority=&owner=&capability=&name_prefix=&limit=&cursor=:
+ * live jobs in id (creation) order, a page after the cursor id. Each page
+ * is one pass over the live projection keeping the `limit` smallest ids
+ * past the cursor. */
+typedef struct list_filter {
+    int status, prio; /* -1: any */
+    djs_id_t cursor;
+    const char *owner, *cap, *prefix; /* NULL: any */
+    size_t owner_len, cap_len, prefix_len;
+} list_filter_t;
+
 /* 1 if the capability set `set` holds the capability cap. */
 static int set_has(const djs_state_t *st, uint32_t set, const char *cap, size_t len)
 {
@@ -679,6 +687,94 @@ static int name_has_prefix(djs_server_t *s, const djs_job_t *j, const char *pref
            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && sp.name.len >= len && memcmp(sp.name.p, prefix, len) == 0;
 }
 
+/* The query's filter (a user sees only its own jobs); -1 after a 400. */
+static int read_filter(h2o_req_t *req, const djs_principal_t *who, list_filter_t *f)
+{
+    const char *v;
+    size_t len;
+    memset(f, 0, sizeof(*f));
+    f->status = f->prio = -1;
+    djs_query_str(req, "capability", &f->cap, &f->cap_len);
+    djs_query_str(req, "name_prefix", &f->prefix, &f->prefix_len);
+    f->owner = who->role == DJS_ROLE_USER ? who->sub : NULL;
+    f->owner_len = f->owner ? strlen(f->owner) : 0;
+    if (djs_query_str(req, "status", &v, &len) && (f->status = djs_job_state_parse(v, len)) < 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "status is not a job state"), -1;
+    if (djs_query_str(req, "priority", &v, &len) && (f->prio = djs_priority_parse(v, len)) < 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "priority is not HIGH, NORMAL or LOW"), -1;
+    if (djs_query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &f->cursor) != 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page"), -1;
+    if (f->owner == NULL && djs_query_str(req, "owner", &v, &len))
+        f->owner = v, f->owner_len = len;
+    return 0;
+}
+
+static int list_matches(djs_server_t *s, djs_state_t *st, const djs_job_t *j, const list_filter_t *f, djs_buf_t *rec)
+{
+    if (djs_id_cmp(&j->id, &f->cursor) <= 0 || (f->status >= 0 && j->state != f->status) || (f->prio >= 0 && j->prio != f->prio))
+        return 0;
+    if (f->owner != NULL) {
+        size_t ol;
+        const char *o = djs_state_str(st, j->owner, &ol);
+        if (ol != f->owner_len || memcmp(o, f->owner, ol) != 0)
+            return 0;
+    }
+    if (f->cap != NULL && !set_has(st, j->cls, f->cap, f->cap_len))
+        return 0;
+    return f->prefix == NULL || name_has_prefix(s, j, f->prefix, f->prefix_len, rec);
+}
+
+/* The page's slots, sorted by id: the `limit` smallest ids that match; *n of them. */
+static uint32_t *list_page(djs_server_t *s, djs_state_t *st, const list_filter_t *f, uint64_t limit, uint32_t *n)
+{
+    uint32_t *page = djs_malloc(((size_t)limit + 1) * sizeof(uint32_t));
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    *n = 0;
+    for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
+        djs_job_t *j = djs_state_job_at(st, slot);
+        if (j == NULL || !list_matches(s, st, j, f, &rec))
+            continue;
+        /* insertion into the sorted page, dropping the largest past limit */
+        uint32_t i = *n;
+        while (i > 0 && djs_id_cmp(&djs_state_job_at(st, page[i - 1])->id, &j->id) > 0) {
+            page[i] = page[i - 1];
+            i--;
+        }
+        if (i < limit) {
+            page[i] = slot;
+            if (*n < limit)
+                (*n)++;
+        }
+    }
+    djs_buf_dispose(&rec);
+    return page;
+}
+
+/* One job of the list: {id, name, owner, status, priority, attempt, progress, assignedWorker, createdAt}. */
+static json_t *list_item_json(djs_server_t *s, djs_state_t *st, const djs_job_t *j, djs_buf_t *rec)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", djs_json_id(&j->id));
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    djs_buf_reset(rec);
+    if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
+        djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
+        json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+    size_t ol;
+    const char *ow = djs_state_str(st, j->owner, &ol);
+    json_object_set_new(o, "owner", json_stringn(ow, ol));
+    json_object_set_new(o, "status", json_string(djs_job_state_name(j->state)));
+    json_object_set_new(o, "priority", json_string(djs_priority_name(j->prio)));
+    json_object_set_new(o, "attempt", json_integer(j->attempt));
+    json_object_set_new(o, "progress", json_integer(j->percent));
+    json_object_set_new(o, "assignedWorker",
+                        j->worker != DJS_NONE ? djs_json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
+    json_object_set_new(o, "createdAt", djs_json_time(j->created_ns));
+    return o;
+}
+
 int djs__jobs_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)id, (void)arg;
@@ -693,78 +789,18 @@ int djs__jobs_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
             return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
     }
     djs_state_t *st = (djs_state_t *)cst; /* read only below */
-    const char *cap = NULL, *prefix = NULL;
-    size_t cap_len = 0, prefix_len = 0;
-    djs_query_str(req, "capability", &cap, &cap_len);
-    djs_query_str(req, "name_prefix", &prefix, &prefix_len);
-    djs_buf_t rec;
-    djs_buf_init(&rec);
-    int status = -1, prio = -1;
-    const char *v;
-    size_t len;
-    djs_id_t cursor = {{0}};
-    const char *owner = who->role == DJS_ROLE_USER ? who->sub : NULL;
-    size_t owner_len = owner ? strlen(owner) : 0;
+    list_filter_t f;
     if (limit == 0 || limit > 500)
         return djs__problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 500");
-    if (djs_query_str(req, "status", &v, &len) && (status = djs_job_state_parse(v, len)) < 0)
-        return djs__problem(req, 400, "invalid-query", "Invalid query", "status is not a job state");
-    if (djs_query_str(req, "priority", &v, &len) && (prio = djs_priority_parse(v, len)) < 0)
-        return djs__problem(req, 400, "invalid-query", "Invalid query", "priority is not HIGH, NORMAL or LOW");
-    if (djs_query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
-        return djs__problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page");
-    if (owner == NULL && djs_query_str(req, "owner", &v, &len))
-        owner = v, owner_len = len;
-    uint32_t *page = djs_malloc(((size_t)limit + 1) * sizeof(uint32_t)), n = 0;
-    for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
-        djs_job_t *j = djs_state_job_at(st, slot);
-        if (j == NULL || djs_id_cmp(&j->id, &cursor) <= 0 || (status >= 0 && j->state != status) || (prio >= 0 && j->prio != prio))
-            continue;
-        if (owner != NULL) {
-            size_t ol;
-            const char *o = djs_state_str(st, j->owner, &ol);
-            if (ol != owner_len || memcmp(o, owner, ol) != 0)
-                continue;
-        }
-        if (cap != NULL && !set_has(st, j->cls, cap, cap_len))
-            continue;
-        if (prefix != NULL && !name_has_prefix(s, j, prefix, prefix_len, &rec))
-            continue;
-        /* insertion into the sorted page, dropping the largest past limit */
-        uint32_t i = n;
-        while (i > 0 && djs_id_cmp(&djs_state_job_at(st, page[i - 1])->id, &j->id) > 0) {
-            page[i] = page[i - 1];
-            i--;
-        }
-        if (i < limit) {
-            page[i] = slot;
-            if (n < limit)
-                n++;
-        }
-    }
+    if (read_filter(req, who, &f) != 0)
+        return 0;
+    uint32_t n;
+    uint32_t *page = list_page(s, st, &f, limit, &n);
     json_t *list = json_array();
-    for (uint32_t i = 0; i < n; i++) {
-        djs_job_t *j = djs_state_job_at(st, page[i]);
-        json_t *o = json_object();
-        json_object_set_new(o, "id", djs_json_id(&j->id));
-        djs_event_t ev;
-        djs_job_spec_t sp;
-        djs_buf_reset(&rec);
-        if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
-            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
-            json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
-        size_t ol;
-        const char *ow = djs_state_str(st, j->owner, &ol);
-        json_object_set_new(o, "owner", json_stringn(ow, ol));
-        json_object_set_new(o, "status", json_string(djs_job_state_name(j->state)));
-        json_object_set_new(o, "priority", json_string(djs_priority_name(j->prio)));
-        json_object_set_new(o, "attempt", json_integer(j->attempt));
-        json_object_set_new(o, "progress", json_integer(j->percent));
-        json_object_set_new(o, "assignedWorker",
-                            j->worker != DJS_NONE ? djs_json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
-        json_object_set_new(o, "createdAt", djs_json_time(j->created_ns));
-        json_array_append_new(list, o);
-    }
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    for (uint32_t i = 0; i < n; i++)
+        json_array_append_new(list, list_item_json(s, st, djs_state_job_at(st, page[i]), &rec));
     djs_buf_dispose(&rec);
     json_t *b = json_pack("{s:o}", "jobs", list);
     json_object_set_new(b, "next", n == limit ? djs_json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());

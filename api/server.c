@@ -138,23 +138,9 @@ static void on_listener_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
-int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c)
+/* The h2o configuration and context: one host, one handler for every path (route.c). */
+static void setup_h2o(djs_server_t *s)
 {
-    djs_server_t *s = djs_calloc(1, sizeof(*s));
-    struct sockaddr_in addr;
-    int rc;
-    if (c != NULL)
-        s->cfg = *c;
-    else
-        djs_server_config_init(&s->cfg);
-    s->loop = loop;
-    s->engine = engine;
-    if (uv_ip4_addr(s->cfg.host, s->cfg.port, &addr) != 0) {
-        djs_free(s);
-        return DJS_EINVAL;
-    }
-    djs_http_stats_init(&s->http);
-    djs_buf_init(&s->scratch);
     /* Per-request memory: h2o's request pools (4 KiB chunks) and socket
      * input buffers come from recycle bins that keep 16 blocks, so with
      * more connections than that each request mallocs and frees blocks of
@@ -174,9 +160,44 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     djs__handler_t *h = (djs__handler_t *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = djs__on_req;
     h->server = s;
-    h2o_context_init(&s->ctx, loop, &s->config);
+    h2o_context_init(&s->ctx, s->loop, &s->config);
     s->accept_ctx.ctx = &s->ctx;
     s->accept_ctx.hosts = s->config.hosts;
+}
+
+static void start_streams(djs_server_t *s)
+{
+    djs_streams_config_t sc;
+    djs_streams_config_init(&sc);
+    if (s->cfg.stream_ping_ms > 0)
+        sc.ping_ms = s->cfg.stream_ping_ms;
+    if (s->cfg.stream_stall_ms > 0)
+        sc.stall_ms = s->cfg.stream_stall_ms;
+    if (s->cfg.stream_batch_ms >= 0)
+        sc.batch_ms = (uint32_t)s->cfg.stream_batch_ms;
+    if (s->cfg.stream_window_bytes > 0)
+        sc.window_bytes = s->cfg.stream_window_bytes;
+    djs_streams_new(&s->streams, s->loop, s->engine, &sc);
+}
+
+int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c)
+{
+    djs_server_t *s = djs_calloc(1, sizeof(*s));
+    struct sockaddr_in addr;
+    int rc;
+    if (c != NULL)
+        s->cfg = *c;
+    else
+        djs_server_config_init(&s->cfg);
+    s->loop = loop;
+    s->engine = engine;
+    if (uv_ip4_addr(s->cfg.host, s->cfg.port, &addr) != 0) {
+        djs_free(s);
+        return DJS_EINVAL;
+    }
+    djs_http_stats_init(&s->http);
+    djs_buf_init(&s->scratch);
+    setup_h2o(s);
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     int trc = setup_tls(s);
@@ -198,17 +219,7 @@ int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
     s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
     djs_engine_set_assign_cb(engine, djs__polls_on_assign, s);
-    djs_streams_config_t sc;
-    djs_streams_config_init(&sc);
-    if (s->cfg.stream_ping_ms > 0)
-        sc.ping_ms = s->cfg.stream_ping_ms;
-    if (s->cfg.stream_stall_ms > 0)
-        sc.stall_ms = s->cfg.stream_stall_ms;
-    if (s->cfg.stream_batch_ms >= 0)
-        sc.batch_ms = (uint32_t)s->cfg.stream_batch_ms;
-    if (s->cfg.stream_window_bytes > 0)
-        sc.window_bytes = s->cfg.stream_window_bytes;
-    djs_streams_new(&s->streams, loop, engine, &sc);
+    start_streams(s);
     *out = s;
     return 0;
 }
