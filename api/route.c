@@ -23,7 +23,7 @@
  * drives dispatch, the 405 answers with their Allow header, and
  * djs_server_routes (which the OpenAPI test compares with docs/openapi.yaml).
  *
- * To add a route: write its handler, with the route_fn signature of
+ * To add a route: write its handler, with the djs__route_fn signature of
  * api/server_internal.h, in the room of its resource (jobs.c, workers.c,
  * events.c, system.c), declare it in server_internal.h with the others of
  * that room, and add one row here. The handler is called only after the
@@ -36,7 +36,7 @@ typedef struct route {
     const char *method;
     const char *path;
     unsigned roles;
-    route_fn fn;
+    djs__route_fn fn;
     const char *arg;
 } route_t;
 

@@ -14,7 +14,7 @@
  *   events.c   the log: events paging, state at a point, streams
  *   system.c   health, readiness, metrics, stats, shutdown
  *
- * Every handler has the route table's signature (route_fn below) and is
+ * Every handler has the route table's signature (djs__route_fn below) and is
  * called on the loop thread once the request is admitted. It answers
  * (now, or later from the loop thread: ack after durable, long poll) and
  * returns 0; a handler never returns an error code to h2o.
@@ -80,7 +80,7 @@ typedef struct djs__handler {
 /* A route's handler: who is the admitted principal (zeroed on public
  * routes), id the parsed {id} segment (NULL when the route has none), arg
  * the route's constant argument (NULL when it has none). */
-typedef int (*route_fn)(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+typedef int (*djs__route_fn)(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 
 /* ---- route.c -------------------------------------------------------------------- */
 
