@@ -46,8 +46,11 @@ typedef struct djs_auth djs_auth_t;
  * secret (32 bytes from RAND_bytes, 0600, published atomically with link())
  * when missing. DJS_EPERM if the file is readable or writable by group or
  * others or is not a regular file, DJS_EINVAL if the key is shorter than
- * DJS_AUTH_MIN_KEY or longer than DJS_AUTH_MAX_KEY, DJS_ECRYPTO if no
- * randomness, else an errno translation. */
+ * DJS_AUTH_MIN_KEY or longer than DJS_AUTH_MAX_KEY (or data_dir is NULL,
+ * empty or too long for a path), DJS_ECRYPTO if no
+ * randomness, else the translation of the failing call's errno
+ * (djs_err_from_errno: DJS_ENOTFOUND for a missing parent directory,
+ * DJS_EPERM, DJS_ERDONLY, DJS_ESTORAGE for a full disk, DJS_EIO). */
 int djs_auth_open(djs_auth_t **out, const char *data_dir);
 /* Wipe the key and free. NULL is fine. */
 void djs_auth_close(djs_auth_t *a);

@@ -26,7 +26,8 @@
 #endif
 
 void djs_jt_lit(djs_buf_t *b, const char *lit); /* raw text, no quoting */
-/* A JSON string of p; DJS_EINVAL (nothing written) if not valid UTF-8. */
+/* A JSON string of p. Errors: DJS_EINVAL (nothing written) if p is not
+ * valid UTF-8. */
 int djs_jt_str(djs_buf_t *b, const char *p, size_t n);
 /* A JSON string of p with each byte that is not valid UTF-8 replaced by
  * U+FFFD, as djs_json_str_lossy does. */
@@ -35,15 +36,15 @@ void djs_jt_int(djs_buf_t *b, int64_t x);
 void djs_jt_real(djs_buf_t *b, double d); /* jansson's "%.17g" and its clean-ups */
 void djs_jt_id(djs_buf_t *b, const djs_id_t *id);
 void djs_jt_time(djs_buf_t *b, uint64_t ns); /* RFC 3339 string, null for 0 */
-/* One MessagePack value as djs_mp_to_json renders it. DJS_EINVAL when it
- * is malformed or nested too deep (djs_mp_to_json gives NULL);
+/* One MessagePack value as djs_mp_to_json renders it. Errors: DJS_EINVAL
+ * when it is malformed or nested too deep (djs_mp_to_json gives NULL);
  * DJS_ECONFLICT when a map repeats a key or has a key that is not UTF-8
  * (jansson would merge or mend them): render it with djs_mp_to_json. b is
  * left as it was on error. */
 int djs_jt_mp(djs_buf_t *b, djs_mp_reader_t *r, int depth);
 /* The event as djs_event_json renders it, {seq,type,at,actor,entity,body}
- * (a malformed body as {}); DJS_ECONFLICT as djs_jt_mp (b left as it
- * was): then use djs_event_json. */
+ * (a malformed body as {}). Errors: DJS_ECONFLICT as djs_jt_mp (b left as
+ * it was): then use djs_event_json. */
 int djs_jt_event(djs_buf_t *b, const djs_event_t *ev);
 
 #endif

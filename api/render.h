@@ -23,6 +23,7 @@ json_t *djs_json_id(const djs_id_t *id);
 /* A JSON string of s: as is when valid UTF-8, else with each bad byte
  * replaced by U+FFFD, so text from clients or the log always renders. */
 json_t *djs_json_str_lossy(const char *s, size_t n);
+/* 1 if s[0..n) is valid UTF-8, else 0. */
 int djs_utf8_valid(const char *s, size_t n);
 /* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
  * surrogates, at most U+10FFFF) starting at p (n > 0 bytes left), or 0 if

@@ -15,6 +15,9 @@
  * own jobs; worker registers, heartbeats, polls and reports only as the
  * worker named by its token's subject.
  *
+ * The code: server.c (lifecycle), route.c (the route table), http.c and
+ * one file per resource, behind the private api/server_internal.h.
+ *
  * Ownership: djs_server_start borrows loop and engine (both must outlive
  * the server); djs_server_stop closes the listener and frees the server
  * from libuv close callbacks (let the loop run afterwards).
@@ -48,10 +51,13 @@ typedef struct djs_server_config {
 } djs_server_config_t;
 
 void djs_server_config_init(djs_server_config_t *c);
-/* Listen and serve. Errors: DJS_EEXISTS (address in use), DJS_EINVAL (bad
- * host, or only one of the TLS files), DJS_EPERM, DJS_ECRYPTO (the
- * certificate or key does not load). */
+/* Listen and serve; *out is NULL on error (what was set up is freed from
+ * close callbacks: let the loop run). Errors: DJS_EEXISTS (address in use),
+ * DJS_EINVAL (bad host, or only one of the TLS files), DJS_EPERM (a
+ * privileged port), DJS_ECRYPTO (the certificate or key does not load),
+ * DJS_EIO (any other socket error, e.g. an address not on this machine). */
 int djs_server_start(djs_server_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_server_config_t *c);
+/* The port listened on (the one chosen when the configuration said 0). */
 int djs_server_port(const djs_server_t *s);
 /* The routes served, "METHOD /path" with {id} placeholders, NULL-terminated. */
 const char *const *djs_server_routes(void);

@@ -43,6 +43,8 @@ typedef struct djs_streams_config {
 enum { DJS_STREAM_EVENTS = 1, DJS_STREAM_JOB_UPDATES, DJS_STREAM_WORKER_STATUS, DJS_STREAM_SYSTEM_METRICS };
 
 void djs_streams_config_init(djs_streams_config_t *c);
+/* Start the streams (c NULL: the defaults). Errors: none today (0); a
+ * caller checks anyway. */
 int djs_streams_new(djs_streams_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_streams_config_t *c);
 /* Close every stream (WebSocket close 1001, SSE end) and refuse new ones. */
 void djs_streams_shutdown(djs_streams_t *ss);

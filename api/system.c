@@ -1,0 +1,114 @@
+/* System routes: health, readiness, the Prometheus exposition, the stats
+ * (now or at a point of the log) and the admin shutdown. */
+#include <jansson.h>
+#include <string.h>
+
+#include "api/prom.h"
+#include "api/render.h"
+#include "api/server_internal.h"
+#include "core/error.h"
+#include "core/job.h"
+
+/* GET /health: the process answers. */
+int djs__system_health(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)s, (void)who, (void)id, (void)arg;
+    return djs__send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
+}
+
+/* GET /health/ready: and the log takes writes. */
+int djs__system_ready(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    int st = djs_log_status(djs_engine_log(s->engine));
+    if (st != 0)
+        return djs__problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
+    return djs__send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
+}
+
+/* GET /metrics: the Prometheus text. */
+int djs__system_metrics(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    djs_log_t *log = djs_engine_log(s->engine);
+    djs_log_stats_t ls;
+    djs_log_get_stats(log, &ls);
+    djs__observe(req, 200); /* counted before rendering, so this scrape is included */
+    djs_prom_input_t in = {djs_state_metrics(djs_engine_state(s->engine)),
+                           &ls,
+                           djs_log_map_size(log),
+                           djs_log_last_seq(log),
+                           djs_log_durable_seq(log),
+                           &s->http};
+    djs_buf_t out;
+    djs_buf_init(&out);
+    djs_prom_render(&out, &in);
+    char *copy = h2o_mem_alloc_pool(&req->pool, out.len ? out.len : 1);
+    memcpy(copy, out.base, out.len);
+    size_t len = out.len;
+    djs_buf_dispose(&out);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT(DJS_PROM_CONTENT_TYPE));
+    req->res.content_length = len; /* not chunked: one write, simpler clients */
+    h2o_send_inline(req, copy, len);
+    return 0;
+}
+
+static json_t *stats_json(const djs_metrics_t *m, uint64_t seq)
+{
+    json_t *b = json_object(), *states = json_object(), *ready = json_object();
+    for (int i = 0; i < DJS_JOB_NSTATES; i++)
+        json_object_set_new(states, djs_job_state_name(i), json_integer((json_int_t)m->by_state[i]));
+    for (int i = 0; i < DJS_NPRIO; i++)
+        json_object_set_new(ready, djs_priority_name(i), json_integer((json_int_t)m->ready[i]));
+    json_object_set_new(b, "jobs", states);
+    json_object_set_new(b, "ready", ready);
+    json_object_set_new(b, "delayed", json_integer((json_int_t)m->delayed));
+    json_object_set_new(b, "submitted", json_integer((json_int_t)m->submitted));
+    json_object_set_new(b, "completed", json_integer((json_int_t)m->completed));
+    json_object_set_new(b, "failed", json_integer((json_int_t)m->failed));
+    json_object_set_new(b, "cancelled", json_integer((json_int_t)m->cancelled));
+    json_object_set_new(b, "workersActive", json_integer((json_int_t)m->workers_active));
+    json_object_set_new(b, "workersLost", json_integer((json_int_t)m->workers_lost));
+    json_object_set_new(b, "slotsTotal", json_integer((json_int_t)m->slots_total));
+    json_object_set_new(b, "slotsBusy", json_integer((json_int_t)m->slots_busy));
+    json_object_set_new(b, "seq", json_integer((json_int_t)seq));
+    return b;
+}
+
+/* GET /stats and /state: now, or as of ?at_seq / ?as_of (time travel). */
+int djs__stats_reply(djs_server_t *s, h2o_req_t *req, int with_ts)
+{
+    uint64_t seq;
+    int given;
+    if (djs__read_point(s, req, &seq, &given) != 0)
+        return 0;
+    const djs_state_t *st = djs_engine_state(s->engine);
+    if (given) {
+        int rc = djs_engine_state_at(s->engine, seq, &st);
+        if (rc != 0)
+            return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    json_t *b = stats_json(djs_state_metrics(st), given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
+    if (with_ts)
+        json_object_set_new(b, "at", djs_json_time(djs_state_ts(st)));
+    return djs__send_json_new(req, 200, b, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
+}
+
+/* GET /stats */
+int djs__system_stats(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    return djs__stats_reply(s, req, 0);
+}
+
+/* POST /admin/shutdown: answered 202, then cfg.on_shutdown is called. */
+int djs__system_shutdown(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    djs__send_json_new(req, 202, json_pack("{s:s}", "status", "shutting down"), 0);
+    if (s->cfg.on_shutdown != NULL)
+        s->cfg.on_shutdown(s->cfg.shutdown_arg);
+    return 0;
+}
