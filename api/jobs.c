@@ -425,6 +425,32 @@ static int answer_submit(djs_server_t *s, h2o_req_t *req, const djs_job_request_
     return djs__reply_when_durable(s, req, seq, 201, b);
 }
 
+/* The engine validates against the projection only (it does no I/O): for
+ * a dependency that is no longer in it (finished and evicted), read from
+ * the log what it ended as and pass that fact along (dep_final). A read
+ * error answers 503. */
+static int gather_dep_facts(djs_server_t *s, h2o_req_t *req, djs_job_request_t *r, size_t n)
+{
+    djs_engine_t *e = s->engine;
+    for (size_t i = 0; i < n; i++) {
+        int *final = NULL;
+        for (uint32_t k = 0; k < r[i].ndep_ids; k++) {
+            if (djs_state_job(djs_engine_state(e), &r[i].dep_ids[k]) != NULL)
+                continue;
+            if (final == NULL) {
+                final = h2o_mem_alloc_pool(&req->pool, r[i].ndep_ids * sizeof(*final));
+                for (uint32_t m = 0; m < r[i].ndep_ids; m++)
+                    final[m] = DJS_JOB_FINAL_UNKNOWN;
+                r[i].dep_final = final;
+            }
+            int rc = djs_job_view_final(djs_engine_log(e), &r[i].dep_ids[k], &final[k]);
+            if (rc != 0)
+                return djs__problem(req, 503, "unavailable", "Service Unavailable", djs_strerror(rc)), rc;
+        }
+    }
+    return 0;
+}
+
 /* POST /jobs: one job object, or {"jobs":[...]} submitted atomically as a
  * workflow whose jobs may depend on each other by key. */
 int djs__jobs_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
@@ -447,7 +473,7 @@ int djs__jobs_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
     djs_buf_t *payloads = h2o_mem_alloc_pool(&req->pool, n * sizeof(*payloads));
     djs_id_t *ids = h2o_mem_alloc_pool(&req->pool, n * sizeof(*ids));
     memset(r, 0, n * sizeof(*r));
-    if (read_jobs(req, j, list, n, r, payloads, &ready) == 0) {
+    if (read_jobs(req, j, list, n, r, payloads, &ready) == 0 && gather_dep_facts(s, req, r, n) == 0) {
         uint64_t seq;
         int existed;
         int rc = djs_engine_submit(s->engine, who->sub, r, (uint32_t)n, ids, &seq, &existed);

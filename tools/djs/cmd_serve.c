@@ -216,6 +216,8 @@ static const char *const serve_keys[] = {"data",
                                          "lease",
                                          "snapshot-every",
                                          "output-cap",
+                                         "keep-finished",
+                                         "keep-finished-s",
                                          "stream-ping-ms",
                                          "stream-stall-ms",
                                          "stream-batch-ms",
@@ -263,7 +265,8 @@ int cmd_serve(int argc, char **argv)
 {
     const char *usage = "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
                         "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
-                        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--stream-ping-ms MS] [--stream-stall-ms MS] "
+                        "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--keep-finished JOBS] [--keep-finished-s S] "
+                        "[--stream-ping-ms MS] [--stream-stall-ms MS] "
                         "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--dev]";
     cli_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -293,11 +296,14 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     djs_engine_config_init(&ec);
     int snap_set = 0;
     uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0, ping_ms = 0, stall_ms = 0, batch_ms = 0, window = 0;
+    uint64_t keep_n = 0, keep_s = 0;
     if (no_auth < 0 || http2 < 0 || dev < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
         num_setting(argc, argv, cfg, "heartbeat-interval", 1, 3600, &hb_s) < 0 ||
         num_setting(argc, argv, cfg, "lease", 1, 86400, &lease_s) < 0 ||
         (snap_set = num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap)) < 0 ||
         num_setting(argc, argv, cfg, "output-cap", 1024, 1u << 30, &out_cap) < 0 ||
+        num_setting(argc, argv, cfg, "keep-finished", 1, 100000000, &keep_n) < 0 ||
+        num_setting(argc, argv, cfg, "keep-finished-s", 1, 365 * 86400, &keep_s) < 0 ||
         num_setting(argc, argv, cfg, "stream-ping-ms", 100, 600000, &ping_ms) < 0 ||
         num_setting(argc, argv, cfg, "stream-stall-ms", 100, 3600000, &stall_ms) < 0 ||
         num_setting(argc, argv, cfg, "stream-batch-ms", 0, 1000, &batch_ms) < 0 ||
@@ -311,6 +317,10 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
         ec.snapshot_every = snap;
     if (out_cap > 0)
         ec.output_cap = (uint32_t)out_cap;
+    if (keep_n > 0)
+        ec.state.max_terminal = keep_n;
+    if (keep_s > 0)
+        ec.state.max_terminal_age = keep_s * 1000000000ULL;
     const char *pos[1];
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
