@@ -758,7 +758,7 @@ static uint32_t *list_page(djs_server_t *s, djs_state_t *st, const list_filter_t
     djs_buf_init(&rec);
     *n = 0;
     for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
-        djs_job_t *j = djs_state_job_at(st, slot);
+        const djs_job_t *j = djs_state_job_at(st, slot);
         if (j == NULL || !list_matches(s, st, j, f, &rec))
             continue;
         /* insertion into the sorted page, dropping the largest past limit */

@@ -373,7 +373,7 @@ int djs__worker_self(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
 {
     if (who->role != DJS_ROLE_WORKER)
         return 1;
-    djs_worker_t *w = djs_state_worker(djs_engine_state(s->engine), wid);
+    const djs_worker_t *w = djs_state_worker(djs_engine_state(s->engine), wid);
     if (w != NULL && strcmp(w->name, who->sub) == 0)
         return 1;
     djs__problem(req, 403, "forbidden", "Forbidden", "a worker token acts only for the worker registered under its subject");
@@ -384,8 +384,8 @@ int djs__owns(djs_server_t *s, const djs_principal_t *who, const djs_id_t *job)
 {
     if (who->role != DJS_ROLE_USER)
         return 1;
-    djs_state_t *st = djs_engine_state(s->engine);
-    djs_job_t *j = djs_state_job(st, job);
+    const djs_state_t *st = djs_engine_state(s->engine);
+    const djs_job_t *j = djs_state_job(st, job);
     size_t len;
     const char *owner = j != NULL ? djs_state_str(st, j->owner, &len) : NULL;
     return owner != NULL && len == strlen(who->sub) && memcmp(owner, who->sub, len) == 0;

@@ -104,8 +104,8 @@ static json_t *jobs_to_stop(djs_server_t *s, h2o_req_t *req, json_t *running, co
         json_decref(stop);
         return djs__wrong_type(req, "running", "an array of {jobId, attempt}"), NULL;
     }
-    djs_state_t *st = djs_engine_state(s->engine);
-    djs_worker_t *w = djs_state_worker(st, wid);
+    const djs_state_t *st = djs_engine_state(s->engine);
+    const djs_worker_t *w = djs_state_worker(st, wid);
     for (size_t i = 0; i < json_array_size(running); i++) {
         json_t *r = json_array_get(running, i), *jid = json_object_get(r, "jobId"), *att = json_object_get(r, "attempt");
         djs_id_t id;
@@ -114,7 +114,7 @@ static json_t *jobs_to_stop(djs_server_t *s, h2o_req_t *req, json_t *running, co
             json_decref(stop);
             return djs__wrong_type(req, "running[]", "objects {jobId, attempt}"), NULL;
         }
-        djs_job_t *j = djs_state_job(st, &id);
+        const djs_job_t *j = djs_state_job(st, &id);
         int current = j != NULL && w != NULL && j->worker != DJS_NONE && djs_state_worker_at(st, j->worker) == w &&
                       j->attempt == (uint64_t)json_integer_value(att) &&
                       (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING);
@@ -207,14 +207,14 @@ int djs__workers_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
     }
     djs_state_t *st = (djs_state_t *)cst; /* read only below */
     if (one != NULL) {
-        djs_worker_t *w = djs_state_worker(st, one);
+        const djs_worker_t *w = djs_state_worker(st, one);
         if (w == NULL)
             return djs__problem(req, 404, "not-found", "Not Found", "no such worker");
         return djs__send_json_new(req, 200, worker_json(st, w), djs_state_seq(st));
     }
     json_t *list = json_array();
     for (uint32_t i = 0; i < djs_state_nworker_slots(st); i++) {
-        djs_worker_t *w = djs_state_worker_at(st, i);
+        const djs_worker_t *w = djs_state_worker_at(st, i);
         if (w->status != DJS_WORKER_GONE)
             json_array_append_new(list, worker_json(st, w));
     }

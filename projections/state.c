@@ -1033,13 +1033,13 @@ uint64_t djs_state_ts(const djs_state_t *st)
     return st->ts;
 }
 
-djs_job_t *djs_state_job(djs_state_t *st, const djs_id_t *id)
+const djs_job_t *djs_state_job(const djs_state_t *st, const djs_id_t *id)
 {
     uint32_t s = djs_idx_find(&st->job_idx, id_hash(id), id->b);
     return s == DJS_IDX_NONE ? NULL : &st->jobs[s];
 }
 
-djs_job_t *djs_state_job_at(djs_state_t *st, uint32_t slot)
+const djs_job_t *djs_state_job_at(const djs_state_t *st, uint32_t slot)
 {
     return slot < st->njobs && st->jobs[slot].state < DJS_JOB_NSTATES ? &st->jobs[slot] : NULL;
 }
@@ -1049,18 +1049,18 @@ uint32_t djs_state_job_slot(const djs_state_t *st, const djs_job_t *j)
     return (uint32_t)(j - st->jobs);
 }
 
-djs_worker_t *djs_state_worker(djs_state_t *st, const djs_id_t *id)
+const djs_worker_t *djs_state_worker(const djs_state_t *st, const djs_id_t *id)
 {
     uint32_t s = djs_idx_find(&st->worker_idx, id_hash(id), id->b);
     return s == DJS_IDX_NONE ? NULL : &st->workers[s];
 }
 
-djs_worker_t *djs_state_worker_at(djs_state_t *st, uint32_t slot)
+const djs_worker_t *djs_state_worker_at(const djs_state_t *st, uint32_t slot)
 {
     return slot < st->nworkers ? &st->workers[slot] : NULL;
 }
 
-djs_worker_t *djs_state_worker_by_name(djs_state_t *st, const char *name, size_t len)
+const djs_worker_t *djs_state_worker_by_name(const djs_state_t *st, const char *name, size_t len)
 {
     djs_str_t k = {name, len};
     uint32_t s = djs_idx_find(&st->wname_idx, djs_hash_bytes(name, len), &k);
@@ -1104,7 +1104,7 @@ uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, si
     return h ? h : 1;
 }
 
-djs_job_t *djs_state_job_by_idem(djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len)
+const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len)
 {
     uint64_t h = djs__idem_hash(owner, owner_len, key, key_len);
     uint32_t k = djs_idx_find(&st->idem_idx, h, &h);

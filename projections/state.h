@@ -148,12 +148,12 @@ void djs_state_digest(const djs_state_t *st, uint8_t out[32]);
 
 /* ---- lookups ------------------------------------------------------------ */
 
-djs_job_t *djs_state_job(djs_state_t *st, const djs_id_t *id); /* NULL if not live */
-djs_job_t *djs_state_job_at(djs_state_t *st, uint32_t slot);
+const djs_job_t *djs_state_job(const djs_state_t *st, const djs_id_t *id); /* NULL if not live */
+const djs_job_t *djs_state_job_at(const djs_state_t *st, uint32_t slot);
 uint32_t djs_state_job_slot(const djs_state_t *st, const djs_job_t *j);
-djs_worker_t *djs_state_worker(djs_state_t *st, const djs_id_t *id);
-djs_worker_t *djs_state_worker_at(djs_state_t *st, uint32_t slot);
-djs_worker_t *djs_state_worker_by_name(djs_state_t *st, const char *name, size_t len);
+const djs_worker_t *djs_state_worker(const djs_state_t *st, const djs_id_t *id);
+const djs_worker_t *djs_state_worker_at(const djs_state_t *st, uint32_t slot);
+const djs_worker_t *djs_state_worker_by_name(const djs_state_t *st, const char *name, size_t len);
 uint32_t djs_state_njob_slots(const djs_state_t *st);
 uint32_t djs_state_nworker_slots(const djs_state_t *st);
 uint64_t djs_state_njobs(const djs_state_t *st); /* live jobs */
@@ -161,7 +161,7 @@ const djs_metrics_t *djs_state_metrics(const djs_state_t *st);
 /* Interned strings (owners). */
 const char *djs_state_str(const djs_state_t *st, uint32_t id, size_t *len);
 /* The job submitted with this owner and idempotency key, or NULL. */
-djs_job_t *djs_state_job_by_idem(djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len);
+const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len);
 /* Dependents of a job (slots); returns the count and sets *list. */
 uint32_t djs_state_dependents(const djs_state_t *st, const djs_job_t *j, const uint32_t **list);
 /* 1 if a worker with capability set `wcaps` can run jobs of class `cls`. */

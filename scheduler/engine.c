@@ -107,7 +107,7 @@ void djs_engine_set_assign_cb(djs_engine_t *e, djs_engine_assign_cb cb, void *ar
     e->cfg.assign_arg = arg;
 }
 
-djs_state_t *djs_engine_state(djs_engine_t *e)
+const djs_state_t *djs_engine_state(const djs_engine_t *e)
 {
     return e->st;
 }
@@ -190,7 +190,7 @@ static int cascade_from(djs_engine_t *e, const djs_id_t *up, slots_t *stack, uin
 {
     int rc = 0;
     while (stack->n > 0 && rc == 0) {
-        djs_job_t *d = djs_state_job_at(e->st, stack->v[--stack->n]);
+        const djs_job_t *d = djs_state_job_at(e->st, stack->v[--stack->n]);
         if (d == NULL || !djs_job_event_allowed(DJS_EV_JOB_UPSTREAM_FAILED, djs_state_job_pos(d)))
             continue;
         djs_job_change_t c = {0};
@@ -265,7 +265,7 @@ static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_
     if (r->key.len > DJS_JOB_MAX_NAME) /* stored as wfkey, which a reader bounds so */
         return refuse(e, DJS_ETOOBIG, "jobs[%u].key is longer than %d bytes", i, DJS_JOB_MAX_NAME);
     for (uint32_t k = 0; k < r->ndep_ids; k++) {
-        djs_job_t *d = djs_state_job(e->st, &r->dep_ids[k]);
+        const djs_job_t *d = djs_state_job(e->st, &r->dep_ids[k]);
         char text[DJS_ID_TEXT_LEN + 1];
         djs_id_format(&r->dep_ids[k], text);
         if (d == NULL) {
@@ -333,7 +333,7 @@ int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_
         olen = DJS_EVENT_MAX_ACTOR;
     /* a request whose first job's key was used is a repeat of that request */
     if (reqs[0].spec.idem_key.len > 0) {
-        djs_job_t *j = djs_state_job_by_idem(e->st, owner, olen, reqs[0].spec.idem_key.p, reqs[0].spec.idem_key.len);
+        const djs_job_t *j = djs_state_job_by_idem(e->st, owner, olen, reqs[0].spec.idem_key.p, reqs[0].spec.idem_key.len);
         if (j != NULL) {
             ids[0] = j->id;
             *existed = 1;
@@ -393,9 +393,9 @@ out:
 
 /* ---- other job commands ------------------------------------------------------------------ */
 
-static djs_job_t *find_job(djs_engine_t *e, const djs_id_t *id, int *rc)
+static const djs_job_t *find_job(djs_engine_t *e, const djs_id_t *id, int *rc)
 {
-    djs_job_t *j = djs_state_job(e->st, id);
+    const djs_job_t *j = djs_state_job(e->st, id);
     if (j == NULL) {
         char text[DJS_ID_TEXT_LEN + 1];
         djs_id_format(id, text);
@@ -407,7 +407,7 @@ static djs_job_t *find_job(djs_engine_t *e, const djs_id_t *id, int *rc)
 int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = find_job(e, id, &rc);
+    const djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
     if (!djs_job_event_allowed(DJS_EV_JOB_CANCELLED, djs_state_job_pos(j)))
@@ -426,7 +426,7 @@ int djs_engine_cancel(djs_engine_t *e, const char *actor, const djs_id_t *id, ui
 int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = find_job(e, id, &rc);
+    const djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
     if (!djs_job_event_allowed(DJS_EV_JOB_RETRIED, djs_state_job_pos(j)))
@@ -443,7 +443,7 @@ int djs_engine_retry(djs_engine_t *e, const char *actor, const djs_id_t *id, uin
 int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = find_job(e, id, &rc);
+    const djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
     if (!djs_job_event_allowed(DJS_EV_JOB_DELETED, djs_state_job_pos(j)))
@@ -457,7 +457,7 @@ int djs_engine_delete(djs_engine_t *e, const char *actor, const djs_id_t *id, ui
 int djs_engine_update(djs_engine_t *e, const char *actor, const djs_id_t *id, const djs_job_change_t *in, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = find_job(e, id, &rc);
+    const djs_job_t *j = find_job(e, id, &rc);
     if (j == NULL)
         return rc;
     if (!djs_job_event_allowed(DJS_EV_JOB_UPDATED, djs_state_job_pos(j)))
@@ -529,13 +529,13 @@ int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_inf
     int rc = check_worker_info(e, w, ncaps, caps, 1);
     if (rc != 0)
         return rc;
-    djs_worker_t *old = djs_state_worker_by_name(e->st, w->name.p, w->name.len);
+    const djs_worker_t *old = djs_state_worker_by_name(e->st, w->name.p, w->name.len);
     if (old != NULL) {
         if (old->njobs > 0) {
             /* a restarted agent: what it was running is gone with it */
             uint64_t now = now_ns(e);
             while (old->njobs > 0) {
-                djs_job_t *j = djs_state_job_at(e->st, old->jobs[0]);
+                const djs_job_t *j = djs_state_job_at(e->st, old->jobs[0]);
                 djs_job_change_t c = {0};
                 c.reason = (djs_str_t){"worker_lost", 11};
                 c.attempt = j->attempt;
@@ -562,9 +562,9 @@ int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_inf
     return 0;
 }
 
-static djs_worker_t *find_worker(djs_engine_t *e, const djs_id_t *id, int *rc)
+static const djs_worker_t *find_worker(djs_engine_t *e, const djs_id_t *id, int *rc)
 {
-    djs_worker_t *w = djs_state_worker(e->st, id);
+    const djs_worker_t *w = djs_state_worker(e->st, id);
     if (w == NULL) {
         char text[DJS_ID_TEXT_LEN + 1];
         djs_id_format(id, text);
@@ -586,7 +586,7 @@ int djs_engine_heartbeat(djs_engine_t *e, const djs_id_t *id, uint32_t cpu_pm, u
 {
     int rc = 0;
     *seq = 0;
-    djs_worker_t *w = find_worker(e, id, &rc);
+    const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
     if (cpu_pm > 1000 || mem_pm > 1000)
@@ -613,7 +613,7 @@ int djs_engine_update_worker(djs_engine_t *e, const char *actor, const djs_id_t 
                              const djs_str_t *caps, uint32_t ncaps, uint64_t *seq)
 {
     int rc = 0;
-    djs_worker_t *w = find_worker(e, id, &rc);
+    const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
     if (!in->has_slots && !in->has_caps)
@@ -631,7 +631,7 @@ int djs_engine_update_worker(djs_engine_t *e, const char *actor, const djs_id_t 
 int djs_engine_drain(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
 {
     int rc = 0;
-    djs_worker_t *w = find_worker(e, id, &rc);
+    const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
     if (w->status == DJS_WORKER_DRAINING)
@@ -645,7 +645,7 @@ int djs_engine_drain(djs_engine_t *e, const char *actor, const djs_id_t *id, uin
 int djs_engine_deregister(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq)
 {
     int rc = 0;
-    djs_worker_t *w = find_worker(e, id, &rc);
+    const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
     if (w->njobs > 0)
@@ -660,12 +660,12 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, 
 {
     int rc = 0;
     *n = 0;
-    djs_worker_t *w = find_worker(e, id, &rc);
+    const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
     live_of(e, w)->last_seen_ns = now_ns(e);
     for (uint32_t i = 0; i < w->njobs && *n < max; i++) {
-        djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
+        const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
         if (j->state != DJS_JOB_SCHEDULED)
             continue;
         out[*n].job = j->id;
@@ -684,13 +684,13 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, 
  * this worker's current attempt, and the state machine must allow `type`
  * where the job is. NULL with *rc set (DJS_ENOTFOUND, DJS_ESTALE,
  * DJS_ECONFLICT) otherwise. */
-static djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, int type, int *rc)
+static const djs_job_t *fenced(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, int type, int *rc)
 {
-    djs_job_t *j = find_job(e, id, rc);
+    const djs_job_t *j = find_job(e, id, rc);
     if (j == NULL)
         return NULL;
-    djs_worker_t *w = djs_state_worker(e->st, wid);
-    djs_worker_t *cur = j->worker != DJS_NONE ? djs_state_worker_at(e->st, j->worker) : NULL;
+    const djs_worker_t *w = djs_state_worker(e->st, wid);
+    const djs_worker_t *cur = j->worker != DJS_NONE ? djs_state_worker_at(e->st, j->worker) : NULL;
     if (w == NULL || cur != w || attempt != j->attempt) {
         if (w != NULL && attempt == j->attempt && cur == NULL) /* its own attempt, ended by the scheduler */
             *rc = refuse(e, DJS_ESTALE, "attempt %u is over: the job is %s now (timed out, lease expired, cancelled or lost)",
@@ -716,14 +716,14 @@ int djs_engine_start(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, u
     int rc = 0;
     /* a repeated start of the running attempt (its answer was lost, e.g.
      * to a server crash) is acknowledged again: no event */
-    djs_job_t *r = djs_state_job(e->st, id);
-    djs_worker_t *w = djs_state_worker(e->st, wid);
+    const djs_job_t *r = djs_state_job(e->st, id);
+    const djs_worker_t *w = djs_state_worker(e->st, wid);
     if (r != NULL && w != NULL && r->state == DJS_JOB_RUNNING && r->attempt == attempt && r->worker != DJS_NONE &&
         djs_state_worker_at(e->st, r->worker) == w) {
         *seq = 0;
         return 0;
     }
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_STARTED, &rc);
+    const djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_STARTED, &rc);
     if (j == NULL)
         return rc;
     djs_job_change_t c = {0};
@@ -736,7 +736,7 @@ int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_PROGRESS, &rc);
+    const djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_PROGRESS, &rc);
     if (j == NULL)
         return rc;
     if (percent > 100)
@@ -757,7 +757,7 @@ int djs_engine_output(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, 
     static const char marker[] = "\n[djs: output truncated: this attempt printed more than the limit]\n";
     int rc = 0;
     *seq = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_OUTPUT, &rc);
+    const djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_OUTPUT, &rc);
     if (j == NULL)
         return rc;
     *received = j->out_recv;
@@ -807,7 +807,7 @@ int djs_engine_complete(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id
                         size_t result_len, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_SUCCEEDED, &rc);
+    const djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_SUCCEEDED, &rc);
     if (j == NULL)
         return rc;
     if (result_len > DJS_JOB_MAX_PAYLOAD || (result_len > 0 && djs_mp_validate(result, result_len, DJS_EVENT_MAX_DEPTH - 2) != 0))
@@ -822,7 +822,8 @@ int djs_engine_complete(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id
 }
 
 /* Failure of a run: retry with backoff while retries remain, else fail for good. */
-static int fail_run(djs_engine_t *e, djs_job_t *j, int type, const char *reason, djs_str_t error, const char *actor, uint64_t *seq)
+static int fail_run(djs_engine_t *e, const djs_job_t *j, int type, const char *reason, djs_str_t error, const char *actor,
+                    uint64_t *seq)
 {
     djs_job_change_t c = {0};
     uint64_t now = now_ns(e);
@@ -841,7 +842,7 @@ static int fail_run(djs_engine_t *e, djs_job_t *j, int type, const char *reason,
 int djs_engine_fail(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, djs_str_t error, uint64_t *seq)
 {
     int rc = 0;
-    djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_FAILED, &rc);
+    const djs_job_t *j = fenced(e, wid, id, attempt, DJS_EV_JOB_FAILED, &rc);
     if (j == NULL)
         return rc;
     if (error.len > DJS_JOB_MAX_DESCRIPTION)
@@ -853,7 +854,7 @@ int djs_engine_fail(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, ui
 
 static int on_timer_due(djs_engine_t *e, uint32_t slot, uint64_t now, uint64_t *seq)
 {
-    djs_job_t *j = djs_state_job_at(e->st, slot);
+    const djs_job_t *j = djs_state_job_at(e->st, slot);
     djs_job_change_t c = {0};
     djs_id_t id = j->id;
     switch (j->timer_kind) {
@@ -882,11 +883,11 @@ static int on_timer_due(djs_engine_t *e, uint32_t slot, uint64_t now, uint64_t *
 
 static int lose_worker(djs_engine_t *e, uint32_t ws, uint64_t now, uint64_t *seq)
 {
-    djs_worker_t *w = djs_state_worker_at(e->st, ws);
+    const djs_worker_t *w = djs_state_worker_at(e->st, ws);
     djs_id_t wid = w->id;
     int rc;
     while (w->njobs > 0) {
-        djs_job_t *j = djs_state_job_at(e->st, w->jobs[0]);
+        const djs_job_t *j = djs_state_job_at(e->st, w->jobs[0]);
         djs_job_change_t c = {0};
         djs_id_t jid = j->id;
         c.attempt = j->attempt;
@@ -910,7 +911,7 @@ static int check_liveness(djs_engine_t *e, uint64_t now, uint64_t *seq)
 {
     uint64_t window = e->cfg.heartbeat_ns * e->cfg.missed_heartbeats;
     for (uint32_t ws = 0; ws < djs_state_nworker_slots(e->st); ws++) {
-        djs_worker_t *w = djs_state_worker_at(e->st, ws);
+        const djs_worker_t *w = djs_state_worker_at(e->st, ws);
         if (w->status != DJS_WORKER_ACTIVE && w->status != DJS_WORKER_DRAINING)
             continue;
         live_t *l = live_of(e, w);
@@ -929,8 +930,8 @@ static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
 {
     uint32_t js, ws;
     while (djs_state_next_placement(e->st, now, e->cfg.aging_ns, &js, &ws) == 0) {
-        djs_job_t *j = djs_state_job_at(e->st, js);
-        djs_worker_t *w = djs_state_worker_at(e->st, ws);
+        const djs_job_t *j = djs_state_job_at(e->st, js);
+        const djs_worker_t *w = djs_state_worker_at(e->st, ws);
         djs_job_change_t c = {0};
         c.worker = w->id;
         c.attempt = j->attempt + 1;

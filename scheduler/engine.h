@@ -69,7 +69,7 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
  * given, let it run afterwards so the handles close. */
 void djs_engine_close(djs_engine_t *e);
 
-djs_state_t *djs_engine_state(djs_engine_t *e);
+const djs_state_t *djs_engine_state(const djs_engine_t *e);
 djs_log_t *djs_engine_log(djs_engine_t *e);
 /* The detail of the last refused command (static buffer in the engine). */
 const char *djs_engine_errmsg(const djs_engine_t *e);

@@ -106,7 +106,7 @@ static inline void et_reopen(et_t *t, uint64_t *replayed)
     et_open_engine(t, replayed);
 }
 
-static inline djs_state_t *et_st(et_t *t)
+static inline const djs_state_t *et_st(et_t *t)
 {
     return djs_engine_state(t->e);
 }
@@ -185,14 +185,14 @@ static inline djs_id_t et_job(et_t *t, const char *name, int prio)
     return id;
 }
 
-static inline djs_job_t *et_jobp(et_t *t, const djs_id_t *id)
+static inline const djs_job_t *et_jobp(et_t *t, const djs_id_t *id)
 {
     return djs_state_job(et_st(t), id);
 }
 
 static inline int et_state_of(et_t *t, const djs_id_t *id)
 {
-    djs_job_t *j = et_jobp(t, id);
+    const djs_job_t *j = et_jobp(t, id);
     return j == NULL ? -1 : j->state;
 }
 
@@ -201,7 +201,7 @@ static inline djs_id_t et_worker_of(et_t *t, const djs_id_t *id)
 {
     djs_id_t nil;
     memset(&nil, 0, sizeof(nil));
-    djs_job_t *j = et_jobp(t, id);
+    const djs_job_t *j = et_jobp(t, id);
     if (j == NULL || j->worker == DJS_NONE)
         return nil;
     return djs_state_worker_at(et_st(t), j->worker)->id;
@@ -215,7 +215,7 @@ static inline int et_id_eq(const djs_id_t *a, const djs_id_t *b)
 /* Start and complete the job's current assignment. */
 static inline void et_finish(et_t *t, const djs_id_t *job)
 {
-    djs_job_t *j = et_jobp(t, job);
+    const djs_job_t *j = et_jobp(t, job);
     REQ(j != NULL && j->state == DJS_JOB_SCHEDULED);
     uint32_t att = j->attempt;
     djs_id_t w = et_worker_of(t, job);

@@ -10,7 +10,7 @@
 static void hb(et_t *t, const djs_id_t *w)
 {
     uint64_t seq;
-    djs_worker_t *wp = djs_state_worker(et_st(t), w);
+    const djs_worker_t *wp = djs_state_worker(et_st(t), w);
     REQ(wp != NULL);
     REQ_RC(djs_engine_heartbeat(t->e, w, wp->cpu_pm, wp->mem_pm, wp->resp_ms, &seq), 0);
 }
@@ -45,7 +45,7 @@ START_TEST(full_lifecycle)
 
     uint64_t before = t.now;
     ck_assert_uint_gt(et_run(&t), 0);
-    djs_job_t *jp = et_jobp(&t, &j);
+    const djs_job_t *jp = et_jobp(&t, &j);
     ck_assert_int_eq(jp->state, DJS_JOB_SCHEDULED);
     ck_assert_uint_eq(jp->attempt, 1);
     djs_id_t on = et_worker_of(&t, &j);
@@ -194,7 +194,7 @@ START_TEST(fencing_after_lease_expiry)
     /* nobody starts it: the lease runs out, it is queued and placed again */
     advance_alive(&t, 11 * ET_SEC, ws, 2);
     et_run(&t);
-    djs_job_t *jp = et_jobp(&t, &j);
+    const djs_job_t *jp = et_jobp(&t, &j);
     ck_assert_int_eq(jp->state, DJS_JOB_SCHEDULED);
     ck_assert_uint_eq(jp->attempt, 2);
     ck_assert_uint_eq(jp->infra, 1);
@@ -392,7 +392,7 @@ START_TEST(dag_deep_chain)
     ck_assert_int_eq(djs_engine_submit(t.e, "alice", big, N + 1, big_ids, &seq, &existed), DJS_ELIMIT);
     ck_assert_uint_eq(djs_log_last_seq(t.log), last);
 
-    djs_state_t *st = et_st(&t);
+    const djs_state_t *st = et_st(&t);
     for (int k = 0; k < N; k++) {
         et_run(&t);
         const djs_job_t *j = djs_state_job(st, &ids[N - 1 - k]);
@@ -591,7 +591,7 @@ START_TEST(retries_with_backoff)
     uint64_t seq;
     for (uint32_t k = 1; k <= 4; k++) {
         et_run(&t);
-        djs_job_t *jp = et_jobp(&t, &j);
+        const djs_job_t *jp = et_jobp(&t, &j);
         ck_assert_int_eq(jp->state, DJS_JOB_SCHEDULED);
         ck_assert_uint_eq(jp->attempt, k);
         ck_assert_int_eq(djs_engine_start(t.e, &w, &j, k, &seq), 0);
@@ -830,9 +830,9 @@ START_TEST(balancer_scores)
         ck_assert_int_eq(djs_engine_heartbeat(t.e, &ws[i], spec[i].cpu, spec[i].mem, spec[i].resp, &seq), 0);
         ck_assert_uint_gt(seq, 0);
     }
-    djs_state_t *st = et_st(&t);
+    const djs_state_t *st = et_st(&t);
     for (int i = 0; i < 3; i++) {
-        djs_worker_t *w = djs_state_worker(st, &ws[i]);
+        const djs_worker_t *w = djs_state_worker(st, &ws[i]);
         ck_assert_uint_eq(w->score,
                           djs_worker_score(&t.cfg.state.weights, spec[i].cpu, spec[i].mem, 0, spec[i].slots, spec[i].resp));
     }
@@ -842,7 +842,7 @@ START_TEST(balancer_scores)
         int best = -1;
         uint32_t bs = 0;
         for (int i = 0; i < 3; i++) {
-            djs_worker_t *w = djs_state_worker(st, &ws[i]);
+            const djs_worker_t *w = djs_state_worker(st, &ws[i]);
             if (w->running >= w->slots)
                 continue;
             uint32_t s = expect_score(&t, w);
@@ -948,7 +948,7 @@ START_TEST(worker_loss)
     ck_assert_int_eq(djs_state_worker(et_st(&t), &w1)->status, DJS_WORKER_LOST);
     ck_assert_int_eq(djs_state_worker(et_st(&t), &w2)->status, DJS_WORKER_ACTIVE);
     ck_assert_uint_eq(djs_state_metrics(et_st(&t))->workers_lost, 1);
-    djs_job_t *jp = et_jobp(&t, &j);
+    const djs_job_t *jp = et_jobp(&t, &j);
     ck_assert_int_eq(jp->state, DJS_JOB_SCHEDULED);
     ck_assert_uint_eq(jp->attempt, 2);
     on = et_worker_of(&t, &j);
@@ -1185,7 +1185,7 @@ START_TEST(reregister_keeps_id)
     wi.mem_pm = 200;
     ck_assert_int_eq(djs_engine_register(t.e, "admin", &wi, caps, 1, &a2, &seq), 0);
     ck_assert(et_id_eq(&a, &a2));
-    djs_worker_t *w = djs_state_worker(et_st(&t), &a);
+    const djs_worker_t *w = djs_state_worker(et_st(&t), &a);
     ck_assert_uint_eq(w->slots, 3);
     ck_assert_str_eq(w->host, "newhost");
     ck_assert_uint_eq(w->cpu_pm, 100);

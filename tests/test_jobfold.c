@@ -103,7 +103,7 @@ static fields_t from_state(fold_t *x, uint32_t k)
 {
     fields_t f;
     memset(&f, 0, sizeof(f));
-    djs_job_t *j = djs_state_job(x->st, &x->jobs[k]);
+    const djs_job_t *j = djs_state_job(x->st, &x->jobs[k]);
     if (j == NULL)
         return f;
     f.exists = 1;
@@ -334,7 +334,7 @@ static void take_snap(fold_t *x, uint32_t k, snap_t *s, int digest)
     s->digested = digest;
     if (digest)
         djs_state_digest(x->st, s->digest);
-    djs_job_t *j = djs_state_job(x->st, &x->jobs[k]);
+    const djs_job_t *j = djs_state_job(x->st, &x->jobs[k]);
     if (j != NULL)
         memcpy(&s->job, j, sizeof(*j));
     memcpy(&s->metrics, djs_state_metrics(x->st), sizeof(s->metrics));
@@ -376,7 +376,7 @@ static void step(fold_t *x)
     x->now += 1 + rnd(x, 3 * SEC / 1000);
     int submit = rnd(x, 8) == 0;
     uint32_t k = pick_job(x, submit);
-    djs_job_t *j = djs_state_job(x->st, &x->jobs[k]);
+    const djs_job_t *j = djs_state_job(x->st, &x->jobs[k]);
     int type = submit ? DJS_EV_JOB_SUBMITTED : pick_type(x, j != NULL ? djs_state_job_pos(j) : DJS_JOB_SM_NONE);
     int unknown_worker = 0;
     uint8_t dep[16];

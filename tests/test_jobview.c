@@ -59,7 +59,7 @@ static void run_once(world_t *w, const djs_id_t *job, int fail)
     uint64_t seq;
     fake_now += 1000000;
     djs_engine_run(w->e);
-    djs_job_t *j = djs_state_job(djs_engine_state(w->e), job);
+    const djs_job_t *j = djs_state_job(djs_engine_state(w->e), job);
     ck_assert_ptr_nonnull(j);
     ck_assert_int_eq(j->state, DJS_JOB_SCHEDULED);
     uint32_t a = j->attempt;
@@ -111,7 +111,7 @@ START_TEST(view_matches_projection_at_every_event)
             djs_job_view_init(&v);
             ck_assert_int_eq(djs_job_view_at(w.log, jobs[k], s.v[i], &v), 0);
             ck_assert_int_eq(djs_state_at(w.log, NULL, s.v[i], &at), 0);
-            djs_job_t *j = djs_state_job(at, jobs[k]);
+            const djs_job_t *j = djs_state_job(at, jobs[k]);
             ck_assert_ptr_nonnull(j);
             ck_assert_msg(v.state == j->state, "job %d event %d (seq %llu): view %s, projection %s", k, i,
                           (unsigned long long)s.v[i], djs_job_state_name(v.state), djs_job_state_name(j->state));

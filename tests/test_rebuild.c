@@ -25,7 +25,7 @@ static void some_work(et_t *t, int n)
     et_sync(t);
 }
 
-static void expect_same(djs_state_t *a, djs_state_t *b)
+static void expect_same(const djs_state_t *a, const djs_state_t *b)
 {
     uint8_t da[32], db[32];
     djs_state_digest(a, da);

@@ -208,8 +208,8 @@ static void wl_submit_workflow(wl_t *x)
  * sit on them (leases expire, runs time out). */
 static void wl_work(wl_t *x, int i)
 {
-    djs_state_t *st = et_st(&x->t);
-    djs_worker_t *w = djs_state_worker(st, &x->w[i].id);
+    const djs_state_t *st = et_st(&x->t);
+    const djs_worker_t *w = djs_state_worker(st, &x->w[i].id);
     if (w == NULL || w->njobs == 0)
         return;
     uint32_t n = w->njobs;
@@ -219,7 +219,7 @@ static void wl_work(wl_t *x, int i)
     for (uint32_t k = 0; k < n; k++)
         jobs[k] = djs_state_job_at(st, w->jobs[k])->id;
     for (uint32_t k = 0; k < n; k++) {
-        djs_job_t *j = djs_state_job(st, &jobs[k]);
+        const djs_job_t *j = djs_state_job(st, &jobs[k]);
         if (j == NULL || j->worker == DJS_NONE || !et_id_eq(&djs_state_worker_at(st, j->worker)->id, &x->w[i].id))
             continue;
         uint32_t at = j->attempt;
@@ -264,12 +264,12 @@ static void wl_work(wl_t *x, int i)
 
 static void wl_heartbeats(wl_t *x)
 {
-    djs_state_t *st = et_st(&x->t);
+    const djs_state_t *st = et_st(&x->t);
     for (int i = 0; i < NW; i++) {
         wl_worker_t *w = &x->w[i];
         if (!w->registered || w->silent || x->t.now - w->last_hb < 3 * ET_SEC)
             continue;
-        djs_worker_t *sw = djs_state_worker(st, &w->id);
+        const djs_worker_t *sw = djs_state_worker(st, &w->id);
         if (sw->status != DJS_WORKER_ACTIVE && sw->status != DJS_WORKER_DRAINING)
             continue;
         uint64_t seq;
@@ -287,7 +287,7 @@ static void wl_worker_admin(wl_t *x)
 {
     int i = (int)rnd(x, NW);
     wl_worker_t *w = &x->w[i];
-    djs_worker_t *sw = djs_state_worker(et_st(&x->t), &w->id);
+    const djs_worker_t *sw = djs_state_worker(et_st(&x->t), &w->id);
     uint64_t seq;
     int rc;
     switch (rnd(x, 6)) {
@@ -342,7 +342,7 @@ static void wl_job_admin(wl_t *x)
     case 2:
         /* mostly jobs still waiting on others */
         for (int k = 0; k < 40 && chance(x, 800); k++) {
-            djs_job_t *jp = djs_state_job(et_st(&x->t), &j);
+            const djs_job_t *jp = djs_state_job(et_st(&x->t), &j);
             if (jp != NULL && jp->state == DJS_JOB_CREATED && jp->unmet > 0)
                 break;
             j = *wl_recent_job(x);
@@ -354,7 +354,7 @@ static void wl_job_admin(wl_t *x)
     case 5:
         /* look for a failed one (most jobs are not) */
         for (int k = 0; k < 40; k++) {
-            djs_job_t *jp = djs_state_job(et_st(&x->t), &j);
+            const djs_job_t *jp = djs_state_job(et_st(&x->t), &j);
             if (jp != NULL && jp->state == DJS_JOB_FAILED)
                 break;
             j = *wl_any_job(x);
@@ -385,17 +385,17 @@ static void wl_job_admin(wl_t *x)
  * record) not yet completed; workers and their jobs point at each other. */
 static void wl_check_invariants(wl_t *x)
 {
-    djs_state_t *st = et_st(&x->t);
+    const djs_state_t *st = et_st(&x->t);
     djs_buf_t rec;
     djs_buf_init(&rec);
     et_sync(&x->t); /* the records read below must be durable */
     for (uint32_t s = 0; s < djs_state_njob_slots(st); s++) {
-        djs_job_t *j = djs_state_job_at(st, s);
+        const djs_job_t *j = djs_state_job_at(st, s);
         if (j == NULL)
             continue;
         if (j->state == DJS_JOB_SCHEDULED || j->state == DJS_JOB_RUNNING) {
             REQ(j->worker != DJS_NONE);
-            djs_worker_t *w = djs_state_worker_at(st, j->worker);
+            const djs_worker_t *w = djs_state_worker_at(st, j->worker);
             int found = 0;
             for (uint32_t k = 0; k < w->njobs; k++)
                 found += w->jobs[k] == s;
@@ -416,7 +416,7 @@ static void wl_check_invariants(wl_t *x)
         for (uint32_t k = 0; k < sp.ndeps; k++) {
             djs_id_t d;
             memcpy(d.b, sp.deps + 16 * k, 16);
-            djs_job_t *dj = djs_state_job(st, &d);
+            const djs_job_t *dj = djs_state_job(st, &d);
             if (dj != NULL && dj->state != DJS_JOB_COMPLETED) {
                 if (j->state == DJS_JOB_CREATED)
                     REQ(!djs_job_state_final(dj->state)); /* else it would have failed upstream */
@@ -431,7 +431,7 @@ static void wl_check_invariants(wl_t *x)
                          (unsigned long long)x->ops, djs_job_state_name(j->state), unmet);
     }
     for (uint32_t ws = 0; ws < djs_state_nworker_slots(st); ws++) {
-        djs_worker_t *w = djs_state_worker_at(st, ws);
+        const djs_worker_t *w = djs_state_worker_at(st, ws);
         REQ_EQ(w->running, w->njobs);
         for (uint32_t k = 0; k < w->njobs; k++)
             REQ_EQ(djs_state_job_at(st, w->jobs[k])->worker, ws);
@@ -1019,7 +1019,7 @@ START_TEST(eviction)
         if (i % 100 == 0)
             et_advance(&t, ET_SEC);
     }
-    djs_state_t *st = et_st(&t);
+    const djs_state_t *st = et_st(&t);
     ck_assert_uint_eq(djs_state_metrics(st)->completed, 1000);
     ck_assert_uint_ge(djs_state_njobs(st), 95);
     ck_assert_uint_le(djs_state_njobs(st), 105);

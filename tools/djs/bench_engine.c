@@ -122,7 +122,7 @@ static int lifecycle(const params_t *p, djs_log_t *log, djs_engine_t *e, eb_t *e
         djs_engine_run(e);
         *sched_ns += djs_monotonic_ns() - t0;
         for (uint32_t i = 0; i < eb->n; i++) {
-            djs_job_t *j = djs_state_job(djs_engine_state(e), &eb->p[i].job);
+            const djs_job_t *j = djs_state_job(djs_engine_state(e), &eb->p[i].job);
             uint32_t attempt = j->attempt;
             if ((rc = djs_engine_start(e, &eb->p[i].worker, &eb->p[i].job, attempt, &seq)) != 0)
                 return fail("start", rc, e);
