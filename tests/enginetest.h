@@ -23,19 +23,8 @@
 #define ET_T0 (1700000000ULL * ET_SEC) /* the fake clock starts here */
 #define ET_S(lit) ((djs_str_t){(lit), sizeof(lit) - 1})
 
-/* Cheap assertions for hot loops (Check's ck_assert_* report every passing
- * check to the parent process, too slow for many thousands). */
-#define REQ(c)                                                                                                                     \
-    do {                                                                                                                           \
-        if (!(c))                                                                                                                  \
-            ck_abort_msg("%s:%d: assertion '%s' failed", __FILE__, __LINE__, #c);                                                  \
-    } while (0)
-#define REQ_EQ(a, b)                                                                                                               \
-    do {                                                                                                                           \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);                                             \
-        if (a_ != b_)                                                                                                              \
-            ck_abort_msg("%s:%d: %s == %s failed (%llu != %llu)", __FILE__, __LINE__, #a, #b, a_, b_);                             \
-    } while (0)
+/* REQ_RC(call, want): a cheap assertion like REQ and REQ_EQ (testutil.h)
+ * on a return code, naming both errors. */
 #define REQ_RC(call, want)                                                                                                         \
     do {                                                                                                                           \
         int rc_ = (call);                                                                                                          \

@@ -5,13 +5,6 @@
 #include "core/id.h"
 #include "testutil.h"
 
-/* Cheap assertion for hot loops (ck_assert_* write to a pipe on success). */
-#define REQ(c)                                                                                                                     \
-    do {                                                                                                                           \
-        if (!(c))                                                                                                                  \
-            ck_abort_msg("%s:%d: assertion '%s' failed", __FILE__, __LINE__, #c);                                                  \
-    } while (0)
-
 static djs_weights_t W(double cpu, double mem, double slots, double resp)
 {
     djs_weights_t w = {cpu, mem, slots, resp};

@@ -15,13 +15,6 @@
 #include "core/mp.h"
 #include "testutil.h"
 
-/* Cheap assertion for loops (a passing ck_assert_* writes to a pipe). */
-#define REQ(c)                                                                                                                     \
-    do {                                                                                                                           \
-        if (!(c))                                                                                                                  \
-            ck_abort_msg("%s:%d: assertion '%s' failed", __FILE__, __LINE__, #c);                                                  \
-    } while (0)
-
 /* ---- helpers ----------------------------------------------------------------------- */
 
 static djs_str_t S(const char *s)

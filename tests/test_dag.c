@@ -6,14 +6,6 @@
 #include "core/id.h"
 #include "testutil.h"
 
-/* Cheap assertions for hot loops: Check's ck_assert_* report every passing
- * check to the parent process (a pipe write), too slow for 100k nodes. */
-#define REQ(c)                                                                                                                     \
-    do {                                                                                                                           \
-        if (!(c))                                                                                                                  \
-            ck_abort_msg("%s:%d: assertion '%s' failed", __FILE__, __LINE__, #c);                                                  \
-    } while (0)
-
 /* ---- graphs in CSR form ------------------------------------------------------------ */
 
 typedef struct graph {

@@ -8,20 +8,6 @@
 #include "core/job.h"
 #include "testutil.h"
 
-/* Cheap assertions for hot loops: Check's ck_assert_* report every passing
- * check to the parent process (a pipe write), too slow for 100k operations. */
-#define REQ(c)                                                                                                                     \
-    do {                                                                                                                           \
-        if (!(c))                                                                                                                  \
-            ck_abort_msg("%s:%d: assertion '%s' failed", __FILE__, __LINE__, #c);                                                  \
-    } while (0)
-#define REQ_EQ(a, b)                                                                                                               \
-    do {                                                                                                                           \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);                                             \
-        if (a_ != b_)                                                                                                              \
-            ck_abort_msg("%s:%d: %s == %s failed (%llu != %llu)", __FILE__, __LINE__, #a, #b, a_, b_);                             \
-    } while (0)
-
 /* ---- the state machine ------------------------------------------------------ */
 
 /* The table drawn in job.h's comment, written out independently of job.c. */

@@ -2,11 +2,12 @@
 # Install what djs needs on Debian 12, only if something is missing.
 # Sourced by tools/run and tools/test; safe to run again and again.
 #   DJS_DEPS=run  build and run: compiler, CMake and the -dev libraries
-#   DJS_DEPS=test also clang for sanitizers/libFuzzer and the test clients
+#   DJS_DEPS=test also clang for sanitizers/libFuzzer, clang-format and the
+#                 test clients
 set -euo pipefail
 
 djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libyaml-dev"
-djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev lmdb-utils python3 curl prometheus python3-jwt python3-websockets openssl beanstalkd iproute2"
+djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev clang-format lmdb-utils python3 curl prometheus python3-jwt python3-websockets openssl beanstalkd iproute2"
 
 djs_install_deps() {
     local want="$djs_pkgs_run"

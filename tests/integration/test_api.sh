@@ -3,27 +3,9 @@
 # serve on a free port. Each check asserts the status code and the body.
 set -euo pipefail
 DJS=${1:?usage: test_api.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/api-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$T/serve.out" ] && cat "$T/serve.out" >&2; exit 1; }
-PY=/usr/bin/python3
-
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$port"
-start() {
-    "$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" >"$T/serve.out" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        curl -sf "$URL/health" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || fail "serve exited early"
-        sleep 0.1
-    done
-    fail "serve did not answer /health"
-}
+. "$(dirname "$0")/lib.sh"
+djs_init api
+djs_listen
 # req METHOD PATH [BODY [CONTENT-TYPE]] -> sets $code and $body
 req() {
     local ct=${4:-application/json}
@@ -44,8 +26,8 @@ problem() { # status slug
     [ -n "$(field '["title"]')" ] && [ -n "$(field '["detail"]')" ] || fail "$3: title and detail"
 }
 
-start
-TOKEN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
+djs_start_server
+TOKEN=$(djs_token admin admin)
 AUTH=(-H "Authorization: Bearer $TOKEN")
 req GET /health; expect 200 health
 req GET /health/ready; expect 200 ready
@@ -272,10 +254,10 @@ req GET "/api/v1/events?type=job.nothing"; problem 400 invalid-query "bad event 
 
 # authentication and roles
 as() { local t=$1; shift; AUTH=(-H "Authorization: Bearer $t"); req "$@"; AUTH=(-H "Authorization: Bearer $TOKEN"); }
-ALICE=$("$DJS" token create --data "$T/data" --sub alice --role user)
-BOB=$("$DJS" token create --data "$T/data" --sub bob --role user)
-OPER=$("$DJS" token create --data "$T/data" --sub ops --role operator)
-WTOK=$("$DJS" token create --data "$T/data" --sub w9 --role worker)
+ALICE=$(djs_token alice user)
+BOB=$(djs_token bob user)
+OPER=$(djs_token ops operator)
+WTOK=$(djs_token w9 worker)
 AUTH=(); req GET /api/v1/stats; AUTH=(-H "Authorization: Bearer $TOKEN"); problem 401 unauthorized "no token"
 grep -qi '^www-authenticate: Bearer' "$T/headers" || fail "401 without WWW-Authenticate"
 as "garbage.token.here" GET /api/v1/stats; problem 401 unauthorized "garbage token"
@@ -371,41 +353,34 @@ req POST /api/v1/admin/shutdown; expect 202 shutdown
 wait "$pid" || fail "serve exit status $?"
 pid=""
 grep -q "stopped cleanly" "$T/serve.out" || fail "clean stop"
-start
+djs_start_server
 req GET "/api/v1/jobs/$id"; expect 200 "job after restart"
 [ "$(field '["name"]')" = hello ] || fail "name after restart"
 [ "$(field '["status"]')" = CANCELLED ] || fail "status after restart"
 req GET "/api/v1/jobs/$gid"; problem 404 not-found "deleted job stays deleted after restart"
 req GET "/api/v1/jobs/$cj"; [ "$(field '["status"]')" = CANCELLED ] && [ "$(field '["priority"]')" = LOW ] || fail "updated, cancelled job after restart"
-kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
-pid=""
+djs_stop_server
 "$DJS" replay verify "$T/data" | grep -q '^OK' || fail "log verifies after the API run"
 # rate limiting: a burst of 5 per principal, then 429 with Retry-After
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --rate-limit 1:5 >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+djs_start_server --rate-limit 1:5
 codes=""
 for _ in $(seq 8); do codes="$codes $(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "${AUTH[@]}" "$URL/api/v1/stats")"; done
 [ "$(echo $codes | tr ' ' '\n' | grep -c 200)" -le 6 ] && echo "$codes" | grep -q 429 || fail "rate limit: $codes"
 grep -qi '^retry-after: [0-9]' "$T/headers" || fail "429 without Retry-After"
 grep -q "rate-limited" "$T/body" || fail "429 problem type"
 as "$ALICE" GET "/api/v1/jobs"; expect 200 "another principal has its own bucket"
-kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
-pid=""
+djs_stop_server
 # snapshots: a forked child writes them while the server goes on; the next
 # start restores the newest and replays only what came after it
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --snapshot-every 20 >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+djs_start_server --snapshot-every 20
 for i in $(seq 30); do req POST /api/v1/jobs "{\"name\":\"snap-$i\"}"; expect 201 "submit $i"; done
 sleep 1 # the child and the pieces: well under a second for a state this small
-kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
-pid=""
-grep -q "snapshot.*dropped\|no snapshot at\|could not store a snapshot" "$T/serve.out" && { cat "$T/serve.out"; fail "a snapshot failed"; }
+djs_stop_server
+grep -q "snapshot.*dropped\|no snapshot at\|could not store a snapshot" "$T/serve.out" && fail "a snapshot failed"
 events=$("$DJS" replay verify "$T/data" | sed -n 's/^OK .*: \([0-9]*\) records.*/\1/p')
-start
+djs_start_server
 n=$(sed -n 's/.*(\([0-9]*\) events replayed after the snapshot).*/\1/p' "$T/serve.out")
-[ -n "$n" ] && [ -n "$events" ] && [ "$n" -lt 20 ] && [ "$n" -lt "$events" ] || { cat "$T/serve.out"; fail "restart replayed $n of $events events: no snapshot used"; }
-kill -TERM "$pid"; wait "$pid" || fail "SIGTERM exit status"
-pid=""
+[ -n "$n" ] && [ -n "$events" ] && [ "$n" -lt 20 ] && [ "$n" -lt "$events" ] ||
+    fail "restart replayed $n of $events events: no snapshot used"
+djs_stop_server
 echo "test_api: all checks passed"

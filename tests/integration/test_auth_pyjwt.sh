@@ -6,13 +6,8 @@
 # is HS256, signed with that key and not expired.
 set -euo pipefail
 DJS=${1:?usage: test_auth_pyjwt.sh path/to/djs}
-PY=/usr/bin/python3
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/auth-XXXXXX")
-cleanup() { rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+djs_init auth
 
 "$PY" -c 'import jwt' 2>/dev/null || fail "$PY cannot import jwt: install python3-jwt (tools/deps.sh)"
 D="$T/data"

@@ -8,38 +8,21 @@
 # cleanly, its log verifies, and its stderr holds no sanitizer report.
 set -euo pipefail
 DJS=${1:?usage: test_badinput.sh path/to/djs}
-HERE=$(cd "$(dirname "$0")" && pwd)
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/badinput-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+djs_init badinput
 show_server() {
     echo "---- djs serve stdout ----" >&2; cat "$T/serve.out" >&2 || true
     echo "---- djs serve stderr ----" >&2; cat "$T/serve.err" >&2 || true
 }
-fail() { echo "FAIL: $*" >&2; show_server; exit 1; }
-PY=/usr/bin/python3
 # sanitizer reports go to stderr; keep the process running after a UBSan
 # report so that the case that caused it is the one that fails
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$port"
-start() {
-    "$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" >>"$T/serve.out" 2>>"$T/serve.err" &
-    pid=$!
-    for _ in $(seq 100); do
-        curl -sf "$URL/health" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || fail "serve exited early"
-        sleep 0.1
-    done
-    fail "serve did not answer /health"
-}
-start
-TOKEN=$("$DJS" token create --data "$T/data" --sub t --role admin)
+# every start appends: stdout to serve.out, stderr to serve.err
+DJS_SERVE_APPEND=1 DJS_SERVE_ERR="$T/serve.err"
+djs_start_server
+TOKEN=$(djs_token t admin)
 
 # A case that kills the server is a failure; the server is then restarted
 # on the same data and the corpus resumes after that case, so that one run
@@ -56,7 +39,7 @@ for _ in $(seq 20); do
     wait "$pid" 2>/dev/null || true
     pid=""
     echo "---- the server died in case $from: restarting it, resuming after that case ----"
-    start
+    djs_start_server
 done
 [ -z "$crashed" ] || problems+=("cases that killed the server:$crashed")
 [ "$rc" = 0 ] || problems+=("badinput.py: cases failed (exit $rc of the last run; see the FAIL lines)")

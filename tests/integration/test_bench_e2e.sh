@@ -6,11 +6,10 @@
 # Skipped (exit 0) when beanstalkd is not installed.
 set -euo pipefail
 DJS=${1:?usage: test_bench_e2e.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/bench-e2e-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+djs_init bench-e2e
+# on failure: the end of the benchmark's output
+DJS_LOGS=("$T/out" "$T/err") DJS_LOG_TAIL=30
 t_start=$(date +%s)
 
 if ! command -v beanstalkd >/dev/null 2>&1 && [ ! -x /usr/bin/beanstalkd ]; then
@@ -18,11 +17,6 @@ if ! command -v beanstalkd >/dev/null 2>&1 && [ ! -x /usr/bin/beanstalkd ]; then
     exit 0
 fi
 
-fail() {
-    echo "FAIL: $*" >&2
-    tail -n 30 "$T/out" "$T/err" >&2 || true
-    exit 1
-}
 
 timeout 50 "$DJS" bench e2e --jobs 2000 --workers 10 --producers 2 --dir "$T" >"$T/out" 2>"$T/err" ||
     fail "bench e2e exited with $?"

@@ -6,17 +6,11 @@
 # every event and none is dropped.
 set -euo pipefail
 DJS=${1:?usage: test_bench_stream.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/bench-stream-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+djs_init bench-stream
+# on failure: the end of the benchmark's output
+DJS_LOGS=("$T/out" "$T/err") DJS_LOG_TAIL=30
 
-fail() {
-    echo "FAIL: $*" >&2
-    tail -n 30 "$T/out" "$T/err" >&2 || true
-    exit 1
-}
 
 timeout 55 "$DJS" bench stream --subscribers 20 --events-per-s 500 --seconds 2 --catchup-events 20000 --dir "$T" \
     >"$T/out" 2>"$T/err" || fail "bench stream exited with $?"

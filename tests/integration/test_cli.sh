@@ -4,28 +4,16 @@
 # byte makes verify fail; bench log prints its JSON line.
 set -euo pipefail
 DJS=${1:?usage: test_cli.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/cli-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+djs_init cli
 
+# port 0: the server picks its port; the start message says when it listens
 start_server() {
-    "$DJS" serve --data "$T/data" --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        grep -q "press Ctrl-C" "$T/serve.out" && return 0
-        kill -0 "$pid" 2>/dev/null || { cat "$T/serve.out"; fail "serve exited early"; }
-        sleep 0.1
-    done
-    cat "$T/serve.out"; fail "serve did not start"
+    djs_serve --data "$T/data" --listen 127.0.0.1:0
+    djs_wait_ready "serve did not start" grep -q "press Ctrl-C" "$T/serve.out"
 }
 stop_server() {
-    kill -TERM "$pid"
-    wait "$pid" || fail "serve exited with $? on SIGTERM"
-    pid=""
+    djs_stop_server
     grep -q "stopped cleanly" "$T/serve.out" || fail "no clean stop message"
 }
 
@@ -49,7 +37,7 @@ set -e
 stop_server
 
 start_server
-grep -q "3 events before\|2 events before" "$T/serve.out" || { cat "$T/serve.out"; fail "restart must see the earlier events"; }
+grep -q "3 events before\|2 events before" "$T/serve.out" || fail "restart must see the earlier events"
 stop_server
 "$DJS" replay verify "$T/data" | grep -q "^OK .* 4 records" || fail "4 records after two runs"
 

@@ -7,32 +7,13 @@
 # side (register, poll, start, output, complete, fail) is played with curl.
 set -euo pipefail
 DJS=${1:?usage: test_client.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/client-XXXXXX")
-pid=""
-tpid=""
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    [ -n "$tpid" ] && kill -9 "$tpid" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$T/serve.out" ] && tail -20 "$T/serve.out" >&2; exit 1; }
-PY=/usr/bin/python3
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
+djs_init client
+DJS_LOG_TAIL=20
+tpid="" # the TLS server, next to the main one ($pid)
 
-port=$(free_port)
-URL="http://127.0.0.1:$port"
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    curl -sf "$URL/health" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || fail "serve exited early"
-    sleep 0.1
-done
-curl -sf "$URL/health" >/dev/null || fail "serve did not answer /health"
-TOKEN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
+djs_start_server
+TOKEN=$(djs_token admin admin)
 export DJS_SERVER="$URL" DJS_TOKEN="$TOKEN"
 
 # run ARGS...: djs with stdout in $T/out, stderr in $T/err, exit code in $rc
@@ -101,7 +82,7 @@ refused 2 "unknown option" cancel --at-seq 1 01890a5d-ac96-774b-bcce-b302099a805
 refused 2 "--idempotency-key" submit --name x --idempotency-key "a b"
 
 # ---- connection and auth failures (exit 1, one line) ----------------------------
-dead=$(free_port)
+dead=$(djs_free_port)
 refused 1 "cannot reach http://127.0.0.1:$dead" stats --server "http://127.0.0.1:$dead"
 refused 1 "cannot reach http://127.0.0.1:$dead" submit --name x --server "http://127.0.0.1:$dead"
 run_no_token() {
@@ -115,7 +96,7 @@ run_no_token() {
 run_no_token jobs
 run_no_token submit --name x
 refused 1 "^djs: 401 Unauthorized: " stats --token not.a.jwt
-USER_TOKEN=$("$DJS" token create --data "$T/data" --sub alice --role user)
+USER_TOKEN=$(djs_token alice user)
 refused 1 "^djs: 403 Forbidden: " stats --token "$USER_TOKEN"
 
 # ---- submit from flags, the env variables and the flags that override them ------
@@ -366,11 +347,11 @@ refused 1 "^djs: 400 Invalid query: " events --type no.such.type
 if command -v openssl >/dev/null; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
         -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
-    tport=$(free_port)
+    tport=$(djs_free_port)
     "$DJS" serve --data "$T/tdata" --listen "127.0.0.1:$tport" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" >"$T/tserve.out" 2>&1 &
     tpid=$!
     for _ in $(seq 100); do curl -sf --cacert "$T/cert.pem" "https://localhost:$tport/health" >/dev/null 2>&1 && break; sleep 0.1; done
-    TT=$("$DJS" token create --data "$T/tdata" --sub admin --role admin)
+    TT=$(djs_token admin admin "$T/tdata")
     ok stats --server "https://localhost:$tport" --token "$TT" --cacert "$T/cert.pem"
     ok stats --server "https://localhost:$tport" --token "$TT" --insecure
     refused 1 "cannot reach https://localhost:$tport" stats --server "https://localhost:$tport" --token "$TT"
@@ -382,8 +363,6 @@ else
 fi
 
 # ---- the server goes away -----------------------------------------------------------
-kill -TERM "$pid"
-wait "$pid" || fail "serve exit status"
-pid=""
+djs_stop_server
 refused 1 "^djs: cannot reach $URL: " jobs
 echo "test_client: all checks passed"

@@ -4,17 +4,10 @@
 # naming the file and line (exit 2).
 set -euo pipefail
 DJS=${1:?usage: test_config.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/config-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$T/serve.out" ] && cat "$T/serve.out" >&2; exit 1; }
-PY=/usr/bin/python3
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
+djs_init config
 
-p1=$(free_port); p2=$(free_port)
+p1=$(djs_free_port); p2=$(djs_free_port)
 cat >"$T/djs.conf" <<CONF
 # a comment line
 data = $T/data
@@ -24,13 +17,8 @@ output-cap = 1024
 rate-limit = "0"
 CONF
 # the flag wins over the file's listen
-"$DJS" serve --config "$T/djs.conf" --listen "127.0.0.1:$p2" >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$p2/health" && break
-    kill -0 "$pid" 2>/dev/null || fail "serve exited early"
-    sleep 0.1
-done
+djs_serve --config "$T/djs.conf" --listen "127.0.0.1:$p2"
+djs_wait_ready "serve did not answer on port $p2" curl -s -o /dev/null "http://127.0.0.1:$p2/health"
 URL="http://127.0.0.1:$p2/api/v1"
 grep -q "listening on http://127.0.0.1:$p2/" "$T/serve.out" || fail "flag did not win over the file"
 ! curl -s -o /dev/null "http://127.0.0.1:$p1/health" || fail "also listening on the file's port"
@@ -50,7 +38,7 @@ curl -s "$URL/jobs/$j/logs" >"$T/logs"
 [ "$(head -c 1024 "$T/logs" | tr -d x | wc -c)" = 0 ] || fail "the first 1024 bytes are the output"
 grep -q "output truncated" "$T/logs" || fail "no truncation marker at the file's output-cap"
 [ "$(tr -cd x <"$T/logs" | wc -c)" = 1024 ] || fail "kept more than output-cap bytes"
-kill -TERM "$pid"; wait "$pid" || fail "serve exit code $?"; pid=""
+djs_stop_server
 
 # bad files: one line naming file:line, exit 2
 refused() { # expected-message config-text

@@ -3,24 +3,12 @@
 # (201) is there after a restart, and the log verifies.
 set -euo pipefail
 DJS=${1:?usage: test_crash_api.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/crash-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-PY=/usr/bin/python3
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$port"
-start() {
-    "$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --rate-limit 0 >>"$T/serve.out" 2>&1 &
-    pid=$!
-    for _ in $(seq 200); do curl -sf "$URL/health" >/dev/null 2>&1 && return 0; sleep 0.05; done
-    fail "serve did not start"
-}
+. "$(dirname "$0")/lib.sh"
+djs_init crash
+DJS_SERVE_APPEND=1 # one serve.out for all the runs
+start() { djs_start_server --rate-limit 0; }
 start
-TOKEN=$("$DJS" token create --data "$T/data" --sub loader --role admin)
+TOKEN=$(djs_token loader admin)
 
 for round in 1 2 3; do
     # 4 concurrent submitters, each recording the ids it was acknowledged
@@ -67,7 +55,6 @@ PY
     [ "$missing" = 0 ] || fail "round $round: $missing of $acked acknowledged jobs are missing after kill -9"
     echo "round $round: $acked acknowledged jobs, all present after kill -9 and restart"
 done
-kill -TERM "$pid"; wait "$pid" || fail "clean stop"
-pid=""
+djs_stop_server
 "$DJS" replay verify "$T/data" | grep -q '^OK' || fail "log verifies after three kills"
 echo "test_crash_api: all checks passed"

@@ -5,22 +5,14 @@
 # end with the client commands, and SIGTERM drains the agents and exits 0.
 set -euo pipefail
 DJS=${1:?usage: test_dev.sh path/to/djs}
-HERE=$(cd "$(dirname "$0")" && pwd)
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/dev-XXXXXX")
-pid=""
-cleanup() { if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi; pkill -9 -f "worker --server http://127.0.0.1:$port" 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; cat "$T/serve.out" >&2 || true; exit 1; }
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$DJS" serve --dev --data "$T/data" --listen "127.0.0.1:$port" >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    [ "$(grep -c "registered as" "$T/serve.out" 2>/dev/null)" = 2 ] && break
-    kill -0 "$pid" 2>/dev/null || fail "serve --dev exited early"
-    sleep 0.1
-done
+. "$(dirname "$0")/lib.sh"
+djs_init dev
+djs_listen
+# the local agents are the server's children: a server killed -9 leaves them behind
+djs_at_exit 'pkill -9 -f "worker --server http://127.0.0.1:$port"'
+djs_serve --dev --data "$T/data" --listen "127.0.0.1:$port"
+two_agents() { [ "$(grep -c "registered as" "$T/serve.out" 2>/dev/null)" = 2 ]; }
+djs_wait_ready "two local agents did not register" two_agents
 [ "$(grep -c "registered as" "$T/serve.out")" = 2 ] || fail "two local agents did not register"
 grep -q "^djs serve: URL   http://127.0.0.1:$port" "$T/serve.out" || fail "no URL line"
 grep -q "examples/diamond.yaml" "$T/serve.out" || fail "no example line"
@@ -42,9 +34,7 @@ assert start[-1]["seq"] > max(e["seq"] for e in succ[:3]), "join started before 
 PY
 "$DJS" workers -o json | /usr/bin/python3 -c 'import json,sys; w=json.load(sys.stdin)["workers"]; assert sorted(x["name"] for x in w)==["local-1","local-2"], w' ||
     fail "workers local-1 and local-2"
-kill -TERM "$pid"
-wait "$pid" || fail "serve --dev exited with $? on SIGTERM"
-pid=""
+djs_stop_server
 grep -q "stopped cleanly" "$T/serve.out" || fail "no clean stop"
 ! pgrep -f "worker --server http://127.0.0.1:$port" >/dev/null || fail "local agents outlived the server"
 echo "dev: ok"

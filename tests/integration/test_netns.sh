@@ -42,31 +42,14 @@ CIP=10.213.$X.6
 PORT=18080
 URL="http://$SIP:$PORT"
 
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/netns-XXXXXX")
-pids=()
+. "$(dirname "$0")/lib.sh"
+djs_init netns
+DJS_LOG_TAIL=60
 made_ns=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    [ -f "$T/wd/cut.pid" ] && kill -9 -- "-$(cat "$T/wd/cut.pid")" 2>/dev/null
-    # deleting a namespace destroys the veth ends in it (and so their peers)
-    for p in "${made_ns[@]}"; do ip netns del "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$T"/*.out; do
-        [ -f "$f" ] || continue
-        echo "--- $f" >&2
-        tail -n 60 "$f" >&2
-    done
-    exit 1
-}
+# attempt 1 of "cut" sleeps in its own process group; deleting a namespace
+# destroys the veth ends in it (and so their peers)
+djs_at_exit '[ -f "$T/wd/cut.pid" ] && kill -9 -- "-$(cat "$T/wd/cut.pid")"'
+djs_at_exit 'for p in "${made_ns[@]}"; do ip netns del "$p" 2>/dev/null || true; done'
 
 # Try for real; a refusal is a skip with the reason, anything later a failure.
 if ! err=$(ip netns add "$NS_S" 2>&1); then skip "ip netns add as uid $(id -u): $err"; fi
@@ -93,15 +76,10 @@ echo "ok namespaces $NS_S, $NS_A, $NS_C with veths on 10.213.$X.0/29"
 
 inS() { ip netns exec "$NS_S" "$@"; }
 mkdir -p "$T/wd"
-ip netns exec "$NS_S" "$DJS" serve --data "$T/data" --listen "$SIP:$PORT" --heartbeat-interval 1 --rate-limit 0 >"$T/serve.out" 2>&1 &
-spid=$!
-pids+=("$spid")
-for _ in $(seq 200); do
-    inS curl -sf -m 2 "$URL/health" >/dev/null 2>&1 && break
-    kill -0 "$spid" 2>/dev/null || fail "serve exited early"
-    sleep 0.05
-done
-inS curl -sf -m 2 "$URL/health" >/dev/null || fail "serve did not answer on $URL"
+DJS_SERVE_PREFIX=(ip netns exec "$NS_S")
+djs_serve --data "$T/data" --listen "$SIP:$PORT" --heartbeat-interval 1 --rate-limit 0
+spid=$pid
+djs_wait_ready "serve did not answer on $URL" inS curl -sf -m 2 "$URL/health"
 ip netns exec "$NS_A" curl -sf -m 2 "$URL/health" >/dev/null || fail "A cannot reach the server"
 ip netns exec "$NS_C" curl -sf -m 2 "$URL/health" >/dev/null || fail "C cannot reach the server"
 echo "ok server on $URL inside $NS_S, reachable from $NS_A and $NS_C"
@@ -109,17 +87,16 @@ echo "ok server on $URL inside $NS_S, reachable from $NS_A and $NS_C"
 rx_bytes() { ip -n "$1" -j -s link show dev "$2" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["bytes"])'; }
 rx_a0=$(rx_bytes "$NS_S" vs-a)
 
-ADMIN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
+ADMIN=$(djs_token admin admin)
 AUTH=(-H "Authorization: Bearer $ADMIN")
 
 # start_agent NS NAME CAPS -> $apid; log in $T/NAME.out
 start_agent() {
     local tok
-    tok=$("$DJS" token create --data "$T/data" --sub "$2" --role worker)
+    tok=$(djs_token "$2" worker)
     ip netns exec "$1" "$DJS" worker --server "$URL" --token "$tok" --name "$2" --capabilities "$3" --slots 2 \
         --workdir "$T/wd" --heartbeat 0.3 --grace 1 --drain-timeout 10 >>"$T/$2.out" 2>&1 &
     apid=$!
-    pids+=("$apid")
     for _ in $(seq 200); do
         grep -q "registered as" "$T/$2.out" 2>/dev/null && return 0
         kill -0 "$apid" 2>/dev/null || fail "agent $2 exited"
@@ -128,34 +105,15 @@ start_agent() {
     fail "agent $2 did not register"
 }
 # every client call is made from the server's namespace
-api() { inS curl -s -m 10 "${AUTH[@]}" "$@"; }
-get() { api "$URL/api/v1/$1"; }
-submit() { # JSON -> $id
-    api -o "$T/sub" -w '%{http_code}' -H 'content-type: application/json' --data-binary "$1" "$URL/api/v1/jobs" >"$T/code" || true
-    [ "$(cat "$T/code")" = 201 ] || fail "submit: $(cat "$T/code") $(cat "$T/sub" 2>/dev/null)"
-    id=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/sub")
-}
-jfield() { get "jobs/$1" | $PY -c "import json,sys; print(json.load(sys.stdin)$2)"; }
-wait_status() { # ID STATUS SECONDS
-    local s=""
-    for _ in $(seq $(($3 * 10))); do
-        s=$(jfield "$1" '["status"]' 2>/dev/null || echo "?")
-        [ "$s" = "$2" ] && return 0
-        case "$s" in COMPLETED | FAILED | CANCELLED) break ;; esac
-        sleep 0.1
-    done
-    fail "job $1: expected $2, got $s: $(get "jobs/$1/history")"
-}
-history() { get "jobs/$1/history" | $PY -c "import json,sys; ev=json.load(sys.stdin)['events']; print($2)"; }
-exec_payload() { $PY -c 'import json,sys; print(json.dumps({"command":"/bin/sh","args":["-c",sys.argv[1]]}))' "$1"; }
-wname() { get "workers/$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["name"])'; }
+DJS_CURL=(ip netns exec "$NS_S" curl -m 10)
+wname() { djs_get "workers/$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["name"])'; }
 # ranon ID: the name of the worker whose attempt succeeded (a finished job has no assignedWorker)
 ranon() {
     local w
-    w=$(history "$1" '([e["body"]["worker"] for e in ev if e["type"]=="job.scheduled" and e["body"]["attempt"] in [s["body"]["attempt"] for s in ev if s["type"]=="job.succeeded"]] or ["none"])[-1]')
+    w=$(djs_history "$1" '([e["body"]["worker"] for e in ev if e["type"]=="job.scheduled" and e["body"]["attempt"] in [s["body"]["attempt"] for s in ev if s["type"]=="job.succeeded"]] or ["none"])[-1]')
     [ "$w" = none ] && echo none || wname "$w"
 }
-wstatus() { get "workers/$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+wstatus() { djs_get "workers/$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
 
 start_agent "$NS_A" wa gpu,nodea
 pa=$apid
@@ -167,27 +125,27 @@ echo "ok agents wa (gpu) and wb registered from $NS_A"
 gpu_ids=()
 plain_ids=()
 for i in 1 2 3 4; do
-    submit "{\"name\":\"gpu-$i\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$(exec_payload 'sleep 0.5; echo gpu $DJS_JOB_ID')}"
+    djs_submit "{\"name\":\"gpu-$i\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$(djs_exec_payload 'sleep 0.5; echo gpu $DJS_JOB_ID')}"
     gpu_ids+=("$id")
 done
 for i in 1 2 3 4 5 6 7 8; do
-    submit "{\"name\":\"plain-$i\",\"payload\":$(exec_payload 'sleep 0.5; echo plain $DJS_JOB_ID')}"
+    djs_submit "{\"name\":\"plain-$i\",\"payload\":$(djs_exec_payload 'sleep 0.5; echo plain $DJS_JOB_ID')}"
     plain_ids+=("$id")
 done
-for j in "${gpu_ids[@]}" "${plain_ids[@]}"; do wait_status "$j" COMPLETED 30; done
+for j in "${gpu_ids[@]}" "${plain_ids[@]}"; do djs_wait_status "$j" COMPLETED 30; done
 declare -A ran=()
 for j in "${gpu_ids[@]}"; do
     w=$(ranon "$j")
-    [ "$w" = wa ] || fail "gpu job $j ran on $w, not on wa: $(get "jobs/$j/history")"
-    for x in $(history "$j" '" ".join(e["body"]["worker"] for e in ev if e["type"]=="job.scheduled")'); do
-        [ "$(wname "$x")" = wa ] || fail "gpu job $j was placed on $(wname "$x"): $(get "jobs/$j/history")"
+    [ "$w" = wa ] || fail "gpu job $j ran on $w, not on wa: $(djs_get "jobs/$j/history")"
+    for x in $(djs_history "$j" '" ".join(e["body"]["worker"] for e in ev if e["type"]=="job.scheduled")'); do
+        [ "$(wname "$x")" = wa ] || fail "gpu job $j was placed on $(wname "$x"): $(djs_get "jobs/$j/history")"
     done
     ran[$w]=$((${ran[$w]:-0} + 1))
 done
 for j in "${plain_ids[@]}"; do
     w=$(ranon "$j")
     ran[$w]=$((${ran[$w]:-0} + 1))
-    [ "$(get "jobs/$j/logs")" = "plain $j" ] || fail "plain job $j output: $(get "jobs/$j/logs")"
+    [ "$(djs_get "jobs/$j/logs")" = "plain $j" ] || fail "plain job $j output: $(djs_get "jobs/$j/logs")"
 done
 [ "${ran[wa]:-0}" -ge 1 ] && [ "${ran[wb]:-0}" -ge 1 ] || fail "both agents should have run jobs: wa ${ran[wa]:-0}, wb ${ran[wb]:-0}"
 rx_a1=$(rx_bytes "$NS_S" vs-a)
@@ -202,16 +160,16 @@ echo "ok 4 gpu jobs all on wa; 12 jobs completed across the veth (wa ${ran[wa]},
 # link is down (it waits for the test's link.down file, so a slow machine
 # cannot let it finish before the cut), and its completion report waits
 # out the cut and is refused.
-cut_payload=$(exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then echo $$ > cut.pid; echo cut-off; sleep 20; fi; echo attempt $DJS_JOB_ATTEMPT done')
-short_payload=$(exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then touch short.running; for i in $(seq 300); do [ -e link.down ] && break; sleep 0.1; done; sleep 0.5; fi; echo attempt $DJS_JOB_ATTEMPT done')
-submit "{\"name\":\"cut\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$cut_payload}"
+cut_payload=$(djs_exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then echo $$ > cut.pid; echo cut-off; sleep 20; fi; echo attempt $DJS_JOB_ATTEMPT done')
+short_payload=$(djs_exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then touch short.running; for i in $(seq 300); do [ -e link.down ] && break; sleep 0.1; done; sleep 0.5; fi; echo attempt $DJS_JOB_ATTEMPT done')
+djs_submit "{\"name\":\"cut\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$cut_payload}"
 cut=$id
-submit "{\"name\":\"short\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$short_payload}"
+djs_submit "{\"name\":\"short\",\"requiredCapabilities\":[\"gpu\"],\"payload\":$short_payload}"
 short=$id
-wait_status "$cut" RUNNING 20
-wait_status "$short" RUNNING 20
+djs_wait_status "$cut" RUNNING 20
+djs_wait_status "$short" RUNNING 20
 for j in "$cut" "$short"; do
-    [ "$(wname "$(jfield "$j" '["assignedWorker"]')")" = wa ] || fail "gpu job $j does not run on wa"
+    [ "$(wname "$(djs_jfield "$j" '["assignedWorker"]')")" = wa ] || fail "gpu job $j does not run on wa"
 done
 for _ in $(seq 50); do [ -s "$T/wd/cut.pid" ] && [ -e "$T/wd/short.running" ] && break; sleep 0.1; done
 # wc (gpu too) joins from C over its own link: where the jobs go when wa is cut off
@@ -231,15 +189,15 @@ for _ in $(seq 200); do
     [ "$(wstatus "$wa_id")" = LOST ] && break
     sleep 0.1
 done
-[ "$(wstatus "$wa_id")" = LOST ] || fail "wa is not LOST 20 s after the cut: $(get "workers/$wa_id")"
+[ "$(wstatus "$wa_id")" = LOST ] || fail "wa is not LOST 20 s after the cut: $(djs_get "workers/$wa_id")"
 t_lost=$(date +%s.%N)
 echo "ok wa declared LOST $($PY -c "print(f'{$t_lost-$t_cut:.1f}')") s after the cut"
 for j in "$cut" "$short"; do
-    wait_status "$j" COMPLETED 30
-    [ "$(ranon "$j")" = wc ] || fail "the retry of $j did not run on wc: $(get "jobs/$j/history")"
-    [ "$(get "jobs/$j/logs" | tail -n 1)" = "attempt 2 done" ] || fail "retry output of $j: $(get "jobs/$j/logs")"
-    history "$j" '[e["body"].get("reason") for e in ev if e["type"]=="job.failed"]' | grep -q worker_lost ||
-        fail "no worker_lost failure in the history of $j: $(get "jobs/$j/history")"
+    djs_wait_status "$j" COMPLETED 30
+    [ "$(ranon "$j")" = wc ] || fail "the retry of $j did not run on wc: $(djs_get "jobs/$j/history")"
+    [ "$(djs_get "jobs/$j/logs" | tail -n 1)" = "attempt 2 done" ] || fail "retry output of $j: $(djs_get "jobs/$j/logs")"
+    djs_history "$j" '[e["body"].get("reason") for e in ev if e["type"]=="job.failed"]' | grep -q worker_lost ||
+        fail "no worker_lost failure in the history of $j: $(djs_get "jobs/$j/history")"
 done
 echo "ok both jobs retried on wc (attempt 2) and completed while wa was cut off"
 # keep the link down until attempt 1 of "short" has ended on wa (its report is stuck) and
@@ -251,7 +209,7 @@ for _ in $(seq 100); do
 done
 grep -q "job $short attempt 1 (short) succeeded" "$T/wa.out" || fail "attempt 1 of short did not end on wa"
 kill -0 "$(cat "$T/wd/cut.pid")" 2>/dev/null || fail "attempt 1 of cut stopped during the cut"
-[ "$(history "$short" 'sum(e["type"]=="job.succeeded" for e in ev)')" = 1 ] || fail "short: a success got through the cut"
+[ "$(djs_history "$short" 'sum(e["type"]=="job.succeeded" for e in ev)')" = 1 ] || fail "short: a success got through the cut"
 
 ip -n "$NS_A" link set va-s up || fail "link up"
 t_up=$(date +%s.%N)
@@ -270,7 +228,7 @@ for w in "$wa_id" "$wb_id"; do
         [ "$(wstatus "$w")" = ACTIVE ] && break
         sleep 0.1
     done
-    [ "$(wstatus "$w")" = ACTIVE ] || fail "worker $w is not ACTIVE again: $(get "workers/$w")"
+    [ "$(wstatus "$w")" = ACTIVE ] || fail "worker $w is not ACTIVE again: $(djs_get "workers/$w")"
 done
 [ "$(grep "registered as" "$T/wa.out" | awk '{print $5}' | sort -u)" = "$wa_id" ] || fail "wa came back under another id"
 for _ in $(seq 50); do
@@ -280,23 +238,23 @@ done
 kill -0 "$(cat "$T/wd/cut.pid")" 2>/dev/null && fail "attempt 1 of cut still runs on wa after the server's stop list"
 rm -f "$T/wd/cut.pid"
 for j in "$cut" "$short"; do
-    n=$(history "$j" 'sum(e["type"]=="job.succeeded" for e in ev), [e["body"]["attempt"] for e in ev if e["type"]=="job.succeeded"], sum(e["type"]=="job.started" for e in ev)')
-    [ "$n" = "1 [2] 2" ] || fail "job $j: expected one success (attempt 2) of two starts, got $n: $(get "jobs/$j/history")"
-    [ "$(jfield "$j" '["status"]')" = COMPLETED ] || fail "job $j status changed"
+    n=$(djs_history "$j" 'sum(e["type"]=="job.succeeded" for e in ev), [e["body"]["attempt"] for e in ev if e["type"]=="job.succeeded"], sum(e["type"]=="job.started" for e in ev)')
+    [ "$n" = "1 [2] 2" ] || fail "job $j: expected one success (attempt 2) of two starts, got $n: $(djs_get "jobs/$j/history")"
+    [ "$(djs_jfield "$j" '["status"]')" = COMPLETED ] || fail "job $j status changed"
 done
 echo "ok late reports of attempt 1 refused (409: a failure and a completion); one job.succeeded each (attempt 2); wa re-registered as $wa_id"
 
 # the cut-off agent keeps working: a job only it can take
-submit "{\"name\":\"after-cut\",\"requiredCapabilities\":[\"nodea\"],\"payload\":$(exec_payload 'echo back')}"
+djs_submit "{\"name\":\"after-cut\",\"requiredCapabilities\":[\"nodea\"],\"payload\":$(djs_exec_payload 'echo back')}"
 after=$id
-wait_status "$after" COMPLETED 30
+djs_wait_status "$after" COMPLETED 30
 [ "$(ranon "$after")" = wa ] || fail "after-cut job not on wa"
 echo "ok wa runs jobs again after the cut"
 for p in "$pa" "$pb" "$pc"; do kill -0 "$p" 2>/dev/null || fail "an agent died (pid $p)"; done
 kill -0 "$spid" 2>/dev/null || fail "the server died"
 
 # graceful stop while the agents are still connected; the log verifies
-api -X POST "$URL/api/v1/admin/shutdown" >/dev/null || true
+djs_api -X POST "$URL/api/v1/admin/shutdown" >/dev/null || true
 for _ in $(seq 150); do
     kill -0 "$spid" 2>/dev/null || break
     sleep 0.1

@@ -5,14 +5,8 @@
 set -euo pipefail
 DJS=${1:?usage: test_openapi.sh path/to/djs}
 SRC=${DJS_SOURCE_DIR:?}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/openapi-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+djs_init openapi
 
 # documented routes: "METHOD /path" from the paths section
 $PY - "$SRC/docs/openapi.yaml" >"$T/documented" <<'PY'
@@ -42,10 +36,7 @@ if ! diff -u "$T/served" "$T/documented"; then
     fail "docs/openapi.yaml and the server's routes differ (- served only, + documented only)"
 fi
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --insecure-no-auth >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+djs_start_server --insecure-no-auth
 while read -r method path; do
     [ "$path" = /api/v1/admin/shutdown ] && continue  # exercised by test_api.sh
     url="http://127.0.0.1:$port${path//\{id\}/01890a5d-ac96-774b-bcce-b302099a8057}"
@@ -59,6 +50,5 @@ while read -r method path; do
         fail "$method $path: no answer"
     if grep -q "no such endpoint" "$T/body"; then fail "$method $path is documented but not served"; fi
 done <"$T/documented"
-kill -TERM "$pid"; wait "$pid" || fail "serve exit status"
-pid=""
+djs_stop_server
 echo "test_openapi: $(wc -l <"$T/documented") routes agree"

@@ -8,56 +8,34 @@
 # graceful stop.
 set -euo pipefail
 DJS=${1:?usage: test_server_crash_agents.sh path/to/djs}
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+djs_init crash-agents
+DJS_LOG_TAIL=40
 t_start=$(date +%s)
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/crash-agents-XXXXXX")
 spid=""
 apids=()
 ppids=()
-cleanup() {
-    local p
-    for p in "${ppids[@]}" "${apids[@]}" $spid; do kill -9 "$p" 2>/dev/null || true; done
-    for p in "${ppids[@]}" "${apids[@]}" $spid; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- refused or dropped reports in the agents' logs:" >&2
-    grep -h "refused\|dropped" "$T"/w?.out >&2 || true
-    for f in "$T"/*.out; do
-        [ -f "$f" ] || continue
-        echo "--- $f" >&2
-        tail -n 40 "$f" >&2
-    done
-    exit 1
+djs_on_fail() {
+    echo "--- refused or dropped reports in the agents' logs:"
+    grep -h "refused\|dropped" "$T"/w?.out || true
 }
 elapsed() { $PY -c "import time; print(f'{time.time() - $1:.1f}')"; }
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$port"
+# every start appends to serve.out; a restart after kill -9 replays the log
+DJS_SERVE_APPEND=1 DJS_START_TIMEOUT=15
 start_server() {
-    "$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --heartbeat-interval 1 --rate-limit 0 >>"$T/serve.out" 2>&1 &
-    spid=$!
-    for _ in $(seq 300); do
-        curl -sf -m 1 "$URL/health" >/dev/null 2>&1 && return 0
-        kill -0 "$spid" 2>/dev/null || fail "serve exited early"
-        sleep 0.05
-    done
-    fail "serve did not start"
+    djs_start_server --heartbeat-interval 1 --rate-limit 0
+    spid=$pid
 }
 start_server
-ADMIN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
+ADMIN=$(djs_token admin admin)
 AUTH=(-H "Authorization: Bearer $ADMIN")
-get() { curl -s -m 10 "${AUTH[@]}" "$URL/api/v1/$1"; }
+DJS_CURL=(curl -m 10)
 
 mkdir -p "$T/wd"
 declare -A wid=()
 for n in w1 w2 w3; do
-    tok=$("$DJS" token create --data "$T/data" --sub "$n" --role worker)
+    tok=$(djs_token "$n" worker)
     "$DJS" worker --server "$URL" --token "$tok" --name "$n" --slots 4 --workdir "$T/wd" \
         --heartbeat 0.3 --grace 1 --drain-timeout 10 >>"$T/$n.out" 2>&1 &
     apids+=($!)
@@ -111,7 +89,7 @@ for k in 1 2 3; do
 done
 acked() { cat "$T"/acked.* 2>/dev/null | wc -l; }
 completed() { # jobs in the log that succeeded (from the stats, cheap)
-    get "events?type=job.succeeded&limit=1000" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["events"]))' 2>/dev/null || echo 0
+    djs_get "events?type=job.succeeded&limit=1000" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["events"]))' 2>/dev/null || echo 0
 }
 # Two rounds: under load (jobs queued, running, being reported), kill -9,
 # restart on the same data and port, and the producers carry on.
@@ -228,7 +206,7 @@ for n in w1 w2 w3; do
     kill -0 "${apids[$i]}" 2>/dev/null || fail "agent $n died"
     i=$((i + 1))
     [ "$(grep "registered as" "$T/$n.out" | awk '{print $5}' | sort -u)" = "${wid[$n]}" ] || fail "agent $n changed its id"
-    st=$(get "workers/${wid[$n]}" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    st=$(djs_get "workers/${wid[$n]}" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
     [ "$st" = ACTIVE ] || fail "worker $n is $st after the restart"
     after=$(tail -n +"$((lines[$n] + 1))" "$T/$n.out" | grep -c ") started: exec" || true)
     [ "$after" -ge 1 ] || fail "agent $n ran no job after the last restart"
@@ -236,7 +214,7 @@ for n in w1 w2 w3; do
 done
 n_retry=$(cat "$T"/w?.out | grep -c "not reported\|poll failed\|heartbeat failed\|output not" || true)
 echo "ok the agents rode out the outage: $n_retry failed calls retried"
-[ "$(get workers | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))')" = 3 ] || fail "worker count: $(get workers)"
+[ "$(djs_get workers | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))')" = 3 ] || fail "worker count: $(djs_get workers)"
 
 # Graceful stop. The agents stop first: a server whose agents keep their
 # keep-alive connections busy does not finish a graceful stop (see
@@ -320,11 +298,11 @@ while True:
     c, _ = l.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-pport=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pport=$(djs_free_port)
 $PY "$T/proxy.py" "$pport" "$port" "$T/proxy.ready" >>"$T/proxy.out" 2>&1 &
 ppids+=($!)
 for _ in $(seq 100); do [ -e "$T/proxy.ready" ] && break; sleep 0.05; done
-tok=$("$DJS" token create --data "$T/data" --sub w4 --role worker)
+tok=$(djs_token w4 worker)
 "$DJS" worker --server "http://127.0.0.1:$pport" --token "$tok" --name w4 --capabilities lossy --slots 1 --workdir "$T/wd" \
     --heartbeat 0.3 --grace 1 >>"$T/w4.out" 2>&1 &
 apids+=($!)
@@ -336,13 +314,13 @@ curl -s -m 10 "${AUTH[@]}" -H 'content-type: application/json' -o "$T/sub" \
 ls_id=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/sub")
 st=""
 for _ in $(seq 200); do
-    st=$(get "jobs/$ls_id" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    st=$(djs_get "jobs/$ls_id" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
     case "$st" in COMPLETED | FAILED | CANCELLED) break ;; esac
     sleep 0.1
 done
 grep -q "dropping its answer" "$T/proxy.out" || fail "the proxy did not see the start"
-[ "$st" = COMPLETED ] || fail "job $ls_id, whose start answer was lost, is $st after 20 s (expected COMPLETED); agent w4: $(grep "$ls_id" "$T/w4.out"); history: $(get "jobs/$ls_id/history")"
-[ "$(get "jobs/$ls_id/history" | $PY -c 'import json,sys; print(sum(e["type"]=="job.succeeded" for e in json.load(sys.stdin)["events"]))')" = 1 ] ||
-    fail "job $ls_id: not exactly one job.succeeded: $(get "jobs/$ls_id/history")"
+[ "$st" = COMPLETED ] || fail "job $ls_id, whose start answer was lost, is $st after 20 s (expected COMPLETED); agent w4: $(grep "$ls_id" "$T/w4.out"); history: $(djs_get "jobs/$ls_id/history")"
+[ "$(djs_get "jobs/$ls_id/history" | $PY -c 'import json,sys; print(sum(e["type"]=="job.succeeded" for e in json.load(sys.stdin)["events"]))')" = 1 ] ||
+    fail "job $ls_id: not exactly one job.succeeded: $(djs_get "jobs/$ls_id/history")"
 echo "ok a start whose answer was lost: the agent's retry is accepted, the job completes once"
 echo "ok: test_server_crash_agents in $(($(date +%s) - t_start)) s"

@@ -7,32 +7,16 @@
 # reading (closed, memory bounded), and 1001 on shutdown.
 set -euo pipefail
 DJS=${1:?usage: test_streams.sh path/to/djs}
-HERE=$(cd "$(dirname "$0")" && pwd)
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/streams-XXXXXX")
-pid=""
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; cat "$T/serve.out" >&2 || true; exit 1; }
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+djs_init streams
 $PY -c 'import websockets' 2>/dev/null || fail "python3-websockets is missing (tools/deps.sh installs it)"
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$port"
 # the memory check below measures RSS: under ASan keep its quarantine of
 # freed blocks small, or it alone looks like growth
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8" \
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --stream-ping-ms 1000 --stream-stall-ms 2000 --stream-window-bytes 65536 \
-    --rate-limit 0 >"$T/serve.out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    curl -sf "$URL/health" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || fail "serve exited early"
-    sleep 0.1
-done
-TOKEN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
-ALICE=$("$DJS" token create --data "$T/data" --sub alice --role user)
+    djs_start_server --stream-ping-ms 1000 --stream-stall-ms 2000 --stream-window-bytes 65536 --rate-limit 0
+TOKEN=$(djs_token admin admin)
+ALICE=$(djs_token alice user)
 H="Authorization: Bearer $TOKEN"
 
 # SSE: every event from seq 1 as "id: SEQ", then resume after Last-Event-ID

@@ -5,41 +5,21 @@
 # mid-job (retried on the other, completes once) and a drain on SIGTERM.
 set -euo pipefail
 DJS=${1:?usage: test_worker.sh path/to/djs}
-base=${DJS_TEST_TMP:-/var/tmp}
-mkdir -p "$base"
-T=$(mktemp -d "$base/worker-XXXXXX")
-PY=/usr/bin/python3
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    [ -f "$T/wd/sleeper.pid" ] && kill -9 -- "-$(cat "$T/wd/sleeper.pid")" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$T"/*.out; do echo "--- $f" >&2; tail -n 40 "$f" >&2; done
-    exit 1
-}
+. "$(dirname "$0")/lib.sh"
+djs_init worker
+DJS_LOG_TAIL=40
+# the survivor job's sleep (attempt 1) runs on in its own process group
+djs_at_exit '[ -f "$T/wd/sleeper.pid" ] && kill -9 -- "-$(cat "$T/wd/sleeper.pid")"'
 t_start=$(date +%s)
 
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$port"
 mkdir -p "$T/wd"
-"$DJS" serve --data "$T/data" --listen "127.0.0.1:$port" --heartbeat-interval 1 >"$T/serve.out" 2>&1 &
-spid=$!
-pids+=("$spid")
-for _ in $(seq 100); do
-    curl -sf "$URL/health" >/dev/null 2>&1 && break
-    kill -0 "$spid" 2>/dev/null || fail "serve exited early"
-    sleep 0.1
-done
-ADMIN=$("$DJS" token create --data "$T/data" --sub admin --role admin)
-TA=$("$DJS" token create --data "$T/data" --sub wa --role worker)
-TB=$("$DJS" token create --data "$T/data" --sub wb --role worker)
+djs_start_server --heartbeat-interval 1
+ADMIN=$(djs_token admin admin)
+TA=$(djs_token wa worker)
+TB=$(djs_token wb worker)
 # the agent drained at the end runs on an operator token (worker tokens
 # work too: the server lets a worker drain and deregister itself)
-TC=$("$DJS" token create --data "$T/data" --sub ops --role operator)
+TC=$(djs_token ops operator)
 AUTH=(-H "Authorization: Bearer $ADMIN")
 
 # start_agent NAME TOKEN CAPS [FLAGS...] -> its pid in $apid, output in $T/NAME.out
@@ -47,7 +27,6 @@ start_agent() {
     "$DJS" worker --server "$URL" --token "$2" --name "$1" --capabilities "$3" "${@:4}" --slots 3 --workdir "$T/wd" \
         --heartbeat 0.3 --grace 1 --drain-timeout 20 >>"$T/$1.out" 2>&1 &
     apid=$!
-    pids+=("$apid")
     for _ in $(seq 100); do
         grep -q "registered as" "$T/$1.out" 2>/dev/null && return 0
         sleep 0.1
@@ -59,91 +38,67 @@ pa=$apid
 start_agent wb "$TB" beta --tags zone=eu,disk=ssd
 pb=$apid
 
-# submit JSON -> $id
-submit() {
-    curl -s "${AUTH[@]}" -o "$T/sub" -w '%{http_code}' -H 'content-type: application/json' --data-binary "$1" \
-        "$URL/api/v1/jobs" >"$T/code"
-    [ "$(cat "$T/code")" = 201 ] || fail "submit: $(cat "$T/code") $(cat "$T/sub")"
-    id=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["id"] if "id" in d else d["jobs"][0]["id"])' "$T/sub")
-}
-get() { curl -s "${AUTH[@]}" "$URL/api/v1/$1"; }
-jfield() { get "jobs/$1" | $PY -c "import json,sys; print(json.load(sys.stdin)$2)"; }
-# wait_status ID STATUS SECONDS
-wait_status() {
-    local s=""
-    for _ in $(seq $(($3 * 10))); do
-        s=$(jfield "$1" '["status"]')
-        [ "$s" = "$2" ] && return 0
-        case "$s" in COMPLETED | FAILED | CANCELLED) break ;; esac
-        sleep 0.1
-    done
-    fail "job $1: expected $2, got $s: $(get "jobs/$1/history")"
-}
-# history ID PYTHON-EXPR-ON-events -> prints its value
-history() { get "jobs/$1/history" | $PY -c "import json,sys; ev=json.load(sys.stdin)['events']; print($2)"; }
-exec_payload() { $PY -c 'import json,sys; print(json.dumps({"command":"/bin/sh","args":["-c",sys.argv[1]]}))' "$1"; }
-
 echo "== exec: the JSON last line is the result"
-submit "{\"name\":\"ok\",\"payload\":$(exec_payload 'echo working; echo "{\"answer\": 42}"')}"
+djs_submit "{\"name\":\"ok\",\"payload\":$(djs_exec_payload 'echo working; echo "{\"answer\": 42}"')}"
 ok=$id
-wait_status "$ok" COMPLETED 15
-[ "$(history "$ok" '[e["body"].get("result") for e in ev if e["type"]=="job.succeeded"]')" = "[{'answer': 42}]" ] ||
-    fail "result: $(get "jobs/$ok/history")"
+djs_wait_status "$ok" COMPLETED 15
+[ "$(djs_history "$ok" '[e["body"].get("result") for e in ev if e["type"]=="job.succeeded"]')" = "[{'answer': 42}]" ] ||
+    fail "result: $(djs_get "jobs/$ok/history")"
 
 echo "== exec: exit status 3 fails after its retries"
-submit "{\"name\":\"bad\",\"maxRetries\":1,\"payload\":$(exec_payload 'echo trying; exit 3')}"
+djs_submit "{\"name\":\"bad\",\"maxRetries\":1,\"payload\":$(djs_exec_payload 'echo trying; exit 3')}"
 bad=$id
-wait_status "$bad" FAILED 20
-[ "$(history "$bad" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]')" = "['exit status 3', 'exit status 3']" ] ||
-    fail "exit status errors: $(get "jobs/$bad/history")"
+djs_wait_status "$bad" FAILED 20
+[ "$(djs_history "$bad" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]')" = "['exit status 3', 'exit status 3']" ] ||
+    fail "exit status errors: $(djs_get "jobs/$bad/history")"
 
 echo "== unknown kind: fails at once, the agents keep serving"
-submit '{"name":"nope","maxRetries":0,"payload":{"kind":"nope"}}'
+djs_submit '{"name":"nope","maxRetries":0,"payload":{"kind":"nope"}}'
 nope=$id
-wait_status "$nope" FAILED 15
-history "$nope" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]' | grep -q "unknown job kind 'nope'" ||
-    fail "unknown kind error: $(get "jobs/$nope/history")"
+djs_wait_status "$nope" FAILED 15
+djs_history "$nope" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]' | grep -q "unknown job kind 'nope'" ||
+    fail "unknown kind error: $(djs_get "jobs/$nope/history")"
 kill -0 "$pa" && kill -0 "$pb" || fail "an agent died on an unknown kind"
 
 echo "== http kind: success by status, the body is the output"
 # tags are advertised as capabilities: a job requiring zone=eu runs on wb only
-submit "{\"name\":\"eu-only\",\"requiredCapabilities\":[\"zone=eu\"],\"payload\":$(exec_payload 'echo in eu')}"
-wait_status "$id" COMPLETED 20
-wbid=$(get workers | $PY -c 'import json,sys; print([w["id"] for w in json.load(sys.stdin)["workers"] if w["name"]=="wb"][0])')
-get "jobs/$id/history" | $PY -c 'import json,sys; e=[x for x in json.load(sys.stdin)["events"] if x["type"]=="job.scheduled"]; assert all(x["body"]["worker"]==sys.argv[1] for x in e), e' "$wbid" ||
+djs_submit "{\"name\":\"eu-only\",\"requiredCapabilities\":[\"zone=eu\"],\"payload\":$(djs_exec_payload 'echo in eu')}"
+djs_wait_status "$id" COMPLETED 20
+wbid=$(djs_get workers | $PY -c 'import json,sys; print([w["id"] for w in json.load(sys.stdin)["workers"] if w["name"]=="wb"][0])')
+djs_get "jobs/$id/history" | $PY -c 'import json,sys; e=[x for x in json.load(sys.stdin)["events"] if x["type"]=="job.scheduled"]; assert all(x["body"]["worker"]==sys.argv[1] for x in e), e' "$wbid" ||
     fail "the zone=eu job ran elsewhere than the tagged agent"
 echo "ok tags route jobs (zone=eu ran on wb)"
-submit "{\"name\":\"ping\",\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\"}}"
+djs_submit "{\"name\":\"ping\",\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\"}}"
 ping=$id
-submit "{\"name\":\"ping201\",\"maxRetries\":0,\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\",\"expectStatus\":[201]}}"
+djs_submit "{\"name\":\"ping201\",\"maxRetries\":0,\"payload\":{\"kind\":\"http\",\"url\":\"$URL/health\",\"expectStatus\":[201]}}"
 ping201=$id
-wait_status "$ping" COMPLETED 15
-[ -n "$(get "jobs/$ping/logs")" ] || fail "http body as output"
-wait_status "$ping201" FAILED 15
-history "$ping201" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]' | grep -q "HTTP status 200" ||
-    fail "http status error: $(get "jobs/$ping201/history")"
+djs_wait_status "$ping" COMPLETED 15
+[ -n "$(djs_get "jobs/$ping/logs")" ] || fail "http body as output"
+djs_wait_status "$ping201" FAILED 15
+djs_history "$ping201" '[e["body"].get("error") for e in ev if e["type"]=="job.failed"]' | grep -q "HTTP status 200" ||
+    fail "http status error: $(djs_get "jobs/$ping201/history")"
 
 echo "== output in order with stderr, and progress"
-submit "{\"name\":\"out\",\"payload\":$(exec_payload 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo "::progress 50 half"; sleep 1.2; echo three')}"
+djs_submit "{\"name\":\"out\",\"payload\":$(djs_exec_payload 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo "::progress 50 half"; sleep 1.2; echo three')}"
 out=$id
 saw50=0
 for _ in $(seq 20); do
-    [ "$(jfield "$out" '["progress"]["percentage"]')" = 50 ] && saw50=1 && break
+    [ "$(djs_jfield "$out" '["progress"]["percentage"]')" = 50 ] && saw50=1 && break
     sleep 0.1
 done
-wait_status "$out" COMPLETED 15
-[ "$(get "jobs/$out/logs")" = $'one\ntwo\n::progress 50 half\nthree' ] || fail "logs: $(get "jobs/$out/logs" | od -c | head)"
-[ "$(history "$out" '[(e["body"]["pct"], e["body"].get("step")) for e in ev if e["type"]=="job.progress"]')" = "[(50, 'half')]" ] ||
-    fail "progress event: $(get "jobs/$out/history")"
+djs_wait_status "$out" COMPLETED 15
+[ "$(djs_get "jobs/$out/logs")" = $'one\ntwo\n::progress 50 half\nthree' ] || fail "logs: $(djs_get "jobs/$out/logs" | od -c | head)"
+[ "$(djs_history "$out" '[(e["body"]["pct"], e["body"].get("step")) for e in ev if e["type"]=="job.progress"]')" = "[(50, 'half')]" ] ||
+    fail "progress event: $(djs_get "jobs/$out/history")"
 [ $saw50 = 1 ] || fail "the job did not show progress 50 while running"
 
 echo "== timeout: TERM ignored, killed after the grace"
-submit "{\"name\":\"stuck\",\"maxRetries\":0,\"timeoutSeconds\":1,\"payload\":$(exec_payload 'trap "" TERM; echo $$ > stuck.pid; sleep 30')}"
+djs_submit "{\"name\":\"stuck\",\"maxRetries\":0,\"timeoutSeconds\":1,\"payload\":$(djs_exec_payload 'trap "" TERM; echo $$ > stuck.pid; sleep 30')}"
 stuck=$id
-wait_status "$stuck" FAILED 15
+djs_wait_status "$stuck" FAILED 15
 # the server times the run out too: whichever is first, the attempt ends timed out
-history "$stuck" '[e["type"] + ": " + e["body"].get("error", "") for e in ev if e["type"] in ("job.failed","job.timed_out")]' |
-    grep -q "timed_out\|timed out" || fail "timeout error: $(get "jobs/$stuck/history")"
+djs_history "$stuck" '[e["type"] + ": " + e["body"].get("error", "") for e in ev if e["type"] in ("job.failed","job.timed_out")]' |
+    grep -q "timed_out\|timed out" || fail "timeout error: $(djs_get "jobs/$stuck/history")"
 for _ in $(seq 40); do
     kill -0 "$(cat "$T/wd/stuck.pid")" 2>/dev/null || break
     sleep 0.1
@@ -153,17 +108,17 @@ grep -q "(stuck) failed in [2-9]\.[0-9]* s" "$T/wa.out" "$T/wb.out" || fail "the
 grep -q "stopping: timed out after 1 s\|stopping: stopped by the server" "$T/wa.out" "$T/wb.out" || fail "no stop logged"
 
 echo "== diamond workflow in dependency order"
-step() { exec_payload "echo $1 >> order; sleep 0.2"; }
-submit "{\"jobs\":[{\"key\":\"a\",\"name\":\"A\",\"payload\":$(step a)},{\"key\":\"b\",\"name\":\"B\",\"dependsOn\":[\"a\"],\"payload\":$(step b)},{\"key\":\"c\",\"name\":\"C\",\"dependsOn\":[\"a\"],\"payload\":$(step c)},{\"key\":\"d\",\"name\":\"D\",\"dependsOn\":[\"b\",\"c\"],\"payload\":$(step d)}]}"
+step() { djs_exec_payload "echo $1 >> order; sleep 0.2"; }
+djs_submit "{\"jobs\":[{\"key\":\"a\",\"name\":\"A\",\"payload\":$(step a)},{\"key\":\"b\",\"name\":\"B\",\"dependsOn\":[\"a\"],\"payload\":$(step b)},{\"key\":\"c\",\"name\":\"C\",\"dependsOn\":[\"a\"],\"payload\":$(step c)},{\"key\":\"d\",\"name\":\"D\",\"dependsOn\":[\"b\",\"c\"],\"payload\":$(step d)}]}"
 wd=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][3]["id"])' "$T/sub")
-wait_status "$wd" COMPLETED 20
+djs_wait_status "$wd" COMPLETED 20
 order=$(tr -d '\n' <"$T/wd/order")
 case "$order" in abcd | acbd) ;; *) fail "workflow order: $order" ;; esac
 
 echo "== a 5 MB flood: capped log, heartbeats kept going"
-submit "{\"name\":\"flood\",\"payload\":$(exec_payload 'head -c 5000000 /dev/zero | tr "\0" x; echo; echo "{\"flood\": true}"')}"
+djs_submit "{\"name\":\"flood\",\"payload\":$(djs_exec_payload 'head -c 5000000 /dev/zero | tr "\0" x; echo; echo "{\"flood\": true}"')}"
 flood=$id
-wait_status "$flood" COMPLETED 30
+djs_wait_status "$flood" COMPLETED 30
 size=0
 off=0
 for _ in $(seq 10); do
@@ -176,23 +131,23 @@ for _ in $(seq 10); do
 done
 [ "$size" -ge 1000000 ] && [ "$size" -le 1200000 ] || fail "flood log size $size"
 grep -q "dropped\|truncated" "$T/flood.log" || fail "no truncation marker in the flood log: $(tail -c 200 "$T/flood.log")"
-[ "$(history "$flood" '[e["body"].get("result") for e in ev if e["type"]=="job.succeeded"]')" = "[{'flood': True}]" ] ||
+[ "$(djs_history "$flood" '[e["body"].get("result") for e in ev if e["type"]=="job.succeeded"]')" = "[{'flood': True}]" ] ||
     fail "flood result"
 grep -q "registering again" "$T/wa.out" "$T/wb.out" && fail "an agent was declared lost during the flood"
-get workers | $PY -c 'import json,sys; w=json.load(sys.stdin)["workers"]; assert all(x["status"]=="ACTIVE" for x in w), w' ||
+djs_get workers | $PY -c 'import json,sys; w=json.load(sys.stdin)["workers"]; assert all(x["status"]=="ACTIVE" for x in w), w' ||
     fail "workers not active after the flood"
 
 echo "== kill -9 of the agent running a job: retried on the other, completes once"
-submit "{\"name\":\"survivor\",\"payload\":$(exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then echo $$ > sleeper.pid; sleep 30; fi; echo done')}"
+djs_submit "{\"name\":\"survivor\",\"payload\":$(djs_exec_payload 'if [ "$DJS_JOB_ATTEMPT" = 1 ]; then echo $$ > sleeper.pid; sleep 30; fi; echo done')}"
 sv=$id
-wait_status "$sv" RUNNING 15
-wid=$(jfield "$sv" '["assignedWorker"]')
-vname=$(get "workers/$wid" | $PY -c 'import json,sys; print(json.load(sys.stdin)["name"])')
+djs_wait_status "$sv" RUNNING 15
+wid=$(djs_jfield "$sv" '["assignedWorker"]')
+vname=$(djs_get "workers/$wid" | $PY -c 'import json,sys; print(json.load(sys.stdin)["name"])')
 if [ "$vname" = wa ]; then victim=$pa; else victim=$pb; fi
 kill -9 "$victim"
-wait_status "$sv" COMPLETED 20
-[ "$(history "$sv" 'sum(e["type"]=="job.started" for e in ev), sum(e["type"]=="job.succeeded" for e in ev)')" = "2 1" ] ||
-    fail "two attempts, one completion: $(get "jobs/$sv/history")"
+djs_wait_status "$sv" COMPLETED 20
+[ "$(djs_history "$sv" 'sum(e["type"]=="job.started" for e in ev), sum(e["type"]=="job.succeeded" for e in ev)')" = "2 1" ] ||
+    fail "two attempts, one completion: $(djs_get "jobs/$sv/history")"
 kill -9 -- "-$(cat "$T/wd/sleeper.pid")" 2>/dev/null || true
 rm -f "$T/wd/sleeper.pid"
 # a restarted agent keeps its identity
@@ -202,17 +157,17 @@ if [ "$vname" = wa ]; then start_agent wa "$TA" alpha; pa=$apid; else start_agen
 echo "== SIGTERM drains: the running job finishes, the agent deregisters and exits 0"
 start_agent wc "$TC" gamma
 pc=$apid
-submit "{\"name\":\"last\",\"requiredCapabilities\":[\"gamma\"],\"payload\":$(exec_payload 'sleep 1; echo finished')}"
+djs_submit "{\"name\":\"last\",\"requiredCapabilities\":[\"gamma\"],\"payload\":$(djs_exec_payload 'sleep 1; echo finished')}"
 last=$id
-wait_status "$last" RUNNING 15
-cid=$(jfield "$last" '["assignedWorker"]')
+djs_wait_status "$last" RUNNING 15
+cid=$(djs_jfield "$last" '["assignedWorker"]')
 kill -TERM "$pc"
 rc=0
 wait "$pc" || rc=$?
 [ "$rc" = 0 ] || fail "drained agent exit status $rc"
-wait_status "$last" COMPLETED 5
-[ "$(get "workers/$cid" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = GONE ] ||
-    fail "worker status after drain: $(get "workers/$cid")"
+djs_wait_status "$last" COMPLETED 5
+[ "$(djs_get "workers/$cid" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = GONE ] ||
+    fail "worker status after drain: $(djs_get "workers/$cid")"
 grep -q "deregistered" "$T/wc.out" || fail "no deregistration logged"
 
 # worker tokens may not drain or deregister (403): the agents say so and still leave cleanly
