@@ -11,7 +11,7 @@
  * goes in one request, carried by the next poll when one is due (the
  * completions free the slots it asks to fill) and otherwise by POST
  * /workers/{id}/reports. Each report in it is answered on its own. */
-#include "tools/djs/agent.h"
+#include "tools/agent/agent.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +24,8 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "tools/agent/kind.h"
+#include "tools/agent/kinds.h"
 
 #define TICK_MS 100
 #define POLL_WAIT_S 25
@@ -43,6 +45,8 @@
 enum { J_STARTING, J_RUNNING, J_FLUSHING, J_REPORTING };
 enum { ANS_OK, ANS_RETRY, ANS_FINAL };
 enum { DRAIN_NONE, DRAIN_PUT, DRAIN_WAIT, DRAIN_DELETE, DRAIN_DONE };
+
+typedef struct agent agent_t;
 
 struct agent_job {
     agent_t *a;

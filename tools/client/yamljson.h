@@ -6,10 +6,9 @@
  * integers (decimal, 0x, 0o), floats; everything else, and every quoted or
  * block scalar, is a string. Explicit tags !!str, !!int, !!float, !!bool
  * and !!null are honoured. Aliases, merge keys and other tags are refused
- * (an alias can blow up exponentially once expanded into JSON). Private to
- * tools/djs. */
-#ifndef DJS_TOOLS_YAMLJSON_H
-#define DJS_TOOLS_YAMLJSON_H
+ * (an alias can blow up exponentially once expanded into JSON). */
+#ifndef DJS_TOOLS_CLIENT_YAMLJSON_H
+#define DJS_TOOLS_CLIENT_YAMLJSON_H
 
 #include <jansson.h>
 #include <stddef.h>

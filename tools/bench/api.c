@@ -33,8 +33,9 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "tools/djs/bench_util.h"
-#include "tools/djs/cli.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/util.h"
+#include "tools/cli/args.h"
 
 /* The load generator: per thread one epoll set (level-triggered, each socket
  * registered once for reading), non-blocking keep-alive connections with one

@@ -1,18 +1,10 @@
-/* Shared parts of `djs bench e2e` (bench_e2e.c: djs with simulated workers;
- * bench_beanstalk.c: the same work on beanstalkd). Private to tools/djs. */
-#ifndef DJS_TOOLS_BENCH_E2E_H
-#define DJS_TOOLS_BENCH_E2E_H
+/* The peer of `djs bench e2e` (e2e.c): the same work on beanstalkd
+ * (beanstalk.c), for the comparison in the same run. */
+#ifndef DJS_TOOLS_BENCH_BEANSTALK_H
+#define DJS_TOOLS_BENCH_BEANSTALK_H
 
 #include <netinet/in.h>
 #include <stdint.h>
-
-/* A free loopback TCP port: bind 0, read it, release it. 0 on failure. */
-
-/* Sort lat (microseconds) and give p50 and p99 in milliseconds (0 when n is 0). */
-void e2e_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms);
-
-/* Remove dir and the regular files directly in it. */
-void e2e_rm_dir(const char *dir);
 
 typedef struct e2e_bs_result {
     int ran;               /* 0: not run, why says why */

@@ -46,9 +46,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "tools/djs/bench_e2e.h"
-#include "tools/djs/bench_util.h"
-#include "tools/djs/cli.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/util.h"
+#include "tools/cli/args.h"
 
 #define FILL_CONNS 4
 #define FILL_BATCH 1000
@@ -809,7 +809,7 @@ int bench_stream(int argc, char **argv)
     int st = 0;
     waitpid(pid, &st, 0);
     if (!keep)
-        e2e_rm_dir(dir);
+        bench_rm_dir(dir);
     if (!cu.ok) {
         fprintf(stderr, "djs bench stream: the catch-up phase failed\n");
         return 1;

@@ -1,40 +1,17 @@
-/* djs worker: the agent that runs jobs on a machine. One libuv loop, one
- * thread: it registers with the server, heartbeats, long-polls for
- * assignments, runs each through its kind (agent_kinds.c), ships output
- * and progress, reports the outcome, and drains on SIGTERM. See
- * docs/worker.md. Private to tools/djs. */
-#ifndef DJS_TOOLS_AGENT_H
-#define DJS_TOOLS_AGENT_H
+/* What a job kind sees of the worker agent: the job it runs and the two
+ * calls that report back. The agent (agent.c) implements these
+ * functions; the kinds (kinds.c) call them. This header is below both, so
+ * neither includes the other. Threading: the agent's loop thread only. */
+#ifndef DJS_TOOLS_AGENT_KIND_H
+#define DJS_TOOLS_AGENT_KIND_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-#include "tools/djs/agent_http.h"
+#include "tools/agent/agent_http.h"
 
-typedef struct agent_config {
-    const char *server;       /* base URL, e.g. http://127.0.0.1:8080 */
-    const char *token;        /* bearer token (worker role, subject = name; or admin/operator) */
-    const char *name;         /* worker name (registration key) */
-    const char *capabilities; /* comma-separated, or NULL */
-    uint32_t slots;           /* jobs at once */
-    const char *workdir;      /* jobs' base directory (absolute) */
-    uint64_t heartbeat_ms;
-    uint64_t grace_ms;         /* SIGTERM to SIGKILL */
-    uint64_t drain_timeout_ms; /* after SIGTERM, how long running jobs may go on */
-    const char *cacert;
-    int insecure;
-} agent_config_t;
-
-/* Run the agent until drained (0), a second signal (1), or a start failure (1). */
-int agent_run(const agent_config_t *c);
-/* djs worker [options] (cmd_worker.c): argv[0] is "worker". Exit code. */
-int cmd_worker(int argc, char **argv);
-
-/* ---- what a job kind sees -------------------------------------------------------------- */
-
-typedef struct agent agent_t;
 typedef struct agent_job agent_job_t;
 
 /* A kind of job: the payload's "kind" names it. */
@@ -49,10 +26,6 @@ typedef struct agent_kind {
      * agent_job_exit (it may do so from inside kill). */
     void (*kill)(agent_job_t *job, int sig);
 } agent_kind_t;
-
-/* The kind table (agent_kinds.c), NULL-name terminated, and lookup. */
-extern const agent_kind_t agent_kinds[];
-const agent_kind_t *agent_kind_find(const char *name);
 
 /* Accessors for kinds. The payload is owned by the job. */
 const json_t *agent_job_payload(const agent_job_t *j);

@@ -1,4 +1,4 @@
-#include "tools/djs/http.h"
+#include "tools/client/http.h"
 
 #include <curl/curl.h>
 #include <stddef.h>

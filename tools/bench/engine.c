@@ -24,7 +24,8 @@
 #include "projections/jobview.h"
 #include "projections/replay.h"
 #include "scheduler/engine.h"
-#include "tools/djs/cli.h"
+#include "tools/bench/bench.h"
+#include "tools/cli/args.h"
 
 typedef struct pending {
     djs_id_t worker, job;

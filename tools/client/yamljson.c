@@ -1,4 +1,4 @@
-#include "tools/djs/yamljson.h"
+#include "tools/client/yamljson.h"
 
 #include <errno.h>
 #include <stdarg.h>

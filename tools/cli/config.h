@@ -1,8 +1,8 @@
 /* A settings file for djs serve (--config FILE): "key = value" lines, '#'
  * comments, keys are the long option names without their dashes. The
- * command line wins over the file. Private to tools/djs. */
-#ifndef DJS_TOOLS_CONFIG_H
-#define DJS_TOOLS_CONFIG_H
+ * command line wins over the file. Used by djs serve (tools/djs/cmd_serve.c). */
+#ifndef DJS_TOOLS_CLI_CONFIG_H
+#define DJS_TOOLS_CLI_CONFIG_H
 
 #include <stddef.h>
 

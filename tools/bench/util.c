@@ -1,4 +1,4 @@
-#include "tools/djs/bench_util.h"
+#include "tools/bench/util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "api/auth.h"
 #include "core/alloc.h"
@@ -191,4 +192,35 @@ char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *l
                             auth, bl, (int)bl, body);
     djs_free(body);
     return req;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
+{
+    *p50_ms = *p99_ms = 0;
+    if (n == 0)
+        return;
+    qsort(lat, n, sizeof(uint32_t), cmp_u32);
+    *p50_ms = lat[n / 2] / 1e3;
+    *p99_ms = lat[n * 99 / 100] / 1e3;
+}
+
+void bench_rm_dir(const char *dir)
+{
+    uv_fs_t req;
+    uv_dirent_t ent;
+    char path[4400];
+    if (uv_fs_scandir(NULL, &req, dir, 0, NULL) >= 0) {
+        while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+            snprintf(path, sizeof(path), "%s/%s", dir, ent.name);
+            unlink(path);
+        }
+    }
+    uv_fs_req_cleanup(&req);
+    rmdir(dir);
 }

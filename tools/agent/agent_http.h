@@ -2,7 +2,7 @@
  * by a libuv loop (one uv_poll per socket curl opens, one uv_timer for
  * curl's timeouts, completions read with curl_multi_info_read). Many
  * requests run at once over kept-alive connections (curl reuses them per
- * multi handle). Threading: the loop thread only. Private to tools/djs. */
+ * multi handle). Threading: the loop thread only. Used by the agent and its http kind. */
 #ifndef DJS_TOOLS_AGENT_HTTP_H
 #define DJS_TOOLS_AGENT_HTTP_H
 

@@ -1,4 +1,4 @@
-#include "tools/djs/cli.h"
+#include "tools/cli/args.h"
 
 #include <errno.h>
 #include <stdio.h>

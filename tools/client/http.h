@@ -1,9 +1,9 @@
 /* A small blocking HTTP client for the djs CLI, over one libcurl easy
  * handle. The handle is kept between requests, so one command that makes
  * several calls (pages, log polling) reuses one keep-alive connection.
- * Private to tools/djs. */
-#ifndef DJS_TOOLS_HTTP_H
-#define DJS_TOOLS_HTTP_H
+ * Used by client.c. */
+#ifndef DJS_TOOLS_CLIENT_HTTP_H
+#define DJS_TOOLS_CLIENT_HTTP_H
 
 #include <stddef.h>
 

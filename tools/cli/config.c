@@ -1,4 +1,4 @@
-#include "tools/djs/config.h"
+#include "tools/cli/config.h"
 
 #include <errno.h>
 #include <stdio.h>

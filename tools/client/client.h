@@ -1,20 +1,20 @@
 /* The client subcommands of djs (submit, jobs, job, cancel, ...): the
  * options they share, calls to the REST API that turn any failure into one
- * line on stderr, and output as aligned tables or JSON. Private to
- * tools/djs.
+ * line on stderr, and output as aligned tables or JSON. Used by the
+ * client subcommands in tools/djs (their declarations: tools/djs/cli.h).
  *
  * Exit codes, for every client subcommand: 0 done, 1 the server refused
  * (any non-2xx answer: "djs: <status> <title>: <detail>") or could not be
  * reached ("djs: cannot reach <url>: <why>"), 2 a usage error. */
-#ifndef DJS_TOOLS_CLIENT_H
-#define DJS_TOOLS_CLIENT_H
+#ifndef DJS_TOOLS_CLIENT_CLIENT_H
+#define DJS_TOOLS_CLIENT_CLIENT_H
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "core/buf.h"
-#include "tools/djs/http.h"
+#include "tools/client/http.h"
 
 #define CLIENT_DEFAULT_SERVER "http://127.0.0.1:8080"
 #define CLIENT_DEFAULT_TIMEOUT_S 30
@@ -82,19 +82,6 @@ const char *client_cell(json_t *v, char *buf, size_t n);
 json_t *table_new(const char *const *header, int n);
 void table_add(json_t *t, const char *const *cells, int n);
 void table_print(json_t *t);
-
-/* The subcommands: c is initialised; argv[0] is the subcommand name,
- * the shared options are already taken. Return the exit code. */
-int client_submit(client_t *c, int argc, char **argv);
-int client_jobs(client_t *c, int argc, char **argv);
-int client_watch(client_t *c, int argc, char **argv);
-int client_job(client_t *c, int argc, char **argv);
-int client_job_action(client_t *c, int argc, char **argv); /* cancel, retry, delete */
-int client_history(client_t *c, int argc, char **argv);
-int client_logs(client_t *c, int argc, char **argv);
-int client_workers(client_t *c, int argc, char **argv);
-int client_stats(client_t *c, int argc, char **argv);
-int client_events(client_t *c, int argc, char **argv);
 
 /* Events (GET /events, /jobs/{id}/history) as one table: SEQ TIME TYPE
  * ACTOR ENTITY BODY; with_entity 0 leaves ENTITY out. */

@@ -50,9 +50,10 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/id.h"
-#include "tools/djs/bench_e2e.h"
-#include "tools/djs/bench_util.h"
-#include "tools/djs/cli.h"
+#include "tools/bench/bench.h"
+#include "tools/bench/beanstalk.h"
+#include "tools/bench/util.h"
+#include "tools/cli/args.h"
 
 #define HB_EVERY_MS 2000
 #define POLL_WAIT_S 25
@@ -63,39 +64,6 @@
  * request cannot pass about 4,000 jobs/s; 50 keeps the workers fed without
  * a backlog of seconds (--batch 1 measures one job per request). */
 #define DEFAULT_BATCH 50
-
-/* ---- shared helpers (bench_e2e.h) ------------------------------------------------------------------ */
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-void e2e_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
-{
-    *p50_ms = *p99_ms = 0;
-    if (n == 0)
-        return;
-    qsort(lat, n, sizeof(uint32_t), cmp_u32);
-    *p50_ms = lat[n / 2] / 1e3;
-    *p99_ms = lat[n * 99 / 100] / 1e3;
-}
-
-void e2e_rm_dir(const char *dir)
-{
-    uv_fs_t req;
-    uv_dirent_t ent;
-    char path[4400];
-    if (uv_fs_scandir(NULL, &req, dir, 0, NULL) >= 0) {
-        while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
-            snprintf(path, sizeof(path), "%s/%s", dir, ent.name);
-            unlink(path);
-        }
-    }
-    uv_fs_req_cleanup(&req);
-    rmdir(dir);
-}
 
 /* ---- the djs run --------------------------------------------------------------------------------- */
 
@@ -974,8 +942,8 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
         out->jobs_per_s = (double)n / out->seconds;
         out->submit_per_s = (double)n / ((double)(b->t_submit_end - b->t0) / 1e9);
         uint32_t *sent = b->lat_sent;
-        e2e_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
-        e2e_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
+        bench_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
+        bench_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
     }
     out->peak_running_server = b->peak_running_server;
     out->peak_slots_busy = b->peak_slots_busy;
@@ -1105,7 +1073,7 @@ int bench_e2e(int argc, char **argv)
     int st = 0;
     waitpid(pid, &st, 0);
     if (!keep)
-        e2e_rm_dir(dir);
+        bench_rm_dir(dir);
     if (!d.ok) {
         fprintf(stderr, "djs bench e2e: the djs run failed: %s\n", d.why);
         return 1;

@@ -1,5 +1,5 @@
 /* The job kinds of the worker agent. To add one: write its start and kill
- * functions (see agent_kind_t in agent.h) and add a line to agent_kinds[]
+ * functions (see agent_kind_t in kind.h) and add a line to agent_kinds[]
  * at the bottom of this file; docs/worker.md says more. */
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "tools/djs/agent.h"
+#include "tools/agent/kinds.h"
 
 extern char **environ;
 

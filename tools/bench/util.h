@@ -1,5 +1,4 @@
-/* Pieces every benchmark that drives a child `djs serve` needs (private to
- * tools/djs): a free loopback port, an admin token, starting the server and
+/* Pieces every benchmark that drives a child `djs serve` needs: a free loopback port, an admin token, starting the server and
  * waiting for it, and the bookkeeping of HTTP/1.1 answers arriving on a
  * keep-alive connection. */
 #ifndef DJS_TOOLS_BENCH_UTIL_H
@@ -42,6 +41,10 @@ int bench_request(const struct sockaddr_in *addr, const char *req, char *out, si
  * m no-op jobs: one job object, or with workflow set a workflow of m
  * independent jobs. malloc'd; *len gets its length. */
 char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len);
+/* Sort lat (microseconds) and give p50 and p99 in milliseconds (0 when n is 0). */
+void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms);
+/* Remove dir and the regular files directly in it. */
+void bench_rm_dir(const char *dir);
 int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *total, size_t *head);
 
 #endif

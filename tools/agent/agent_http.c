@@ -1,7 +1,7 @@
 /* libcurl multi on libuv: curl tells us which sockets to watch
  * (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION);
  * libuv tells curl when a socket is ready (curl_multi_socket_action). */
-#include "tools/djs/agent_http.h"
+#include "tools/agent/agent_http.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "tools/djs/client.h"
+#include "tools/client/client.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/id.h"
-#include "tools/djs/cli.h"
+#include "tools/cli/args.h"
 
 #define MAX_429_RETRIES 3
 #define MAX_RETRY_AFTER_S 10

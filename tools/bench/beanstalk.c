@@ -25,8 +25,8 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
-#include "tools/djs/bench_e2e.h"
-#include "tools/djs/bench_util.h"
+#include "tools/bench/beanstalk.h"
+#include "tools/bench/util.h"
 
 #define BS_BUF 4096
 #define BS_CONNECTING_MAX 64
@@ -326,7 +326,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
         }
-        e2e_rm_dir(dir);
+        bench_rm_dir(dir);
         djs_free(b);
         return;
     }
@@ -354,7 +354,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
 
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-    e2e_rm_dir(dir);
+    bench_rm_dir(dir);
     if (b->failed) {
         snprintf(out->why, sizeof(out->why), "beanstalkd run failed: %.80s (%" PRIu64 " of %" PRIu64 " deleted)", b->why,
                  b->deleted, b->n);
@@ -362,7 +362,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
         out->ran = 1;
         out->jobs_per_s = (double)b->n / ((double)(b->t_end - b->t0) / 1e9);
         out->put_per_s = (double)b->n / ((double)(b->t_put - b->t0) / 1e9);
-        e2e_percentiles(b->lat, b->nlat, &out->p50_ms, &out->p99_ms);
+        bench_percentiles(b->lat, b->nlat, &out->p50_ms, &out->p99_ms);
     }
     out->errors = b->errors;
     djs_free(b->conns);
