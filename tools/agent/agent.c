@@ -26,24 +26,20 @@
 #include "core/buf.h"
 #include "tools/agent/kind.h"
 #include "tools/agent/kinds.h"
+#include "tools/agent/lines.h"
+#include "tools/agent/outbuf.h"
+#include "tools/agent/reports.h"
+#include "tools/agent/retry.h"
 
 #define TICK_MS 100
 #define POLL_WAIT_S 25
 #define POLL_TIMEOUT_MS ((POLL_WAIT_S + 15) * 1000L)
 #define CALL_TIMEOUT_MS 30000L
-#define OUT_CHUNK (64u << 10)       /* bytes per output request */
-#define OUT_BUF_CAP (1u << 20)      /* output waiting in the agent, per job */
-#define OUT_PERIOD_MS 250           /* at most one chunk per period, unless a full one waits */
-#define PROGRESS_PERIOD_MS 1000     /* at most one progress report per second per job */
-#define LINE_MAX_BYTES (256u << 10) /* a longer stdout line is neither progress nor result */
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
-#define DEREGISTER_GRACE_MS 30000    /* past the drain deadline, give up deregistering */
-#define BATCH_MAX 1000               /* reports per request (the server's limit) */
-#define BATCH_MAX_BYTES (512u << 10) /* and their bytes: the server takes bodies up to 1 MiB */
+#define PROGRESS_PERIOD_MS 1000   /* at most one progress report per second per job */
+#define DEREGISTER_GRACE_MS 30000 /* past the drain deadline, give up deregistering */
 
 enum { J_STARTING, J_RUNNING, J_FLUSHING, J_REPORTING };
-enum { ANS_OK, ANS_RETRY, ANS_FINAL };
+enum { ANS_OK = AGENT_ANS_OK, ANS_RETRY = AGENT_ANS_RETRY, ANS_FINAL = AGENT_ANS_FINAL };
 enum { DRAIN_NONE, DRAIN_PUT, DRAIN_WAIT, DRAIN_DELETE, DRAIN_DONE };
 
 typedef struct agent agent_t;
@@ -67,18 +63,14 @@ struct agent_job {
     struct report_batch *batch;
     uint32_t batch_i;
     uint64_t rep_due;
-    /* output waiting: out.base[0] is byte out_off of this attempt's output */
-    djs_buf_t out;
-    uint64_t out_off, out_dropped, out_due, out_last;
+    /* output waiting, and its shipping */
+    agent_outbuf_t out;
+    uint64_t out_due, out_last;
     uint32_t out_backoff;
-    int out_dead;
     agent_http_req_t *out_req;
-    /* stdout lines: progress and the result */
-    djs_buf_t line, last;
-    int line_long;
-    /* progress, last value wins */
-    int prog_pct, prog_pending, prog_dead;
-    char prog_step[256];
+    /* stdout lines: progress (last value wins) and the result */
+    agent_lines_t lines;
+    int prog_dead;
     uint64_t prog_last;
     agent_http_req_t *prog_req;
     /* outcome */
@@ -133,23 +125,15 @@ static uint64_t now_ms(agent_t *a)
     return uv_now(&a->loop);
 }
 
-/* Next delay: 0.5 s doubling to 30 s, each drawn in [d/2, d]. */
+/* Next delay of a backoff (retry.h). */
 static uint32_t backoff_next(uint32_t *state)
 {
-    uint32_t d = *state ? *state * 2 : BACKOFF_MIN_MS;
-    if (d > BACKOFF_MAX_MS)
-        d = BACKOFF_MAX_MS;
-    *state = d;
-    return d / 2 + (uint32_t)(rand() % (int)(d / 2 + 1));
+    return agent_backoff_next(state, (uint32_t)rand());
 }
 
 static int answer_class(long status)
 {
-    if (status >= 200 && status < 300)
-        return ANS_OK;
-    if (status == 0 || status >= 500 || status == 429 || status == 408)
-        return ANS_RETRY;
-    return ANS_FINAL;
+    return agent_answer_class(status);
 }
 
 /* "409 stale-attempt: detail" from a problem answer, or the transport error. */
@@ -274,9 +258,8 @@ static void job_free(agent_job_t *j)
     if (j->next != NULL)
         j->next->prev = j->prev;
     a->njobs--;
-    djs_buf_dispose(&j->out);
-    djs_buf_dispose(&j->line);
-    djs_buf_dispose(&j->last);
+    agent_outbuf_dispose(&j->out);
+    agent_lines_dispose(&j->lines);
     json_decref(j->payload);
     json_decref(j->result);
     djs_free(j->name);
@@ -296,10 +279,8 @@ static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const 
     j->timeout_s = timeout_s;
     j->payload = payload ? json_incref(payload) : json_object();
     j->state = J_STARTING;
-    j->prog_pct = -1;
-    djs_buf_init(&j->out);
-    djs_buf_init(&j->line);
-    djs_buf_init(&j->last);
+    agent_outbuf_init(&j->out);
+    agent_lines_init(&j->lines);
     j->next = a->jobs;
     if (a->jobs != NULL)
         a->jobs->prev = j;
@@ -349,94 +330,12 @@ void agent_job_set_data(agent_job_t *j, void *data)
 
 /* ---- output, progress and the result line ------------------------------------------------- */
 
-static void progress_line(agent_job_t *j, const char *s, size_t n)
-{
-    static const char prefix[] = "::progress";
-    size_t pl = sizeof(prefix) - 1;
-    if (n <= pl || memcmp(s, prefix, pl) != 0 || (s[pl] != ' ' && s[pl] != '\t'))
-        return;
-    char tmp[320];
-    snprintf(tmp, sizeof(tmp), "%.*s", (int)(n - pl), s + pl);
-    char *end;
-    double pct = strtod(tmp, &end);
-    if (end == tmp || pct != pct)
-        return;
-    while (*end == ' ' || *end == '\t')
-        end++;
-    j->prog_pct = pct < 0 ? 0 : pct > 100 ? 100 : (int)(pct + 0.5);
-    snprintf(j->prog_step, sizeof(j->prog_step), "%s", end);
-    j->prog_pending = 1;
-}
-
-static void line_done(agent_job_t *j)
-{
-    const char *s = (const char *)j->line.base;
-    size_t n = j->line.len;
-    while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    size_t lead = 0;
-    while (lead < n && (s[lead] == ' ' || s[lead] == '\t'))
-        lead++;
-    if (!j->line_long && n > lead) {
-        djs_buf_reset(&j->last);
-        djs_buf_append(&j->last, s + lead, n - lead);
-        progress_line(j, s + lead, n - lead);
-    } else if (j->line_long) {
-        djs_buf_reset(&j->last); /* an overlong last line is no result */
-    }
-    djs_buf_reset(&j->line);
-    j->line_long = 0;
-}
-
-static void scan_stdout(agent_job_t *j, const char *p, size_t len)
-{
-    while (len > 0) {
-        const char *nl = memchr(p, '\n', len);
-        size_t n = nl ? (size_t)(nl - p) : len;
-        if (!j->line_long && j->line.len + n <= LINE_MAX_BYTES)
-            djs_buf_append(&j->line, p, n);
-        else
-            j->line_long = 1;
-        if (nl == NULL)
-            return;
-        line_done(j);
-        p += n + 1;
-        len -= n + 1;
-    }
-}
-
-static void out_marker(agent_job_t *j)
-{
-    char m[96];
-    int k = snprintf(m, sizeof(m), "\n[djs agent: %" PRIu64 " bytes of output dropped]\n", j->out_dropped);
-    djs_buf_append(&j->out, m, (size_t)k);
-    j->out_dropped = 0;
-}
-
-static void out_append(agent_job_t *j, const char *p, size_t len)
-{
-    if (j->out_dead)
-        return;
-    size_t room = j->out.len < OUT_BUF_CAP ? OUT_BUF_CAP - j->out.len : 0;
-    if (j->out_dropped > 0) {
-        if (room < 256) {
-            j->out_dropped += len;
-            return;
-        }
-        out_marker(j);
-        room = j->out.len < OUT_BUF_CAP ? OUT_BUF_CAP - j->out.len : 0;
-    }
-    size_t take = len < room ? len : room;
-    djs_buf_append(&j->out, p, take);
-    j->out_dropped += len - take;
-}
-
 void agent_job_output(agent_job_t *j, int is_stdout, const char *data, size_t len)
 {
     if (is_stdout)
-        scan_stdout(j, data, len);
-    out_append(j, data, len);
-    if (j->out.len >= OUT_CHUNK || j->prog_pending)
+        agent_lines_feed(&j->lines, data, len);
+    agent_outbuf_append(&j->out, data, len);
+    if (j->out.buf.len >= AGENT_OUT_CHUNK || j->lines.pending)
         agent_kick(j->a);
 }
 
@@ -448,13 +347,8 @@ static void on_output(void *arg, long status, const char *body, size_t len, cons
     int cls = answer_class(status);
     json_t *ans = status ? json_loadb(body, len, 0, NULL) : NULL;
     json_t *rcv = json_object_get(ans, "received");
-    if ((cls == ANS_OK || status == 409) && json_is_integer(rcv) && json_integer_value(rcv) >= (json_int_t)j->out_off) {
-        uint64_t r = (uint64_t)json_integer_value(rcv), ack = r - j->out_off;
-        if (ack > j->out.len)
-            ack = j->out.len;
-        memmove(j->out.base, j->out.base + ack, j->out.len - ack);
-        j->out.len -= ack;
-        j->out_off = r;
+    if ((cls == ANS_OK || status == 409) && json_is_integer(rcv) && json_integer_value(rcv) >= 0 &&
+        agent_outbuf_ack(&j->out, (uint64_t)json_integer_value(rcv)) == 0) {
         j->out_backoff = 0;
     } else if (cls == ANS_RETRY) {
         uint32_t d = backoff_next(&j->out_backoff);
@@ -464,8 +358,7 @@ static void on_output(void *arg, long status, const char *body, size_t len, cons
     } else {
         describe(why, sizeof(why), status, body, len, error);
         say("job %s attempt %u: output refused (%s); the rest of its output is dropped", j->id, j->attempt, why);
-        j->out_dead = 1;
-        j->out.len = 0;
+        agent_outbuf_kill(&j->out);
     }
     json_decref(ans);
     agent_kick(j->a);
@@ -475,18 +368,18 @@ static void out_pump(agent_job_t *j)
 {
     agent_t *a = j->a;
     uint64_t now = now_ms(a);
-    if (j->out_req != NULL || j->out_dead || j->out.len == 0 || now < j->out_due || !a->registered)
+    if (j->out_req != NULL || now < j->out_due || !a->registered)
         return;
-    if (j->state == J_RUNNING && j->out.len < OUT_CHUNK && now < j->out_last + OUT_PERIOD_MS)
+    if (!agent_outbuf_due(&j->out, j->state == J_RUNNING, now - j->out_last))
         return;
-    size_t n = j->out.len < OUT_CHUNK ? j->out.len : OUT_CHUNK;
+    size_t n = agent_outbuf_chunk(&j->out);
     char url[1024];
     url_of(a, url, sizeof(url), "/api/v1/jobs/%s/output?workerId=%s&attempt=%u&offset=%" PRIu64, j->id, a->id, j->attempt,
-           j->out_off);
+           j->out.off);
     agent_http_call_t c = {.method = "POST",
                            .url = url,
                            .content_type = "application/octet-stream",
-                           .body = j->out.base,
+                           .body = j->out.buf.base,
                            .len = n,
                            .auth = 1,
                            .timeout_ms = CALL_TIMEOUT_MS};
@@ -502,7 +395,7 @@ static void on_progress(void *arg, long status, const char *body, size_t len, co
     j->prog_req = NULL;
     int cls = answer_class(status);
     if (cls == ANS_RETRY) {
-        j->prog_pending = 1; /* the stored value is still the latest, or a newer one replaced it */
+        j->lines.pending = 1; /* the stored value is still the latest, or a newer one replaced it */
     } else if (cls == ANS_FINAL) {
         char why[512];
         describe(why, sizeof(why), status, body, len, error);
@@ -516,16 +409,16 @@ static void prog_pump(agent_job_t *j)
 {
     agent_t *a = j->a;
     uint64_t now = now_ms(a);
-    if (!j->prog_pending || j->prog_req != NULL || j->prog_dead || !a->registered)
+    if (!j->lines.pending || j->prog_req != NULL || j->prog_dead || !a->registered)
         return;
     if (j->state == J_RUNNING && now < j->prog_last + PROGRESS_PERIOD_MS)
         return;
     char url[1024];
     url_of(a, url, sizeof(url), "/api/v1/jobs/%s/progress", j->id);
-    json_t *b = json_pack("{s:s, s:i, s:i}", "workerId", a->id, "attempt", (int)j->attempt, "percentage", j->prog_pct);
-    if (j->prog_step[0] != '\0')
-        json_object_set_new(b, "currentStep", json_string(j->prog_step));
-    j->prog_pending = 0;
+    json_t *b = json_pack("{s:s, s:i, s:i}", "workerId", a->id, "attempt", (int)j->attempt, "percentage", j->lines.pct);
+    if (j->lines.step[0] != '\0')
+        json_object_set_new(b, "currentStep", json_string(j->lines.step));
+    j->lines.pending = 0;
     j->prog_last = now;
     j->prog_req = send_json(a, "POST", url, b, CALL_TIMEOUT_MS, on_progress, j);
 }
@@ -594,7 +487,8 @@ static void job_launch(agent_job_t *j)
 
 static json_t *result_of(agent_job_t *j, uint64_t dur)
 {
-    json_t *r = j->last.len ? json_loadb((const char *)j->last.base, j->last.len, JSON_DECODE_ANY, NULL) : NULL;
+    const djs_buf_t *last = &j->lines.last;
+    json_t *r = last->len ? json_loadb((const char *)last->base, last->len, JSON_DECODE_ANY, NULL) : NULL;
     return r ? r : json_pack("{s:i, s:I}", "exitCode", 0, "durationMs", (json_int_t)dur);
 }
 
@@ -603,10 +497,8 @@ void agent_job_exit(agent_job_t *j, int ok, const char *error)
     uint64_t dur = now_ms(j->a) - j->started_ms;
     j->kind_live = 0;
     j->kd = NULL;
-    if (j->line.len > 0)
-        line_done(j); /* a last line without its newline */
-    if (j->out_dropped > 0 && !j->out_dead)
-        out_marker(j);
+    agent_lines_end(&j->lines); /* a last line without its newline */
+    agent_outbuf_end(&j->out);
     j->ok = ok && j->stop_reason == NULL;
     djs_free(j->error);
     j->error = j->ok ? NULL : dupstr(j->stop_reason ? j->stop_reason : error ? error : "failed");
@@ -696,24 +588,17 @@ static void batch_abandon(agent_t *a, report_batch_t *b, uint64_t delay_ms)
 static void batch_answered(agent_t *a, report_batch_t *b, long status, const char *body, size_t len, const char *error)
 {
     char why[512];
-    int cls = answer_class(status);
-    json_t *ans = cls == ANS_OK ? json_loadb(body, len, 0, NULL) : NULL, *results = json_object_get(ans, "results");
+    json_t *ans = answer_class(status) == ANS_OK ? json_loadb(body, len, 0, NULL) : NULL;
     uint32_t again = 0;
     batch_unlink(a, b);
     describe(why, sizeof(why), status, body, len, error);
     for (uint32_t i = 0; i < b->n; i++) {
         agent_job_t *j = b->jobs[i];
-        json_t *r = json_array_get(results, i);
         if (j == NULL)
             continue;
         j->batch = NULL;
-        long st = cls == ANS_OK ? (long)json_integer_value(json_object_get(r, "status")) : status;
-        int c = answer_class(st);
-        if (cls == ANS_OK && c == ANS_FINAL) {
-            const char *type = json_string_value(json_object_get(r, "type")),
-                       *detail = json_string_value(json_object_get(r, "detail"));
-            snprintf(why, sizeof(why), "%ld %s: %s", st, type ? type : "", detail ? detail : "");
-        }
+        long st;
+        int c = agent_batch_result(status, ans, i, &st, why, sizeof(why));
         if (c == ANS_RETRY) {
             again++;
             j->rep_due = UINT64_MAX; /* set below, once the delay is drawn */
@@ -745,54 +630,39 @@ static void on_reports(void *arg, long status, const char *body, size_t len, con
 /* One report as an item of {"reports":[...]}. */
 static json_t *report_item(agent_job_t *j)
 {
-    json_t *o = json_pack("{s:s, s:i, s:s}", "jobId", j->id, "attempt", (int)j->attempt, "action", report_what(j));
-    if (j->state != J_STARTING && j->ok)
-        json_object_set(o, "result", j->result);
-    else if (j->state != J_STARTING)
-        json_object_set_new(o, "error", json_string(j->error));
-    return o;
+    return agent_report_item(j->id, j->attempt, report_what(j), j->result, j->error);
 }
 
-/* The reports due now (at most BATCH_MAX and BATCH_MAX_BYTES) as a batch
+/* The reports due now (at most AGENT_BATCH_MAX and AGENT_BATCH_MAX_BYTES) as a batch
  * and its body {"reports":[...]} (free()); NULL when none is due.
  * *outcomes counts the completions and failures in it. */
 static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
 {
     uint32_t n = 0;
     uint64_t now = now_ms(a);
-    for (agent_job_t *j = a->jobs; j != NULL && n < BATCH_MAX; j = j->next)
+    for (agent_job_t *j = a->jobs; j != NULL && n < AGENT_BATCH_MAX; j = j->next)
         n += (j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due;
     if (n == 0)
         return NULL;
     report_batch_t *b = djs_calloc(1, sizeof(*b) + n * sizeof(agent_job_t *));
     b->a = a;
-    djs_buf_t text;
-    djs_buf_init(&text);
-    djs_buf_append(&text, "{\"reports\":[", 12);
+    agent_batch_t text;
+    agent_batch_init(&text);
     *outcomes = 0;
     for (agent_job_t *j = a->jobs; j != NULL && b->n < n; j = j->next) {
         if (!((j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due))
             continue;
         json_t *item = report_item(j);
-        char *t = json_dumps(item, JSON_COMPACT);
+        int full = agent_batch_add(&text, item) != 0;
         json_decref(item);
-        size_t tl = t ? strlen(t) : 0;
-        if (t == NULL || (b->n > 0 && text.len + tl + 3 > BATCH_MAX_BYTES)) {
-            free(t);
+        if (full)
             break; /* the rest goes in the next request */
-        }
-        if (b->n > 0)
-            djs_buf_append(&text, ",", 1);
-        djs_buf_append(&text, t, tl);
-        free(t);
         *outcomes += j->state == J_REPORTING;
         j->batch = b;
         j->batch_i = b->n;
         b->jobs[b->n++] = j;
     }
-    djs_buf_append(&text, "]}", 3); /* with its NUL */
-    *body = djs_strndup((const char *)text.base, text.len - 1);
-    djs_buf_dispose(&text);
+    *body = agent_batch_finish(&text);
     b->next = a->batches;
     if (a->batches != NULL)
         a->batches->prev = b;
@@ -867,8 +737,8 @@ static void job_pump(agent_job_t *j)
     job_timers(j); /* may move it to FLUSHING */
     out_pump(j);
     prog_pump(j);
-    if (j->state == J_FLUSHING && j->out_req == NULL && (j->out.len == 0 || j->out_dead) && j->prog_req == NULL &&
-        (!j->prog_pending || j->prog_dead)) {
+    if (j->state == J_FLUSHING && j->out_req == NULL && (j->out.buf.len == 0 || j->out.dead) && j->prog_req == NULL &&
+        (!j->lines.pending || j->prog_dead)) {
         j->state = J_REPORTING;
         j->rep_due = 0;
     }
