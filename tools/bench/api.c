@@ -35,6 +35,7 @@
 #include "core/error.h"
 #include "tools/bench/bench.h"
 #include "tools/bench/util.h"
+#include "tools/bench/uvhttp.h"
 #include "tools/cli/args.h"
 
 /* The load generator: per thread one epoll set (level-triggered, each socket
@@ -105,13 +106,6 @@ static int conn_send(phase_t *ph, int ep, conn_t *c, uint64_t now)
     return conn_write(ph, ep, c);
 }
 
-/* Parse what has arrived: 1 when one whole answer is in buf. */
-static int answer_complete(conn_t *c)
-{
-    size_t head;
-    return bench_http_answer(c->buf, c->len, &c->scanned, &c->total, &head);
-}
-
 /* Read what arrived: 1 when an answer is complete and the next request is
  * due (the caller sends it once the whole batch of events is read). */
 static int conn_readable(phase_t *ph, int ep, conn_t *c, uint64_t now)
@@ -124,12 +118,13 @@ static int conn_readable(phase_t *ph, int ep, conn_t *c, uint64_t now)
         return 0;
     }
     c->len += (size_t)n;
-    if (!answer_complete(c)) {
+    size_t head;
+    if (!uvhttp_answer(c->buf, c->len, &c->scanned, &c->total, &head)) {
         if (c->len == sizeof(c->buf))
             conn_fail(ph, ep, c, 1); /* an answer larger than the buffer: not expected from these endpoints */
         return 0;
     }
-    int status = (c->len >= 12) ? (c->buf[9] - '0') * 100 + (c->buf[10] - '0') * 10 + (c->buf[11] - '0') : 0;
+    int status = uvhttp_status(c->buf, c->len);
     ph->done++;
     if (status < 200 || status > 299)
         ph->non2xx++;
@@ -160,16 +155,12 @@ static void *phase_thread(void *arg)
     int open = 0;
     for (int i = 0; i < ph->nconns; i++) {
         conn_t *c = &conns[i];
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)&ph->addr, sizeof(ph->addr)) != 0) {
+        c->fd = uvhttp_connect_fd(&ph->addr);
+        if (c->fd < 0) {
             ph->errors++;
-            if (c->fd >= 0)
-                close(c->fd);
             c->dead = 1;
             continue;
         }
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
@@ -218,12 +209,6 @@ static void *phase_thread(void *arg)
     djs_free(conns);
     close(ep);
     return NULL;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct result {
@@ -276,11 +261,7 @@ static result_t run_phase(const char *name, pid_t server, const struct sockaddr_
     }
     double el = (t1 - t0) / 1e9;
     r.rps = el > 0 ? r.done / el : 0;
-    if (nlat > 0) {
-        qsort(lat, nlat, sizeof(uint32_t), cmp_u32);
-        r.p50_ms = lat[nlat / 2] / 1e3;
-        r.p99_ms = lat[nlat * 99 / 100] / 1e3;
-    }
+    bench_percentiles(lat, nlat, &r.p50_ms, &r.p99_ms);
     djs_free(lat);
     if (r.done > 0) {
         r.server_us = (s1 - s0) * 1e6 / (double)r.done;
@@ -292,8 +273,6 @@ static result_t run_phase(const char *name, pid_t server, const struct sockaddr_
     fflush(stdout);
     return r;
 }
-
-/* One request over a fresh connection (setup steps). */
 
 /* The log's commit counters from /metrics (a snapshot). */
 typedef struct log_counters {
@@ -315,7 +294,7 @@ static log_counters_t log_counters(const struct sockaddr_in *addr, const char *t
     char req[2048];
     log_counters_t c = {0};
     snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", token);
-    if (bench_request(addr, req, out, sizeof(out)) == 200) {
+    if (uvhttp_request(addr, req, out, sizeof(out)) == 200) {
         c.commits = metric(out, "djs_log_commits_total");
         c.events = metric(out, "djs_log_events_total");
         c.commit_s = metric(out, "djs_log_commit_seconds_sum");
@@ -390,7 +369,7 @@ int bench_api(int argc, char **argv)
              "Content-Length: %zu\r\n\r\n%s",
              token, strlen(body), body);
     char *idp;
-    if (bench_request(&addr, req, out, sizeof(out)) != 201 || (idp = strstr(out, "\"id\":\"")) == NULL) {
+    if (uvhttp_request(&addr, req, out, sizeof(out)) != 201 || (idp = strstr(out, "\"id\":\"")) == NULL) {
         fprintf(stderr, "djs bench api: could not submit the job to read\n");
         kill(pid, SIGKILL);
         return 1;

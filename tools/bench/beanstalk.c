@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "tools/bench/beanstalk.h"
 #include "tools/bench/util.h"
+#include "tools/bench/uvhttp.h"
 
 #define BS_BUF 4096
 #define BS_CONNECTING_MAX 64
@@ -64,30 +65,9 @@ typedef struct bs {
     size_t put_len;
 } bs_t;
 
-typedef struct bwrite {
-    uv_write_t req;
-    char data[];
-} bwrite_t;
-
-static void on_bwrite(uv_write_t *w, int status)
-{
-    (void)status; /* a failed write shows up as a read error */
-    djs_free(w);
-}
-
 static int bs_send(bconn_t *c, const char *data, size_t len)
 {
-    uv_buf_t bf = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &bf, 1);
-    if (n == (int)len)
-        return 0;
-    if (n < 0 && n != UV_EAGAIN)
-        return -1;
-    size_t done = n > 0 ? (size_t)n : 0;
-    bwrite_t *w = djs_malloc(sizeof(*w) + len - done);
-    memcpy(w->data, data + done, len - done);
-    bf = uv_buf_init(w->data, (unsigned)(len - done));
-    return uv_write(&w->req, (uv_stream_t *)&c->tcp, &bf, 1, on_bwrite);
+    return uvhttp_write((uv_stream_t *)&c->tcp, data, len);
 }
 
 static void bs_close_all(bs_t *b)

@@ -53,6 +53,7 @@
 #include "tools/bench/bench.h"
 #include "tools/bench/beanstalk.h"
 #include "tools/bench/util.h"
+#include "tools/bench/uvhttp.h"
 #include "tools/cli/args.h"
 
 #define HB_EVERY_MS 2000
@@ -87,8 +88,7 @@ struct e2e;
 struct worker;
 
 typedef struct hconn {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
+    uvhttp_conn_t http; /* first: on_answer and on_error get it */
     struct e2e *b;
     struct worker *w; /* NULL for producers and the stats reader */
     int open, busy;
@@ -96,8 +96,6 @@ typedef struct hconn {
     uint32_t nsub; /* jobs in the submit in flight */
     op_t *carry;   /* batched protocol: the reports in the request in flight, in order */
     uint32_t ncarry;
-    char *rbuf;
-    size_t rlen, rcap, scanned, total;
 } hconn_t;
 
 typedef struct worker {
@@ -192,31 +190,10 @@ static void job_latency(e2e_t *b, job_t *j)
 
 /* ---- connections ---- */
 
-typedef struct hwrite {
-    uv_write_t req;
-    char data[];
-} hwrite_t;
-
-static void on_hwrite(uv_write_t *w, int status)
-{
-    (void)status; /* a failed write shows up as a read error */
-    djs_free(w);
-}
-
 static int conn_send(hconn_t *c, const char *data, size_t len)
 {
-    uv_buf_t bf = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &bf, 1);
     c->busy = 1;
-    if (n == (int)len)
-        return 0;
-    if (n < 0 && n != UV_EAGAIN)
-        return -1;
-    size_t done = n > 0 ? (size_t)n : 0;
-    hwrite_t *w = djs_malloc(sizeof(*w) + len - done);
-    memcpy(w->data, data + done, len - done);
-    bf = uv_buf_init(w->data, (unsigned)(len - done));
-    return uv_write(&w->req, (uv_stream_t *)&c->tcp, &bf, 1, on_hwrite);
+    return uvhttp_send(&c->http, data, len);
 }
 
 /* A request with a small JSON body (or none) on c. */
@@ -258,8 +235,8 @@ static void e2e_close_all(e2e_t *b)
         return;
     b->closing = 1;
     for (uint32_t i = 0; i < b->nall; i++)
-        if (b->all[i]->open && !uv_is_closing((uv_handle_t *)&b->all[i]->tcp))
-            uv_close((uv_handle_t *)&b->all[i]->tcp, NULL);
+        if (b->all[i]->open && !uv_is_closing((uv_handle_t *)&b->all[i]->http.tcp))
+            uv_close((uv_handle_t *)&b->all[i]->http.tcp, NULL);
     uv_timer_t *timers[] = {&b->tick, &b->hold_timer, &b->stats_timer};
     for (int i = 0; i < 3; i++)
         if (!uv_is_closing((uv_handle_t *)timers[i]))
@@ -608,7 +585,7 @@ static void on_stats_timer(uv_timer_t *t)
     uv_timer_start(&b->stats_timer, on_stats_timer, 200, 200);
 }
 
-/* One whole answer is at the start of c->rbuf. */
+/* One whole answer came on c. */
 static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint64_t now)
 {
     e2e_t *b = c->b;
@@ -703,35 +680,32 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
         worker_pump(w);
 }
 
-/* Parse what has arrived: 1 when one whole answer is in rbuf. */
-static int answer_complete(hconn_t *c)
+/* uvhttp's callbacks: an answer, or the end of the reads. */
+static int on_http_answer(uvhttp_conn_t *h, int status, const char *body, size_t len, uint64_t now)
 {
-    size_t head = 0, had = c->total;
-    int whole = bench_http_answer(c->rbuf, c->rlen, &c->scanned, &c->total, &head);
-    if (had == 0 && c->total != 0)
-        c->scanned = head; /* now: where the body starts */
-    return whole;
+    hconn_t *c = container_of(h, hconn_t, http);
+    if (c->b->closing)
+        return 1;
+    on_answer(c, status, body, len, now);
+    return c->b->closing;
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void on_closed_reopen(uv_handle_t *h);
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void on_http_error(uvhttp_conn_t *h, int err)
 {
-    hconn_t *c = h->data;
-    (void)hint;
-    size_t want = c->total > c->rlen ? c->total - c->rlen : 16384;
-    if (want < 16384)
-        want = 16384;
-    if (c->rcap - c->rlen < want) {
-        c->rcap = c->rlen + want;
-        c->rbuf = djs_realloc(c->rbuf, c->rcap);
+    hconn_t *c = container_of(h, hconn_t, http);
+    if (c->busy || h->rlen > 0) {
+        e2e_fail(c->b, "the server closed a connection with a request in flight", uv_strerror(err), strlen(uv_strerror(err)));
+    } else { /* an idle keep-alive connection timed out: open it again, as libcurl would */
+        c->busy = 1;
+        uv_close((uv_handle_t *)&h->tcp, on_closed_reopen);
     }
-    *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
 
 static void on_reopened(uv_connect_t *req, int status)
 {
-    hconn_t *c = req->data;
+    hconn_t *c = container_of((uvhttp_conn_t *)req->data, hconn_t, http);
     e2e_t *b = c->b;
     if (status != 0) {
         e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
@@ -739,8 +713,7 @@ static void on_reopened(uv_connect_t *req, int status)
     }
     if (b->closing)
         return;
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uvhttp_read_start(&c->http);
     c->busy = 0;
     b->reconnects++;
     if (c->w != NULL)
@@ -749,54 +722,21 @@ static void on_reopened(uv_connect_t *req, int status)
 
 static void on_closed_reopen(uv_handle_t *h)
 {
-    hconn_t *c = h->data;
+    hconn_t *c = container_of((uvhttp_conn_t *)h->data, hconn_t, http);
     e2e_t *b = c->b;
     if (b->closing)
         return;
-    c->rlen = c->total = c->scanned = 0;
-    uv_tcp_init(&b->loop, &c->tcp);
-    c->tcp.data = c;
-    c->creq.data = c;
-    int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&b->addr, on_reopened);
+    uvhttp_reset(&c->http);
+    int rc = uvhttp_connect(&c->http, &b->loop, &b->addr, on_reopened);
     if (rc != 0)
         e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    hconn_t *c = s->data;
-    e2e_t *b = c->b;
-    (void)buf;
-    if (n < 0) {
-        if (c->busy || c->rlen > 0) {
-            e2e_fail(b, "the server closed a connection with a request in flight", uv_strerror((int)n),
-                     strlen(uv_strerror((int)n)));
-        } else { /* an idle keep-alive connection timed out: open it again, as libcurl would */
-            c->busy = 1;
-            uv_close((uv_handle_t *)&c->tcp, on_closed_reopen);
-        }
-        return;
-    }
-    c->rlen += (size_t)n;
-    uint64_t now = djs_monotonic_ns();
-    while (!b->closing && c->rlen > 0 && answer_complete(c)) {
-        int status = c->rlen >= 12 ? (c->rbuf[9] - '0') * 100 + (c->rbuf[10] - '0') * 10 + (c->rbuf[11] - '0') : 0;
-        size_t total = c->total;
-        on_answer(c, status, c->rbuf + c->scanned, total - c->scanned, now);
-        if (b->closing)
-            return;
-        memmove(c->rbuf, c->rbuf + total, c->rlen - total);
-        c->rlen -= total;
-        c->total = 0;
-        c->scanned = 0;
-    }
 }
 
 static void connect_next(e2e_t *b);
 
 static void on_connected(uv_connect_t *req, int status)
 {
-    hconn_t *c = req->data;
+    hconn_t *c = container_of((uvhttp_conn_t *)req->data, hconn_t, http);
     e2e_t *b = c->b;
     if (status != 0) {
         e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
@@ -804,8 +744,7 @@ static void on_connected(uv_connect_t *req, int status)
     }
     if (b->closing)
         return;
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uvhttp_read_start(&c->http);
     if (++b->connected < b->nall) {
         connect_next(b);
         return;
@@ -822,11 +761,8 @@ static void connect_next(e2e_t *b)
 {
     while (b->next_connect < b->nall && b->next_connect - b->connected < CONNECTING_MAX && !b->closing) {
         hconn_t *c = b->all[b->next_connect++];
-        uv_tcp_init(&b->loop, &c->tcp);
         c->open = 1;
-        c->tcp.data = c;
-        c->creq.data = c;
-        int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&b->addr, on_connected);
+        int rc = uvhttp_connect(&c->http, &b->loop, &b->addr, on_connected);
         if (rc != 0)
             e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
     }
@@ -904,6 +840,7 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->nall; i++) {
         b->all[i] = djs_calloc(1, sizeof(hconn_t));
+        uvhttp_init(&b->all[i]->http, on_http_answer, on_http_error);
         b->all[i]->b = b;
     }
     for (uint32_t i = 0; i < workers; i++) {
@@ -962,7 +899,7 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     out->errors = b->errors;
 
     for (uint32_t i = 0; i < b->nall; i++) {
-        djs_free(b->all[i]->rbuf);
+        uvhttp_dispose(&b->all[i]->http);
         djs_free(b->all[i]->carry);
         djs_free(b->all[i]);
     }
@@ -1022,17 +959,8 @@ int bench_e2e(int argc, char **argv)
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     /* every simulated worker holds 1 + C sockets, the server as many */
-    struct rlimit rl;
-    uint64_t fds = workers * (1 + conns) + producers + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < fds + 64) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        if (rl.rlim_cur < fds + 64) {
-            fprintf(stderr, "djs bench e2e: %" PRIu64 " workers need about %" PRIu64 " file descriptors (ulimit -n is %llu)\n",
-                    workers, fds, (unsigned long long)rl.rlim_cur);
-            return 1;
-        }
-    }
+    if (bench_fd_limit("e2e", workers, "workers", workers * (1 + conns) + producers + 64) != 0)
+        return 1;
     const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
     bench_env_t env;
     if (bench_prepare("e2e", tmpbase, 86400, &env) != 0)

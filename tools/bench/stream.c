@@ -48,6 +48,7 @@
 #include "core/error.h"
 #include "tools/bench/bench.h"
 #include "tools/bench/util.h"
+#include "tools/bench/uvhttp.h"
 #include "tools/cli/args.h"
 
 #define FILL_CONNS 4
@@ -62,43 +63,6 @@ static uint64_t now_ns(clockid_t id)
     struct timespec ts;
     clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- blocking socket helpers ---- */
-
-static int tcp_connect(const struct sockaddr_in *a)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-/* Write everything, also on a non-blocking socket (waits with poll). */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t k = write(fd, p, len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pf = {fd, POLLOUT, 0};
-            if (poll(&pf, 1, 5000) <= 0)
-                return -1;
-            continue;
-        }
-        if (k <= 0)
-            return -1;
-        p += k;
-        len -= (size_t)k;
-    }
-    return 0;
 }
 
 /* ---- a minimal WebSocket client ---- */
@@ -122,7 +86,7 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    int fd = tcp_connect(addr);
+    int fd = uvhttp_connect_fd(addr);
     if (fd < 0)
         return -1;
     char req[2048];
@@ -130,7 +94,7 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
                      "GET %s HTTP/1.1\r\nHost: b\r\n%sUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
                      path, auth);
-    if (k <= 0 || (size_t)k >= sizeof(req) || write_all(fd, req, (size_t)k) != 0) {
+    if (k <= 0 || (size_t)k >= sizeof(req) || uvhttp_write_all(fd, req, (size_t)k) != 0) {
         close(fd);
         return -1;
     }
@@ -186,7 +150,7 @@ static void ws_send(wsc_t *c, int opcode, const char *payload, size_t len)
     memcpy(f + 2, mask, 4);
     for (size_t i = 0; i < len; i++)
         f[6 + i] = (unsigned char)payload[i] ^ mask[i % 4];
-    (void)write_all(c->fd, f, 6 + len);
+    (void)uvhttp_write_all(c->fd, f, 6 + len);
 }
 
 /* "2026-11-27T10:02:00.123Z" -> Unix microseconds, 0 if malformed */
@@ -327,28 +291,6 @@ static int ws_frames(wsc_t *c, uint64_t now_us, live_stats_t *st)
 
 /* ---- HTTP, blocking: the fill and the producer ---- */
 
-/* Send req, read one response (Content-Length framed); its status or -1. */
-static int http_roundtrip(int fd, const char *req, size_t len, char **rbuf, size_t *rcap)
-{
-    if (write_all(fd, req, len) != 0)
-        return -1;
-    size_t have = 0, scanned = 0, total = 0, head = 0;
-    for (;;) {
-        size_t want = total > have ? total + 1 : have + 65536;
-        if (want > *rcap) {
-            *rcap = want;
-            *rbuf = djs_realloc(*rbuf, *rcap);
-        }
-        ssize_t r = read(fd, *rbuf + have, *rcap - have - 1);
-        if (r <= 0)
-            return -1;
-        have += (size_t)r;
-        (*rbuf)[have] = '\0';
-        if (bench_http_answer(*rbuf, have, &scanned, &total, &head))
-            return have >= 12 ? atoi(*rbuf + 9) : -1;
-    }
-}
-
 typedef struct fill {
     struct sockaddr_in addr;
     const char *auth;
@@ -362,7 +304,7 @@ typedef struct fill {
 static void *fill_thread(void *arg)
 {
     fill_t *f = arg;
-    int fd = tcp_connect(&f->addr);
+    int fd = uvhttp_connect_fd(&f->addr);
     char *rbuf = NULL;
     size_t rcap = 0;
     if (fd < 0) {
@@ -374,7 +316,7 @@ static void *fill_thread(void *arg)
         if (at >= f->n)
             break;
         int last = f->n - at < FILL_BATCH;
-        int st = http_roundtrip(fd, last ? f->req_last : f->req_full, last ? f->len_last : f->len_full, &rbuf, &rcap);
+        int st = uvhttp_roundtrip(fd, last ? f->req_last : f->req_full, last ? f->len_last : f->len_full, &rbuf, &rcap);
         if (st != 201 && st != 200) {
             fprintf(stderr, "bench stream: fill: submit answered %d: %.200s\n", st, rbuf ? rbuf : "");
             atomic_fetch_add(&f->errors, 1);
@@ -403,7 +345,7 @@ typedef struct producer {
 static void *producer_thread(void *arg)
 {
     producer_t *p = arg;
-    int fd = tcp_connect(&p->addr);
+    int fd = uvhttp_connect_fd(&p->addr);
     char *rbuf = NULL;
     size_t rcap = 0;
     uint64_t total = p->rate * p->seconds, sent = 0, tick = 0;
@@ -427,7 +369,7 @@ static void *producer_thread(void *arg)
             m = FILL_BATCH;
         if (p->reqs[m] == NULL)
             p->reqs[m] = bench_submit_request(p->auth, (uint32_t)m, 1, &p->lens[m]);
-        int st = http_roundtrip(fd, p->reqs[m], p->lens[m], &rbuf, &rcap);
+        int st = uvhttp_roundtrip(fd, p->reqs[m], p->lens[m], &rbuf, &rcap);
         p->requests++;
         if (st != 201 && st != 200) {
             fprintf(stderr, "bench stream: producer: submit answered %d\n", st);
@@ -763,18 +705,8 @@ int bench_stream(int argc, char **argv)
     if (cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    struct rlimit rl;
-    uint64_t fds = nsubs + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < fds + 64) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        if (rl.rlim_cur < fds + 64) {
-            fprintf(stderr,
-                    "djs bench stream: %" PRIu64 " subscribers need about %" PRIu64 " file descriptors (ulimit -n is %llu)\n",
-                    nsubs, fds, (unsigned long long)rl.rlim_cur);
-            return 1;
-        }
-    }
+    if (bench_fd_limit("stream", nsubs, "subscribers", nsubs + 64) != 0)
+        return 1;
     const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
     bench_env_t env;
     if (bench_prepare("stream", tmpbase, 86400, &env) != 0)

@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +18,7 @@
 #include "api/auth.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "tools/bench/uvhttp.h"
 
 int bench_free_port(struct sockaddr_in *addr)
 {
@@ -52,27 +55,6 @@ int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, 
     return rc == 0 ? 0 : -1;
 }
 
-int bench_request(const struct sockaddr_in *addr, const char *req, char *out, size_t outlen)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return -1;
-    }
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < outlen && (k = read(fd, out + n, outlen - 1 - n)) > 0)
-        n += (size_t)k;
-    out[n] = '\0';
-    close(fd);
-    return n >= 12 ? atoi(out + 9) : -1;
-}
-
 pid_t bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
 {
     char listen[64];
@@ -94,42 +76,13 @@ pid_t bench_serve(const char *what, const char *exe, const char *dir, const stru
     char out[512];
     for (int i = 0; i < 200; i++) {
         usleep(50000);
-        if (bench_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
+        if (uvhttp_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
             return pid;
     }
     fprintf(stderr, "djs bench %s: the server did not start\n", what);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     return -1;
-}
-
-int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *total, size_t *head)
-{
-    if (*total == 0) {
-        size_t from = *scanned > 3 ? *scanned - 3 : 0;
-        const char *end = len > from ? memmem(buf + from, len - from, "\r\n\r\n", 4) : NULL;
-        if (end == NULL) {
-            *scanned = len;
-            return 0;
-        }
-        size_t h = (size_t)(end - buf) + 4, body = 0;
-        for (const char *p = buf; p < end; p++) {
-            p = memchr(p, '\n', (size_t)(end - p));
-            if (p == NULL)
-                break;
-            if ((size_t)(end - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0) {
-                const char *d = p + 16;
-                while (*d == ' ')
-                    d++;
-                while (*d >= '0' && *d <= '9')
-                    body = body * 10 + (size_t)(*d++ - '0');
-                break;
-            }
-        }
-        *total = h + body;
-        *head = h;
-    }
-    return len >= *total;
 }
 
 int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_env_t *env)
@@ -223,4 +176,18 @@ void bench_rm_dir(const char *dir)
     }
     uv_fs_req_cleanup(&req);
     rmdir(dir);
+}
+
+int bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= fds + 64)
+        return 0;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur >= fds + 64)
+        return 0;
+    fprintf(stderr, "djs bench %s: %" PRIu64 " %s need about %" PRIu64 " file descriptors (ulimit -n is %llu)\n", what, n, noun,
+            fds, (unsigned long long)rl.rlim_cur);
+    return -1;
 }

@@ -1,6 +1,6 @@
 /* Pieces every benchmark that drives a child `djs serve` needs: a free loopback port, an admin token, starting the server and
- * waiting for it, and the bookkeeping of HTTP/1.1 answers arriving on a
- * keep-alive connection. */
+ * waiting for it, the requests that submit no-op jobs, percentiles. HTTP
+ * itself is in uvhttp.h. */
 #ifndef DJS_TOOLS_BENCH_UTIL_H
 #define DJS_TOOLS_BENCH_UTIL_H
 
@@ -30,21 +30,17 @@ int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, 
  * stdout (and stderr when quiet) to /dev/null and wait up to 10 s for GET
  * /health. The pid, or -1 after a message (the child is killed). */
 pid_t bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet);
-/* One request over a fresh blocking connection; the answer (NUL-terminated,
- * cut to outlen) in out. The status, or -1. */
-int bench_request(const struct sockaddr_in *addr, const char *req, char *out, size_t outlen);
-/* Whether the first HTTP/1.1 answer in buf[0..len) is whole (1) or not yet
- * (0). *scanned and *total start at 0 for each answer and carry the
- * search between calls; once the head is found *total is head + body
- * (Content-Length) and *head the head's length. */
 /* A POST /api/v1/jobs request (auth: "Authorization: ...\r\n" or "") for
  * m no-op jobs: one job object, or with workflow set a workflow of m
  * independent jobs. malloc'd; *len gets its length. */
 char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len);
+/* Raise RLIMIT_NOFILE to its hard limit when fds + 64 descriptors do not
+ * fit; 0, or -1 after "djs bench WHAT: N NOUN need about FDS file
+ * descriptors (ulimit -n is L)" when they still do not. */
+int bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds);
 /* Sort lat (microseconds) and give p50 and p99 in milliseconds (0 when n is 0). */
 void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms);
 /* Remove dir and the regular files directly in it. */
 void bench_rm_dir(const char *dir);
-int bench_http_answer(const char *buf, size_t len, size_t *scanned, size_t *total, size_t *head);
 
 #endif
