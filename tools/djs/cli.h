@@ -1,32 +1,21 @@
-/* Shared helpers of the djs program's subcommands (private to tools/djs). */
-#ifndef DJS_TOOLS_CLI_H
-#define DJS_TOOLS_CLI_H
+/* The djs program's subcommands (private to tools/djs): main.c dispatches
+ * argv[1] to one of them with argv[0] its name. Each returns the exit
+ * code. The option helpers (cli_opt, ...) come with tools/cli/args.h. */
+#ifndef DJS_TOOLS_DJS_CLI_H
+#define DJS_TOOLS_DJS_CLI_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 
-/* Look for --name VALUE or --name=VALUE in argv; returns the value or NULL.
- * Marks consumed entries NULL so leftovers can be reported. */
-const char *cli_opt(int argc, char **argv, const char *name);
-/* Same for a flag without a value. */
-int cli_flag(int argc, char **argv, const char *name);
-/* Parse a non-negative integer with optional k/M/G suffix (x1000). */
-int cli_u64(const char *s, uint64_t *out);
-/* After options were taken, fail on anything left that starts with "--";
- * collect the remaining positional arguments. */
-int cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage);
+#include "tools/cli/args.h"
+#include "tools/client/client.h"
 
 int cmd_serve(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_token(int argc, char **argv);
-int bench_log(int argc, char **argv);
-int bench_engine(int argc, char **argv);
-int bench_api(int argc, char **argv);
-int bench_e2e(int argc, char **argv);
-int bench_stream(int argc, char **argv);
+/* djs worker [options]: argv[0] is "worker". */
+int cmd_worker(int argc, char **argv);
 
 /* The client subcommands (submit, jobs, job, cancel, retry, delete,
  * history, logs, workers, stats, events: cmd_client.c). cli_is_client
@@ -35,5 +24,19 @@ int bench_stream(int argc, char **argv);
 int cli_is_client(const char *name);
 int cmd_client(int argc, char **argv);
 void cli_client_usage(FILE *f);
+
+/* The client subcommands' bodies (cmd_submit.c, cmd_jobs.c,
+ * cmd_system.c): c is initialised; argv[0] is the subcommand name, the
+ * shared options are already taken. Return the exit code. */
+int client_submit(client_t *c, int argc, char **argv);
+int client_jobs(client_t *c, int argc, char **argv);
+int client_watch(client_t *c, int argc, char **argv);
+int client_job(client_t *c, int argc, char **argv);
+int client_job_action(client_t *c, int argc, char **argv); /* cancel, retry, delete */
+int client_history(client_t *c, int argc, char **argv);
+int client_logs(client_t *c, int argc, char **argv);
+int client_workers(client_t *c, int argc, char **argv);
+int client_stats(client_t *c, int argc, char **argv);
+int client_events(client_t *c, int argc, char **argv);
 
 #endif

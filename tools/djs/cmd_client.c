@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "tools/djs/cli.h"
-#include "tools/djs/client.h"
+#include "tools/client/client.h"
 
 typedef struct client_cmd {
     const char *name;

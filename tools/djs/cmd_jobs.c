@@ -8,7 +8,7 @@
 
 #include "core/job.h"
 #include "tools/djs/cli.h"
-#include "tools/djs/client.h"
+#include "tools/client/client.h"
 
 #define LOG_CHUNK "1048576" /* bytes asked for per logs request */
 #define LOG_POLL_NS 500000000L

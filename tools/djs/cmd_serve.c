@@ -17,7 +17,7 @@
 #include "scheduler/engine.h"
 #include <stdlib.h>
 #include "tools/djs/cli.h"
-#include "tools/djs/config.h"
+#include "tools/cli/config.h"
 
 static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char *usage);
 

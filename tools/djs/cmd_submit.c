@@ -6,8 +6,8 @@
 
 #include "core/job.h"
 #include "tools/djs/cli.h"
-#include "tools/djs/client.h"
-#include "tools/djs/yamljson.h"
+#include "tools/client/client.h"
+#include "tools/client/yamljson.h"
 
 #define MAX_FILE (16u << 20)
 #define MAX_IDEMPOTENCY_KEY 128

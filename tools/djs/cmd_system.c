@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "tools/djs/cli.h"
-#include "tools/djs/client.h"
+#include "tools/client/client.h"
 
 /* GET url into *out; 0 or 1. */
 static int get(client_t *c, djs_buf_t *url, json_t **out)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tools/djs/agent.h"
+#include "tools/agent/agent.h"
 #include "tools/djs/cli.h"
 
 #define WORKER_USAGE                                                                                                               \

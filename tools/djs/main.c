@@ -6,7 +6,7 @@
 
 #include "api/server.h"
 #include "core/error.h"
-#include "tools/djs/agent.h"
+#include "tools/agent/agent.h"
 #include "tools/djs/cli.h"
 
 #define DJS_VERSION_STRING "0.1.0"

@@ -1,0 +1,49 @@
+/* What a job kind sees of the worker agent: the job it runs and the two
+ * calls that report back. The agent (agent.c) implements these
+ * functions; the kinds (kinds.c) call them. This header is below both, so
+ * neither includes the other. Threading: the agent's loop thread only. */
+#ifndef DJS_TOOLS_AGENT_KIND_H
+#define DJS_TOOLS_AGENT_KIND_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "tools/agent/agent_http.h"
+
+typedef struct agent_job agent_job_t;
+
+/* A kind of job: the payload's "kind" names it. */
+typedef struct agent_kind {
+    const char *name;
+    /* Start the job. 0: it runs; the kind calls agent_job_output as output
+     * comes and agent_job_exit exactly once at the end (never from inside
+     * start). Otherwise write why into err: the job fails with that text
+     * and no kind callback follows. */
+    int (*start)(agent_job_t *job, char *err, size_t errlen);
+    /* Stop it: sig is SIGTERM (ask) or SIGKILL (now). The kind still calls
+     * agent_job_exit (it may do so from inside kill). */
+    void (*kill)(agent_job_t *job, int sig);
+} agent_kind_t;
+
+/* Accessors for kinds. The payload is owned by the job. */
+const json_t *agent_job_payload(const agent_job_t *j);
+uint32_t agent_job_timeout_s(const agent_job_t *j);
+const char *agent_job_id(const agent_job_t *j);
+uint32_t agent_job_attempt(const agent_job_t *j);
+const char *agent_job_workdir(const agent_job_t *j);
+uv_loop_t *agent_job_loop(const agent_job_t *j);
+agent_http_t *agent_job_http(const agent_job_t *j);
+/* The kind's own state (owned by the kind, NULL at start). */
+void *agent_job_data(const agent_job_t *j);
+void agent_job_set_data(agent_job_t *j, void *data);
+
+/* Output the job produced: is_stdout 1 for stdout (scanned for ::progress
+ * lines and the result line), 0 for stderr. */
+void agent_job_output(agent_job_t *j, int is_stdout, const char *data, size_t len);
+/* The job ended: ok 1 succeeded, else error says why ("exit status 3").
+ * The kind must have released its resources (agent_job_data is dropped). */
+void agent_job_exit(agent_job_t *j, int ok, const char *error);
+
+#endif

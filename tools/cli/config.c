@@ -1,0 +1,121 @@
+#include "tools/cli/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+
+#define MAX_CONFIG_BYTES (1 << 20)
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+static char *read_all(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = djs_malloc(MAX_CONFIG_BYTES + 1);
+    size_t n = fread(text, 1, MAX_CONFIG_BYTES + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n > MAX_CONFIG_BYTES) {
+        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
+        djs_free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    if (memchr(text, '\0', n) != NULL) {
+        snprintf(err, errlen, "%s: not a text file", path);
+        djs_free(text);
+        return NULL;
+    }
+    return text;
+}
+
+int cli_config_load(cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    if ((c->text = read_all(path, err, errlen)) == NULL)
+        return -1;
+    int cap = 0, line = 0;
+    for (char *p = c->text, *next; p != NULL && *p != '\0'; p = next) {
+        line++;
+        next = strchr(p, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        char *hash = strchr(p, '#');
+        if (hash != NULL)
+            *hash = '\0';
+        char *l = trim(p);
+        if (*l == '\0')
+            continue;
+        char *eq = strchr(l, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", path, line);
+            goto fail;
+        }
+        *eq = '\0';
+        char *key = trim(l), *value = trim(eq + 1);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') { /* "quoted" keeps inner spaces */
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        int ok = 0;
+        for (int i = 0; known[i] != NULL && !ok; i++)
+            ok = strcmp(key, known[i]) == 0;
+        if (!ok) {
+            snprintf(err, errlen, "%s:%d: unknown setting '%.64s'", path, line, key);
+            goto fail;
+        }
+        for (int i = 0; i < c->n; i++)
+            if (strcmp(c->e[i].key, key) == 0) {
+                snprintf(err, errlen, "%s:%d: '%s' is already set on line %d", path, line, key, c->e[i].line);
+                goto fail;
+            }
+        if (c->n == cap)
+            c->e = djs_realloc(c->e, (size_t)(cap = cap ? cap * 2 : 16) * sizeof(*c->e));
+        c->e[c->n++] = (cli_config_entry_t){key, value, line};
+    }
+    return 0;
+fail:
+    cli_config_free(c);
+    return -1;
+}
+
+const char *cli_config_get(const cli_config_t *c, const char *key)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->e[i].key, key) == 0)
+            return c->e[i].value;
+    return NULL;
+}
+
+int cli_config_bool(const char *v)
+{
+    if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+        return 1;
+    if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 || strcmp(v, "0") == 0)
+        return 0;
+    return -1;
+}
+
+void cli_config_free(cli_config_t *c)
+{
+    djs_free(c->text);
+    djs_free(c->e);
+    memset(c, 0, sizeof(*c));
+}

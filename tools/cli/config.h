@@ -1,0 +1,29 @@
+/* A settings file for djs serve (--config FILE): "key = value" lines, '#'
+ * comments, keys are the long option names without their dashes. The
+ * command line wins over the file. Used by djs serve (tools/djs/cmd_serve.c). */
+#ifndef DJS_TOOLS_CLI_CONFIG_H
+#define DJS_TOOLS_CLI_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct cli_config_entry {
+    const char *key, *value; /* point into the loaded text */
+    int line;
+} cli_config_entry_t;
+
+typedef struct cli_config {
+    char *text; /* owned */
+    cli_config_entry_t *e;
+    int n;
+} cli_config_t;
+
+/* Load path; every key must be in known (NULL-terminated). Errors print
+ * one line naming the file and line to err; returns 0 or -1. */
+int cli_config_load(cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen);
+/* The value of key, or NULL. */
+const char *cli_config_get(const cli_config_t *c, const char *key);
+/* A boolean setting: 1, 0, or -1 when the value is not true/false/yes/no/1/0. */
+int cli_config_bool(const char *value);
+void cli_config_free(cli_config_t *c);
+
+#endif

@@ -1,0 +1,56 @@
+/* A small blocking HTTP client for the djs CLI, over one libcurl easy
+ * handle. The handle is kept between requests, so one command that makes
+ * several calls (pages, log polling) reuses one keep-alive connection.
+ * Used by client.c. */
+#ifndef DJS_TOOLS_CLIENT_HTTP_H
+#define DJS_TOOLS_CLIENT_HTTP_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+#define HTTP_CONNECT_TIMEOUT_MS 5000L
+#define HTTP_MAX_BODY (64u << 20) /* a larger answer is a transport error */
+
+typedef struct http_opts {
+    const char *cacert; /* PEM file of CA certificates to trust, or NULL: the system's */
+    int insecure;       /* 1: skip the certificate and host name checks (testing only) */
+    long timeout_ms;    /* the whole request, connect included; 0: no limit */
+} http_opts_t;
+
+/* One answer. Embedded struct: http_res_init before the first request,
+ * http_res_dispose after the last; each request resets it. Header fields
+ * are the raw values with surrounding blanks removed, "" when absent
+ * (longer values are cut to the field's size). */
+typedef struct http_res {
+    long status;           /* e.g. 200; 0 after a transport failure */
+    char reason[64];       /* the status line's reason phrase, may be "" (HTTP/2) */
+    djs_buf_t body;        /* the body bytes; base[len] is '\0' (not counted) */
+    char content_type[96]; /* Content-Type */
+    char seq[24];          /* DJS-Seq: the log seq the answer reflects */
+    char retry_after[24];  /* Retry-After (429, 503) */
+    char log_next[24];     /* DJS-Log-Next-Offset */
+    char log_complete[8];  /* DJS-Log-Complete: "true" or "false" */
+    char error[256];       /* why the request failed, after a -1 */
+} http_res_t;
+
+typedef struct http http_t;
+
+/* Owns a curl easy handle; http_close frees it. -1 if curl cannot start. */
+int http_open(http_t **out, const http_opts_t *opts);
+void http_close(http_t *h);
+
+void http_res_init(http_res_t *r);
+void http_res_dispose(http_res_t *r);
+
+/* METHOD url. body (len bytes, may be NULL) is sent as application/json;
+ * token, if not NULL, as "Authorization: Bearer token"; headers is a
+ * NULL-terminated list of extra "Name: value" lines, or NULL. Redirects
+ * are not followed; only http and https URLs are allowed. Returns 0 once
+ * an answer arrived, whatever its status, or -1 when none did (connection
+ * refused, TLS failure, timeout, answer over HTTP_MAX_BODY): r->error says
+ * why. */
+int http_request(http_t *h, const char *method, const char *url, const char *token, const char *const *headers, const char *body,
+                 size_t len, http_res_t *r);
+
+#endif
