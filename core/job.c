@@ -78,7 +78,7 @@ int djs_fail_reason_parse(const char *s, size_t len)
     }
 #define SAME TO(DJS_JOB_SM_SAME)
 
-static const djs_job_rule_t rules[DJS_EV_JOB_OUTPUT + 1] = {
+const djs_job_rule_t djs__job_rules[DJS_EV_JOB_OUTPUT + 1] = {
     [DJS_EV_JOB_SUBMITTED] = {NONE, TO2(DJS_JOB_QUEUED, DJS_JOB_CREATED)},
     [DJS_EV_JOB_QUEUED] = {S(CREATED) | WAIT, TO(DJS_JOB_QUEUED)},
     /* the engine schedules only ready jobs; the projection has always
@@ -107,46 +107,11 @@ static const djs_job_rule_t rules[DJS_EV_JOB_OUTPUT + 1] = {
 #undef TO2
 #undef SAME
 
-const djs_job_rule_t *djs_job_rule(int type)
-{
-    if (type < DJS_EV_JOB_SUBMITTED || type > DJS_EV_JOB_OUTPUT)
-        return NULL;
-    return &rules[type];
-}
-
-int djs_job_event_allowed(int type, int pos)
-{
-    const djs_job_rule_t *r = djs_job_rule(type);
-    return r != NULL && pos >= 0 && pos < DJS_JOB_SM_NPOS && ((r->from >> pos) & 1u);
-}
-
-int djs_job_event_check(int type, int pos)
-{
-    if (djs_job_event_allowed(type, pos))
-        return 0;
-    if (pos == DJS_JOB_SM_NONE)
-        return DJS_ENOTFOUND;
-    return type == DJS_EV_JOB_SUBMITTED ? DJS_EEXISTS : DJS_ECONFLICT;
-}
-
-int djs_job_event_next(int type, int pos, int alt)
-{
-    if (!djs_job_event_allowed(type, pos))
-        return pos;
-    int to = djs_job_rule(type)->to[alt != 0];
-    return to == DJS_JOB_SM_SAME ? pos : to;
-}
-
 int djs_job_spec_alt(const djs_job_spec_t *sp, uint64_t ts_ns)
 {
     /* even met dependencies wait for a job.queued, so that the job's own
      * history says when it became ready */
     return sp->ndeps > 0 || sp->scheduled_at > ts_ns;
-}
-
-int djs_job_change_alt(int type, const djs_job_change_t *c)
-{
-    return (type == DJS_EV_JOB_FAILED || type == DJS_EV_JOB_TIMED_OUT) && c->retry_at > 0;
 }
 
 /* Can some event take a job at position p to state `to`? */

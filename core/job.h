@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "core/bodies.h"
+#include "core/error.h"
+#include "core/event.h"
 
 #define DJS_JOB_STATE_MAP(X)                                                                                                       \
     X(CREATED, 0, "CREATED")                                                                                                       \
@@ -127,27 +129,55 @@ static inline int djs_job_sm_state(int pos)
     return pos == DJS_JOB_SM_RETRY_WAIT ? DJS_JOB_QUEUED : pos;
 }
 
+/* The table, indexed by event type (job.submitted .. job.output); read it
+ * through the functions below (inline: the projection asks it for every
+ * event it applies). */
+extern const djs_job_rule_t djs__job_rules[];
+
 /* The rule of a job event type (job.submitted .. job.output), or NULL for
- * any other type. Points into a constant table. */
-const djs_job_rule_t *djs_job_rule(int type);
+ * any other type. Points into the constant table. */
+static inline const djs_job_rule_t *djs_job_rule(int type)
+{
+    return type >= DJS_EV_JOB_SUBMITTED && type <= DJS_EV_JOB_OUTPUT ? &djs__job_rules[type] : NULL;
+}
 /* 1 if event `type` may apply to a job at position pos, else 0. */
-int djs_job_event_allowed(int type, int pos);
+static inline int djs_job_event_allowed(int type, int pos)
+{
+    const djs_job_rule_t *r = djs_job_rule(type);
+    return r != NULL && pos >= 0 && pos < DJS_JOB_SM_NPOS && ((r->from >> pos) & 1u);
+}
 /* Why event `type` may not apply at pos: 0 if it may, DJS_ENOTFOUND (no such
  * job: pos is DJS_JOB_SM_NONE and the event is not job.submitted),
  * DJS_EEXISTS (job.submitted for a job that exists), DJS_ECONFLICT (the
  * machine refuses it there, or not a job event). The codes djs_state_apply
  * returns. */
-int djs_job_event_check(int type, int pos);
+static inline int djs_job_event_check(int type, int pos)
+{
+    if (djs_job_event_allowed(type, pos))
+        return 0;
+    if (pos == DJS_JOB_SM_NONE)
+        return DJS_ENOTFOUND;
+    return type == DJS_EV_JOB_SUBMITTED ? DJS_EEXISTS : DJS_ECONFLICT;
+}
 /* The position after event `type` applies at pos, with the body's choice
  * alt (0 or 1). pos itself when the rule leaves it unchanged, or when the
  * event does not apply there (check first). */
-int djs_job_event_next(int type, int pos, int alt);
+static inline int djs_job_event_next(int type, int pos, int alt)
+{
+    if (!djs_job_event_allowed(type, pos))
+        return pos;
+    int to = djs_job_rule(type)->to[alt != 0];
+    return to == DJS_JOB_SM_SAME ? pos : to;
+}
 /* The body's choice for job.submitted: 1 (CREATED) when the job waits for
  * dependencies or for a start time after ts_ns, 0 (QUEUED) otherwise. */
 int djs_job_spec_alt(const djs_job_spec_t *sp, uint64_t ts_ns);
 /* The body's choice for a job change: 1 (RETRY_WAIT) for job.failed or
  * job.timed_out with a retry time, 0 otherwise. */
-int djs_job_change_alt(int type, const djs_job_change_t *c);
+static inline int djs_job_change_alt(int type, const djs_job_change_t *c)
+{
+    return (type == DJS_EV_JOB_FAILED || type == DJS_EV_JOB_TIMED_OUT) && c->retry_at > 0;
+}
 
 /* 1 if some job event takes a job from state `from` to another state `to`
  * (derived from the table: positions folded onto states), else 0. */

@@ -869,46 +869,71 @@ static void on_deleted(djs_state_t *st, job_ev_t *x)
 
 /* Per job event type: a check beyond the table's (NULL: none), made before
  * anything changes, and the change. */
-typedef struct job_op {
-    int (*check)(djs_state_t *st, job_ev_t *x);
-    void (*apply)(djs_state_t *st, job_ev_t *x);
-} job_op_t;
+static int no_check(djs_state_t *st, job_ev_t *x)
+{
+    (void)st, (void)x;
+    return 0;
+}
 
-static const job_op_t job_ops[DJS_EV_JOB_OUTPUT + 1] = {
-    [DJS_EV_JOB_QUEUED] = {NULL, on_queued},
-    [DJS_EV_JOB_SCHEDULED] = {check_scheduled, on_scheduled},
-    [DJS_EV_JOB_STARTED] = {NULL, on_started},
-    [DJS_EV_JOB_PROGRESS] = {NULL, on_progress},
-    [DJS_EV_JOB_SUCCEEDED] = {NULL, on_succeeded},
-    [DJS_EV_JOB_FAILED] = {NULL, on_failed},
-    [DJS_EV_JOB_TIMED_OUT] = {NULL, on_timed_out},
-    [DJS_EV_JOB_CANCELLED] = {NULL, on_cancelled},
-    [DJS_EV_JOB_UPDATED] = {NULL, on_updated},
-    [DJS_EV_JOB_DELETED] = {NULL, on_deleted},
-    [DJS_EV_JOB_RETRIED] = {NULL, on_retried},
-    [DJS_EV_JOB_UPSTREAM_FAILED] = {NULL, on_upstream_failed},
-    [DJS_EV_JOB_LEASE_EXPIRED] = {NULL, on_lease_expired},
-    [DJS_EV_JOB_OUTPUT] = {check_output, on_output},
-};
+/* The op of each job event but job.submitted: (type, check beyond the
+ * state machine's, apply). An X-macro rather than an array of function
+ * pointers: it expands into the switches of apply_job, so the compiler
+ * inlines each op (through pointers the ops cost 7% more instructions per
+ * replayed event, measured with callgrind on bench engine). */
+#define JOB_OPS(X)                                                                                                                 \
+    X(DJS_EV_JOB_QUEUED, no_check, on_queued)                                                                                      \
+    X(DJS_EV_JOB_SCHEDULED, check_scheduled, on_scheduled)                                                                         \
+    X(DJS_EV_JOB_STARTED, no_check, on_started)                                                                                    \
+    X(DJS_EV_JOB_PROGRESS, no_check, on_progress)                                                                                  \
+    X(DJS_EV_JOB_SUCCEEDED, no_check, on_succeeded)                                                                                \
+    X(DJS_EV_JOB_FAILED, no_check, on_failed)                                                                                      \
+    X(DJS_EV_JOB_TIMED_OUT, no_check, on_timed_out)                                                                                \
+    X(DJS_EV_JOB_CANCELLED, no_check, on_cancelled)                                                                                \
+    X(DJS_EV_JOB_UPDATED, no_check, on_updated)                                                                                    \
+    X(DJS_EV_JOB_DELETED, no_check, on_deleted)                                                                                    \
+    X(DJS_EV_JOB_RETRIED, no_check, on_retried)                                                                                    \
+    X(DJS_EV_JOB_UPSTREAM_FAILED, no_check, on_upstream_failed)                                                                    \
+    X(DJS_EV_JOB_LEASE_EXPIRED, no_check, on_lease_expired)                                                                        \
+    X(DJS_EV_JOB_OUTPUT, check_output, on_output)
 
-/* Every job event but job.submitted: the table says whether it applies and
- * where it leads; its op does the rest. */
+/* Every job event but job.submitted: the state machine's table says
+ * whether it applies and where it leads; its op does the rest. */
 static int apply_job(djs_state_t *st, const djs_event_t *ev)
 {
-    job_ev_t x = {.ev = ev, .ws = DJS_NONE};
+    job_ev_t x; /* not zeroed (a 200-byte memset per event): the body reader fills x.c, the rest is set here */
+    x.ev = ev;
+    x.ws = DJS_NONE;
     x.s = djs_idx_find(&st->job_idx, id_hash(&ev->entity), ev->entity.b);
     if (x.s == DJS_IDX_NONE)
         return DJS_ENOTFOUND;
-    int pos = djs_state_job_pos(&st->jobs[x.s]);
     int rc = djs_body_read_job_change(ev->body, ev->body_len, &x.c);
-    if (rc != 0 || (rc = djs_job_event_check(ev->type, pos)) != 0)
+    if (rc != 0)
         return rc;
-    const job_op_t *op = &job_ops[ev->type];
-    if (op->check != NULL && (rc = op->check(st, &x)) != 0)
+    int pos = djs_state_job_pos(&st->jobs[x.s]); /* after the body: the replayer's prefetch of the record has time to land */
+    if ((rc = djs_job_event_check(ev->type, pos)) != 0)
+        return rc;
+    switch (ev->type) {
+#define JOB_OP_CHECK(type, check, apply)                                                                                           \
+    case type:                                                                                                                     \
+        rc = check(st, &x);                                                                                                        \
+        break;
+        JOB_OPS(JOB_OP_CHECK)
+#undef JOB_OP_CHECK
+    default:
+        return DJS_ECONFLICT; /* not a job event: the state machine refused it above */
+    }
+    if (rc != 0)
         return rc;
     x.next = djs_job_event_next(ev->type, pos, djs_job_change_alt(ev->type, &x.c));
-    st->jobs[x.s].last_seq = ev->seq; /* before op: finish() records it in the terminal window */
-    op->apply(st, &x);
+    st->jobs[x.s].last_seq = ev->seq; /* before the op: finish() records it in the terminal window */
+    switch (ev->type) {
+#define JOB_OP_APPLY(type, check, apply)                                                                                           \
+    case type:                                                                                                                     \
+        apply(st, &x);                                                                                                             \
+        break;
+        JOB_OPS(JOB_OP_APPLY)
+#undef JOB_OP_APPLY
+    }
     return 0;
 }
 
