@@ -1,6 +1,8 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *djs_strerror(int err)
 {
@@ -70,4 +72,16 @@ int djs_err_from_errno(int e)
 int djs_err_from_uv(int rc)
 {
     return rc >= 0 ? 0 : djs_err_from_errno(-rc);
+}
+
+void djs_notef(djs_note_cb cb, void *arg, const char *fmt, ...)
+{
+    if (cb == NULL)
+        return;
+    char line[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    cb(arg, line);
 }

@@ -67,5 +67,8 @@ int djs_err_from_errno(int e);
  * the program decides where lines go (djs serve: stderr). line is valid only
  * during the call. */
 typedef void (*djs_note_cb)(void *arg, const char *line);
+/* Format a line (at most 319 bytes are kept) and hand it to cb; nothing
+ * when cb is NULL. */
+__attribute__((format(printf, 3, 4))) void djs_notef(djs_note_cb cb, void *arg, const char *fmt, ...);
 
 #endif

@@ -47,24 +47,12 @@ struct djs_engine {
     djs_state_cache_t *tt; /* time travel: made on first use */
 };
 
-__attribute__((format(printf, 2, 3))) static void note(djs_engine_t *e, const char *fmt, ...)
-{
-    if (e->cfg.note == NULL)
-        return;
-    char line[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    e->cfg.note(e->cfg.note_arg, line);
-}
-
 /* Hand '\n'-separated lines to the note callback one by one. */
 static void note_lines(djs_engine_t *e, const char *lines)
 {
     while (*lines != '\0') {
         size_t n = strcspn(lines, "\n");
-        note(e, "%.*s", (int)n, lines);
+        djs_notef(e->cfg.note, e->cfg.note_arg, "%.*s", (int)n, lines);
         lines += n + (lines[n] == '\n');
     }
 }
@@ -993,7 +981,7 @@ static void maybe_snapshot(djs_engine_t *e)
     djs_buf_init(&snap);
     djs_state_snapshot(e->st, &snap);
     if (djs_log_put_snapshot(e->log, seq, snap.base, snap.len, e->cfg.snapshots_kept) != 0)
-        note(e, "could not store a snapshot at seq %" PRIu64, seq);
+        djs_notef(e->cfg.note, e->cfg.note_arg, "could not store a snapshot at seq %" PRIu64, seq);
     djs_buf_dispose(&snap);
 }
 

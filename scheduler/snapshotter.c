@@ -38,18 +38,6 @@ struct djs_snapshotter {
     size_t got;
 };
 
-__attribute__((format(printf, 2, 3))) static void note(djs_snapshotter_t *s, const char *fmt, ...)
-{
-    if (s->note == NULL)
-        return;
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    s->note(s->note_arg, line);
-}
-
 static void on_closed(uv_handle_t *h)
 {
     djs_snapshotter_t *s = h->data;
@@ -146,10 +134,10 @@ static void snapshot_done(djs_snapshotter_t *s, int status)
     uint64_t len = 0;
     const char *why = check_child(s, status, &len);
     if (why != NULL) {
-        note(s, "snapshot at seq %" PRIu64 " dropped: %s", s->seq, why);
+        djs_notef(s->note, s->note_arg, "snapshot at seq %" PRIu64 " dropped: %s", s->seq, why);
         close(s->fd);
     } else if (djs_log_put_snapshot_fd(s->log, s->seq, s->fd, (size_t)len, s->kept) != 0) {
-        note(s, "could not store a snapshot at seq %" PRIu64, s->seq); /* fd closed by the log */
+        djs_notef(s->note, s->note_arg, "could not store a snapshot at seq %" PRIu64, s->seq); /* fd closed by the log */
     }
     s->fd = -1;
     s->pid = 0;
@@ -241,7 +229,7 @@ int djs_snapshotter_start(djs_snapshotter_t *s, const djs_state_t *st, uint64_t 
     watch_child(s, pid, fd, p[0], seq);
     return 0;
 fail:
-    note(s, "no snapshot at seq %" PRIu64 ": %s", seq, strerror(errno));
+    djs_notef(s->note, s->note_arg, "no snapshot at seq %" PRIu64 ": %s", seq, strerror(errno));
     if (fd >= 0)
         close(fd);
     if (p[0] >= 0)

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <uv.h>
 
@@ -54,6 +55,35 @@ START_TEST(uv_errors_translate)
 }
 END_TEST
 
+typedef struct heard {
+    int n;
+    char last[400];
+} heard_t;
+
+static void hear(void *arg, const char *line)
+{
+    heard_t *h = arg;
+    h->n++;
+    snprintf(h->last, sizeof(h->last), "%s", line);
+}
+
+START_TEST(notes_are_formatted_and_bounded)
+{
+    heard_t h = {0, ""};
+    djs_notef(NULL, &h, "nobody hears %d", 1); /* no callback: nothing, no crash */
+    ck_assert_int_eq(h.n, 0);
+    djs_notef(hear, &h, "snapshot at seq %d dropped: %s", 42, "wrong length");
+    ck_assert_int_eq(h.n, 1);
+    ck_assert_str_eq(h.last, "snapshot at seq 42 dropped: wrong length");
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    djs_notef(hear, &h, "%s", big);
+    ck_assert_int_eq(h.n, 2);
+    ck_assert_uint_eq(strlen(h.last), 319); /* cut, NUL-terminated */
+}
+END_TEST
+
 static Suite *error_suite(void)
 {
     Suite *s = suite_create("error");
@@ -61,6 +91,7 @@ static Suite *error_suite(void)
     tcase_add_test(tc, every_code_has_name_and_message);
     tcase_add_test(tc, lmdb_errors_translate);
     tcase_add_test(tc, uv_errors_translate);
+    tcase_add_test(tc, notes_are_formatted_and_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
