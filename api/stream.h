@@ -11,8 +11,8 @@
  * whose queue makes no progress for stall_ms is closed (1008). Renderings
  * are shared: an event is turned into JSON once per stream kind, whatever
  * the number of subscribers, and live subscribers are written from a
- * window of recent events framed once per durable batch (see stream.c);
- * live events go out in batches of batch_ms.
+ * window of recent events framed once per durable batch (see
+ * stream_internal.h); live events go out in batches of batch_ms.
  *
  * Ownership: djs_streams_new borrows loop and engine; djs_streams_shutdown
  * closes every stream (1001 "server shutting down"); djs_streams_free
