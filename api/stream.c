@@ -96,6 +96,7 @@ struct djs_streams {
     sub_t *subs;      /* every live subscriber */
     sub_t *dead;      /* closed, freed from the check handle */
     uint32_t nsubs;
+    uint64_t dropped; /* subscribers dropped as too slow or silent */
     int closing;
     int handles; /* open uv handles, for the final free */
     int freed;
@@ -855,6 +856,7 @@ static void on_check(uv_check_t *h)
             s->last_queued = q;
             if (now - s->stalled_since_ns > (uint64_t)ss->cfg.stall_ms * 1000000ULL) {
                 fprintf(stderr, "djs: stream subscriber too slow (no progress for %u ms): closing it\n", ss->cfg.stall_ms);
+                ss->dropped++;
                 drop_ws(s);
             }
             continue;
@@ -992,6 +994,7 @@ static void on_ping(uv_timer_t *t)
         }
         if (now - s->last_seen_ns > limit) {
             fprintf(stderr, "djs: stream peer silent for %" PRIu64 " ms: closing it\n", (now - s->last_seen_ns) / 1000000);
+            ss->dropped++;
             drop_ws(s);
             continue;
         }
@@ -1269,6 +1272,11 @@ int djs_streams_new(djs_streams_t **out, uv_loop_t *loop, djs_engine_t *engine, 
 uint32_t djs_streams_count(const djs_streams_t *ss)
 {
     return ss->nsubs;
+}
+
+uint64_t djs_streams_dropped(const djs_streams_t *ss)
+{
+    return ss->dropped;
 }
 
 void djs_streams_shutdown(djs_streams_t *ss)
