@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "core/job.h"
 
 const double djs_http_duration_bounds[DJS_HTTP_DURATION_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -125,6 +128,90 @@ void djs_http_stats_observe(djs_http_stats_t *hs, const char *route, const char 
     r->bucket[b]++;
     r->count++;
     r->sum_ns += duration_ns;
+}
+
+/* ---- the process ------------------------------------------------------------ */
+
+/* Resident pages: the second field of /proc/self/statm. */
+static int read_resident(uint64_t *bytes)
+{
+    unsigned long long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return DJS_EIO;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return DJS_EIO;
+    long page = sysconf(_SC_PAGESIZE);
+    *bytes = (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
+    return 0;
+}
+
+/* The boot time, from the btime line of /proc/stat (its other lines can be
+ * long: read by getline). */
+static int read_boot_time(double *btime)
+{
+    int rc = DJS_EIO;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long long bt;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return DJS_EIO;
+    while (getline(&line, &cap, f) > 0)
+        if (sscanf(line, "btime %llu", &bt) == 1) {
+            *btime = (double)bt;
+            rc = 0;
+            break;
+        }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* Seconds from boot to the start of this process: field 22 of
+ * /proc/self/stat, counted after the command name's closing parenthesis
+ * (the name itself may hold spaces and parentheses). */
+static int read_start_after_boot(double *secs)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f == NULL)
+        return DJS_EIO;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return DJS_EIO;
+    for (int field = 3; field <= 22 && p != NULL; field++) /* p: the space before this field */
+        p = strchr(p + 1, ' ');
+    long hz = sysconf(_SC_CLK_TCK);
+    if (p == NULL || hz <= 0)
+        return DJS_EIO;
+    *secs = (double)strtoull(p + 1, NULL, 10) / (double)hz;
+    return 0;
+}
+
+int djs_prom_process_read(djs_prom_process_t *out)
+{
+    int rc = 0;
+    double btime = 0, after = 0;
+    struct rusage ru;
+    memset(out, 0, sizeof *out);
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        out->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                           (double)ru.ru_stime.tv_usec / 1e6;
+    else
+        rc = DJS_EIO;
+    if (read_resident(&out->resident_bytes) != 0)
+        rc = DJS_EIO;
+    if (read_boot_time(&btime) == 0 && read_start_after_boot(&after) == 0)
+        out->start_time = btime + after;
+    else
+        rc = DJS_EIO;
+    return rc;
 }
 
 /* ---- text output ------------------------------------------------------------- */
@@ -321,6 +408,33 @@ static void render_log(djs_buf_t *out, const djs_prom_input_t *in)
     gauge(out, "djs_log_map_size_bytes", "Size of the log's memory map.", in->log_map_size);
     gauge(out, "djs_log_last_seq", "Seq of the last event appended.", in->log_last_seq);
     gauge(out, "djs_log_durable_seq", "Seq of the last durable event.", in->log_durable_seq);
+    gauge(out, "djs_log_failed", "1 once the event log refuses writes (fail-stop; the server then exits), else 0.",
+          in->log_failed ? 1 : 0);
+}
+
+static void gauge_double(djs_buf_t *out, const char *name, const char *help, double v)
+{
+    family(out, name, "gauge", help);
+    putf(out, "%s ", name);
+    put_double(out, v);
+    put(out, "\n");
+}
+
+static void render_process(djs_buf_t *out, const djs_prom_process_t *p)
+{
+    family(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    put(out, "process_cpu_seconds_total ");
+    put_double(out, p->cpu_seconds);
+    put(out, "\n");
+    gauge(out, "process_resident_memory_bytes", "Resident memory size in bytes.", p->resident_bytes);
+    gauge_double(out, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", p->start_time);
+}
+
+static void render_streams(djs_buf_t *out, const djs_prom_streams_t *st)
+{
+    gauge(out, "djs_stream_subscribers", "Open WebSocket and SSE stream subscribers.", st->subscribers);
+    counter(out, "djs_stream_subscribers_dropped_total",
+            "Stream subscribers dropped by the server (no progress for stall-ms, or silent for 3 pings).", st->dropped);
 }
 
 static const djs_http_route_stats_t *http_route(const djs_http_stats_t *hs, uint32_t i)
@@ -371,4 +485,8 @@ void djs_prom_render(djs_buf_t *out, const djs_prom_input_t *in)
         render_log(out, in);
     if (in->http)
         render_http(out, in->http);
+    if (in->streams)
+        render_streams(out, in->streams);
+    if (in->process)
+        render_process(out, in->process);
 }

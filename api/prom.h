@@ -34,6 +34,15 @@
  *   djs_http_requests_total{route,method,status}   counter; status is the
  *                                      class ("2xx" ... "5xx", "other")
  *   djs_http_request_duration_seconds{route}       histogram
+ *   djs_log_failed                     gauge, 1 once the log refuses writes
+ *                                      (fail-stop: the server exits soon
+ *                                      after), else 0; with log_stats
+ *   djs_stream_subscribers             gauge, open WebSocket/SSE streams
+ *   djs_stream_subscribers_dropped_total  counter, subscribers the server
+ *                                      dropped (too slow: no progress for
+ *                                      stall-ms; silent for 3 pings)
+ *   process_cpu_seconds_total, process_resident_memory_bytes,
+ *   process_start_time_seconds         the standard process families
  *
  * Threading: djs_http_stats_t is not synchronized; observe and render on
  * the same thread (the loop thread).
@@ -87,13 +96,36 @@ void djs_http_stats_dispose(djs_http_stats_t *hs);
 
 /* ---- rendering ------------------------------------------------------------- */
 
+/* ---- the process and the streams ---------------------------------------- */
+
+typedef struct djs_prom_process {
+    double cpu_seconds;      /* user + system CPU time used */
+    uint64_t resident_bytes; /* resident set size now */
+    double start_time;       /* when the process started, Unix time in seconds */
+} djs_prom_process_t;
+
+/* Read this process's figures: getrusage for the CPU time, /proc/self/statm
+ * for the resident size, /proc/self/stat and /proc/stat's btime for the
+ * start time (Linux). Fields that cannot be read are left 0. Errors:
+ * DJS_EIO when a /proc file cannot be read or parsed (out is still
+ * filled as far as it could be). */
+int djs_prom_process_read(djs_prom_process_t *out);
+
+typedef struct djs_prom_streams {
+    uint32_t subscribers; /* djs_streams_count() */
+    uint64_t dropped;     /* djs_streams_dropped() */
+} djs_prom_streams_t;
+
 typedef struct djs_prom_input {
-    const djs_metrics_t *metrics;     /* djs_state_metrics(); NULL = leave out */
-    const djs_log_stats_t *log_stats; /* djs_log_get_stats(); NULL = leave out the log families */
-    uint64_t log_map_size;            /* djs_log_map_size(), bytes */
-    uint64_t log_last_seq;            /* djs_log_last_seq() */
-    uint64_t log_durable_seq;         /* djs_log_durable_seq() */
-    const djs_http_stats_t *http;     /* NULL = leave out */
+    const djs_metrics_t *metrics;      /* djs_state_metrics(); NULL = leave out */
+    const djs_log_stats_t *log_stats;  /* djs_log_get_stats(); NULL = leave out the log families */
+    uint64_t log_map_size;             /* djs_log_map_size(), bytes */
+    uint64_t log_last_seq;             /* djs_log_last_seq() */
+    uint64_t log_durable_seq;          /* djs_log_durable_seq() */
+    int log_failed;                    /* with log_stats: djs_log_status() != 0 */
+    const djs_http_stats_t *http;      /* NULL = leave out */
+    const djs_prom_process_t *process; /* NULL = leave out the process families */
+    const djs_prom_streams_t *streams; /* NULL = leave out the stream families */
 } djs_prom_input_t;
 
 /* Content-Type of the output. */

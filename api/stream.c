@@ -278,6 +278,11 @@ uint32_t djs_streams_count(const djs_streams_t *ss)
     return ss->nsubs;
 }
 
+uint64_t djs_streams_dropped(const djs_streams_t *ss)
+{
+    return ss->dropped;
+}
+
 void djs_streams_shutdown(djs_streams_t *ss)
 {
     if (ss == NULL || ss->closing)

@@ -52,6 +52,9 @@ void djs_streams_shutdown(djs_streams_t *ss);
 void djs_streams_free(djs_streams_t *ss);
 /* Open subscribers now. */
 uint32_t djs_streams_count(const djs_streams_t *ss);
+/* Subscribers dropped since start as too slow (stall_ms) or silent (3
+ * pings); closes at shutdown are not counted. */
+uint64_t djs_streams_dropped(const djs_streams_t *ss);
 
 /* Take over req as a WebSocket stream of `kind` (an HTTP/1.1 upgrade) or,
  * with sse set, as a text/event-stream response of the events stream.

@@ -89,6 +89,7 @@ struct djs_streams {
     djs__stream_sub_t *subs; /* every live subscriber */
     djs__stream_sub_t *dead; /* closed, freed from the check handle */
     uint32_t nsubs;
+    uint64_t dropped; /* subscribers dropped as too slow or silent */
     int closing;
     int handles; /* open uv handles, for the final free */
     int freed;

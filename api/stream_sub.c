@@ -154,6 +154,7 @@ static void on_check(uv_check_t *h)
             s->last_queued = q;
             if (now - s->stalled_since_ns > (uint64_t)ss->cfg.stall_ms * 1000000ULL) {
                 fprintf(stderr, "djs: stream subscriber too slow (no progress for %u ms): closing it\n", ss->cfg.stall_ms);
+                ss->dropped++;
                 djs__stream_drop(s);
             }
             continue;

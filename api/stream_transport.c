@@ -252,6 +252,7 @@ void djs__stream_on_ping(uv_timer_t *t)
         }
         if (now - s->last_seen_ns > limit) {
             fprintf(stderr, "djs: stream peer silent for %" PRIu64 " ms: closing it\n", (now - s->last_seen_ns) / 1000000);
+            ss->dropped++;
             djs__stream_drop(s);
             continue;
         }

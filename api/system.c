@@ -34,12 +34,20 @@ int djs__system_metrics(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
     djs_log_stats_t ls;
     djs_log_get_stats(log, &ls);
     djs__observe(req, 200); /* counted before rendering, so this scrape is included */
-    djs_prom_input_t in = {djs_state_metrics(djs_engine_state(s->engine)),
-                           &ls,
-                           djs_log_map_size(log),
-                           djs_log_last_seq(log),
-                           djs_log_durable_seq(log),
-                           &s->http};
+    djs_prom_process_t proc;
+    (void)djs_prom_process_read(&proc); /* what could not be read is 0 */
+    djs_prom_streams_t streams = {0, 0};
+    if (s->streams != NULL)
+        streams = (djs_prom_streams_t){djs_streams_count(s->streams), djs_streams_dropped(s->streams)};
+    djs_prom_input_t in = {.metrics = djs_state_metrics(djs_engine_state(s->engine)),
+                           .log_stats = &ls,
+                           .log_map_size = djs_log_map_size(log),
+                           .log_last_seq = djs_log_last_seq(log),
+                           .log_durable_seq = djs_log_durable_seq(log),
+                           .log_failed = djs_log_status(log) != 0,
+                           .http = &s->http,
+                           .process = &proc,
+                           .streams = &streams};
     djs_buf_t out;
     djs_buf_init(&out);
     djs_prom_render(&out, &in);

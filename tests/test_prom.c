@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/prom.h"
@@ -330,8 +331,17 @@ static char *render_sample(djs_http_stats_t *hs)
     djs_metrics_t m;
     djs_log_stats_t ls;
     fill_sample(&m, &ls, hs);
-    djs_prom_input_t in = {
-        .metrics = &m, .log_stats = &ls, .log_map_size = 1 << 30, .log_last_seq = 1000, .log_durable_seq = 998, .http = hs};
+    djs_prom_process_t proc = {.cpu_seconds = 12.25, .resident_bytes = 64u << 20, .start_time = 1700000000.5};
+    djs_prom_streams_t streams = {.subscribers = 3, .dropped = 2};
+    djs_prom_input_t in = {.metrics = &m,
+                           .log_stats = &ls,
+                           .log_map_size = 1 << 30,
+                           .log_last_seq = 1000,
+                           .log_durable_seq = 998,
+                           .log_failed = 1,
+                           .http = hs,
+                           .process = &proc,
+                           .streams = &streams};
     return render(&in);
 }
 
@@ -378,10 +388,44 @@ START_TEST(sample_follows_the_rules)
     ck_assert_double_eq(value_of(&e, "djs_http_request_duration_seconds_bucket{le=\"10\",route=\"/v1/jobs/{id}\",}"), 1);
     ck_assert_double_eq(value_of(&e, "djs_http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/v1/jobs/{id}\",}"), 2);
     ck_assert_double_eq_tol(value_of(&e, "djs_http_request_duration_seconds_sum{route=\"/v1/jobs\",}"), 0.0025, 1e-12);
+    /* fail-stop, streams, the standard process families */
+    ck_assert_double_eq(value_of(&e, "djs_log_failed{}"), 1);
+    ck_assert_double_eq(value_of(&e, "djs_stream_subscribers{}"), 3);
+    ck_assert_double_eq(value_of(&e, "djs_stream_subscribers_dropped_total{}"), 2);
+    ck_assert_double_eq(value_of(&e, "process_cpu_seconds_total{}"), 12.25);
+    ck_assert_double_eq(value_of(&e, "process_resident_memory_bytes{}"), 64u << 20);
+    ck_assert_double_eq(value_of(&e, "process_start_time_seconds{}"), 1700000000.5);
+    ck_assert_str_eq(e.f[find_family(&e, "process_cpu_seconds_total")].type, "counter");
     ck_assert(text[0] != '\0');
     expo_free(&e);
     free(text);
     djs_http_stats_dispose(&hs);
+}
+END_TEST
+
+START_TEST(process_figures)
+{
+    /* this very process: some resident memory, started just now */
+    djs_prom_process_t p;
+    ck_assert_int_eq(djs_prom_process_read(&p), 0);
+    ck_assert(p.cpu_seconds >= 0);
+    ck_assert_uint_gt(p.resident_bytes, 1u << 20);
+    double now = (double)time(NULL);
+    ck_assert_msg(p.start_time > now - 120 && p.start_time <= now + 2, "start %f, now %f", p.start_time, now);
+    /* the families, and a log that takes writes */
+    djs_log_stats_t ls;
+    memset(&ls, 0, sizeof ls);
+    djs_prom_streams_t st = {0, 0};
+    djs_prom_input_t in = {.log_stats = &ls, .process = &p, .streams = &st};
+    char *text = render(&in);
+    expo_t e;
+    parse(&e, text);
+    check_rules(&e);
+    ck_assert_double_eq(value_of(&e, "djs_log_failed{}"), 0);
+    ck_assert_double_eq(value_of(&e, "djs_stream_subscribers_dropped_total{}"), 0);
+    ck_assert_double_eq(value_of(&e, "process_resident_memory_bytes{}"), (double)p.resident_bytes);
+    expo_free(&e);
+    free(text);
 }
 END_TEST
 
@@ -496,6 +540,7 @@ static Suite *prom_suite(void)
     Suite *s = suite_create("prom");
     TCase *tc = tcase_create("exposition");
     tcase_add_test(tc, sample_follows_the_rules);
+    tcase_add_test(tc, process_figures);
     tcase_add_test(tc, empty_inputs);
     tcase_add_test(tc, label_escaping);
     tcase_add_test(tc, route_overflow);
