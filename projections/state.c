@@ -153,6 +153,7 @@ void djs_state_free(djs_state_t *st)
     }
     djs_free(st->ckeys);
     djs_free(st->str_ckey);
+    djs_free(st->room);
     djs_free(st->classes);
     djs_free(st->active_classes);
     djs_free(st->sets);
@@ -465,20 +466,43 @@ void djs__state_ckey_hold(djs_state_t *st, uint32_t s)
     k->holders[k->held++] = s;
 }
 
-/* Job s leaves SCHEDULED/RUNNING: it no longer holds its key, and every
- * group the key no longer fills gets its first parked job back. */
+/* Job s leaves SCHEDULED/RUNNING: it no longer holds its key. The groups
+ * the key no longer fills get their first parked job back at the next
+ * placement (unpark_room): once per key however many holders left
+ * meanwhile, where doing it here, per release, would unpark a job per
+ * group and release only for placement to park most of them again. */
 static void ckey_release(djs_state_t *st, uint32_t s)
 {
-    ckey_t *k = &st->ckeys[st->jobs[s].ckey];
+    uint32_t kx = st->jobs[s].ckey;
+    ckey_t *k = &st->ckeys[kx];
     for (uint32_t i = 0; i < k->held; i++) {
         if (k->holders[i] == s) {
             k->holders[i] = k->holders[--k->held];
             break;
         }
     }
-    for (uint32_t i = 0; i < k->nparks; i++)
-        if (k->parks[i].limit > k->held)
-            unpark_first(st, &k->parks[i]);
+    if (k->in_room || k->nparks == 0)
+        return;
+    if (st->nroom == st->cap_room) {
+        st->cap_room = st->cap_room ? st->cap_room * 2 : 16;
+        st->room = djs_realloc(st->room, st->cap_room * sizeof(uint32_t));
+    }
+    st->room[st->nroom++] = kx;
+    k->in_room = 1;
+}
+
+/* Before a placement: restore the invariant (state.h) for the keys released
+ * since the last one. */
+static void unpark_room(djs_state_t *st)
+{
+    for (uint32_t r = 0; r < st->nroom; r++) {
+        ckey_t *k = &st->ckeys[st->room[r]];
+        k->in_room = 0;
+        for (uint32_t i = 0; i < k->nparks; i++)
+            if (k->parks[i].limit > k->held)
+                unpark_first(st, &k->parks[i]);
+    }
+    st->nroom = 0;
 }
 
 static void ready_push(djs_state_t *st, uint32_t s, uint64_t seq, uint64_t ts)
@@ -1326,6 +1350,7 @@ int djs_state_next_placement(djs_state_t *st, uint64_t now, uint64_t aging_ns, u
     int found = 0;
     uint64_t best_rank = 0, best_q = 0;
     uint32_t best_job = 0, best_cls = 0;
+    unpark_room(st);
     for (uint32_t i = 0; i < st->nactive; i++) {
         uint32_t c = st->active_classes[i];
         class_t *cl = st->classes[c];

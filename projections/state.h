@@ -26,15 +26,16 @@
  * lost, cancelled, deleted); placement skips a ready job while the number of
  * holders of its key is at least the job's own limit (jobs of one key with
  * different limits: each is judged by its own), without stopping at it:
- * such a job is parked out of its tier, and put back when a holder
- * releases the key or the job before it in the tier leaves.
+ * such a job is parked out of its tier, and put back by the next placement
+ * after a holder releases the key, or when the job before it leaves the tier.
  *
  * Invariant of the parking (why the jobs behind a full key are never
  * blocked, and why replay, which parks nothing, decides the same): for each
  * key, tier and limit L, when fewer than L jobs hold the key, the earliest
- * ready job of that group is in its tier, not parked. Parking happens only
- * at a full key; a release, or the removal of that earliest job from the
- * tier, puts the group's first parked job back.
+ * ready job of that group is in its tier, not parked, whenever placement
+ * looks. Parking happens only at a full key; placement after a release, or
+ * the removal of that earliest job from the tier, puts the group's first
+ * parked job back.
  *
  * Ownership: djs_state_t is opaque, created by djs_state_new and freed by
  * djs_state_free. Pointers returned by lookups are valid until the next

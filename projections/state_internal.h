@@ -61,6 +61,7 @@ typedef struct ckey {
     uint32_t held, cap_holders;
     park_t *parks;
     uint32_t nparks, cap_parks;
+    uint8_t in_room; /* listed in st->room */
 } ckey_t;
 
 struct djs_state {
@@ -105,7 +106,8 @@ struct djs_state {
 
     ckey_t *ckeys;
     uint32_t nckeys, cap_ckeys;
-    uint32_t *str_ckey, nstr_ckey; /* interned string -> its key, or DJS_NONE */
+    uint32_t *str_ckey, nstr_ckey;   /* interned string -> its key, or DJS_NONE */
+    uint32_t *room, nroom, cap_room; /* keys released since the last placement, with parked jobs */
 
     djs_metrics_t metrics;
 };
