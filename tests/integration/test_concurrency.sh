@@ -57,4 +57,15 @@ post '{"jobs":[{"key":"a","name":"wa","concurrencyKey":"wf","requiredCapabilitie
 [ "$code" = 201 ] || fail "workflow with a key: $code $body"
 wa=$($PY -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["id"])' <<<"$body")
 [ "$(djs_jfield "$wa" '["concurrencyLimit"]')" = 1 ] || fail "a key alone: limit 1: $(djs_get "jobs/$wa")"
+# the engine benchmark's run of queued jobs under keys: both figures, a JSON line
+djs_stop_server
+"$DJS" bench engine --jobs 1000 --workers 20 --queued 2000 --keys 10 --limit 2 >"$T/bench.out"
+grep '"bench":"engine-queued"' "$T/bench.out" | $PY -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+for k in ("place_ns_per_job", "keys_place_ns_per_job", "keys_ratio", "jobs_per_s", "keys_jobs_per_s"):
+    assert k in r and r[k] > 0, k
+assert r["jobs"] == 2000 and r["keys"] == 10 and r["limit"] == 2
+' || fail "bench engine --queued JSON line: $(cat "$T/bench.out")"
+tail -1 "$T/bench.out" | grep -q '"bench":"engine",' || fail "the run's own JSON line stays the last"
 echo "PASS concurrency limits"
