@@ -65,6 +65,10 @@ static json_t *job_json(const djs_job_view_t *v)
         json_array_append_new(deps, djs_json_id(&d));
     }
     json_object_set_new(j, "dependencies", deps);
+    if (sp.ckey.len > 0) {
+        json_object_set_new(j, "concurrencyKey", djs_json_str_lossy(sp.ckey.p, sp.ckey.len));
+        json_object_set_new(j, "concurrencyLimit", json_integer(sp.climit > 0 ? sp.climit : 1));
+    }
     json_t *prog = json_object();
     json_object_set_new(prog, "percentage", json_integer(v->percent));
     json_object_set_new(prog, "estimatedCompletion", djs_json_time(v->eta_ns));
@@ -143,7 +147,15 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v)
             djs_jt_lit(b, ",");
         djs_jt_id(b, &d);
     }
-    djs_jt_lit(b, "],\"progress\":{\"percentage\":");
+    djs_jt_lit(b, "]");
+    if (sp.ckey.len > 0) {
+        djs_jt_lit(b, ",\"concurrencyKey\":");
+        if (djs_jt_str(b, sp.ckey.p, sp.ckey.len) != 0)
+            return -1;
+        djs_jt_lit(b, ",\"concurrencyLimit\":");
+        djs_jt_int(b, sp.climit > 0 ? sp.climit : 1);
+    }
+    djs_jt_lit(b, ",\"progress\":{\"percentage\":");
     djs_jt_int(b, v->percent);
     djs_jt_lit(b, ",\"estimatedCompletion\":");
     djs_jt_time(b, v->eta_ns);
@@ -344,11 +356,44 @@ static int read_job_links(h2o_req_t *req, json_t *j, djs_job_request_t *r, const
     return 0;
 }
 
-static const char *const job_fields[] = {
-    "name", "description", "priority", "payload", "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
-static const char *const workflow_job_fields[] = {
-    "key",          "dependsOn",      "name",       "description",          "priority", "payload",
-    "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", NULL};
+/* concurrencyKey (a non-empty string; its length is the engine's) and
+ * concurrencyLimit (an integer >= 1; its bound is the engine's, and a key
+ * alone means 1). */
+static int read_job_limits(h2o_req_t *req, json_t *j, djs_job_request_t *r, const char *at)
+{
+    json_t *x;
+    char f[96];
+#define WRONG(field, what) (snprintf(f, sizeof(f), "%s%s", at, field), djs__wrong_type(req, f, what), -1)
+    if ((x = json_object_get(j, "concurrencyKey")) != NULL) {
+        if (!json_is_string(x) || json_string_length(x) == 0)
+            return WRONG("concurrencyKey", "a non-empty string of at most 128 bytes");
+        r->spec.ckey = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    if ((x = json_object_get(j, "concurrencyLimit")) != NULL) {
+        if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > UINT32_MAX)
+            return WRONG("concurrencyLimit", "an integer of at least 1");
+        r->spec.climit = (uint32_t)json_integer_value(x);
+    }
+#undef WRONG
+    return 0;
+}
+
+static const char *const job_fields[] = {"name",           "description",      "priority",   "payload",
+                                         "dependencies",   "timeoutSeconds",   "maxRetries", "requiredCapabilities",
+                                         "concurrencyKey", "concurrencyLimit", NULL};
+static const char *const workflow_job_fields[] = {"key",
+                                                  "dependsOn",
+                                                  "name",
+                                                  "description",
+                                                  "priority",
+                                                  "payload",
+                                                  "dependencies",
+                                                  "timeoutSeconds",
+                                                  "maxRetries",
+                                                  "requiredCapabilities",
+                                                  "concurrencyKey",
+                                                  "concurrencyLimit",
+                                                  NULL};
 
 /* Validate the shape of a job object into r. `at` prefixes field names in
  * error details ("" or "jobs[3]."); a workflow job (wf) may also carry key
@@ -357,7 +402,7 @@ static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_buf_t *
 {
     if (djs__only_fields(req, j, wf ? workflow_job_fields : job_fields) != 0)
         return -1;
-    if (read_job_fields(req, j, r, payload, at) != 0 || read_job_links(req, j, r, at) != 0)
+    if (read_job_fields(req, j, r, payload, at) != 0 || read_job_links(req, j, r, at) != 0 || read_job_limits(req, j, r, at) != 0)
         return -1;
     return 0;
 }

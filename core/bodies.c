@@ -53,7 +53,7 @@ void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t 
     msgpack_packer_init(&pk, out, buf_write);
     int wf = !djs_id_is_nil(&s->workflow);
     uint32_t n = 6 + (s->description.len > 0) + (s->payload_len > 0) + (s->ndeps > 0) + (ncaps > 0) + (s->idem_key.len > 0) +
-                 (s->scheduled_at > 0) + wf + (s->wf_key.len > 0);
+                 (s->scheduled_at > 0) + wf + (s->wf_key.len > 0) + 2 * (s->ckey.len > 0);
     msgpack_pack_map(&pk, n);
     kstr(&pk, "name", s->name);
     kuint(&pk, "prio", s->priority);
@@ -82,6 +82,10 @@ void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t 
         kid(&pk, "wf", &s->workflow);
     if (s->wf_key.len > 0)
         kstr(&pk, "wfkey", s->wf_key);
+    if (s->ckey.len > 0) {
+        kstr(&pk, "ckey", s->ckey);
+        kuint(&pk, "climit", s->climit);
+    }
 }
 
 void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
@@ -306,6 +310,10 @@ static int spec_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
         return rd_str(r, &s->idem_key, DJS_JOB_MAX_IDEM_KEY);
     if (keyis(k, "wfkey"))
         return rd_str(r, &s->wf_key, DJS_JOB_MAX_NAME);
+    if (keyis(k, "ckey"))
+        return rd_str(r, &s->ckey, DJS_JOB_MAX_CONCURRENCY_KEY);
+    if (keyis(k, "climit"))
+        return rd_u32(r, &s->climit);
     if (keyis(k, "prio")) {
         if ((rc = rd_u32(r, &u)) == 0 && u >= DJS_NPRIO)
             rc = DJS_ERANGE;

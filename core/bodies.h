@@ -46,6 +46,8 @@ typedef struct djs_job_spec {
     uint64_t scheduled_at; /* ns; 0 = now */
     djs_strlist_t caps;    /* required capabilities */
     djs_id_t workflow;     /* nil if not part of a workflow */
+    djs_str_t ckey;        /* concurrency key; empty = none ("ckey") */
+    uint32_t climit;       /* its limit, >= 1 when ckey is set ("climit"; a reader may see 0: treat as 1) */
 } djs_job_spec_t;
 
 /* job.queued, job.scheduled, job.started, job.progress, job.succeeded,

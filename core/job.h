@@ -65,6 +65,10 @@ typedef enum djs_fail_reason {
 #define DJS_JOB_MAX_TIMEOUT_S (7 * 24 * 3600)
 #define DJS_JOB_MAX_IDEM_KEY 128
 #define DJS_WORKFLOW_MAX_JOBS 1000
+/* Concurrency limits: at most `limit` jobs with the same concurrency key are
+ * SCHEDULED or RUNNING at once. A key without a limit has limit 1. */
+#define DJS_JOB_MAX_CONCURRENCY_KEY 128
+#define DJS_JOB_MAX_CONCURRENCY_LIMIT 10000
 
 const char *djs_job_state_name(int state);          /* NULL if unknown */
 int djs_job_state_parse(const char *s, size_t len); /* state or DJS_EINVAL; case-insensitive */

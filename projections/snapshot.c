@@ -1,7 +1,8 @@
 /* The state digest, and snapshots (serialize / restore) of a projection.
  *
- * Snapshot format, version 3 (3 added each job's output counters): a MessagePack array
- *   ["djs-state", 3, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
+ * Snapshot format, version 4 (3 added each job's output counters, 4 each
+ * job's concurrency key and limit): a MessagePack array
+ *   ["djs-state", 4, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
  *    sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
  * of the log, and a damaged one must be refused, not half-believed.
@@ -24,7 +25,7 @@
 #include "projections/state_internal.h"
 
 #define SNAP_MAGIC "djs-state"
-#define SNAP_VERSION 3
+#define SNAP_VERSION 4
 #define SNAP_FIELDS 13
 #define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
@@ -117,6 +118,13 @@ static void h_job(hasher_t *h, const djs_state_t *st, const djs_job_t *j)
     uint32_t n = djs_state_dependents(st, j, &deps);
     h_job_set(h, st, deps, n);
     h_u64(h, j->idem != DJS_NONE ? st->idem[j->idem].h : 0);
+    if (j->ckey != DJS_NONE) {
+        uint32_t k = st->ckeys[j->ckey].str;
+        h_str(h, st->strs[k], st->str_lens[k]);
+        h_u64(h, j->climit);
+    } else {
+        h_u64(h, UINT64_MAX);
+    }
 }
 
 static void h_worker(hasher_t *h, const djs_state_t *st, const djs_worker_t *w)
@@ -220,16 +228,19 @@ static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
     msgpack_pack_array(pk, 3);
     msgpack_pack_uint32(pk, s);
     msgpack_pack_bin_with_body(pk, j->id.b, 16);
-    const uint64_t v[] = {j->submit_seq,   j->last_seq,    j->created_ns,  j->queued_ns,
-                          j->ready_key,    j->started_ns,  j->finished_ns, j->deadline_ns,
-                          j->progress_seq, j->worker,      j->owner,       j->cls,
-                          j->unmet,        j->timeout_s,   j->attempt,     j->max_retries,
-                          j->failures,     j->infra,       j->state,       j->prio,
-                          j->percent,      j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0,
-                          j->out_len,      j->out_recv};
+    const uint64_t v[] = {j->submit_seq,  j->last_seq,    j->created_ns,
+                          j->queued_ns,   j->ready_key,   j->started_ns,
+                          j->finished_ns, j->deadline_ns, j->progress_seq,
+                          j->worker,      j->owner,       j->cls,
+                          j->unmet,       j->timeout_s,   j->attempt,
+                          j->max_retries, j->failures,    j->infra,
+                          j->state,       j->prio,        j->percent,
+                          j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0,
+                          j->out_len,     j->out_recv,    j->ckey != DJS_NONE ? st->ckeys[j->ckey].str : DJS_NONE,
+                          j->climit};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
 }
-#define JOB_FIELDS 26
+#define JOB_FIELDS 28
 
 static void pack_worker(msgpack_packer *pk, const djs_worker_t *w)
 {
@@ -413,7 +424,8 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
         (rc = rd_u64s(r, v, JOB_FIELDS)) != 0)
         return rc;
     if (blen != 16 || slot >= (1u << 30) || v[10] >= st->nstrs || v[11] >= st->nsets || v[18] >= DJS_JOB_NSTATES ||
-        v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers))
+        v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers) ||
+        (v[26] != DJS_NONE && (v[26] >= st->nstrs || v[27] == 0)))
         return DJS_ECORRUPT;
     ensure_job_slots(st, (uint32_t)slot + 1);
     djs_job_t *j = &st->jobs[slot];
@@ -447,6 +459,9 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
     j->out_recv = (uint32_t)v[25];
     j->dependents = DJS_NONE;
     j->idem = DJS_NONE;
+    j->ckey = v[26] != DJS_NONE ? djs__state_ckey(st, (uint32_t)v[26]) : DJS_NONE;
+    j->climit = (uint32_t)v[27];
+    j->parked = 0;
     if (v[23] != 0) {
         if (st->nidem == st->cap_idem) {
             st->cap_idem = st->cap_idem ? st->cap_idem * 2 : 64;
@@ -600,6 +615,8 @@ static int rebuild(djs_state_t *st)
                 w->jobs = djs_realloc(w->jobs, w->cap_jobs * sizeof(uint32_t));
             }
             w->jobs[w->njobs++] = s;
+            if (j->ckey != DJS_NONE)
+                djs__state_ckey_hold(st, s); /* ready jobs are all in their tiers: placement parks them again */
         }
     }
     if (terminal != st->nterminal)

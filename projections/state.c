@@ -145,6 +145,15 @@ void djs_state_free(djs_state_t *st)
     }
     djs_free(st->deplists);
     djs_free(st->free_deplists);
+    for (uint32_t i = 0; i < st->nckeys; i++) {
+        for (uint32_t p = 0; p < st->ckeys[i].nparks; p++)
+            djs_heap_dispose(&st->ckeys[i].parks[p].jobs);
+        djs_free(st->ckeys[i].parks);
+        djs_free(st->ckeys[i].holders);
+    }
+    djs_free(st->ckeys);
+    djs_free(st->str_ckey);
+    djs_free(st->room);
     djs_free(st->classes);
     djs_free(st->active_classes);
     djs_free(st->sets);
@@ -360,6 +369,7 @@ static uint32_t job_alloc(djs_state_t *st)
     memset(&st->jobs[s], 0, sizeof(djs_job_t));
     st->jobs[s].worker = DJS_NONE;
     st->jobs[s].dependents = DJS_NONE;
+    st->jobs[s].ckey = DJS_NONE;
     st->live_jobs++;
     return s;
 }
@@ -369,6 +379,130 @@ static void set_state(djs_state_t *st, djs_job_t *j, int s)
     st->metrics.by_state[j->state]--;
     st->metrics.by_state[s]++;
     j->state = (uint8_t)s;
+}
+
+/* ---- concurrency keys ------------------------------------------------------------------------ */
+
+uint32_t djs__state_ckey(djs_state_t *st, uint32_t str)
+{
+    if (str >= st->nstr_ckey) {
+        uint32_t n = st->nstr_ckey ? st->nstr_ckey : 64;
+        while (n <= str)
+            n *= 2;
+        st->str_ckey = djs_realloc(st->str_ckey, n * sizeof(uint32_t));
+        for (uint32_t i = st->nstr_ckey; i < n; i++)
+            st->str_ckey[i] = DJS_NONE;
+        st->nstr_ckey = n;
+    }
+    if (st->str_ckey[str] != DJS_NONE)
+        return st->str_ckey[str];
+    if (st->nckeys == st->cap_ckeys) {
+        st->cap_ckeys = st->cap_ckeys ? st->cap_ckeys * 2 : 16;
+        st->ckeys = djs_realloc(st->ckeys, st->cap_ckeys * sizeof(ckey_t));
+    }
+    uint32_t k = st->nckeys++;
+    memset(&st->ckeys[k], 0, sizeof(ckey_t));
+    st->ckeys[k].str = str;
+    st->str_ckey[str] = k;
+    return k;
+}
+
+/* The parked group of job j (key, tier, limit); created if `create`, else NULL when none. */
+static park_t *park_group(djs_state_t *st, const djs_job_t *j, int create)
+{
+    ckey_t *k = &st->ckeys[j->ckey];
+    for (uint32_t i = 0; i < k->nparks; i++) {
+        park_t *p = &k->parks[i];
+        if (p->cls == j->cls && p->prio == j->prio && p->limit == j->climit)
+            return p;
+    }
+    if (!create)
+        return NULL;
+    if (k->nparks == k->cap_parks) {
+        k->cap_parks = k->cap_parks ? k->cap_parks * 2 : 2;
+        k->parks = djs_realloc(k->parks, k->cap_parks * sizeof(park_t));
+    }
+    park_t *p = &k->parks[k->nparks++];
+    p->cls = j->cls;
+    p->limit = j->climit;
+    p->prio = j->prio;
+    djs_heap_init(&p->jobs, &st->jpos);
+    return p;
+}
+
+static int ckey_full(const djs_state_t *st, const djs_job_t *j)
+{
+    return j->ckey != DJS_NONE && st->ckeys[j->ckey].held >= j->climit;
+}
+
+/* Set aside s, the head of its tier: its key is at its limit. */
+static void park(djs_state_t *st, uint32_t s)
+{
+    djs_job_t *j = &st->jobs[s];
+    djs_heap_remove(&st->classes[j->cls]->tiers[j->prio], s);
+    djs_heap_push(&park_group(st, j, 1)->jobs, j->ready_key, s);
+    j->parked = 1;
+}
+
+/* Put the first job of a parked group back into its tier. */
+static void unpark_first(djs_state_t *st, park_t *p)
+{
+    uint32_t s;
+    if (djs_heap_peek(&p->jobs, NULL, &s) != 0)
+        return;
+    djs_heap_remove(&p->jobs, s);
+    djs_job_t *j = &st->jobs[s];
+    j->parked = 0;
+    djs_heap_push(&st->classes[j->cls]->tiers[j->prio], j->ready_key, s);
+}
+
+void djs__state_ckey_hold(djs_state_t *st, uint32_t s)
+{
+    ckey_t *k = &st->ckeys[st->jobs[s].ckey];
+    if (k->held == k->cap_holders) {
+        k->cap_holders = k->cap_holders ? k->cap_holders * 2 : 4;
+        k->holders = djs_realloc(k->holders, k->cap_holders * sizeof(uint32_t));
+    }
+    k->holders[k->held++] = s;
+}
+
+/* Job s leaves SCHEDULED/RUNNING: it no longer holds its key. The groups
+ * the key no longer fills get their first parked job back at the next
+ * placement (unpark_room): once per key however many holders left
+ * meanwhile, where doing it here, per release, would unpark a job per
+ * group and release only for placement to park most of them again. */
+static void ckey_release(djs_state_t *st, uint32_t s)
+{
+    uint32_t kx = st->jobs[s].ckey;
+    ckey_t *k = &st->ckeys[kx];
+    for (uint32_t i = 0; i < k->held; i++) {
+        if (k->holders[i] == s) {
+            k->holders[i] = k->holders[--k->held];
+            break;
+        }
+    }
+    if (k->in_room || k->nparks == 0)
+        return;
+    if (st->nroom == st->cap_room) {
+        st->cap_room = st->cap_room ? st->cap_room * 2 : 16;
+        st->room = djs_realloc(st->room, st->cap_room * sizeof(uint32_t));
+    }
+    st->room[st->nroom++] = kx;
+    k->in_room = 1;
+}
+
+/* Before a placement: restore the invariant (state.h) for the keys released
+ * since the last one. */
+static void unpark_room(djs_state_t *st)
+{
+    for (uint32_t r = 0; r < st->nroom; r++) {
+        ckey_t *k = &st->ckeys[st->room[r]];
+        k->in_room = 0;
+        for (uint32_t i = 0; i < k->nparks; i++)
+            if (k->parks[i].limit > k->held)
+                unpark_first(st, &k->parks[i]);
+    }
+    st->nroom = 0;
 }
 
 static void ready_push(djs_state_t *st, uint32_t s, uint64_t seq, uint64_t ts)
@@ -385,8 +519,19 @@ static void ready_remove(djs_state_t *st, uint32_t s)
     djs_job_t *j = &st->jobs[s];
     if (st->jpos[s] == DJS_HEAP_NONE)
         return;
-    djs_heap_remove(&st->classes[j->cls]->tiers[j->prio], s);
     st->metrics.ready[j->prio]--;
+    if (j->parked) {
+        djs_heap_remove(&park_group(st, j, 0)->jobs, s);
+        j->parked = 0;
+        return;
+    }
+    djs_heap_remove(&st->classes[j->cls]->tiers[j->prio], s);
+    if (j->ckey != DJS_NONE && !ckey_full(st, j)) {
+        /* the earliest of its group left the tier: the next one must be there */
+        park_t *p = park_group(st, j, 0);
+        if (p != NULL)
+            unpark_first(st, p);
+    }
 }
 
 static int timer_delays(int kind)
@@ -443,6 +588,8 @@ static void release_worker(djs_state_t *st, uint32_t s)
     metrics_workers(st, w, +1);
     uint32_t ws = j->worker;
     j->worker = DJS_NONE;
+    if (j->ckey != DJS_NONE)
+        ckey_release(st, s);
     djs__state_worker_refresh(st, ws);
 }
 
@@ -656,6 +803,10 @@ static int apply_submitted(djs_state_t *st, const djs_event_t *ev)
     j->owner = djs__state_intern_str(st, sp.owner.p, sp.owner.len);
     j->cls = intern_caps(st, &sp.caps);
     j->idem = DJS_NONE;
+    if (sp.ckey.len > 0) {
+        j->ckey = djs__state_ckey(st, djs__state_intern_str(st, sp.ckey.p, sp.ckey.len));
+        j->climit = sp.climit > 0 ? sp.climit : 1;
+    }
     j->state = DJS_JOB_CREATED;
     st->metrics.by_state[DJS_JOB_CREATED]++;
     st->metrics.submitted++;
@@ -707,6 +858,8 @@ static int check_scheduled(djs_state_t *st, job_ev_t *x)
 static void on_scheduled(djs_state_t *st, job_ev_t *x)
 {
     djs_job_t *j = &st->jobs[x->s];
+    if (j->ckey != DJS_NONE)
+        djs__state_ckey_hold(st, x->s); /* first: leaving the tier, it already counts */
     ready_remove(st, x->s);
     hist_add(&st->metrics.wait, x->ev->ts_ns - j->queued_ns);
     set_state(st, j, next_state(x));
@@ -1136,6 +1289,35 @@ const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner,
     return k == DJS_IDX_NONE ? NULL : &st->jobs[st->idem[k].slot];
 }
 
+static void concurrency_of(const djs_state_t *st, uint32_t k, djs_concurrency_t *out)
+{
+    const ckey_t *c = &st->ckeys[k];
+    out->key.p = st->strs[c->str];
+    out->key.len = st->str_lens[c->str];
+    out->held = c->held;
+    out->holders = c->holders;
+    out->limit = 0;
+}
+
+int djs_state_job_concurrency(const djs_state_t *st, const djs_job_t *j, djs_concurrency_t *out)
+{
+    if (j->ckey == DJS_NONE)
+        return DJS_ENOTFOUND;
+    concurrency_of(st, j->ckey, out);
+    out->limit = j->climit;
+    return 0;
+}
+
+int djs_state_concurrency_key(const djs_state_t *st, const char *key, size_t len, djs_concurrency_t *out)
+{
+    djs_str_t k = {key, len};
+    uint32_t s = djs_idx_find(&st->str_idx, djs_hash_bytes(key, len), &k);
+    if (s == DJS_IDX_NONE || s >= st->nstr_ckey || st->str_ckey[s] == DJS_NONE)
+        return DJS_ENOTFOUND;
+    concurrency_of(st, st->str_ckey[s], out);
+    return 0;
+}
+
 uint32_t djs_state_cap_names(const djs_state_t *st, uint32_t set, djs_str_t *out, uint32_t max)
 {
     if (set >= st->nsets)
@@ -1150,11 +1332,25 @@ uint32_t djs_state_cap_names(const djs_state_t *st, uint32_t set, djs_str_t *out
 
 /* ---- scheduling queries -------------------------------------------------------------------------- */
 
+/* The first job of tier t of class cl that may run now: heads whose key is
+ * at its limit are parked on the way (each is parked once until a release
+ * puts it back, so this costs O(log n) per job, amortized). */
+static int tier_head(djs_state_t *st, class_t *cl, int t, uint32_t *s)
+{
+    while (djs_heap_peek(&cl->tiers[t], NULL, s) == 0) {
+        if (!ckey_full(st, &st->jobs[*s]))
+            return 0;
+        park(st, *s);
+    }
+    return DJS_ENOTFOUND;
+}
+
 int djs_state_next_placement(djs_state_t *st, uint64_t now, uint64_t aging_ns, uint32_t *job_slot, uint32_t *worker_slot)
 {
     int found = 0;
     uint64_t best_rank = 0, best_q = 0;
     uint32_t best_job = 0, best_cls = 0;
+    unpark_room(st);
     for (uint32_t i = 0; i < st->nactive; i++) {
         uint32_t c = st->active_classes[i];
         class_t *cl = st->classes[c];
@@ -1162,7 +1358,7 @@ int djs_state_next_placement(djs_state_t *st, uint64_t now, uint64_t aging_ns, u
             continue;
         for (int t = 0; t < DJS_NPRIO; t++) {
             uint32_t s;
-            if (djs_heap_peek(&cl->tiers[t], NULL, &s) != 0)
+            if (tier_head(st, cl, t, &s) != 0)
                 continue;
             const djs_job_t *j = &st->jobs[s];
             uint64_t waited = now > j->queued_ns ? now - j->queued_ns : 0;

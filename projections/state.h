@@ -15,8 +15,27 @@
  * answers for them through the entity index.
  *
  * Derived indexes (rebuilt, never persisted as truth): per capability class
- * three FIFO priority tiers of ready jobs, a timer heap of job deadlines, and
- * per class a max-heap of available workers by balancer score.
+ * three FIFO priority tiers of ready jobs, a timer heap of job deadlines,
+ * per class a max-heap of available workers by balancer score, and per
+ * concurrency key the jobs that hold it and the ready jobs parked behind it.
+ *
+ * Concurrency limits: a job may carry a concurrency key and a limit
+ * (job.submitted's ckey and climit). A key is held by each of its jobs from
+ * job.scheduled until the job leaves SCHEDULED/RUNNING (any event that
+ * frees its worker: succeeded, failed, timed out, lease expired, worker
+ * lost, cancelled, deleted); placement skips a ready job while the number of
+ * holders of its key is at least the job's own limit (jobs of one key with
+ * different limits: each is judged by its own), without stopping at it:
+ * such a job is parked out of its tier, and put back by the next placement
+ * after a holder releases the key, or when the job before it leaves the tier.
+ *
+ * Invariant of the parking (why the jobs behind a full key are never
+ * blocked, and why replay, which parks nothing, decides the same): for each
+ * key, tier and limit L, when fewer than L jobs hold the key, the earliest
+ * ready job of that group is in its tier, not parked, whenever placement
+ * looks. Parking happens only at a full key; placement after a release, or
+ * the removal of that earliest job from the tier, puts the group's first
+ * parked job back.
  *
  * Ownership: djs_state_t is opaque, created by djs_state_new and freed by
  * djs_state_free. Pointers returned by lookups are valid until the next
@@ -54,6 +73,8 @@ typedef struct djs_job {
     uint32_t unmet;        /* dependencies not yet COMPLETED */
     uint32_t dependents;   /* index of its list of dependent jobs, or DJS_NONE */
     uint32_t idem;         /* index of its idempotency entry, or DJS_NONE */
+    uint32_t ckey;         /* its concurrency key (index in the state's key table), or DJS_NONE */
+    uint32_t climit;       /* the key's limit for this job (>= 1 with a key) */
     uint32_t timeout_s;
     uint32_t attempt;  /* assignments so far: the fencing token */
     uint32_t out_len;  /* bytes of output stored for the job (all attempts) */
@@ -66,6 +87,7 @@ typedef struct djs_job {
     uint8_t percent;     /* progress */
     uint8_t fail_reason; /* djs_fail_reason_t, when FAILED */
     uint8_t timer_kind;  /* what deadline_ns means while in the timer heap (DJS_TIMER_*) */
+    uint8_t parked;      /* ready, but set aside from its tier while its key is at its limit (derived) */
 } djs_job_t;
 
 enum { DJS_TIMER_NONE = 0, DJS_TIMER_DUE, DJS_TIMER_RETRY, DJS_TIMER_LEASE, DJS_TIMER_TIMEOUT };
@@ -162,6 +184,19 @@ const djs_metrics_t *djs_state_metrics(const djs_state_t *st);
 const char *djs_state_str(const djs_state_t *st, uint32_t id, size_t *len);
 /* The job submitted with this owner and idempotency key, or NULL. */
 const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len);
+/* A concurrency key as the projection sees it. */
+typedef struct djs_concurrency {
+    djs_str_t key;           /* its name, owned by the state */
+    uint32_t limit;          /* the job's limit (djs_state_concurrency_key: 0) */
+    uint32_t held;           /* jobs of the key SCHEDULED or RUNNING now */
+    const uint32_t *holders; /* their slots (held of them, in no particular order), owned by the state */
+} djs_concurrency_t;
+/* The concurrency key of job j: 0 with *out filled, or DJS_ENOTFOUND if
+ * the job has none. The job is at its limit (placement skips it) when
+ * out->held >= out->limit. Pointers valid until the next apply. */
+int djs_state_job_concurrency(const djs_state_t *st, const djs_job_t *j, djs_concurrency_t *out);
+/* The same by key name: 0, or DJS_ENOTFOUND if no job ever had that key. */
+int djs_state_concurrency_key(const djs_state_t *st, const char *key, size_t len, djs_concurrency_t *out);
 /* Dependents of a job (slots); returns the count and sets *list. */
 uint32_t djs_state_dependents(const djs_state_t *st, const djs_job_t *j, const uint32_t **list);
 /* 1 if a worker with capability set `wcaps` can run jobs of class `cls`. */

@@ -44,6 +44,26 @@ typedef struct idem {
     uint32_t slot;
 } idem_t;
 
+/* The ready jobs of one concurrency key in one tier (class, priority) with
+ * one limit, parked while the key is at that limit (state.h explains the
+ * invariant). Derived, never persisted. */
+typedef struct park {
+    uint32_t cls, limit;
+    uint8_t prio;
+    djs_heap_t jobs; /* by ready_key; positions in st->jpos: a job is in its tier or parked, never both */
+} park_t;
+
+/* A concurrency key: the jobs holding it (SCHEDULED or RUNNING) and its
+ * parked groups. Keys are never removed (like interned strings). */
+typedef struct ckey {
+    uint32_t str;      /* interned name */
+    uint32_t *holders; /* job slots */
+    uint32_t held, cap_holders;
+    park_t *parks;
+    uint32_t nparks, cap_parks;
+    uint8_t in_room; /* listed in st->room */
+} ckey_t;
+
 struct djs_state {
     djs_state_config_t cfg;
     uint64_t seq, ts;
@@ -84,6 +104,11 @@ struct djs_state {
     uint32_t *free_idem, nfree_idem, cap_free_idem;
     djs_idx_t idem_idx;
 
+    ckey_t *ckeys;
+    uint32_t nckeys, cap_ckeys;
+    uint32_t *str_ckey, nstr_ckey;   /* interned string -> its key, or DJS_NONE */
+    uint32_t *room, nroom, cap_room; /* keys released since the last placement, with parked jobs */
+
     djs_metrics_t metrics;
 };
 
@@ -104,6 +129,10 @@ uint32_t djs__state_intern_set(djs_state_t *st, const capset_t *k);
 void djs__state_worker_refresh(djs_state_t *st, uint32_t ws);
 void djs__state_set_timer(djs_state_t *st, uint32_t s, int kind, uint64_t deadline);
 void djs__state_remove_job(djs_state_t *st, uint32_t s);
+/* The concurrency key named by interned string str (created if new). */
+uint32_t djs__state_ckey(djs_state_t *st, uint32_t str);
+/* Job slot s (which has a key) holds its key. */
+void djs__state_ckey_hold(djs_state_t *st, uint32_t s);
 uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len);
 
 #endif

@@ -220,6 +220,19 @@ static int check_evicted_dep(djs_engine_t *e, const djs_job_request_t *r, uint32
                                                  : "failed");
 }
 
+/* concurrencyKey: 1 to DJS_JOB_MAX_CONCURRENCY_KEY bytes; concurrencyLimit:
+ * 1 to DJS_JOB_MAX_CONCURRENCY_LIMIT, only with a key (0 = the default, 1). */
+static int validate_limits(djs_engine_t *e, const djs_job_spec_t *s, uint32_t i)
+{
+    if (s->ckey.len > DJS_JOB_MAX_CONCURRENCY_KEY)
+        return refuse(e, DJS_ETOOBIG, "jobs[%u].concurrencyKey is longer than %d bytes", i, DJS_JOB_MAX_CONCURRENCY_KEY);
+    if (s->ckey.len == 0 && s->climit > 0)
+        return refuse(e, DJS_EINVAL, "jobs[%u].concurrencyLimit needs a concurrencyKey", i);
+    if (s->climit > DJS_JOB_MAX_CONCURRENCY_LIMIT)
+        return refuse(e, DJS_EINVAL, "jobs[%u].concurrencyLimit is above %d", i, DJS_JOB_MAX_CONCURRENCY_LIMIT);
+    return 0;
+}
+
 static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_t i)
 {
     const djs_job_spec_t *s = &r->spec;
@@ -252,6 +265,9 @@ static int validate_request(djs_engine_t *e, const djs_job_request_t *r, uint32_
         return refuse(e, DJS_ETOOBIG, "jobs[%u] idempotency key is longer than %d bytes", i, DJS_JOB_MAX_IDEM_KEY);
     if (r->key.len > DJS_JOB_MAX_NAME) /* stored as wfkey, which a reader bounds so */
         return refuse(e, DJS_ETOOBIG, "jobs[%u].key is longer than %d bytes", i, DJS_JOB_MAX_NAME);
+    int lrc = validate_limits(e, s, i);
+    if (lrc != 0)
+        return lrc;
     for (uint32_t k = 0; k < r->ndep_ids; k++) {
         const djs_job_t *d = djs_state_job(e->st, &r->dep_ids[k]);
         char text[DJS_ID_TEXT_LEN + 1];
@@ -369,6 +385,8 @@ int djs_engine_submit(djs_engine_t *e, const char *owner, const djs_job_request_
         sp.ndeps = nd;
         sp.workflow = wf;
         sp.wf_key = r->key;
+        if (sp.ckey.len > 0 && sp.climit == 0)
+            sp.climit = 1; /* a key alone: one job at a time */
         djs_buf_reset(&e->body);
         djs_body_job_spec(&e->body, &sp, r->caps, r->ncaps);
         rc = emit(e, DJS_EV_JOB_SUBMITTED, &ids[i], owner, seq);

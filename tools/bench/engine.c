@@ -8,6 +8,10 @@
  * keeping every job in memory, to measure apply speed and memory per job.
  * Phase 3: time travel: one job as of a random seq (fold of its events), and
  * the whole system as of a random seq (nearest snapshot + replay).
+ * Phase 4 (--queued Q): Q jobs queued at once, placed and completed in
+ * rounds, first without concurrency keys, then under --keys K keys of
+ * --limit L each (in fresh logs of their own), three times each, interleaved:
+ * the best placement cost per job of both (CPU time of the thread).
  */
 #include <inttypes.h>
 #include <malloc.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -146,11 +151,158 @@ static int lifecycle(const params_t *p, djs_log_t *log, djs_engine_t *e, eb_t *e
     return djs_log_sync(log) == 0 ? 0 : fail("sync", djs_log_status(log), NULL);
 }
 
+/* ---- phase 4: queued jobs, with and without concurrency keys ---------------------------------- */
+
+typedef struct queued {
+    uint64_t jobs, keys, limit;
+} queued_t;
+
+static int queued_submit(djs_engine_t *e, const queued_t *q, uint64_t keys)
+{
+    char name[64], key[32];
+    uint64_t seq;
+    for (uint64_t i = 0; i < q->jobs; i++) {
+        djs_job_request_t r;
+        djs_id_t id;
+        int existed, rc;
+        memset(&r, 0, sizeof(r));
+        snprintf(name, sizeof(name), "queued-%" PRIu64, i);
+        r.spec.name = (djs_str_t){name, strlen(name)};
+        r.spec.priority = (uint8_t)(i % 3);
+        if (keys > 0) {
+            snprintf(key, sizeof(key), "key-%" PRIu64, i % keys);
+            r.spec.ckey = (djs_str_t){key, strlen(key)};
+            r.spec.climit = (uint32_t)q->limit;
+        }
+        if ((rc = djs_engine_submit(e, "bench", &r, 1, &id, &seq, &existed)) != 0)
+            return fail("submit", rc, e);
+    }
+    return 0;
+}
+
+/* CPU time of this thread: a shared machine's other processes do not count. */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Place and complete everything queued; *sched_ns: CPU time in placement. */
+static int queued_drain(djs_log_t *log, djs_engine_t *e, eb_t *eb, uint64_t jobs, uint64_t *sched_ns)
+{
+    uint64_t seq, done = 0;
+    int rc;
+    while (done < jobs) {
+        uint64_t t0 = cpu_ns();
+        eb->n = 0;
+        djs_engine_run(e);
+        *sched_ns += cpu_ns() - t0;
+        if (eb->n == 0)
+            return fail("nothing placed", DJS_ECONFLICT, NULL);
+        for (uint32_t i = 0; i < eb->n; i++) {
+            uint32_t attempt = djs_state_job(djs_engine_state(e), &eb->p[i].job)->attempt;
+            if ((rc = djs_engine_start(e, &eb->p[i].worker, &eb->p[i].job, attempt, &seq)) != 0 ||
+                (rc = djs_engine_complete(e, &eb->p[i].worker, &eb->p[i].job, attempt, NULL, 0, &seq)) != 0)
+                return fail("start/complete", rc, e);
+        }
+        done += eb->n;
+        djs_log_flush(log);
+        if (djs_log_last_seq(log) - djs_log_durable_seq(log) > 400000 && (rc = djs_log_sync(log)) != 0)
+            return fail("sync", rc, NULL);
+    }
+    return djs_log_sync(log) == 0 ? 0 : fail("sync", djs_log_status(log), NULL);
+}
+
+/* One run of phase 4 in a fresh log: placement ns per job, and jobs/s overall. */
+static int queued_run(const params_t *p, const queued_t *q, uint64_t keys, double *ns_per_job, double *jobs_per_s)
+{
+    char base[4096], path[4200];
+    snprintf(base, sizeof(base), "%s/djs-bench-queued-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp");
+    if (mkdtemp(base) == NULL) {
+        perror(base);
+        return 1;
+    }
+    djs_log_t *log;
+    djs_log_options_t lo;
+    djs_log_options_init(&lo);
+    lo.map_size = (size_t)q->jobs * 2048 + (256u << 20);
+    int rc = djs_log_open(&log, base, &lo);
+    if (rc != 0)
+        return fail("open log", rc, NULL);
+    eb_t eb = {0};
+    djs_engine_config_t ec;
+    djs_engine_config_init(&ec);
+    ec.snapshot_every = 0;
+    ec.on_assign = on_assign;
+    ec.assign_arg = &eb;
+    ec.seed = 1;
+    djs_engine_t *e;
+    if ((rc = djs_engine_open(&e, log, NULL, &ec, NULL, NULL)) != 0)
+        return fail("open engine", rc, NULL);
+    uint64_t seq, sched_ns = 0, t0 = djs_monotonic_ns();
+    for (uint64_t w = 0; w < p->workers && rc == 0; w++) {
+        djs_worker_info_t wi = {0};
+        snprintf(path, sizeof(path), "queued-worker-%05" PRIu64, w);
+        wi.name = (djs_str_t){path, strlen(path)};
+        wi.host = (djs_str_t){"localhost", 9};
+        wi.slots = (uint32_t)p->slots;
+        djs_id_t wid;
+        if ((rc = djs_engine_register(e, "bench", &wi, NULL, 0, &wid, &seq)) != 0)
+            return fail("register", rc, e);
+    }
+    if (queued_submit(e, q, keys) != 0 || queued_drain(log, e, &eb, q->jobs, &sched_ns) != 0)
+        return 1;
+    *jobs_per_s = q->jobs / ((djs_monotonic_ns() - t0) / 1e9);
+    *ns_per_job = (double)sched_ns / q->jobs;
+    djs_engine_close(e);
+    djs_log_close(log);
+    djs_free(eb.p);
+    snprintf(path, sizeof(path), "%s/data.mdb", base);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/lock.mdb", base);
+    unlink(path);
+    rmdir(base);
+    return 0;
+}
+
+/* Three runs of each, interleaved (the machine may be shared): the best of each. */
+static int queued_phase(const params_t *p, const queued_t *q)
+{
+    double plain_ns = 0, plain_rate = 0, keyed_ns = 0, keyed_rate = 0;
+    for (int i = 0; i < 3; i++) {
+        double ns, rate, kns, krate;
+        if (queued_run(p, q, 0, &ns, &rate) != 0 || queued_run(p, q, q->keys, &kns, &krate) != 0)
+            return 1;
+        if (i == 0 || ns < plain_ns)
+            plain_ns = ns, plain_rate = rate;
+        if (i == 0 || kns < keyed_ns)
+            keyed_ns = kns, keyed_rate = krate;
+    }
+    printf("queued:    %" PRIu64 " jobs queued at once (best of 3): placement %.0f CPU ns/job without keys (%.0f jobs/s overall), "
+           "%.0f ns/job under %" PRIu64 " keys of limit %" PRIu64 " (%.0f jobs/s): %.2fx\n",
+           q->jobs, plain_ns, plain_rate, keyed_ns, q->keys, q->limit, keyed_rate, keyed_ns / plain_ns);
+    printf("{\"bench\":\"engine-queued\",\"jobs\":%" PRIu64 ",\"keys\":%" PRIu64 ",\"limit\":%" PRIu64
+           ",\"place_ns_per_job\":%.0f,\"keys_place_ns_per_job\":%.0f,\"keys_ratio\":%.3f,\"jobs_per_s\":%.0f,"
+           "\"keys_jobs_per_s\":%.0f}\n",
+           q->jobs, q->keys, q->limit, plain_ns, keyed_ns, keyed_ns / plain_ns, plain_rate, keyed_rate);
+    fflush(stdout);
+    return 0;
+}
+
 int bench_engine(int argc, char **argv)
 {
-    const char *usage = "djs bench engine [--jobs N] [--workers W] [--slots S] [--snapshot-every E] [--dir DIR] [--keep]";
+    const char *usage = "djs bench engine [--jobs N] [--workers W] [--slots S] [--snapshot-every E] [--dir DIR] [--keep]\n"
+                        "                 [--queued Q [--keys K] [--limit L]]";
     params_t p = {1000000, 1000, 4, 100000};
+    queued_t q = {0, 100, 10};
     const char *v, *dir = cli_opt(argc, argv, "--dir");
+    if (((v = cli_opt(argc, argv, "--queued")) && cli_u64(v, &q.jobs)) ||
+        ((v = cli_opt(argc, argv, "--keys")) && cli_u64(v, &q.keys)) ||
+        ((v = cli_opt(argc, argv, "--limit")) && cli_u64(v, &q.limit)) || q.limit == 0 || q.limit > DJS_JOB_MAX_CONCURRENCY_LIMIT) {
+        fprintf(stderr, "djs bench engine: bad number (1 <= limit <= %d)\nusage: %s\n", DJS_JOB_MAX_CONCURRENCY_LIMIT, usage);
+        return 2;
+    }
     if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &p.jobs)) ||
         ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &p.workers)) ||
         ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &p.slots)) ||
@@ -260,6 +412,8 @@ int bench_engine(int argc, char **argv)
     qsort(state_at, 21, sizeof(uint64_t), cmp_u64);
     printf("as of:     one job p50 %.1f us (p99 %.1f us); whole system p50 %.1f ms (max %.1f ms)\n", as_of[500] / 1e3,
            as_of[990] / 1e3, state_at[10] / 1e6, state_at[20] / 1e6);
+    if (q.jobs > 0 && queued_phase(&p, &q) != 0) /* before the run's JSON line, which stays the last */
+        return 1;
     printf("{\"bench\":\"engine\",\"jobs\":%" PRIu64 ",\"workers\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"jobs_per_s\":%.0f,\"apply_events_per_s\":%.0f,\"replay_s\":%.3f,\"apply_keep_all_events_per_s\":%.0f,"
            "\"rss_bytes_per_job\":%.0f,"
