@@ -39,21 +39,21 @@
 #define DEREGISTER_GRACE_MS 30000 /* past the drain deadline, give up deregistering */
 
 enum { J_STARTING, J_RUNNING, J_FLUSHING, J_REPORTING };
-enum { ANS_OK = AGENT_ANS_OK, ANS_RETRY = AGENT_ANS_RETRY, ANS_FINAL = AGENT_ANS_FINAL };
+enum { ANS_OK = DJS_AGENT_ANS_OK, ANS_RETRY = DJS_AGENT_ANS_RETRY, ANS_FINAL = DJS_AGENT_ANS_FINAL };
 enum { DRAIN_NONE, DRAIN_PUT, DRAIN_WAIT, DRAIN_DELETE, DRAIN_DONE };
 
 typedef struct agent agent_t;
 
-struct agent_job {
+struct djs_agent_job {
     agent_t *a;
-    agent_job_t *prev, *next;
+    djs_agent_job_t *prev, *next;
     char id[40];
     uint32_t attempt;
     char *name;
     json_t *payload;
     uint32_t timeout_s;
     int state;
-    const agent_kind_t *kind;
+    const djs_agent_kind_t *kind;
     void *kd;
     int kind_live; /* started and not yet exited */
     uint64_t started_ms, deadline_ms, term_ms;
@@ -64,15 +64,15 @@ struct agent_job {
     uint32_t batch_i;
     uint64_t rep_due;
     /* output waiting, and its shipping */
-    agent_outbuf_t out;
+    djs_agent_outbuf_t out;
     uint64_t out_due, out_last;
     uint32_t out_backoff;
-    agent_http_req_t *out_req;
+    djs_agent_http_req_t *out_req;
     /* stdout lines: progress (last value wins) and the result */
-    agent_lines_t lines;
+    djs_agent_lines_t lines;
     int prog_dead;
     uint64_t prog_last;
-    agent_http_req_t *prog_req;
+    djs_agent_http_req_t *prog_req;
     /* outcome */
     int ok;
     char *error;
@@ -81,20 +81,20 @@ struct agent_job {
 
 struct agent {
     uv_loop_t loop;
-    agent_config_t cfg;
-    agent_http_t *http;
+    djs_agent_config_t cfg;
+    djs_agent_http_t *http;
     json_t *caps;
     char host[256];
     char id[40];
     int registered, ever_registered;
-    agent_http_req_t *reg_req, *poll_req, *hb_req, *drain_req;
+    djs_agent_http_req_t *reg_req, *poll_req, *hb_req, *drain_req;
     uint64_t reg_due, poll_due, hb_due, hb_sent;
     uint32_t reg_backoff, poll_backoff, drain_backoff, resp_ms;
     int hb_no_running;
     uint64_t cpu_busy, cpu_total;
     uv_timer_t tick, kick;
     uv_signal_t sig_term, sig_int;
-    agent_job_t *jobs;
+    djs_agent_job_t *jobs;
     uint32_t njobs;
     struct report_batch *batches;    /* in flight */
     struct report_batch *poll_batch; /* the one the poll in flight carries, or NULL */
@@ -128,12 +128,12 @@ static uint64_t now_ms(agent_t *a)
 /* Next delay of a backoff (retry.h). */
 static uint32_t backoff_next(uint32_t *state)
 {
-    return agent_backoff_next(state, (uint32_t)rand());
+    return djs_agent_backoff_next(state, (uint32_t)rand());
 }
 
 static int answer_class(long status)
 {
-    return agent_answer_class(status);
+    return djs_agent_answer_class(status);
 }
 
 /* "409 stale-attempt: detail" from a problem answer, or the transport error. */
@@ -153,18 +153,18 @@ static void describe(char *out, size_t n, long status, const char *body, size_t 
 
 static void agent_kick(agent_t *a);
 
-static agent_http_req_t *send_json(agent_t *a, const char *method, const char *url, json_t *body, long timeout_ms, agent_http_cb cb,
-                                   void *arg)
+static djs_agent_http_req_t *send_json(agent_t *a, const char *method, const char *url, json_t *body, long timeout_ms,
+                                       djs_agent_http_cb cb, void *arg)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    agent_http_call_t c = {.method = method,
-                           .url = url,
-                           .content_type = text ? "application/json" : NULL,
-                           .body = text,
-                           .len = text ? strlen(text) : 0,
-                           .auth = 1,
-                           .timeout_ms = timeout_ms};
-    agent_http_req_t *r = agent_http_send(a->http, &c, cb, arg);
+    djs_agent_http_call_t c = {.method = method,
+                               .url = url,
+                               .content_type = text ? "application/json" : NULL,
+                               .body = text,
+                               .len = text ? strlen(text) : 0,
+                               .auth = 1,
+                               .timeout_ms = timeout_ms};
+    djs_agent_http_req_t *r = djs_agent_http_send(a->http, &c, cb, arg);
     free(text);
     json_decref(body);
     if (r == NULL)
@@ -227,9 +227,9 @@ static double mem_sample(void)
 
 /* ---- jobs: lookup, creation, removal --------------------------------------------------------- */
 
-static agent_job_t *find_job(agent_t *a, const char *id, uint32_t attempt)
+static djs_agent_job_t *find_job(agent_t *a, const char *id, uint32_t attempt)
 {
-    for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+    for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
         if (strcmp(j->id, id) == 0 && (attempt == 0 || j->attempt == attempt))
             return j;
     return NULL;
@@ -239,18 +239,18 @@ static agent_job_t *find_job(agent_t *a, const char *id, uint32_t attempt)
 typedef struct report_batch {
     struct report_batch *prev, *next;
     agent_t *a;
-    agent_http_req_t *req; /* NULL when the poll carries it */
+    djs_agent_http_req_t *req; /* NULL when the poll carries it */
     uint32_t n;
-    agent_job_t *jobs[];
+    djs_agent_job_t *jobs[];
 } report_batch_t;
 
-static void job_free(agent_job_t *j)
+static void job_free(djs_agent_job_t *j)
 {
     agent_t *a = j->a;
     if (j->batch != NULL)
         j->batch->jobs[j->batch_i] = NULL;
-    agent_http_cancel(j->out_req);
-    agent_http_cancel(j->prog_req);
+    djs_agent_http_cancel(j->out_req);
+    djs_agent_http_cancel(j->prog_req);
     if (j->prev != NULL)
         j->prev->next = j->next;
     else
@@ -258,8 +258,8 @@ static void job_free(agent_job_t *j)
     if (j->next != NULL)
         j->next->prev = j->prev;
     a->njobs--;
-    agent_outbuf_dispose(&j->out);
-    agent_lines_dispose(&j->lines);
+    djs_agent_outbuf_dispose(&j->out);
+    djs_agent_lines_dispose(&j->lines);
     json_decref(j->payload);
     json_decref(j->result);
     djs_free(j->name);
@@ -269,9 +269,9 @@ static void job_free(agent_job_t *j)
     agent_kick(a);
 }
 
-static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const char *name, uint32_t timeout_s, json_t *payload)
+static djs_agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const char *name, uint32_t timeout_s, json_t *payload)
 {
-    agent_job_t *j = djs_calloc(1, sizeof(*j));
+    djs_agent_job_t *j = djs_calloc(1, sizeof(*j));
     j->a = a;
     snprintf(j->id, sizeof(j->id), "%s", id);
     j->attempt = attempt;
@@ -279,8 +279,8 @@ static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const 
     j->timeout_s = timeout_s;
     j->payload = payload ? json_incref(payload) : json_object();
     j->state = J_STARTING;
-    agent_outbuf_init(&j->out);
-    agent_lines_init(&j->lines);
+    djs_agent_outbuf_init(&j->out);
+    djs_agent_lines_init(&j->lines);
     j->next = a->jobs;
     if (a->jobs != NULL)
         a->jobs->prev = j;
@@ -291,64 +291,64 @@ static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const 
 
 /* ---- accessors for kinds --------------------------------------------------------------------- */
 
-const json_t *agent_job_payload(const agent_job_t *j)
+const json_t *djs_agent_job_payload(const djs_agent_job_t *j)
 {
     return j->payload;
 }
-uint32_t agent_job_timeout_s(const agent_job_t *j)
+uint32_t djs_agent_job_timeout_s(const djs_agent_job_t *j)
 {
     return j->timeout_s;
 }
-const char *agent_job_id(const agent_job_t *j)
+const char *djs_agent_job_id(const djs_agent_job_t *j)
 {
     return j->id;
 }
-uint32_t agent_job_attempt(const agent_job_t *j)
+uint32_t djs_agent_job_attempt(const djs_agent_job_t *j)
 {
     return j->attempt;
 }
-const char *agent_job_workdir(const agent_job_t *j)
+const char *djs_agent_job_workdir(const djs_agent_job_t *j)
 {
     return j->a->cfg.workdir;
 }
-uv_loop_t *agent_job_loop(const agent_job_t *j)
+uv_loop_t *djs_agent_job_loop(const djs_agent_job_t *j)
 {
     return &j->a->loop;
 }
-agent_http_t *agent_job_http(const agent_job_t *j)
+djs_agent_http_t *djs_agent_job_http(const djs_agent_job_t *j)
 {
     return j->a->http;
 }
-void *agent_job_data(const agent_job_t *j)
+void *djs_agent_job_data(const djs_agent_job_t *j)
 {
     return j->kd;
 }
-void agent_job_set_data(agent_job_t *j, void *data)
+void djs_agent_job_set_data(djs_agent_job_t *j, void *data)
 {
     j->kd = data;
 }
 
 /* ---- output, progress and the result line ------------------------------------------------- */
 
-void agent_job_output(agent_job_t *j, int is_stdout, const char *data, size_t len)
+void djs_agent_job_output(djs_agent_job_t *j, int is_stdout, const char *data, size_t len)
 {
     if (is_stdout)
-        agent_lines_feed(&j->lines, data, len);
-    agent_outbuf_append(&j->out, data, len);
-    if (j->out.buf.len >= AGENT_OUT_CHUNK || j->lines.pending)
+        djs_agent_lines_feed(&j->lines, data, len);
+    djs_agent_outbuf_append(&j->out, data, len);
+    if (j->out.buf.len >= DJS_AGENT_OUT_CHUNK || j->lines.pending)
         agent_kick(j->a);
 }
 
 static void on_output(void *arg, long status, const char *body, size_t len, const char *error)
 {
-    agent_job_t *j = arg;
+    djs_agent_job_t *j = arg;
     char why[512];
     j->out_req = NULL;
     int cls = answer_class(status);
     json_t *ans = status ? json_loadb(body, len, 0, NULL) : NULL;
     json_t *rcv = json_object_get(ans, "received");
     if ((cls == ANS_OK || status == 409) && json_is_integer(rcv) && json_integer_value(rcv) >= 0 &&
-        agent_outbuf_ack(&j->out, (uint64_t)json_integer_value(rcv)) == 0) {
+        djs_agent_outbuf_ack(&j->out, (uint64_t)json_integer_value(rcv)) == 0) {
         j->out_backoff = 0;
     } else if (cls == ANS_RETRY) {
         uint32_t d = backoff_next(&j->out_backoff);
@@ -358,40 +358,40 @@ static void on_output(void *arg, long status, const char *body, size_t len, cons
     } else {
         describe(why, sizeof(why), status, body, len, error);
         say("job %s attempt %u: output refused (%s); the rest of its output is dropped", j->id, j->attempt, why);
-        agent_outbuf_kill(&j->out);
+        djs_agent_outbuf_kill(&j->out);
     }
     json_decref(ans);
     agent_kick(j->a);
 }
 
-static void out_pump(agent_job_t *j)
+static void out_pump(djs_agent_job_t *j)
 {
     agent_t *a = j->a;
     uint64_t now = now_ms(a);
     if (j->out_req != NULL || now < j->out_due || !a->registered)
         return;
-    if (!agent_outbuf_due(&j->out, j->state == J_RUNNING, now - j->out_last))
+    if (!djs_agent_outbuf_due(&j->out, j->state == J_RUNNING, now - j->out_last))
         return;
-    size_t n = agent_outbuf_chunk(&j->out);
+    size_t n = djs_agent_outbuf_chunk(&j->out);
     char url[1024];
     url_of(a, url, sizeof(url), "/api/v1/jobs/%s/output?workerId=%s&attempt=%u&offset=%" PRIu64, j->id, a->id, j->attempt,
            j->out.off);
-    agent_http_call_t c = {.method = "POST",
-                           .url = url,
-                           .content_type = "application/octet-stream",
-                           .body = j->out.buf.base,
-                           .len = n,
-                           .auth = 1,
-                           .timeout_ms = CALL_TIMEOUT_MS};
+    djs_agent_http_call_t c = {.method = "POST",
+                               .url = url,
+                               .content_type = "application/octet-stream",
+                               .body = j->out.buf.base,
+                               .len = n,
+                               .auth = 1,
+                               .timeout_ms = CALL_TIMEOUT_MS};
     j->out_last = now;
-    j->out_req = agent_http_send(a->http, &c, on_output, j);
+    j->out_req = djs_agent_http_send(a->http, &c, on_output, j);
     if (j->out_req == NULL)
         j->out_due = now + backoff_next(&j->out_backoff);
 }
 
 static void on_progress(void *arg, long status, const char *body, size_t len, const char *error)
 {
-    agent_job_t *j = arg;
+    djs_agent_job_t *j = arg;
     j->prog_req = NULL;
     int cls = answer_class(status);
     if (cls == ANS_RETRY) {
@@ -405,7 +405,7 @@ static void on_progress(void *arg, long status, const char *body, size_t len, co
     agent_kick(j->a);
 }
 
-static void prog_pump(agent_job_t *j)
+static void prog_pump(djs_agent_job_t *j)
 {
     agent_t *a = j->a;
     uint64_t now = now_ms(a);
@@ -425,7 +425,7 @@ static void prog_pump(agent_job_t *j)
 
 /* ---- the job's life ------------------------------------------------------------------------------ */
 
-static void job_fail_now(agent_job_t *j, const char *error)
+static void job_fail_now(djs_agent_job_t *j, const char *error)
 {
     j->ok = 0;
     djs_free(j->error);
@@ -435,7 +435,7 @@ static void job_fail_now(agent_job_t *j, const char *error)
     agent_kick(j->a);
 }
 
-static const agent_kind_t *pick_kind(agent_job_t *j, char *err, size_t n)
+static const djs_agent_kind_t *pick_kind(djs_agent_job_t *j, char *err, size_t n)
 {
     if (!json_is_object(j->payload)) {
         snprintf(err, n, "malformed payload: not a JSON object");
@@ -444,7 +444,7 @@ static const agent_kind_t *pick_kind(agent_job_t *j, char *err, size_t n)
     json_t *k = json_object_get(j->payload, "kind");
     if (k == NULL) {
         if (json_object_get(j->payload, "command") != NULL)
-            return agent_kind_find("exec");
+            return djs_agent_kind_find("exec");
         snprintf(err, n, "payload names no job kind (no \"kind\" and no \"command\")");
         return NULL;
     }
@@ -452,13 +452,13 @@ static const agent_kind_t *pick_kind(agent_job_t *j, char *err, size_t n)
         snprintf(err, n, "malformed job kind: payload.kind must be a string");
         return NULL;
     }
-    const agent_kind_t *kind = agent_kind_find(json_string_value(k));
+    const djs_agent_kind_t *kind = djs_agent_kind_find(json_string_value(k));
     if (kind == NULL)
         snprintf(err, n, "unknown job kind '%.64s'", json_string_value(k));
     return kind;
 }
 
-static void job_launch(agent_job_t *j)
+static void job_launch(djs_agent_job_t *j)
 {
     agent_t *a = j->a;
     char err[512];
@@ -485,20 +485,20 @@ static void job_launch(agent_job_t *j)
     say("job %s attempt %u (%s) started: %s", j->id, j->attempt, j->name, j->kind->name);
 }
 
-static json_t *result_of(agent_job_t *j, uint64_t dur)
+static json_t *result_of(djs_agent_job_t *j, uint64_t dur)
 {
     const djs_buf_t *last = &j->lines.last;
     json_t *r = last->len ? json_loadb((const char *)last->base, last->len, JSON_DECODE_ANY, NULL) : NULL;
     return r ? r : json_pack("{s:i, s:I}", "exitCode", 0, "durationMs", (json_int_t)dur);
 }
 
-void agent_job_exit(agent_job_t *j, int ok, const char *error)
+void djs_agent_job_exit(djs_agent_job_t *j, int ok, const char *error)
 {
     uint64_t dur = now_ms(j->a) - j->started_ms;
     j->kind_live = 0;
     j->kd = NULL;
-    agent_lines_end(&j->lines); /* a last line without its newline */
-    agent_outbuf_end(&j->out);
+    djs_agent_lines_end(&j->lines); /* a last line without its newline */
+    djs_agent_outbuf_end(&j->out);
     j->ok = ok && j->stop_reason == NULL;
     djs_free(j->error);
     j->error = j->ok ? NULL : dupstr(j->stop_reason ? j->stop_reason : error ? error : "failed");
@@ -513,7 +513,7 @@ void agent_job_exit(agent_job_t *j, int ok, const char *error)
 }
 
 /* Stop a running job: SIGTERM now and SIGKILL after the grace, or SIGKILL at once. */
-static void job_stop(agent_job_t *j, const char *reason, int now)
+static void job_stop(djs_agent_job_t *j, const char *reason, int now)
 {
     if (!j->kind_live)
         return;
@@ -524,7 +524,7 @@ static void job_stop(agent_job_t *j, const char *reason, int now)
     if (now) {
         if (!j->killed) {
             j->killed = 1;
-            j->kind->kill(j, SIGKILL); /* may end the job (agent_job_exit) */
+            j->kind->kill(j, SIGKILL); /* may end the job (djs_agent_job_exit) */
         }
         return;
     }
@@ -534,14 +534,14 @@ static void job_stop(agent_job_t *j, const char *reason, int now)
     j->kind->kill(j, SIGTERM);
 }
 
-static const char *report_what(const agent_job_t *j)
+static const char *report_what(const djs_agent_job_t *j)
 {
     return j->state == J_STARTING ? "start" : j->ok ? "complete" : "fail";
 }
 
 /* The server's final answer to one report (cls ANS_OK or ANS_FINAL; why
  * describes a refusal). May free the job. */
-static void report_done(agent_job_t *j, int cls, const char *why)
+static void report_done(djs_agent_job_t *j, int cls, const char *why)
 {
     if (cls == ANS_FINAL) {
         say("job %s attempt %u: %s refused (%s); dropped", j->id, j->attempt, report_what(j), why);
@@ -573,7 +573,7 @@ static void batch_abandon(agent_t *a, report_batch_t *b, uint64_t delay_ms)
     if (b == NULL)
         return;
     batch_unlink(a, b);
-    agent_http_cancel(b->req);
+    djs_agent_http_cancel(b->req);
     for (uint32_t i = 0; i < b->n; i++)
         if (b->jobs[i] != NULL) {
             b->jobs[i]->batch = NULL;
@@ -593,12 +593,12 @@ static void batch_answered(agent_t *a, report_batch_t *b, long status, const cha
     batch_unlink(a, b);
     describe(why, sizeof(why), status, body, len, error);
     for (uint32_t i = 0; i < b->n; i++) {
-        agent_job_t *j = b->jobs[i];
+        djs_agent_job_t *j = b->jobs[i];
         if (j == NULL)
             continue;
         j->batch = NULL;
         long st;
-        int c = agent_batch_result(status, ans, i, &st, why, sizeof(why));
+        int c = djs_agent_batch_result(status, ans, i, &st, why, sizeof(why));
         if (c == ANS_RETRY) {
             again++;
             j->rep_due = UINT64_MAX; /* set below, once the delay is drawn */
@@ -609,7 +609,7 @@ static void batch_answered(agent_t *a, report_batch_t *b, long status, const cha
     if (again > 0) {
         uint32_t d = backoff_next(&a->rep_backoff);
         say("%u report(s) not recorded (%s); retrying in %.1f s", again, why, d / 1000.0);
-        for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+        for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
             if (j->rep_due == UINT64_MAX)
                 j->rep_due = now_ms(a) + d;
     } else {
@@ -628,32 +628,32 @@ static void on_reports(void *arg, long status, const char *body, size_t len, con
 }
 
 /* One report as an item of {"reports":[...]}. */
-static json_t *report_item(agent_job_t *j)
+static json_t *report_item(djs_agent_job_t *j)
 {
-    return agent_report_item(j->id, j->attempt, report_what(j), j->result, j->error);
+    return djs_agent_report_item(j->id, j->attempt, report_what(j), j->result, j->error);
 }
 
-/* The reports due now (at most AGENT_BATCH_MAX and AGENT_BATCH_MAX_BYTES) as a batch
+/* The reports due now (at most DJS_AGENT_BATCH_MAX and DJS_AGENT_BATCH_MAX_BYTES) as a batch
  * and its body {"reports":[...]} (free()); NULL when none is due.
  * *outcomes counts the completions and failures in it. */
 static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
 {
     uint32_t n = 0;
     uint64_t now = now_ms(a);
-    for (agent_job_t *j = a->jobs; j != NULL && n < AGENT_BATCH_MAX; j = j->next)
+    for (djs_agent_job_t *j = a->jobs; j != NULL && n < DJS_AGENT_BATCH_MAX; j = j->next)
         n += (j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due;
     if (n == 0)
         return NULL;
-    report_batch_t *b = djs_calloc(1, sizeof(*b) + n * sizeof(agent_job_t *));
+    report_batch_t *b = djs_calloc(1, sizeof(*b) + n * sizeof(djs_agent_job_t *));
     b->a = a;
-    agent_batch_t text;
-    agent_batch_init(&text);
+    djs_agent_batch_t text;
+    djs_agent_batch_init(&text);
     *outcomes = 0;
-    for (agent_job_t *j = a->jobs; j != NULL && b->n < n; j = j->next) {
+    for (djs_agent_job_t *j = a->jobs; j != NULL && b->n < n; j = j->next) {
         if (!((j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due))
             continue;
         json_t *item = report_item(j);
-        int full = agent_batch_add(&text, item) != 0;
+        int full = djs_agent_batch_add(&text, item) != 0;
         json_decref(item);
         if (full)
             break; /* the rest goes in the next request */
@@ -662,7 +662,7 @@ static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
         j->batch_i = b->n;
         b->jobs[b->n++] = j;
     }
-    *body = agent_batch_finish(&text);
+    *body = djs_agent_batch_finish(&text);
     b->next = a->batches;
     if (a->batches != NULL)
         a->batches->prev = b;
@@ -692,21 +692,21 @@ static void reports_pump(agent_t *a)
             batch_abandon(a, b, backoff_next(&a->rep_backoff));
     } else {
         url_of(a, url, sizeof(url), "/api/v1/workers/%s/reports", a->id);
-        agent_http_call_t c = {.method = "POST",
-                               .url = url,
-                               .content_type = "application/json",
-                               .body = body,
-                               .len = strlen(body),
-                               .auth = 1,
-                               .timeout_ms = CALL_TIMEOUT_MS};
-        b->req = agent_http_send(a->http, &c, on_reports, b);
+        djs_agent_http_call_t c = {.method = "POST",
+                                   .url = url,
+                                   .content_type = "application/json",
+                                   .body = body,
+                                   .len = strlen(body),
+                                   .auth = 1,
+                                   .timeout_ms = CALL_TIMEOUT_MS};
+        b->req = djs_agent_http_send(a->http, &c, on_reports, b);
         if (b->req == NULL)
             batch_abandon(a, b, backoff_next(&a->rep_backoff));
     }
     djs_free(body);
 }
 
-static void job_timers(agent_job_t *j)
+static void job_timers(djs_agent_job_t *j)
 {
     agent_t *a = j->a;
     uint64_t now = now_ms(a);
@@ -725,7 +725,7 @@ static void job_timers(agent_job_t *j)
 }
 
 /* Everything this job is due to do now. May free the job. */
-static void job_pump(agent_job_t *j)
+static void job_pump(djs_agent_job_t *j)
 {
     agent_t *a = j->a;
     if (a->hard || !a->registered) {
@@ -753,7 +753,7 @@ static void lost(agent_t *a, const char *why)
     a->reg_due = 0;
     a->reg_backoff = 0;
     batch_abandon(a, a->poll_batch, 0);
-    agent_http_cancel(a->poll_req);
+    djs_agent_http_cancel(a->poll_req);
     a->poll_req = NULL;
 }
 
@@ -807,10 +807,10 @@ static void heartbeat_stop_list(agent_t *a, json_t *ans)
     {
         const char *id = json_is_string(x) ? json_string_value(x) : json_string_value(json_object_get(x, "jobId"));
         uint32_t newest = 0, count = 0;
-        for (agent_job_t *j = a->jobs; id != NULL && j != NULL; j = j->next)
+        for (djs_agent_job_t *j = a->jobs; id != NULL && j != NULL; j = j->next)
             if (strcmp(j->id, id) == 0 && j->kind_live)
                 newest = j->attempt > newest ? j->attempt : newest, count++;
-        for (agent_job_t *j = a->jobs; count > 0 && j != NULL; j = j->next)
+        for (djs_agent_job_t *j = a->jobs; count > 0 && j != NULL; j = j->next)
             if (strcmp(j->id, id) == 0 && j->kind_live && (count == 1 || j->attempt != newest))
                 job_stop(j, "stopped by the server (cancelled, timed out or reassigned)", 0);
     }
@@ -849,7 +849,7 @@ static void heartbeat_send(agent_t *a)
         json_object_set_new(b, "responseMs", json_integer(a->resp_ms < 3600000 ? a->resp_ms : 3600000));
     if (!a->hb_no_running) {
         json_t *run = json_array();
-        for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+        for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
             json_array_append_new(run, json_pack("{s:s, s:i}", "jobId", j->id, "attempt", (int)j->attempt));
         json_object_set_new(b, "running", run);
     }
@@ -906,14 +906,14 @@ static void poll_send_body(agent_t *a, uint32_t wait_s, uint32_t max, const char
 {
     char url[1024];
     url_of(a, url, sizeof(url), "/api/v1/workers/%s/poll?wait=%u&max=%u", a->id, wait_s, max > 64 ? 64 : max);
-    agent_http_call_t c = {.method = "POST",
-                           .url = url,
-                           .content_type = body ? "application/json" : NULL,
-                           .body = body,
-                           .len = body ? strlen(body) : 0,
-                           .auth = 1,
-                           .timeout_ms = POLL_TIMEOUT_MS};
-    a->poll_req = agent_http_send(a->http, &c, on_poll, a);
+    djs_agent_http_call_t c = {.method = "POST",
+                               .url = url,
+                               .content_type = body ? "application/json" : NULL,
+                               .body = body,
+                               .len = body ? strlen(body) : 0,
+                               .auth = 1,
+                               .timeout_ms = POLL_TIMEOUT_MS};
+    a->poll_req = djs_agent_http_send(a->http, &c, on_poll, a);
     if (a->poll_req == NULL) {
         say("cannot start a request to %s", url);
         a->poll_due = now_ms(a) + backoff_next(&a->poll_backoff);
@@ -987,22 +987,22 @@ static void agent_shutdown(agent_t *a)
     uv_close((uv_handle_t *)&a->kick, NULL);
     uv_close((uv_handle_t *)&a->sig_term, NULL);
     uv_close((uv_handle_t *)&a->sig_int, NULL);
-    agent_http_cancel(a->reg_req);
-    agent_http_cancel(a->poll_req);
-    agent_http_cancel(a->hb_req);
-    agent_http_cancel(a->drain_req);
+    djs_agent_http_cancel(a->reg_req);
+    djs_agent_http_cancel(a->poll_req);
+    djs_agent_http_cancel(a->hb_req);
+    djs_agent_http_cancel(a->drain_req);
     a->reg_req = a->poll_req = a->hb_req = a->drain_req = NULL;
     while (a->batches != NULL)
         batch_abandon(a, a->batches, 0);
     while (a->jobs != NULL)
         job_free(a->jobs);
-    agent_http_close(a->http);
+    djs_agent_http_close(a->http);
     a->http = NULL;
 }
 
 static int any_kind_live(agent_t *a)
 {
-    for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+    for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
         if (j->kind_live)
             return 1;
     return 0;
@@ -1034,7 +1034,7 @@ static void pump_all(agent_t *a)
     if (a->http == NULL)
         return;
     agent_pump(a);
-    for (agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
+    for (djs_agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
         next = j->next;
         job_pump(j);
     }
@@ -1071,13 +1071,13 @@ static void on_signal(uv_signal_t *s, int signum)
         say("%s: draining (%u jobs on hand, up to %.0f s), then deregistering", strsignal(signum), a->njobs,
             a->cfg.drain_timeout_ms / 1000.0);
         batch_abandon(a, a->poll_batch, 0);
-        agent_http_cancel(a->poll_req);
+        djs_agent_http_cancel(a->poll_req);
         a->poll_req = NULL;
     } else if (!a->hard) {
         say("%s again: killing every job and leaving now", strsignal(signum));
         a->hard = 1;
         a->exit_code = 1;
-        for (agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
+        for (djs_agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
             next = j->next;
             job_stop(j, "agent stopped", 1);
         }
@@ -1101,7 +1101,7 @@ static json_t *caps_array(const char *csv)
     return arr;
 }
 
-int agent_run(const agent_config_t *c)
+int djs_agent_run(const djs_agent_config_t *c)
 {
     agent_t *a = djs_calloc(1, sizeof(*a));
     a->cfg = *c;
@@ -1110,8 +1110,8 @@ int agent_run(const agent_config_t *c)
         snprintf(a->host, sizeof(a->host), "unknown");
     srand((unsigned)(getpid() ^ (unsigned)uv_hrtime()));
     uv_loop_init(&a->loop);
-    agent_http_opts_t ho = {.token = c->token, .cacert = c->cacert, .insecure = c->insecure};
-    if (agent_http_open(&a->http, &a->loop, &ho) != 0) {
+    djs_agent_http_opts_t ho = {.token = c->token, .cacert = c->cacert, .insecure = c->insecure};
+    if (djs_agent_http_open(&a->http, &a->loop, &ho) != 0) {
         say("cannot start libcurl");
         uv_loop_close(&a->loop);
         json_decref(a->caps);

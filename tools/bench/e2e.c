@@ -88,7 +88,7 @@ struct e2e;
 struct worker;
 
 typedef struct hconn {
-    uvhttp_conn_t http; /* first: on_answer and on_error get it */
+    djs_bench_http_conn_t http; /* first: on_answer and on_error get it */
     struct e2e *b;
     struct worker *w; /* NULL for producers and the stats reader */
     int open, busy;
@@ -193,7 +193,7 @@ static void job_latency(e2e_t *b, job_t *j)
 static int conn_send(hconn_t *c, const char *data, size_t len)
 {
     c->busy = 1;
-    return uvhttp_send(&c->http, data, len);
+    return djs_bench_http_send(&c->http, data, len);
 }
 
 /* A request with a small JSON body (or none) on c. */
@@ -681,7 +681,7 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
 }
 
 /* uvhttp's callbacks: an answer, or the end of the reads. */
-static int on_http_answer(uvhttp_conn_t *h, int status, const char *body, size_t len, uint64_t now)
+static int on_http_answer(djs_bench_http_conn_t *h, int status, const char *body, size_t len, uint64_t now)
 {
     hconn_t *c = container_of(h, hconn_t, http);
     if (c->b->closing)
@@ -692,7 +692,7 @@ static int on_http_answer(uvhttp_conn_t *h, int status, const char *body, size_t
 
 static void on_closed_reopen(uv_handle_t *h);
 
-static void on_http_error(uvhttp_conn_t *h, int err)
+static void on_http_error(djs_bench_http_conn_t *h, int err)
 {
     hconn_t *c = container_of(h, hconn_t, http);
     if (c->busy || h->rlen > 0) {
@@ -705,7 +705,7 @@ static void on_http_error(uvhttp_conn_t *h, int err)
 
 static void on_reopened(uv_connect_t *req, int status)
 {
-    hconn_t *c = container_of((uvhttp_conn_t *)req->data, hconn_t, http);
+    hconn_t *c = container_of((djs_bench_http_conn_t *)req->data, hconn_t, http);
     e2e_t *b = c->b;
     if (status != 0) {
         e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
@@ -713,7 +713,7 @@ static void on_reopened(uv_connect_t *req, int status)
     }
     if (b->closing)
         return;
-    uvhttp_read_start(&c->http);
+    djs_bench_http_read_start(&c->http);
     c->busy = 0;
     b->reconnects++;
     if (c->w != NULL)
@@ -722,12 +722,12 @@ static void on_reopened(uv_connect_t *req, int status)
 
 static void on_closed_reopen(uv_handle_t *h)
 {
-    hconn_t *c = container_of((uvhttp_conn_t *)h->data, hconn_t, http);
+    hconn_t *c = container_of((djs_bench_http_conn_t *)h->data, hconn_t, http);
     e2e_t *b = c->b;
     if (b->closing)
         return;
-    uvhttp_reset(&c->http);
-    int rc = uvhttp_connect(&c->http, &b->loop, &b->addr, on_reopened);
+    djs_bench_http_reset(&c->http);
+    int rc = djs_bench_http_connect(&c->http, &b->loop, &b->addr, on_reopened);
     if (rc != 0)
         e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
 }
@@ -736,7 +736,7 @@ static void connect_next(e2e_t *b);
 
 static void on_connected(uv_connect_t *req, int status)
 {
-    hconn_t *c = container_of((uvhttp_conn_t *)req->data, hconn_t, http);
+    hconn_t *c = container_of((djs_bench_http_conn_t *)req->data, hconn_t, http);
     e2e_t *b = c->b;
     if (status != 0) {
         e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
@@ -744,7 +744,7 @@ static void on_connected(uv_connect_t *req, int status)
     }
     if (b->closing)
         return;
-    uvhttp_read_start(&c->http);
+    djs_bench_http_read_start(&c->http);
     if (++b->connected < b->nall) {
         connect_next(b);
         return;
@@ -762,7 +762,7 @@ static void connect_next(e2e_t *b)
     while (b->next_connect < b->nall && b->next_connect - b->connected < CONNECTING_MAX && !b->closing) {
         hconn_t *c = b->all[b->next_connect++];
         c->open = 1;
-        int rc = uvhttp_connect(&c->http, &b->loop, &b->addr, on_connected);
+        int rc = djs_bench_http_connect(&c->http, &b->loop, &b->addr, on_connected);
         if (rc != 0)
             e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
     }
@@ -829,9 +829,9 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     b->jobs = djs_calloc(cap, sizeof(job_t));
     b->lat_ack = djs_malloc(n * sizeof(uint32_t));
     b->lat_sent = djs_malloc(n * sizeof(uint32_t));
-    b->sub_req = bench_submit_request(b->auth, batch, batch > 1, &b->sub_len);
+    b->sub_req = djs_bench_submit_request(b->auth, batch, batch > 1, &b->sub_len);
     b->sub_last_n = (uint32_t)(n % batch);
-    b->sub_last = bench_submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, batch > 1, &b->sub_last_len);
+    b->sub_last = djs_bench_submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, batch > 1, &b->sub_last_len);
 
     b->nall = workers * (1 + conns) + producers + 1;
     b->all = djs_calloc(b->nall, sizeof(hconn_t *));
@@ -840,7 +840,7 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->nall; i++) {
         b->all[i] = djs_calloc(1, sizeof(hconn_t));
-        uvhttp_init(&b->all[i]->http, on_http_answer, on_http_error);
+        djs_bench_http_init(&b->all[i]->http, on_http_answer, on_http_error);
         b->all[i]->b = b;
     }
     for (uint32_t i = 0; i < workers; i++) {
@@ -879,8 +879,8 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
         out->jobs_per_s = (double)n / out->seconds;
         out->submit_per_s = (double)n / ((double)(b->t_submit_end - b->t0) / 1e9);
         uint32_t *sent = b->lat_sent;
-        bench_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
-        bench_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
+        djs_bench_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
+        djs_bench_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
     }
     out->peak_running_server = b->peak_running_server;
     out->peak_slots_busy = b->peak_slots_busy;
@@ -899,7 +899,7 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     out->errors = b->errors;
 
     for (uint32_t i = 0; i < b->nall; i++) {
-        uvhttp_dispose(&b->all[i]->http);
+        djs_bench_http_dispose(&b->all[i]->http);
         djs_free(b->all[i]->carry);
         djs_free(b->all[i]);
     }
@@ -929,26 +929,26 @@ static void num_or_null(char *out, size_t n, int ok, double v, int decimals)
         snprintf(out, n, "null");
 }
 
-int bench_e2e(int argc, char **argv)
+int djs_bench_e2e(int argc, char **argv)
 {
     const char *usage = "djs bench e2e [--jobs N] [--workers K] [--producers P] [--slots S] [--conns C] [--batch B] "
                         "[--protocol batched|single] [--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
     uint64_t n = 100000, workers = 100, producers = 8, slots = 8, conns = 1, batch = DEFAULT_BATCH, hold_ms = 0;
-    const char *v, *dirbase = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &n)) ||
-        ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &workers)) ||
-        ((v = cli_opt(argc, argv, "--producers")) && cli_u64(v, &producers)) ||
-        ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &slots)) ||
-        ((v = cli_opt(argc, argv, "--conns")) && cli_u64(v, &conns)) ||
-        ((v = cli_opt(argc, argv, "--batch")) && cli_u64(v, &batch)) ||
-        ((v = cli_opt(argc, argv, "--hold-ms")) && cli_u64(v, &hold_ms)) || n == 0 || n > 100000000 || workers == 0 ||
+    const char *v, *dirbase = djs_cli_opt(argc, argv, "--dir");
+    if (((v = djs_cli_opt(argc, argv, "--jobs")) && djs_cli_u64(v, &n)) ||
+        ((v = djs_cli_opt(argc, argv, "--workers")) && djs_cli_u64(v, &workers)) ||
+        ((v = djs_cli_opt(argc, argv, "--producers")) && djs_cli_u64(v, &producers)) ||
+        ((v = djs_cli_opt(argc, argv, "--slots")) && djs_cli_u64(v, &slots)) ||
+        ((v = djs_cli_opt(argc, argv, "--conns")) && djs_cli_u64(v, &conns)) ||
+        ((v = djs_cli_opt(argc, argv, "--batch")) && djs_cli_u64(v, &batch)) ||
+        ((v = djs_cli_opt(argc, argv, "--hold-ms")) && djs_cli_u64(v, &hold_ms)) || n == 0 || n > 100000000 || workers == 0 ||
         workers > 5000 || producers == 0 || producers > 1000 || slots == 0 || slots > 10000 || conns == 0 || conns > 64 ||
         batch == 0 || batch > 1000 || hold_ms > 3600000) {
         fprintf(stderr, "djs bench e2e: bad number\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep"), no_bs = cli_flag(argc, argv, "--no-beanstalkd"), batched = 1;
-    if ((v = cli_opt(argc, argv, "--protocol")) != NULL) {
+    int keep = djs_cli_flag(argc, argv, "--keep"), no_bs = djs_cli_flag(argc, argv, "--no-beanstalkd"), batched = 1;
+    if ((v = djs_cli_opt(argc, argv, "--protocol")) != NULL) {
         if (strcmp(v, "batched") != 0 && strcmp(v, "single") != 0) {
             fprintf(stderr, "djs bench e2e: --protocol is batched or single\nusage: %s\n", usage);
             return 2;
@@ -956,18 +956,18 @@ int bench_e2e(int argc, char **argv)
         batched = strcmp(v, "batched") == 0;
     }
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     /* every simulated worker holds 1 + C sockets, the server as many */
-    if (bench_fd_limit("e2e", workers, "workers", workers * (1 + conns) + producers + 64) != 0)
+    if (djs_bench_fd_limit("e2e", workers, "workers", workers * (1 + conns) + producers + 64) != 0)
         return 1;
     const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-    bench_env_t env;
-    if (bench_prepare("e2e", tmpbase, 86400, &env) != 0)
+    djs_bench_env_t env;
+    if (djs_bench_prepare("e2e", tmpbase, 86400, &env) != 0)
         return 1;
     const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
     struct sockaddr_in addr = env.addr;
-    pid_t pid = bench_serve("e2e", exe, dir, &addr, 1);
+    pid_t pid = djs_bench_serve("e2e", exe, dir, &addr, 1);
     if (pid < 0)
         return 1;
     const char *mode = batch > 1 ? "workflows" : "one job per request";
@@ -992,16 +992,16 @@ int bench_e2e(int argc, char **argv)
     fflush(stdout);
 
     djs_result_t d;
-    double s0 = bench_proc_cpu_s(pid), c0 = bench_proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
+    double s0 = djs_bench_proc_cpu_s(pid), c0 = djs_bench_proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
     run_djs(&addr, token, n, (uint32_t)workers, (uint32_t)producers, (uint32_t)slots, (uint32_t)conns, (uint32_t)batch, hold_ms,
             batched, &d);
-    double s_cpu = bench_proc_cpu_s(pid) - s0, c_cpu = bench_proc_cpu_s(getpid()) - c0,
+    double s_cpu = djs_bench_proc_cpu_s(pid) - s0, c_cpu = djs_bench_proc_cpu_s(getpid()) - c0,
            wall = (double)djs_monotonic_ns() / 1e9 - w0;
     kill(pid, SIGTERM);
     int st = 0;
     waitpid(pid, &st, 0);
     if (!keep)
-        bench_rm_dir(dir);
+        djs_bench_rm_dir(dir);
     if (!d.ok) {
         fprintf(stderr, "djs bench e2e: the djs run failed: %s\n", d.why);
         return 1;
@@ -1026,13 +1026,13 @@ int bench_e2e(int argc, char **argv)
            wall, s_cpu, s_cpu * 1e6 / (double)n, c_cpu, c_cpu * 1e6 / (double)n, sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
 
-    e2e_bs_result_t bs = {0};
+    djs_bench_bs_result_t bs = {0};
     if (no_bs)
         snprintf(bs.why, sizeof(bs.why), "skipped (--no-beanstalkd)");
     else if (hold_ms)
         snprintf(bs.why, sizeof(bs.why), "skipped (--hold-ms: a concurrency run, not a throughput comparison)");
     else
-        e2e_beanstalk(n, (int)producers, (int)workers, tmpbase, &bs);
+        djs_bench_beanstalk(n, (int)producers, (int)workers, tmpbase, &bs);
     if (bs.ran)
         printf("beanstalkd: %8.0f jobs/s (put, reserve, delete; binlog, -f 0; %" PRIu64 " producers, %" PRIu64
                " consumers), %.0f puts/s; put acknowledged -> reserved: p50 %.2f ms, p99 %.2f ms\n",

@@ -146,22 +146,22 @@ static int lifecycle(const params_t *p, djs_log_t *log, djs_engine_t *e, eb_t *e
     return djs_log_sync(log) == 0 ? 0 : fail("sync", djs_log_status(log), NULL);
 }
 
-int bench_engine(int argc, char **argv)
+int djs_bench_engine(int argc, char **argv)
 {
     const char *usage = "djs bench engine [--jobs N] [--workers W] [--slots S] [--snapshot-every E] [--dir DIR] [--keep]";
     params_t p = {1000000, 1000, 4, 100000};
-    const char *v, *dir = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &p.jobs)) ||
-        ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &p.workers)) ||
-        ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &p.slots)) ||
-        ((v = cli_opt(argc, argv, "--snapshot-every")) && cli_u64(v, &p.snapshot_every)) || p.jobs < 1000 || p.workers == 0 ||
-        p.slots == 0 || p.slots > 10000) {
+    const char *v, *dir = djs_cli_opt(argc, argv, "--dir");
+    if (((v = djs_cli_opt(argc, argv, "--jobs")) && djs_cli_u64(v, &p.jobs)) ||
+        ((v = djs_cli_opt(argc, argv, "--workers")) && djs_cli_u64(v, &p.workers)) ||
+        ((v = djs_cli_opt(argc, argv, "--slots")) && djs_cli_u64(v, &p.slots)) ||
+        ((v = djs_cli_opt(argc, argv, "--snapshot-every")) && djs_cli_u64(v, &p.snapshot_every)) || p.jobs < 1000 ||
+        p.workers == 0 || p.slots == 0 || p.slots > 10000) {
         fprintf(stderr, "djs bench engine: bad number (jobs >= 1000)\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep");
+    int keep = djs_cli_flag(argc, argv, "--keep");
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     char base[4096];
     if (dir != NULL) {

@@ -20,7 +20,7 @@
 #include "core/buf.h"
 #include "tools/bench/uvhttp.h"
 
-int bench_free_port(struct sockaddr_in *addr)
+int djs_bench_free_port(struct sockaddr_in *addr)
 {
     memset(addr, 0, sizeof(*addr));
     addr->sin_family = AF_INET;
@@ -36,7 +36,9 @@ int bench_free_port(struct sockaddr_in *addr)
     return rc;
 }
 
-int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n)
+/* An admin token for the server of data directory dir (its secret is made
+ * if needed), valid ttl_s. 0, or -1 after a message naming `what`. */
+static int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n)
 {
     djs_auth_t *auth;
     djs_buf_t tok;
@@ -55,7 +57,7 @@ int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, 
     return rc == 0 ? 0 : -1;
 }
 
-pid_t bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
+pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr->sin_port));
@@ -76,7 +78,7 @@ pid_t bench_serve(const char *what, const char *exe, const char *dir, const stru
     char out[512];
     for (int i = 0; i < 200; i++) {
         usleep(50000);
-        if (uvhttp_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
+        if (djs_bench_http_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
             return pid;
     }
     fprintf(stderr, "djs bench %s: the server did not start\n", what);
@@ -85,7 +87,7 @@ pid_t bench_serve(const char *what, const char *exe, const char *dir, const stru
     return -1;
 }
 
-int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_env_t *env)
+int djs_bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, djs_bench_env_t *env)
 {
     const char *base = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
     snprintf(env->dir, sizeof(env->dir), "%s/djs-bench-%s-XXXXXX", base, what);
@@ -99,7 +101,7 @@ int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_e
         return -1;
     }
     env->exe[el] = '\0';
-    if (bench_free_port(&env->addr) != 0) {
+    if (djs_bench_free_port(&env->addr) != 0) {
         perror("choosing a port");
         return -1;
     }
@@ -107,7 +109,7 @@ int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_e
     return bench_token(what, env->dir, ttl_s, env->token, sizeof(env->token));
 }
 
-double bench_proc_cpu_s(pid_t pid)
+double djs_bench_proc_cpu_s(pid_t pid)
 {
     char path[64], text[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -124,7 +126,7 @@ double bench_proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
+char *djs_bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
 {
     static const char one[] = "{\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}";
     size_t cap = 512 + (size_t)m * 64;
@@ -153,7 +155,7 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
+void djs_bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
 {
     *p50_ms = *p99_ms = 0;
     if (n == 0)
@@ -163,7 +165,7 @@ void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms
     *p99_ms = lat[n * 99 / 100] / 1e3;
 }
 
-void bench_rm_dir(const char *dir)
+void djs_bench_rm_dir(const char *dir)
 {
     uv_fs_t req;
     uv_dirent_t ent;
@@ -178,7 +180,7 @@ void bench_rm_dir(const char *dir)
     rmdir(dir);
 }
 
-int bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds)
+int djs_bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= fds + 64)

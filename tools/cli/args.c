@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *cli_opt(int argc, char **argv, const char *name)
+const char *djs_cli_opt(int argc, char **argv, const char *name)
 {
     size_t n = strlen(name);
     for (int i = 1; i < argc; i++) {
@@ -25,7 +25,7 @@ const char *cli_opt(int argc, char **argv, const char *name)
     return NULL;
 }
 
-int cli_flag(int argc, char **argv, const char *name)
+int djs_cli_flag(int argc, char **argv, const char *name)
 {
     for (int i = 1; i < argc; i++) {
         if (argv[i] != NULL && strcmp(argv[i], name) == 0) {
@@ -36,7 +36,7 @@ int cli_flag(int argc, char **argv, const char *name)
     return 0;
 }
 
-int cli_u64(const char *s, uint64_t *out)
+int djs_cli_u64(const char *s, uint64_t *out)
 {
     char *end;
     if (s == NULL || *s == '\0' || *s == '-')
@@ -58,7 +58,7 @@ int cli_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-int cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage)
+int djs_cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage)
 {
     int n = 0;
     for (int i = 1; i < argc; i++) {

@@ -45,7 +45,7 @@ static char *read_all(const char *path, char *err, size_t errlen)
     return text;
 }
 
-int cli_config_load(cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen)
+int djs_cli_config_load(djs_cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     if ((c->text = read_all(path, err, errlen)) == NULL)
@@ -88,15 +88,15 @@ int cli_config_load(cli_config_t *c, const char *path, const char *const *known,
             }
         if (c->n == cap)
             c->e = djs_realloc(c->e, (size_t)(cap = cap ? cap * 2 : 16) * sizeof(*c->e));
-        c->e[c->n++] = (cli_config_entry_t){key, value, line};
+        c->e[c->n++] = (djs_cli_config_entry_t){key, value, line};
     }
     return 0;
 fail:
-    cli_config_free(c);
+    djs_cli_config_free(c);
     return -1;
 }
 
-const char *cli_config_get(const cli_config_t *c, const char *key)
+const char *djs_cli_config_get(const djs_cli_config_t *c, const char *key)
 {
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->e[i].key, key) == 0)
@@ -104,7 +104,7 @@ const char *cli_config_get(const cli_config_t *c, const char *key)
     return NULL;
 }
 
-int cli_config_bool(const char *v)
+int djs_cli_config_bool(const char *v)
 {
     if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0)
         return 1;
@@ -113,7 +113,7 @@ int cli_config_bool(const char *v)
     return -1;
 }
 
-void cli_config_free(cli_config_t *c)
+void djs_cli_config_free(djs_cli_config_t *c)
 {
     djs_free(c->text);
     djs_free(c->e);

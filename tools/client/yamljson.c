@@ -217,8 +217,8 @@ static json_t *mapping(yp_t *y, int depth)
 static json_t *node(yp_t *y, yaml_event_t *ev, int depth)
 {
     json_t *v = NULL;
-    if (depth > YAMLJSON_MAX_DEPTH)
-        fail_at(y, ev->start_mark, "nested more than %d deep", YAMLJSON_MAX_DEPTH);
+    if (depth > DJS_CLIENT_YAMLJSON_MAX_DEPTH)
+        fail_at(y, ev->start_mark, "nested more than %d deep", DJS_CLIENT_YAMLJSON_MAX_DEPTH);
     else if (ev->type == YAML_SCALAR_EVENT)
         v = scalar(y, ev);
     else if (ev->type == YAML_SEQUENCE_START_EVENT)
@@ -270,7 +270,7 @@ static json_t *document(yp_t *y)
     return v;
 }
 
-json_t *yamljson_parse(const char *text, size_t len, char *err, size_t errlen)
+json_t *djs_client_yamljson_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     yp_t y = {.err = err, .errlen = errlen};
     err[0] = '\0';

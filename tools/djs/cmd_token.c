@@ -96,10 +96,10 @@ static int open_auth(const char *dir, djs_auth_t **a)
 
 static int token_create(int argc, char **argv)
 {
-    const char *sub = cli_opt(argc, argv, "--sub");
-    const char *role_s = cli_opt(argc, argv, "--role");
-    const char *ttl_s = cli_opt(argc, argv, "--ttl");
-    const char *dir = cli_opt(argc, argv, "--data");
+    const char *sub = djs_cli_opt(argc, argv, "--sub");
+    const char *role_s = djs_cli_opt(argc, argv, "--role");
+    const char *ttl_s = djs_cli_opt(argc, argv, "--ttl");
+    const char *dir = djs_cli_opt(argc, argv, "--data");
     int rc = leftovers(argc, argv, NULL, 0);
     if (rc != 0)
         return rc;
@@ -134,7 +134,7 @@ static int token_create(int argc, char **argv)
 
 static int token_verify(int argc, char **argv)
 {
-    const char *dir = cli_opt(argc, argv, "--data");
+    const char *dir = djs_cli_opt(argc, argv, "--data");
     const char *tok = NULL;
     int rc = leftovers(argc, argv, &tok, 1);
     if (rc != 0)
@@ -154,7 +154,7 @@ static int token_verify(int argc, char **argv)
     return 0;
 }
 
-int cmd_token(int argc, char **argv)
+int djs_cmd_token(int argc, char **argv)
 {
     if (argc < 2)
         return usage_error("missing create or verify", NULL);
