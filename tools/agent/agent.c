@@ -4,7 +4,7 @@
  * share is in agent_internal.h.
  *
  * Everything time-driven is a deadline checked by pump_all, which runs
- * every TICK_MS and right after anything happens (agent_kick: a zero
+ * every TICK_MS and right after anything happens (djs__agent_kick: a zero
  * timer, so handlers never re-enter each other). A job moves STARTING
  * (start report) -> RUNNING (its kind runs) -> FLUSHING (output and
  * progress sent) -> REPORTING (complete or fail) and is then freed.
