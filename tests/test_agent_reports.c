@@ -62,7 +62,7 @@ START_TEST(batch_stops_at_the_count)
     json_t *it = djs_agent_report_item("0190a0b0-0000-7000-8000-000000000000", 1, "start", NULL, NULL);
     for (int i = 0; i < DJS_AGENT_BATCH_MAX; i++)
         ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
-    ck_assert_int_eq(djs_agent_batch_add(&b, it), -1); /* the 1001st goes in the next request */
+    ck_assert_int_eq(djs_agent_batch_add(&b, it), DJS_ELIMIT); /* the 1001st goes in the next request */
     ck_assert_uint_eq(b.n, DJS_AGENT_BATCH_MAX);
     char *body = djs_agent_batch_finish(&b);
     json_t *j = json_loads(body, 0, NULL);
@@ -84,7 +84,7 @@ START_TEST(batch_stops_at_the_bytes)
     djs_agent_batch_init(&b);
     ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
     ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
-    ck_assert_int_eq(djs_agent_batch_add(&b, it), -1); /* three would pass the byte limit */
+    ck_assert_int_eq(djs_agent_batch_add(&b, it), DJS_ETOOBIG); /* three would pass the byte limit */
     char *body = djs_agent_batch_finish(&b);
     ck_assert_uint_le(strlen(body), DJS_AGENT_BATCH_MAX_BYTES);
     djs_free(body);
@@ -96,7 +96,7 @@ START_TEST(batch_stops_at_the_bytes)
     json_t *h = djs_agent_report_item("J", 1, "fail", NULL, huge);
     djs_agent_batch_init(&b);
     ck_assert_int_eq(djs_agent_batch_add(&b, h), 0);
-    ck_assert_int_eq(djs_agent_batch_add(&b, h), -1);
+    ck_assert_int_eq(djs_agent_batch_add(&b, h), DJS_ETOOBIG);
     djs_free(djs_agent_batch_finish(&b));
     json_decref(h);
     free(huge);

@@ -38,13 +38,13 @@ START_TEST(errors_name_the_line)
 {
     djs_cli_config_t c;
     const char *p = file_with("data = a\n\nlisten 8080\n");
-    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":3: expected 'key = value'"));
     p = file_with("data = a\nport = 1\n");
-    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":2: unknown setting 'port'"));
     p = file_with("data = a\n# again\ndata = b\n");
-    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":3: 'data' is already set on line 1"));
     ck_assert_ptr_null(c.text); /* freed on failure */
 }
@@ -55,17 +55,17 @@ START_TEST(files_refused)
     djs_cli_config_t c;
     char path[4200];
     snprintf(path, sizeof(path), "%s/missing.conf", tu_tmpdir());
-    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), DJS_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(err, "No such file"));
     snprintf(path, sizeof(path), "%s/bin.conf", tu_tmpdir());
     ck_assert_int_eq(tu_write_file(path, "data = a\0b\n", 11), 0);
-    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "not a text file"));
     size_t big = (1u << 20) + 1;
     char *text = malloc(big);
     memset(text, '#', big);
     ck_assert_int_eq(tu_write_file(path, text, big), 0);
-    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), DJS_ETOOBIG);
     ck_assert_ptr_nonnull(strstr(err, "larger than 1 MiB"));
     ck_assert_int_eq(tu_write_file(path, text, big - 1), 0); /* exactly 1 MiB of comment: fine */
     ck_assert_msg(djs_cli_config_load(&c, path, known, err, sizeof(err)) == 0, "%s", err);
@@ -83,7 +83,7 @@ START_TEST(booleans)
     for (size_t i = 0; i < 4; i++)
         ck_assert_int_eq(djs_cli_config_bool(f[i]), 0);
     for (size_t i = 0; i < 4; i++)
-        ck_assert_int_eq(djs_cli_config_bool(bad[i]), -1);
+        ck_assert_int_eq(djs_cli_config_bool(bad[i]), DJS_EINVAL);
 }
 END_TEST
 

@@ -167,7 +167,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         s->h = h;
         if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
             djs_free(s);
-            return -1;
+            return -1; /* curl's socket callback: -1 fails the transfer */
         }
         s->poll.data = h;
         h->open_handles++;
@@ -201,13 +201,13 @@ int djs_agent_http_open(djs_agent_http_t **out, uv_loop_t *loop, const djs_agent
 {
     *out = NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
+        return DJS_EIO;
     djs_agent_http_t *h = djs_calloc(1, sizeof(*h));
     h->multi = curl_multi_init();
     if (h->multi == NULL) {
         djs_free(h);
         curl_global_cleanup();
-        return -1;
+        return DJS_EIO;
     }
     h->loop = loop;
     h->token = o->token ? djs_strndup(o->token, strlen(o->token)) : NULL;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/error.h"
+
 /* The struct that embeds member m (of type T) at p. */
 #ifndef container_of
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
@@ -44,7 +46,8 @@ typedef struct djs_agent_http_call {
     size_t max_body;            /* larger answers fail the request; 0: 16 MiB */
 } djs_agent_http_call_t;
 
-/* 0, or -1 if curl cannot start. opts strings are copied. */
+/* 0, or DJS_EIO if curl cannot start (then *out is NULL). opts strings
+ * are copied. */
 int djs_agent_http_open(djs_agent_http_t **out, uv_loop_t *loop, const djs_agent_http_opts_t *opts);
 /* Cancel every request (no callbacks) and close the handles; the memory
  * goes once the loop has run the close callbacks. Not from a callback. */

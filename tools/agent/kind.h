@@ -19,8 +19,10 @@ typedef struct djs_agent_kind {
     const char *name;
     /* Start the job. 0: it runs; the kind calls djs_agent_job_output as output
      * comes and djs_agent_job_exit exactly once at the end (never from inside
-     * start). Otherwise write why into err: the job fails with that text
-     * and no kind callback follows. */
+     * start). Otherwise it writes why into err and returns a DJS_E... code
+     * (DJS_EINVAL a malformed payload, DJS_ENOTFOUND / DJS_EPERM a bad cwd,
+     * DJS_EIO what could not be started): the job fails with that text and
+     * no kind callback follows. */
     int (*start)(djs_agent_job_t *job, char *err, size_t errlen);
     /* Stop it: sig is SIGTERM (ask) or SIGKILL (now). The kind still calls
      * djs_agent_job_exit (it may do so from inside kill). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "tools/agent/kinds.h"
 
 extern char **environ;
@@ -222,22 +223,24 @@ static int exec_cwd(const char *workdir, const json_t *cwd, char *out, size_t n,
 {
     char root[PATH_MAX], joined[PATH_MAX * 2];
     if (realpath(workdir, root) == NULL)
-        return snprintf(err, errlen, "worker directory %s: %s", workdir, strerror(errno)), -1;
+        return snprintf(err, errlen, "worker directory %s: %s", workdir, strerror(errno)), DJS_EIO;
     if (cwd == NULL) {
         snprintf(out, n, "%s", root);
         return 0;
     }
     const char *rel = json_string_value(cwd);
     if (rel == NULL)
-        return snprintf(err, errlen, "malformed payload: cwd must be a string"), -1;
+        return snprintf(err, errlen, "malformed payload: cwd must be a string"), DJS_EINVAL;
     if (rel[0] == '/')
-        return snprintf(err, errlen, "cwd '%.200s' must be relative to the worker directory", rel), -1;
+        return snprintf(err, errlen, "cwd '%.200s' must be relative to the worker directory", rel), DJS_EINVAL;
     snprintf(joined, sizeof(joined), "%s/%s", root, rel);
-    if (realpath(joined, out) == NULL)
-        return snprintf(err, errlen, "cwd '%.200s': %s", rel, strerror(errno)), -1;
+    if (realpath(joined, out) == NULL) {
+        int rc = errno == ENOENT || errno == ENOTDIR ? DJS_ENOTFOUND : DJS_EIO;
+        return snprintf(err, errlen, "cwd '%.200s': %s", rel, strerror(errno)), rc;
+    }
     size_t rl = strlen(root);
     if (strcmp(root, "/") != 0 && (strncmp(out, root, rl) != 0 || (out[rl] != '/' && out[rl] != '\0')))
-        return snprintf(err, errlen, "cwd '%.200s' leaves the worker directory", rel), -1;
+        return snprintf(err, errlen, "cwd '%.200s' leaves the worker directory", rel), DJS_EPERM;
     return 0;
 }
 
@@ -273,7 +276,7 @@ static int exec_spawn(djs_agent_job_t *job, exec_t *e, char **argv, char **env, 
     e->proc.data = e;
     if (rc != 0)
         snprintf(err, n, "cannot run '%.200s': %s", argv[0], uv_strerror(rc));
-    return rc;
+    return rc != 0 ? djs_err_from_uv(rc) : 0;
 }
 
 static void exec_abandon(exec_t *e)
@@ -300,26 +303,27 @@ static int exec_start(djs_agent_job_t *job, char *err, size_t n)
     const json_t *cmd = json_object_get(p, "command"), *in = json_object_get(p, "stdin");
     char cwd[PATH_MAX];
     if (!json_is_string(cmd) || json_string_length(cmd) == 0)
-        return snprintf(err, n, "malformed payload: command must be a non-empty string"), -1;
+        return snprintf(err, n, "malformed payload: command must be a non-empty string"), DJS_EINVAL;
     if (in != NULL && !json_is_string(in))
-        return snprintf(err, n, "malformed payload: stdin must be a string"), -1;
-    if (exec_cwd(djs_agent_job_workdir(job), json_object_get(p, "cwd"), cwd, sizeof(cwd), err, n) != 0)
-        return -1;
+        return snprintf(err, n, "malformed payload: stdin must be a string"), DJS_EINVAL;
+    int rc = exec_cwd(djs_agent_job_workdir(job), json_object_get(p, "cwd"), cwd, sizeof(cwd), err, n);
+    if (rc != 0)
+        return rc;
     char **argv = exec_args(json_string_value(cmd), json_object_get(p, "args"), err, n);
     char **env = argv ? exec_env(job, json_object_get(p, "env"), err, n) : NULL;
     if (env == NULL) {
         free_strv(argv);
-        return -1;
+        return DJS_EINVAL;
     }
     exec_t *e = djs_calloc(1, sizeof(*e));
     e->job = job;
     e->has_in = in != NULL;
-    int rc = exec_spawn(job, e, argv, env, cwd, err, n);
+    rc = exec_spawn(job, e, argv, env, cwd, err, n);
     free_strv(argv);
     free_strv(env);
     if (rc != 0) {
         exec_abandon(e);
-        return -1;
+        return rc;
     }
     djs_agent_job_set_data(job, e);
     uv_read_start((uv_stream_t *)&e->out, on_alloc, on_read);
@@ -381,7 +385,7 @@ static int http_headers(const json_t *hs, char ***out, char *err, size_t n)
     if (hs == NULL)
         return 0;
     if (!json_is_object(hs) || json_object_size(hs) > 64)
-        return snprintf(err, n, "malformed payload: headers must be an object of at most 64 strings"), -1;
+        return snprintf(err, n, "malformed payload: headers must be an object of at most 64 strings"), DJS_EINVAL;
     char **v = djs_calloc(json_object_size(hs) + 1, sizeof(char *));
     size_t k = 0;
     const char *key;
@@ -391,7 +395,7 @@ static int http_headers(const json_t *hs, char ***out, char *err, size_t n)
         const char *s = json_string_value(val);
         if (s == NULL || strpbrk(key, ":\r\n") != NULL || strpbrk(s, "\r\n") != NULL || *key == '\0') {
             free_strv(v);
-            return snprintf(err, n, "malformed payload: header '%.64s' must be a string without line breaks", key), -1;
+            return snprintf(err, n, "malformed payload: header '%.64s' must be a string without line breaks", key), DJS_EINVAL;
         }
         v[k++] = strf(key, ": ", s);
     }
@@ -406,11 +410,11 @@ static int http_expect(http_job_t *h, const json_t *ex, char *err, size_t n)
     if (ex == NULL)
         return 0;
     if (!json_is_array(ex) || json_array_size(ex) > 32)
-        return snprintf(err, n, "malformed payload: expectStatus must be an array of at most 32 status codes"), -1;
+        return snprintf(err, n, "malformed payload: expectStatus must be an array of at most 32 status codes"), DJS_EINVAL;
     json_array_foreach(ex, i, x)
     {
         if (!json_is_integer(x) || json_integer_value(x) < 100 || json_integer_value(x) > 599)
-            return snprintf(err, n, "malformed payload: expectStatus[%zu] is not an HTTP status", i), -1;
+            return snprintf(err, n, "malformed payload: expectStatus[%zu] is not an HTTP status", i), DJS_EINVAL;
         h->expect[h->nexpect++] = (int)json_integer_value(x);
     }
     return 0;
@@ -422,17 +426,17 @@ static int http_start(djs_agent_job_t *job, char *err, size_t n)
     const char *url = json_string_value(json_object_get(p, "url"));
     const json_t *m = json_object_get(p, "method"), *body = json_object_get(p, "body");
     if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-        return snprintf(err, n, "malformed payload: url must be an http:// or https:// URL"), -1;
+        return snprintf(err, n, "malformed payload: url must be an http:// or https:// URL"), DJS_EINVAL;
     if (m != NULL && (!json_is_string(m) || json_string_length(m) == 0 || json_string_length(m) > 16))
-        return snprintf(err, n, "malformed payload: method must be a short string"), -1;
+        return snprintf(err, n, "malformed payload: method must be a short string"), DJS_EINVAL;
     if (body != NULL && !json_is_string(body))
-        return snprintf(err, n, "malformed payload: body must be a string"), -1;
+        return snprintf(err, n, "malformed payload: body must be a string"), DJS_EINVAL;
     http_job_t *h = djs_calloc(1, sizeof(*h));
     char **headers = NULL;
-    if (http_expect(h, json_object_get(p, "expectStatus"), err, n) != 0 ||
-        http_headers(json_object_get(p, "headers"), &headers, err, n) != 0) {
+    int rc = http_expect(h, json_object_get(p, "expectStatus"), err, n);
+    if (rc != 0 || (rc = http_headers(json_object_get(p, "headers"), &headers, err, n)) != 0) {
         djs_free(h);
-        return -1;
+        return rc;
     }
     h->job = job;
     djs_agent_http_call_t c = {.method = m ? json_string_value(m) : "GET",
@@ -446,7 +450,7 @@ static int http_start(djs_agent_job_t *job, char *err, size_t n)
     free_strv(headers);
     if (h->req == NULL) {
         djs_free(h);
-        return snprintf(err, n, "cannot start the request to %.200s", url), -1;
+        return snprintf(err, n, "cannot start the request to %.200s", url), DJS_EIO;
     }
     djs_agent_job_set_data(job, h);
     return 0;

@@ -67,7 +67,7 @@ int djs_agent_outbuf_due(const djs_agent_outbuf_t *o, int running, uint64_t ms_s
 int djs_agent_outbuf_ack(djs_agent_outbuf_t *o, uint64_t received)
 {
     if (received < o->off)
-        return -1;
+        return DJS_ERANGE;
     uint64_t ack = received - o->off;
     if (ack > o->buf.len)
         ack = o->buf.len;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/error.h"
 
 #define DJS_AGENT_OUT_CHUNK (64u << 10)  /* bytes per output request */
 #define DJS_AGENT_OUT_BUF_CAP (1u << 20) /* output waiting in the agent, per job */
@@ -40,7 +41,8 @@ size_t djs_agent_outbuf_chunk(const djs_agent_outbuf_t *o);
  * (since the last chunk was sent) reached DJS_AGENT_OUT_PERIOD_MS. */
 int djs_agent_outbuf_due(const djs_agent_outbuf_t *o, int running, uint64_t ms_since_last);
 /* The server has received bytes [0, received) of the output: drop them
- * from the buffer. 0, or -1 (nothing changed) when received is behind off. */
+ * from the buffer. 0, or DJS_ERANGE (nothing changed) when received is
+ * behind off. */
 int djs_agent_outbuf_ack(djs_agent_outbuf_t *o, uint64_t received);
 /* Refused for good: drop what waits and whatever comes. */
 void djs_agent_outbuf_kill(djs_agent_outbuf_t *o);

@@ -27,12 +27,13 @@ void djs_agent_batch_init(djs_agent_batch_t *b)
 int djs_agent_batch_add(djs_agent_batch_t *b, const json_t *item)
 {
     if (b->n >= DJS_AGENT_BATCH_MAX)
-        return -1;
+        return DJS_ELIMIT;
     char *t = json_dumps(item, JSON_COMPACT);
     size_t tl = t ? strlen(t) : 0;
-    if (t == NULL || (b->n > 0 && b->text.len + tl + 3 > DJS_AGENT_BATCH_MAX_BYTES)) {
+    int rc = t == NULL ? DJS_EINVAL : b->n > 0 && b->text.len + tl + 3 > DJS_AGENT_BATCH_MAX_BYTES ? DJS_ETOOBIG : 0;
+    if (rc != 0) {
         free(t);
-        return -1;
+        return rc;
     }
     if (b->n > 0)
         djs_buf_append(&b->text, ",", 1);

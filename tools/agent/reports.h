@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/error.h"
 
 #define DJS_AGENT_BATCH_MAX 1000
 #define DJS_AGENT_BATCH_MAX_BYTES (512u << 10)
@@ -32,8 +33,10 @@ typedef struct djs_agent_batch {
 } djs_agent_batch_t;
 
 void djs_agent_batch_init(djs_agent_batch_t *b);
-/* Add item (borrowed) at the end: 0, or -1 when the batch is full (count
- * or bytes; the item is not in it and goes in a next batch). */
+/* Add item (borrowed) at the end: 0, or the batch is full and the item is
+ * not in it (it goes in a next batch): DJS_ELIMIT at DJS_AGENT_BATCH_MAX
+ * reports, DJS_ETOOBIG when its text would pass DJS_AGENT_BATCH_MAX_BYTES;
+ * DJS_EINVAL if item cannot be encoded. */
 int djs_agent_batch_add(djs_agent_batch_t *b, const json_t *item);
 /* The body {"reports":[...]} (djs_free it); b is disposed. */
 char *djs_agent_batch_finish(djs_agent_batch_t *b);

@@ -82,7 +82,8 @@ static void conn_fail(phase_t *ph, int ep, conn_t *c, int error)
     c->dead = 1;
 }
 
-/* Write (the rest of) the request; 0 on success or when waiting for room. */
+/* Write (the rest of) the request; 0 on success or when waiting for room,
+ * else DJS_EIO. */
 static int conn_write(phase_t *ph, int ep, conn_t *c)
 {
     while (c->wpos < ph->req_len) {
@@ -91,9 +92,9 @@ static int conn_write(phase_t *ph, int ep, conn_t *c)
             c->wpos += (size_t)n;
         } else if (n < 0 && errno == EAGAIN) {
             struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-            return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+            return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e) == 0 ? 0 : DJS_EIO;
         } else if (!(n < 0 && errno == EINTR)) {
-            return -1;
+            return DJS_EIO;
         }
     }
     return 0;

@@ -253,7 +253,8 @@ static void bs_tick(uv_timer_t *t)
     b->last_deleted = b->deleted;
 }
 
-/* The directory of PATH that holds an executable name, into out. */
+/* The path of executable name in $PATH (or /usr/sbin, /usr/bin) into out:
+ * 0 or DJS_ENOTFOUND. */
 static int find_exe(const char *name, char *out, size_t n)
 {
     const char *path = getenv("PATH");
@@ -264,7 +265,7 @@ static int find_exe(const char *name, char *out, size_t n)
         if (access(out, X_OK) == 0)
             return 0;
     }
-    return -1;
+    return DJS_ENOTFOUND;
 }
 
 void djs_bench_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmpbase, djs_bench_bs_result_t *out)

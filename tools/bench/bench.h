@@ -1,7 +1,8 @@
 /* The benchmarks of `djs bench NAME` (docs/benchmarks.md), each a whole
  * run: argv[0] is NAME, the options follow. They print their figures
  * (human lines, then one JSON line) on stdout and progress on stderr, and
- * return the exit code: 0 measured, 1 the run failed, 2 a usage error.
+ * return the exit code (not a DJS_E... code): 0 measured, 1 the run
+ * failed, 2 a usage error.
  *
  *   djs_bench_log     the event log against raw LMDB (log.c)
  *   djs_bench_engine  the scheduler engine without HTTP (engine.c)

@@ -81,14 +81,16 @@ typedef struct live_stats {
     uint64_t sec_max;   /* the largest latency (histogram buckets) since the last progress line */
 } live_stats_t;
 
-/* Connect, upgrade to WebSocket on path; bytes after the 101 stay in buf. */
+/* Connect, upgrade to WebSocket on path; bytes after the 101 stay in buf.
+ * 0, DJS_EIO (no connection, a failed write or read, the upgrade refused)
+ * or DJS_ETOOBIG (the upgrade answer fills the buffer). */
 static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, const char *path, size_t cap)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     int fd = djs_bench_http_connect_fd(addr);
     if (fd < 0)
-        return -1;
+        return fd;
     char req[2048];
     int k = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: b\r\n%sUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -96,7 +98,7 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
                      path, auth);
     if (k <= 0 || (size_t)k >= sizeof(req) || djs_bench_http_write_all(fd, req, (size_t)k) != 0) {
         close(fd);
-        return -1;
+        return DJS_EIO;
     }
     c->buf = djs_malloc(cap);
     memset(c->buf, 0, cap); /* touched now: page faults are not part of a delivery */
@@ -105,12 +107,12 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
     while (end == NULL) {
         if (c->len == c->cap) {
             close(fd);
-            return -1;
+            return DJS_ETOOBIG;
         }
         ssize_t r = read(fd, c->buf + c->len, c->cap - c->len);
         if (r <= 0) {
             close(fd);
-            return -1;
+            return DJS_EIO;
         }
         c->len += (size_t)r;
         end = memmem(c->buf, c->len, "\r\n\r\n", 4);
@@ -118,7 +120,7 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
     if (c->len < 12 || memcmp(c->buf + 8, " 101", 4) != 0) {
         fprintf(stderr, "bench stream: upgrade refused: %.*s\n", (int)(c->len > 200 ? 200 : c->len), c->buf);
         close(fd);
-        return -1;
+        return DJS_EIO;
     }
     size_t hl = (size_t)(end + 4 - c->buf);
     memmove(c->buf, end + 4, c->len - hl);
@@ -231,7 +233,7 @@ static void ws_message(wsc_t *c, const char *m, size_t len, uint64_t now_us, liv
     }
 }
 
-/* Consume the complete frames in c->buf. -1 when the server closed. */
+/* Consume the complete frames in c->buf. 0, or DJS_ECLOSED when the server closed. */
 static int ws_frames(wsc_t *c, uint64_t now_us, live_stats_t *st)
 {
     size_t off = 0;
@@ -276,7 +278,7 @@ static int ws_frames(wsc_t *c, uint64_t now_us, live_stats_t *st)
             ws_send(c, 10, payload, (size_t)pl);
         } else if (op == 8) {
             c->closed_by_server = 1;
-            rc = -1;
+            rc = DJS_ECLOSED;
             off += hl + (size_t)pl;
             break;
         } else if (op != 10) {

@@ -29,7 +29,7 @@ int djs_bench_free_port(struct sockaddr_in *addr)
     socklen_t alen = sizeof(*addr);
     int rc =
         (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 || getsockname(fd, (struct sockaddr *)addr, &alen) != 0)
-            ? -1
+            ? DJS_EIO
             : 0;
     if (fd >= 0)
         close(fd);
@@ -37,24 +37,26 @@ int djs_bench_free_port(struct sockaddr_in *addr)
 }
 
 /* An admin token for the server of data directory dir (its secret is made
- * if needed), valid ttl_s. 0, or -1 after a message naming `what`. */
+ * if needed), valid ttl_s. 0, or djs_auth_open's or djs_auth_sign's error
+ * after a message naming `what`. */
 static int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n)
 {
     djs_auth_t *auth;
     djs_buf_t tok;
     djs_buf_init(&tok);
-    if (djs_auth_open(&auth, dir) != 0) {
+    int rc = djs_auth_open(&auth, dir);
+    if (rc != 0) {
         fprintf(stderr, "djs bench %s: cannot make a token in %s\n", what, dir);
-        return -1;
+        return rc;
     }
-    int rc = djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), ttl_s, &tok);
+    rc = djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), ttl_s, &tok);
     if (rc == 0)
         snprintf(token, n, "%.*s", (int)tok.len, (const char *)tok.base);
     else
         fprintf(stderr, "djs bench %s: cannot make a token in %s\n", what, dir);
     djs_buf_dispose(&tok);
     djs_auth_close(auth);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
@@ -64,7 +66,7 @@ pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const 
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
-        return -1;
+        return DJS_EIO;
     }
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
@@ -84,7 +86,7 @@ pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const 
     fprintf(stderr, "djs bench %s: the server did not start\n", what);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    return -1;
+    return DJS_EUNAVAILABLE;
 }
 
 int djs_bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, djs_bench_env_t *env)
@@ -93,17 +95,18 @@ int djs_bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, djs
     snprintf(env->dir, sizeof(env->dir), "%s/djs-bench-%s-XXXXXX", base, what);
     if (mkdtemp(env->dir) == NULL) {
         perror(env->dir);
-        return -1;
+        return DJS_EIO;
     }
     ssize_t el = readlink("/proc/self/exe", env->exe, sizeof(env->exe) - 1);
     if (el <= 0) {
         perror("readlink /proc/self/exe");
-        return -1;
+        return DJS_EIO;
     }
     env->exe[el] = '\0';
-    if (djs_bench_free_port(&env->addr) != 0) {
+    int rc = djs_bench_free_port(&env->addr);
+    if (rc != 0) {
         perror("choosing a port");
-        return -1;
+        return rc;
     }
     snprintf(env->listen, sizeof(env->listen), "127.0.0.1:%d", ntohs(env->addr.sin_port));
     return bench_token(what, env->dir, ttl_s, env->token, sizeof(env->token));
@@ -191,5 +194,5 @@ int djs_bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t 
         return 0;
     fprintf(stderr, "djs bench %s: %" PRIu64 " %s need about %" PRIu64 " file descriptors (ulimit -n is %llu)\n", what, n, noun,
             fds, (unsigned long long)rl.rlim_cur);
-    return -1;
+    return DJS_ELIMIT;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "core/clock.h"
 
 /* ---- framing ---- */
@@ -54,10 +55,10 @@ int djs_bench_http_connect_fd(const struct sockaddr_in *addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0)
-        return -1;
+        return DJS_EIO;
     if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
         close(fd);
-        return -1;
+        return DJS_EIO;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
@@ -73,11 +74,11 @@ int djs_bench_http_write_all(int fd, const void *data, size_t len)
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd pf = {fd, POLLOUT, 0};
             if (poll(&pf, 1, 5000) <= 0)
-                return -1;
+                return DJS_EIO;
             continue;
         }
         if (k <= 0)
-            return -1;
+            return DJS_EIO;
         p += k;
         len -= (size_t)k;
     }
@@ -87,7 +88,7 @@ int djs_bench_http_write_all(int fd, const void *data, size_t len)
 int djs_bench_http_roundtrip(int fd, const char *req, size_t len, char **rbuf, size_t *rcap)
 {
     if (djs_bench_http_write_all(fd, req, len) != 0)
-        return -1;
+        return DJS_EIO;
     size_t have = 0, scanned = 0, total = 0, head = 0;
     for (;;) {
         size_t want = total > have ? total + 1 : have + 65536;
@@ -97,11 +98,11 @@ int djs_bench_http_roundtrip(int fd, const char *req, size_t len, char **rbuf, s
         }
         ssize_t r = read(fd, *rbuf + have, *rcap - have - 1);
         if (r <= 0)
-            return -1;
+            return DJS_EIO;
         have += (size_t)r;
         (*rbuf)[have] = '\0';
         if (djs_bench_http_answer(*rbuf, have, &scanned, &total, &head))
-            return have >= 12 ? atoi(*rbuf + 9) : -1;
+            return have >= 12 ? atoi(*rbuf + 9) : DJS_EIO;
     }
 }
 
@@ -111,11 +112,11 @@ int djs_bench_http_request(const struct sockaddr_in *addr, const char *req, char
     if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
         if (fd >= 0)
             close(fd);
-        return -1;
+        return DJS_EIO;
     }
     if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
         close(fd);
-        return -1;
+        return DJS_EIO;
     }
     size_t n = 0;
     ssize_t k;
@@ -123,7 +124,7 @@ int djs_bench_http_request(const struct sockaddr_in *addr, const char *req, char
         n += (size_t)k;
     out[n] = '\0';
     close(fd);
-    return n >= 12 ? atoi(out + 9) : -1;
+    return n >= 12 ? atoi(out + 9) : DJS_EIO;
 }
 
 /* ---- on a libuv loop ---- */

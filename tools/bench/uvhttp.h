@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/error.h"
+
 /* The struct that embeds member m (of type T) at p. */
 #ifndef container_of
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
@@ -29,23 +31,27 @@ int djs_bench_http_status(const char *buf, size_t len);
 
 /* ---- blocking ---- */
 
-/* A TCP connection to addr with TCP_NODELAY: the fd, or -1. */
+/* A TCP connection to addr with TCP_NODELAY: the fd (a descriptor, not an
+ * error), or DJS_EIO. */
 int djs_bench_http_connect_fd(const struct sockaddr_in *addr);
 /* Write everything, also on a non-blocking socket (waits up to 5 s per
- * wait with poll). 0 or -1. */
+ * wait with poll). 0 or DJS_EIO. */
 int djs_bench_http_write_all(int fd, const void *data, size_t len);
 /* Send req on fd and read one answer into *rbuf (grown as needed,
- * NUL-terminated; the caller frees it with djs_free). Its status, or -1. */
+ * NUL-terminated; the caller frees it with djs_free). Its HTTP status (a
+ * status, not an error), or DJS_EIO when no whole answer came. */
 int djs_bench_http_roundtrip(int fd, const char *req, size_t len, char **rbuf, size_t *rcap);
 /* One request over a fresh connection, read to its end (send
  * "Connection: close"); the answer (NUL-terminated, cut to outlen) in out.
- * The status, or -1. */
+ * The HTTP status, or DJS_EIO when no answer came. */
 int djs_bench_http_request(const struct sockaddr_in *addr, const char *req, char *out, size_t outlen);
 
 /* ---- on a libuv loop ---- */
 
 /* Write data to s: what the socket takes now, the rest copied and queued
- * (a failed write shows up as a read error). 0, or a UV error. */
+ * (a failed write shows up as a read error). 0, or a libuv error (UV_E...,
+ * left untranslated on this loop API: callers print it with uv_strerror,
+ * as they do the codes libuv hands their callbacks). */
 int djs_bench_http_write(uv_stream_t *s, const char *data, size_t len);
 
 typedef struct djs_bench_http_conn djs_bench_http_conn_t;
@@ -71,13 +77,13 @@ struct djs_bench_http_conn {
 
 void djs_bench_http_init(djs_bench_http_conn_t *c, djs_bench_http_answer_cb on_answer, djs_bench_http_error_cb on_error);
 void djs_bench_http_dispose(djs_bench_http_conn_t *c);
-/* uv_tcp_init on loop and connect to addr; cb gets c->creq. 0 or a UV error. */
+/* uv_tcp_init on loop and connect to addr; cb gets c->creq. 0 or a libuv error. */
 int djs_bench_http_connect(djs_bench_http_conn_t *c, uv_loop_t *loop, const struct sockaddr_in *addr, uv_connect_cb cb);
 /* Once connected: TCP_NODELAY and reading (answers go to on_answer). */
 void djs_bench_http_read_start(djs_bench_http_conn_t *c);
 /* Forget what was read (before connecting c again). */
 void djs_bench_http_reset(djs_bench_http_conn_t *c);
-/* Send request bytes on c. 0 or a UV error. */
+/* Send request bytes on c. 0 or a libuv error. */
 int djs_bench_http_send(djs_bench_http_conn_t *c, const char *data, size_t len);
 
 #endif

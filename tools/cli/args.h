@@ -7,16 +7,21 @@
 
 #include <stdint.h>
 
+#include "core/error.h"
+
 /* Look for --name VALUE or --name=VALUE in argv; returns the value or NULL.
  * Marks consumed entries NULL so leftovers can be reported. */
 const char *djs_cli_opt(int argc, char **argv, const char *name);
 /* Same for a flag without a value. */
 int djs_cli_flag(int argc, char **argv, const char *name);
-/* Parse a non-negative integer with optional k/M/G suffix (x1000). 0 or -1. */
+/* Parse a non-negative integer with optional k/M/G suffix (x1000) into
+ * *out (left alone on failure). 0, DJS_EINVAL (NULL, empty, a sign, not
+ * a number, another suffix) or DJS_ERANGE (over UINT64_MAX). */
 int djs_cli_u64(const char *s, uint64_t *out);
 /* After options were taken, fail on anything left that starts with "--";
  * collect the remaining positional arguments (at most maxpos) into pos.
- * Their count, or -1 after a message with usage on stderr. */
+ * Returns their count (a count, not an error: 0 is none), or DJS_EINVAL
+ * after a message with usage on stderr. */
 int djs_cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage);
 
 #endif

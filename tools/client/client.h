@@ -5,7 +5,9 @@
  *
  * Exit codes, for every client subcommand: 0 done, 1 the server refused
  * (any non-2xx answer: "djs: <status> <title>: <detail>") or could not be
- * reached ("djs: cannot reach <url>: <why>"), 2 a usage error. */
+ * reached ("djs: cannot reach <url>: <why>"), 2 a usage error. The
+ * functions below that can fail return these exit codes (0, 1, 2), not
+ * DJS_E... codes: a subcommand returns them as they are. */
 #ifndef DJS_TOOLS_CLIENT_CLIENT_H
 #define DJS_TOOLS_CLIENT_CLIENT_H
 

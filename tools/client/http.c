@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
 struct djs_client_http {
     CURL *curl;
@@ -17,13 +18,13 @@ int djs_client_http_open(djs_client_http_t **out, const djs_client_http_opts_t *
 {
     *out = NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
+        return DJS_EIO;
     djs_client_http_t *h = djs_calloc(1, sizeof(*h));
     h->curl = curl_easy_init();
     if (h->curl == NULL) {
         djs_free(h);
         curl_global_cleanup();
-        return -1;
+        return DJS_EIO;
     }
     curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
@@ -178,7 +179,7 @@ int djs_client_http_request(djs_client_http_t *h, const char *method, const char
     struct curl_slist *hl = request_headers(token, headers, body != NULL || strcmp(method, "GET") != 0);
     if (hl == NULL) {
         snprintf(r->error, sizeof(r->error), "out of memory");
-        return -1;
+        return DJS_ENOMEM;
     }
     h->errbuf[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -198,7 +199,7 @@ int djs_client_http_request(djs_client_http_t *h, const char *method, const char
         else
             snprintf(r->error, sizeof(r->error), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
         r->status = 0;
-        return -1;
+        return rc == CURLE_WRITE_ERROR ? DJS_ETOOBIG : DJS_EIO;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     return 0;

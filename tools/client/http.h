@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/error.h"
 
 #define DJS_CLIENT_HTTP_CONNECT_TIMEOUT_MS 5000L
 #define DJS_CLIENT_HTTP_MAX_BODY (64u << 20) /* a larger answer is a transport error */
@@ -31,12 +32,13 @@ typedef struct djs_client_http_res {
     char retry_after[24];  /* Retry-After (429, 503) */
     char log_next[24];     /* DJS-Log-Next-Offset */
     char log_complete[8];  /* DJS-Log-Complete: "true" or "false" */
-    char error[256];       /* why the request failed, after a -1 */
+    char error[256];       /* why the request failed, after an error */
 } djs_client_http_res_t;
 
 typedef struct djs_client_http djs_client_http_t;
 
-/* Owns a curl easy handle; djs_client_http_close frees it. -1 if curl cannot start. */
+/* Owns a curl easy handle; djs_client_http_close frees it. 0, or DJS_EIO
+ * if curl cannot start (then *out is NULL). */
 int djs_client_http_open(djs_client_http_t **out, const djs_client_http_opts_t *opts);
 void djs_client_http_close(djs_client_http_t *h);
 
@@ -47,9 +49,10 @@ void djs_client_http_res_dispose(djs_client_http_res_t *r);
  * token, if not NULL, as "Authorization: Bearer token"; headers is a
  * NULL-terminated list of extra "Name: value" lines, or NULL. Redirects
  * are not followed; only http and https URLs are allowed. Returns 0 once
- * an answer arrived, whatever its status, or -1 when none did (connection
- * refused, TLS failure, timeout, answer over DJS_CLIENT_HTTP_MAX_BODY): r->error says
- * why. */
+ * an answer arrived, whatever its status; when none did (r->status 0,
+ * r->error says why): DJS_ETOOBIG for an answer over
+ * DJS_CLIENT_HTTP_MAX_BODY, DJS_EIO for the rest (connection refused, TLS
+ * failure, timeout), DJS_ENOMEM if the headers could not be built. */
 int djs_client_http_request(djs_client_http_t *h, const char *method, const char *url, const char *token,
                             const char *const *headers, const char *body, size_t len, djs_client_http_res_t *r);
 

@@ -1,6 +1,6 @@
 /* The djs program's subcommands (private to tools/djs): main.c dispatches
  * argv[1] to one of them with argv[0] its name. Each returns the exit
- * code. The option helpers (djs_cli_opt, ...) come with tools/cli/args.h. */
+ * code (0, 1, 2: see client.h), not a DJS_E... code. The option helpers (djs_cli_opt, ...) come with tools/cli/args.h. */
 #ifndef DJS_TOOLS_DJS_CLI_H
 #define DJS_TOOLS_DJS_CLI_H
 

@@ -92,13 +92,15 @@ static void on_agents_timeout(uv_timer_t *t)
         }
 }
 
-/* --dev: two local agents (`djs worker` children) with worker tokens. */
+/* --dev: two local agents (`djs worker` children) with worker tokens. 0,
+ * djs_auth_sign's error, or libuv's translated (djs_err_from_uv). */
 static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const char *data)
 {
     char exe[4096];
     size_t exelen = sizeof(exe);
-    if (uv_exepath(exe, &exelen) != 0)
-        return -1;
+    int rc = uv_exepath(exe, &exelen);
+    if (rc != 0)
+        return djs_err_from_uv(rc);
     for (int i = 0; i < DEV_AGENTS; i++) {
         char name[32], workdir[4200], slots[8];
         snprintf(name, sizeof(name), "local-%d", i + 1);
@@ -107,9 +109,9 @@ static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const cha
         mkdir(workdir, 0700);
         djs_buf_t tok;
         djs_buf_init(&tok);
-        if (auth != NULL && djs_auth_sign(auth, name, DJS_ROLE_WORKER, (uint64_t)time(NULL), 365 * 24 * 3600, &tok) != 0) {
+        if (auth != NULL && (rc = djs_auth_sign(auth, name, DJS_ROLE_WORKER, (uint64_t)time(NULL), 365 * 24 * 3600, &tok)) != 0) {
             djs_buf_dispose(&tok);
-            return -1;
+            return rc;
         }
         djs_buf_append(&tok, "", 1);
         char *args[] = {exe,       "worker", "--server",  (char *)url, "--token", auth ? (char *)tok.base : "none", "--name", name,
@@ -125,11 +127,11 @@ static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const cha
         dev_agent_t *a = &s->agents[i];
         a->s = s;
         a->proc.data = a;
-        int rc = uv_spawn(&s->loop, &a->proc, &o);
+        rc = uv_spawn(&s->loop, &a->proc, &o);
         djs_buf_dispose(&tok);
         if (rc != 0) {
             fprintf(stderr, "djs serve: cannot start local agent %s: %s\n", name, uv_strerror(rc));
-            return -1;
+            return djs_err_from_uv(rc);
         }
         a->running = 1;
         s->nagents++;
@@ -234,7 +236,8 @@ static const char *setting(int argc, char **argv, const djs_cli_config_t *cfg, c
     return v != NULL ? v : djs_cli_config_get(cfg, name);
 }
 
-/* A flag: given on the command line, or true/false in the file. -1 on a bad value. */
+/* A flag: given on the command line (1), or true/false in the file (1, 0;
+ * 0 when absent). DJS_EINVAL after a message on a bad value. */
 static int flag_setting(int argc, char **argv, const djs_cli_config_t *cfg, const char *name)
 {
     char opt[64];
@@ -257,7 +260,7 @@ static int num_setting(int argc, char **argv, const djs_cli_config_t *cfg, const
         return 0;
     if (djs_cli_u64(v, out) != 0 || *out < min || *out > max) {
         fprintf(stderr, "djs serve: %s wants a number from %" PRIu64 " to %" PRIu64 ", not '%s'\n", name, min, max, v);
-        return -1;
+        return DJS_EINVAL;
     }
     return 1;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/job.h"
 #include "tools/djs/cli.h"
 #include "tools/client/client.h"
@@ -126,15 +127,16 @@ static int job_from_flags(const djs_client_t *c, const submit_args_t *a, json_t 
 
 /* ---- a job or a workflow from a file --------------------------------------------------- */
 
+/* All of f into b: 0, DJS_ETOOBIG (over MAX_FILE) or DJS_EIO. */
 static int read_all(FILE *f, djs_buf_t *b)
 {
     size_t n;
     while ((n = fread(djs_buf_reserve(b, 65536), 1, 65536, f)) > 0) {
         b->len += n;
         if (b->len > MAX_FILE)
-            return -1;
+            return DJS_ETOOBIG;
     }
-    return ferror(f) ? -1 : 0;
+    return ferror(f) ? DJS_EIO : 0;
 }
 
 static int has_suffix(const char *s, const char *suffix)

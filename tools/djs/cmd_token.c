@@ -31,16 +31,16 @@ static int usage_error(const char *what, const char *arg)
     return 2;
 }
 
-/* N[s|m|h|d], N > 0. */
+/* N[s|m|h|d], N > 0, as seconds: 0, DJS_EINVAL or DJS_ERANGE (over UINT64_MAX s). */
 static int parse_ttl(const char *s, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9')
-        return -1;
+        return DJS_EINVAL;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0)
-        return -1;
+        return DJS_ERANGE;
     uint64_t mul = 1;
     switch (*end) {
     case '\0':
@@ -56,12 +56,14 @@ static int parse_ttl(const char *s, uint64_t *out)
         mul = 86400;
         break;
     default:
-        return -1;
+        return DJS_EINVAL;
     }
     if (*end != '\0' && end[1] != '\0')
-        return -1;
-    if (v == 0 || v > UINT64_MAX / mul)
-        return -1;
+        return DJS_EINVAL;
+    if (v == 0)
+        return DJS_EINVAL;
+    if (v > UINT64_MAX / mul)
+        return DJS_ERANGE;
     *out = v * mul;
     return 0;
 }

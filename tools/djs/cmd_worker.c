@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "tools/agent/agent.h"
 #include "tools/djs/cli.h"
 
@@ -23,7 +24,8 @@ static int usage_error(const char *what, const char *arg)
     return 2;
 }
 
-/* Seconds (decimals allowed) as milliseconds, within [min_s, max_s]. */
+/* Seconds (decimals allowed) as milliseconds, within [min_s, max_s]: 0, or
+ * DJS_EINVAL after a usage message. */
 static int seconds_opt(int argc, char **argv, const char *name, double dflt, double min_s, double max_s, uint64_t *ms)
 {
     const char *v = djs_cli_opt(argc, argv, name);
@@ -35,7 +37,7 @@ static int seconds_opt(int argc, char **argv, const char *name, double dflt, dou
         if (errno != 0 || end == v || *end != '\0' || !isfinite(s) || s < min_s || s > max_s) {
             fprintf(stderr, "djs worker: %s must be seconds from %g to %g, got '%s'\nusage: %s\n", name, min_s, max_s, v,
                     WORKER_USAGE);
-            return -1;
+            return DJS_EINVAL;
         }
     }
     *ms = (uint64_t)(s * 1000 + 0.5);
