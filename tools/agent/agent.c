@@ -66,22 +66,29 @@ void djs__agent_describe(char *out, size_t n, long status, const char *body, siz
     json_decref(j);
 }
 
+djs_agent_http_req_t *djs__agent_send(djs__agent_t *a, const char *method, const char *url, const char *body, long timeout_ms,
+                                      djs_agent_http_cb cb, void *arg)
+{
+    djs_agent_http_call_t c = {.method = method,
+                               .url = url,
+                               .content_type = body ? "application/json" : NULL,
+                               .body = body,
+                               .len = body ? strlen(body) : 0,
+                               .auth = 1,
+                               .timeout_ms = timeout_ms};
+    djs_agent_http_req_t *r = djs_agent_http_send(a->http, &c, cb, arg);
+    if (r == NULL)
+        djs__agent_say("cannot start a request to %s", url);
+    return r;
+}
+
 djs_agent_http_req_t *djs__agent_send_json(djs__agent_t *a, const char *method, const char *url, json_t *body, long timeout_ms,
                                            djs_agent_http_cb cb, void *arg)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    djs_agent_http_call_t c = {.method = method,
-                               .url = url,
-                               .content_type = text ? "application/json" : NULL,
-                               .body = text,
-                               .len = text ? strlen(text) : 0,
-                               .auth = 1,
-                               .timeout_ms = timeout_ms};
-    djs_agent_http_req_t *r = djs_agent_http_send(a->http, &c, cb, arg);
+    djs_agent_http_req_t *r = djs__agent_send(a, method, url, text, timeout_ms, cb, arg);
     free(text);
     json_decref(body);
-    if (r == NULL)
-        djs__agent_say("cannot start a request to %s", url);
     return r;
 }
 

@@ -120,8 +120,12 @@ void djs__agent_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void djs__agent_describe(char *out, size_t n, long status, const char *body, size_t len, const char *error);
 /* url = the server's base URL + the formatted path. */
 void djs__agent_url(djs__agent_t *a, char *url, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* An authenticated call with body (taken: its reference is dropped; may be
- * NULL) as JSON. The request, or NULL after a message (no callback). */
+/* An authenticated call with body (JSON text, copied; may be NULL). The
+ * request, or NULL after a message (then no callback). */
+djs_agent_http_req_t *djs__agent_send(djs__agent_t *a, const char *method, const char *url, const char *body, long timeout_ms,
+                                      djs_agent_http_cb cb, void *arg);
+/* The same with body a JSON value (taken: its reference is dropped; may
+ * be NULL). */
 djs_agent_http_req_t *djs__agent_send_json(djs__agent_t *a, const char *method, const char *url, json_t *body, long timeout_ms,
                                            djs_agent_http_cb cb, void *arg);
 /* Run the pumps soon, from a zero timer (never from inside the caller). */

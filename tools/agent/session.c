@@ -214,18 +214,9 @@ void djs__agent_poll_send(djs__agent_t *a, uint32_t wait_s, uint32_t max, const 
 {
     char url[1024];
     djs__agent_url(a, url, sizeof(url), "/api/v1/workers/%s/poll?wait=%u&max=%u", a->id, wait_s, max > 64 ? 64 : max);
-    djs_agent_http_call_t c = {.method = "POST",
-                               .url = url,
-                               .content_type = body ? "application/json" : NULL,
-                               .body = body,
-                               .len = body ? strlen(body) : 0,
-                               .auth = 1,
-                               .timeout_ms = POLL_TIMEOUT_MS};
-    a->poll_req = djs_agent_http_send(a->http, &c, on_poll, a);
-    if (a->poll_req == NULL) {
-        djs__agent_say("cannot start a request to %s", url);
+    a->poll_req = djs__agent_send(a, "POST", url, body, POLL_TIMEOUT_MS, on_poll, a);
+    if (a->poll_req == NULL)
         a->poll_due = now_ms(a) + backoff_next(&a->poll_backoff);
-    }
 }
 
 static void poll_send(djs__agent_t *a, uint32_t wait_s, uint32_t max)
