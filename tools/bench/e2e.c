@@ -579,6 +579,53 @@ static void on_stats_timer(uv_timer_t *t)
 }
 
 /* One whole answer came on c. */
+/* A producer's submit answered: each job's acknowledgement time, then its next submit. */
+static void submit_done(e2e_t *b, hconn_t *c, int status, const char *body, size_t len, uint64_t now)
+{
+    if (status != 201) {
+        e2e_fail(b, "a submit was refused", body, len);
+        return;
+    }
+    const char *p = body, *end = body + len;
+    uint32_t got = 0;
+    while ((p = find(p, end, "\"id\":\"")) != NULL && got < c->nsub) {
+        p += 6;
+        djs_id_t id;
+        if (end - p < DJS_ID_TEXT_LEN || djs_id_parse(p, DJS_ID_TEXT_LEN, &id) != 0)
+            break;
+        uint32_t ji = job_find(b, &id);
+        if (ji == UINT32_MAX)
+            break;
+        job_t *j = &b->jobs[ji];
+        j->ack_ns = now;
+        if (j->start_ack_ns != 0) /* its start was acknowledged before its submit */
+            job_latency(b, j);
+        got++;
+    }
+    if (got != c->nsub) {
+        e2e_fail(b, "a submit answer without the job ids", body, len);
+        return;
+    }
+    b->acked += got;
+    if (b->acked == b->n)
+        b->t_submit_end = now;
+    producer_send(b, c);
+}
+
+/* A worker registered: its id; the run starts once all have. */
+static void register_done(e2e_t *b, worker_t *w, int status, const char *body, size_t len)
+{
+    const char *p = find(body, body + len, "\"id\":\"");
+    if (status != 201 || p == NULL || body + len - (p + 6) < DJS_ID_TEXT_LEN) {
+        e2e_fail(b, "a worker registration was refused", body, len);
+        return;
+    }
+    memcpy(w->id, p + 6, DJS_ID_TEXT_LEN);
+    w->id[DJS_ID_TEXT_LEN] = '\0';
+    if (++b->registered == b->nworkers)
+        start_run(b);
+}
+
 static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint64_t now)
 {
     e2e_t *b = c->b;
@@ -586,49 +633,12 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
     op_t op = c->op;
     c->busy = 0;
     switch (op.type) {
-    case OP_SUBMIT: {
-        if (status != 201) {
-            e2e_fail(b, "a submit was refused", body, len);
-            return;
-        }
-        const char *p = body, *end = body + len;
-        uint32_t got = 0;
-        while ((p = find(p, end, "\"id\":\"")) != NULL && got < c->nsub) {
-            p += 6;
-            djs_id_t id;
-            if (end - p < DJS_ID_TEXT_LEN || djs_id_parse(p, DJS_ID_TEXT_LEN, &id) != 0)
-                break;
-            uint32_t ji = job_find(b, &id);
-            if (ji == UINT32_MAX)
-                break;
-            job_t *j = &b->jobs[ji];
-            j->ack_ns = now;
-            if (j->start_ack_ns != 0) /* its start was acknowledged before its submit */
-                job_latency(b, j);
-            got++;
-        }
-        if (got != c->nsub) {
-            e2e_fail(b, "a submit answer without the job ids", body, len);
-            return;
-        }
-        b->acked += got;
-        if (b->acked == b->n)
-            b->t_submit_end = now;
-        producer_send(b, c);
+    case OP_SUBMIT:
+        submit_done(b, c, status, body, len, now);
         return;
-    }
-    case OP_REGISTER: {
-        const char *p = find(body, body + len, "\"id\":\"");
-        if (status != 201 || p == NULL || body + len - (p + 6) < DJS_ID_TEXT_LEN) {
-            e2e_fail(b, "a worker registration was refused", body, len);
-            return;
-        }
-        memcpy(w->id, p + 6, DJS_ID_TEXT_LEN);
-        w->id[DJS_ID_TEXT_LEN] = '\0';
-        if (++b->registered == b->nworkers)
-            start_run(b);
+    case OP_REGISTER:
+        register_done(b, w, status, body, len);
         return;
-    }
     case OP_POLL:
         if (status != 200) {
             e2e_fail(b, "a poll was refused", body, len);
