@@ -4,12 +4,12 @@
 #include "testutil.h"
 #include "tools/agent/lines.h"
 
-static void feed(agent_lines_t *l, const char *s)
+static void feed(djs_agent_lines_t *l, const char *s)
 {
-    agent_lines_feed(l, s, strlen(s));
+    djs_agent_lines_feed(l, s, strlen(s));
 }
 
-static int last_is(const agent_lines_t *l, const char *s)
+static int last_is(const djs_agent_lines_t *l, const char *s)
 {
     return l->last.len == strlen(s) && memcmp(l->last.base, s, l->last.len) == 0;
 }
@@ -18,15 +18,15 @@ START_TEST(progress_parse_forms)
 {
     int pct = -7;
     char step[32] = "untouched";
-    ck_assert_int_eq(agent_progress_parse("::progress 42 copying files", 27, &pct, step, sizeof(step)), 1);
+    ck_assert_int_eq(djs_agent_progress_parse("::progress 42 copying files", 27, &pct, step, sizeof(step)), 1);
     ck_assert_int_eq(pct, 42);
     ck_assert_str_eq(step, "copying files");
-    ck_assert_int_eq(agent_progress_parse("::progress\t12.5", 15, &pct, step, sizeof(step)), 1);
+    ck_assert_int_eq(djs_agent_progress_parse("::progress\t12.5", 15, &pct, step, sizeof(step)), 1);
     ck_assert_int_eq(pct, 13); /* rounded */
     ck_assert_str_eq(step, "");
-    ck_assert_int_eq(agent_progress_parse("::progress 250 x", 16, &pct, step, sizeof(step)), 1);
+    ck_assert_int_eq(djs_agent_progress_parse("::progress 250 x", 16, &pct, step, sizeof(step)), 1);
     ck_assert_int_eq(pct, 100);
-    ck_assert_int_eq(agent_progress_parse("::progress -3", 13, &pct, step, sizeof(step)), 1);
+    ck_assert_int_eq(djs_agent_progress_parse("::progress -3", 13, &pct, step, sizeof(step)), 1);
     ck_assert_int_eq(pct, 0);
 }
 END_TEST
@@ -38,19 +38,19 @@ START_TEST(progress_parse_refuses)
     const char *bad[] = {"::progress",      "::progress ",   "::progress abc", "::progress42",
                          "::progressive 4", " ::progress 4", "::progress nan", "progress 4"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(agent_progress_parse(bad[i], strlen(bad[i]), &pct, step, sizeof(step)) == 0, "%s", bad[i]);
+        ck_assert_msg(djs_agent_progress_parse(bad[i], strlen(bad[i]), &pct, step, sizeof(step)) == 0, "%s", bad[i]);
     ck_assert_int_eq(pct, -7);
     ck_assert_str_eq(step, "keep");
     /* the step is cut to the buffer */
-    ck_assert_int_eq(agent_progress_parse("::progress 5 a long step", 24, &pct, step, sizeof(step)), 1);
+    ck_assert_int_eq(djs_agent_progress_parse("::progress 5 a long step", 24, &pct, step, sizeof(step)), 1);
     ck_assert_str_eq(step, "a long ");
 }
 END_TEST
 
 START_TEST(progress_split_across_reads)
 {
-    agent_lines_t l;
-    agent_lines_init(&l);
+    djs_agent_lines_t l;
+    djs_agent_lines_init(&l);
     ck_assert_int_eq(l.pct, -1);
     feed(&l, "::prog");
     ck_assert_int_eq(l.pending, 0);
@@ -61,50 +61,50 @@ START_TEST(progress_split_across_reads)
     ck_assert_int_eq(l.pct, 37);
     ck_assert_str_eq(l.step, "step one");
     l.pending = 0;
-    agent_lines_end(&l); /* the last line without its newline counts */
+    djs_agent_lines_end(&l); /* the last line without its newline counts */
     ck_assert_int_eq(l.pending, 1);
     ck_assert_int_eq(l.pct, 50);
-    agent_lines_dispose(&l);
+    djs_agent_lines_dispose(&l);
 }
 END_TEST
 
 START_TEST(last_line_is_the_result)
 {
-    agent_lines_t l;
-    agent_lines_init(&l);
+    djs_agent_lines_t l;
+    djs_agent_lines_init(&l);
     feed(&l, "hello\n  {\"n\": 1}  \n\n   \n");
     ck_assert(last_is(&l, "{\"n\": 1}")); /* trimmed; blank lines leave it */
     feed(&l, "tail");
     ck_assert(last_is(&l, "{\"n\": 1}"));
-    agent_lines_end(&l);
+    djs_agent_lines_end(&l);
     ck_assert(last_is(&l, "tail"));
     ck_assert_int_eq(l.pending, 0);
-    agent_lines_dispose(&l);
+    djs_agent_lines_dispose(&l);
 }
 END_TEST
 
 START_TEST(overlong_line_is_neither)
 {
-    agent_lines_t l;
-    agent_lines_init(&l);
+    djs_agent_lines_t l;
+    djs_agent_lines_init(&l);
     feed(&l, "{\"ok\":true}\n");
-    size_t n = AGENT_LINE_MAX + 1;
+    size_t n = DJS_AGENT_LINE_MAX + 1;
     char *big = calloc(1, n + 1);
     memcpy(big, "::progress 10 ", 14);
     memset(big + 14, 'x', n - 14);
-    agent_lines_feed(&l, big, n / 2); /* split: the cap counts the whole line */
-    agent_lines_feed(&l, big + n / 2, n - n / 2);
-    agent_lines_feed(&l, "\n", 1);
+    djs_agent_lines_feed(&l, big, n / 2); /* split: the cap counts the whole line */
+    djs_agent_lines_feed(&l, big + n / 2, n - n / 2);
+    djs_agent_lines_feed(&l, "\n", 1);
     ck_assert_int_eq(l.pending, 0);
     ck_assert_uint_eq(l.last.len, 0); /* an overlong last line is no result */
     /* exactly at the cap is still a line */
-    big[AGENT_LINE_MAX] = '\n';
-    agent_lines_feed(&l, big, AGENT_LINE_MAX + 1);
+    big[DJS_AGENT_LINE_MAX] = '\n';
+    djs_agent_lines_feed(&l, big, DJS_AGENT_LINE_MAX + 1);
     ck_assert_int_eq(l.pending, 1);
     ck_assert_int_eq(l.pct, 10);
-    ck_assert_uint_eq(l.last.len, AGENT_LINE_MAX);
+    ck_assert_uint_eq(l.last.len, DJS_AGENT_LINE_MAX);
     free(big);
-    agent_lines_dispose(&l);
+    djs_agent_lines_dispose(&l);
 }
 END_TEST
 

@@ -9,9 +9,9 @@
 START_TEST(items_by_action)
 {
     json_t *res = json_pack("{s:i}", "rows", 3);
-    json_t *s = agent_report_item("J1", 2, "start", res, "e");
-    json_t *c = agent_report_item("J1", 2, "complete", res, "e");
-    json_t *f = agent_report_item("J1", 3, "fail", NULL, "exit status 3");
+    json_t *s = djs_agent_report_item("J1", 2, "start", res, "e");
+    json_t *c = djs_agent_report_item("J1", 2, "complete", res, "e");
+    json_t *f = djs_agent_report_item("J1", 3, "fail", NULL, "exit status 3");
     ck_assert_str_eq(json_string_value(json_object_get(s, "action")), "start");
     ck_assert_int_eq(json_integer_value(json_object_get(s, "attempt")), 2);
     ck_assert_ptr_null(json_object_get(s, "result"));
@@ -30,21 +30,21 @@ END_TEST
 
 START_TEST(body_is_the_items_in_order)
 {
-    agent_batch_t b;
-    agent_batch_init(&b);
-    char *empty = agent_batch_finish(&b);
+    djs_agent_batch_t b;
+    djs_agent_batch_init(&b);
+    char *empty = djs_agent_batch_finish(&b);
     ck_assert_str_eq(empty, "{\"reports\":[]}");
     djs_free(empty);
-    agent_batch_init(&b);
+    djs_agent_batch_init(&b);
     for (int i = 1; i <= 3; i++) {
         char id[8];
         snprintf(id, sizeof(id), "J%d", i);
-        json_t *it = agent_report_item(id, 1, "start", NULL, NULL);
-        ck_assert_int_eq(agent_batch_add(&b, it), 0);
+        json_t *it = djs_agent_report_item(id, 1, "start", NULL, NULL);
+        ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
         json_decref(it);
     }
     ck_assert_uint_eq(b.n, 3);
-    char *body = agent_batch_finish(&b);
+    char *body = djs_agent_batch_finish(&b);
     json_t *j = json_loads(body, 0, NULL);
     ck_assert_ptr_nonnull(j);
     json_t *r = json_object_get(j, "reports");
@@ -57,16 +57,16 @@ END_TEST
 
 START_TEST(batch_stops_at_the_count)
 {
-    agent_batch_t b;
-    agent_batch_init(&b);
-    json_t *it = agent_report_item("0190a0b0-0000-7000-8000-000000000000", 1, "start", NULL, NULL);
-    for (int i = 0; i < AGENT_BATCH_MAX; i++)
-        ck_assert_int_eq(agent_batch_add(&b, it), 0);
-    ck_assert_int_eq(agent_batch_add(&b, it), -1); /* the 1001st goes in the next request */
-    ck_assert_uint_eq(b.n, AGENT_BATCH_MAX);
-    char *body = agent_batch_finish(&b);
+    djs_agent_batch_t b;
+    djs_agent_batch_init(&b);
+    json_t *it = djs_agent_report_item("0190a0b0-0000-7000-8000-000000000000", 1, "start", NULL, NULL);
+    for (int i = 0; i < DJS_AGENT_BATCH_MAX; i++)
+        ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
+    ck_assert_int_eq(djs_agent_batch_add(&b, it), DJS_ELIMIT); /* the 1001st goes in the next request */
+    ck_assert_uint_eq(b.n, DJS_AGENT_BATCH_MAX);
+    char *body = djs_agent_batch_finish(&b);
     json_t *j = json_loads(body, 0, NULL);
-    ck_assert_uint_eq(json_array_size(json_object_get(j, "reports")), AGENT_BATCH_MAX);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "reports")), DJS_AGENT_BATCH_MAX);
     json_decref(j);
     djs_free(body);
     json_decref(it);
@@ -75,29 +75,29 @@ END_TEST
 
 START_TEST(batch_stops_at_the_bytes)
 {
-    size_t big = AGENT_BATCH_MAX_BYTES / 3;
+    size_t big = DJS_AGENT_BATCH_MAX_BYTES / 3;
     char *err = malloc(big + 1);
     memset(err, 'e', big);
     err[big] = '\0';
-    json_t *it = agent_report_item("J", 1, "fail", NULL, err);
-    agent_batch_t b;
-    agent_batch_init(&b);
-    ck_assert_int_eq(agent_batch_add(&b, it), 0);
-    ck_assert_int_eq(agent_batch_add(&b, it), 0);
-    ck_assert_int_eq(agent_batch_add(&b, it), -1); /* three would pass the byte limit */
-    char *body = agent_batch_finish(&b);
-    ck_assert_uint_le(strlen(body), AGENT_BATCH_MAX_BYTES);
+    json_t *it = djs_agent_report_item("J", 1, "fail", NULL, err);
+    djs_agent_batch_t b;
+    djs_agent_batch_init(&b);
+    ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
+    ck_assert_int_eq(djs_agent_batch_add(&b, it), 0);
+    ck_assert_int_eq(djs_agent_batch_add(&b, it), DJS_ETOOBIG); /* three would pass the byte limit */
+    char *body = djs_agent_batch_finish(&b);
+    ck_assert_uint_le(strlen(body), DJS_AGENT_BATCH_MAX_BYTES);
     djs_free(body);
     json_decref(it);
     /* one report over the limit on its own still goes (alone) */
-    char *huge = malloc(AGENT_BATCH_MAX_BYTES + 2);
-    memset(huge, 'h', AGENT_BATCH_MAX_BYTES + 1);
-    huge[AGENT_BATCH_MAX_BYTES + 1] = '\0';
-    json_t *h = agent_report_item("J", 1, "fail", NULL, huge);
-    agent_batch_init(&b);
-    ck_assert_int_eq(agent_batch_add(&b, h), 0);
-    ck_assert_int_eq(agent_batch_add(&b, h), -1);
-    djs_free(agent_batch_finish(&b));
+    char *huge = malloc(DJS_AGENT_BATCH_MAX_BYTES + 2);
+    memset(huge, 'h', DJS_AGENT_BATCH_MAX_BYTES + 1);
+    huge[DJS_AGENT_BATCH_MAX_BYTES + 1] = '\0';
+    json_t *h = djs_agent_report_item("J", 1, "fail", NULL, huge);
+    djs_agent_batch_init(&b);
+    ck_assert_int_eq(djs_agent_batch_add(&b, h), 0);
+    ck_assert_int_eq(djs_agent_batch_add(&b, h), DJS_ETOOBIG);
+    djs_free(djs_agent_batch_finish(&b));
     json_decref(h);
     free(huge);
     free(err);
@@ -111,16 +111,16 @@ START_TEST(each_report_settled_on_its_own)
                              0, NULL);
     char why[128] = "request";
     long st = -1;
-    ck_assert_int_eq(agent_batch_result(200, ans, 0, &st, why, sizeof(why)), AGENT_ANS_OK);
+    ck_assert_int_eq(djs_agent_batch_result(200, ans, 0, &st, why, sizeof(why)), DJS_AGENT_ANS_OK);
     ck_assert_int_eq(st, 200);
     ck_assert_str_eq(why, "request");
-    ck_assert_int_eq(agent_batch_result(200, ans, 1, &st, why, sizeof(why)), AGENT_ANS_FINAL);
+    ck_assert_int_eq(djs_agent_batch_result(200, ans, 1, &st, why, sizeof(why)), DJS_AGENT_ANS_FINAL);
     ck_assert_int_eq(st, 409);
     ck_assert_str_eq(why, "409 stale-attempt: attempt 1 of 2");
-    ck_assert_int_eq(agent_batch_result(200, ans, 2, &st, why, sizeof(why)), AGENT_ANS_RETRY);
+    ck_assert_int_eq(djs_agent_batch_result(200, ans, 2, &st, why, sizeof(why)), DJS_AGENT_ANS_RETRY);
     ck_assert_int_eq(st, 503);
-    ck_assert_int_eq(agent_batch_result(200, ans, 3, &st, why, sizeof(why)), AGENT_ANS_RETRY); /* no status */
-    ck_assert_int_eq(agent_batch_result(200, ans, 9, &st, why, sizeof(why)), AGENT_ANS_RETRY); /* fewer results */
+    ck_assert_int_eq(djs_agent_batch_result(200, ans, 3, &st, why, sizeof(why)), DJS_AGENT_ANS_RETRY); /* no status */
+    ck_assert_int_eq(djs_agent_batch_result(200, ans, 9, &st, why, sizeof(why)), DJS_AGENT_ANS_RETRY); /* fewer results */
     json_decref(ans);
 }
 END_TEST
@@ -129,14 +129,14 @@ START_TEST(request_status_settles_all)
 {
     char why[64] = "502 from the proxy";
     long st = -1;
-    ck_assert_int_eq(agent_batch_result(502, NULL, 0, &st, why, sizeof(why)), AGENT_ANS_RETRY);
+    ck_assert_int_eq(djs_agent_batch_result(502, NULL, 0, &st, why, sizeof(why)), DJS_AGENT_ANS_RETRY);
     ck_assert_int_eq(st, 502);
-    ck_assert_int_eq(agent_batch_result(0, NULL, 5, &st, why, sizeof(why)), AGENT_ANS_RETRY);
-    ck_assert_int_eq(agent_batch_result(400, NULL, 1, &st, why, sizeof(why)), AGENT_ANS_FINAL);
+    ck_assert_int_eq(djs_agent_batch_result(0, NULL, 5, &st, why, sizeof(why)), DJS_AGENT_ANS_RETRY);
+    ck_assert_int_eq(djs_agent_batch_result(400, NULL, 1, &st, why, sizeof(why)), DJS_AGENT_ANS_FINAL);
     ck_assert_int_eq(st, 400);
     ck_assert_str_eq(why, "502 from the proxy"); /* the caller's description stays */
     /* a 2xx that is not JSON: every report retried */
-    ck_assert_int_eq(agent_batch_result(200, NULL, 0, &st, why, sizeof(why)), AGENT_ANS_RETRY);
+    ck_assert_int_eq(djs_agent_batch_result(200, NULL, 0, &st, why, sizeof(why)), DJS_AGENT_ANS_RETRY);
 }
 END_TEST
 

@@ -10,7 +10,7 @@ static size_t whole_after(const char *text, size_t step, size_t *total, size_t *
     size_t scanned = 0, len = strlen(text);
     *total = *head = 0;
     for (size_t have = step < len ? step : len;; have = have + step < len ? have + step : len) {
-        if (uvhttp_answer(text, have, &scanned, total, head))
+        if (djs_bench_http_answer(text, have, &scanned, total, head))
             return have;
         if (have == len)
             return 0;
@@ -26,8 +26,8 @@ START_TEST(framing_by_content_length)
         ck_assert_uint_eq(total, strlen(a));
         ck_assert_uint_eq(head, hl);
     }
-    ck_assert_int_eq(uvhttp_status(a, strlen(a)), 201);
-    ck_assert_int_eq(uvhttp_status(a, 11), 0);
+    ck_assert_int_eq(djs_bench_http_status(a, strlen(a)), 201);
+    ck_assert_int_eq(djs_bench_http_status(a, 11), 0);
 }
 END_TEST
 
@@ -45,20 +45,20 @@ START_TEST(framing_edges)
     /* one byte short of the body: not yet */
     size_t scanned = 0;
     total = head = 0;
-    ck_assert_int_eq(uvhttp_answer(u, strlen(u) - 1, &scanned, &total, &head), 0);
-    ck_assert_int_eq(uvhttp_answer(u, strlen(u), &scanned, &total, &head), 1);
+    ck_assert_int_eq(djs_bench_http_answer(u, strlen(u) - 1, &scanned, &total, &head), 0);
+    ck_assert_int_eq(djs_bench_http_answer(u, strlen(u), &scanned, &total, &head), 1);
     /* two answers back to back: the first is framed alone */
     const char *two = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 503 X\r\nContent-Length: 0\r\n\r\n";
     scanned = total = head = 0;
-    ck_assert_int_eq(uvhttp_answer(two, strlen(two), &scanned, &total, &head), 1);
+    ck_assert_int_eq(djs_bench_http_answer(two, strlen(two), &scanned, &total, &head), 1);
     ck_assert_uint_eq(total, strlen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
     const char *second = two + total;
     scanned = total = head = 0;
-    ck_assert_int_eq(uvhttp_answer(second, strlen(second), &scanned, &total, &head), 1);
-    ck_assert_int_eq(uvhttp_status(second, strlen(second)), 503);
+    ck_assert_int_eq(djs_bench_http_answer(second, strlen(second), &scanned, &total, &head), 1);
+    ck_assert_int_eq(djs_bench_http_status(second, strlen(second)), 503);
     /* a head still coming */
     scanned = total = head = 0;
-    ck_assert_int_eq(uvhttp_answer("HTTP/1.1 200 OK\r\n\r", 18, &scanned, &total, &head), 0);
+    ck_assert_int_eq(djs_bench_http_answer("HTTP/1.1 200 OK\r\n\r", 18, &scanned, &total, &head), 0);
     ck_assert_uint_eq(total, 0);
 }
 END_TEST

@@ -7,21 +7,24 @@
 START_TEST(u64_suffixes_and_limits)
 {
     uint64_t v = 7;
-    ck_assert_int_eq(cli_u64("0", &v), 0);
+    ck_assert_int_eq(djs_cli_u64("0", &v), 0);
     ck_assert_uint_eq(v, 0);
-    ck_assert_int_eq(cli_u64("100k", &v), 0);
+    ck_assert_int_eq(djs_cli_u64("100k", &v), 0);
     ck_assert_uint_eq(v, 100000);
-    ck_assert_int_eq(cli_u64("2M", &v), 0);
+    ck_assert_int_eq(djs_cli_u64("2M", &v), 0);
     ck_assert_uint_eq(v, 2000000);
-    ck_assert_int_eq(cli_u64("3G", &v), 0);
+    ck_assert_int_eq(djs_cli_u64("3G", &v), 0);
     ck_assert_uint_eq(v, 3000000000ull);
-    ck_assert_int_eq(cli_u64("18446744073709551615", &v), 0);
+    ck_assert_int_eq(djs_cli_u64("18446744073709551615", &v), 0);
     ck_assert_uint_eq(v, UINT64_MAX);
     v = 7;
-    const char *bad[] = {"", "-1", "1m", "1.5", "12x", "18446744073709551616", "18446744073709552G", NULL};
+    const char *bad[] = {"", "-1", "1m", "1.5", "12x", NULL};
     for (int i = 0; bad[i]; i++)
-        ck_assert_msg(cli_u64(bad[i], &v) == -1, "%s", bad[i]);
-    ck_assert_int_eq(cli_u64(NULL, &v), -1);
+        ck_assert_msg(djs_cli_u64(bad[i], &v) == DJS_EINVAL, "%s", bad[i]);
+    const char *over[] = {"18446744073709551616", "18446744073709552G", NULL};
+    for (int i = 0; over[i]; i++)
+        ck_assert_msg(djs_cli_u64(over[i], &v) == DJS_ERANGE, "%s", over[i]);
+    ck_assert_int_eq(djs_cli_u64(NULL, &v), DJS_EINVAL);
     ck_assert_uint_eq(v, 7);
 }
 END_TEST
@@ -31,23 +34,23 @@ START_TEST(options_are_taken_out)
     char a0[] = "bench", a1[] = "--jobs", a2[] = "10", a3[] = "--keep", a4[] = "--dir=/tmp/x", a5[] = "pos", a6[] = "--jobsx";
     char *argv[] = {a0, a1, a2, a3, a4, a5, a6};
     int argc = 7;
-    ck_assert_str_eq(cli_opt(argc, argv, "--jobs"), "10");
+    ck_assert_str_eq(djs_cli_opt(argc, argv, "--jobs"), "10");
     ck_assert_ptr_null(argv[1]);
     ck_assert_ptr_null(argv[2]);
-    ck_assert_str_eq(cli_opt(argc, argv, "--dir"), "/tmp/x");
-    ck_assert_ptr_null(cli_opt(argc, argv, "--jobs")); /* taken already; --jobsx is another option */
-    ck_assert_int_eq(cli_flag(argc, argv, "--keep"), 1);
-    ck_assert_int_eq(cli_flag(argc, argv, "--keep"), 0);
+    ck_assert_str_eq(djs_cli_opt(argc, argv, "--dir"), "/tmp/x");
+    ck_assert_ptr_null(djs_cli_opt(argc, argv, "--jobs")); /* taken already; --jobsx is another option */
+    ck_assert_int_eq(djs_cli_flag(argc, argv, "--keep"), 1);
+    ck_assert_int_eq(djs_cli_flag(argc, argv, "--keep"), 0);
     const char *pos[2];
-    ck_assert_int_eq(cli_rest(argc, argv, pos, 2, "usage"), -1); /* --jobsx is unknown */
+    ck_assert_int_eq(djs_cli_rest(argc, argv, pos, 2, "usage"), DJS_EINVAL); /* --jobsx is unknown */
     argv[6] = NULL;
-    ck_assert_int_eq(cli_rest(argc, argv, pos, 2, "usage"), 1);
+    ck_assert_int_eq(djs_cli_rest(argc, argv, pos, 2, "usage"), 1);
     ck_assert_str_eq(pos[0], "pos");
-    ck_assert_int_eq(cli_rest(argc, argv, pos, 0, "usage"), -1); /* more positionals than allowed */
+    ck_assert_int_eq(djs_cli_rest(argc, argv, pos, 0, "usage"), DJS_EINVAL); /* more positionals than allowed */
     /* an option at the end without its value is not taken */
     char b0[] = "x", b1[] = "--name";
     char *argv2[] = {b0, b1};
-    ck_assert_ptr_null(cli_opt(2, argv2, "--name"));
+    ck_assert_ptr_null(djs_cli_opt(2, argv2, "--name"));
     ck_assert_ptr_nonnull(argv2[1]);
 }
 END_TEST

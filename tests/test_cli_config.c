@@ -18,33 +18,33 @@ static const char *file_with(const char *text)
 
 START_TEST(keys_values_comments)
 {
-    cli_config_t c;
+    djs_cli_config_t c;
     const char *p = file_with("# djs serve settings\n\n  data = /var/lib/djs   # where the log lives\n"
                               "listen=127.0.0.1:9000\r\nhttp2 = \" yes \"\nrate-limit =\n");
-    ck_assert_msg(cli_config_load(&c, p, known, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(djs_cli_config_load(&c, p, known, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.n, 4);
-    ck_assert_str_eq(cli_config_get(&c, "data"), "/var/lib/djs");
-    ck_assert_str_eq(cli_config_get(&c, "listen"), "127.0.0.1:9000");
-    ck_assert_str_eq(cli_config_get(&c, "http2"), " yes "); /* quotes keep inner blanks */
-    ck_assert_str_eq(cli_config_get(&c, "rate-limit"), "");
+    ck_assert_str_eq(djs_cli_config_get(&c, "data"), "/var/lib/djs");
+    ck_assert_str_eq(djs_cli_config_get(&c, "listen"), "127.0.0.1:9000");
+    ck_assert_str_eq(djs_cli_config_get(&c, "http2"), " yes "); /* quotes keep inner blanks */
+    ck_assert_str_eq(djs_cli_config_get(&c, "rate-limit"), "");
     ck_assert_int_eq(c.e[1].line, 4);
-    ck_assert_ptr_null(cli_config_get(&c, "tls-cert"));
-    cli_config_free(&c);
+    ck_assert_ptr_null(djs_cli_config_get(&c, "tls-cert"));
+    djs_cli_config_free(&c);
     ck_assert_ptr_null(c.text);
 }
 END_TEST
 
 START_TEST(errors_name_the_line)
 {
-    cli_config_t c;
+    djs_cli_config_t c;
     const char *p = file_with("data = a\n\nlisten 8080\n");
-    ck_assert_int_eq(cli_config_load(&c, p, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":3: expected 'key = value'"));
     p = file_with("data = a\nport = 1\n");
-    ck_assert_int_eq(cli_config_load(&c, p, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":2: unknown setting 'port'"));
     p = file_with("data = a\n# again\ndata = b\n");
-    ck_assert_int_eq(cli_config_load(&c, p, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, p, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, ":3: 'data' is already set on line 1"));
     ck_assert_ptr_null(c.text); /* freed on failure */
 }
@@ -52,25 +52,25 @@ END_TEST
 
 START_TEST(files_refused)
 {
-    cli_config_t c;
+    djs_cli_config_t c;
     char path[4200];
     snprintf(path, sizeof(path), "%s/missing.conf", tu_tmpdir());
-    ck_assert_int_eq(cli_config_load(&c, path, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), DJS_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(err, "No such file"));
     snprintf(path, sizeof(path), "%s/bin.conf", tu_tmpdir());
     ck_assert_int_eq(tu_write_file(path, "data = a\0b\n", 11), 0);
-    ck_assert_int_eq(cli_config_load(&c, path, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), DJS_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "not a text file"));
     size_t big = (1u << 20) + 1;
     char *text = malloc(big);
     memset(text, '#', big);
     ck_assert_int_eq(tu_write_file(path, text, big), 0);
-    ck_assert_int_eq(cli_config_load(&c, path, known, err, sizeof(err)), -1);
+    ck_assert_int_eq(djs_cli_config_load(&c, path, known, err, sizeof(err)), DJS_ETOOBIG);
     ck_assert_ptr_nonnull(strstr(err, "larger than 1 MiB"));
     ck_assert_int_eq(tu_write_file(path, text, big - 1), 0); /* exactly 1 MiB of comment: fine */
-    ck_assert_msg(cli_config_load(&c, path, known, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(djs_cli_config_load(&c, path, known, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(c.n, 0);
-    cli_config_free(&c);
+    djs_cli_config_free(&c);
     free(text);
 }
 END_TEST
@@ -79,11 +79,11 @@ START_TEST(booleans)
 {
     const char *t[] = {"true", "TRUE", "yes", "Yes", "1"}, *f[] = {"false", "No", "no", "0"}, *bad[] = {"", "on", "2", "truth"};
     for (size_t i = 0; i < 5; i++)
-        ck_assert_int_eq(cli_config_bool(t[i]), 1);
+        ck_assert_int_eq(djs_cli_config_bool(t[i]), 1);
     for (size_t i = 0; i < 4; i++)
-        ck_assert_int_eq(cli_config_bool(f[i]), 0);
+        ck_assert_int_eq(djs_cli_config_bool(f[i]), 0);
     for (size_t i = 0; i < 4; i++)
-        ck_assert_int_eq(cli_config_bool(bad[i]), -1);
+        ck_assert_int_eq(djs_cli_config_bool(bad[i]), DJS_EINVAL);
 }
 END_TEST
 

@@ -9,7 +9,7 @@ static char err[256];
 
 static json_t *yj(const char *text)
 {
-    return yamljson_parse(text, strlen(text), err, sizeof(err));
+    return djs_client_yamljson_parse(text, strlen(text), err, sizeof(err));
 }
 
 /* text converts to the JSON in want (compared as values) */
@@ -95,20 +95,20 @@ END_TEST
 
 START_TEST(depth_limit)
 {
-    char deep[4 * YAMLJSON_MAX_DEPTH + 8];
+    char deep[4 * DJS_CLIENT_YAMLJSON_MAX_DEPTH + 8];
     size_t k = 0;
-    for (int i = 0; i < YAMLJSON_MAX_DEPTH; i++)
+    for (int i = 0; i < DJS_CLIENT_YAMLJSON_MAX_DEPTH; i++)
         deep[k++] = '[';
-    for (int i = 0; i < YAMLJSON_MAX_DEPTH; i++)
+    for (int i = 0; i < DJS_CLIENT_YAMLJSON_MAX_DEPTH; i++)
         deep[k++] = ']';
     deep[k] = '\0';
     json_t *v = yj(deep); /* exactly the limit */
     ck_assert_msg(v != NULL, "%s", err);
     json_decref(v);
     k = 0;
-    for (int i = 0; i <= YAMLJSON_MAX_DEPTH; i++)
+    for (int i = 0; i <= DJS_CLIENT_YAMLJSON_MAX_DEPTH; i++)
         deep[k++] = '[';
-    for (int i = 0; i <= YAMLJSON_MAX_DEPTH; i++)
+    for (int i = 0; i <= DJS_CLIENT_YAMLJSON_MAX_DEPTH; i++)
         deep[k++] = ']';
     deep[k] = '\0';
     refused(deep, "nested more than 64 deep");

@@ -1,8 +1,10 @@
-/* The worker agent's loop: registration, heartbeats, the long-poll, each
- * job's reports (start, output, progress, outcome) and the drain.
+/* The worker agent's loop and its jobs: each job's reports (start, output,
+ * progress, outcome), the signals and the shutdown. Registration,
+ * heartbeats, the long poll and the drain are session.c's; the state both
+ * share is in agent_internal.h.
  *
  * Everything time-driven is a deadline checked by pump_all, which runs
- * every TICK_MS and right after anything happens (agent_kick: a zero
+ * every TICK_MS and right after anything happens (djs__agent_kick: a zero
  * timer, so handlers never re-enter each other). A job moves STARTING
  * (start report) -> RUNNING (its kind runs) -> FLUSHING (output and
  * progress sent) -> REPORTING (complete or fail) and is then freed.
@@ -30,82 +32,11 @@
 #include "tools/agent/outbuf.h"
 #include "tools/agent/reports.h"
 #include "tools/agent/retry.h"
-
-#define TICK_MS 100
-#define POLL_WAIT_S 25
-#define POLL_TIMEOUT_MS ((POLL_WAIT_S + 15) * 1000L)
-#define CALL_TIMEOUT_MS 30000L
-#define PROGRESS_PERIOD_MS 1000   /* at most one progress report per second per job */
-#define DEREGISTER_GRACE_MS 30000 /* past the drain deadline, give up deregistering */
-
-enum { J_STARTING, J_RUNNING, J_FLUSHING, J_REPORTING };
-enum { ANS_OK = AGENT_ANS_OK, ANS_RETRY = AGENT_ANS_RETRY, ANS_FINAL = AGENT_ANS_FINAL };
-enum { DRAIN_NONE, DRAIN_PUT, DRAIN_WAIT, DRAIN_DELETE, DRAIN_DONE };
-
-typedef struct agent agent_t;
-
-struct agent_job {
-    agent_t *a;
-    agent_job_t *prev, *next;
-    char id[40];
-    uint32_t attempt;
-    char *name;
-    json_t *payload;
-    uint32_t timeout_s;
-    int state;
-    const agent_kind_t *kind;
-    void *kd;
-    int kind_live; /* started and not yet exited */
-    uint64_t started_ms, deadline_ms, term_ms;
-    int killed;
-    char *stop_reason; /* why the agent stopped it: overrides the kind's outcome */
-    /* start, then complete / fail: in flight in *batch, or due at rep_due */
-    struct report_batch *batch;
-    uint32_t batch_i;
-    uint64_t rep_due;
-    /* output waiting, and its shipping */
-    agent_outbuf_t out;
-    uint64_t out_due, out_last;
-    uint32_t out_backoff;
-    agent_http_req_t *out_req;
-    /* stdout lines: progress (last value wins) and the result */
-    agent_lines_t lines;
-    int prog_dead;
-    uint64_t prog_last;
-    agent_http_req_t *prog_req;
-    /* outcome */
-    int ok;
-    char *error;
-    json_t *result;
-};
-
-struct agent {
-    uv_loop_t loop;
-    agent_config_t cfg;
-    agent_http_t *http;
-    json_t *caps;
-    char host[256];
-    char id[40];
-    int registered, ever_registered;
-    agent_http_req_t *reg_req, *poll_req, *hb_req, *drain_req;
-    uint64_t reg_due, poll_due, hb_due, hb_sent;
-    uint32_t reg_backoff, poll_backoff, drain_backoff, resp_ms;
-    int hb_no_running;
-    uint64_t cpu_busy, cpu_total;
-    uv_timer_t tick, kick;
-    uv_signal_t sig_term, sig_int;
-    agent_job_t *jobs;
-    uint32_t njobs;
-    struct report_batch *batches;    /* in flight */
-    struct report_batch *poll_batch; /* the one the poll in flight carries, or NULL */
-    uint32_t rep_backoff;
-    int drain, hard, exit_code, stopped, delete_conflicts;
-    uint64_t drain_deadline, drain_due;
-};
+#include "tools/agent/agent_internal.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+void djs__agent_say(const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -120,24 +51,8 @@ static char *dupstr(const char *s)
     return djs_strndup(s, strlen(s));
 }
 
-static uint64_t now_ms(agent_t *a)
-{
-    return uv_now(&a->loop);
-}
-
-/* Next delay of a backoff (retry.h). */
-static uint32_t backoff_next(uint32_t *state)
-{
-    return agent_backoff_next(state, (uint32_t)rand());
-}
-
-static int answer_class(long status)
-{
-    return agent_answer_class(status);
-}
-
 /* "409 stale-attempt: detail" from a problem answer, or the transport error. */
-static void describe(char *out, size_t n, long status, const char *body, size_t len, const char *error)
+void djs__agent_describe(char *out, size_t n, long status, const char *body, size_t len, const char *error)
 {
     if (status == 0) {
         snprintf(out, n, "%s", error && *error ? error : "no answer");
@@ -151,29 +66,33 @@ static void describe(char *out, size_t n, long status, const char *body, size_t 
     json_decref(j);
 }
 
-static void agent_kick(agent_t *a);
-
-static agent_http_req_t *send_json(agent_t *a, const char *method, const char *url, json_t *body, long timeout_ms, agent_http_cb cb,
-                                   void *arg)
+djs_agent_http_req_t *djs__agent_send(djs__agent_t *a, const char *method, const char *url, const char *body, long timeout_ms,
+                                      djs_agent_http_cb cb, void *arg)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    agent_http_call_t c = {.method = method,
-                           .url = url,
-                           .content_type = text ? "application/json" : NULL,
-                           .body = text,
-                           .len = text ? strlen(text) : 0,
-                           .auth = 1,
-                           .timeout_ms = timeout_ms};
-    agent_http_req_t *r = agent_http_send(a->http, &c, cb, arg);
-    free(text);
-    json_decref(body);
+    djs_agent_http_call_t c = {.method = method,
+                               .url = url,
+                               .content_type = body ? "application/json" : NULL,
+                               .body = body,
+                               .len = body ? strlen(body) : 0,
+                               .auth = 1,
+                               .timeout_ms = timeout_ms};
+    djs_agent_http_req_t *r = djs_agent_http_send(a->http, &c, cb, arg);
     if (r == NULL)
-        say("cannot start a request to %s", url);
+        djs__agent_say("cannot start a request to %s", url);
     return r;
 }
 
-static void url_of(agent_t *a, char *url, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void url_of(agent_t *a, char *url, size_t n, const char *fmt, ...)
+djs_agent_http_req_t *djs__agent_send_json(djs__agent_t *a, const char *method, const char *url, json_t *body, long timeout_ms,
+                                           djs_agent_http_cb cb, void *arg)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    djs_agent_http_req_t *r = djs__agent_send(a, method, url, text, timeout_ms, cb, arg);
+    free(text);
+    json_decref(body);
+    return r;
+}
+
+void djs__agent_url(djs__agent_t *a, char *url, size_t n, const char *fmt, ...)
 {
     int k = snprintf(url, n, "%s", a->cfg.server);
     va_list ap;
@@ -182,54 +101,11 @@ static void url_of(agent_t *a, char *url, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- machine load from /proc -------------------------------------------------------------- */
-
-static double cpu_sample(agent_t *a)
-{
-    unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    if (f == NULL)
-        return 0;
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
-    fclose(f);
-    if (n < 4)
-        return 0;
-    uint64_t total = 0, idle = v[3] + v[4];
-    for (int i = 0; i < 8; i++)
-        total += v[i];
-    uint64_t busy = total - idle;
-    double r = 0;
-    if (a->cpu_total != 0 && total > a->cpu_total && busy >= a->cpu_busy)
-        r = (double)(busy - a->cpu_busy) / (double)(total - a->cpu_total);
-    a->cpu_busy = busy;
-    a->cpu_total = total;
-    return r < 0 ? 0 : r > 1 ? 1 : r;
-}
-
-static double mem_sample(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f == NULL)
-        return 0;
-    char line[256];
-    unsigned long long total = 0, avail = 0, v;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "MemTotal: %llu", &v) == 1)
-            total = v;
-        else if (sscanf(line, "MemAvailable: %llu", &v) == 1)
-            avail = v;
-    }
-    fclose(f);
-    if (total == 0 || avail > total)
-        return 0;
-    return 1.0 - (double)avail / (double)total;
-}
-
 /* ---- jobs: lookup, creation, removal --------------------------------------------------------- */
 
-static agent_job_t *find_job(agent_t *a, const char *id, uint32_t attempt)
+djs_agent_job_t *djs__agent_find_job(djs__agent_t *a, const char *id, uint32_t attempt)
 {
-    for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+    for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
         if (strcmp(j->id, id) == 0 && (attempt == 0 || j->attempt == attempt))
             return j;
     return NULL;
@@ -238,19 +114,19 @@ static agent_job_t *find_job(agent_t *a, const char *id, uint32_t attempt)
 /* Reports in one request: jobs[i] is NULL once that job was freed. */
 typedef struct report_batch {
     struct report_batch *prev, *next;
-    agent_t *a;
-    agent_http_req_t *req; /* NULL when the poll carries it */
+    djs__agent_t *a;
+    djs_agent_http_req_t *req; /* NULL when the poll carries it */
     uint32_t n;
-    agent_job_t *jobs[];
+    djs_agent_job_t *jobs[];
 } report_batch_t;
 
-static void job_free(agent_job_t *j)
+static void job_free(djs_agent_job_t *j)
 {
-    agent_t *a = j->a;
+    djs__agent_t *a = j->a;
     if (j->batch != NULL)
         j->batch->jobs[j->batch_i] = NULL;
-    agent_http_cancel(j->out_req);
-    agent_http_cancel(j->prog_req);
+    djs_agent_http_cancel(j->out_req);
+    djs_agent_http_cancel(j->prog_req);
     if (j->prev != NULL)
         j->prev->next = j->next;
     else
@@ -258,20 +134,21 @@ static void job_free(agent_job_t *j)
     if (j->next != NULL)
         j->next->prev = j->prev;
     a->njobs--;
-    agent_outbuf_dispose(&j->out);
-    agent_lines_dispose(&j->lines);
+    djs_agent_outbuf_dispose(&j->out);
+    djs_agent_lines_dispose(&j->lines);
     json_decref(j->payload);
     json_decref(j->result);
     djs_free(j->name);
     djs_free(j->stop_reason);
     djs_free(j->error);
     djs_free(j);
-    agent_kick(a);
+    djs__agent_kick(a);
 }
 
-static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const char *name, uint32_t timeout_s, json_t *payload)
+djs_agent_job_t *djs__agent_job_new(djs__agent_t *a, const char *id, uint32_t attempt, const char *name, uint32_t timeout_s,
+                                    json_t *payload)
 {
-    agent_job_t *j = djs_calloc(1, sizeof(*j));
+    djs_agent_job_t *j = djs_calloc(1, sizeof(*j));
     j->a = a;
     snprintf(j->id, sizeof(j->id), "%s", id);
     j->attempt = attempt;
@@ -279,8 +156,8 @@ static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const 
     j->timeout_s = timeout_s;
     j->payload = payload ? json_incref(payload) : json_object();
     j->state = J_STARTING;
-    agent_outbuf_init(&j->out);
-    agent_lines_init(&j->lines);
+    djs_agent_outbuf_init(&j->out);
+    djs_agent_lines_init(&j->lines);
     j->next = a->jobs;
     if (a->jobs != NULL)
         a->jobs->prev = j;
@@ -291,151 +168,151 @@ static agent_job_t *job_new(agent_t *a, const char *id, uint32_t attempt, const 
 
 /* ---- accessors for kinds --------------------------------------------------------------------- */
 
-const json_t *agent_job_payload(const agent_job_t *j)
+const json_t *djs_agent_job_payload(const djs_agent_job_t *j)
 {
     return j->payload;
 }
-uint32_t agent_job_timeout_s(const agent_job_t *j)
+uint32_t djs_agent_job_timeout_s(const djs_agent_job_t *j)
 {
     return j->timeout_s;
 }
-const char *agent_job_id(const agent_job_t *j)
+const char *djs_agent_job_id(const djs_agent_job_t *j)
 {
     return j->id;
 }
-uint32_t agent_job_attempt(const agent_job_t *j)
+uint32_t djs_agent_job_attempt(const djs_agent_job_t *j)
 {
     return j->attempt;
 }
-const char *agent_job_workdir(const agent_job_t *j)
+const char *djs_agent_job_workdir(const djs_agent_job_t *j)
 {
     return j->a->cfg.workdir;
 }
-uv_loop_t *agent_job_loop(const agent_job_t *j)
+uv_loop_t *djs_agent_job_loop(const djs_agent_job_t *j)
 {
     return &j->a->loop;
 }
-agent_http_t *agent_job_http(const agent_job_t *j)
+djs_agent_http_t *djs_agent_job_http(const djs_agent_job_t *j)
 {
     return j->a->http;
 }
-void *agent_job_data(const agent_job_t *j)
+void *djs_agent_job_data(const djs_agent_job_t *j)
 {
     return j->kd;
 }
-void agent_job_set_data(agent_job_t *j, void *data)
+void djs_agent_job_set_data(djs_agent_job_t *j, void *data)
 {
     j->kd = data;
 }
 
 /* ---- output, progress and the result line ------------------------------------------------- */
 
-void agent_job_output(agent_job_t *j, int is_stdout, const char *data, size_t len)
+void djs_agent_job_output(djs_agent_job_t *j, int is_stdout, const char *data, size_t len)
 {
     if (is_stdout)
-        agent_lines_feed(&j->lines, data, len);
-    agent_outbuf_append(&j->out, data, len);
-    if (j->out.buf.len >= AGENT_OUT_CHUNK || j->lines.pending)
-        agent_kick(j->a);
+        djs_agent_lines_feed(&j->lines, data, len);
+    djs_agent_outbuf_append(&j->out, data, len);
+    if (j->out.buf.len >= DJS_AGENT_OUT_CHUNK || j->lines.pending)
+        djs__agent_kick(j->a);
 }
 
 static void on_output(void *arg, long status, const char *body, size_t len, const char *error)
 {
-    agent_job_t *j = arg;
+    djs_agent_job_t *j = arg;
     char why[512];
     j->out_req = NULL;
     int cls = answer_class(status);
     json_t *ans = status ? json_loadb(body, len, 0, NULL) : NULL;
     json_t *rcv = json_object_get(ans, "received");
     if ((cls == ANS_OK || status == 409) && json_is_integer(rcv) && json_integer_value(rcv) >= 0 &&
-        agent_outbuf_ack(&j->out, (uint64_t)json_integer_value(rcv)) == 0) {
+        djs_agent_outbuf_ack(&j->out, (uint64_t)json_integer_value(rcv)) == 0) {
         j->out_backoff = 0;
     } else if (cls == ANS_RETRY) {
         uint32_t d = backoff_next(&j->out_backoff);
         j->out_due = now_ms(j->a) + d;
-        describe(why, sizeof(why), status, body, len, error);
-        say("job %s attempt %u: output not shipped (%s); retrying in %.1f s", j->id, j->attempt, why, d / 1000.0);
+        djs__agent_describe(why, sizeof(why), status, body, len, error);
+        djs__agent_say("job %s attempt %u: output not shipped (%s); retrying in %.1f s", j->id, j->attempt, why, d / 1000.0);
     } else {
-        describe(why, sizeof(why), status, body, len, error);
-        say("job %s attempt %u: output refused (%s); the rest of its output is dropped", j->id, j->attempt, why);
-        agent_outbuf_kill(&j->out);
+        djs__agent_describe(why, sizeof(why), status, body, len, error);
+        djs__agent_say("job %s attempt %u: output refused (%s); the rest of its output is dropped", j->id, j->attempt, why);
+        djs_agent_outbuf_kill(&j->out);
     }
     json_decref(ans);
-    agent_kick(j->a);
+    djs__agent_kick(j->a);
 }
 
-static void out_pump(agent_job_t *j)
+static void out_pump(djs_agent_job_t *j)
 {
-    agent_t *a = j->a;
+    djs__agent_t *a = j->a;
     uint64_t now = now_ms(a);
     if (j->out_req != NULL || now < j->out_due || !a->registered)
         return;
-    if (!agent_outbuf_due(&j->out, j->state == J_RUNNING, now - j->out_last))
+    if (!djs_agent_outbuf_due(&j->out, j->state == J_RUNNING, now - j->out_last))
         return;
-    size_t n = agent_outbuf_chunk(&j->out);
+    size_t n = djs_agent_outbuf_chunk(&j->out);
     char url[1024];
-    url_of(a, url, sizeof(url), "/api/v1/jobs/%s/output?workerId=%s&attempt=%u&offset=%" PRIu64, j->id, a->id, j->attempt,
-           j->out.off);
-    agent_http_call_t c = {.method = "POST",
-                           .url = url,
-                           .content_type = "application/octet-stream",
-                           .body = j->out.buf.base,
-                           .len = n,
-                           .auth = 1,
-                           .timeout_ms = CALL_TIMEOUT_MS};
+    djs__agent_url(a, url, sizeof(url), "/api/v1/jobs/%s/output?workerId=%s&attempt=%u&offset=%" PRIu64, j->id, a->id, j->attempt,
+                   j->out.off);
+    djs_agent_http_call_t c = {.method = "POST",
+                               .url = url,
+                               .content_type = "application/octet-stream",
+                               .body = j->out.buf.base,
+                               .len = n,
+                               .auth = 1,
+                               .timeout_ms = CALL_TIMEOUT_MS};
     j->out_last = now;
-    j->out_req = agent_http_send(a->http, &c, on_output, j);
+    j->out_req = djs_agent_http_send(a->http, &c, on_output, j);
     if (j->out_req == NULL)
         j->out_due = now + backoff_next(&j->out_backoff);
 }
 
 static void on_progress(void *arg, long status, const char *body, size_t len, const char *error)
 {
-    agent_job_t *j = arg;
+    djs_agent_job_t *j = arg;
     j->prog_req = NULL;
     int cls = answer_class(status);
     if (cls == ANS_RETRY) {
         j->lines.pending = 1; /* the stored value is still the latest, or a newer one replaced it */
     } else if (cls == ANS_FINAL) {
         char why[512];
-        describe(why, sizeof(why), status, body, len, error);
-        say("job %s attempt %u: progress refused (%s); no more progress reports", j->id, j->attempt, why);
+        djs__agent_describe(why, sizeof(why), status, body, len, error);
+        djs__agent_say("job %s attempt %u: progress refused (%s); no more progress reports", j->id, j->attempt, why);
         j->prog_dead = 1;
     }
-    agent_kick(j->a);
+    djs__agent_kick(j->a);
 }
 
-static void prog_pump(agent_job_t *j)
+static void prog_pump(djs_agent_job_t *j)
 {
-    agent_t *a = j->a;
+    djs__agent_t *a = j->a;
     uint64_t now = now_ms(a);
     if (!j->lines.pending || j->prog_req != NULL || j->prog_dead || !a->registered)
         return;
     if (j->state == J_RUNNING && now < j->prog_last + PROGRESS_PERIOD_MS)
         return;
     char url[1024];
-    url_of(a, url, sizeof(url), "/api/v1/jobs/%s/progress", j->id);
+    djs__agent_url(a, url, sizeof(url), "/api/v1/jobs/%s/progress", j->id);
     json_t *b = json_pack("{s:s, s:i, s:i}", "workerId", a->id, "attempt", (int)j->attempt, "percentage", j->lines.pct);
     if (j->lines.step[0] != '\0')
         json_object_set_new(b, "currentStep", json_string(j->lines.step));
     j->lines.pending = 0;
     j->prog_last = now;
-    j->prog_req = send_json(a, "POST", url, b, CALL_TIMEOUT_MS, on_progress, j);
+    j->prog_req = djs__agent_send_json(a, "POST", url, b, CALL_TIMEOUT_MS, on_progress, j);
 }
 
 /* ---- the job's life ------------------------------------------------------------------------------ */
 
-static void job_fail_now(agent_job_t *j, const char *error)
+static void job_fail_now(djs_agent_job_t *j, const char *error)
 {
     j->ok = 0;
     djs_free(j->error);
     j->error = dupstr(error);
     j->state = J_FLUSHING;
-    say("job %s attempt %u (%s) failed: %s", j->id, j->attempt, j->name, error);
-    agent_kick(j->a);
+    djs__agent_say("job %s attempt %u (%s) failed: %s", j->id, j->attempt, j->name, error);
+    djs__agent_kick(j->a);
 }
 
-static const agent_kind_t *pick_kind(agent_job_t *j, char *err, size_t n)
+static const djs_agent_kind_t *pick_kind(djs_agent_job_t *j, char *err, size_t n)
 {
     if (!json_is_object(j->payload)) {
         snprintf(err, n, "malformed payload: not a JSON object");
@@ -444,7 +321,7 @@ static const agent_kind_t *pick_kind(agent_job_t *j, char *err, size_t n)
     json_t *k = json_object_get(j->payload, "kind");
     if (k == NULL) {
         if (json_object_get(j->payload, "command") != NULL)
-            return agent_kind_find("exec");
+            return djs_agent_kind_find("exec");
         snprintf(err, n, "payload names no job kind (no \"kind\" and no \"command\")");
         return NULL;
     }
@@ -452,15 +329,15 @@ static const agent_kind_t *pick_kind(agent_job_t *j, char *err, size_t n)
         snprintf(err, n, "malformed job kind: payload.kind must be a string");
         return NULL;
     }
-    const agent_kind_t *kind = agent_kind_find(json_string_value(k));
+    const djs_agent_kind_t *kind = djs_agent_kind_find(json_string_value(k));
     if (kind == NULL)
         snprintf(err, n, "unknown job kind '%.64s'", json_string_value(k));
     return kind;
 }
 
-static void job_launch(agent_job_t *j)
+static void job_launch(djs_agent_job_t *j)
 {
-    agent_t *a = j->a;
+    djs__agent_t *a = j->a;
     char err[512];
     j->state = J_RUNNING;
     j->started_ms = now_ms(a);
@@ -482,23 +359,23 @@ static void job_launch(agent_job_t *j)
         return;
     }
     j->kind_live = 1;
-    say("job %s attempt %u (%s) started: %s", j->id, j->attempt, j->name, j->kind->name);
+    djs__agent_say("job %s attempt %u (%s) started: %s", j->id, j->attempt, j->name, j->kind->name);
 }
 
-static json_t *result_of(agent_job_t *j, uint64_t dur)
+static json_t *result_of(djs_agent_job_t *j, uint64_t dur)
 {
     const djs_buf_t *last = &j->lines.last;
     json_t *r = last->len ? json_loadb((const char *)last->base, last->len, JSON_DECODE_ANY, NULL) : NULL;
     return r ? r : json_pack("{s:i, s:I}", "exitCode", 0, "durationMs", (json_int_t)dur);
 }
 
-void agent_job_exit(agent_job_t *j, int ok, const char *error)
+void djs_agent_job_exit(djs_agent_job_t *j, int ok, const char *error)
 {
     uint64_t dur = now_ms(j->a) - j->started_ms;
     j->kind_live = 0;
     j->kd = NULL;
-    agent_lines_end(&j->lines); /* a last line without its newline */
-    agent_outbuf_end(&j->out);
+    djs_agent_lines_end(&j->lines); /* a last line without its newline */
+    djs_agent_outbuf_end(&j->out);
     j->ok = ok && j->stop_reason == NULL;
     djs_free(j->error);
     j->error = j->ok ? NULL : dupstr(j->stop_reason ? j->stop_reason : error ? error : "failed");
@@ -506,25 +383,25 @@ void agent_job_exit(agent_job_t *j, int ok, const char *error)
         j->result = result_of(j, dur);
     j->state = J_FLUSHING;
     if (j->ok)
-        say("job %s attempt %u (%s) succeeded in %.3f s", j->id, j->attempt, j->name, dur / 1000.0);
+        djs__agent_say("job %s attempt %u (%s) succeeded in %.3f s", j->id, j->attempt, j->name, dur / 1000.0);
     else
-        say("job %s attempt %u (%s) failed in %.3f s: %s", j->id, j->attempt, j->name, dur / 1000.0, j->error);
-    agent_kick(j->a);
+        djs__agent_say("job %s attempt %u (%s) failed in %.3f s: %s", j->id, j->attempt, j->name, dur / 1000.0, j->error);
+    djs__agent_kick(j->a);
 }
 
 /* Stop a running job: SIGTERM now and SIGKILL after the grace, or SIGKILL at once. */
-static void job_stop(agent_job_t *j, const char *reason, int now)
+void djs__agent_job_stop(djs_agent_job_t *j, const char *reason, int now)
 {
     if (!j->kind_live)
         return;
     if (j->stop_reason == NULL) {
         j->stop_reason = dupstr(reason);
-        say("job %s attempt %u (%s): stopping: %s", j->id, j->attempt, j->name, reason);
+        djs__agent_say("job %s attempt %u (%s): stopping: %s", j->id, j->attempt, j->name, reason);
     }
     if (now) {
         if (!j->killed) {
             j->killed = 1;
-            j->kind->kill(j, SIGKILL); /* may end the job (agent_job_exit) */
+            j->kind->kill(j, SIGKILL); /* may end the job (djs_agent_job_exit) */
         }
         return;
     }
@@ -534,17 +411,17 @@ static void job_stop(agent_job_t *j, const char *reason, int now)
     j->kind->kill(j, SIGTERM);
 }
 
-static const char *report_what(const agent_job_t *j)
+static const char *report_what(const djs_agent_job_t *j)
 {
     return j->state == J_STARTING ? "start" : j->ok ? "complete" : "fail";
 }
 
 /* The server's final answer to one report (cls ANS_OK or ANS_FINAL; why
  * describes a refusal). May free the job. */
-static void report_done(agent_job_t *j, int cls, const char *why)
+static void report_done(djs_agent_job_t *j, int cls, const char *why)
 {
     if (cls == ANS_FINAL) {
-        say("job %s attempt %u: %s refused (%s); dropped", j->id, j->attempt, report_what(j), why);
+        djs__agent_say("job %s attempt %u: %s refused (%s); dropped", j->id, j->attempt, report_what(j), why);
         if (j->state == J_STARTING || j->state == J_REPORTING)
             job_free(j);
     } else if (j->state == J_STARTING) {
@@ -554,7 +431,7 @@ static void report_done(agent_job_t *j, int cls, const char *why)
     }
 }
 
-static void batch_unlink(agent_t *a, report_batch_t *b)
+static void batch_unlink(djs__agent_t *a, report_batch_t *b)
 {
     if (b->prev != NULL)
         b->prev->next = b->next;
@@ -568,12 +445,12 @@ static void batch_unlink(agent_t *a, report_batch_t *b)
 
 /* Forget a batch whose request is gone: its reports are due again after
  * delay_ms. */
-static void batch_abandon(agent_t *a, report_batch_t *b, uint64_t delay_ms)
+void djs__agent_batch_abandon(djs__agent_t *a, report_batch_t *b, uint64_t delay_ms)
 {
     if (b == NULL)
         return;
     batch_unlink(a, b);
-    agent_http_cancel(b->req);
+    djs_agent_http_cancel(b->req);
     for (uint32_t i = 0; i < b->n; i++)
         if (b->jobs[i] != NULL) {
             b->jobs[i]->batch = NULL;
@@ -585,20 +462,20 @@ static void batch_abandon(agent_t *a, report_batch_t *b, uint64_t delay_ms)
 /* The answer to a request that carried batch b ({"results":[...]} on a
  * 2xx): each report is settled on its own; the ones without a final answer
  * go again after a backoff. */
-static void batch_answered(agent_t *a, report_batch_t *b, long status, const char *body, size_t len, const char *error)
+void djs__agent_batch_answered(djs__agent_t *a, report_batch_t *b, long status, const char *body, size_t len, const char *error)
 {
     char why[512];
     json_t *ans = answer_class(status) == ANS_OK ? json_loadb(body, len, 0, NULL) : NULL;
     uint32_t again = 0;
     batch_unlink(a, b);
-    describe(why, sizeof(why), status, body, len, error);
+    djs__agent_describe(why, sizeof(why), status, body, len, error);
     for (uint32_t i = 0; i < b->n; i++) {
-        agent_job_t *j = b->jobs[i];
+        djs_agent_job_t *j = b->jobs[i];
         if (j == NULL)
             continue;
         j->batch = NULL;
         long st;
-        int c = agent_batch_result(status, ans, i, &st, why, sizeof(why));
+        int c = djs_agent_batch_result(status, ans, i, &st, why, sizeof(why));
         if (c == ANS_RETRY) {
             again++;
             j->rep_due = UINT64_MAX; /* set below, once the delay is drawn */
@@ -608,8 +485,8 @@ static void batch_answered(agent_t *a, report_batch_t *b, long status, const cha
     }
     if (again > 0) {
         uint32_t d = backoff_next(&a->rep_backoff);
-        say("%u report(s) not recorded (%s); retrying in %.1f s", again, why, d / 1000.0);
-        for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+        djs__agent_say("%u report(s) not recorded (%s); retrying in %.1f s", again, why, d / 1000.0);
+        for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
             if (j->rep_due == UINT64_MAX)
                 j->rep_due = now_ms(a) + d;
     } else {
@@ -617,43 +494,43 @@ static void batch_answered(agent_t *a, report_batch_t *b, long status, const cha
     }
     json_decref(ans);
     djs_free(b);
-    agent_kick(a);
+    djs__agent_kick(a);
 }
 
 static void on_reports(void *arg, long status, const char *body, size_t len, const char *error)
 {
     report_batch_t *b = arg;
     b->req = NULL;
-    batch_answered(b->a, b, status, body, len, error);
+    djs__agent_batch_answered(b->a, b, status, body, len, error);
 }
 
 /* One report as an item of {"reports":[...]}. */
-static json_t *report_item(agent_job_t *j)
+static json_t *report_item(djs_agent_job_t *j)
 {
-    return agent_report_item(j->id, j->attempt, report_what(j), j->result, j->error);
+    return djs_agent_report_item(j->id, j->attempt, report_what(j), j->result, j->error);
 }
 
-/* The reports due now (at most AGENT_BATCH_MAX and AGENT_BATCH_MAX_BYTES) as a batch
+/* The reports due now (at most DJS_AGENT_BATCH_MAX and DJS_AGENT_BATCH_MAX_BYTES) as a batch
  * and its body {"reports":[...]} (free()); NULL when none is due.
  * *outcomes counts the completions and failures in it. */
-static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
+static report_batch_t *batch_take(djs__agent_t *a, char **body, uint32_t *outcomes)
 {
     uint32_t n = 0;
     uint64_t now = now_ms(a);
-    for (agent_job_t *j = a->jobs; j != NULL && n < AGENT_BATCH_MAX; j = j->next)
+    for (djs_agent_job_t *j = a->jobs; j != NULL && n < DJS_AGENT_BATCH_MAX; j = j->next)
         n += (j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due;
     if (n == 0)
         return NULL;
-    report_batch_t *b = djs_calloc(1, sizeof(*b) + n * sizeof(agent_job_t *));
+    report_batch_t *b = djs_calloc(1, sizeof(*b) + n * sizeof(djs_agent_job_t *));
     b->a = a;
-    agent_batch_t text;
-    agent_batch_init(&text);
+    djs_agent_batch_t text;
+    djs_agent_batch_init(&text);
     *outcomes = 0;
-    for (agent_job_t *j = a->jobs; j != NULL && b->n < n; j = j->next) {
+    for (djs_agent_job_t *j = a->jobs; j != NULL && b->n < n; j = j->next) {
         if (!((j->state == J_STARTING || j->state == J_REPORTING) && j->batch == NULL && now >= j->rep_due))
             continue;
         json_t *item = report_item(j);
-        int full = agent_batch_add(&text, item) != 0;
+        int full = djs_agent_batch_add(&text, item) != 0;
         json_decref(item);
         if (full)
             break; /* the rest goes in the next request */
@@ -662,7 +539,7 @@ static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
         j->batch_i = b->n;
         b->jobs[b->n++] = j;
     }
-    *body = agent_batch_finish(&text);
+    *body = djs_agent_batch_finish(&text);
     b->next = a->batches;
     if (a->batches != NULL)
         a->batches->prev = b;
@@ -670,12 +547,10 @@ static report_batch_t *batch_take(agent_t *a, char **body, uint32_t *outcomes)
     return b;
 }
 
-static void poll_send_body(agent_t *a, uint32_t wait_s, uint32_t max, const char *body);
-
 /* Send the reports that are due: on the poll when one is due anyway (and
  * then with wait=0: their answers are wanted now), else in one POST
  * /workers/{id}/reports. */
-static void reports_pump(agent_t *a)
+static void reports_pump(djs__agent_t *a)
 {
     char *body = NULL, url[1024];
     uint32_t outcomes = 0;
@@ -687,37 +562,37 @@ static void reports_pump(agent_t *a)
     uint32_t free_slots = (a->cfg.slots > a->njobs ? a->cfg.slots - a->njobs : 0) + outcomes;
     if (!a->drain && free_slots > 0 && a->poll_req == NULL && now_ms(a) >= a->poll_due) {
         a->poll_batch = b;
-        poll_send_body(a, 0, free_slots, body);
+        djs__agent_poll_send(a, 0, free_slots, body);
         if (a->poll_req == NULL)
-            batch_abandon(a, b, backoff_next(&a->rep_backoff));
+            djs__agent_batch_abandon(a, b, backoff_next(&a->rep_backoff));
     } else {
-        url_of(a, url, sizeof(url), "/api/v1/workers/%s/reports", a->id);
-        agent_http_call_t c = {.method = "POST",
-                               .url = url,
-                               .content_type = "application/json",
-                               .body = body,
-                               .len = strlen(body),
-                               .auth = 1,
-                               .timeout_ms = CALL_TIMEOUT_MS};
-        b->req = agent_http_send(a->http, &c, on_reports, b);
+        djs__agent_url(a, url, sizeof(url), "/api/v1/workers/%s/reports", a->id);
+        djs_agent_http_call_t c = {.method = "POST",
+                                   .url = url,
+                                   .content_type = "application/json",
+                                   .body = body,
+                                   .len = strlen(body),
+                                   .auth = 1,
+                                   .timeout_ms = CALL_TIMEOUT_MS};
+        b->req = djs_agent_http_send(a->http, &c, on_reports, b);
         if (b->req == NULL)
-            batch_abandon(a, b, backoff_next(&a->rep_backoff));
+            djs__agent_batch_abandon(a, b, backoff_next(&a->rep_backoff));
     }
     djs_free(body);
 }
 
-static void job_timers(agent_job_t *j)
+static void job_timers(djs_agent_job_t *j)
 {
-    agent_t *a = j->a;
+    djs__agent_t *a = j->a;
     uint64_t now = now_ms(a);
     char why[64];
     if (!j->kind_live)
         return;
     if (a->drain && now >= a->drain_deadline) {
-        job_stop(j, "agent stopped", 1);
+        djs__agent_job_stop(j, "agent stopped", 1);
     } else if (j->deadline_ms && now >= j->deadline_ms && j->term_ms == 0) {
         snprintf(why, sizeof(why), "timed out after %u s", j->timeout_s);
-        job_stop(j, why, 0);
+        djs__agent_job_stop(j, why, 0);
     } else if (j->term_ms && !j->killed && now >= j->term_ms + a->cfg.grace_ms) {
         j->killed = 1;
         j->kind->kill(j, SIGKILL);
@@ -725,9 +600,9 @@ static void job_timers(agent_job_t *j)
 }
 
 /* Everything this job is due to do now. May free the job. */
-static void job_pump(agent_job_t *j)
+static void job_pump(djs_agent_job_t *j)
 {
-    agent_t *a = j->a;
+    djs__agent_t *a = j->a;
     if (a->hard || !a->registered) {
         job_timers(j);
         return;
@@ -744,242 +619,7 @@ static void job_pump(agent_job_t *j)
     }
 }
 
-/* ---- registration, heartbeats, polls ------------------------------------------------------------- */
-
-static void lost(agent_t *a, const char *why)
-{
-    say("%s: registering again (running jobs go on; their late reports may be refused)", why);
-    a->registered = 0;
-    a->reg_due = 0;
-    a->reg_backoff = 0;
-    batch_abandon(a, a->poll_batch, 0);
-    agent_http_cancel(a->poll_req);
-    a->poll_req = NULL;
-}
-
-static void on_registered(void *arg, long status, const char *body, size_t len, const char *error)
-{
-    agent_t *a = arg;
-    char why[512];
-    a->reg_req = NULL;
-    json_t *j = answer_class(status) == ANS_OK ? json_loadb(body, len, 0, NULL) : NULL;
-    const char *id = json_string_value(json_object_get(j, "id"));
-    if (id != NULL && strlen(id) < sizeof(a->id)) {
-        snprintf(a->id, sizeof(a->id), "%s", id);
-        a->registered = a->ever_registered = 1;
-        a->reg_backoff = 0;
-        a->hb_due = a->poll_due = 0;
-        say("registered as %s (name %s, %u slots) with %s", a->id, a->cfg.name, a->cfg.slots, a->cfg.server);
-    } else if (answer_class(status) == ANS_FINAL && !a->ever_registered) {
-        describe(why, sizeof(why), status, body, len, error);
-        say("registration refused (%s)", why);
-        a->exit_code = 1;
-        a->stopped = 1;
-    } else {
-        uint32_t d = backoff_next(&a->reg_backoff);
-        a->reg_due = now_ms(a) + d;
-        describe(why, sizeof(why), status, body, len, error);
-        say("cannot register with %s (%s); retrying in %.1f s", a->cfg.server, why, d / 1000.0);
-    }
-    json_decref(j);
-    agent_kick(a);
-}
-
-static void register_send(agent_t *a)
-{
-    char url[1024];
-    url_of(a, url, sizeof(url), "/api/v1/workers");
-    json_t *b = json_pack("{s:s, s:s, s:O, s:i}", "name", a->cfg.name, "host", a->host, "capabilities", a->caps, "slots",
-                          (int)a->cfg.slots);
-    a->reg_req = send_json(a, "POST", url, b, CALL_TIMEOUT_MS, on_registered, a);
-    if (a->reg_req == NULL)
-        a->reg_due = now_ms(a) + backoff_next(&a->reg_backoff);
-}
-
-/* The answer's "stop": job ids we said we run that are no longer ours. Of
- * several attempts of one job here, the older ones are surely stale and
- * the newest may be current: the newest goes only when it is alone. */
-static void heartbeat_stop_list(agent_t *a, json_t *ans)
-{
-    json_t *stop = json_object_get(ans, "stop"), *x;
-    size_t i;
-    json_array_foreach(stop, i, x)
-    {
-        const char *id = json_is_string(x) ? json_string_value(x) : json_string_value(json_object_get(x, "jobId"));
-        uint32_t newest = 0, count = 0;
-        for (agent_job_t *j = a->jobs; id != NULL && j != NULL; j = j->next)
-            if (strcmp(j->id, id) == 0 && j->kind_live)
-                newest = j->attempt > newest ? j->attempt : newest, count++;
-        for (agent_job_t *j = a->jobs; count > 0 && j != NULL; j = j->next)
-            if (strcmp(j->id, id) == 0 && j->kind_live && (count == 1 || j->attempt != newest))
-                job_stop(j, "stopped by the server (cancelled, timed out or reassigned)", 0);
-    }
-}
-
-static void on_heartbeat(void *arg, long status, const char *body, size_t len, const char *error)
-{
-    agent_t *a = arg;
-    char why[512];
-    a->hb_req = NULL;
-    a->resp_ms = (uint32_t)(now_ms(a) - a->hb_sent);
-    if (answer_class(status) == ANS_OK) {
-        json_t *ans = json_loadb(body, len, 0, NULL);
-        heartbeat_stop_list(a, ans);
-        json_decref(ans);
-    } else if (status == 400 && !a->hb_no_running && len > 0 && strstr(body, "running") != NULL) {
-        say("the server does not take the running-jobs list in heartbeats; sending load only");
-        a->hb_no_running = 1;
-        a->hb_due = 0;
-    } else if (status == 409 || status == 404) {
-        describe(why, sizeof(why), status, body, len, error);
-        lost(a, why);
-    } else {
-        describe(why, sizeof(why), status, body, len, error);
-        say("heartbeat failed (%s)", why);
-    }
-    agent_kick(a);
-}
-
-static void heartbeat_send(agent_t *a)
-{
-    char url[1024];
-    url_of(a, url, sizeof(url), "/api/v1/workers/%s/heartbeat", a->id);
-    json_t *b = json_pack("{s:f, s:f}", "cpu", cpu_sample(a), "memory", mem_sample());
-    if (a->resp_ms > 0)
-        json_object_set_new(b, "responseMs", json_integer(a->resp_ms < 3600000 ? a->resp_ms : 3600000));
-    if (!a->hb_no_running) {
-        json_t *run = json_array();
-        for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
-            json_array_append_new(run, json_pack("{s:s, s:i}", "jobId", j->id, "attempt", (int)j->attempt));
-        json_object_set_new(b, "running", run);
-    }
-    a->hb_sent = now_ms(a);
-    a->hb_due = a->hb_sent + a->cfg.heartbeat_ms;
-    a->hb_req = send_json(a, "POST", url, b, (long)a->cfg.heartbeat_ms * 3, on_heartbeat, a);
-}
-
-static void take_assignment(agent_t *a, json_t *x)
-{
-    const char *id = json_string_value(json_object_get(x, "jobId"));
-    json_t *att = json_object_get(x, "attempt");
-    if (id == NULL || strlen(id) >= 40 || !json_is_integer(att) || json_integer_value(att) < 1)
-        return;
-    uint32_t attempt = (uint32_t)json_integer_value(att);
-    if (find_job(a, id, attempt) != NULL)
-        return; /* already ours: its start is on its way */
-    const char *name = json_string_value(json_object_get(x, "name"));
-    json_t *to = json_object_get(x, "timeoutSeconds");
-    uint32_t timeout = json_is_integer(to) && json_integer_value(to) > 0 ? (uint32_t)json_integer_value(to) : 0;
-    job_new(a, id, attempt, name ? name : "", timeout, json_object_get(x, "payload")); /* its start: reports_pump */
-}
-
-static void on_poll(void *arg, long status, const char *body, size_t len, const char *error)
-{
-    agent_t *a = arg;
-    char why[512];
-    a->poll_req = NULL;
-    int cls = answer_class(status);
-    if (a->poll_batch != NULL && (cls != ANS_FINAL || (status != 409 && status != 404)))
-        batch_answered(a, a->poll_batch, status, body, len, error);
-    else
-        batch_abandon(a, a->poll_batch, 0); /* the worker is lost: sent again once registered */
-    if (cls == ANS_OK) {
-        a->poll_backoff = 0;
-        json_t *ans = json_loadb(body, len, 0, NULL), *x;
-        size_t i;
-        json_array_foreach(json_object_get(ans, "assignments"), i, x) take_assignment(a, x);
-        json_decref(ans);
-    } else if (status == 409 || status == 404) {
-        describe(why, sizeof(why), status, body, len, error);
-        lost(a, why);
-    } else {
-        uint32_t d = backoff_next(&a->poll_backoff);
-        a->poll_due = now_ms(a) + d;
-        describe(why, sizeof(why), status, body, len, error);
-        say("poll failed (%s); retrying in %.1f s", why, d / 1000.0);
-    }
-    agent_kick(a);
-}
-
-/* A poll, carrying the reports of a->poll_batch as body (or NULL). */
-static void poll_send_body(agent_t *a, uint32_t wait_s, uint32_t max, const char *body)
-{
-    char url[1024];
-    url_of(a, url, sizeof(url), "/api/v1/workers/%s/poll?wait=%u&max=%u", a->id, wait_s, max > 64 ? 64 : max);
-    agent_http_call_t c = {.method = "POST",
-                           .url = url,
-                           .content_type = body ? "application/json" : NULL,
-                           .body = body,
-                           .len = body ? strlen(body) : 0,
-                           .auth = 1,
-                           .timeout_ms = POLL_TIMEOUT_MS};
-    a->poll_req = agent_http_send(a->http, &c, on_poll, a);
-    if (a->poll_req == NULL) {
-        say("cannot start a request to %s", url);
-        a->poll_due = now_ms(a) + backoff_next(&a->poll_backoff);
-    }
-}
-
-static void poll_send(agent_t *a, uint32_t wait_s, uint32_t max)
-{
-    poll_send_body(a, wait_s, max, NULL);
-}
-
-/* ---- drain and stop -------------------------------------------------------------------------------- */
-
-static void on_drain_answer(void *arg, long status, const char *body, size_t len, const char *error)
-{
-    agent_t *a = arg;
-    char why[512];
-    a->drain_req = NULL;
-    int cls = answer_class(status);
-    describe(why, sizeof(why), status, body, len, error);
-    if (cls == ANS_RETRY && now_ms(a) < a->drain_deadline + DEREGISTER_GRACE_MS) {
-        uint32_t d = backoff_next(&a->drain_backoff);
-        a->drain_due = now_ms(a) + d;
-        say("%s failed (%s); retrying in %.1f s", a->drain == DRAIN_PUT ? "drain" : "deregister", why, d / 1000.0);
-    } else if (a->drain == DRAIN_PUT) {
-        if (cls != ANS_OK)
-            say("drain not recorded (%s); going on", why);
-        a->drain = DRAIN_WAIT;
-        a->drain_backoff = 0;
-    } else if (cls == ANS_OK) {
-        say("deregistered %s; bye", a->id);
-        a->drain = DRAIN_DONE;
-    } else if (status == 409 && ++a->delete_conflicts < 5 && a->registered) {
-        say("deregister refused (%s): collecting assignments made before the drain", why);
-        a->drain = DRAIN_WAIT;
-        poll_send(a, 0, a->cfg.slots);
-    } else {
-        say("could not deregister (%s); leaving anyway", why);
-        a->drain = DRAIN_DONE;
-    }
-    agent_kick(a);
-}
-
-static void drain_pump(agent_t *a)
-{
-    char url[1024];
-    uint64_t now = now_ms(a);
-    if (a->drain_req != NULL || now < a->drain_due || a->drain == DRAIN_DONE)
-        return;
-    if (!a->registered) {
-        if (a->njobs == 0 || now >= a->drain_deadline + DEREGISTER_GRACE_MS)
-            a->drain = DRAIN_DONE;
-        return;
-    }
-    url_of(a, url, sizeof(url), "/api/v1/workers/%s", a->id);
-    if (a->drain == DRAIN_PUT) {
-        a->drain_req = send_json(a, "PUT", url, json_pack("{s:b}", "draining", 1), CALL_TIMEOUT_MS, on_drain_answer, a);
-    } else if (a->drain == DRAIN_WAIT && a->njobs == 0 && a->poll_req == NULL) {
-        a->drain = DRAIN_DELETE;
-        a->drain_backoff = 0;
-    }
-    if (a->drain == DRAIN_DELETE)
-        a->drain_req = send_json(a, "DELETE", url, NULL, CALL_TIMEOUT_MS, on_drain_answer, a);
-}
-
-static void agent_shutdown(agent_t *a)
+static void agent_shutdown(djs__agent_t *a)
 {
     uv_timer_stop(&a->tick);
     uv_timer_stop(&a->kick);
@@ -987,76 +627,65 @@ static void agent_shutdown(agent_t *a)
     uv_close((uv_handle_t *)&a->kick, NULL);
     uv_close((uv_handle_t *)&a->sig_term, NULL);
     uv_close((uv_handle_t *)&a->sig_int, NULL);
-    agent_http_cancel(a->reg_req);
-    agent_http_cancel(a->poll_req);
-    agent_http_cancel(a->hb_req);
-    agent_http_cancel(a->drain_req);
+    djs_agent_http_cancel(a->reg_req);
+    djs_agent_http_cancel(a->poll_req);
+    djs_agent_http_cancel(a->hb_req);
+    djs_agent_http_cancel(a->drain_req);
     a->reg_req = a->poll_req = a->hb_req = a->drain_req = NULL;
     while (a->batches != NULL)
-        batch_abandon(a, a->batches, 0);
+        djs__agent_batch_abandon(a, a->batches, 0);
     while (a->jobs != NULL)
         job_free(a->jobs);
-    agent_http_close(a->http);
+    djs_agent_http_close(a->http);
     a->http = NULL;
 }
 
-static int any_kind_live(agent_t *a)
+static int any_kind_live(djs__agent_t *a)
 {
-    for (agent_job_t *j = a->jobs; j != NULL; j = j->next)
+    for (djs_agent_job_t *j = a->jobs; j != NULL; j = j->next)
         if (j->kind_live)
             return 1;
     return 0;
 }
 
-static void agent_pump(agent_t *a)
+static void agent_pump(djs__agent_t *a)
 {
-    uint64_t now = now_ms(a);
     if (a->hard) {
         if (!any_kind_live(a))
             a->stopped = 1;
         return;
     }
-    if (!a->registered) {
-        if (a->reg_req == NULL && now >= a->reg_due && !a->stopped)
-            register_send(a);
-    } else {
-        if (a->hb_req == NULL && now >= a->hb_due)
-            heartbeat_send(a);
-    }
-    if (a->drain)
-        drain_pump(a);
-    if (a->drain == DRAIN_DONE)
-        a->stopped = 1;
+    djs__agent_session_pump(a);
 }
 
-static void pump_all(agent_t *a)
+static void pump_all(djs__agent_t *a)
 {
     if (a->http == NULL)
         return;
     agent_pump(a);
-    for (agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
+    for (djs_agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
         next = j->next;
         job_pump(j);
     }
     reports_pump(a);
     uint32_t free_slots = a->cfg.slots > a->njobs ? a->cfg.slots - a->njobs : 0;
     if (a->registered && !a->hard && !a->drain && free_slots > 0 && a->poll_req == NULL && now_ms(a) >= a->poll_due)
-        poll_send(a, POLL_WAIT_S, free_slots);
+        djs__agent_poll_send(a, POLL_WAIT_S, free_slots, NULL);
     if (a->stopped && !any_kind_live(a))
         agent_shutdown(a);
 }
 
 static void on_tick(uv_timer_t *t)
 {
-    pump_all(container_of(t, agent_t, tick));
+    pump_all(container_of(t, djs__agent_t, tick));
 }
 
 static void on_kick(uv_timer_t *t)
 {
-    pump_all(container_of(t, agent_t, kick));
+    pump_all(container_of(t, djs__agent_t, kick));
 }
 
-static void agent_kick(agent_t *a)
+void djs__agent_kick(djs__agent_t *a)
 {
     if (a->http != NULL && !uv_is_active((uv_handle_t *)&a->kick))
         uv_timer_start(&a->kick, on_kick, 0, 0);
@@ -1064,25 +693,25 @@ static void agent_kick(agent_t *a)
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-    agent_t *a = s->data;
+    djs__agent_t *a = s->data;
     if (!a->drain && !a->hard) {
         a->drain = DRAIN_PUT;
         a->drain_deadline = now_ms(a) + a->cfg.drain_timeout_ms;
-        say("%s: draining (%u jobs on hand, up to %.0f s), then deregistering", strsignal(signum), a->njobs,
-            a->cfg.drain_timeout_ms / 1000.0);
-        batch_abandon(a, a->poll_batch, 0);
-        agent_http_cancel(a->poll_req);
+        djs__agent_say("%s: draining (%u jobs on hand, up to %.0f s), then deregistering", strsignal(signum), a->njobs,
+                       a->cfg.drain_timeout_ms / 1000.0);
+        djs__agent_batch_abandon(a, a->poll_batch, 0);
+        djs_agent_http_cancel(a->poll_req);
         a->poll_req = NULL;
     } else if (!a->hard) {
-        say("%s again: killing every job and leaving now", strsignal(signum));
+        djs__agent_say("%s again: killing every job and leaving now", strsignal(signum));
         a->hard = 1;
         a->exit_code = 1;
-        for (agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
+        for (djs_agent_job_t *j = a->jobs, *next; j != NULL; j = next) {
             next = j->next;
-            job_stop(j, "agent stopped", 1);
+            djs__agent_job_stop(j, "agent stopped", 1);
         }
     }
-    agent_kick(a);
+    djs__agent_kick(a);
 }
 
 /* ---- start --------------------------------------------------------------------------------------- */
@@ -1101,18 +730,18 @@ static json_t *caps_array(const char *csv)
     return arr;
 }
 
-int agent_run(const agent_config_t *c)
+int djs_agent_run(const djs_agent_config_t *c)
 {
-    agent_t *a = djs_calloc(1, sizeof(*a));
+    djs__agent_t *a = djs_calloc(1, sizeof(*a));
     a->cfg = *c;
     a->caps = caps_array(c->capabilities);
     if (gethostname(a->host, sizeof(a->host) - 1) != 0)
         snprintf(a->host, sizeof(a->host), "unknown");
     srand((unsigned)(getpid() ^ (unsigned)uv_hrtime()));
     uv_loop_init(&a->loop);
-    agent_http_opts_t ho = {.token = c->token, .cacert = c->cacert, .insecure = c->insecure};
-    if (agent_http_open(&a->http, &a->loop, &ho) != 0) {
-        say("cannot start libcurl");
+    djs_agent_http_opts_t ho = {.token = c->token, .cacert = c->cacert, .insecure = c->insecure};
+    if (djs_agent_http_open(&a->http, &a->loop, &ho) != 0) {
+        djs__agent_say("cannot start libcurl");
         uv_loop_close(&a->loop);
         json_decref(a->caps);
         djs_free(a);
@@ -1126,12 +755,12 @@ int agent_run(const agent_config_t *c)
     uv_signal_start(&a->sig_term, on_signal, SIGTERM);
     uv_signal_start(&a->sig_int, on_signal, SIGINT);
     uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
-    say("starting: name %s, %u slots, workdir %s, server %s", c->name, c->slots, c->workdir, c->server);
-    agent_kick(a);
+    djs__agent_say("starting: name %s, %u slots, workdir %s, server %s", c->name, c->slots, c->workdir, c->server);
+    djs__agent_kick(a);
     uv_run(&a->loop, UV_RUN_DEFAULT);
     int rc = a->exit_code;
     if (uv_loop_close(&a->loop) != 0)
-        say("warning: handles left open at exit");
+        djs__agent_say("warning: handles left open at exit");
     json_decref(a->caps);
     djs_free(a);
     return rc;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct agent_config {
+typedef struct djs_agent_config {
     const char *server;       /* base URL, e.g. http://127.0.0.1:8080 */
     const char *token;        /* bearer token (worker role, subject = name; or admin/operator) */
     const char *name;         /* worker name (registration key) */
@@ -21,9 +21,9 @@ typedef struct agent_config {
     uint64_t drain_timeout_ms; /* after SIGTERM, how long running jobs may go on */
     const char *cacert;
     int insecure;
-} agent_config_t;
+} djs_agent_config_t;
 
 /* Run the agent until drained (0), a second signal (1), or a start failure (1). */
-int agent_run(const agent_config_t *c);
+int djs_agent_run(const djs_agent_config_t *c);
 
 #endif

@@ -16,36 +16,36 @@
 typedef struct sock {
     uv_poll_t poll;
     curl_socket_t fd;
-    agent_http_t *h;
+    djs_agent_http_t *h;
     struct sock *prev, *next;
 } sock_t;
 
-struct agent_http_req {
-    agent_http_t *h;
+struct djs_agent_http_req {
+    djs_agent_http_t *h;
     CURL *easy;
     struct curl_slist *headers;
     djs_buf_t body; /* the request body (copied) */
     djs_buf_t res;  /* the answer */
     size_t max_body;
-    agent_http_cb cb;
+    djs_agent_http_cb cb;
     void *arg;
-    struct agent_http_req *prev, *next;
+    struct djs_agent_http_req *prev, *next;
     char errbuf[CURL_ERROR_SIZE];
 };
 
-struct agent_http {
+struct djs_agent_http {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
     sock_t *socks;
-    agent_http_req_t *reqs;
+    djs_agent_http_req_t *reqs;
     char *token, *cacert;
     int insecure;
     int open_handles; /* the timer and the polls: freed when 0 after close */
     int closing;
 };
 
-static void maybe_free(agent_http_t *h)
+static void maybe_free(djs_agent_http_t *h)
 {
     if (!h->closing || h->open_handles > 0)
         return;
@@ -56,7 +56,7 @@ static void maybe_free(agent_http_t *h)
 
 static void on_handle_closed(uv_handle_t *hd)
 {
-    agent_http_t *h = hd->data;
+    djs_agent_http_t *h = hd->data;
     if (hd->type == UV_POLL)
         djs_free(container_of((uv_poll_t *)hd, sock_t, poll));
     h->open_handles--;
@@ -65,7 +65,7 @@ static void on_handle_closed(uv_handle_t *hd)
 
 static void sock_close(sock_t *s)
 {
-    agent_http_t *h = s->h;
+    djs_agent_http_t *h = s->h;
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -76,9 +76,9 @@ static void sock_close(sock_t *s)
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
-static void req_unlink(agent_http_req_t *r)
+static void req_unlink(djs_agent_http_req_t *r)
 {
-    agent_http_t *h = r->h;
+    djs_agent_http_t *h = r->h;
     if (r->prev != NULL)
         r->prev->next = r->next;
     else
@@ -87,7 +87,7 @@ static void req_unlink(agent_http_req_t *r)
         r->next->prev = r->prev;
 }
 
-static void req_free(agent_http_req_t *r)
+static void req_free(djs_agent_http_req_t *r)
 {
     curl_multi_remove_handle(r->h->multi, r->easy);
     curl_easy_cleanup(r->easy);
@@ -98,14 +98,14 @@ static void req_free(agent_http_req_t *r)
 }
 
 /* Deliver every finished transfer. */
-static void check_done(agent_http_t *h)
+static void check_done(djs_agent_http_t *h)
 {
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
-        agent_http_req_t *r = NULL;
+        djs_agent_http_req_t *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode rc = m->data.result;
         long status = 0;
@@ -129,7 +129,7 @@ static void check_done(agent_http_t *h)
 static void on_poll(uv_poll_t *p, int status, int events)
 {
     sock_t *s = container_of(p, sock_t, poll);
-    agent_http_t *h = s->h;
+    djs_agent_http_t *h = s->h;
     int flags = 0, running;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -143,7 +143,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 
 static void on_timer(uv_timer_t *t)
 {
-    agent_http_t *h = t->data;
+    djs_agent_http_t *h = t->data;
     int running;
     curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(h);
@@ -152,7 +152,7 @@ static void on_timer(uv_timer_t *t)
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
-    agent_http_t *h = userp;
+    djs_agent_http_t *h = userp;
     sock_t *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (s != NULL) {
@@ -167,7 +167,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         s->h = h;
         if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
             djs_free(s);
-            return -1;
+            return -1; /* curl's socket callback: -1 fails the transfer */
         }
         s->poll.data = h;
         h->open_handles++;
@@ -189,7 +189,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    agent_http_t *h = userp;
+    djs_agent_http_t *h = userp;
     if (timeout_ms < 0)
         uv_timer_stop(&h->timer);
     else /* 0 too: curl must not be called back from inside itself */
@@ -197,17 +197,17 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-int agent_http_open(agent_http_t **out, uv_loop_t *loop, const agent_http_opts_t *o)
+int djs_agent_http_open(djs_agent_http_t **out, uv_loop_t *loop, const djs_agent_http_opts_t *o)
 {
     *out = NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
-    agent_http_t *h = djs_calloc(1, sizeof(*h));
+        return DJS_EIO;
+    djs_agent_http_t *h = djs_calloc(1, sizeof(*h));
     h->multi = curl_multi_init();
     if (h->multi == NULL) {
         djs_free(h);
         curl_global_cleanup();
-        return -1;
+        return DJS_EIO;
     }
     h->loop = loop;
     h->token = o->token ? djs_strndup(o->token, strlen(o->token)) : NULL;
@@ -224,12 +224,12 @@ int agent_http_open(agent_http_t **out, uv_loop_t *loop, const agent_http_opts_t
     return 0;
 }
 
-void agent_http_close(agent_http_t *h)
+void djs_agent_http_close(djs_agent_http_t *h)
 {
     if (h == NULL)
         return;
     while (h->reqs != NULL) {
-        agent_http_req_t *r = h->reqs;
+        djs_agent_http_req_t *r = h->reqs;
         req_unlink(r);
         req_free(r);
     }
@@ -245,7 +245,7 @@ void agent_http_close(agent_http_t *h)
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-    agent_http_req_t *r = arg;
+    djs_agent_http_req_t *r = arg;
     size_t len = size * n;
     if (r->res.len + len > r->max_body)
         return 0; /* CURLE_WRITE_ERROR */
@@ -253,7 +253,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-static struct curl_slist *build_headers(const agent_http_t *h, const agent_http_call_t *c)
+static struct curl_slist *build_headers(const djs_agent_http_t *h, const djs_agent_http_call_t *c)
 {
     char line[512];
     struct curl_slist *l = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
@@ -281,7 +281,7 @@ static struct curl_slist *build_headers(const agent_http_t *h, const agent_http_
     return l;
 }
 
-static void set_method(agent_http_req_t *r, const agent_http_call_t *c)
+static void set_method(djs_agent_http_req_t *r, const djs_agent_http_call_t *c)
 {
     CURL *e = r->easy;
     int get = strcmp(c->method, "GET") == 0;
@@ -297,9 +297,9 @@ static void set_method(agent_http_req_t *r, const agent_http_call_t *c)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 }
 
-agent_http_req_t *agent_http_send(agent_http_t *h, const agent_http_call_t *c, agent_http_cb cb, void *arg)
+djs_agent_http_req_t *djs_agent_http_send(djs_agent_http_t *h, const djs_agent_http_call_t *c, djs_agent_http_cb cb, void *arg)
 {
-    agent_http_req_t *r = djs_calloc(1, sizeof(*r));
+    djs_agent_http_req_t *r = djs_calloc(1, sizeof(*r));
     r->h = h;
     r->cb = cb;
     r->arg = arg;
@@ -347,7 +347,7 @@ fail:
     return NULL;
 }
 
-void agent_http_cancel(agent_http_req_t *r)
+void djs_agent_http_cancel(djs_agent_http_req_t *r)
 {
     if (r == NULL)
         return;

@@ -9,30 +9,32 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/error.h"
+
 /* The struct that embeds member m (of type T) at p. */
 #ifndef container_of
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 #endif
 
-typedef struct agent_http agent_http_t;
-typedef struct agent_http_req agent_http_req_t;
+typedef struct djs_agent_http djs_agent_http_t;
+typedef struct djs_agent_http_req djs_agent_http_req_t;
 
 /* The end of one request. status is the HTTP status, or 0 when no answer
  * came (refused, reset, timed out, answer over max_body): error says why.
  * body (len bytes, NUL-terminated) belongs to the request and is valid
  * during the callback only. The request is gone once the callback
  * returns; the callback may start or cancel other requests. */
-typedef void (*agent_http_cb)(void *arg, long status, const char *body, size_t len, const char *error);
+typedef void (*djs_agent_http_cb)(void *arg, long status, const char *body, size_t len, const char *error);
 
-typedef struct agent_http_opts {
+typedef struct djs_agent_http_opts {
     const char *token;  /* sent as "Authorization: Bearer" on calls with auth set; may be NULL */
     const char *cacert; /* PEM file of CA certificates, or NULL: the system's */
     int insecure;       /* 1: skip certificate checks (testing only) */
-} agent_http_opts_t;
+} djs_agent_http_opts_t;
 
 /* One call. Strings and body are copied: the caller may free them once
- * agent_http_send returns. */
-typedef struct agent_http_call {
+ * djs_agent_http_send returns. */
+typedef struct djs_agent_http_call {
     const char *method;         /* GET, POST, PUT, DELETE, ... */
     const char *url;            /* http or https only; redirects are not followed */
     const char *content_type;   /* of the body, or NULL */
@@ -42,19 +44,20 @@ typedef struct agent_http_call {
     int auth;                   /* 1: add the bearer token */
     long timeout_ms;            /* whole request; 0: none */
     size_t max_body;            /* larger answers fail the request; 0: 16 MiB */
-} agent_http_call_t;
+} djs_agent_http_call_t;
 
-/* 0, or -1 if curl cannot start. opts strings are copied. */
-int agent_http_open(agent_http_t **out, uv_loop_t *loop, const agent_http_opts_t *opts);
+/* 0, or DJS_EIO if curl cannot start (then *out is NULL). opts strings
+ * are copied. */
+int djs_agent_http_open(djs_agent_http_t **out, uv_loop_t *loop, const djs_agent_http_opts_t *opts);
 /* Cancel every request (no callbacks) and close the handles; the memory
  * goes once the loop has run the close callbacks. Not from a callback. */
-void agent_http_close(agent_http_t *h);
+void djs_agent_http_close(djs_agent_http_t *h);
 
 /* Start a call; its callback runs later, never from inside this function.
- * Returns the request (a handle for agent_http_cancel, valid until its
+ * Returns the request (a handle for djs_agent_http_cancel, valid until its
  * callback runs), or NULL when curl refused the call (then no callback). */
-agent_http_req_t *agent_http_send(agent_http_t *h, const agent_http_call_t *c, agent_http_cb cb, void *arg);
+djs_agent_http_req_t *djs_agent_http_send(djs_agent_http_t *h, const djs_agent_http_call_t *c, djs_agent_http_cb cb, void *arg);
 /* Abandon a request that has not called back yet: no callback will run. */
-void agent_http_cancel(agent_http_req_t *r);
+void djs_agent_http_cancel(djs_agent_http_req_t *r);
 
 #endif

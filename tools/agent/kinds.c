@@ -1,5 +1,5 @@
 /* The job kinds of the worker agent. To add one: write its start and kill
- * functions (see agent_kind_t in kind.h) and add a line to agent_kinds[]
+ * functions (see djs_agent_kind_t in kind.h) and add a line to kinds[]
  * at the bottom of this file; docs/worker.md says more. */
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "tools/agent/kinds.h"
 
 extern char **environ;
@@ -21,7 +22,7 @@ extern char **environ;
 /* ---- exec: a command in its own process group ------------------------------------------------ */
 
 typedef struct exec {
-    agent_job_t *job; /* NULL after a failed start: nobody is told the end */
+    djs_agent_job_t *job; /* NULL after a failed start: nobody is told the end */
     uv_process_t proc;
     uv_pipe_t in, out, err;
     uv_timer_t linger;
@@ -49,11 +50,11 @@ static void exec_finish(exec_t *e)
         ok = 1;
         error[0] = '\0';
     }
-    agent_job_t *j = e->job;
+    djs_agent_job_t *j = e->job;
     djs_free(e->stdin_text);
     djs_free(e);
     if (j != NULL)
-        agent_job_exit(j, ok, ok ? NULL : error);
+        djs_agent_job_exit(j, ok, ok ? NULL : error);
 }
 
 static void on_exec_closed(uv_handle_t *h)
@@ -114,7 +115,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     exec_t *e = s->data;
     if (n > 0) {
-        agent_job_output(e->job, s == (uv_stream_t *)&e->out, buf->base, (size_t)n);
+        djs_agent_job_output(e->job, s == (uv_stream_t *)&e->out, buf->base, (size_t)n);
     } else if (n < 0) {
         close_once(e, (uv_handle_t *)s);
         exec_check(e);
@@ -186,7 +187,7 @@ static int env_overridden(const json_t *env, const char *entry)
 }
 
 /* The agent's environment, then the payload's env, then DJS_JOB_ID and DJS_JOB_ATTEMPT. */
-static char **exec_env(agent_job_t *job, const json_t *env, char *err, size_t n)
+static char **exec_env(djs_agent_job_t *job, const json_t *env, char *err, size_t n)
 {
     if (env != NULL && (!json_is_object(env) || json_object_size(env) > EXEC_MAX_ENV)) {
         snprintf(err, n, "malformed payload: env must be an object of strings");
@@ -211,8 +212,8 @@ static char **exec_env(agent_job_t *job, const json_t *env, char *err, size_t n)
         v[k++] = strf(key, "=", json_string_value(val));
     }
     char att[16];
-    snprintf(att, sizeof(att), "%u", agent_job_attempt(job));
-    v[k++] = strf("DJS_JOB_ID=", agent_job_id(job), "");
+    snprintf(att, sizeof(att), "%u", djs_agent_job_attempt(job));
+    v[k++] = strf("DJS_JOB_ID=", djs_agent_job_id(job), "");
     v[k++] = strf("DJS_JOB_ATTEMPT=", att, "");
     return v;
 }
@@ -222,28 +223,30 @@ static int exec_cwd(const char *workdir, const json_t *cwd, char *out, size_t n,
 {
     char root[PATH_MAX], joined[PATH_MAX * 2];
     if (realpath(workdir, root) == NULL)
-        return snprintf(err, errlen, "worker directory %s: %s", workdir, strerror(errno)), -1;
+        return snprintf(err, errlen, "worker directory %s: %s", workdir, strerror(errno)), DJS_EIO;
     if (cwd == NULL) {
         snprintf(out, n, "%s", root);
         return 0;
     }
     const char *rel = json_string_value(cwd);
     if (rel == NULL)
-        return snprintf(err, errlen, "malformed payload: cwd must be a string"), -1;
+        return snprintf(err, errlen, "malformed payload: cwd must be a string"), DJS_EINVAL;
     if (rel[0] == '/')
-        return snprintf(err, errlen, "cwd '%.200s' must be relative to the worker directory", rel), -1;
+        return snprintf(err, errlen, "cwd '%.200s' must be relative to the worker directory", rel), DJS_EINVAL;
     snprintf(joined, sizeof(joined), "%s/%s", root, rel);
-    if (realpath(joined, out) == NULL)
-        return snprintf(err, errlen, "cwd '%.200s': %s", rel, strerror(errno)), -1;
+    if (realpath(joined, out) == NULL) {
+        int rc = errno == ENOENT || errno == ENOTDIR ? DJS_ENOTFOUND : DJS_EIO;
+        return snprintf(err, errlen, "cwd '%.200s': %s", rel, strerror(errno)), rc;
+    }
     size_t rl = strlen(root);
     if (strcmp(root, "/") != 0 && (strncmp(out, root, rl) != 0 || (out[rl] != '/' && out[rl] != '\0')))
-        return snprintf(err, errlen, "cwd '%.200s' leaves the worker directory", rel), -1;
+        return snprintf(err, errlen, "cwd '%.200s' leaves the worker directory", rel), DJS_EPERM;
     return 0;
 }
 
-static int exec_spawn(agent_job_t *job, exec_t *e, char **argv, char **env, const char *cwd, char *err, size_t n)
+static int exec_spawn(djs_agent_job_t *job, exec_t *e, char **argv, char **env, const char *cwd, char *err, size_t n)
 {
-    uv_loop_t *loop = agent_job_loop(job);
+    uv_loop_t *loop = djs_agent_job_loop(job);
     uv_process_options_t o = {0};
     uv_stdio_container_t stdio[3];
     uv_pipe_init(loop, &e->out, 0);
@@ -273,7 +276,7 @@ static int exec_spawn(agent_job_t *job, exec_t *e, char **argv, char **env, cons
     e->proc.data = e;
     if (rc != 0)
         snprintf(err, n, "cannot run '%.200s': %s", argv[0], uv_strerror(rc));
-    return rc;
+    return rc != 0 ? djs_err_from_uv(rc) : 0;
 }
 
 static void exec_abandon(exec_t *e)
@@ -294,34 +297,35 @@ static void exec_feed(exec_t *e)
         close_once(e, (uv_handle_t *)&e->in);
 }
 
-static int exec_start(agent_job_t *job, char *err, size_t n)
+static int exec_start(djs_agent_job_t *job, char *err, size_t n)
 {
-    const json_t *p = agent_job_payload(job);
+    const json_t *p = djs_agent_job_payload(job);
     const json_t *cmd = json_object_get(p, "command"), *in = json_object_get(p, "stdin");
     char cwd[PATH_MAX];
     if (!json_is_string(cmd) || json_string_length(cmd) == 0)
-        return snprintf(err, n, "malformed payload: command must be a non-empty string"), -1;
+        return snprintf(err, n, "malformed payload: command must be a non-empty string"), DJS_EINVAL;
     if (in != NULL && !json_is_string(in))
-        return snprintf(err, n, "malformed payload: stdin must be a string"), -1;
-    if (exec_cwd(agent_job_workdir(job), json_object_get(p, "cwd"), cwd, sizeof(cwd), err, n) != 0)
-        return -1;
+        return snprintf(err, n, "malformed payload: stdin must be a string"), DJS_EINVAL;
+    int rc = exec_cwd(djs_agent_job_workdir(job), json_object_get(p, "cwd"), cwd, sizeof(cwd), err, n);
+    if (rc != 0)
+        return rc;
     char **argv = exec_args(json_string_value(cmd), json_object_get(p, "args"), err, n);
     char **env = argv ? exec_env(job, json_object_get(p, "env"), err, n) : NULL;
     if (env == NULL) {
         free_strv(argv);
-        return -1;
+        return DJS_EINVAL;
     }
     exec_t *e = djs_calloc(1, sizeof(*e));
     e->job = job;
     e->has_in = in != NULL;
-    int rc = exec_spawn(job, e, argv, env, cwd, err, n);
+    rc = exec_spawn(job, e, argv, env, cwd, err, n);
     free_strv(argv);
     free_strv(env);
     if (rc != 0) {
         exec_abandon(e);
-        return -1;
+        return rc;
     }
-    agent_job_set_data(job, e);
+    djs_agent_job_set_data(job, e);
     uv_read_start((uv_stream_t *)&e->out, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&e->err, on_alloc, on_read);
     if (e->has_in) {
@@ -331,9 +335,9 @@ static int exec_start(agent_job_t *job, char *err, size_t n)
     return 0;
 }
 
-static void exec_kill(agent_job_t *job, int sig)
+static void exec_kill(djs_agent_job_t *job, int sig)
 {
-    exec_t *e = agent_job_data(job);
+    exec_t *e = djs_agent_job_data(job);
     if (e == NULL || e->exited)
         return;
     if (kill(-e->proc.pid, sig) != 0)
@@ -343,8 +347,8 @@ static void exec_kill(agent_job_t *job, int sig)
 /* ---- http: one request, success by status ----------------------------------------------------- */
 
 typedef struct http_job {
-    agent_job_t *job;
-    agent_http_req_t *req;
+    djs_agent_job_t *job;
+    djs_agent_http_req_t *req;
     int expect[32];
     int nexpect;
 } http_job_t;
@@ -362,7 +366,7 @@ static int http_expected(const http_job_t *h, long status)
 static void on_http_done(void *arg, long status, const char *body, size_t len, const char *error)
 {
     http_job_t *h = arg;
-    agent_job_t *j = h->job;
+    djs_agent_job_t *j = h->job;
     char why[512];
     int ok = status != 0 && http_expected(h, status);
     if (status == 0)
@@ -370,9 +374,9 @@ static void on_http_done(void *arg, long status, const char *body, size_t len, c
     else
         snprintf(why, sizeof(why), "HTTP status %ld%s", status, h->nexpect ? " (not in expectStatus)" : " (expected 2xx)");
     if (len > 0)
-        agent_job_output(j, 1, body, len);
+        djs_agent_job_output(j, 1, body, len);
     djs_free(h);
-    agent_job_exit(j, ok, ok ? NULL : why);
+    djs_agent_job_exit(j, ok, ok ? NULL : why);
 }
 
 static int http_headers(const json_t *hs, char ***out, char *err, size_t n)
@@ -381,7 +385,7 @@ static int http_headers(const json_t *hs, char ***out, char *err, size_t n)
     if (hs == NULL)
         return 0;
     if (!json_is_object(hs) || json_object_size(hs) > 64)
-        return snprintf(err, n, "malformed payload: headers must be an object of at most 64 strings"), -1;
+        return snprintf(err, n, "malformed payload: headers must be an object of at most 64 strings"), DJS_EINVAL;
     char **v = djs_calloc(json_object_size(hs) + 1, sizeof(char *));
     size_t k = 0;
     const char *key;
@@ -391,7 +395,7 @@ static int http_headers(const json_t *hs, char ***out, char *err, size_t n)
         const char *s = json_string_value(val);
         if (s == NULL || strpbrk(key, ":\r\n") != NULL || strpbrk(s, "\r\n") != NULL || *key == '\0') {
             free_strv(v);
-            return snprintf(err, n, "malformed payload: header '%.64s' must be a string without line breaks", key), -1;
+            return snprintf(err, n, "malformed payload: header '%.64s' must be a string without line breaks", key), DJS_EINVAL;
         }
         v[k++] = strf(key, ": ", s);
     }
@@ -406,74 +410,74 @@ static int http_expect(http_job_t *h, const json_t *ex, char *err, size_t n)
     if (ex == NULL)
         return 0;
     if (!json_is_array(ex) || json_array_size(ex) > 32)
-        return snprintf(err, n, "malformed payload: expectStatus must be an array of at most 32 status codes"), -1;
+        return snprintf(err, n, "malformed payload: expectStatus must be an array of at most 32 status codes"), DJS_EINVAL;
     json_array_foreach(ex, i, x)
     {
         if (!json_is_integer(x) || json_integer_value(x) < 100 || json_integer_value(x) > 599)
-            return snprintf(err, n, "malformed payload: expectStatus[%zu] is not an HTTP status", i), -1;
+            return snprintf(err, n, "malformed payload: expectStatus[%zu] is not an HTTP status", i), DJS_EINVAL;
         h->expect[h->nexpect++] = (int)json_integer_value(x);
     }
     return 0;
 }
 
-static int http_start(agent_job_t *job, char *err, size_t n)
+static int http_start(djs_agent_job_t *job, char *err, size_t n)
 {
-    const json_t *p = agent_job_payload(job);
+    const json_t *p = djs_agent_job_payload(job);
     const char *url = json_string_value(json_object_get(p, "url"));
     const json_t *m = json_object_get(p, "method"), *body = json_object_get(p, "body");
     if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-        return snprintf(err, n, "malformed payload: url must be an http:// or https:// URL"), -1;
+        return snprintf(err, n, "malformed payload: url must be an http:// or https:// URL"), DJS_EINVAL;
     if (m != NULL && (!json_is_string(m) || json_string_length(m) == 0 || json_string_length(m) > 16))
-        return snprintf(err, n, "malformed payload: method must be a short string"), -1;
+        return snprintf(err, n, "malformed payload: method must be a short string"), DJS_EINVAL;
     if (body != NULL && !json_is_string(body))
-        return snprintf(err, n, "malformed payload: body must be a string"), -1;
+        return snprintf(err, n, "malformed payload: body must be a string"), DJS_EINVAL;
     http_job_t *h = djs_calloc(1, sizeof(*h));
     char **headers = NULL;
-    if (http_expect(h, json_object_get(p, "expectStatus"), err, n) != 0 ||
-        http_headers(json_object_get(p, "headers"), &headers, err, n) != 0) {
+    int rc = http_expect(h, json_object_get(p, "expectStatus"), err, n);
+    if (rc != 0 || (rc = http_headers(json_object_get(p, "headers"), &headers, err, n)) != 0) {
         djs_free(h);
-        return -1;
+        return rc;
     }
     h->job = job;
-    agent_http_call_t c = {.method = m ? json_string_value(m) : "GET",
-                           .url = url,
-                           .body = body ? json_string_value(body) : NULL,
-                           .len = body ? json_string_length(body) : 0,
-                           .headers = (const char *const *)headers,
-                           .auth = 0, /* the server's token never goes to a job's URL */
-                           .timeout_ms = (long)agent_job_timeout_s(job) * 1000};
-    h->req = agent_http_send(agent_job_http(job), &c, on_http_done, h);
+    djs_agent_http_call_t c = {.method = m ? json_string_value(m) : "GET",
+                               .url = url,
+                               .body = body ? json_string_value(body) : NULL,
+                               .len = body ? json_string_length(body) : 0,
+                               .headers = (const char *const *)headers,
+                               .auth = 0, /* the server's token never goes to a job's URL */
+                               .timeout_ms = (long)djs_agent_job_timeout_s(job) * 1000};
+    h->req = djs_agent_http_send(djs_agent_job_http(job), &c, on_http_done, h);
     free_strv(headers);
     if (h->req == NULL) {
         djs_free(h);
-        return snprintf(err, n, "cannot start the request to %.200s", url), -1;
+        return snprintf(err, n, "cannot start the request to %.200s", url), DJS_EIO;
     }
-    agent_job_set_data(job, h);
+    djs_agent_job_set_data(job, h);
     return 0;
 }
 
-static void http_kill(agent_job_t *job, int sig)
+static void http_kill(djs_agent_job_t *job, int sig)
 {
     (void)sig;
-    http_job_t *h = agent_job_data(job);
+    http_job_t *h = djs_agent_job_data(job);
     if (h == NULL)
         return;
-    agent_http_cancel(h->req);
+    djs_agent_http_cancel(h->req);
     djs_free(h);
-    agent_job_exit(job, 0, "request cancelled");
+    djs_agent_job_exit(job, 0, "request cancelled");
 }
 
 /* ---- the table ------------------------------------------------------------------------------- */
 
-const agent_kind_t agent_kinds[] = {
+static const djs_agent_kind_t kinds[] = {
     {"exec", exec_start, exec_kill},
     {"http", http_start, http_kill},
     {NULL, NULL, NULL},
 };
 
-const agent_kind_t *agent_kind_find(const char *name)
+const djs_agent_kind_t *djs_agent_kind_find(const char *name)
 {
-    for (const agent_kind_t *k = agent_kinds; k->name != NULL; k++)
+    for (const djs_agent_kind_t *k = kinds; k->name != NULL; k++)
         if (strcmp(k->name, name) == 0)
             return k;
     return NULL;

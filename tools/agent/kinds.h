@@ -5,8 +5,7 @@
 
 #include "tools/agent/kind.h"
 
-/* The kind table, NULL-name terminated, and lookup by name (NULL if none). */
-extern const agent_kind_t agent_kinds[];
-const agent_kind_t *agent_kind_find(const char *name);
+/* The kind of that name (a row of kinds.c's table), or NULL if none. */
+const djs_agent_kind_t *djs_agent_kind_find(const char *name);
 
 #endif

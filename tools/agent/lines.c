@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void agent_lines_init(agent_lines_t *l)
+void djs_agent_lines_init(djs_agent_lines_t *l)
 {
     memset(l, 0, sizeof(*l));
     djs_buf_init(&l->line);
@@ -12,13 +12,13 @@ void agent_lines_init(agent_lines_t *l)
     l->pct = -1;
 }
 
-void agent_lines_dispose(agent_lines_t *l)
+void djs_agent_lines_dispose(djs_agent_lines_t *l)
 {
     djs_buf_dispose(&l->line);
     djs_buf_dispose(&l->last);
 }
 
-int agent_progress_parse(const char *s, size_t n, int *pct, char *step, size_t steplen)
+int djs_agent_progress_parse(const char *s, size_t n, int *pct, char *step, size_t steplen)
 {
     static const char prefix[] = "::progress";
     size_t pl = sizeof(prefix) - 1;
@@ -37,7 +37,7 @@ int agent_progress_parse(const char *s, size_t n, int *pct, char *step, size_t s
     return 1;
 }
 
-static void line_done(agent_lines_t *l)
+static void line_done(djs_agent_lines_t *l)
 {
     const char *s = (const char *)l->line.base;
     size_t n = l->line.len;
@@ -49,7 +49,7 @@ static void line_done(agent_lines_t *l)
     if (!l->line_long && n > lead) {
         djs_buf_reset(&l->last);
         djs_buf_append(&l->last, s + lead, n - lead);
-        if (agent_progress_parse(s + lead, n - lead, &l->pct, l->step, sizeof(l->step)))
+        if (djs_agent_progress_parse(s + lead, n - lead, &l->pct, l->step, sizeof(l->step)))
             l->pending = 1;
     } else if (l->line_long) {
         djs_buf_reset(&l->last); /* an overlong last line is no result */
@@ -58,12 +58,12 @@ static void line_done(agent_lines_t *l)
     l->line_long = 0;
 }
 
-void agent_lines_feed(agent_lines_t *l, const char *p, size_t len)
+void djs_agent_lines_feed(djs_agent_lines_t *l, const char *p, size_t len)
 {
     while (len > 0) {
         const char *nl = memchr(p, '\n', len);
         size_t n = nl ? (size_t)(nl - p) : len;
-        if (!l->line_long && l->line.len + n <= AGENT_LINE_MAX)
+        if (!l->line_long && l->line.len + n <= DJS_AGENT_LINE_MAX)
             djs_buf_append(&l->line, p, n);
         else
             l->line_long = 1;
@@ -75,7 +75,7 @@ void agent_lines_feed(agent_lines_t *l, const char *p, size_t len)
     }
 }
 
-void agent_lines_end(agent_lines_t *l)
+void djs_agent_lines_end(djs_agent_lines_t *l)
 {
     if (l->line.len > 0)
         line_done(l);

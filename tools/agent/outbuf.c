@@ -4,18 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
-void agent_outbuf_init(agent_outbuf_t *o)
+void djs_agent_outbuf_init(djs_agent_outbuf_t *o)
 {
     memset(o, 0, sizeof(*o));
     djs_buf_init(&o->buf);
 }
 
-void agent_outbuf_dispose(agent_outbuf_t *o)
+void djs_agent_outbuf_dispose(djs_agent_outbuf_t *o)
 {
     djs_buf_dispose(&o->buf);
 }
 
-static void marker(agent_outbuf_t *o)
+static void marker(djs_agent_outbuf_t *o)
 {
     char m[96];
     int k = snprintf(m, sizeof(m), "\n[djs agent: %" PRIu64 " bytes of output dropped]\n", o->dropped);
@@ -23,12 +23,12 @@ static void marker(agent_outbuf_t *o)
     o->dropped = 0;
 }
 
-static size_t room(const agent_outbuf_t *o)
+static size_t room(const djs_agent_outbuf_t *o)
 {
-    return o->buf.len < AGENT_OUT_BUF_CAP ? AGENT_OUT_BUF_CAP - o->buf.len : 0;
+    return o->buf.len < DJS_AGENT_OUT_BUF_CAP ? DJS_AGENT_OUT_BUF_CAP - o->buf.len : 0;
 }
 
-void agent_outbuf_append(agent_outbuf_t *o, const char *p, size_t len)
+void djs_agent_outbuf_append(djs_agent_outbuf_t *o, const char *p, size_t len)
 {
     if (o->dead)
         return;
@@ -44,30 +44,30 @@ void agent_outbuf_append(agent_outbuf_t *o, const char *p, size_t len)
     o->dropped += len - take;
 }
 
-void agent_outbuf_end(agent_outbuf_t *o)
+void djs_agent_outbuf_end(djs_agent_outbuf_t *o)
 {
     if (o->dropped > 0 && !o->dead)
         marker(o);
 }
 
-size_t agent_outbuf_chunk(const agent_outbuf_t *o)
+size_t djs_agent_outbuf_chunk(const djs_agent_outbuf_t *o)
 {
     if (o->dead)
         return 0;
-    return o->buf.len < AGENT_OUT_CHUNK ? o->buf.len : AGENT_OUT_CHUNK;
+    return o->buf.len < DJS_AGENT_OUT_CHUNK ? o->buf.len : DJS_AGENT_OUT_CHUNK;
 }
 
-int agent_outbuf_due(const agent_outbuf_t *o, int running, uint64_t ms_since_last)
+int djs_agent_outbuf_due(const djs_agent_outbuf_t *o, int running, uint64_t ms_since_last)
 {
     if (o->dead || o->buf.len == 0)
         return 0;
-    return !running || o->buf.len >= AGENT_OUT_CHUNK || ms_since_last >= AGENT_OUT_PERIOD_MS;
+    return !running || o->buf.len >= DJS_AGENT_OUT_CHUNK || ms_since_last >= DJS_AGENT_OUT_PERIOD_MS;
 }
 
-int agent_outbuf_ack(agent_outbuf_t *o, uint64_t received)
+int djs_agent_outbuf_ack(djs_agent_outbuf_t *o, uint64_t received)
 {
     if (received < o->off)
-        return -1;
+        return DJS_ERANGE;
     uint64_t ack = received - o->off;
     if (ack > o->buf.len)
         ack = o->buf.len;
@@ -77,7 +77,7 @@ int agent_outbuf_ack(agent_outbuf_t *o, uint64_t received)
     return 0;
 }
 
-void agent_outbuf_kill(agent_outbuf_t *o)
+void djs_agent_outbuf_kill(djs_agent_outbuf_t *o)
 {
     o->dead = 1;
     o->buf.len = 0;

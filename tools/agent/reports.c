@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "tools/agent/retry.h"
 
-json_t *agent_report_item(const char *job_id, uint32_t attempt, const char *action, json_t *result, const char *error)
+json_t *djs_agent_report_item(const char *job_id, uint32_t attempt, const char *action, json_t *result, const char *error)
 {
     json_t *o = json_pack("{s:s, s:i, s:s}", "jobId", job_id, "attempt", (int)attempt, "action", action);
     if (strcmp(action, "complete") == 0)
@@ -17,22 +17,23 @@ json_t *agent_report_item(const char *job_id, uint32_t attempt, const char *acti
     return o;
 }
 
-void agent_batch_init(agent_batch_t *b)
+void djs_agent_batch_init(djs_agent_batch_t *b)
 {
     b->n = 0;
     djs_buf_init(&b->text);
     djs_buf_append(&b->text, "{\"reports\":[", 12);
 }
 
-int agent_batch_add(agent_batch_t *b, const json_t *item)
+int djs_agent_batch_add(djs_agent_batch_t *b, const json_t *item)
 {
-    if (b->n >= AGENT_BATCH_MAX)
-        return -1;
+    if (b->n >= DJS_AGENT_BATCH_MAX)
+        return DJS_ELIMIT;
     char *t = json_dumps(item, JSON_COMPACT);
     size_t tl = t ? strlen(t) : 0;
-    if (t == NULL || (b->n > 0 && b->text.len + tl + 3 > AGENT_BATCH_MAX_BYTES)) {
+    int rc = t == NULL ? DJS_EINVAL : b->n > 0 && b->text.len + tl + 3 > DJS_AGENT_BATCH_MAX_BYTES ? DJS_ETOOBIG : 0;
+    if (rc != 0) {
         free(t);
-        return -1;
+        return rc;
     }
     if (b->n > 0)
         djs_buf_append(&b->text, ",", 1);
@@ -42,7 +43,7 @@ int agent_batch_add(agent_batch_t *b, const json_t *item)
     return 0;
 }
 
-char *agent_batch_finish(agent_batch_t *b)
+char *djs_agent_batch_finish(djs_agent_batch_t *b)
 {
     djs_buf_append(&b->text, "]}", 3); /* with its NUL */
     char *body = djs_strndup((const char *)b->text.base, b->text.len - 1);
@@ -50,17 +51,17 @@ char *agent_batch_finish(agent_batch_t *b)
     return body;
 }
 
-int agent_batch_result(long status, const json_t *ans, size_t i, long *item_status, char *why, size_t whylen)
+int djs_agent_batch_result(long status, const json_t *ans, size_t i, long *item_status, char *why, size_t whylen)
 {
-    int cls = agent_answer_class(status);
-    if (cls != AGENT_ANS_OK) {
+    int cls = djs_agent_answer_class(status);
+    if (cls != DJS_AGENT_ANS_OK) {
         *item_status = status;
         return cls;
     }
     json_t *r = json_array_get(json_object_get(ans, "results"), i);
     long st = (long)json_integer_value(json_object_get(r, "status"));
-    int c = agent_answer_class(st);
-    if (c == AGENT_ANS_FINAL) {
+    int c = djs_agent_answer_class(st);
+    if (c == DJS_AGENT_ANS_FINAL) {
         const char *type = json_string_value(json_object_get(r, "type")), *detail = json_string_value(json_object_get(r, "detail"));
         snprintf(why, whylen, "%ld %s: %s", st, type ? type : "", detail ? detail : "");
     }

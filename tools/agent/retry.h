@@ -6,21 +6,21 @@
 
 #include <stdint.h>
 
-#define AGENT_BACKOFF_MIN_MS 500
-#define AGENT_BACKOFF_MAX_MS 30000
+#define DJS_AGENT_BACKOFF_MIN_MS 500
+#define DJS_AGENT_BACKOFF_MAX_MS 30000
 
 /* What an HTTP status means for a call: done, try again later, or a final
  * refusal. status 0 is "no answer" (refused, reset, timed out). */
-enum { AGENT_ANS_OK, AGENT_ANS_RETRY, AGENT_ANS_FINAL };
+enum { DJS_AGENT_ANS_OK, DJS_AGENT_ANS_RETRY, DJS_AGENT_ANS_FINAL };
 
-/* AGENT_ANS_OK for 2xx; AGENT_ANS_RETRY for 0, 408, 429 and 5xx;
- * AGENT_ANS_FINAL for the rest. */
-int agent_answer_class(long status);
+/* DJS_AGENT_ANS_OK for 2xx; DJS_AGENT_ANS_RETRY for 0, 408, 429 and 5xx;
+ * DJS_AGENT_ANS_FINAL for the rest. */
+int djs_agent_answer_class(long status);
 
 /* The next delay of a backoff whose state (0 at first, and again after a
- * success) is *state: the bound doubles from AGENT_BACKOFF_MIN_MS up to
- * AGENT_BACKOFF_MAX_MS, and the delay is d/2 + rnd % (d/2 + 1), so in
+ * success) is *state: the bound doubles from DJS_AGENT_BACKOFF_MIN_MS up to
+ * DJS_AGENT_BACKOFF_MAX_MS, and the delay is d/2 + rnd % (d/2 + 1), so in
  * [d/2, d]. rnd is any random number (the agent passes rand()). */
-uint32_t agent_backoff_next(uint32_t *state, uint32_t rnd);
+uint32_t djs_agent_backoff_next(uint32_t *state, uint32_t rnd);
 
 #endif

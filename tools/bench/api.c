@@ -82,7 +82,8 @@ static void conn_fail(phase_t *ph, int ep, conn_t *c, int error)
     c->dead = 1;
 }
 
-/* Write (the rest of) the request; 0 on success or when waiting for room. */
+/* Write (the rest of) the request; 0 on success or when waiting for room,
+ * else DJS_EIO. */
 static int conn_write(phase_t *ph, int ep, conn_t *c)
 {
     while (c->wpos < ph->req_len) {
@@ -91,9 +92,9 @@ static int conn_write(phase_t *ph, int ep, conn_t *c)
             c->wpos += (size_t)n;
         } else if (n < 0 && errno == EAGAIN) {
             struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-            return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+            return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e) == 0 ? 0 : DJS_EIO;
         } else if (!(n < 0 && errno == EINTR)) {
-            return -1;
+            return DJS_EIO;
         }
     }
     return 0;
@@ -119,12 +120,12 @@ static int conn_readable(phase_t *ph, int ep, conn_t *c, uint64_t now)
     }
     c->len += (size_t)n;
     size_t head;
-    if (!uvhttp_answer(c->buf, c->len, &c->scanned, &c->total, &head)) {
+    if (!djs_bench_http_answer(c->buf, c->len, &c->scanned, &c->total, &head)) {
         if (c->len == sizeof(c->buf))
             conn_fail(ph, ep, c, 1); /* an answer larger than the buffer: not expected from these endpoints */
         return 0;
     }
-    int status = uvhttp_status(c->buf, c->len);
+    int status = djs_bench_http_status(c->buf, c->len);
     ph->done++;
     if (status < 200 || status > 299)
         ph->non2xx++;
@@ -155,7 +156,7 @@ static void *phase_thread(void *arg)
     int open = 0;
     for (int i = 0; i < ph->nconns; i++) {
         conn_t *c = &conns[i];
-        c->fd = uvhttp_connect_fd(&ph->addr);
+        c->fd = djs_bench_http_connect_fd(&ph->addr);
         if (c->fd < 0) {
             ph->errors++;
             c->dead = 1;
@@ -220,7 +221,7 @@ typedef struct result {
 static result_t run_phase(const char *name, pid_t server, const struct sockaddr_in *addr, const char *req, int conns, int threads,
                           double secs)
 {
-    double s0 = bench_proc_cpu_s(server), c0 = bench_proc_cpu_s(getpid());
+    double s0 = djs_bench_proc_cpu_s(server), c0 = djs_bench_proc_cpu_s(getpid());
     phase_t ph[16];
     pthread_t tid[16];
     memset(ph, 0, sizeof(ph));
@@ -240,7 +241,7 @@ static result_t run_phase(const char *name, pid_t server, const struct sockaddr_
         for (int t = 0; t < threads; t++)
             pthread_join(tid[t], NULL);
     }
-    double s1 = bench_proc_cpu_s(server), c1 = bench_proc_cpu_s(getpid());
+    double s1 = djs_bench_proc_cpu_s(server), c1 = djs_bench_proc_cpu_s(getpid());
     result_t r = {0};
     uint64_t t0 = UINT64_MAX, t1 = 0, nlat = 0;
     for (int t = 0; t < threads; t++) {
@@ -261,7 +262,7 @@ static result_t run_phase(const char *name, pid_t server, const struct sockaddr_
     }
     double el = (t1 - t0) / 1e9;
     r.rps = el > 0 ? r.done / el : 0;
-    bench_percentiles(lat, nlat, &r.p50_ms, &r.p99_ms);
+    djs_bench_percentiles(lat, nlat, &r.p50_ms, &r.p99_ms);
     djs_free(lat);
     if (r.done > 0) {
         r.server_us = (s1 - s0) * 1e6 / (double)r.done;
@@ -294,7 +295,7 @@ static log_counters_t log_counters(const struct sockaddr_in *addr, const char *t
     char req[2048];
     log_counters_t c = {0};
     snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: b\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", token);
-    if (uvhttp_request(addr, req, out, sizeof(out)) == 200) {
+    if (djs_bench_http_request(addr, req, out, sizeof(out)) == 200) {
         c.commits = metric(out, "djs_log_commits_total");
         c.events = metric(out, "djs_log_events_total");
         c.commit_s = metric(out, "djs_log_commit_seconds_sum");
@@ -337,28 +338,28 @@ static result_t run_wrk(const char *name, const char *listen, const char *path, 
     return r;
 }
 
-int bench_api(int argc, char **argv)
+int djs_bench_api(int argc, char **argv)
 {
     const char *usage = "djs bench api [--connections C] [--seconds S] [--threads T] [--wrk] [--keep]";
     uint64_t conns = 64, secs = 5, threads = 1;
     const char *v;
-    if (((v = cli_opt(argc, argv, "--connections")) && cli_u64(v, &conns)) ||
-        ((v = cli_opt(argc, argv, "--seconds")) && cli_u64(v, &secs)) ||
-        ((v = cli_opt(argc, argv, "--threads")) && cli_u64(v, &threads)) || conns == 0 || conns > 1000 || secs == 0 || secs > 600 ||
-        threads == 0 || threads > 16 || threads > conns) {
+    if (((v = djs_cli_opt(argc, argv, "--connections")) && djs_cli_u64(v, &conns)) ||
+        ((v = djs_cli_opt(argc, argv, "--seconds")) && djs_cli_u64(v, &secs)) ||
+        ((v = djs_cli_opt(argc, argv, "--threads")) && djs_cli_u64(v, &threads)) || conns == 0 || conns > 1000 || secs == 0 ||
+        secs > 600 || threads == 0 || threads > 16 || threads > conns) {
         fprintf(stderr, "djs bench api: bad number\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep"), use_wrk = cli_flag(argc, argv, "--wrk");
+    int keep = djs_cli_flag(argc, argv, "--keep"), use_wrk = djs_cli_flag(argc, argv, "--wrk");
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
-    bench_env_t env;
-    if (bench_prepare("api", NULL, 3600, &env) != 0)
+    djs_bench_env_t env;
+    if (djs_bench_prepare("api", NULL, 3600, &env) != 0)
         return 1;
     const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
     struct sockaddr_in addr = env.addr;
-    pid_t pid = bench_serve("api", exe, dir, &addr, 0);
+    pid_t pid = djs_bench_serve("api", exe, dir, &addr, 0);
     if (pid < 0)
         return 1;
     char out[65536], req[2048];
@@ -369,7 +370,7 @@ int bench_api(int argc, char **argv)
              "Content-Length: %zu\r\n\r\n%s",
              token, strlen(body), body);
     char *idp;
-    if (uvhttp_request(&addr, req, out, sizeof(out)) != 201 || (idp = strstr(out, "\"id\":\"")) == NULL) {
+    if (djs_bench_http_request(&addr, req, out, sizeof(out)) != 201 || (idp = strstr(out, "\"id\":\"")) == NULL) {
         fprintf(stderr, "djs bench api: could not submit the job to read\n");
         kill(pid, SIGKILL);
         return 1;

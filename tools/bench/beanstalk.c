@@ -67,7 +67,7 @@ typedef struct bs {
 
 static int bs_send(bconn_t *c, const char *data, size_t len)
 {
-    return uvhttp_write((uv_stream_t *)&c->tcp, data, len);
+    return djs_bench_http_write((uv_stream_t *)&c->tcp, data, len);
 }
 
 static void bs_close_all(bs_t *b)
@@ -253,7 +253,8 @@ static void bs_tick(uv_timer_t *t)
     b->last_deleted = b->deleted;
 }
 
-/* The directory of PATH that holds an executable name, into out. */
+/* The path of executable name in $PATH (or /usr/sbin, /usr/bin) into out:
+ * 0 or DJS_ENOTFOUND. */
 static int find_exe(const char *name, char *out, size_t n)
 {
     const char *path = getenv("PATH");
@@ -264,10 +265,10 @@ static int find_exe(const char *name, char *out, size_t n)
         if (access(out, X_OK) == 0)
             return 0;
     }
-    return -1;
+    return DJS_ENOTFOUND;
 }
 
-void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmpbase, e2e_bs_result_t *out)
+void djs_bench_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmpbase, djs_bench_bs_result_t *out)
 {
     memset(out, 0, sizeof(*out));
     char exe[4200], dir[4096], port[16];
@@ -277,7 +278,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
     }
     snprintf(dir, sizeof(dir), "%s/djs-bench-e2e-bs-XXXXXX", tmpbase);
     bs_t *b = djs_calloc(1, sizeof(*b));
-    if (mkdtemp(dir) == NULL || bench_free_port(&b->addr) != 0) {
+    if (mkdtemp(dir) == NULL || djs_bench_free_port(&b->addr) != 0) {
         snprintf(out->why, sizeof(out->why), "cannot make %.100s or choose a port", dir);
         djs_free(b);
         return;
@@ -306,7 +307,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
         }
-        bench_rm_dir(dir);
+        djs_bench_rm_dir(dir);
         djs_free(b);
         return;
     }
@@ -334,7 +335,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
 
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-    bench_rm_dir(dir);
+    djs_bench_rm_dir(dir);
     if (b->failed) {
         snprintf(out->why, sizeof(out->why), "beanstalkd run failed: %.80s (%" PRIu64 " of %" PRIu64 " deleted)", b->why,
                  b->deleted, b->n);
@@ -342,7 +343,7 @@ void e2e_beanstalk(uint64_t njobs, int producers, int consumers, const char *tmp
         out->ran = 1;
         out->jobs_per_s = (double)b->n / ((double)(b->t_end - b->t0) / 1e9);
         out->put_per_s = (double)b->n / ((double)(b->t_put - b->t0) / 1e9);
-        bench_percentiles(b->lat, b->nlat, &out->p50_ms, &out->p99_ms);
+        djs_bench_percentiles(b->lat, b->nlat, &out->p50_ms, &out->p99_ms);
     }
     out->errors = b->errors;
     djs_free(b->conns);

@@ -25,8 +25,8 @@
  * completion acknowledged (durable). Submit-to-start latency is per job,
  * from reading its submit acknowledgement to reading the acknowledgement of
  * its start (RUNNING is durable); the time to sending the start is given
- * too. Then the same work on beanstalkd (bench_beanstalk.c), and one JSON
- * line.
+ * too. The command around this run (options, the child server, the same
+ * work on beanstalkd, the report) is e2e_cmd.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,21 +50,14 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/id.h"
-#include "tools/bench/bench.h"
-#include "tools/bench/beanstalk.h"
+#include "tools/bench/e2e.h"
 #include "tools/bench/util.h"
 #include "tools/bench/uvhttp.h"
-#include "tools/cli/args.h"
 
 #define HB_EVERY_MS 2000
 #define POLL_WAIT_S 25
 #define CONNECTING_MAX 64 /* the server listens with a backlog of 128 */
 #define STALL_S 60
-/* Jobs per POST /jobs by default: with 8 producers, each waiting for its
- * durable acknowledgement (one group commit, 1-3 ms here), one job per
- * request cannot pass about 4,000 jobs/s; 50 keeps the workers fed without
- * a backlog of seconds (--batch 1 measures one job per request). */
-#define DEFAULT_BATCH 50
 
 /* ---- the djs run --------------------------------------------------------------------------------- */
 
@@ -88,7 +81,7 @@ struct e2e;
 struct worker;
 
 typedef struct hconn {
-    uvhttp_conn_t http; /* first: on_answer and on_error get it */
+    djs_bench_http_conn_t http; /* first: on_answer and on_error get it */
     struct e2e *b;
     struct worker *w; /* NULL for producers and the stats reader */
     int open, busy;
@@ -193,7 +186,7 @@ static void job_latency(e2e_t *b, job_t *j)
 static int conn_send(hconn_t *c, const char *data, size_t len)
 {
     c->busy = 1;
-    return uvhttp_send(&c->http, data, len);
+    return djs_bench_http_send(&c->http, data, len);
 }
 
 /* A request with a small JSON body (or none) on c. */
@@ -586,6 +579,53 @@ static void on_stats_timer(uv_timer_t *t)
 }
 
 /* One whole answer came on c. */
+/* A producer's submit answered: each job's acknowledgement time, then its next submit. */
+static void submit_done(e2e_t *b, hconn_t *c, int status, const char *body, size_t len, uint64_t now)
+{
+    if (status != 201) {
+        e2e_fail(b, "a submit was refused", body, len);
+        return;
+    }
+    const char *p = body, *end = body + len;
+    uint32_t got = 0;
+    while ((p = find(p, end, "\"id\":\"")) != NULL && got < c->nsub) {
+        p += 6;
+        djs_id_t id;
+        if (end - p < DJS_ID_TEXT_LEN || djs_id_parse(p, DJS_ID_TEXT_LEN, &id) != 0)
+            break;
+        uint32_t ji = job_find(b, &id);
+        if (ji == UINT32_MAX)
+            break;
+        job_t *j = &b->jobs[ji];
+        j->ack_ns = now;
+        if (j->start_ack_ns != 0) /* its start was acknowledged before its submit */
+            job_latency(b, j);
+        got++;
+    }
+    if (got != c->nsub) {
+        e2e_fail(b, "a submit answer without the job ids", body, len);
+        return;
+    }
+    b->acked += got;
+    if (b->acked == b->n)
+        b->t_submit_end = now;
+    producer_send(b, c);
+}
+
+/* A worker registered: its id; the run starts once all have. */
+static void register_done(e2e_t *b, worker_t *w, int status, const char *body, size_t len)
+{
+    const char *p = find(body, body + len, "\"id\":\"");
+    if (status != 201 || p == NULL || body + len - (p + 6) < DJS_ID_TEXT_LEN) {
+        e2e_fail(b, "a worker registration was refused", body, len);
+        return;
+    }
+    memcpy(w->id, p + 6, DJS_ID_TEXT_LEN);
+    w->id[DJS_ID_TEXT_LEN] = '\0';
+    if (++b->registered == b->nworkers)
+        start_run(b);
+}
+
 static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint64_t now)
 {
     e2e_t *b = c->b;
@@ -593,49 +633,12 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
     op_t op = c->op;
     c->busy = 0;
     switch (op.type) {
-    case OP_SUBMIT: {
-        if (status != 201) {
-            e2e_fail(b, "a submit was refused", body, len);
-            return;
-        }
-        const char *p = body, *end = body + len;
-        uint32_t got = 0;
-        while ((p = find(p, end, "\"id\":\"")) != NULL && got < c->nsub) {
-            p += 6;
-            djs_id_t id;
-            if (end - p < DJS_ID_TEXT_LEN || djs_id_parse(p, DJS_ID_TEXT_LEN, &id) != 0)
-                break;
-            uint32_t ji = job_find(b, &id);
-            if (ji == UINT32_MAX)
-                break;
-            job_t *j = &b->jobs[ji];
-            j->ack_ns = now;
-            if (j->start_ack_ns != 0) /* its start was acknowledged before its submit */
-                job_latency(b, j);
-            got++;
-        }
-        if (got != c->nsub) {
-            e2e_fail(b, "a submit answer without the job ids", body, len);
-            return;
-        }
-        b->acked += got;
-        if (b->acked == b->n)
-            b->t_submit_end = now;
-        producer_send(b, c);
+    case OP_SUBMIT:
+        submit_done(b, c, status, body, len, now);
         return;
-    }
-    case OP_REGISTER: {
-        const char *p = find(body, body + len, "\"id\":\"");
-        if (status != 201 || p == NULL || body + len - (p + 6) < DJS_ID_TEXT_LEN) {
-            e2e_fail(b, "a worker registration was refused", body, len);
-            return;
-        }
-        memcpy(w->id, p + 6, DJS_ID_TEXT_LEN);
-        w->id[DJS_ID_TEXT_LEN] = '\0';
-        if (++b->registered == b->nworkers)
-            start_run(b);
+    case OP_REGISTER:
+        register_done(b, w, status, body, len);
         return;
-    }
     case OP_POLL:
         if (status != 200) {
             e2e_fail(b, "a poll was refused", body, len);
@@ -681,7 +684,7 @@ static void on_answer(hconn_t *c, int status, const char *body, size_t len, uint
 }
 
 /* uvhttp's callbacks: an answer, or the end of the reads. */
-static int on_http_answer(uvhttp_conn_t *h, int status, const char *body, size_t len, uint64_t now)
+static int on_http_answer(djs_bench_http_conn_t *h, int status, const char *body, size_t len, uint64_t now)
 {
     hconn_t *c = container_of(h, hconn_t, http);
     if (c->b->closing)
@@ -692,7 +695,7 @@ static int on_http_answer(uvhttp_conn_t *h, int status, const char *body, size_t
 
 static void on_closed_reopen(uv_handle_t *h);
 
-static void on_http_error(uvhttp_conn_t *h, int err)
+static void on_http_error(djs_bench_http_conn_t *h, int err)
 {
     hconn_t *c = container_of(h, hconn_t, http);
     if (c->busy || h->rlen > 0) {
@@ -705,7 +708,7 @@ static void on_http_error(uvhttp_conn_t *h, int err)
 
 static void on_reopened(uv_connect_t *req, int status)
 {
-    hconn_t *c = container_of((uvhttp_conn_t *)req->data, hconn_t, http);
+    hconn_t *c = container_of((djs_bench_http_conn_t *)req->data, hconn_t, http);
     e2e_t *b = c->b;
     if (status != 0) {
         e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
@@ -713,7 +716,7 @@ static void on_reopened(uv_connect_t *req, int status)
     }
     if (b->closing)
         return;
-    uvhttp_read_start(&c->http);
+    djs_bench_http_read_start(&c->http);
     c->busy = 0;
     b->reconnects++;
     if (c->w != NULL)
@@ -722,12 +725,12 @@ static void on_reopened(uv_connect_t *req, int status)
 
 static void on_closed_reopen(uv_handle_t *h)
 {
-    hconn_t *c = container_of((uvhttp_conn_t *)h->data, hconn_t, http);
+    hconn_t *c = container_of((djs_bench_http_conn_t *)h->data, hconn_t, http);
     e2e_t *b = c->b;
     if (b->closing)
         return;
-    uvhttp_reset(&c->http);
-    int rc = uvhttp_connect(&c->http, &b->loop, &b->addr, on_reopened);
+    djs_bench_http_reset(&c->http);
+    int rc = djs_bench_http_connect(&c->http, &b->loop, &b->addr, on_reopened);
     if (rc != 0)
         e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
 }
@@ -736,7 +739,7 @@ static void connect_next(e2e_t *b);
 
 static void on_connected(uv_connect_t *req, int status)
 {
-    hconn_t *c = container_of((uvhttp_conn_t *)req->data, hconn_t, http);
+    hconn_t *c = container_of((djs_bench_http_conn_t *)req->data, hconn_t, http);
     e2e_t *b = c->b;
     if (status != 0) {
         e2e_fail(b, "cannot connect to the server", uv_strerror(status), strlen(uv_strerror(status)));
@@ -744,7 +747,7 @@ static void on_connected(uv_connect_t *req, int status)
     }
     if (b->closing)
         return;
-    uvhttp_read_start(&c->http);
+    djs_bench_http_read_start(&c->http);
     if (++b->connected < b->nall) {
         connect_next(b);
         return;
@@ -762,7 +765,7 @@ static void connect_next(e2e_t *b)
     while (b->next_connect < b->nall && b->next_connect - b->connected < CONNECTING_MAX && !b->closing) {
         hconn_t *c = b->all[b->next_connect++];
         c->open = 1;
-        int rc = uvhttp_connect(&c->http, &b->loop, &b->addr, on_connected);
+        int rc = djs_bench_http_connect(&c->http, &b->loop, &b->addr, on_connected);
         if (rc != 0)
             e2e_fail(b, "cannot connect to the server", uv_strerror(rc), strlen(uv_strerror(rc)));
     }
@@ -799,77 +802,64 @@ static void on_tick(uv_timer_t *t)
     b->last_completed = b->completed;
 }
 
-typedef struct djs_result {
-    int ok;
-    char why[256];
-    double jobs_per_s, submit_per_s, p50_ms, p99_ms, sent_p50_ms, sent_p99_ms, seconds;
-    int64_t peak_running_server, peak_slots_busy, peak_running_client;
-    uint64_t refused, errors, polls, empty_polls, heartbeats, reconnects, submits, starts, completes, reports_reqs,
-        carried_by_polls, carried_by_reports;
-} djs_result_t;
+/* ---- one run ---------------------------------------------------------------------------------- */
 
-static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t n, uint32_t workers, uint32_t producers,
-                    uint32_t slots, uint32_t conns, uint32_t batch, uint64_t hold_ms, int batched, djs_result_t *out)
+/* The run's state and its connections: one poll and C report connections
+ * per worker, the producers, the stats reader. */
+static e2e_t *e2e_new(const djs__bench_e2e_params_t *p)
 {
     e2e_t *b = djs_calloc(1, sizeof(*b));
-    b->addr = *addr;
-    snprintf(b->auth, sizeof(b->auth), "Authorization: Bearer %s\r\n", token);
-    b->n = n;
-    b->hold_ms = hold_ms;
-    b->nworkers = workers;
-    b->nprod = producers;
-    b->slots = slots;
-    b->conns = conns;
-    b->batch = batch;
-    b->batched = batched;
+    b->addr = p->addr;
+    snprintf(b->auth, sizeof(b->auth), "Authorization: Bearer %s\r\n", p->token);
+    b->n = p->n;
+    b->hold_ms = p->hold_ms;
+    b->nworkers = p->workers;
+    b->nprod = p->producers;
+    b->slots = p->slots;
+    b->conns = p->conns;
+    b->batch = p->batch;
+    b->batched = p->batched;
     uint64_t cap = 1024;
-    while (cap < 2 * n)
+    while (cap < 2 * p->n)
         cap *= 2;
     b->mask = cap - 1;
     b->jobs = djs_calloc(cap, sizeof(job_t));
-    b->lat_ack = djs_malloc(n * sizeof(uint32_t));
-    b->lat_sent = djs_malloc(n * sizeof(uint32_t));
-    b->sub_req = bench_submit_request(b->auth, batch, batch > 1, &b->sub_len);
-    b->sub_last_n = (uint32_t)(n % batch);
-    b->sub_last = bench_submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, batch > 1, &b->sub_last_len);
+    b->lat_ack = djs_malloc(p->n * sizeof(uint32_t));
+    b->lat_sent = djs_malloc(p->n * sizeof(uint32_t));
+    b->sub_req = djs_bench_submit_request(b->auth, p->batch, p->batch > 1, &b->sub_len);
+    b->sub_last_n = (uint32_t)(p->n % p->batch);
+    b->sub_last = djs_bench_submit_request(b->auth, b->sub_last_n ? b->sub_last_n : 1, p->batch > 1, &b->sub_last_len);
 
-    b->nall = workers * (1 + conns) + producers + 1;
+    b->nall = p->workers * (1 + p->conns) + p->producers + 1;
     b->all = djs_calloc(b->nall, sizeof(hconn_t *));
-    b->workers = djs_calloc(workers, sizeof(worker_t));
-    b->prod = djs_calloc(producers, sizeof(hconn_t *));
+    b->workers = djs_calloc(p->workers, sizeof(worker_t));
+    b->prod = djs_calloc(p->producers, sizeof(hconn_t *));
     uint32_t k = 0;
     for (uint32_t i = 0; i < b->nall; i++) {
         b->all[i] = djs_calloc(1, sizeof(hconn_t));
-        uvhttp_init(&b->all[i]->http, on_http_answer, on_http_error);
+        djs_bench_http_init(&b->all[i]->http, on_http_answer, on_http_error);
         b->all[i]->b = b;
     }
-    for (uint32_t i = 0; i < workers; i++) {
+    for (uint32_t i = 0; i < p->workers; i++) {
         worker_t *w = &b->workers[i];
         w->b = b;
-        w->rep = djs_calloc(conns, sizeof(hconn_t *));
+        w->rep = djs_calloc(p->conns, sizeof(hconn_t *));
         w->poll = b->all[k++];
         w->poll->w = w;
-        for (uint32_t r = 0; r < conns; r++) {
+        for (uint32_t r = 0; r < p->conns; r++) {
             w->rep[r] = b->all[k++];
             w->rep[r]->w = w;
         }
     }
-    for (uint32_t i = 0; i < producers; i++)
+    for (uint32_t i = 0; i < p->producers; i++)
         b->prod[i] = b->all[k++];
     b->stats = b->all[k++];
+    return b;
+}
 
-    uv_loop_init(&b->loop);
-    uv_timer_init(&b->loop, &b->tick);
-    uv_timer_init(&b->loop, &b->hold_timer);
-    uv_timer_init(&b->loop, &b->stats_timer);
-    b->tick.data = b->hold_timer.data = b->stats_timer.data = b;
-    uv_timer_start(&b->tick, on_tick, 100, 100);
-    if (hold_ms > 0)
-        uv_timer_start(&b->hold_timer, on_hold_timer, 1, 1);
-    connect_next(b);
-    uv_run(&b->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&b->loop);
-
+static void e2e_results(const e2e_t *b, djs__bench_e2e_result_t *out)
+{
+    uint64_t n = b->n;
     memset(out, 0, sizeof(*out));
     out->ok = !b->failed && b->completed == n;
     if (!out->ok)
@@ -879,8 +869,8 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
         out->jobs_per_s = (double)n / out->seconds;
         out->submit_per_s = (double)n / ((double)(b->t_submit_end - b->t0) / 1e9);
         uint32_t *sent = b->lat_sent;
-        bench_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
-        bench_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
+        djs_bench_percentiles(b->lat_ack, b->nlat, &out->p50_ms, &out->p99_ms);
+        djs_bench_percentiles(sent, b->nlat, &out->sent_p50_ms, &out->sent_p99_ms);
     }
     out->peak_running_server = b->peak_running_server;
     out->peak_slots_busy = b->peak_slots_busy;
@@ -897,13 +887,16 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     out->carried_by_polls = b->carried_by_polls;
     out->carried_by_reports = b->carried_by_reports;
     out->errors = b->errors;
+}
 
+static void e2e_free(e2e_t *b)
+{
     for (uint32_t i = 0; i < b->nall; i++) {
-        uvhttp_dispose(&b->all[i]->http);
+        djs_bench_http_dispose(&b->all[i]->http);
         djs_free(b->all[i]->carry);
         djs_free(b->all[i]);
     }
-    for (uint32_t i = 0; i < workers; i++) {
+    for (uint32_t i = 0; i < b->nworkers; i++) {
         djs_free(b->workers[i].rep);
         djs_free(b->workers[i].q);
     }
@@ -919,148 +912,20 @@ static void run_djs(const struct sockaddr_in *addr, const char *token, uint64_t 
     djs_free(b);
 }
 
-/* v with the given decimals, or null when not measured */
-
-static void num_or_null(char *out, size_t n, int ok, double v, int decimals)
+void djs__bench_e2e_run(const djs__bench_e2e_params_t *p, djs__bench_e2e_result_t *out)
 {
-    if (ok)
-        snprintf(out, n, "%.*f", decimals, v);
-    else
-        snprintf(out, n, "null");
-}
-
-int bench_e2e(int argc, char **argv)
-{
-    const char *usage = "djs bench e2e [--jobs N] [--workers K] [--producers P] [--slots S] [--conns C] [--batch B] "
-                        "[--protocol batched|single] [--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
-    uint64_t n = 100000, workers = 100, producers = 8, slots = 8, conns = 1, batch = DEFAULT_BATCH, hold_ms = 0;
-    const char *v, *dirbase = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &n)) ||
-        ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &workers)) ||
-        ((v = cli_opt(argc, argv, "--producers")) && cli_u64(v, &producers)) ||
-        ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &slots)) ||
-        ((v = cli_opt(argc, argv, "--conns")) && cli_u64(v, &conns)) ||
-        ((v = cli_opt(argc, argv, "--batch")) && cli_u64(v, &batch)) ||
-        ((v = cli_opt(argc, argv, "--hold-ms")) && cli_u64(v, &hold_ms)) || n == 0 || n > 100000000 || workers == 0 ||
-        workers > 5000 || producers == 0 || producers > 1000 || slots == 0 || slots > 10000 || conns == 0 || conns > 64 ||
-        batch == 0 || batch > 1000 || hold_ms > 3600000) {
-        fprintf(stderr, "djs bench e2e: bad number\nusage: %s\n", usage);
-        return 2;
-    }
-    int keep = cli_flag(argc, argv, "--keep"), no_bs = cli_flag(argc, argv, "--no-beanstalkd"), batched = 1;
-    if ((v = cli_opt(argc, argv, "--protocol")) != NULL) {
-        if (strcmp(v, "batched") != 0 && strcmp(v, "single") != 0) {
-            fprintf(stderr, "djs bench e2e: --protocol is batched or single\nusage: %s\n", usage);
-            return 2;
-        }
-        batched = strcmp(v, "batched") == 0;
-    }
-    const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
-        return 2;
-    /* every simulated worker holds 1 + C sockets, the server as many */
-    if (bench_fd_limit("e2e", workers, "workers", workers * (1 + conns) + producers + 64) != 0)
-        return 1;
-    const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-    bench_env_t env;
-    if (bench_prepare("e2e", tmpbase, 86400, &env) != 0)
-        return 1;
-    const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
-    struct sockaddr_in addr = env.addr;
-    pid_t pid = bench_serve("e2e", exe, dir, &addr, 1);
-    if (pid < 0)
-        return 1;
-    const char *mode = batch > 1 ? "workflows" : "one job per request";
-    printf("bench e2e: djs serve on %s (pid %d), data in %s\n", listen, (int)pid, dir);
-    printf("simulated workers: %" PRIu64 " in one process over HTTP (%" PRIu64 " slots each, 1 poll + %" PRIu64
-           " report connection(s) each, no-op jobs%s)\n",
-           workers, slots, conns, hold_ms ? ", each held running" : ", completed as soon as started");
-    if (batched)
-        printf("reports: batched (each worker's starts and completions ready at once go in one request: carried by its next poll, "
-               "or POST /workers/{id}/reports while the poll is parked)\n");
-    else
-        printf("reports: single (POST /jobs/{id}/start and /complete, one request per report)\n");
-    if (hold_ms)
-        printf("hold: each job stays RUNNING %" PRIu64 " ms before its completion is sent\n", hold_ms);
-    if (batch > 1)
-        printf("producers: %" PRIu64 " connections, workflows of %" PRIu64 " independent jobs per request, %" PRIu64
-               " jobs, durable acknowledgements\n",
-               producers, batch, n);
-    else
-        printf("producers: %" PRIu64 " connections, one job per request, %" PRIu64 " jobs, durable acknowledgements\n", producers,
-               n);
-    fflush(stdout);
-
-    djs_result_t d;
-    double s0 = bench_proc_cpu_s(pid), c0 = bench_proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
-    run_djs(&addr, token, n, (uint32_t)workers, (uint32_t)producers, (uint32_t)slots, (uint32_t)conns, (uint32_t)batch, hold_ms,
-            batched, &d);
-    double s_cpu = bench_proc_cpu_s(pid) - s0, c_cpu = bench_proc_cpu_s(getpid()) - c0,
-           wall = (double)djs_monotonic_ns() / 1e9 - w0;
-    kill(pid, SIGTERM);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    if (!keep)
-        bench_rm_dir(dir);
-    if (!d.ok) {
-        fprintf(stderr, "djs bench e2e: the djs run failed: %s\n", d.why);
-        return 1;
-    }
-    printf("djs:        %8.0f jobs/s end to end (%" PRIu64 " jobs in %.2f s: first submit sent to last completion acknowledged)\n",
-           d.jobs_per_s, n, d.seconds);
-    printf("            %8.0f jobs/s submitted (first submit sent to last submit acknowledged)\n", d.submit_per_s);
-    printf("            submit acknowledged -> start acknowledged: p50 %.2f ms, p99 %.2f ms\n", d.p50_ms, d.p99_ms);
-    printf("            submit acknowledged -> start sent:         p50 %.2f ms, p99 %.2f ms\n", d.sent_p50_ms, d.sent_p99_ms);
-    printf("            peak running: %" PRId64 " (GET /stats RUNNING, every 200 ms), %" PRId64 " slots busy, %" PRId64
-           " seen by the workers; %" PRIu64 " reports refused (409), server exit status %d\n",
-           d.peak_running_server, d.peak_slots_busy, d.peak_running_client, d.refused, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    uint64_t nreqs = d.submits + d.polls + d.starts + d.completes + d.reports_reqs + d.heartbeats;
-    printf("            requests: %.3f per job: %" PRIu64 " submits, %" PRIu64 " polls (%" PRIu64 " brought nothing new), %" PRIu64
-           " starts, %" PRIu64 " completions, %" PRIu64 " batches of reports, %" PRIu64
-           " heartbeats; reports carried by polls %" PRIu64 ", by batches %" PRIu64 "; %" PRIu64
-           " idle connections closed by the server and opened again\n",
-           (double)nreqs / (double)n, d.submits, d.polls, d.empty_polls, d.starts, d.completes, d.reports_reqs, d.heartbeats,
-           d.carried_by_polls, d.carried_by_reports, d.reconnects);
-    printf("            CPU during the run (%.1f s with set-up): server %.1f s (%.0f us/job), this process %.1f s (%.0f us/job), "
-           "on %ld cores\n",
-           wall, s_cpu, s_cpu * 1e6 / (double)n, c_cpu, c_cpu * 1e6 / (double)n, sysconf(_SC_NPROCESSORS_ONLN));
-    fflush(stdout);
-
-    e2e_bs_result_t bs = {0};
-    if (no_bs)
-        snprintf(bs.why, sizeof(bs.why), "skipped (--no-beanstalkd)");
-    else if (hold_ms)
-        snprintf(bs.why, sizeof(bs.why), "skipped (--hold-ms: a concurrency run, not a throughput comparison)");
-    else
-        e2e_beanstalk(n, (int)producers, (int)workers, tmpbase, &bs);
-    if (bs.ran)
-        printf("beanstalkd: %8.0f jobs/s (put, reserve, delete; binlog, -f 0; %" PRIu64 " producers, %" PRIu64
-               " consumers), %.0f puts/s; put acknowledged -> reserved: p50 %.2f ms, p99 %.2f ms\n",
-               bs.jobs_per_s, producers, workers, bs.put_per_s, bs.p50_ms, bs.p99_ms);
-    else
-        printf("beanstalkd: not measured: %s\n", bs.why);
-    double ratio = bs.ran && bs.jobs_per_s > 0 ? d.jobs_per_s / bs.jobs_per_s : 0;
-    if (bs.ran)
-        printf("ratio djs/beanstalkd: %.2f\n", ratio);
-    char bsj[32], bsp50[32], bsp99[32], rat[32];
-    num_or_null(bsj, sizeof(bsj), bs.ran, bs.jobs_per_s, 0);
-    num_or_null(bsp50, sizeof(bsp50), bs.ran, bs.p50_ms, 2);
-    num_or_null(bsp99, sizeof(bsp99), bs.ran, bs.p99_ms, 2);
-    num_or_null(rat, sizeof(rat), bs.ran, ratio, 3);
-    printf("{\"bench\":\"e2e\",\"mode\":\"%s\",\"batch\":%" PRIu64
-           ",\"protocol\":\"%s\",\"requests_per_job\":%.3f,\"simulated_workers\":\"one process over HTTP\","
-           "\"jobs\":%" PRIu64 ",\"workers\":%" PRIu64 ",\"producers\":%" PRIu64 ",\"slots_per_worker\":%" PRIu64
-           ",\"report_conns_per_worker\":%" PRIu64 ",\"hold_ms\":%" PRIu64 ",\"djs_jobs_per_s\":%.0f,\"djs_submit_per_s\":%.0f,"
-           "\"submit_to_start_p50_ms\":%.2f,\"submit_to_start_p99_ms\":%.2f,"
-           "\"submit_to_start_measures\":\"submit ack read to start ack read\","
-           "\"submit_to_start_sent_p50_ms\":%.2f,\"submit_to_start_sent_p99_ms\":%.2f,"
-           "\"server_cpu_us_per_job\":%.0f,\"client_cpu_us_per_job\":%.0f,\"peak_running\":%" PRId64 ",\"peak_slots_busy\":%" PRId64
-           ",\"peak_running_client\":%" PRId64 ",\"refused\":%" PRIu64 ",\"errors\":%" PRIu64
-           ",\"beanstalkd_fsync_jobs_per_s\":%s,\"beanstalkd_put_to_reserve_p50_ms\":%s,"
-           "\"beanstalkd_put_to_reserve_p99_ms\":%s,\"ratio_vs_beanstalkd\":%s}\n",
-           mode, batch, batched ? "batched" : "single", (double)nreqs / (double)n, n, workers, producers, slots, conns, hold_ms,
-           d.jobs_per_s, d.submit_per_s, d.p50_ms, d.p99_ms, d.sent_p50_ms, d.sent_p99_ms, s_cpu * 1e6 / (double)n,
-           c_cpu * 1e6 / (double)n, d.peak_running_server, d.peak_slots_busy, d.peak_running_client, d.refused,
-           d.errors + bs.errors, bsj, bsp50, bsp99, rat);
-    return 0;
+    e2e_t *b = e2e_new(p);
+    uv_loop_init(&b->loop);
+    uv_timer_init(&b->loop, &b->tick);
+    uv_timer_init(&b->loop, &b->hold_timer);
+    uv_timer_init(&b->loop, &b->stats_timer);
+    b->tick.data = b->hold_timer.data = b->stats_timer.data = b;
+    uv_timer_start(&b->tick, on_tick, 100, 100);
+    if (p->hold_ms > 0)
+        uv_timer_start(&b->hold_timer, on_hold_timer, 1, 1);
+    connect_next(b);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+    e2e_results(b, out);
+    e2e_free(b);
 }

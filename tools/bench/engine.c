@@ -290,30 +290,31 @@ static int queued_phase(const params_t *p, const queued_t *q)
     return 0;
 }
 
-int bench_engine(int argc, char **argv)
+int djs_bench_engine(int argc, char **argv)
 {
     const char *usage = "djs bench engine [--jobs N] [--workers W] [--slots S] [--snapshot-every E] [--dir DIR] [--keep]\n"
                         "                 [--queued Q [--keys K] [--limit L]]";
     params_t p = {1000000, 1000, 4, 100000};
     queued_t q = {0, 100, 10};
-    const char *v, *dir = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--queued")) && cli_u64(v, &q.jobs)) ||
-        ((v = cli_opt(argc, argv, "--keys")) && cli_u64(v, &q.keys)) ||
-        ((v = cli_opt(argc, argv, "--limit")) && cli_u64(v, &q.limit)) || q.limit == 0 || q.limit > DJS_JOB_MAX_CONCURRENCY_LIMIT) {
+    const char *v, *dir = djs_cli_opt(argc, argv, "--dir");
+    if (((v = djs_cli_opt(argc, argv, "--queued")) && djs_cli_u64(v, &q.jobs)) ||
+        ((v = djs_cli_opt(argc, argv, "--keys")) && djs_cli_u64(v, &q.keys)) ||
+        ((v = djs_cli_opt(argc, argv, "--limit")) && djs_cli_u64(v, &q.limit)) || q.limit == 0 ||
+        q.limit > DJS_JOB_MAX_CONCURRENCY_LIMIT) {
         fprintf(stderr, "djs bench engine: bad number (1 <= limit <= %d)\nusage: %s\n", DJS_JOB_MAX_CONCURRENCY_LIMIT, usage);
         return 2;
     }
-    if (((v = cli_opt(argc, argv, "--jobs")) && cli_u64(v, &p.jobs)) ||
-        ((v = cli_opt(argc, argv, "--workers")) && cli_u64(v, &p.workers)) ||
-        ((v = cli_opt(argc, argv, "--slots")) && cli_u64(v, &p.slots)) ||
-        ((v = cli_opt(argc, argv, "--snapshot-every")) && cli_u64(v, &p.snapshot_every)) || p.jobs < 1000 || p.workers == 0 ||
-        p.slots == 0 || p.slots > 10000) {
+    if (((v = djs_cli_opt(argc, argv, "--jobs")) && djs_cli_u64(v, &p.jobs)) ||
+        ((v = djs_cli_opt(argc, argv, "--workers")) && djs_cli_u64(v, &p.workers)) ||
+        ((v = djs_cli_opt(argc, argv, "--slots")) && djs_cli_u64(v, &p.slots)) ||
+        ((v = djs_cli_opt(argc, argv, "--snapshot-every")) && djs_cli_u64(v, &p.snapshot_every)) || p.jobs < 1000 ||
+        p.workers == 0 || p.slots == 0 || p.slots > 10000) {
         fprintf(stderr, "djs bench engine: bad number (jobs >= 1000)\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep");
+    int keep = djs_cli_flag(argc, argv, "--keep");
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     char base[4096];
     if (dir != NULL) {

@@ -274,27 +274,28 @@ static int run_djs(bench_t *b, const char *dir, double *secs)
     return b->err;
 }
 
-int bench_log(int argc, char **argv)
+int djs_bench_log(int argc, char **argv)
 {
     const char *usage =
         "djs bench log [--events N] [--size BYTES] [--entities E] [--inflight W] [--pattern window|uniform] [--dir DIR] [--keep]";
     uint64_t n = 1000000, size = 128, nents = 200000, inflight = 65536;
-    const char *v, *dir = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--events")) && cli_u64(v, &n)) || ((v = cli_opt(argc, argv, "--size")) && cli_u64(v, &size)) ||
-        ((v = cli_opt(argc, argv, "--entities")) && cli_u64(v, &nents)) ||
-        ((v = cli_opt(argc, argv, "--inflight")) && cli_u64(v, &inflight)) || n == 0 || nents == 0 || inflight == 0 ||
+    const char *v, *dir = djs_cli_opt(argc, argv, "--dir");
+    if (((v = djs_cli_opt(argc, argv, "--events")) && djs_cli_u64(v, &n)) ||
+        ((v = djs_cli_opt(argc, argv, "--size")) && djs_cli_u64(v, &size)) ||
+        ((v = djs_cli_opt(argc, argv, "--entities")) && djs_cli_u64(v, &nents)) ||
+        ((v = djs_cli_opt(argc, argv, "--inflight")) && djs_cli_u64(v, &inflight)) || n == 0 || nents == 0 || inflight == 0 ||
         size > 65536) {
         fprintf(stderr, "djs bench log: bad number\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep");
-    const char *pattern = cli_opt(argc, argv, "--pattern");
+    int keep = djs_cli_flag(argc, argv, "--keep");
+    const char *pattern = djs_cli_opt(argc, argv, "--pattern");
     if (pattern != NULL && strcmp(pattern, "uniform") != 0 && strcmp(pattern, "window") != 0) {
         fprintf(stderr, "djs bench log: --pattern is window or uniform\n");
         return 2;
     }
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
 
     char base[4096], real_dir[4200], raw_dir[4200];

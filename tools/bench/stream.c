@@ -81,22 +81,24 @@ typedef struct live_stats {
     uint64_t sec_max;   /* the largest latency (histogram buckets) since the last progress line */
 } live_stats_t;
 
-/* Connect, upgrade to WebSocket on path; bytes after the 101 stay in buf. */
+/* Connect, upgrade to WebSocket on path; bytes after the 101 stay in buf.
+ * 0, DJS_EIO (no connection, a failed write or read, the upgrade refused)
+ * or DJS_ETOOBIG (the upgrade answer fills the buffer). */
 static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, const char *path, size_t cap)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    int fd = uvhttp_connect_fd(addr);
+    int fd = djs_bench_http_connect_fd(addr);
     if (fd < 0)
-        return -1;
+        return fd;
     char req[2048];
     int k = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: b\r\n%sUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
                      path, auth);
-    if (k <= 0 || (size_t)k >= sizeof(req) || uvhttp_write_all(fd, req, (size_t)k) != 0) {
+    if (k <= 0 || (size_t)k >= sizeof(req) || djs_bench_http_write_all(fd, req, (size_t)k) != 0) {
         close(fd);
-        return -1;
+        return DJS_EIO;
     }
     c->buf = djs_malloc(cap);
     memset(c->buf, 0, cap); /* touched now: page faults are not part of a delivery */
@@ -105,12 +107,12 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
     while (end == NULL) {
         if (c->len == c->cap) {
             close(fd);
-            return -1;
+            return DJS_ETOOBIG;
         }
         ssize_t r = read(fd, c->buf + c->len, c->cap - c->len);
         if (r <= 0) {
             close(fd);
-            return -1;
+            return DJS_EIO;
         }
         c->len += (size_t)r;
         end = memmem(c->buf, c->len, "\r\n\r\n", 4);
@@ -118,7 +120,7 @@ static int ws_open(wsc_t *c, const struct sockaddr_in *addr, const char *auth, c
     if (c->len < 12 || memcmp(c->buf + 8, " 101", 4) != 0) {
         fprintf(stderr, "bench stream: upgrade refused: %.*s\n", (int)(c->len > 200 ? 200 : c->len), c->buf);
         close(fd);
-        return -1;
+        return DJS_EIO;
     }
     size_t hl = (size_t)(end + 4 - c->buf);
     memmove(c->buf, end + 4, c->len - hl);
@@ -150,7 +152,7 @@ static void ws_send(wsc_t *c, int opcode, const char *payload, size_t len)
     memcpy(f + 2, mask, 4);
     for (size_t i = 0; i < len; i++)
         f[6 + i] = (unsigned char)payload[i] ^ mask[i % 4];
-    (void)uvhttp_write_all(c->fd, f, 6 + len);
+    (void)djs_bench_http_write_all(c->fd, f, 6 + len);
 }
 
 /* "2026-11-27T10:02:00.123Z" -> Unix microseconds, 0 if malformed */
@@ -231,7 +233,7 @@ static void ws_message(wsc_t *c, const char *m, size_t len, uint64_t now_us, liv
     }
 }
 
-/* Consume the complete frames in c->buf. -1 when the server closed. */
+/* Consume the complete frames in c->buf. 0, or DJS_ECLOSED when the server closed. */
 static int ws_frames(wsc_t *c, uint64_t now_us, live_stats_t *st)
 {
     size_t off = 0;
@@ -276,7 +278,7 @@ static int ws_frames(wsc_t *c, uint64_t now_us, live_stats_t *st)
             ws_send(c, 10, payload, (size_t)pl);
         } else if (op == 8) {
             c->closed_by_server = 1;
-            rc = -1;
+            rc = DJS_ECLOSED;
             off += hl + (size_t)pl;
             break;
         } else if (op != 10) {
@@ -304,7 +306,7 @@ typedef struct fill {
 static void *fill_thread(void *arg)
 {
     fill_t *f = arg;
-    int fd = uvhttp_connect_fd(&f->addr);
+    int fd = djs_bench_http_connect_fd(&f->addr);
     char *rbuf = NULL;
     size_t rcap = 0;
     if (fd < 0) {
@@ -316,7 +318,7 @@ static void *fill_thread(void *arg)
         if (at >= f->n)
             break;
         int last = f->n - at < FILL_BATCH;
-        int st = uvhttp_roundtrip(fd, last ? f->req_last : f->req_full, last ? f->len_last : f->len_full, &rbuf, &rcap);
+        int st = djs_bench_http_roundtrip(fd, last ? f->req_last : f->req_full, last ? f->len_last : f->len_full, &rbuf, &rcap);
         if (st != 201 && st != 200) {
             fprintf(stderr, "bench stream: fill: submit answered %d: %.200s\n", st, rbuf ? rbuf : "");
             atomic_fetch_add(&f->errors, 1);
@@ -345,7 +347,7 @@ typedef struct producer {
 static void *producer_thread(void *arg)
 {
     producer_t *p = arg;
-    int fd = uvhttp_connect_fd(&p->addr);
+    int fd = djs_bench_http_connect_fd(&p->addr);
     char *rbuf = NULL;
     size_t rcap = 0;
     uint64_t total = p->rate * p->seconds, sent = 0, tick = 0;
@@ -368,8 +370,8 @@ static void *producer_thread(void *arg)
         if (m > FILL_BATCH)
             m = FILL_BATCH;
         if (p->reqs[m] == NULL)
-            p->reqs[m] = bench_submit_request(p->auth, (uint32_t)m, 1, &p->lens[m]);
-        int st = uvhttp_roundtrip(fd, p->reqs[m], p->lens[m], &rbuf, &rcap);
+            p->reqs[m] = djs_bench_submit_request(p->auth, (uint32_t)m, 1, &p->lens[m]);
+        int st = djs_bench_http_roundtrip(fd, p->reqs[m], p->lens[m], &rbuf, &rcap);
         p->requests++;
         if (st != 201 && st != 200) {
             fprintf(stderr, "bench stream: producer: submit answered %d\n", st);
@@ -449,9 +451,9 @@ static void run_catchup(const struct sockaddr_in *addr, const char *auth, uint64
 {
     memset(out, 0, sizeof(*out));
     fill_t f = {.addr = *addr, .auth = auth, .n = n};
-    f.req_full = bench_submit_request(auth, FILL_BATCH, 1, &f.len_full);
+    f.req_full = djs_bench_submit_request(auth, FILL_BATCH, 1, &f.len_full);
     f.last_m = (uint32_t)(n % FILL_BATCH ? n % FILL_BATCH : FILL_BATCH);
-    f.req_last = bench_submit_request(auth, f.last_m, 1, &f.len_last);
+    f.req_last = djs_bench_submit_request(auth, f.last_m, 1, &f.len_last);
     pthread_t th[FILL_CONNS];
     uint64_t t0 = now_ns(CLOCK_MONOTONIC), next = t0 + 2000000000ull;
     for (int i = 0; i < FILL_CONNS; i++)
@@ -479,7 +481,7 @@ static void run_catchup(const struct sockaddr_in *addr, const char *auth, uint64
 
     wsc_t c;
     live_stats_t st = {0};
-    double s0 = bench_proc_cpu_s(srv), k0 = bench_proc_cpu_s(getpid());
+    double s0 = djs_bench_proc_cpu_s(srv), k0 = djs_bench_proc_cpu_s(getpid());
     uint64_t c0 = now_ns(CLOCK_MONOTONIC);
     if (ws_open(&c, addr, auth, "/ws/events?from_seq=1", 4 << 20) != 0) {
         fprintf(stderr, "bench stream: the catch-up subscriber could not connect\n");
@@ -504,8 +506,8 @@ static void run_catchup(const struct sockaddr_in *addr, const char *auth, uint64
         c.len += (size_t)r;
     }
     uint64_t c1 = now_ns(CLOCK_MONOTONIC);
-    out->server_cpu_s = bench_proc_cpu_s(srv) - s0;
-    out->client_cpu_s = bench_proc_cpu_s(getpid()) - k0;
+    out->server_cpu_s = djs_bench_proc_cpu_s(srv) - s0;
+    out->client_cpu_s = djs_bench_proc_cpu_s(getpid()) - k0;
     out->events = c.n;
     out->target = c.durable_seq;
     out->seconds = (double)(c1 - c0) / 1e9;
@@ -578,7 +580,7 @@ static void run_live(const struct sockaddr_in *addr, const char *auth, uint32_t 
     st.deliveries = 0;
     memset(st.hist, 0, HIST_N * sizeof(uint64_t));
     uint64_t t0 = now_ns(CLOCK_MONOTONIC), next = t0 + 1000000000ull, last_del = 0, t_fin = 0;
-    double s0 = bench_proc_cpu_s(srv), k0 = bench_proc_cpu_s(getpid());
+    double s0 = djs_bench_proc_cpu_s(srv), k0 = djs_bench_proc_cpu_s(getpid());
     pthread_create(&th, NULL, producer_thread, p);
     uint64_t open = out->connected;
     for (;;) {
@@ -641,8 +643,8 @@ static void run_live(const struct sockaddr_in *addr, const char *auth, uint32_t 
         }
     }
     pthread_join(th, NULL);
-    out->server_cpu_s = bench_proc_cpu_s(srv) - s0;
-    out->client_cpu_s = bench_proc_cpu_s(getpid()) - k0;
+    out->server_cpu_s = djs_bench_proc_cpu_s(srv) - s0;
+    out->client_cpu_s = djs_bench_proc_cpu_s(getpid()) - k0;
     out->submitted = atomic_load(&p->submitted);
     out->requests = p->requests;
     out->errors = p->errors;
@@ -686,37 +688,37 @@ done:
     djs_free(st.hist);
 }
 
-int bench_stream(int argc, char **argv)
+int djs_bench_stream(int argc, char **argv)
 {
     const char *usage = "djs bench stream [--subscribers S] [--events-per-s R] [--seconds T] [--catchup-events N] [--dir DIR] "
                         "[--keep]";
     uint64_t nsubs = 1000, rate = 5000, seconds = 10, ncatch = 1000000;
-    const char *v, *dirbase = cli_opt(argc, argv, "--dir");
-    if (((v = cli_opt(argc, argv, "--subscribers")) && cli_u64(v, &nsubs)) ||
-        ((v = cli_opt(argc, argv, "--events-per-s")) && cli_u64(v, &rate)) ||
-        ((v = cli_opt(argc, argv, "--seconds")) && cli_u64(v, &seconds)) ||
-        ((v = cli_opt(argc, argv, "--catchup-events")) && cli_u64(v, &ncatch)) || nsubs == 0 || nsubs > 10000 || rate == 0 ||
-        rate > 1000000 || seconds == 0 || seconds > 3600 || ncatch == 0 || ncatch > 100000000) {
+    const char *v, *dirbase = djs_cli_opt(argc, argv, "--dir");
+    if (((v = djs_cli_opt(argc, argv, "--subscribers")) && djs_cli_u64(v, &nsubs)) ||
+        ((v = djs_cli_opt(argc, argv, "--events-per-s")) && djs_cli_u64(v, &rate)) ||
+        ((v = djs_cli_opt(argc, argv, "--seconds")) && djs_cli_u64(v, &seconds)) ||
+        ((v = djs_cli_opt(argc, argv, "--catchup-events")) && djs_cli_u64(v, &ncatch)) || nsubs == 0 || nsubs > 10000 ||
+        rate == 0 || rate > 1000000 || seconds == 0 || seconds > 3600 || ncatch == 0 || ncatch > 100000000) {
         fprintf(stderr, "djs bench stream: bad number\nusage: %s\n", usage);
         return 2;
     }
-    int keep = cli_flag(argc, argv, "--keep");
+    int keep = djs_cli_flag(argc, argv, "--keep");
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    if (bench_fd_limit("stream", nsubs, "subscribers", nsubs + 64) != 0)
+    if (djs_bench_fd_limit("stream", nsubs, "subscribers", nsubs + 64) != 0)
         return 1;
     const char *tmpbase = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-    bench_env_t env;
-    if (bench_prepare("stream", tmpbase, 86400, &env) != 0)
+    djs_bench_env_t env;
+    if (djs_bench_prepare("stream", tmpbase, 86400, &env) != 0)
         return 1;
     const char *dir = env.dir, *exe = env.exe, *listen = env.listen, *token = env.token;
     struct sockaddr_in addr = env.addr;
     char auth[1100];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
     /* the child inherits the raised RLIMIT_NOFILE: a socket per subscriber there too */
-    pid_t pid = bench_serve("djs bench stream", exe, dir, &addr, 1);
+    pid_t pid = djs_bench_serve("djs bench stream", exe, dir, &addr, 1);
     if (pid < 0)
         return 1;
     printf("bench stream: djs serve on %s (pid %d), data in %s, %ld cores\n", listen, (int)pid, dir, sysconf(_SC_NPROCESSORS_ONLN));
@@ -741,7 +743,7 @@ int bench_stream(int argc, char **argv)
     int st = 0;
     waitpid(pid, &st, 0);
     if (!keep)
-        bench_rm_dir(dir);
+        djs_bench_rm_dir(dir);
     if (!cu.ok) {
         fprintf(stderr, "djs bench stream: the catch-up phase failed\n");
         return 1;

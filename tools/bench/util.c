@@ -20,7 +20,7 @@
 #include "core/buf.h"
 #include "tools/bench/uvhttp.h"
 
-int bench_free_port(struct sockaddr_in *addr)
+int djs_bench_free_port(struct sockaddr_in *addr)
 {
     memset(addr, 0, sizeof(*addr));
     addr->sin_family = AF_INET;
@@ -29,40 +29,44 @@ int bench_free_port(struct sockaddr_in *addr)
     socklen_t alen = sizeof(*addr);
     int rc =
         (fd < 0 || bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 || getsockname(fd, (struct sockaddr *)addr, &alen) != 0)
-            ? -1
+            ? DJS_EIO
             : 0;
     if (fd >= 0)
         close(fd);
     return rc;
 }
 
-int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n)
+/* An admin token for the server of data directory dir (its secret is made
+ * if needed), valid ttl_s. 0, or djs_auth_open's or djs_auth_sign's error
+ * after a message naming `what`. */
+static int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *token, size_t n)
 {
     djs_auth_t *auth;
     djs_buf_t tok;
     djs_buf_init(&tok);
-    if (djs_auth_open(&auth, dir) != 0) {
+    int rc = djs_auth_open(&auth, dir);
+    if (rc != 0) {
         fprintf(stderr, "djs bench %s: cannot make a token in %s\n", what, dir);
-        return -1;
+        return rc;
     }
-    int rc = djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), ttl_s, &tok);
+    rc = djs_auth_sign(auth, "bench", DJS_ROLE_ADMIN, (uint64_t)time(NULL), ttl_s, &tok);
     if (rc == 0)
         snprintf(token, n, "%.*s", (int)tok.len, (const char *)tok.base);
     else
         fprintf(stderr, "djs bench %s: cannot make a token in %s\n", what, dir);
     djs_buf_dispose(&tok);
     djs_auth_close(auth);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
-pid_t bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
+pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr->sin_port));
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
-        return -1;
+        return DJS_EIO;
     }
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
@@ -76,38 +80,39 @@ pid_t bench_serve(const char *what, const char *exe, const char *dir, const stru
     char out[512];
     for (int i = 0; i < 200; i++) {
         usleep(50000);
-        if (uvhttp_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
+        if (djs_bench_http_request(addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) == 200)
             return pid;
     }
     fprintf(stderr, "djs bench %s: the server did not start\n", what);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    return -1;
+    return DJS_EUNAVAILABLE;
 }
 
-int bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, bench_env_t *env)
+int djs_bench_prepare(const char *what, const char *dirbase, uint64_t ttl_s, djs_bench_env_t *env)
 {
     const char *base = dirbase ? dirbase : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
     snprintf(env->dir, sizeof(env->dir), "%s/djs-bench-%s-XXXXXX", base, what);
     if (mkdtemp(env->dir) == NULL) {
         perror(env->dir);
-        return -1;
+        return DJS_EIO;
     }
     ssize_t el = readlink("/proc/self/exe", env->exe, sizeof(env->exe) - 1);
     if (el <= 0) {
         perror("readlink /proc/self/exe");
-        return -1;
+        return DJS_EIO;
     }
     env->exe[el] = '\0';
-    if (bench_free_port(&env->addr) != 0) {
+    int rc = djs_bench_free_port(&env->addr);
+    if (rc != 0) {
         perror("choosing a port");
-        return -1;
+        return rc;
     }
     snprintf(env->listen, sizeof(env->listen), "127.0.0.1:%d", ntohs(env->addr.sin_port));
     return bench_token(what, env->dir, ttl_s, env->token, sizeof(env->token));
 }
 
-double bench_proc_cpu_s(pid_t pid)
+double djs_bench_proc_cpu_s(pid_t pid)
 {
     char path[64], text[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -124,7 +129,7 @@ double bench_proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-char *bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
+char *djs_bench_submit_request(const char *auth, uint32_t m, int workflow, size_t *len)
 {
     static const char one[] = "{\"name\":\"noop\",\"payload\":{\"kind\":\"noop\"}}";
     size_t cap = 512 + (size_t)m * 64;
@@ -153,7 +158,7 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
+void djs_bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms)
 {
     *p50_ms = *p99_ms = 0;
     if (n == 0)
@@ -163,7 +168,7 @@ void bench_percentiles(uint32_t *lat, uint64_t n, double *p50_ms, double *p99_ms
     *p99_ms = lat[n * 99 / 100] / 1e3;
 }
 
-void bench_rm_dir(const char *dir)
+void djs_bench_rm_dir(const char *dir)
 {
     uv_fs_t req;
     uv_dirent_t ent;
@@ -178,7 +183,7 @@ void bench_rm_dir(const char *dir)
     rmdir(dir);
 }
 
-int bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds)
+int djs_bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= fds + 64)
@@ -189,5 +194,5 @@ int bench_fd_limit(const char *what, uint64_t n, const char *noun, uint64_t fds)
         return 0;
     fprintf(stderr, "djs bench %s: %" PRIu64 " %s need about %" PRIu64 " file descriptors (ulimit -n is %llu)\n", what, n, noun,
             fds, (unsigned long long)rl.rlim_cur);
-    return -1;
+    return DJS_ELIMIT;
 }

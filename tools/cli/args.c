@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *cli_opt(int argc, char **argv, const char *name)
+#include "core/error.h"
+
+const char *djs_cli_opt(int argc, char **argv, const char *name)
 {
     size_t n = strlen(name);
     for (int i = 1; i < argc; i++) {
@@ -25,7 +27,7 @@ const char *cli_opt(int argc, char **argv, const char *name)
     return NULL;
 }
 
-int cli_flag(int argc, char **argv, const char *name)
+int djs_cli_flag(int argc, char **argv, const char *name)
 {
     for (int i = 1; i < argc; i++) {
         if (argv[i] != NULL && strcmp(argv[i], name) == 0) {
@@ -36,15 +38,17 @@ int cli_flag(int argc, char **argv, const char *name)
     return 0;
 }
 
-int cli_u64(const char *s, uint64_t *out)
+int djs_cli_u64(const char *s, uint64_t *out)
 {
     char *end;
     if (s == NULL || *s == '\0' || *s == '-')
-        return -1;
+        return DJS_EINVAL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
+    if (errno == ERANGE)
+        return DJS_ERANGE;
+    if (errno != 0 || end == s)
+        return DJS_EINVAL;
     uint64_t mul = 1;
     if (*end == 'k' || *end == 'K')
         mul = 1000, end++;
@@ -52,13 +56,15 @@ int cli_u64(const char *s, uint64_t *out)
         mul = 1000000, end++;
     else if (*end == 'G')
         mul = 1000000000, end++;
-    if (*end != '\0' || (mul > 1 && v > UINT64_MAX / mul))
-        return -1;
+    if (*end != '\0')
+        return DJS_EINVAL;
+    if (mul > 1 && v > UINT64_MAX / mul)
+        return DJS_ERANGE;
     *out = v * mul;
     return 0;
 }
 
-int cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage)
+int djs_cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage)
 {
     int n = 0;
     for (int i = 1; i < argc; i++) {
@@ -66,11 +72,11 @@ int cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *us
             continue;
         if (strncmp(argv[i], "--", 2) == 0) {
             fprintf(stderr, "djs: unknown option '%s'\nusage: %s\n", argv[i], usage);
-            return -1;
+            return DJS_EINVAL;
         }
         if (n == maxpos) {
             fprintf(stderr, "djs: unexpected argument '%s'\nusage: %s\n", argv[i], usage);
-            return -1;
+            return DJS_EINVAL;
         }
         pos[n++] = argv[i];
     }

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
 #define MAX_CONFIG_BYTES (1 << 20)
 
@@ -20,36 +21,36 @@ static char *trim(char *s)
     return s;
 }
 
-static char *read_all(const char *path, char *err, size_t errlen)
+/* The whole file, NUL-terminated, into *out (djs_free it). */
+static int read_all(const char *path, char **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
+        int rc = errno == ENOENT ? DJS_ENOTFOUND : errno == EACCES ? DJS_EPERM : DJS_EIO;
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
+        return rc;
     }
     char *text = djs_malloc(MAX_CONFIG_BYTES + 1);
     size_t n = fread(text, 1, MAX_CONFIG_BYTES + 1, f);
     int bad = ferror(f);
     fclose(f);
-    if (bad || n > MAX_CONFIG_BYTES) {
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
+    int rc = bad ? DJS_EIO : n > MAX_CONFIG_BYTES ? DJS_ETOOBIG : memchr(text, '\0', n) != NULL ? DJS_EINVAL : 0;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : rc == DJS_ETOOBIG ? "larger than 1 MiB" : "not a text file");
         djs_free(text);
-        return NULL;
+        return rc;
     }
     text[n] = '\0';
-    if (memchr(text, '\0', n) != NULL) {
-        snprintf(err, errlen, "%s: not a text file", path);
-        djs_free(text);
-        return NULL;
-    }
-    return text;
+    *out = text;
+    return 0;
 }
 
-int cli_config_load(cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen)
+int djs_cli_config_load(djs_cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
-    if ((c->text = read_all(path, err, errlen)) == NULL)
-        return -1;
+    int rc = read_all(path, &c->text, err, errlen);
+    if (rc != 0)
+        return rc;
     int cap = 0, line = 0;
     for (char *p = c->text, *next; p != NULL && *p != '\0'; p = next) {
         line++;
@@ -88,15 +89,15 @@ int cli_config_load(cli_config_t *c, const char *path, const char *const *known,
             }
         if (c->n == cap)
             c->e = djs_realloc(c->e, (size_t)(cap = cap ? cap * 2 : 16) * sizeof(*c->e));
-        c->e[c->n++] = (cli_config_entry_t){key, value, line};
+        c->e[c->n++] = (djs_cli_config_entry_t){key, value, line};
     }
     return 0;
 fail:
-    cli_config_free(c);
-    return -1;
+    djs_cli_config_free(c);
+    return DJS_EINVAL;
 }
 
-const char *cli_config_get(const cli_config_t *c, const char *key)
+const char *djs_cli_config_get(const djs_cli_config_t *c, const char *key)
 {
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->e[i].key, key) == 0)
@@ -104,16 +105,16 @@ const char *cli_config_get(const cli_config_t *c, const char *key)
     return NULL;
 }
 
-int cli_config_bool(const char *v)
+int djs_cli_config_bool(const char *v)
 {
     if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0)
         return 1;
     if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 || strcmp(v, "0") == 0)
         return 0;
-    return -1;
+    return DJS_EINVAL;
 }
 
-void cli_config_free(cli_config_t *c)
+void djs_cli_config_free(djs_cli_config_t *c)
 {
     djs_free(c->text);
     djs_free(c->e);

@@ -6,24 +6,30 @@
 
 #include <stddef.h>
 
-typedef struct cli_config_entry {
+#include "core/error.h"
+
+typedef struct djs_cli_config_entry {
     const char *key, *value; /* point into the loaded text */
     int line;
-} cli_config_entry_t;
+} djs_cli_config_entry_t;
 
-typedef struct cli_config {
+typedef struct djs_cli_config {
     char *text; /* owned */
-    cli_config_entry_t *e;
+    djs_cli_config_entry_t *e;
     int n;
-} cli_config_t;
+} djs_cli_config_t;
 
 /* Load path; every key must be in known (NULL-terminated). Errors print
- * one line naming the file and line to err; returns 0 or -1. */
-int cli_config_load(cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen);
+ * one line naming the file and line to err (c is then empty). Returns 0,
+ * DJS_ENOTFOUND (no such file), DJS_EPERM (not readable), DJS_EIO (another
+ * open or read error), DJS_ETOOBIG (over 1 MiB) or DJS_EINVAL (not text, a
+ * line that is not "key = value", an unknown or repeated key). */
+int djs_cli_config_load(djs_cli_config_t *c, const char *path, const char *const *known, char *err, size_t errlen);
 /* The value of key, or NULL. */
-const char *cli_config_get(const cli_config_t *c, const char *key);
-/* A boolean setting: 1, 0, or -1 when the value is not true/false/yes/no/1/0. */
-int cli_config_bool(const char *value);
-void cli_config_free(cli_config_t *c);
+const char *djs_cli_config_get(const djs_cli_config_t *c, const char *key);
+/* A boolean setting: 1, 0, or DJS_EINVAL when the value is not
+ * true/false/yes/no/1/0. */
+int djs_cli_config_bool(const char *value);
+void djs_cli_config_free(djs_cli_config_t *c);
 
 #endif

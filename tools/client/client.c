@@ -14,7 +14,7 @@
 
 /* ---- options ------------------------------------------------------------------------ */
 
-int client_usage_error(const client_t *c, const char *fmt, ...)
+int djs_client_usage_error(const djs_client_t *c, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "djs %s: ", c->cmd);
@@ -41,25 +41,25 @@ static int printable(const char *s)
     return 1;
 }
 
-static int take_connection(client_t *c, int argc, char **argv)
+static int take_connection(djs_client_t *c, int argc, char **argv)
 {
     const char *v;
-    c->server = cli_opt(argc, argv, "--server");
+    c->server = djs_cli_opt(argc, argv, "--server");
     if (c->server == NULL)
-        c->server = env_or("DJS_SERVER", CLIENT_DEFAULT_SERVER);
+        c->server = env_or("DJS_SERVER", DJS_CLIENT_DEFAULT_SERVER);
     if ((strncmp(c->server, "http://", 7) != 0 && strncmp(c->server, "https://", 8) != 0) || !printable(c->server))
-        return client_usage_error(c, "--server must be an http:// or https:// URL, not '%s'", c->server);
-    c->token = cli_opt(argc, argv, "--token");
+        return djs_client_usage_error(c, "--server must be an http:// or https:// URL, not '%s'", c->server);
+    c->token = djs_cli_opt(argc, argv, "--token");
     if (c->token == NULL)
         c->token = env_or("DJS_TOKEN", NULL);
     if (c->token != NULL && (*c->token == '\0' || !printable(c->token)))
-        return client_usage_error(c, "the token (--token or DJS_TOKEN) must be one word of printable characters");
-    c->opts.cacert = cli_opt(argc, argv, "--cacert");
-    c->opts.insecure = cli_flag(argc, argv, "--insecure");
-    c->opts.timeout_ms = CLIENT_DEFAULT_TIMEOUT_S * 1000L;
-    if ((v = cli_opt(argc, argv, "--request-timeout")) != NULL) {
+        return djs_client_usage_error(c, "the token (--token or DJS_TOKEN) must be one word of printable characters");
+    c->opts.cacert = djs_cli_opt(argc, argv, "--cacert");
+    c->opts.insecure = djs_cli_flag(argc, argv, "--insecure");
+    c->opts.timeout_ms = DJS_CLIENT_DEFAULT_TIMEOUT_S * 1000L;
+    if ((v = djs_cli_opt(argc, argv, "--request-timeout")) != NULL) {
         uint64_t s;
-        if (client_check_uint(c, "--request-timeout", v, 86400) != 0)
+        if (djs_client_check_uint(c, "--request-timeout", v, 86400) != 0)
             return 2;
         s = strtoull(v, NULL, 10);
         c->opts.timeout_ms = (long)s * 1000L;
@@ -67,40 +67,40 @@ static int take_connection(client_t *c, int argc, char **argv)
     return 0;
 }
 
-static int take_output(client_t *c, int argc, char **argv)
+static int take_output(djs_client_t *c, int argc, char **argv)
 {
-    const char *o = cli_opt(argc, argv, "-o");
-    const char *o2 = cli_opt(argc, argv, "--output");
+    const char *o = djs_cli_opt(argc, argv, "-o");
+    const char *o2 = djs_cli_opt(argc, argv, "--output");
     if (o == NULL)
         o = o2;
-    c->out = OUT_TABLE;
+    c->out = DJS_CLIENT_OUT_TABLE;
     if (o == NULL || strcmp(o, "table") == 0)
         return 0;
     if (strcmp(o, "json") == 0) {
-        c->out = OUT_JSON;
+        c->out = DJS_CLIENT_OUT_JSON;
         return 0;
     }
-    return client_usage_error(c, "-o takes table or json, not '%s'", o);
+    return djs_client_usage_error(c, "-o takes table or json, not '%s'", o);
 }
 
-static int take_point(client_t *c, int argc, char **argv)
+static int take_point(djs_client_t *c, int argc, char **argv)
 {
-    c->as_of = cli_opt(argc, argv, "--as-of");
-    c->at_seq = cli_opt(argc, argv, "--at-seq");
+    c->as_of = djs_cli_opt(argc, argv, "--as-of");
+    c->at_seq = djs_cli_opt(argc, argv, "--at-seq");
     if (c->as_of != NULL && c->at_seq != NULL)
-        return client_usage_error(c, "give --as-of or --at-seq, not both");
-    if (c->at_seq != NULL && client_check_uint(c, "--at-seq", c->at_seq, UINT64_MAX) != 0)
+        return djs_client_usage_error(c, "give --as-of or --at-seq, not both");
+    if (c->at_seq != NULL && djs_client_check_uint(c, "--at-seq", c->at_seq, UINT64_MAX) != 0)
         return 2;
     if (c->as_of != NULL && (*c->as_of == '\0' || strlen(c->as_of) > 64))
-        return client_usage_error(c, "--as-of takes an RFC 3339 time, e.g. 2026-11-27T10:02:00Z");
+        return djs_client_usage_error(c, "--as-of takes an RFC 3339 time, e.g. 2026-11-27T10:02:00Z");
     return 0;
 }
 
-int client_init(client_t *c, const char *cmd, int argc, char **argv, int reads)
+int djs_client_init(djs_client_t *c, const char *cmd, int argc, char **argv, int reads)
 {
     memset(c, 0, sizeof(*c));
     c->cmd = cmd;
-    http_res_init(&c->res);
+    djs_client_http_res_init(&c->res);
     int rc = take_connection(c, argc, argv);
     if (rc == 0)
         rc = take_output(c, argc, argv);
@@ -109,55 +109,55 @@ int client_init(client_t *c, const char *cmd, int argc, char **argv, int reads)
     return rc;
 }
 
-void client_dispose(client_t *c)
+void djs_client_dispose(djs_client_t *c)
 {
-    http_close(c->http);
-    http_res_dispose(&c->res);
+    djs_client_http_close(c->http);
+    djs_client_http_res_dispose(&c->res);
     c->http = NULL;
 }
 
-int client_rest(const client_t *c, int argc, char **argv, const char **pos, int minpos, int maxpos)
+int djs_client_rest(const djs_client_t *c, int argc, char **argv, const char **pos, int minpos, int maxpos)
 {
     int n = 0;
     for (int i = 1; i < argc; i++) {
         if (argv[i] == NULL)
             continue;
         if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return client_usage_error(c, "unknown option, or an option without its value: '%s'", argv[i]);
+            return djs_client_usage_error(c, "unknown option, or an option without its value: '%s'", argv[i]);
         if (n == maxpos)
-            return client_usage_error(c, "unexpected argument '%s'", argv[i]);
+            return djs_client_usage_error(c, "unexpected argument '%s'", argv[i]);
         pos[n++] = argv[i];
     }
     if (n < minpos)
-        return client_usage_error(c, maxpos == 1 ? "missing the ID" : "missing arguments");
+        return djs_client_usage_error(c, maxpos == 1 ? "missing the ID" : "missing arguments");
     return 0;
 }
 
-json_t *client_opt_all(int argc, char **argv, const char *name)
+json_t *djs_client_opt_all(int argc, char **argv, const char *name)
 {
     json_t *a = json_array();
     const char *v;
-    while ((v = cli_opt(argc, argv, name)) != NULL)
+    while ((v = djs_cli_opt(argc, argv, name)) != NULL)
         json_array_append_new(a, json_string(v));
     return a;
 }
 
-int client_check_id(const client_t *c, const char *s)
+int djs_client_check_id(const djs_client_t *c, const char *s)
 {
     djs_id_t id;
     if (djs_id_parse(s, strlen(s), &id) != 0)
-        return client_usage_error(c, "'%s' is not an id (a UUID: 8-4-4-4-12 hex digits)", s);
+        return djs_client_usage_error(c, "'%s' is not an id (a UUID: 8-4-4-4-12 hex digits)", s);
     return 0;
 }
 
-int client_check_uint(const client_t *c, const char *opt, const char *s, uint64_t max)
+int djs_client_check_uint(const djs_client_t *c, const char *opt, const char *s, uint64_t max)
 {
     char *end;
     if (*s < '0' || *s > '9')
-        return client_usage_error(c, "%s takes a non-negative integer, not '%s'", opt, s);
+        return djs_client_usage_error(c, "%s takes a non-negative integer, not '%s'", opt, s);
     unsigned long long v = strtoull(s, &end, 10);
     if (*end != '\0' || v > max)
-        return client_usage_error(c, "%s takes an integer from 0 to %llu, not '%s'", opt, (unsigned long long)max, s);
+        return djs_client_usage_error(c, "%s takes an integer from 0 to %llu, not '%s'", opt, (unsigned long long)max, s);
     return 0;
 }
 
@@ -169,7 +169,7 @@ static void url_add(djs_buf_t *u, const char *s, size_t n)
     djs_buf_reserve(u, 1)[0] = '\0';
 }
 
-void client_url(const client_t *c, djs_buf_t *url, const char *path)
+void djs_client_url(const djs_client_t *c, djs_buf_t *url, const char *path)
 {
     size_t n = strlen(c->server);
     while (n > 0 && c->server[n - 1] == '/')
@@ -179,7 +179,7 @@ void client_url(const client_t *c, djs_buf_t *url, const char *path)
     url_add(url, path, strlen(path));
 }
 
-void client_query(djs_buf_t *url, const char *name, const char *value)
+void djs_client_query(djs_buf_t *url, const char *name, const char *value)
 {
     static const char hex[] = "0123456789ABCDEF";
     url_add(url, memchr(url->base, '?', url->len) ? "&" : "?", 1);
@@ -195,12 +195,12 @@ void client_query(djs_buf_t *url, const char *name, const char *value)
     }
 }
 
-void client_query_point(const client_t *c, djs_buf_t *url)
+void djs_client_query_point(const djs_client_t *c, djs_buf_t *url)
 {
     if (c->as_of != NULL)
-        client_query(url, "as_of", c->as_of);
+        djs_client_query(url, "as_of", c->as_of);
     if (c->at_seq != NULL)
-        client_query(url, "at_seq", c->at_seq);
+        djs_client_query(url, "at_seq", c->at_seq);
 }
 
 /* ---- calls --------------------------------------------------------------------------- */
@@ -227,9 +227,9 @@ static const char *clean(char *out, size_t cap, const char *s, size_t n)
 
 /* The one line for a non-2xx answer: the problem's title and detail, or
  * the reason phrase and the start of whatever else the body is. */
-static void print_problem(const client_t *c)
+static void print_problem(const djs_client_t *c)
 {
-    const http_res_t *r = &c->res;
+    const djs_client_http_res_t *r = &c->res;
     json_t *j = json_loadb((const char *)r->body.base, r->body.len, 0, NULL);
     const char *title = json_string_value(json_object_get(j, "title"));
     const char *detail = json_string_value(json_object_get(j, "detail"));
@@ -247,7 +247,7 @@ static void print_problem(const client_t *c)
 }
 
 /* After a 429: wait its Retry-After if it is short; 0 if not worth it. */
-static int wait_retry_after(const http_res_t *r)
+static int wait_retry_after(const djs_client_http_res_t *r)
 {
     char *end;
     unsigned long s = strtoul(r->retry_after, &end, 10);
@@ -257,14 +257,14 @@ static int wait_retry_after(const http_res_t *r)
     return 1;
 }
 
-int client_send(client_t *c, const char *method, const char *url, const char *body, size_t len, const char *const *headers)
+int djs_client_send(djs_client_t *c, const char *method, const char *url, const char *body, size_t len, const char *const *headers)
 {
-    if (c->http == NULL && http_open(&c->http, &c->opts) != 0) {
+    if (c->http == NULL && djs_client_http_open(&c->http, &c->opts) != 0) {
         fprintf(stderr, "djs: cannot start libcurl\n");
         return 1;
     }
     for (int tries = 0;; tries++) {
-        if (http_request(c->http, method, url, c->token, headers, body, len, &c->res) != 0) {
+        if (djs_client_http_request(c->http, method, url, c->token, headers, body, len, &c->res) != 0) {
             char e[sizeof(c->res.error)];
             fprintf(stderr, "djs: cannot reach %s: %s\n", c->server, clean(e, sizeof(e), c->res.error, SIZE_MAX));
             return 1;
@@ -278,10 +278,10 @@ int client_send(client_t *c, const char *method, const char *url, const char *bo
     return 1;
 }
 
-int client_json(client_t *c, const char *method, const char *url, json_t *body, const char *const *headers, json_t **out)
+int djs_client_json(djs_client_t *c, const char *method, const char *url, json_t *body, const char *const *headers, json_t **out)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    int rc = client_send(c, method, url, text, text ? strlen(text) : 0, headers);
+    int rc = djs_client_send(c, method, url, text, text ? strlen(text) : 0, headers);
     free(text);
     *out = NULL;
     if (rc != 0)
@@ -301,7 +301,7 @@ int client_json(client_t *c, const char *method, const char *url, json_t *body, 
 
 /* ---- output ---------------------------------------------------------------------------- */
 
-void client_print_json(json_t *v)
+void djs_client_print_json(json_t *v)
 {
     json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
     putchar('\n');
@@ -325,7 +325,7 @@ static void join(json_t *a, djs_buf_t *b)
 {
     char cell[512];
     for (size_t i = 0; i < json_array_size(a); i++) {
-        const char *x = client_cell(json_array_get(a, i), cell, sizeof(cell));
+        const char *x = djs_client_cell(json_array_get(a, i), cell, sizeof(cell));
         djs_buf_append(b, ", ", i ? 2 : 0);
         djs_buf_append(b, x, strlen(x));
     }
@@ -333,7 +333,7 @@ static void join(json_t *a, djs_buf_t *b)
     djs_buf_append(b, "", 1);
 }
 
-const char *client_cell(json_t *v, char *buf, size_t n)
+const char *djs_client_cell(json_t *v, char *buf, size_t n)
 {
     switch (v ? json_typeof(v) : JSON_NULL) {
     case JSON_STRING:
@@ -386,31 +386,31 @@ static void kv_lines(json_t *t, const char *prefix, json_t *obj)
             djs_buf_init(&b);
             join(v, &b);
             const char *row[] = {key, (const char *)b.base};
-            table_add(t, row, 2);
+            djs_client_table_add(t, row, 2);
             djs_buf_dispose(&b);
             continue;
         }
-        const char *row[] = {key, client_cell(v, cell, sizeof(cell))};
-        table_add(t, row, 2);
+        const char *row[] = {key, djs_client_cell(v, cell, sizeof(cell))};
+        djs_client_table_add(t, row, 2);
     }
 }
 
-void client_print_kv(json_t *obj)
+void djs_client_print_kv(json_t *obj)
 {
-    json_t *t = table_new(NULL, 0);
+    json_t *t = djs_client_table_new(NULL, 0);
     kv_lines(t, "", obj);
-    table_print(t);
+    djs_client_table_print(t);
 }
 
-json_t *table_new(const char *const *header, int n)
+json_t *djs_client_table_new(const char *const *header, int n)
 {
     json_t *t = json_array();
     if (header != NULL)
-        table_add(t, header, n);
+        djs_client_table_add(t, header, n);
     return t;
 }
 
-void table_add(json_t *t, const char *const *cells, int n)
+void djs_client_table_add(json_t *t, const char *const *cells, int n)
 {
     json_t *row = json_array();
     for (int i = 0; i < n; i++) {
@@ -434,7 +434,7 @@ static void column_widths(json_t *t, size_t *w, size_t nw)
     }
 }
 
-void table_print(json_t *t)
+void djs_client_table_print(json_t *t)
 {
     size_t w[16] = {0}, i, k;
     json_t *row, *cell;
@@ -455,30 +455,30 @@ void table_print(json_t *t)
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-void client_print_events(json_t *events, int with_entity)
+void djs_client_print_events(json_t *events, int with_entity)
 {
     static const char *const head[] = {"SEQ", "TIME", "TYPE", "ACTOR", "ENTITY", "BODY"};
     static const char *const head_no_entity[] = {"SEQ", "TIME", "TYPE", "ACTOR", "BODY"};
-    json_t *t = table_new(with_entity ? head : head_no_entity, with_entity ? 6 : 5);
+    json_t *t = djs_client_table_new(with_entity ? head : head_no_entity, with_entity ? 6 : 5);
     size_t i;
     json_t *e;
     json_array_foreach(events, i, e)
     {
         char seq[32], at[64], type[64], actor[128], entity[64], body[80];
-        const char *row[6] = {client_cell(json_object_get(e, "seq"), seq, sizeof(seq)),
-                              client_cell(json_object_get(e, "at"), at, sizeof(at)),
-                              client_cell(json_object_get(e, "type"), type, sizeof(type)),
-                              client_cell(json_object_get(e, "actor"), actor, sizeof(actor)),
-                              client_cell(json_object_get(e, "entity"), entity, sizeof(entity)),
-                              client_cell(json_object_get(e, "body"), body, sizeof(body))};
+        const char *row[6] = {djs_client_cell(json_object_get(e, "seq"), seq, sizeof(seq)),
+                              djs_client_cell(json_object_get(e, "at"), at, sizeof(at)),
+                              djs_client_cell(json_object_get(e, "type"), type, sizeof(type)),
+                              djs_client_cell(json_object_get(e, "actor"), actor, sizeof(actor)),
+                              djs_client_cell(json_object_get(e, "entity"), entity, sizeof(entity)),
+                              djs_client_cell(json_object_get(e, "body"), body, sizeof(body))};
         if (!with_entity)
             row[4] = row[5];
-        table_add(t, row, with_entity ? 6 : 5);
+        djs_client_table_add(t, row, with_entity ? 6 : 5);
     }
-    table_print(t);
+    djs_client_table_print(t);
 }
 
-int client_cut_at_seq(const client_t *c, json_t *events)
+int djs_client_cut_at_seq(const djs_client_t *c, json_t *events)
 {
     if (c->at_seq == NULL)
         return 0;

@@ -7,29 +7,30 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
-struct http {
+struct djs_client_http {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
 };
 
-int http_open(http_t **out, const http_opts_t *o)
+int djs_client_http_open(djs_client_http_t **out, const djs_client_http_opts_t *o)
 {
     *out = NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
-    http_t *h = djs_calloc(1, sizeof(*h));
+        return DJS_EIO;
+    djs_client_http_t *h = djs_calloc(1, sizeof(*h));
     h->curl = curl_easy_init();
     if (h->curl == NULL) {
         djs_free(h);
         curl_global_cleanup();
-        return -1;
+        return DJS_EIO;
     }
     curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, DJS_CLIENT_HTTP_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "djs-cli/0.1");
     if (o->cacert != NULL)
@@ -42,7 +43,7 @@ int http_open(http_t **out, const http_opts_t *o)
     return 0;
 }
 
-void http_close(http_t *h)
+void djs_client_http_close(djs_client_http_t *h)
 {
     if (h == NULL)
         return;
@@ -51,18 +52,18 @@ void http_close(http_t *h)
     curl_global_cleanup();
 }
 
-void http_res_init(http_res_t *r)
+void djs_client_http_res_init(djs_client_http_res_t *r)
 {
     memset(r, 0, sizeof(*r));
     djs_buf_init(&r->body);
 }
 
-void http_res_dispose(http_res_t *r)
+void djs_client_http_res_dispose(djs_client_http_res_t *r)
 {
     djs_buf_dispose(&r->body);
 }
 
-static void res_reset(http_res_t *r)
+static void res_reset(djs_client_http_res_t *r)
 {
     djs_buf_t body = r->body;
     memset(r, 0, sizeof(*r));
@@ -72,9 +73,9 @@ static void res_reset(http_res_t *r)
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-    http_res_t *r = arg;
+    djs_client_http_res_t *r = arg;
     size_t len = size * n;
-    if (r->body.len + len > HTTP_MAX_BODY)
+    if (r->body.len + len > DJS_CLIENT_HTTP_MAX_BODY)
         return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
     djs_buf_append(&r->body, p, len);
     return len;
@@ -94,7 +95,7 @@ static void keep(char *out, size_t cap, const char *v, size_t len)
 }
 
 /* "HTTP/1.1 404 Not Found": a new answer starts (after a 100 Continue, say). */
-static void status_line(http_res_t *r, const char *p, size_t len)
+static void status_line(djs_client_http_res_t *r, const char *p, size_t len)
 {
     const char *sp = memchr(p, ' ', len);
     djs_buf_reset(&r->body);
@@ -114,13 +115,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         const char *name;
         size_t off, cap;
     } wanted[] = {
-        {"content-type", offsetof(http_res_t, content_type), sizeof(((http_res_t *)0)->content_type)},
-        {"djs-seq", offsetof(http_res_t, seq), sizeof(((http_res_t *)0)->seq)},
-        {"retry-after", offsetof(http_res_t, retry_after), sizeof(((http_res_t *)0)->retry_after)},
-        {"djs-log-next-offset", offsetof(http_res_t, log_next), sizeof(((http_res_t *)0)->log_next)},
-        {"djs-log-complete", offsetof(http_res_t, log_complete), sizeof(((http_res_t *)0)->log_complete)},
+        {"content-type", offsetof(djs_client_http_res_t, content_type), sizeof(((djs_client_http_res_t *)0)->content_type)},
+        {"djs-seq", offsetof(djs_client_http_res_t, seq), sizeof(((djs_client_http_res_t *)0)->seq)},
+        {"retry-after", offsetof(djs_client_http_res_t, retry_after), sizeof(((djs_client_http_res_t *)0)->retry_after)},
+        {"djs-log-next-offset", offsetof(djs_client_http_res_t, log_next), sizeof(((djs_client_http_res_t *)0)->log_next)},
+        {"djs-log-complete", offsetof(djs_client_http_res_t, log_complete), sizeof(((djs_client_http_res_t *)0)->log_complete)},
     };
-    http_res_t *r = arg;
+    djs_client_http_res_t *r = arg;
     size_t len = size * n;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         status_line(r, p, len);
@@ -170,15 +171,15 @@ static void set_method(CURL *c, const char *method, const char *body, size_t len
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ? NULL : method);
 }
 
-int http_request(http_t *h, const char *method, const char *url, const char *token, const char *const *headers, const char *body,
-                 size_t len, http_res_t *r)
+int djs_client_http_request(djs_client_http_t *h, const char *method, const char *url, const char *token,
+                            const char *const *headers, const char *body, size_t len, djs_client_http_res_t *r)
 {
     CURL *c = h->curl;
     res_reset(r);
     struct curl_slist *hl = request_headers(token, headers, body != NULL || strcmp(method, "GET") != 0);
     if (hl == NULL) {
         snprintf(r->error, sizeof(r->error), "out of memory");
-        return -1;
+        return DJS_ENOMEM;
     }
     h->errbuf[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -194,11 +195,11 @@ int http_request(http_t *h, const char *method, const char *url, const char *tok
     djs_buf_reserve(&r->body, 1)[0] = '\0';
     if (rc != CURLE_OK) {
         if (rc == CURLE_WRITE_ERROR)
-            snprintf(r->error, sizeof(r->error), "the answer is larger than %u MiB", HTTP_MAX_BODY >> 20);
+            snprintf(r->error, sizeof(r->error), "the answer is larger than %u MiB", DJS_CLIENT_HTTP_MAX_BODY >> 20);
         else
             snprintf(r->error, sizeof(r->error), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
         r->status = 0;
-        return -1;
+        return rc == CURLE_WRITE_ERROR ? DJS_ETOOBIG : DJS_EIO;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     return 0;

@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
 typedef struct yp {
     yaml_parser_t parser;
@@ -33,7 +34,7 @@ static int next(yp_t *y, yaml_event_t *ev)
     if (yaml_parser_parse(&y->parser, ev))
         return 0;
     fail_at(y, y->parser.problem_mark, "%s", y->parser.problem ? y->parser.problem : "malformed YAML");
-    return -1;
+    return DJS_EINVAL;
 }
 
 /* ---- scalars ------------------------------------------------------------------------ */
@@ -166,22 +167,22 @@ static json_t *sequence(yp_t *y, int depth)
     return NULL;
 }
 
-/* Read one key into *key (a copy); 1 at the end of the mapping, 0, or -1. */
+/* Read one key into *key (a copy); 1 at the end of the mapping, 0, or DJS_EINVAL. */
 static int mapping_key(yp_t *y, json_t *o, char **key)
 {
     yaml_event_t ev;
     if (next(y, &ev) != 0)
-        return -1;
+        return DJS_EINVAL;
     int rc = 0;
     if (ev.type == YAML_MAPPING_END_EVENT) {
         rc = 1;
     } else if (ev.type != YAML_SCALAR_EVENT || ev.data.scalar.tag != NULL ||
                strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length) {
         fail_at(y, ev.start_mark, "mapping keys must be strings");
-        rc = -1;
+        rc = DJS_EINVAL;
     } else if (json_object_get(o, (const char *)ev.data.scalar.value) != NULL) {
         fail_at(y, ev.start_mark, "duplicate key '%.64s'", (const char *)ev.data.scalar.value);
-        rc = -1;
+        rc = DJS_EINVAL;
     } else {
         *key = djs_strndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
     }
@@ -217,8 +218,8 @@ static json_t *mapping(yp_t *y, int depth)
 static json_t *node(yp_t *y, yaml_event_t *ev, int depth)
 {
     json_t *v = NULL;
-    if (depth > YAMLJSON_MAX_DEPTH)
-        fail_at(y, ev->start_mark, "nested more than %d deep", YAMLJSON_MAX_DEPTH);
+    if (depth > DJS_CLIENT_YAMLJSON_MAX_DEPTH)
+        fail_at(y, ev->start_mark, "nested more than %d deep", DJS_CLIENT_YAMLJSON_MAX_DEPTH);
     else if (ev->type == YAML_SCALAR_EVENT)
         v = scalar(y, ev);
     else if (ev->type == YAML_SEQUENCE_START_EVENT)
@@ -235,17 +236,17 @@ static json_t *node(yp_t *y, yaml_event_t *ev, int depth)
 
 /* ---- documents ------------------------------------------------------------------------ */
 
-/* Expect an event of type t (deleting it); 0 or -1. */
+/* Expect an event of type t (deleting it); 0 or DJS_EINVAL. */
 static int expect(yp_t *y, yaml_event_type_t t, const char *what)
 {
     yaml_event_t ev;
     if (next(y, &ev) != 0)
-        return -1;
+        return DJS_EINVAL;
     int ok = ev.type == t;
     if (!ok)
         fail_at(y, ev.start_mark, "%s", what);
     yaml_event_delete(&ev);
-    return ok ? 0 : -1;
+    return ok ? 0 : DJS_EINVAL;
 }
 
 static json_t *document(yp_t *y)
@@ -270,7 +271,7 @@ static json_t *document(yp_t *y)
     return v;
 }
 
-json_t *yamljson_parse(const char *text, size_t len, char *err, size_t errlen)
+json_t *djs_client_yamljson_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     yp_t y = {.err = err, .errlen = errlen};
     err[0] = '\0';

@@ -1,7 +1,7 @@
 /* YAML to JSON for `djs submit -f`, over libyaml's event parser.
  *
  * One document; mappings with string keys (no duplicates), sequences and
- * scalars, nested at most YAMLJSON_MAX_DEPTH deep. Plain scalars are typed
+ * scalars, nested at most DJS_CLIENT_YAMLJSON_MAX_DEPTH deep. Plain scalars are typed
  * as in YAML 1.2's core schema: null (~, null, empty), true/false,
  * integers (decimal, 0x, 0o), floats; everything else, and every quoted or
  * block scalar, is a string. Explicit tags !!str, !!int, !!float, !!bool
@@ -13,9 +13,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define YAMLJSON_MAX_DEPTH 64
+#define DJS_CLIENT_YAMLJSON_MAX_DEPTH 64
 
 /* A new JSON value, or NULL with err set ("line L column C: why"). */
-json_t *yamljson_parse(const char *text, size_t len, char *err, size_t errlen);
+json_t *djs_client_yamljson_parse(const char *text, size_t len, char *err, size_t errlen);
 
 #endif

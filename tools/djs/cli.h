@@ -1,6 +1,6 @@
 /* The djs program's subcommands (private to tools/djs): main.c dispatches
  * argv[1] to one of them with argv[0] its name. Each returns the exit
- * code. The option helpers (cli_opt, ...) come with tools/cli/args.h. */
+ * code (0, 1, 2: see client.h), not a DJS_E... code. The option helpers (djs_cli_opt, ...) come with tools/cli/args.h. */
 #ifndef DJS_TOOLS_DJS_CLI_H
 #define DJS_TOOLS_DJS_CLI_H
 
@@ -9,34 +9,34 @@
 #include "tools/cli/args.h"
 #include "tools/client/client.h"
 
-int cmd_serve(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_backup(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_token(int argc, char **argv);
+int djs_cmd_serve(int argc, char **argv);
+int djs_cmd_replay(int argc, char **argv);
+int djs_cmd_backup(int argc, char **argv);
+int djs_cmd_bench(int argc, char **argv);
+int djs_cmd_token(int argc, char **argv);
 /* djs worker [options]: argv[0] is "worker". */
-int cmd_worker(int argc, char **argv);
+int djs_cmd_worker(int argc, char **argv);
 
 /* The client subcommands (submit, jobs, job, cancel, retry, delete,
- * history, logs, workers, stats, events: cmd_client.c). cli_is_client
- * says whether name is one; cmd_client runs it with argv[0] its name;
- * cli_client_usage prints their lines of 'djs help'. */
-int cli_is_client(const char *name);
-int cmd_client(int argc, char **argv);
-void cli_client_usage(FILE *f);
+ * history, logs, workers, stats, events: cmd_client.c). djs_cmd_is_client
+ * says whether name is one; djs_cmd_client runs it with argv[0] its name;
+ * djs_cmd_client_usage prints their lines of 'djs help'. */
+int djs_cmd_is_client(const char *name);
+int djs_cmd_client(int argc, char **argv);
+void djs_cmd_client_usage(FILE *f);
 
 /* The client subcommands' bodies (cmd_submit.c, cmd_jobs.c,
  * cmd_system.c): c is initialised; argv[0] is the subcommand name, the
  * shared options are already taken. Return the exit code. */
-int client_submit(client_t *c, int argc, char **argv);
-int client_jobs(client_t *c, int argc, char **argv);
-int client_watch(client_t *c, int argc, char **argv);
-int client_job(client_t *c, int argc, char **argv);
-int client_job_action(client_t *c, int argc, char **argv); /* cancel, retry, delete */
-int client_history(client_t *c, int argc, char **argv);
-int client_logs(client_t *c, int argc, char **argv);
-int client_workers(client_t *c, int argc, char **argv);
-int client_stats(client_t *c, int argc, char **argv);
-int client_events(client_t *c, int argc, char **argv);
+int djs_cmd_submit(djs_client_t *c, int argc, char **argv);
+int djs_cmd_jobs(djs_client_t *c, int argc, char **argv);
+int djs_cmd_watch(djs_client_t *c, int argc, char **argv);
+int djs_cmd_job(djs_client_t *c, int argc, char **argv);
+int djs_cmd_job_action(djs_client_t *c, int argc, char **argv); /* cancel, retry, delete */
+int djs_cmd_history(djs_client_t *c, int argc, char **argv);
+int djs_cmd_logs(djs_client_t *c, int argc, char **argv);
+int djs_cmd_workers(djs_client_t *c, int argc, char **argv);
+int djs_cmd_stats(djs_client_t *c, int argc, char **argv);
+int djs_cmd_events(djs_client_t *c, int argc, char **argv);
 
 #endif

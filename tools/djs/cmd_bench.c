@@ -5,18 +5,18 @@
 #include "tools/bench/bench.h"
 #include "tools/djs/cli.h"
 
-int cmd_bench(int argc, char **argv)
+int djs_cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "log") == 0)
-        return bench_log(argc - 1, argv + 1);
+        return djs_bench_log(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "engine") == 0)
-        return bench_engine(argc - 1, argv + 1);
+        return djs_bench_engine(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "api") == 0)
-        return bench_api(argc - 1, argv + 1);
+        return djs_bench_api(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "e2e") == 0)
-        return bench_e2e(argc - 1, argv + 1);
+        return djs_bench_e2e(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "stream") == 0)
-        return bench_stream(argc - 1, argv + 1);
+        return djs_bench_stream(argc - 1, argv + 1);
     fprintf(stderr, "usage: djs bench log|engine|api|e2e|stream [options]   (djs help lists them)\n");
     return 2;
 }

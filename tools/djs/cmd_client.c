@@ -8,7 +8,7 @@
 
 typedef struct client_cmd {
     const char *name;
-    int (*run)(client_t *c, int argc, char **argv);
+    int (*run)(djs_client_t *c, int argc, char **argv);
     int reads;
     const char *args;    /* after "djs NAME" */
     const char *summary; /* one line for djs help */
@@ -42,39 +42,40 @@ typedef struct client_cmd {
     "  --entity ID          only events of one job or worker\n\n"
 
 static const client_cmd_t cmds[] = {
-    {"submit", client_submit, 0,
+    {"submit", djs_cmd_submit, 0,
      "--name N [--priority HIGH|NORMAL|LOW] [--payload JSON | --cmd CMD] [--depends-on ID]...\n"
      "           [--requires CAP]... [--timeout S] [--retries N] [--description D] [--idempotency-key K]\n"
      "       djs submit -f FILE|- [--idempotency-key K]",
      "submit a job, or a job or workflow ({\"jobs\":[...]}) from a JSON or YAML file", SUBMIT_DETAILS},
-    {"jobs", client_jobs, 1,
+    {"jobs", djs_cmd_jobs, 1,
      "[--status S] [--priority P] [--owner O] [--capability C] [--name-prefix P] [--limit N] [--cursor ID] [--all]",
      "list jobs (one page, or every page with --all)", JOBS_DETAILS},
-    {"watch", client_watch, 0, "[--name-prefix P] [--status S] [--interval-ms MS] (the jobs filters)",
+    {"watch", djs_cmd_watch, 0, "[--name-prefix P] [--status S] [--interval-ms MS] (the jobs filters)",
      "the jobs table with progress, redrawn until every job listed is finished (exit 1 if one did not complete)", ""},
-    {"job", client_job, 1, "ID", "show one job", ""},
-    {"cancel", client_job_action, 0, "ID", "cancel a job that has not finished", ""},
-    {"retry", client_job_action, 0, "ID", "retry a failed job", ""},
-    {"delete", client_job_action, 0, "ID", "delete a job that is not scheduled or running", ""},
-    {"history", client_history, 1, "ID", "a job's events, one line each", ""},
-    {"logs", client_logs, 0, "ID [-f]", "a job's output; -f follows it until the job ends", LOGS_DETAILS},
-    {"workers", client_workers, 1, "[ID]", "list workers, or show one", ""},
-    {"stats", client_stats, 1, "", "counts by state, queues, workers", ""},
-    {"events", client_events, 1, "[--from-seq N] [--limit N] [--type T] [--entity ID]", "page through the event log",
+    {"job", djs_cmd_job, 1, "ID", "show one job", ""},
+    {"cancel", djs_cmd_job_action, 0, "ID", "cancel a job that has not finished", ""},
+    {"retry", djs_cmd_job_action, 0, "ID", "retry a failed job", ""},
+    {"delete", djs_cmd_job_action, 0, "ID", "delete a job that is not scheduled or running", ""},
+    {"history", djs_cmd_history, 1, "ID", "a job's events, one line each", ""},
+    {"logs", djs_cmd_logs, 0, "ID [-f]", "a job's output; -f follows it until the job ends", LOGS_DETAILS},
+    {"workers", djs_cmd_workers, 1, "[ID]", "list workers, or show one", ""},
+    {"stats", djs_cmd_stats, 1, "", "counts by state, queues, workers", ""},
+    {"events", djs_cmd_events, 1, "[--from-seq N] [--limit N] [--type T] [--entity ID]", "page through the event log",
      EVENTS_DETAILS},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
-static const char common_help[] = "options of every client command:\n"
-                                  "  --server URL           the djs server (default $DJS_SERVER, else " CLIENT_DEFAULT_SERVER ")\n"
-                                  "  --token T              bearer token (default $DJS_TOKEN; 'djs token create' makes one)\n"
-                                  "  -o table|json          output format (default table)\n"
-                                  "  --cacert FILE          trust the CA certificates in FILE for https\n"
-                                  "  --insecure             skip the server certificate check (testing only)\n"
-                                  "  --request-timeout S    give up on a request after S seconds (default 30; connecting: 5)\n"
-                                  "reads (jobs, job, history, workers, stats, events) also take:\n"
-                                  "  --as-of RFC3339 | --at-seq N   the state as of a time or an event seq (time travel)\n"
-                                  "exit status: 0 done, 1 refused by the server or not reachable, 2 usage error\n";
+static const char common_help[] =
+    "options of every client command:\n"
+    "  --server URL           the djs server (default $DJS_SERVER, else " DJS_CLIENT_DEFAULT_SERVER ")\n"
+    "  --token T              bearer token (default $DJS_TOKEN; 'djs token create' makes one)\n"
+    "  -o table|json          output format (default table)\n"
+    "  --cacert FILE          trust the CA certificates in FILE for https\n"
+    "  --insecure             skip the server certificate check (testing only)\n"
+    "  --request-timeout S    give up on a request after S seconds (default 30; connecting: 5)\n"
+    "reads (jobs, job, history, workers, stats, events) also take:\n"
+    "  --as-of RFC3339 | --at-seq N   the state as of a time or an event seq (time travel)\n"
+    "exit status: 0 done, 1 refused by the server or not reachable, 2 usage error\n";
 
 static const client_cmd_t *find(const char *name)
 {
@@ -84,12 +85,12 @@ static const client_cmd_t *find(const char *name)
     return NULL;
 }
 
-int cli_is_client(const char *name)
+int djs_cmd_is_client(const char *name)
 {
     return find(name) != NULL;
 }
 
-void cli_client_usage(FILE *f)
+void djs_cmd_client_usage(FILE *f)
 {
     for (size_t i = 0; i < NCMDS; i++) {
         char line[48];
@@ -105,10 +106,10 @@ static void help(const client_cmd_t *cmd)
     printf("usage: djs %s %s\n\n%s.\n\n%s%s", cmd->name, cmd->args, cmd->summary, cmd->details, common_help);
 }
 
-int cmd_client(int argc, char **argv)
+int djs_cmd_client(int argc, char **argv)
 {
     const client_cmd_t *cmd = find(argv[0]);
-    client_t c;
+    djs_client_t c;
     if (cmd == NULL)
         return 2;
     for (int i = 1; i < argc; i++) {
@@ -117,9 +118,9 @@ int cmd_client(int argc, char **argv)
             return 0;
         }
     }
-    int rc = client_init(&c, cmd->name, argc, argv, cmd->reads);
+    int rc = djs_client_init(&c, cmd->name, argc, argv, cmd->reads);
     if (rc == 0)
         rc = cmd->run(&c, argc, argv);
-    client_dispose(&c);
+    djs_client_dispose(&c);
     return rc;
 }

@@ -25,18 +25,18 @@ static const struct {
 };
 #define NFILTERS (sizeof(job_filters) / sizeof(job_filters[0]))
 
-static int check_filters(const client_t *c, const char **v)
+static int check_filters(const djs_client_t *c, const char **v)
 {
     if (v[0] != NULL && djs_job_state_parse(v[0], strlen(v[0])) < 0)
-        return client_usage_error(c, "--status takes CREATED, QUEUED, SCHEDULED, RUNNING, COMPLETED, FAILED or CANCELLED, not '%s'",
-                                  v[0]);
+        return djs_client_usage_error(
+            c, "--status takes CREATED, QUEUED, SCHEDULED, RUNNING, COMPLETED, FAILED or CANCELLED, not '%s'", v[0]);
     if (v[1] != NULL && djs_priority_parse(v[1], strlen(v[1])) < 0)
-        return client_usage_error(c, "--priority takes HIGH, NORMAL or LOW, not '%s'", v[1]);
-    if (v[5] != NULL && client_check_uint(c, "--limit", v[5], 500) != 0)
+        return djs_client_usage_error(c, "--priority takes HIGH, NORMAL or LOW, not '%s'", v[1]);
+    if (v[5] != NULL && djs_client_check_uint(c, "--limit", v[5], 500) != 0)
         return 2;
     if (v[5] != NULL && strtoul(v[5], NULL, 10) == 0)
-        return client_usage_error(c, "--limit takes 1 to 500");
-    if (v[6] != NULL && client_check_id(c, v[6]) != 0)
+        return djs_client_usage_error(c, "--limit takes 1 to 500");
+    if (v[6] != NULL && djs_client_check_id(c, v[6]) != 0)
         return 2;
     return 0;
 }
@@ -45,32 +45,32 @@ static void jobs_table(json_t *jobs)
 {
     static const char *const head[] = {"ID", "NAME", "STATUS", "PRIORITY", "ATTEMPT", "WORKER", "CREATED"};
     static const char *const keys[] = {"id", "name", "status", "priority", "attempt", "assignedWorker", "createdAt"};
-    json_t *t = table_new(head, 7), *j;
+    json_t *t = djs_client_table_new(head, 7), *j;
     size_t i;
     json_array_foreach(jobs, i, j)
     {
         char cells[7][160];
         const char *row[7];
         for (int k = 0; k < 7; k++)
-            row[k] = client_cell(json_object_get(j, keys[k]), cells[k], sizeof(cells[k]));
-        table_add(t, row, 7);
+            row[k] = djs_client_cell(json_object_get(j, keys[k]), cells[k], sizeof(cells[k]));
+        djs_client_table_add(t, row, 7);
     }
-    table_print(t);
+    djs_client_table_print(t);
 }
 
 /* One page from cursor (NULL: the first). 0 and *page, or 1. */
-static int jobs_page(client_t *c, const char **v, const char *cursor, json_t **page)
+static int jobs_page(djs_client_t *c, const char **v, const char *cursor, json_t **page)
 {
     djs_buf_t url;
     djs_buf_init(&url);
-    client_url(c, &url, "/api/v1/jobs");
+    djs_client_url(c, &url, "/api/v1/jobs");
     for (size_t i = 0; i < NFILTERS; i++)
         if (v[i] != NULL && strcmp(job_filters[i].param, "cursor") != 0)
-            client_query(&url, job_filters[i].param, v[i]);
+            djs_client_query(&url, job_filters[i].param, v[i]);
     if (cursor != NULL)
-        client_query(&url, "cursor", cursor);
-    client_query_point(c, &url);
-    int rc = client_json(c, "GET", (const char *)url.base, NULL, NULL, page);
+        djs_client_query(&url, "cursor", cursor);
+    djs_client_query_point(c, &url);
+    int rc = djs_client_json(c, "GET", (const char *)url.base, NULL, NULL, page);
     djs_buf_dispose(&url);
     if (rc == 0 && !json_is_array(json_object_get(*page, "jobs"))) {
         fprintf(stderr, "djs: %s answered without a jobs list\n", c->server);
@@ -95,7 +95,7 @@ static void keep_prefix(json_t *jobs, const char *prefix)
 }
 
 /* All pages (all) or one into jobs; *next is the cursor after them or "". */
-static int jobs_fetch(client_t *c, const char **v, int all, json_t *jobs, char *next, size_t nn)
+static int jobs_fetch(djs_client_t *c, const char **v, int all, json_t *jobs, char *next, size_t nn)
 {
     snprintf(next, nn, "%s", v[6] ? v[6] : "");
     do {
@@ -112,20 +112,20 @@ static int jobs_fetch(client_t *c, const char **v, int all, json_t *jobs, char *
     return 0;
 }
 
-int client_jobs(client_t *c, int argc, char **argv)
+int djs_cmd_jobs(djs_client_t *c, int argc, char **argv)
 {
     const char *v[NFILTERS];
     for (size_t i = 0; i < NFILTERS; i++)
-        v[i] = cli_opt(argc, argv, job_filters[i].opt);
-    int all = cli_flag(argc, argv, "--all");
-    if (client_rest(c, argc, argv, NULL, 0, 0) != 0 || check_filters(c, v) != 0)
+        v[i] = djs_cli_opt(argc, argv, job_filters[i].opt);
+    int all = djs_cli_flag(argc, argv, "--all");
+    if (djs_client_rest(c, argc, argv, NULL, 0, 0) != 0 || check_filters(c, v) != 0)
         return 2;
     json_t *jobs = json_array();
     char next[64];
     int rc = jobs_fetch(c, v, all, jobs, next, sizeof(next));
-    if (rc == 0 && c->out == OUT_JSON) {
+    if (rc == 0 && c->out == DJS_CLIENT_OUT_JSON) {
         json_t *b = json_pack("{s:O, s:o}", "jobs", jobs, "next", next[0] ? json_string(next) : json_null());
-        client_print_json(b);
+        djs_client_print_json(b);
         json_decref(b);
     } else if (rc == 0) {
         jobs_table(jobs);
@@ -156,39 +156,39 @@ static void watch_table(json_t *jobs)
 {
     static const char *const head[] = {"NAME", "STATUS", "PROGRESS", "ATTEMPT", "WORKER", "ID"};
     static const char *const keys[] = {"name", "status", "progress", "attempt", "assignedWorker", "id"};
-    json_t *t = table_new(head, 6), *j;
+    json_t *t = djs_client_table_new(head, 6), *j;
     size_t i;
     json_array_foreach(jobs, i, j)
     {
         char cells[6][160];
         const char *row[6];
         for (int k = 0; k < 6; k++)
-            row[k] = client_cell(json_object_get(j, keys[k]), cells[k], sizeof(cells[k]));
+            row[k] = djs_client_cell(json_object_get(j, keys[k]), cells[k], sizeof(cells[k]));
         char pct[16];
         json_t *p = json_object_get(j, "progress");
         if (json_is_integer(p)) {
             snprintf(pct, sizeof(pct), "%d%%", (int)json_integer_value(p));
             row[2] = pct;
         }
-        table_add(t, row, 6);
+        djs_client_table_add(t, row, 6);
     }
-    table_print(t);
+    djs_client_table_print(t);
 }
 
 /* djs watch: the jobs table again every interval until every job listed
  * is finished (COMPLETED, FAILED, CANCELLED); exit 0 if all completed. */
-int client_watch(client_t *c, int argc, char **argv)
+int djs_cmd_watch(djs_client_t *c, int argc, char **argv)
 {
     const char *v[NFILTERS];
     for (size_t i = 0; i < NFILTERS; i++)
-        v[i] = cli_opt(argc, argv, job_filters[i].opt);
-    const char *iv = cli_opt(argc, argv, "--interval-ms");
+        v[i] = djs_cli_opt(argc, argv, job_filters[i].opt);
+    const char *iv = djs_cli_opt(argc, argv, "--interval-ms");
     uint64_t interval = 500;
-    if (client_rest(c, argc, argv, NULL, 0, 0) != 0 || check_filters(c, v) != 0 ||
-        (iv != NULL && client_check_uint(c, "--interval-ms", iv, 60000) != 0))
+    if (djs_client_rest(c, argc, argv, NULL, 0, 0) != 0 || check_filters(c, v) != 0 ||
+        (iv != NULL && djs_client_check_uint(c, "--interval-ms", iv, 60000) != 0))
         return 2;
     if (iv != NULL && (interval = strtoull(iv, NULL, 10)) < 100)
-        return client_usage_error(c, "--interval-ms takes 100 to 60000");
+        return djs_client_usage_error(c, "--interval-ms takes 100 to 60000");
     int tty = isatty(STDOUT_FILENO);
     for (;;) {
         json_t *jobs = json_array();
@@ -203,15 +203,15 @@ int client_watch(client_t *c, int argc, char **argv)
         json_array_foreach(jobs, i, j) failed += strcmp(json_string_value(json_object_get(j, "status")), "COMPLETED") != 0;
         if (tty)
             fputs("\033[H\033[2J", stdout); /* redraw in place */
-        if (c->out == OUT_JSON)
-            client_print_json(jobs);
+        if (c->out == DJS_CLIENT_OUT_JSON)
+            djs_client_print_json(jobs);
         else
             watch_table(jobs);
         fflush(stdout);
         json_decref(jobs);
         if (done)
             return failed ? 1 : 0;
-        if (!tty && c->out != OUT_JSON)
+        if (!tty && c->out != DJS_CLIENT_OUT_JSON)
             printf("\n");
         usleep((useconds_t)interval * 1000);
     }
@@ -219,35 +219,35 @@ int client_watch(client_t *c, int argc, char **argv)
 
 /* ---- djs job ID, cancel, retry, delete ----------------------------------------------------- */
 
-static int one_id(client_t *c, int argc, char **argv, const char **id)
+static int one_id(djs_client_t *c, int argc, char **argv, const char **id)
 {
-    if (client_rest(c, argc, argv, id, 1, 1) != 0 || client_check_id(c, *id) != 0)
+    if (djs_client_rest(c, argc, argv, id, 1, 1) != 0 || djs_client_check_id(c, *id) != 0)
         return 2;
     return 0;
 }
 
 /* GET path (+ the time-travel point); prints the object as key/value
  * lines or JSON. */
-static int show(client_t *c, const char *path)
+static int show(djs_client_t *c, const char *path)
 {
     djs_buf_t url;
     json_t *j;
     djs_buf_init(&url);
-    client_url(c, &url, path);
-    client_query_point(c, &url);
-    int rc = client_json(c, "GET", (const char *)url.base, NULL, NULL, &j);
+    djs_client_url(c, &url, path);
+    djs_client_query_point(c, &url);
+    int rc = djs_client_json(c, "GET", (const char *)url.base, NULL, NULL, &j);
     djs_buf_dispose(&url);
     if (rc != 0)
         return rc;
-    if (c->out == OUT_JSON)
-        client_print_json(j);
+    if (c->out == DJS_CLIENT_OUT_JSON)
+        djs_client_print_json(j);
     else
-        client_print_kv(j);
+        djs_client_print_kv(j);
     json_decref(j);
     return 0;
 }
 
-int client_job(client_t *c, int argc, char **argv)
+int djs_cmd_job(djs_client_t *c, int argc, char **argv)
 {
     const char *id;
     char path[96];
@@ -257,7 +257,7 @@ int client_job(client_t *c, int argc, char **argv)
     return show(c, path);
 }
 
-int client_job_action(client_t *c, int argc, char **argv)
+int djs_cmd_job_action(djs_client_t *c, int argc, char **argv)
 {
     const char *id, *method = "POST";
     char path[96];
@@ -272,16 +272,16 @@ int client_job_action(client_t *c, int argc, char **argv)
     }
     djs_buf_t url;
     djs_buf_init(&url);
-    client_url(c, &url, path);
-    int rc = client_json(c, method, (const char *)url.base, NULL, NULL, &j);
+    djs_client_url(c, &url, path);
+    int rc = djs_client_json(c, method, (const char *)url.base, NULL, NULL, &j);
     djs_buf_dispose(&url);
     if (rc != 0)
         return rc;
-    if (c->out == OUT_JSON) {
-        client_print_json(j);
+    if (c->out == DJS_CLIENT_OUT_JSON) {
+        djs_client_print_json(j);
     } else {
         char st[64];
-        printf("%s %s\n", id, client_cell(json_object_get(j, "status"), st, sizeof(st)));
+        printf("%s %s\n", id, djs_client_cell(json_object_get(j, "status"), st, sizeof(st)));
     }
     json_decref(j);
     return 0;
@@ -289,23 +289,23 @@ int client_job_action(client_t *c, int argc, char **argv)
 
 /* ---- djs history ID -------------------------------------------------------------------------- */
 
-static int history_page(client_t *c, const char *id, json_int_t from, json_t **page)
+static int history_page(djs_client_t *c, const char *id, json_int_t from, json_t **page)
 {
     char path[96], fs[32];
     djs_buf_t url;
     djs_buf_init(&url);
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/history", id);
     snprintf(fs, sizeof(fs), "%" JSON_INTEGER_FORMAT, from);
-    client_url(c, &url, path);
-    client_query(&url, "from_seq", fs);
-    client_query(&url, "limit", HISTORY_PAGE);
-    client_query_point(c, &url);
-    int rc = client_json(c, "GET", (const char *)url.base, NULL, NULL, page);
+    djs_client_url(c, &url, path);
+    djs_client_query(&url, "from_seq", fs);
+    djs_client_query(&url, "limit", HISTORY_PAGE);
+    djs_client_query_point(c, &url);
+    int rc = djs_client_json(c, "GET", (const char *)url.base, NULL, NULL, page);
     djs_buf_dispose(&url);
     return rc;
 }
 
-int client_history(client_t *c, int argc, char **argv)
+int djs_cmd_history(djs_client_t *c, int argc, char **argv)
 {
     const char *id;
     if (one_id(c, argc, argv, &id) != 0)
@@ -321,15 +321,15 @@ int client_history(client_t *c, int argc, char **argv)
         json_t *next = json_object_get(page, "next");
         from = json_is_integer(next) ? json_integer_value(next) : 0;
         json_decref(page);
-        if (client_cut_at_seq(c, events) || from <= 0)
+        if (djs_client_cut_at_seq(c, events) || from <= 0)
             break;
     }
-    if (rc == 0 && c->out == OUT_JSON) {
+    if (rc == 0 && c->out == DJS_CLIENT_OUT_JSON) {
         json_t *b = json_pack("{s:O, s:n}", "events", events, "next");
-        client_print_json(b);
+        djs_client_print_json(b);
         json_decref(b);
     } else if (rc == 0) {
-        client_print_events(events, 0);
+        djs_client_print_events(events, 0);
     }
     json_decref(events);
     return rc;
@@ -337,23 +337,23 @@ int client_history(client_t *c, int argc, char **argv)
 
 /* ---- djs logs ID [-f] ------------------------------------------------------------------------ */
 
-static int logs_get(client_t *c, const char *id, uint64_t offset)
+static int logs_get(djs_client_t *c, const char *id, uint64_t offset)
 {
     char path[96], off[32];
     djs_buf_t url;
     djs_buf_init(&url);
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/logs", id);
     snprintf(off, sizeof(off), "%" PRIu64, offset);
-    client_url(c, &url, path);
-    client_query(&url, "offset", off);
-    client_query(&url, "limit", LOG_CHUNK);
-    int rc = client_send(c, "GET", (const char *)url.base, NULL, 0, NULL);
+    djs_client_url(c, &url, path);
+    djs_client_query(&url, "offset", off);
+    djs_client_query(&url, "limit", LOG_CHUNK);
+    int rc = djs_client_send(c, "GET", (const char *)url.base, NULL, 0, NULL);
     djs_buf_dispose(&url);
     return rc;
 }
 
 /* The offset to ask next: DJS-Log-Next-Offset, else past what came. */
-static uint64_t logs_next(const http_res_t *r, uint64_t offset)
+static uint64_t logs_next(const djs_client_http_res_t *r, uint64_t offset)
 {
     char *end;
     unsigned long long n = strtoull(r->log_next, &end, 10);
@@ -362,17 +362,17 @@ static uint64_t logs_next(const http_res_t *r, uint64_t offset)
     return n;
 }
 
-int client_logs(client_t *c, int argc, char **argv)
+int djs_cmd_logs(djs_client_t *c, int argc, char **argv)
 {
     const char *id;
-    int follow = cli_flag(argc, argv, "-f") | cli_flag(argc, argv, "--follow");
+    int follow = djs_cli_flag(argc, argv, "-f") | djs_cli_flag(argc, argv, "--follow");
     if (one_id(c, argc, argv, &id) != 0)
         return 2;
     uint64_t offset = 0;
     for (;;) {
         if (logs_get(c, id, offset) != 0)
             return 1;
-        http_res_t *r = &c->res;
+        djs_client_http_res_t *r = &c->res;
         if (r->body.len > 0 && (fwrite(r->body.base, 1, r->body.len, stdout) != r->body.len || fflush(stdout) != 0))
             return 1; /* stdout is gone (a closed pipe): nothing more to do */
         uint64_t next = logs_next(r, offset);

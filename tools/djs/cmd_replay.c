@@ -96,12 +96,12 @@ static int rebuild(const char *dir, int keep_all)
     return rc == 0 ? 0 : 1;
 }
 
-int cmd_replay(int argc, char **argv)
+int djs_cmd_replay(int argc, char **argv)
 {
     const char *usage = "djs replay verify DATA_DIR | djs replay rebuild [--keep-all] DATA_DIR";
-    int keep_all = cli_flag(argc, argv, "--keep-all");
+    int keep_all = djs_cli_flag(argc, argv, "--keep-all");
     const char *pos[2];
-    int n = cli_rest(argc, argv, pos, 2, usage);
+    int n = djs_cli_rest(argc, argv, pos, 2, usage);
     if (n < 0)
         return 2;
     if (n == 2 && strcmp(pos[0], "verify") == 0)
@@ -112,11 +112,11 @@ int cmd_replay(int argc, char **argv)
     return 2;
 }
 
-int cmd_backup(int argc, char **argv)
+int djs_cmd_backup(int argc, char **argv)
 {
     const char *usage = "djs backup DATA_DIR DEST";
     const char *pos[2];
-    if (cli_rest(argc, argv, pos, 2, usage) != 2) {
+    if (djs_cli_rest(argc, argv, pos, 2, usage) != 2) {
         fprintf(stderr, "usage: %s\n", usage);
         return 2;
     }

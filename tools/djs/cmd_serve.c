@@ -19,7 +19,7 @@
 #include "tools/djs/cli.h"
 #include "tools/cli/config.h"
 
-static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char *usage);
+static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const char *usage);
 
 #define DEV_AGENTS 2
 #define DEV_STOP_MS 15000 /* agents drain this long at most before they are killed */
@@ -92,13 +92,15 @@ static void on_agents_timeout(uv_timer_t *t)
         }
 }
 
-/* --dev: two local agents (`djs worker` children) with worker tokens. */
+/* --dev: two local agents (`djs worker` children) with worker tokens. 0,
+ * djs_auth_sign's error, or libuv's translated (djs_err_from_uv). */
 static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const char *data)
 {
     char exe[4096];
     size_t exelen = sizeof(exe);
-    if (uv_exepath(exe, &exelen) != 0)
-        return -1;
+    int rc = uv_exepath(exe, &exelen);
+    if (rc != 0)
+        return djs_err_from_uv(rc);
     for (int i = 0; i < DEV_AGENTS; i++) {
         char name[32], workdir[4200], slots[8];
         snprintf(name, sizeof(name), "local-%d", i + 1);
@@ -107,9 +109,9 @@ static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const cha
         mkdir(workdir, 0700);
         djs_buf_t tok;
         djs_buf_init(&tok);
-        if (auth != NULL && djs_auth_sign(auth, name, DJS_ROLE_WORKER, (uint64_t)time(NULL), 365 * 24 * 3600, &tok) != 0) {
+        if (auth != NULL && (rc = djs_auth_sign(auth, name, DJS_ROLE_WORKER, (uint64_t)time(NULL), 365 * 24 * 3600, &tok)) != 0) {
             djs_buf_dispose(&tok);
-            return -1;
+            return rc;
         }
         djs_buf_append(&tok, "", 1);
         char *args[] = {exe,       "worker", "--server",  (char *)url, "--token", auth ? (char *)tok.base : "none", "--name", name,
@@ -125,11 +127,11 @@ static int start_agents(serve_t *s, djs_auth_t *auth, const char *url, const cha
         dev_agent_t *a = &s->agents[i];
         a->s = s;
         a->proc.data = a;
-        int rc = uv_spawn(&s->loop, &a->proc, &o);
+        rc = uv_spawn(&s->loop, &a->proc, &o);
         djs_buf_dispose(&tok);
         if (rc != 0) {
             fprintf(stderr, "djs serve: cannot start local agent %s: %s\n", name, uv_strerror(rc));
-            return -1;
+            return djs_err_from_uv(rc);
         }
         a->running = 1;
         s->nagents++;
@@ -226,64 +228,66 @@ static const char *const serve_keys[] = {"data",
                                          NULL};
 
 /* --name VALUE on the command line, else `name = VALUE` in the config file. */
-static const char *setting(int argc, char **argv, const cli_config_t *cfg, const char *name)
+static const char *setting(int argc, char **argv, const djs_cli_config_t *cfg, const char *name)
 {
     char opt[64];
     snprintf(opt, sizeof(opt), "--%s", name);
-    const char *v = cli_opt(argc, argv, opt);
-    return v != NULL ? v : cli_config_get(cfg, name);
+    const char *v = djs_cli_opt(argc, argv, opt);
+    return v != NULL ? v : djs_cli_config_get(cfg, name);
 }
 
-/* A flag: given on the command line, or true/false in the file. -1 on a bad value. */
-static int flag_setting(int argc, char **argv, const cli_config_t *cfg, const char *name)
+/* A flag: given on the command line (1), or true/false in the file (1, 0;
+ * 0 when absent). DJS_EINVAL after a message on a bad value. */
+static int flag_setting(int argc, char **argv, const djs_cli_config_t *cfg, const char *name)
 {
     char opt[64];
     snprintf(opt, sizeof(opt), "--%s", name);
-    if (cli_flag(argc, argv, opt))
+    if (djs_cli_flag(argc, argv, opt))
         return 1;
-    const char *v = cli_config_get(cfg, name);
-    int b = v != NULL ? cli_config_bool(v) : 0;
+    const char *v = djs_cli_config_get(cfg, name);
+    int b = v != NULL ? djs_cli_config_bool(v) : 0;
     if (b < 0)
         fprintf(stderr, "djs serve: setting %s wants true or false, not '%s'\n", name, v);
     return b;
 }
 
 /* A number setting within [min, max] (k/M/G suffixes); -1 and a message otherwise. */
-static int num_setting(int argc, char **argv, const cli_config_t *cfg, const char *name, uint64_t min, uint64_t max, uint64_t *out)
+static int num_setting(int argc, char **argv, const djs_cli_config_t *cfg, const char *name, uint64_t min, uint64_t max,
+                       uint64_t *out)
 {
     const char *v = setting(argc, argv, cfg, name);
     if (v == NULL)
         return 0;
-    if (cli_u64(v, out) != 0 || *out < min || *out > max) {
+    if (djs_cli_u64(v, out) != 0 || *out < min || *out > max) {
         fprintf(stderr, "djs serve: %s wants a number from %" PRIu64 " to %" PRIu64 ", not '%s'\n", name, min, max, v);
-        return -1;
+        return DJS_EINVAL;
     }
     return 1;
 }
 
-int cmd_serve(int argc, char **argv)
+int djs_cmd_serve(int argc, char **argv)
 {
     const char *usage = "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
                         "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
                         "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--keep-finished JOBS] [--keep-finished-s S] "
                         "[--stream-ping-ms MS] [--stream-stall-ms MS] "
                         "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--dev]";
-    cli_config_t cfg;
+    djs_cli_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
-    const char *cfg_path = cli_opt(argc, argv, "--config");
+    const char *cfg_path = djs_cli_opt(argc, argv, "--config");
     if (cfg_path != NULL) {
         char err[512];
-        if (cli_config_load(&cfg, cfg_path, serve_keys, err, sizeof(err)) != 0) {
+        if (djs_cli_config_load(&cfg, cfg_path, serve_keys, err, sizeof(err)) != 0) {
             fprintf(stderr, "djs serve: config %s\n", err);
             return 2;
         }
     }
     int rc = serve_with(argc, argv, &cfg, usage);
-    cli_config_free(&cfg);
+    djs_cli_config_free(&cfg);
     return rc;
 }
 
-static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char *usage)
+static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const char *usage)
 {
     int no_auth = flag_setting(argc, argv, cfg, "insecure-no-auth");
     const char *rate = setting(argc, argv, cfg, "rate-limit");
@@ -322,7 +326,7 @@ static int serve_with(int argc, char **argv, const cli_config_t *cfg, const char
     if (keep_s > 0)
         ec.state.max_terminal_age = keep_s * 1000000000ULL;
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, usage) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
     if (data == NULL)
         data = "./data";

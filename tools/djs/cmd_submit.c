@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/job.h"
 #include "tools/djs/cli.h"
 #include "tools/client/client.h"
@@ -22,19 +23,19 @@ typedef struct submit_args {
 
 static void take_args(submit_args_t *a, int argc, char **argv)
 {
-    a->file = cli_opt(argc, argv, "-f");
+    a->file = djs_cli_opt(argc, argv, "-f");
     if (a->file == NULL)
-        a->file = cli_opt(argc, argv, "--file");
-    a->idem = cli_opt(argc, argv, "--idempotency-key");
-    a->name = cli_opt(argc, argv, "--name");
-    a->description = cli_opt(argc, argv, "--description");
-    a->priority = cli_opt(argc, argv, "--priority");
-    a->payload = cli_opt(argc, argv, "--payload");
-    a->cmd = cli_opt(argc, argv, "--cmd");
-    a->timeout = cli_opt(argc, argv, "--timeout");
-    a->retries = cli_opt(argc, argv, "--retries");
-    a->deps = client_opt_all(argc, argv, "--depends-on");
-    a->caps = client_opt_all(argc, argv, "--requires");
+        a->file = djs_cli_opt(argc, argv, "--file");
+    a->idem = djs_cli_opt(argc, argv, "--idempotency-key");
+    a->name = djs_cli_opt(argc, argv, "--name");
+    a->description = djs_cli_opt(argc, argv, "--description");
+    a->priority = djs_cli_opt(argc, argv, "--priority");
+    a->payload = djs_cli_opt(argc, argv, "--payload");
+    a->cmd = djs_cli_opt(argc, argv, "--cmd");
+    a->timeout = djs_cli_opt(argc, argv, "--timeout");
+    a->retries = djs_cli_opt(argc, argv, "--retries");
+    a->deps = djs_client_opt_all(argc, argv, "--depends-on");
+    a->caps = djs_client_opt_all(argc, argv, "--requires");
 }
 
 static int any_job_flag(const submit_args_t *a)
@@ -46,14 +47,14 @@ static int any_job_flag(const submit_args_t *a)
 /* ---- a job from flags ------------------------------------------------------------------ */
 
 /* --payload JSON (an object) or --cmd "shell command". */
-static int flag_payload(const client_t *c, const submit_args_t *a, json_t *job)
+static int flag_payload(const djs_client_t *c, const submit_args_t *a, json_t *job)
 {
     if (a->payload != NULL && a->cmd != NULL)
-        return client_usage_error(c, "give --payload or --cmd, not both");
+        return djs_client_usage_error(c, "give --payload or --cmd, not both");
     if (a->cmd != NULL) {
         json_t *p = json_pack("{s:s, s:s, s:[s, s]}", "kind", "exec", "command", "/bin/sh", "args", "-c", a->cmd);
         if (p == NULL)
-            return client_usage_error(c, "--cmd must be UTF-8 text");
+            return djs_client_usage_error(c, "--cmd must be UTF-8 text");
         json_object_set_new(job, "payload", p);
     }
     if (a->payload != NULL) {
@@ -61,35 +62,36 @@ static int flag_payload(const client_t *c, const submit_args_t *a, json_t *job)
         json_t *p = json_loads(a->payload, JSON_REJECT_DUPLICATES, &err);
         if (!json_is_object(p)) {
             json_decref(p);
-            return client_usage_error(c, "--payload must be a JSON object%s%s", p == NULL ? ": " : "", p == NULL ? err.text : "");
+            return djs_client_usage_error(c, "--payload must be a JSON object%s%s", p == NULL ? ": " : "",
+                                          p == NULL ? err.text : "");
         }
         json_object_set_new(job, "payload", p);
     }
     return 0;
 }
 
-static int flag_numbers(const client_t *c, const submit_args_t *a, json_t *job)
+static int flag_numbers(const djs_client_t *c, const submit_args_t *a, json_t *job)
 {
     if (a->timeout != NULL) {
-        if (client_check_uint(c, "--timeout", a->timeout, MAX_TIMEOUT_S) != 0)
+        if (djs_client_check_uint(c, "--timeout", a->timeout, MAX_TIMEOUT_S) != 0)
             return 2;
         json_object_set_new(job, "timeoutSeconds", json_integer(strtoll(a->timeout, NULL, 10)));
     }
     if (a->retries != NULL) {
-        if (client_check_uint(c, "--retries", a->retries, MAX_RETRIES) != 0)
+        if (djs_client_check_uint(c, "--retries", a->retries, MAX_RETRIES) != 0)
             return 2;
         json_object_set_new(job, "maxRetries", json_integer(strtoll(a->retries, NULL, 10)));
     }
     return 0;
 }
 
-static int flag_lists(const client_t *c, const submit_args_t *a, json_t *job)
+static int flag_lists(const djs_client_t *c, const submit_args_t *a, json_t *job)
 {
     size_t i;
     json_t *v;
     json_array_foreach(a->deps, i, v)
     {
-        if (client_check_id(c, json_string_value(v)) != 0)
+        if (djs_client_check_id(c, json_string_value(v)) != 0)
             return 2;
     }
     if (json_array_size(a->deps) > 0)
@@ -99,19 +101,19 @@ static int flag_lists(const client_t *c, const submit_args_t *a, json_t *job)
     return 0;
 }
 
-static int job_from_flags(const client_t *c, const submit_args_t *a, json_t **out)
+static int job_from_flags(const djs_client_t *c, const submit_args_t *a, json_t **out)
 {
     json_t *job = json_object();
     int rc = 0;
     *out = NULL;
     if (a->name == NULL)
-        rc = client_usage_error(c, "missing --name NAME (or -f FILE)");
+        rc = djs_client_usage_error(c, "missing --name NAME (or -f FILE)");
     else if (json_object_set_new(job, "name", json_string(a->name)) != 0)
-        rc = client_usage_error(c, "--name must be UTF-8 text");
+        rc = djs_client_usage_error(c, "--name must be UTF-8 text");
     else if (a->description != NULL && json_object_set_new(job, "description", json_string(a->description)) != 0)
-        rc = client_usage_error(c, "--description must be UTF-8 text");
+        rc = djs_client_usage_error(c, "--description must be UTF-8 text");
     else if (a->priority != NULL && djs_priority_parse(a->priority, strlen(a->priority)) < 0)
-        rc = client_usage_error(c, "--priority takes HIGH, NORMAL or LOW, not '%s'", a->priority);
+        rc = djs_client_usage_error(c, "--priority takes HIGH, NORMAL or LOW, not '%s'", a->priority);
     if (rc == 0 && a->priority != NULL)
         json_object_set_new(job, "priority", json_string(djs_priority_name(djs_priority_parse(a->priority, strlen(a->priority)))));
     if (rc == 0 && (rc = flag_payload(c, a, job)) == 0 && (rc = flag_numbers(c, a, job)) == 0)
@@ -125,15 +127,16 @@ static int job_from_flags(const client_t *c, const submit_args_t *a, json_t **ou
 
 /* ---- a job or a workflow from a file --------------------------------------------------- */
 
+/* All of f into b: 0, DJS_ETOOBIG (over MAX_FILE) or DJS_EIO. */
 static int read_all(FILE *f, djs_buf_t *b)
 {
     size_t n;
     while ((n = fread(djs_buf_reserve(b, 65536), 1, 65536, f)) > 0) {
         b->len += n;
         if (b->len > MAX_FILE)
-            return -1;
+            return DJS_ETOOBIG;
     }
-    return ferror(f) ? -1 : 0;
+    return ferror(f) ? DJS_EIO : 0;
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -156,7 +159,7 @@ static json_t *parse_doc(const char *path, const char *text, size_t len, char *e
     if (json)
         return NULL;
     char yerr[256];
-    if ((j = yamljson_parse(text, len, yerr, sizeof(yerr))) != NULL)
+    if ((j = djs_client_yamljson_parse(text, len, yerr, sizeof(yerr))) != NULL)
         return j;
     size_t lead = strspn(text, " \t\r\n");
     if (yaml || lead >= len || (text[lead] != '{' && text[lead] != '['))
@@ -196,30 +199,30 @@ static int job_from_file(const char *path, json_t **out)
 
 /* ---- the request ------------------------------------------------------------------------ */
 
-static void print_accepted(const client_t *c, json_t *ans)
+static void print_accepted(const djs_client_t *c, json_t *ans)
 {
     json_t *jobs = json_object_get(ans, "jobs");
-    if (c->out == OUT_JSON) {
-        client_print_json(ans);
+    if (c->out == DJS_CLIENT_OUT_JSON) {
+        djs_client_print_json(ans);
     } else if (json_is_array(jobs)) { /* a workflow: its keys and ids */
         static const char *const head[] = {"KEY", "ID"};
-        json_t *t = table_new(head, 2), *j;
+        json_t *t = djs_client_table_new(head, 2), *j;
         size_t i;
         json_array_foreach(jobs, i, j)
         {
             char k[160], id[64];
-            const char *row[] = {client_cell(json_object_get(j, "key"), k, sizeof(k)),
-                                 client_cell(json_object_get(j, "id"), id, sizeof(id))};
-            table_add(t, row, 2);
+            const char *row[] = {djs_client_cell(json_object_get(j, "key"), k, sizeof(k)),
+                                 djs_client_cell(json_object_get(j, "id"), id, sizeof(id))};
+            djs_client_table_add(t, row, 2);
         }
-        table_print(t);
+        djs_client_table_print(t);
     } else {
         char id[64];
-        printf("%s\n", client_cell(json_object_get(ans, "id"), id, sizeof(id)));
+        printf("%s\n", djs_client_cell(json_object_get(ans, "id"), id, sizeof(id)));
     }
 }
 
-static int post(client_t *c, json_t *body, const char *idem)
+static int post(djs_client_t *c, json_t *body, const char *idem)
 {
     char header[32 + MAX_IDEMPOTENCY_KEY];
     const char *headers[] = {header, NULL};
@@ -227,8 +230,8 @@ static int post(client_t *c, json_t *body, const char *idem)
     json_t *ans;
     snprintf(header, sizeof(header), "Idempotency-Key: %s", idem ? idem : "");
     djs_buf_init(&url);
-    client_url(c, &url, "/api/v1/jobs");
-    int rc = client_json(c, "POST", (const char *)url.base, body, idem ? headers : NULL, &ans);
+    djs_client_url(c, &url, "/api/v1/jobs");
+    int rc = djs_client_json(c, "POST", (const char *)url.base, body, idem ? headers : NULL, &ans);
     djs_buf_dispose(&url);
     if (rc == 0) {
         print_accepted(c, ans);
@@ -237,29 +240,29 @@ static int post(client_t *c, json_t *body, const char *idem)
     return rc;
 }
 
-static int check_idem(const client_t *c, const char *k)
+static int check_idem(const djs_client_t *c, const char *k)
 {
     size_t n = strlen(k);
     if (n == 0 || n > MAX_IDEMPOTENCY_KEY)
-        return client_usage_error(c, "--idempotency-key takes 1 to %d characters", MAX_IDEMPOTENCY_KEY);
+        return djs_client_usage_error(c, "--idempotency-key takes 1 to %d characters", MAX_IDEMPOTENCY_KEY);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f)
-            return client_usage_error(c, "--idempotency-key takes printable ASCII without spaces");
+            return djs_client_usage_error(c, "--idempotency-key takes printable ASCII without spaces");
     return 0;
 }
 
-int client_submit(client_t *c, int argc, char **argv)
+int djs_cmd_submit(djs_client_t *c, int argc, char **argv)
 {
     submit_args_t a;
     json_t *body = NULL;
     int rc;
     take_args(&a, argc, argv);
-    if ((rc = client_rest(c, argc, argv, NULL, 0, 0)) != 0)
+    if ((rc = djs_client_rest(c, argc, argv, NULL, 0, 0)) != 0)
         goto done;
     if (a.idem != NULL && (rc = check_idem(c, a.idem)) != 0)
         goto done;
     if (a.file != NULL && any_job_flag(&a)) {
-        rc = client_usage_error(c, "-f FILE takes the job from the file: no --name, --cmd, ... with it");
+        rc = djs_client_usage_error(c, "-f FILE takes the job from the file: no --name, --cmd, ... with it");
         goto done;
     }
     rc = a.file != NULL ? job_from_file(a.file, &body) : job_from_flags(c, &a, &body);

@@ -31,16 +31,16 @@ static int usage_error(const char *what, const char *arg)
     return 2;
 }
 
-/* N[s|m|h|d], N > 0. */
+/* N[s|m|h|d], N > 0, as seconds: 0, DJS_EINVAL or DJS_ERANGE (over UINT64_MAX s). */
 static int parse_ttl(const char *s, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9')
-        return -1;
+        return DJS_EINVAL;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0)
-        return -1;
+        return DJS_ERANGE;
     uint64_t mul = 1;
     switch (*end) {
     case '\0':
@@ -56,12 +56,14 @@ static int parse_ttl(const char *s, uint64_t *out)
         mul = 86400;
         break;
     default:
-        return -1;
+        return DJS_EINVAL;
     }
     if (*end != '\0' && end[1] != '\0')
-        return -1;
-    if (v == 0 || v > UINT64_MAX / mul)
-        return -1;
+        return DJS_EINVAL;
+    if (v == 0)
+        return DJS_EINVAL;
+    if (v > UINT64_MAX / mul)
+        return DJS_ERANGE;
     *out = v * mul;
     return 0;
 }
@@ -96,10 +98,10 @@ static int open_auth(const char *dir, djs_auth_t **a)
 
 static int token_create(int argc, char **argv)
 {
-    const char *sub = cli_opt(argc, argv, "--sub");
-    const char *role_s = cli_opt(argc, argv, "--role");
-    const char *ttl_s = cli_opt(argc, argv, "--ttl");
-    const char *dir = cli_opt(argc, argv, "--data");
+    const char *sub = djs_cli_opt(argc, argv, "--sub");
+    const char *role_s = djs_cli_opt(argc, argv, "--role");
+    const char *ttl_s = djs_cli_opt(argc, argv, "--ttl");
+    const char *dir = djs_cli_opt(argc, argv, "--data");
     int rc = leftovers(argc, argv, NULL, 0);
     if (rc != 0)
         return rc;
@@ -134,7 +136,7 @@ static int token_create(int argc, char **argv)
 
 static int token_verify(int argc, char **argv)
 {
-    const char *dir = cli_opt(argc, argv, "--data");
+    const char *dir = djs_cli_opt(argc, argv, "--data");
     const char *tok = NULL;
     int rc = leftovers(argc, argv, &tok, 1);
     if (rc != 0)
@@ -154,7 +156,7 @@ static int token_verify(int argc, char **argv)
     return 0;
 }
 
-int cmd_token(int argc, char **argv)
+int djs_cmd_token(int argc, char **argv)
 {
     if (argc < 2)
         return usage_error("missing create or verify", NULL);

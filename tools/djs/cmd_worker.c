@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "tools/agent/agent.h"
 #include "tools/djs/cli.h"
 
@@ -23,10 +24,11 @@ static int usage_error(const char *what, const char *arg)
     return 2;
 }
 
-/* Seconds (decimals allowed) as milliseconds, within [min_s, max_s]. */
+/* Seconds (decimals allowed) as milliseconds, within [min_s, max_s]: 0, or
+ * DJS_EINVAL after a usage message. */
 static int seconds_opt(int argc, char **argv, const char *name, double dflt, double min_s, double max_s, uint64_t *ms)
 {
-    const char *v = cli_opt(argc, argv, name);
+    const char *v = djs_cli_opt(argc, argv, name);
     double s = dflt;
     if (v != NULL) {
         char *end;
@@ -35,7 +37,7 @@ static int seconds_opt(int argc, char **argv, const char *name, double dflt, dou
         if (errno != 0 || end == v || *end != '\0' || !isfinite(s) || s < min_s || s > max_s) {
             fprintf(stderr, "djs worker: %s must be seconds from %g to %g, got '%s'\nusage: %s\n", name, min_s, max_s, v,
                     WORKER_USAGE);
-            return -1;
+            return DJS_EINVAL;
         }
     }
     *ms = (uint64_t)(s * 1000 + 0.5);
@@ -44,14 +46,14 @@ static int seconds_opt(int argc, char **argv, const char *name, double dflt, dou
 
 static int slots_opt(int argc, char **argv, uint32_t *slots)
 {
-    const char *v = cli_opt(argc, argv, "--slots");
+    const char *v = djs_cli_opt(argc, argv, "--slots");
     uint64_t n;
     if (v == NULL) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         *slots = cpus > 0 ? (uint32_t)cpus : 1;
         return 0;
     }
-    if (cli_u64(v, &n) != 0 || n < 1 || n > 10000)
+    if (djs_cli_u64(v, &n) != 0 || n < 1 || n > 10000)
         return usage_error("--slots must be from 1 to 10000, got", v);
     *slots = (uint32_t)n;
     return 0;
@@ -77,28 +79,28 @@ static int check_workdir(const char *dir, char *out)
     return 0;
 }
 
-int cmd_worker(int argc, char **argv)
+int djs_cmd_worker(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         printf("usage: %s\n", WORKER_USAGE);
         return 0;
     }
-    agent_config_t c = {0};
+    djs_agent_config_t c = {0};
     char host[256], server[1024], workdir[PATH_MAX];
-    const char *sv = cli_opt(argc, argv, "--server"), *wd = cli_opt(argc, argv, "--workdir");
-    c.token = cli_opt(argc, argv, "--token");
-    c.name = cli_opt(argc, argv, "--name");
-    c.capabilities = cli_opt(argc, argv, "--capabilities");
-    const char *tags = cli_opt(argc, argv, "--tags");
+    const char *sv = djs_cli_opt(argc, argv, "--server"), *wd = djs_cli_opt(argc, argv, "--workdir");
+    c.token = djs_cli_opt(argc, argv, "--token");
+    c.name = djs_cli_opt(argc, argv, "--name");
+    c.capabilities = djs_cli_opt(argc, argv, "--capabilities");
+    const char *tags = djs_cli_opt(argc, argv, "--tags");
     char caps[4096];
-    c.cacert = cli_opt(argc, argv, "--cacert");
-    c.insecure = cli_flag(argc, argv, "--insecure");
+    c.cacert = djs_cli_opt(argc, argv, "--cacert");
+    c.insecure = djs_cli_flag(argc, argv, "--insecure");
     if (slots_opt(argc, argv, &c.slots) != 0 || seconds_opt(argc, argv, "--heartbeat", 5, 0.1, 3600, &c.heartbeat_ms) != 0 ||
         seconds_opt(argc, argv, "--grace", 5, 0, 3600, &c.grace_ms) != 0 ||
         seconds_opt(argc, argv, "--drain-timeout", 60, 0, 86400, &c.drain_timeout_ms) != 0)
         return 2;
     const char *pos[1];
-    if (cli_rest(argc, argv, pos, 0, WORKER_USAGE) < 0)
+    if (djs_cli_rest(argc, argv, pos, 0, WORKER_USAGE) < 0)
         return 2;
     if (tags != NULL) {
         /* tags are key=value labels; they are advertised as capabilities
@@ -136,5 +138,5 @@ int cmd_worker(int argc, char **argv)
     if (check_workdir(wd ? wd : ".", workdir) != 0)
         return 2;
     c.workdir = workdir;
-    return agent_run(&c);
+    return djs_agent_run(&c);
 }

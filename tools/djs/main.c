@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "  version                                    print the version\n\n"
             "client commands (talk to a server; 'djs COMMAND --help' for their options):\n",
             DJS_VERSION_STRING);
-    cli_client_usage(f);
+    djs_cmd_client_usage(f);
 }
 
 int main(int argc, char **argv)
@@ -42,17 +42,17 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
+        return djs_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
-        return cmd_replay(argc - 1, argv + 1);
+        return djs_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
-        return cmd_backup(argc - 1, argv + 1);
+        return djs_cmd_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
-        return cmd_bench(argc - 1, argv + 1);
+        return djs_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
-        return cmd_token(argc - 1, argv + 1);
-    if (cli_is_client(cmd))
-        return cmd_client(argc - 1, argv + 1);
+        return djs_cmd_token(argc - 1, argv + 1);
+    if (djs_cmd_is_client(cmd))
+        return djs_cmd_client(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("djs %s\n", DJS_VERSION_STRING);
         return 0;
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "worker") == 0)
-        return cmd_worker(argc - 1, argv + 1);
+        return djs_cmd_worker(argc - 1, argv + 1);
     fprintf(stderr, "djs: unknown command '%s' (try 'djs help')\n", cmd);
     return 2;
 }
