@@ -58,4 +58,8 @@ refused "lease wants a number from 1 to 86400" 'lease = 0'
 refused "http2 wants true or false" 'http2 = maybe'
 set +e; "$DJS" serve --config "$T/missing.conf" >"$T/bad.out" 2>&1; rc=$?; set -e
 [ "$rc" = 2 ] && grep -q "missing.conf: No such file" "$T/bad.out" || fail "missing config file: $rc $(cat "$T/bad.out")"
+# a data directory that cannot be opened: one line, exit 1, nothing leaked (ASan builds fail on a leak)
+set +e; "$DJS" serve --data "$T/no/such/dir" --listen 127.0.0.1:0 >"$T/bad.out" 2>&1; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "cannot open the event log in $T/no/such/dir" "$T/bad.out" &&
+    [ "$(wc -l <"$T/bad.out")" = 1 ] || fail "unopenable data dir: $rc $(cat "$T/bad.out")"
 echo "config: ok"

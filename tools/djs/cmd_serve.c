@@ -376,6 +376,7 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     int rc = djs_log_open(&s.log, data, &o);
     if (rc != 0) {
         fprintf(stderr, "djs serve: cannot open the event log in %s: %s\n", data, djs_strerror(rc));
+        uv_loop_close(&s.loop);
         return 1;
     }
     djs_log_attach(s.log, &s.loop);
