@@ -21,6 +21,9 @@ typedef struct client_cmd {
     "  --requires CAP       only on workers with capability CAP (repeatable)\n"                                                    \
     "  --timeout S          bound each run to S seconds; --retries N: retry a failure up to N times\n"                             \
     "  --idempotency-key K  a repeated submit with the same K returns the first job (status EXISTS)\n"                             \
+    "  --at TIME            run no earlier than TIME (RFC 3339, e.g. 2026-12-04T22:00:00Z); --in D: after a delay\n"               \
+    "                       D like 90, 90s, 10m, 2h or 1d\n"                                                                       \
+    "  --concurrency-key K  at most --concurrency-limit N (default 1) jobs with key K run at once\n"                               \
     "  -f FILE              one job object, or a workflow {\"jobs\":[{\"key\":\"a\",\"name\":..,\"dependsOn\":[\"b\"]},..]};\n"    \
     "                       JSON or YAML (by the .json/.yaml/.yml suffix, else whichever parses); - is stdin\n"                    \
     "prints the new job's id (a workflow: KEY ID lines), or with -o json the server's answer.\n\n"
@@ -45,6 +48,7 @@ static const client_cmd_t cmds[] = {
     {"submit", djs_cmd_submit, 0,
      "--name N [--priority HIGH|NORMAL|LOW] [--payload JSON | --cmd CMD] [--depends-on ID]...\n"
      "           [--requires CAP]... [--timeout S] [--retries N] [--description D] [--idempotency-key K]\n"
+     "           [--at TIME | --in DURATION] [--concurrency-key K [--concurrency-limit N]]\n"
      "       djs submit -f FILE|- [--idempotency-key K]",
      "submit a job, or a job or workflow ({\"jobs\":[...]}) from a JSON or YAML file", SUBMIT_DETAILS},
     {"jobs", djs_cmd_jobs, 1,

@@ -18,6 +18,7 @@
 typedef struct submit_args {
     const char *file, *idem;
     const char *name, *description, *priority, *payload, *cmd, *timeout, *retries;
+    const char *at, *in, *ckey, *climit;
     json_t *deps, *caps; /* arrays of strings, owned */
 } submit_args_t;
 
@@ -34,14 +35,18 @@ static void take_args(submit_args_t *a, int argc, char **argv)
     a->cmd = djs_cli_opt(argc, argv, "--cmd");
     a->timeout = djs_cli_opt(argc, argv, "--timeout");
     a->retries = djs_cli_opt(argc, argv, "--retries");
+    a->at = djs_cli_opt(argc, argv, "--at");
+    a->in = djs_cli_opt(argc, argv, "--in");
+    a->ckey = djs_cli_opt(argc, argv, "--concurrency-key");
+    a->climit = djs_cli_opt(argc, argv, "--concurrency-limit");
     a->deps = djs_client_opt_all(argc, argv, "--depends-on");
     a->caps = djs_client_opt_all(argc, argv, "--requires");
 }
 
 static int any_job_flag(const submit_args_t *a)
 {
-    return a->name || a->description || a->priority || a->payload || a->cmd || a->timeout || a->retries ||
-           json_array_size(a->deps) || json_array_size(a->caps);
+    return a->name || a->description || a->priority || a->payload || a->cmd || a->timeout || a->retries || a->at || a->in ||
+           a->ckey || a->climit || json_array_size(a->deps) || json_array_size(a->caps);
 }
 
 /* ---- a job from flags ------------------------------------------------------------------ */
@@ -85,6 +90,63 @@ static int flag_numbers(const djs_client_t *c, const submit_args_t *a, json_t *j
     return 0;
 }
 
+/* A duration: digits with an optional unit s, m, h or d ("90", "90s", "10m",
+ * "2h", "1d"); *secs, or DJS_EINVAL. At most MAX_DELAY_S (the server says
+ * precisely what it accepts). */
+#define MAX_DELAY_S (366LL * 86400)
+static int parse_duration(const char *v, long long *secs)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    long long unit = 1;
+    if (end == v || *v == '-' || *v == '+' || errno != 0)
+        return DJS_EINVAL;
+    if (*end != '\0') {
+        static const char units[] = "smhd";
+        static const long long mult[] = {1, 60, 3600, 86400};
+        const char *u = end[1] == '\0' ? strchr(units, *end) : NULL;
+        if (u == NULL || *end == '\0')
+            return DJS_EINVAL;
+        unit = mult[u - units];
+    }
+    if (n > MAX_DELAY_S / unit)
+        return DJS_ERANGE;
+    *secs = n * unit;
+    return 0;
+}
+
+/* --at TIME (RFC 3339, checked by the server) or --in DURATION. */
+static int flag_when(const djs_client_t *c, const submit_args_t *a, json_t *job)
+{
+    long long secs;
+    if (a->at != NULL && a->in != NULL)
+        return djs_client_usage_error(c, "give --at or --in, not both");
+    if (a->at != NULL && json_object_set_new(job, "scheduledAt", json_string(a->at)) != 0)
+        return djs_client_usage_error(c, "--at must be UTF-8 text");
+    if (a->in != NULL) {
+        if (parse_duration(a->in, &secs) != 0)
+            return djs_client_usage_error(c, "--in takes a duration like 90, 90s, 10m, 2h or 1d (at most 366d), not '%s'", a->in);
+        json_object_set_new(job, "delaySeconds", json_integer(secs));
+    }
+    return 0;
+}
+
+/* --concurrency-key K [--concurrency-limit N] */
+static int flag_concurrency(const djs_client_t *c, const submit_args_t *a, json_t *job)
+{
+    if (a->climit != NULL && a->ckey == NULL)
+        return djs_client_usage_error(c, "--concurrency-limit needs --concurrency-key");
+    if (a->ckey != NULL && json_object_set_new(job, "concurrencyKey", json_string(a->ckey)) != 0)
+        return djs_client_usage_error(c, "--concurrency-key must be UTF-8 text");
+    if (a->climit != NULL) {
+        if (djs_client_check_uint(c, "--concurrency-limit", a->climit, DJS_JOB_MAX_CONCURRENCY_LIMIT) != 0)
+            return 2;
+        json_object_set_new(job, "concurrencyLimit", json_integer(strtoll(a->climit, NULL, 10)));
+    }
+    return 0;
+}
+
 static int flag_lists(const djs_client_t *c, const submit_args_t *a, json_t *job)
 {
     size_t i;
@@ -116,7 +178,8 @@ static int job_from_flags(const djs_client_t *c, const submit_args_t *a, json_t 
         rc = djs_client_usage_error(c, "--priority takes HIGH, NORMAL or LOW, not '%s'", a->priority);
     if (rc == 0 && a->priority != NULL)
         json_object_set_new(job, "priority", json_string(djs_priority_name(djs_priority_parse(a->priority, strlen(a->priority)))));
-    if (rc == 0 && (rc = flag_payload(c, a, job)) == 0 && (rc = flag_numbers(c, a, job)) == 0)
+    if (rc == 0 && (rc = flag_payload(c, a, job)) == 0 && (rc = flag_numbers(c, a, job)) == 0 && (rc = flag_when(c, a, job)) == 0 &&
+        (rc = flag_concurrency(c, a, job)) == 0)
         rc = flag_lists(c, a, job);
     if (rc != 0)
         json_decref(job);
