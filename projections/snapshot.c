@@ -1,7 +1,11 @@
 /* The state digest, and snapshots (serialize / restore) of a projection.
  *
- * Snapshot format, version 3 (3 added each job's output counters): a MessagePack array
- *   ["djs-state", 3, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
+ * Snapshot format, version 4 (3 added each job's output counters; 4 the
+ * idempotency digest: a job is [slot, id, fields[], idem], where field 23 is
+ * 1 if the job has an idempotency key and idem is then its 16-byte digest,
+ * else field 23 is 0 and idem an empty bin; version 3 kept a 64-bit hash in
+ * field 23 and no idem): a MessagePack array
+ *   ["djs-state", 4, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
  *    sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
  * of the log, and a damaged one must be refused, not half-believed.
@@ -24,7 +28,7 @@
 #include "projections/state_internal.h"
 
 #define SNAP_MAGIC "djs-state"
-#define SNAP_VERSION 3
+#define SNAP_VERSION 4
 #define SNAP_FIELDS 13
 #define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
@@ -80,10 +84,9 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, 16);
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_digest(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    return memcmp(a, b, DJS__IDEM_DIGEST);
 }
 
 /* The ids of these job slots, as a sorted set. */
@@ -116,7 +119,10 @@ static void h_job(hasher_t *h, const djs_state_t *st, const djs_job_t *j)
     const uint32_t *deps;
     uint32_t n = djs_state_dependents(st, j, &deps);
     h_job_set(h, st, deps, n);
-    h_u64(h, j->idem != DJS_NONE ? st->idem[j->idem].h : 0);
+    /* the digest, not the index hash: that one is derived (and a test seam) */
+    h_u64(h, j->idem != DJS_NONE);
+    if (j->idem != DJS_NONE)
+        h_bytes(h, st->idem[j->idem].d, DJS__IDEM_DIGEST);
 }
 
 static void h_worker(hasher_t *h, const djs_state_t *st, const djs_worker_t *w)
@@ -186,15 +192,16 @@ void djs_state_digest(const djs_state_t *st, uint8_t out[32])
         if (j->state < DJS_JOB_NSTATES && j->last_seq == e.seq && djs_job_state_terminal(j->state))
             h_bytes(&h, j->id.b, 16);
     }
-    uint64_t *ih = djs_malloc((st->nidem ? st->nidem : 1) * sizeof(uint64_t));
+    /* the entries in use, as a sorted set of digests */
+    uint8_t *id = djs_malloc((st->nidem ? st->nidem : 1) * (size_t)DJS__IDEM_DIGEST);
     uint32_t ni = 0;
     for (uint32_t i = 0; i < st->nidem; i++)
-        if (st->idem[i].h != 0)
-            ih[ni++] = st->idem[i].h;
-    qsort(ih, ni, sizeof(uint64_t), cmp_u64);
-    for (uint32_t i = 0; i < ni; i++)
-        h_u64(&h, ih[i]);
-    djs_free(ih);
+        if (st->idem[i].slot != DJS_NONE)
+            memcpy(id + (size_t)DJS__IDEM_DIGEST * ni++, st->idem[i].d, DJS__IDEM_DIGEST);
+    qsort(id, ni, DJS__IDEM_DIGEST, cmp_digest);
+    h_u64(&h, ni);
+    h_bytes(&h, id, (size_t)DJS__IDEM_DIGEST * ni);
+    djs_free(id);
     EVP_DigestFinal_ex(h.ctx, out, &olen);
     EVP_MD_CTX_free(h.ctx);
 }
@@ -217,17 +224,20 @@ static void pack_u64s(msgpack_packer *pk, const uint64_t *v, size_t n)
 static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
 {
     const djs_job_t *j = &st->jobs[s];
-    msgpack_pack_array(pk, 3);
+    msgpack_pack_array(pk, 4);
     msgpack_pack_uint32(pk, s);
     msgpack_pack_bin_with_body(pk, j->id.b, 16);
-    const uint64_t v[] = {j->submit_seq,   j->last_seq,    j->created_ns,  j->queued_ns,
-                          j->ready_key,    j->started_ns,  j->finished_ns, j->deadline_ns,
-                          j->progress_seq, j->worker,      j->owner,       j->cls,
-                          j->unmet,        j->timeout_s,   j->attempt,     j->max_retries,
-                          j->failures,     j->infra,       j->state,       j->prio,
-                          j->percent,      j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0,
-                          j->out_len,      j->out_recv};
+    const uint64_t v[] = {j->submit_seq,  j->last_seq,    j->created_ns,   j->queued_ns,   j->ready_key,  j->started_ns,
+                          j->finished_ns, j->deadline_ns, j->progress_seq, j->worker,      j->owner,      j->cls,
+                          j->unmet,       j->timeout_s,   j->attempt,      j->max_retries, j->failures,   j->infra,
+                          j->state,       j->prio,        j->percent,      j->fail_reason, j->timer_kind, j->idem != DJS_NONE,
+                          j->out_len,     j->out_recv};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
+    static const uint8_t none[1];
+    if (j->idem != DJS_NONE)
+        msgpack_pack_bin_with_body(pk, st->idem[j->idem].d, DJS__IDEM_DIGEST);
+    else
+        msgpack_pack_bin_with_body(pk, none, 0);
 }
 #define JOB_FIELDS 26
 
@@ -402,19 +412,21 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
 {
     uint32_t n;
     uint64_t slot, v[JOB_FIELDS];
-    const uint8_t *b;
-    size_t blen;
+    const uint8_t *b, *idem;
+    size_t blen, ilen;
     int rc;
     if ((rc = djs_mp_read_array(r, &n)) != 0)
         return rc;
-    if (n != 3)
+    if (n != 4)
         return DJS_ECORRUPT;
     if ((rc = djs_mp_read_uint(r, &slot)) != 0 || (rc = djs_mp_read_bin(r, &b, &blen)) != 0 ||
-        (rc = rd_u64s(r, v, JOB_FIELDS)) != 0)
+        (rc = rd_u64s(r, v, JOB_FIELDS)) != 0 || (rc = djs_mp_read_bin(r, &idem, &ilen)) != 0)
         return rc;
     if (blen != 16 || slot >= (1u << 30) || v[10] >= st->nstrs || v[11] >= st->nsets || v[18] >= DJS_JOB_NSTATES ||
-        v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers))
+        v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers) || v[23] > 1 || ilen != (v[23] ? DJS__IDEM_DIGEST : 0))
         return DJS_ECORRUPT;
+    if (v[23] != 0 && djs_idx_find(&st->idem_idx, djs__idem_index_hash(st, idem), idem) != DJS_IDX_NONE)
+        return DJS_ECORRUPT; /* a key used twice */
     ensure_job_slots(st, (uint32_t)slot + 1);
     djs_job_t *j = &st->jobs[slot];
     if (j->state < DJS_JOB_NSTATES)
@@ -447,16 +459,8 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
     j->out_recv = (uint32_t)v[25];
     j->dependents = DJS_NONE;
     j->idem = DJS_NONE;
-    if (v[23] != 0) {
-        if (st->nidem == st->cap_idem) {
-            st->cap_idem = st->cap_idem ? st->cap_idem * 2 : 64;
-            st->idem = djs_realloc(st->idem, st->cap_idem * sizeof(idem_t));
-        }
-        j->idem = st->nidem++;
-        st->idem[j->idem].h = v[23];
-        st->idem[j->idem].slot = (uint32_t)slot;
-        djs_idx_insert(&st->idem_idx, v[23], j->idem);
-    }
+    if (v[23] != 0)
+        djs__idem_add(st, (uint32_t)slot, idem);
     djs_idx_insert(&st->job_idx, djs__id_hash(&j->id), (uint32_t)slot);
     st->live_jobs++;
     return 0;

@@ -1,5 +1,6 @@
 #include "projections/state.h"
 
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,7 @@ static uint64_t idem_hash_cb(void *ctx, uint32_t slot)
 
 static int idem_eq_cb(void *ctx, uint32_t slot, const void *key)
 {
-    return ((djs_state_t *)ctx)->idem[slot].h == *(const uint64_t *)key;
+    return memcmp(((djs_state_t *)ctx)->idem[slot].d, key, DJS__IDEM_DIGEST) == 0;
 }
 
 /* ---- life cycle ----------------------------------------------------------------- */
@@ -96,6 +97,7 @@ void djs_state_config_init(djs_state_config_t *c)
     c->max_terminal = 100000;
     c->max_terminal_age = 3600ULL * 1000000000ULL;
     djs_weights_default(&c->weights);
+    c->idem_hash = NULL;
 }
 
 djs_state_t *djs_state_new(const djs_state_config_t *c)
@@ -532,7 +534,7 @@ void djs__state_remove_job(djs_state_t *st, uint32_t s)
     free_dependents(st, j);
     if (j->idem != DJS_NONE) {
         djs_idx_remove(&st->idem_idx, st->idem[j->idem].h, j->idem);
-        st->idem[j->idem].h = 0;
+        st->idem[j->idem].slot = DJS_NONE;
         if (st->nfree_idem == st->cap_free_idem) {
             st->cap_free_idem = st->cap_free_idem ? st->cap_free_idem * 2 : 64;
             st->free_idem = djs_realloc(st->free_idem, st->cap_free_idem * sizeof(uint32_t));
@@ -602,7 +604,7 @@ static void finish(djs_state_t *st, uint32_t s, int state, uint64_t ts)
 
 /* ---- apply: jobs ------------------------------------------------------------------------------ */
 
-static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
+void djs__idem_add(djs_state_t *st, uint32_t s, const uint8_t d[DJS__IDEM_DIGEST])
 {
     uint32_t k;
     if (st->nfree_idem > 0) {
@@ -614,10 +616,18 @@ static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
         }
         k = st->nidem++;
     }
-    st->idem[k].h = djs__idem_hash(sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len);
+    memcpy(st->idem[k].d, d, DJS__IDEM_DIGEST);
+    st->idem[k].h = djs__idem_index_hash(st, d);
     st->idem[k].slot = s;
     djs_idx_insert(&st->idem_idx, st->idem[k].h, k);
     st->jobs[s].idem = k;
+}
+
+static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
+{
+    uint8_t d[DJS__IDEM_DIGEST];
+    djs__idem_digest(sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len, d);
+    djs__idem_add(st, s, d);
 }
 
 static void add_deps(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
@@ -1122,17 +1132,45 @@ const char *djs_state_str(const djs_state_t *st, uint32_t id, size_t *len)
     return st->strs[id];
 }
 
-uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len)
+static void digest_len(EVP_MD_CTX *ctx, size_t n)
 {
-    uint64_t a = djs_hash_bytes(owner, owner_len), b = djs_hash_bytes(key, key_len);
-    uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ b;
-    return h ? h : 1;
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    EVP_DigestUpdate(ctx, b, sizeof(b));
+}
+
+void djs__idem_digest(const char *owner, size_t owner_len, const char *key, size_t key_len, uint8_t d[DJS__IDEM_DIGEST])
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    /* SHA-256 is always there: failing it is out of memory, which aborts (STYLE.md) */
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        abort();
+    digest_len(ctx, owner_len);
+    EVP_DigestUpdate(ctx, owner, owner_len);
+    digest_len(ctx, key_len);
+    EVP_DigestUpdate(ctx, key, key_len);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    memcpy(d, md, DJS__IDEM_DIGEST);
+}
+
+uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_DIGEST])
+{
+    if (st->cfg.idem_hash != NULL)
+        return st->cfg.idem_hash(d);
+    uint64_t h;
+    memcpy(&h, d, sizeof(h)); /* SHA-256 bits: uniform already */
+    return h;
 }
 
 const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len)
 {
-    uint64_t h = djs__idem_hash(owner, owner_len, key, key_len);
-    uint32_t k = djs_idx_find(&st->idem_idx, h, &h);
+    uint8_t d[DJS__IDEM_DIGEST];
+    djs__idem_digest(owner, owner_len, key, key_len, d);
+    uint32_t k = djs_idx_find(&st->idem_idx, djs__idem_index_hash(st, d), d);
     return k == DJS_IDX_NONE ? NULL : &st->jobs[st->idem[k].slot];
 }
 

@@ -123,6 +123,13 @@ typedef struct djs_state_config {
     uint64_t max_terminal;     /* COMPLETED/CANCELLED jobs kept in memory (default 100,000) */
     uint64_t max_terminal_age; /* ns; older ones are evicted (default 1 h) */
     djs_weights_t weights;     /* balancer weights */
+    /* Test seam (NULL in production, set only by tests): the 64-bit index
+     * hash of an idempotency entry from its 16-byte digest (SHA-256 of the
+     * length-prefixed owner and key). NULL takes the digest's first 8
+     * bytes. A constant function makes every key collide in the index:
+     * lookups compare digests, so answers do not change. Stored nowhere:
+     * snapshots keep the digest and a restore derives the hash again. */
+    uint64_t (*idem_hash)(const uint8_t digest[16]);
 } djs_state_config_t;
 
 typedef struct djs_state djs_state_t;
@@ -160,7 +167,8 @@ uint64_t djs_state_njobs(const djs_state_t *st); /* live jobs */
 const djs_metrics_t *djs_state_metrics(const djs_state_t *st);
 /* Interned strings (owners). */
 const char *djs_state_str(const djs_state_t *st, uint32_t id, size_t *len);
-/* The job submitted with this owner and idempotency key, or NULL. */
+/* The job submitted with this owner and idempotency key, or NULL (found by
+ * the digest of owner and key, so keys whose index hashes collide differ). */
 const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len);
 /* Dependents of a job (slots); returns the count and sets *list. */
 uint32_t djs_state_dependents(const djs_state_t *st, const djs_job_t *j, const uint32_t **list);

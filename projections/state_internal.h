@@ -39,9 +39,14 @@ typedef struct term_ent {
     uint64_t seq; /* the job's last_seq when it finished: detects reuse */
 } term_ent_t;
 
+/* An idempotency entry. The digest identifies owner and key (a lookup
+ * compares it, so keys whose index hashes collide stay apart); the index
+ * hash is derived from it (djs__idem_index_hash). */
+#define DJS__IDEM_DIGEST 16
 typedef struct idem {
-    uint64_t h; /* hash of owner and key; 0 = free entry */
-    uint32_t slot;
+    uint8_t d[DJS__IDEM_DIGEST]; /* SHA-256 of the length-prefixed owner and key, first 16 bytes */
+    uint64_t h;                  /* its index hash */
+    uint32_t slot;               /* the job's slot; DJS_NONE = free entry */
 } idem_t;
 
 struct djs_state {
@@ -104,6 +109,12 @@ uint32_t djs__state_intern_set(djs_state_t *st, const capset_t *k);
 void djs__state_worker_refresh(djs_state_t *st, uint32_t ws);
 void djs__state_set_timer(djs_state_t *st, uint32_t s, int kind, uint64_t deadline);
 void djs__state_remove_job(djs_state_t *st, uint32_t s);
-uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len);
+/* The digest of an idempotency entry: the first 16 bytes of SHA-256 over
+ * u64be(owner_len) owner u64be(key_len) key. */
+void djs__idem_digest(const char *owner, size_t owner_len, const char *key, size_t key_len, uint8_t d[DJS__IDEM_DIGEST]);
+/* The index hash of a digest: cfg.idem_hash, or its first 8 bytes. */
+uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_DIGEST]);
+/* Add an entry for job slot s (snapshot restore, and apply). */
+void djs__idem_add(djs_state_t *st, uint32_t s, const uint8_t d[DJS__IDEM_DIGEST]);
 
 #endif
