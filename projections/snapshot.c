@@ -4,7 +4,8 @@
  * idempotency digest: a job is [slot, id, fields[], idem], where field 23 is
  * 1 if the job has an idempotency key and idem is then its 16-byte digest,
  * else field 23 is 0 and idem an empty bin; version 3 kept a 64-bit hash in
- * field 23 and no idem): a MessagePack array
+ * field 23 and no idem; 4 also made a worker [id, name, host, fields[],
+ * addr, tags[]], its field 11 the port): a MessagePack array
  *   ["djs-state", 4, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
  *    sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
@@ -130,6 +131,9 @@ static void h_worker(hasher_t *h, const djs_state_t *st, const djs_worker_t *w)
     h_bytes(h, w->id.b, 16);
     h_str(h, w->name, strlen(w->name));
     h_str(h, w->host, strlen(w->host));
+    h_str(h, w->addr, strlen(w->addr));
+    h_u64(h, w->port);
+    h_str(h, (const char *)w->tags, w->tags_len); /* the packed array: equal lists, equal bytes (both copy the event's) */
     h_set(h, st, w->caps);
     const uint64_t v[] = {w->slots, w->running, w->cpu_pm,        w->mem_pm,       w->resp_ms,
                           w->score, w->status,  w->registered_ns, w->heartbeat_ns, w->last_seq};
@@ -243,15 +247,20 @@ static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
 
 static void pack_worker(msgpack_packer *pk, const djs_worker_t *w)
 {
-    msgpack_pack_array(pk, 4);
+    msgpack_pack_array(pk, 6);
     msgpack_pack_bin_with_body(pk, w->id.b, 16);
     msgpack_pack_str_with_body(pk, w->name, strlen(w->name));
     msgpack_pack_str_with_body(pk, w->host, strlen(w->host));
-    const uint64_t v[] = {w->caps,  w->slots,  w->running,       w->cpu_pm,       w->mem_pm,  w->resp_ms,
-                          w->score, w->status, w->registered_ns, w->heartbeat_ns, w->last_seq};
+    const uint64_t v[] = {w->caps,  w->slots,  w->running,       w->cpu_pm,       w->mem_pm,   w->resp_ms,
+                          w->score, w->status, w->registered_ns, w->heartbeat_ns, w->last_seq, w->port};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
+    msgpack_pack_str_with_body(pk, w->addr, strlen(w->addr));
+    if (w->tags != NULL)
+        pk->callback(pk->data, (const char *)w->tags, w->tags_len); /* already a packed array */
+    else
+        msgpack_pack_array(pk, 0);
 }
-#define WORKER_FIELDS 11
+#define WORKER_FIELDS 12
 
 void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
 {
@@ -343,22 +352,46 @@ static int rd_u64s(djs_mp_reader_t *r, uint64_t *v, uint32_t want)
     return 0;
 }
 
+/* A worker's tags: a packed array of str within the registration limits;
+ * *tags keeps its bytes (an empty array: n 0). */
+static int rd_tags(djs_mp_reader_t *r, djs_strlist_t *tags)
+{
+    const uint8_t *start = r->p;
+    int rc = djs_mp_read_array(r, &tags->n);
+    if (rc != 0)
+        return rc;
+    if (tags->n > DJS_WORKER_MAX_TAGS)
+        return DJS_ECORRUPT;
+    for (uint32_t i = 0; i < tags->n; i++) {
+        djs_str_t s;
+        if ((rc = djs_mp_read_str(r, &s.p, &s.len)) != 0)
+            return rc;
+        if (s.len > DJS_WORKER_MAX_TAG_LEN)
+            return DJS_ECORRUPT;
+    }
+    tags->mp = start;
+    tags->mp_len = (size_t)(r->p - start);
+    return 0;
+}
+
 static int rd_worker(djs_mp_reader_t *r, djs_state_t *st)
 {
     uint32_t n;
     const uint8_t *b;
     size_t blen;
-    djs_str_t name, host;
+    djs_str_t name, host, addr;
+    djs_strlist_t tags;
     uint64_t v[WORKER_FIELDS];
     int rc;
     if ((rc = djs_mp_read_array(r, &n)) != 0)
         return rc;
-    if (n != 4)
+    if (n != 6)
         return DJS_ECORRUPT;
     if ((rc = djs_mp_read_bin(r, &b, &blen)) != 0 || (rc = djs_mp_read_str(r, &name.p, &name.len)) != 0 ||
-        (rc = djs_mp_read_str(r, &host.p, &host.len)) != 0 || (rc = rd_u64s(r, v, WORKER_FIELDS)) != 0)
+        (rc = djs_mp_read_str(r, &host.p, &host.len)) != 0 || (rc = rd_u64s(r, v, WORKER_FIELDS)) != 0 ||
+        (rc = djs_mp_read_str(r, &addr.p, &addr.len)) != 0 || (rc = rd_tags(r, &tags)) != 0)
         return rc;
-    if (blen != 16 || v[0] >= st->nsets)
+    if (blen != 16 || v[0] >= st->nsets || v[11] > DJS_WORKER_MAX_PORT || addr.len > DJS_WORKER_MAX_ADDR)
         return DJS_ECORRUPT;
     if (st->nworkers == st->cap_workers) {
         st->cap_workers = st->cap_workers ? st->cap_workers * 2 : 16;
@@ -381,6 +414,14 @@ static int rd_worker(djs_mp_reader_t *r, djs_state_t *st)
     w->registered_ns = v[8];
     w->heartbeat_ns = v[9];
     w->last_seq = v[10];
+    w->port = (uint32_t)v[11];
+    w->addr = djs_strndup(addr.p, addr.len);
+    if (tags.n > 0) {
+        w->tags = djs_malloc(tags.mp_len);
+        memcpy(w->tags, tags.mp, tags.mp_len);
+        w->tags_len = (uint32_t)tags.mp_len;
+        w->ntags = tags.n;
+    }
     djs_idx_insert(&st->worker_idx, djs__id_hash(&w->id), ws);
     djs_idx_insert(&st->wname_idx, djs_hash_bytes(name.p, name.len), ws);
     return 0;

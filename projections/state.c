@@ -127,6 +127,8 @@ void djs_state_free(djs_state_t *st)
     for (uint32_t i = 0; i < st->nworkers; i++) {
         djs_free(st->workers[i].name);
         djs_free(st->workers[i].host);
+        djs_free(st->workers[i].addr);
+        djs_free(st->workers[i].tags);
         djs_free(st->workers[i].jobs);
     }
     for (uint32_t i = 0; i < st->nstrs; i++)
@@ -958,6 +960,23 @@ static void worker_set_status(djs_state_t *st, uint32_t ws, int status)
     djs__state_worker_refresh(st, ws);
 }
 
+/* hostAddress, port and tags: each registration states them anew */
+static void worker_set_design(djs_worker_t *w, const djs_worker_info_t *wi)
+{
+    djs_free(w->addr);
+    w->addr = djs_strndup(wi->addr.p, wi->addr.len);
+    w->port = wi->port;
+    djs_free(w->tags);
+    w->tags = NULL;
+    w->tags_len = w->ntags = 0;
+    if (wi->tags.n > 0) {
+        w->tags = djs_malloc(wi->tags.mp_len);
+        memcpy(w->tags, wi->tags.mp, wi->tags.mp_len);
+        w->tags_len = (uint32_t)wi->tags.mp_len;
+        w->ntags = wi->tags.n;
+    }
+}
+
 static int apply_worker(djs_state_t *st, const djs_event_t *ev)
 {
     djs_worker_info_t wi;
@@ -988,6 +1007,7 @@ static int apply_worker(djs_state_t *st, const djs_event_t *ev)
             djs_free(w->host); /* a re-registering agent may have moved */
             w->host = djs_strndup(wi.host.p, wi.host.len);
         }
+        worker_set_design(w, &wi);
         w->caps = intern_caps(st, &wi.caps);
         w->slots = wi.slots;
         if (wi.has_load) {

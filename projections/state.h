@@ -88,6 +88,12 @@ typedef enum djs_worker_status {
 typedef struct djs_worker {
     djs_id_t id;
     char *name, *host;
+    /* the original API design's hostAddress, port and tags, as last
+     * registered: shown, never read by placement */
+    char *addr;    /* "" = none */
+    uint32_t port; /* 0 = none */
+    uint8_t *tags; /* the registration's packed array of str (as a djs_strlist_t's mp), NULL = none */
+    uint32_t tags_len, ntags;
     uint32_t caps; /* interned capability set */
     uint32_t slots, running;
     uint32_t cpu_pm, mem_pm, resp_ms; /* last recorded heartbeat */

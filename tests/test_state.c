@@ -78,12 +78,30 @@ static uint32_t wl_caps(wl_t *x, djs_str_t *out, int job)
     return n;
 }
 
+/* Half the workers register with the original design's hostAddress, port
+ * and tags (which replay, snapshots and digests must keep too). */
 static void wl_register(wl_t *x, int i)
 {
-    djs_str_t caps[3];
+    djs_str_t caps[3], tags[2] = {{"rack-1", 6}, {"eu", 2}};
     uint32_t nc = wl_caps(x, caps, 0);
     djs_id_t id;
-    REQ_RC(et_register(&x->t, x->w[i].name, 1 + (uint32_t)rnd(x, 4), caps, nc, &id), 0);
+    djs_worker_info_t w;
+    djs_buf_t tb;
+    uint64_t seq;
+    memset(&w, 0, sizeof(w));
+    djs_buf_init(&tb);
+    w.name = (djs_str_t){x->w[i].name, strlen(x->w[i].name)};
+    w.host = ET_S("testhost");
+    w.slots = 1 + (uint32_t)rnd(x, 4);
+    if (i % 2 == 0) { /* not drawn: the workloads' random streams stay as they were */
+        w.addr = ET_S("10.1.2.3");
+        w.port = 8000 + (uint32_t)i;
+        uint32_t nt = (uint32_t)(i / 2 % 3);
+        djs_body_strlist(&tb, tags, nt);
+        w.tags = (djs_strlist_t){(const uint8_t *)tb.base, tb.len, nt};
+    }
+    REQ_RC(djs_engine_register(x->t.e, "admin", &w, caps, nc, &id, &seq), 0);
+    djs_buf_dispose(&tb);
     if (x->w[i].registered)
         REQ(et_id_eq(&id, &x->w[i].id));
     x->w[i].id = id;
