@@ -114,6 +114,9 @@ djs_state_t *djs_state_new(const djs_state_config_t *c)
     djs_idx_init(&st->set_idx, set_hash_cb, set_eq_cb, st);
     djs_idx_init(&st->idem_idx, idem_hash_cb, idem_eq_cb, st);
     djs_heap_init(&st->timers, &st->tpos);
+    /* SHA-256 is always there: failing to get it is out of memory, which aborts (STYLE.md) */
+    if ((st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL || (st->md_ctx = EVP_MD_CTX_new()) == NULL)
+        abort();
     /* set 0 is the empty capability set */
     capset_t empty = {NULL, 0};
     djs__state_intern_set(st, &empty);
@@ -169,6 +172,8 @@ void djs_state_free(djs_state_t *st)
     djs_idx_dispose(&st->str_idx);
     djs_idx_dispose(&st->set_idx);
     djs_idx_dispose(&st->idem_idx);
+    EVP_MD_CTX_free(st->md_ctx);
+    EVP_MD_free(st->sha256);
     djs_free(st);
 }
 
@@ -628,7 +633,7 @@ void djs__idem_add(djs_state_t *st, uint32_t s, const uint8_t d[DJS__IDEM_DIGEST
 static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
 {
     uint8_t d[DJS__IDEM_DIGEST];
-    djs__idem_digest(sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len, d);
+    djs__idem_digest(st, sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len, d);
     djs__idem_add(st, s, d);
 }
 
@@ -1160,20 +1165,19 @@ static void digest_len(EVP_MD_CTX *ctx, size_t n)
     EVP_DigestUpdate(ctx, b, sizeof(b));
 }
 
-void djs__idem_digest(const char *owner, size_t owner_len, const char *key, size_t key_len, uint8_t d[DJS__IDEM_DIGEST])
+void djs__idem_digest(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len,
+                      uint8_t d[DJS__IDEM_DIGEST])
 {
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    /* SHA-256 is always there: failing it is out of memory, which aborts (STYLE.md) */
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    EVP_MD_CTX *ctx = st->md_ctx;
+    if (EVP_DigestInit_ex2(ctx, st->sha256, NULL) != 1)
         abort();
     digest_len(ctx, owner_len);
     EVP_DigestUpdate(ctx, owner, owner_len);
     digest_len(ctx, key_len);
     EVP_DigestUpdate(ctx, key, key_len);
     EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
     memcpy(d, md, DJS__IDEM_DIGEST);
 }
 
@@ -1189,7 +1193,7 @@ uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_D
 const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len)
 {
     uint8_t d[DJS__IDEM_DIGEST];
-    djs__idem_digest(owner, owner_len, key, key_len, d);
+    djs__idem_digest(st, owner, owner_len, key, key_len, d);
     uint32_t k = djs_idx_find(&st->idem_idx, djs__idem_index_hash(st, d), d);
     return k == DJS_IDX_NONE ? NULL : &st->jobs[st->idem[k].slot];
 }

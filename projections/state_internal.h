@@ -3,6 +3,7 @@
 #ifndef DJS_PROJECTIONS_STATE_INTERNAL_H
 #define DJS_PROJECTIONS_STATE_INTERNAL_H
 
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "core/heap.h"
@@ -88,6 +89,10 @@ struct djs_state {
     uint32_t nidem, cap_idem;
     uint32_t *free_idem, nfree_idem, cap_free_idem;
     djs_idx_t idem_idx;
+    /* SHA-256 for idempotency digests, fetched and allocated once: per key
+     * that cost four times the hash itself (replay hashes every key) */
+    EVP_MD *sha256;
+    EVP_MD_CTX *md_ctx;
 
     djs_metrics_t metrics;
 };
@@ -111,7 +116,8 @@ void djs__state_set_timer(djs_state_t *st, uint32_t s, int kind, uint64_t deadli
 void djs__state_remove_job(djs_state_t *st, uint32_t s);
 /* The digest of an idempotency entry: the first 16 bytes of SHA-256 over
  * u64be(owner_len) owner u64be(key_len) key. */
-void djs__idem_digest(const char *owner, size_t owner_len, const char *key, size_t key_len, uint8_t d[DJS__IDEM_DIGEST]);
+void djs__idem_digest(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len,
+                      uint8_t d[DJS__IDEM_DIGEST]);
 /* The index hash of a digest: cfg.idem_hash, or its first 8 bytes. */
 uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_DIGEST]);
 /* Add an entry for job slot s (snapshot restore, and apply). */
