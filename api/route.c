@@ -51,6 +51,9 @@ static const route_t route_table[] = {
     {"GET", "/health", 0, djs__system_health, NULL},
     {"GET", "/health/ready", 0, djs__system_ready, NULL},
     {"GET", "/metrics", STAFF, djs__system_metrics, NULL},
+    /* the original design's paths for the two above: the same answers */
+    {"GET", API "/health", 0, djs__system_health, NULL},
+    {"GET", API "/metrics", STAFF, djs__system_metrics, NULL},
     {"POST", API "/jobs", ANY_JOB_ROLE, djs__jobs_post, NULL},
     {"GET", API "/jobs", ANY_JOB_ROLE, djs__jobs_list, NULL},
     {"GET", API "/jobs/{id}", ANY_JOB_ROLE, djs__jobs_get, NULL},

@@ -31,38 +31,125 @@ static int read_caps(h2o_req_t *req, json_t *x, const djs_str_t **caps, uint32_t
     return 0;
 }
 
+/* ---- registration ------------------------------------------------------------------------ */
+
+/* A field with two spellings, ours and the original API design's (host and
+ * hostName, slots and maxConcurrentJobs): its value (NULL if neither is
+ * given) and *used, the spelling given. Both given with different values:
+ * 400 conflicting-fields, and -1. */
+static int either(h2o_req_t *req, json_t *j, const char *name, const char *alias, json_t **x, const char **used)
+{
+    json_t *a = json_object_get(j, name), *b = json_object_get(j, alias);
+    if (a != NULL && b != NULL && !json_equal(a, b)) {
+        char detail[200];
+        snprintf(detail, sizeof(detail),
+                 "%s and %s are one field (%s is the original API's name for it) given two different values", name, alias, alias);
+        return djs__problem(req, 400, "conflicting-fields", "Conflicting fields", detail), -1;
+    }
+    *x = a != NULL ? a : b;
+    *used = a != NULL ? name : alias;
+    return 0;
+}
+
+/* hostAddress: an IP address (v4, or v6 with brackets or a zone) or a DNS name */
+static int addr_ok(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') ||
+              (p[i] != '\0' && strchr(".:-_[]%", p[i]) != NULL)))
+            return 0;
+    return len > 0;
+}
+
+/* tags: at most DJS_WORKER_MAX_TAGS strings of 1 to DJS_WORKER_MAX_TAG_LEN
+ * bytes, packed into *out for the event body (the caller disposes it). */
+static int read_tags(h2o_req_t *req, json_t *x, djs_buf_t *out, djs_strlist_t *tags)
+{
+    const djs_str_t *v;
+    uint32_t n;
+    char detail[96];
+    if (!json_is_array(x) || djs__json_strings(req, x, &v, &n) != 0)
+        return djs__wrong_type(req, "tags", "an array of strings"), -1;
+    if (n > DJS_WORKER_MAX_TAGS) {
+        snprintf(detail, sizeof(detail), "tags holds %u strings, at most %d", n, DJS_WORKER_MAX_TAGS);
+        return djs__problem(req, 422, "limit-exceeded", "Limit exceeded", detail), -1;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i].len == 0 || v[i].len > DJS_WORKER_MAX_TAG_LEN) {
+            snprintf(detail, sizeof(detail), "tags[%u] must be 1 to %d bytes", i, DJS_WORKER_MAX_TAG_LEN);
+            return djs__problem(req, 422, "invalid-value", "Invalid value", detail), -1;
+        }
+    djs_body_strlist(out, v, n);
+    *tags = (djs_strlist_t){(const uint8_t *)out->base, out->len, n};
+    return 0;
+}
+
+/* The original design's fields that have no counterpart of ours: recorded
+ * in worker.registered and shown by GET /workers, nothing else. */
+static int read_design_fields(h2o_req_t *req, json_t *j, djs_worker_info_t *wi, djs_buf_t *tags)
+{
+    json_t *x;
+    if ((x = json_object_get(j, "hostAddress")) != NULL) {
+        if (!json_is_string(x))
+            return djs__wrong_type(req, "hostAddress", "a string (an IP address or a DNS name)"), -1;
+        if (!addr_ok(json_string_value(x), json_string_length(x)) || json_string_length(x) > DJS_WORKER_MAX_ADDR)
+            return djs__problem(req, 422, "invalid-value", "Invalid value",
+                                "hostAddress must be an IP address or a DNS name: 1 to 255 letters, digits and . : - _ [ ] %"),
+                   -1;
+        wi->addr = (djs_str_t){json_string_value(x), json_string_length(x)};
+    }
+    x = json_object_get(j, "port");
+    if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > DJS_WORKER_MAX_PORT))
+        return djs__wrong_type(req, "port", "an integer from 1 to 65535"), -1;
+    wi->port = x != NULL ? (uint32_t)json_integer_value(x) : 0;
+    if ((x = json_object_get(j, "tags")) != NULL && read_tags(req, x, tags, &wi->tags) != 0)
+        return -1;
+    return 0;
+}
+
+/* name, host (hostName), slots (maxConcurrentJobs), capabilities and the
+ * design's fields into *wi; -1 after answering 400 or 422. */
+static int read_registration(h2o_req_t *req, json_t *j, djs_worker_info_t *wi, const djs_str_t **caps, uint32_t *ncaps,
+                             djs_buf_t *tags)
+{
+    static const char *const fields[] = {"name",         "host", "hostName", "hostAddress",       "port",
+                                         "capabilities", "tags", "slots",    "maxConcurrentJobs", NULL};
+    json_t *x;
+    const char *used;
+    if (djs__only_fields(req, j, fields) != 0)
+        return -1;
+    if (!json_is_string(x = json_object_get(j, "name")))
+        return djs__wrong_type(req, "name", "a string"), -1;
+    wi->name = (djs_str_t){json_string_value(x), json_string_length(x)};
+    if (either(req, j, "host", "hostName", &x, &used) != 0)
+        return -1;
+    if (x != NULL && !json_is_string(x))
+        return djs__wrong_type(req, used, "a string"), -1;
+    if (x != NULL)
+        wi->host = (djs_str_t){json_string_value(x), json_string_length(x)};
+    if (either(req, j, "slots", "maxConcurrentJobs", &x, &used) != 0)
+        return -1;
+    if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 10000))
+        return djs__wrong_type(req, used, "an integer from 1 to 10000"), -1;
+    wi->slots = x != NULL ? (uint32_t)json_integer_value(x) : 1;
+    if (read_caps(req, json_object_get(j, "capabilities"), caps, ncaps) != 0)
+        return -1;
+    return read_design_fields(req, j, wi, tags);
+}
+
 /* POST /workers: register, or register again by name (keeping the id) */
 int djs__workers_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)id, (void)arg;
-    static const char *const fields[] = {"name", "host", "capabilities", "slots", NULL};
-    json_t *j = djs__read_json_body(req), *x;
+    json_t *j = djs__read_json_body(req);
     if (j == NULL)
         return 0;
     djs_worker_info_t wi = {0};
     const djs_str_t *caps = NULL;
     uint32_t ncaps = 0;
-    if (djs__only_fields(req, j, fields) != 0)
-        goto fail;
-    if (!json_is_string(x = json_object_get(j, "name"))) {
-        djs__wrong_type(req, "name", "a string");
-        goto fail;
-    }
-    wi.name = (djs_str_t){json_string_value(x), json_string_length(x)};
-    if ((x = json_object_get(j, "host")) != NULL) {
-        if (!json_is_string(x)) {
-            djs__wrong_type(req, "host", "a string");
-            goto fail;
-        }
-        wi.host = (djs_str_t){json_string_value(x), json_string_length(x)};
-    }
-    x = json_object_get(j, "slots");
-    if (x != NULL && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 10000)) {
-        djs__wrong_type(req, "slots", "an integer from 1 to 10000");
-        goto fail;
-    }
-    wi.slots = x != NULL ? (uint32_t)json_integer_value(x) : 1;
-    if (read_caps(req, json_object_get(j, "capabilities"), &caps, &ncaps) != 0)
+    djs_buf_t tags;
+    djs_buf_init(&tags);
+    if (read_registration(req, j, &wi, &caps, &ncaps, &tags) != 0)
         goto fail;
     if (who->role == DJS_ROLE_WORKER && (wi.name.len != strlen(who->sub) || memcmp(wi.name.p, who->sub, wi.name.len) != 0)) {
         djs__problem(req, 403, "forbidden", "Forbidden", "a worker token registers only the worker named by its subject");
@@ -76,6 +163,7 @@ int djs__workers_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
     else
         djs__reply_when_durable(s, req, seq, 201, json_pack("{s:o, s:I}", "id", djs_json_id(&wid), "seq", (json_int_t)seq));
 fail:
+    djs_buf_dispose(&tags);
     json_decref(j);
     return 0;
 }
@@ -167,6 +255,17 @@ static const char *worker_status_name(int st)
     return st >= 0 && st <= 3 ? names[st] : "?";
 }
 
+static json_t *tags_json(const djs_worker_t *w)
+{
+    json_t *a = json_array();
+    djs_strlist_t l = {w->tags, w->tags_len, w->ntags};
+    djs_str_t t;
+    size_t off = 0;
+    while (djs_strlist_next(&l, &off, &t))
+        json_array_append_new(a, json_stringn(t.p, t.len));
+    return a;
+}
+
 static json_t *worker_json(djs_state_t *st, const djs_worker_t *w)
 {
     json_t *o = json_object(), *caps = json_array();
@@ -177,6 +276,9 @@ static json_t *worker_json(djs_state_t *st, const djs_worker_t *w)
     json_object_set_new(o, "id", djs_json_id(&w->id));
     json_object_set_new(o, "name", json_string(w->name));
     json_object_set_new(o, "host", json_string(w->host));
+    json_object_set_new(o, "hostAddress", w->addr[0] != '\0' ? json_string(w->addr) : json_null());
+    json_object_set_new(o, "port", w->port != 0 ? json_integer(w->port) : json_null());
+    json_object_set_new(o, "tags", tags_json(w));
     json_object_set_new(o, "status", json_string(worker_status_name(w->status)));
     json_object_set_new(o, "capabilities", caps);
     json_object_set_new(o, "slots", json_integer(w->slots));

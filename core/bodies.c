@@ -154,12 +154,21 @@ void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const
     int reg = type == DJS_EV_WORKER_REGISTERED;
     int hb = type == DJS_EV_WORKER_HEARTBEAT || (w->has_load && type == DJS_EV_WORKER_REGISTERED);
     int slots = reg || w->has_slots, capsf = reg || w->has_caps;
-    uint32_t n = (w->name.len > 0) + (w->host.len > 0) + slots + capsf + (hb ? 4 : 0);
+    uint32_t n =
+        (w->name.len > 0) + (w->host.len > 0) + slots + capsf + (hb ? 4 : 0) + (w->addr.len > 0) + (w->port > 0) + (w->tags.n > 0);
     msgpack_pack_map(&pk, n);
     if (w->name.len > 0)
         kstr(&pk, "name", w->name);
     if (w->host.len > 0)
         kstr(&pk, "host", w->host);
+    if (w->addr.len > 0)
+        kstr(&pk, "addr", w->addr);
+    if (w->port > 0)
+        kuint(&pk, "port", w->port);
+    if (w->tags.n > 0) {
+        key(&pk, "tags");
+        djs_buf_append(out, w->tags.mp, w->tags.mp_len); /* already a packed array */
+    }
     if (slots)
         kuint(&pk, "slots", w->slots);
     if (capsf)
@@ -170,6 +179,15 @@ void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const
         kuint(&pk, "resp", w->resp_ms);
         kuint(&pk, "running", w->running);
     }
+}
+
+void djs_body_strlist(djs_buf_t *out, const djs_str_t *v, uint32_t n)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        msgpack_pack_str_with_body(&pk, v[i].p, v[i].len);
 }
 
 void djs_body_server(djs_buf_t *out, const djs_server_info_t *s)
@@ -434,6 +452,14 @@ static int worker_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
         return rd_u32(r, &w->resp_ms);
     if (keyis(k, "running"))
         return rd_u32(r, &w->running);
+    if (keyis(k, "addr"))
+        return rd_str(r, &w->addr, DJS_WORKER_MAX_ADDR);
+    if (keyis(k, "port")) {
+        int rc = rd_u32(r, &w->port);
+        return rc == 0 && w->port > DJS_WORKER_MAX_PORT ? DJS_ERANGE : rc;
+    }
+    if (keyis(k, "tags"))
+        return rd_strlist(r, &w->tags, DJS_WORKER_MAX_TAGS, DJS_WORKER_MAX_TAG_LEN);
     return 1;
 }
 

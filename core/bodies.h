@@ -81,10 +81,20 @@ typedef struct djs_job_change {
 } djs_job_change_t;
 
 /* worker.registered, worker.updated, worker.heartbeat, worker.draining,
- * worker.lost, worker.deregistered */
+ * worker.lost, worker.deregistered. addr, port and tags are the original
+ * API design's hostAddress, port and tags: recorded and shown, used for
+ * nothing else (capabilities drive placement). A decoder refuses them past
+ * these limits, so an encoder's caller keeps within them. */
+#define DJS_WORKER_MAX_ADDR 255   /* bytes of addr */
+#define DJS_WORKER_MAX_TAGS 32    /* tags */
+#define DJS_WORKER_MAX_TAG_LEN 64 /* bytes of one tag */
+#define DJS_WORKER_MAX_PORT 65535
 typedef struct djs_worker_info {
     djs_str_t name, host;
     djs_strlist_t caps;
+    djs_str_t addr;     /* the agent's address; empty = none */
+    uint32_t port;      /* 1..DJS_WORKER_MAX_PORT; 0 = none */
+    djs_strlist_t tags; /* n = 0: none (encode it with djs_body_strlist) */
     uint32_t slots;
     int has_slots, has_caps;
     uint32_t cpu_pm, mem_pm; /* heartbeat: permille */
@@ -107,6 +117,9 @@ void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t 
 void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c);
 void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const djs_str_t *caps_in, uint32_t ncaps_in);
 void djs_body_server(djs_buf_t *out, const djs_server_info_t *s);
+/* Append n strings as a MessagePack array of str: the bytes a
+ * djs_strlist_t points at (mp = the appended bytes, mp_len their length). */
+void djs_body_strlist(djs_buf_t *out, const djs_str_t *v, uint32_t n);
 
 /* Decoders; the struct is zeroed first. */
 int djs_body_read_job_spec(const uint8_t *body, size_t len, djs_job_spec_t *s);

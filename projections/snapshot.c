@@ -1,7 +1,13 @@
 /* The state digest, and snapshots (serialize / restore) of a projection.
  *
- * Snapshot format, version 4 (3 added each job's output counters, 4 each
- * job's concurrency key and limit): a MessagePack array
+ * Snapshot format, version 4 (3 added each job's output counters; 4 each
+ * job's concurrency key and limit, and the idempotency digest: a job is
+ * [slot, id, fields[], idem], where field 23 is 1 if the job has an
+ * idempotency key and idem is then its 16-byte digest, else field 23 is 0
+ * and idem an empty bin (version 3 kept a 64-bit hash in field 23 and no
+ * idem), fields 26 and 27 the concurrency key (an interned string, or
+ * DJS_NONE) and limit; 4 also made a worker [id, name, host, fields[],
+ * addr, tags[]], its field 11 the port): a MessagePack array
  *   ["djs-state", 4, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
  *    sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
@@ -81,10 +87,9 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, 16);
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_digest(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    return memcmp(a, b, DJS__IDEM_DIGEST);
 }
 
 /* The ids of these job slots, as a sorted set. */
@@ -117,7 +122,10 @@ static void h_job(hasher_t *h, const djs_state_t *st, const djs_job_t *j)
     const uint32_t *deps;
     uint32_t n = djs_state_dependents(st, j, &deps);
     h_job_set(h, st, deps, n);
-    h_u64(h, j->idem != DJS_NONE ? st->idem[j->idem].h : 0);
+    /* the digest, not the index hash: that one is derived (and a test seam) */
+    h_u64(h, j->idem != DJS_NONE);
+    if (j->idem != DJS_NONE)
+        h_bytes(h, st->idem[j->idem].d, DJS__IDEM_DIGEST);
     if (j->ckey != DJS_NONE) {
         uint32_t k = st->ckeys[j->ckey].str;
         h_str(h, st->strs[k], st->str_lens[k]);
@@ -132,6 +140,9 @@ static void h_worker(hasher_t *h, const djs_state_t *st, const djs_worker_t *w)
     h_bytes(h, w->id.b, 16);
     h_str(h, w->name, strlen(w->name));
     h_str(h, w->host, strlen(w->host));
+    h_str(h, w->addr, strlen(w->addr));
+    h_u64(h, w->port);
+    h_str(h, (const char *)w->tags, w->tags_len); /* the packed array: equal lists, equal bytes (both copy the event's) */
     h_set(h, st, w->caps);
     const uint64_t v[] = {w->slots, w->running, w->cpu_pm,        w->mem_pm,       w->resp_ms,
                           w->score, w->status,  w->registered_ns, w->heartbeat_ns, w->last_seq};
@@ -194,15 +205,16 @@ void djs_state_digest(const djs_state_t *st, uint8_t out[32])
         if (j->state < DJS_JOB_NSTATES && j->last_seq == e.seq && djs_job_state_terminal(j->state))
             h_bytes(&h, j->id.b, 16);
     }
-    uint64_t *ih = djs_malloc((st->nidem ? st->nidem : 1) * sizeof(uint64_t));
+    /* the entries in use, as a sorted set of digests */
+    uint8_t *id = djs_malloc((st->nidem ? st->nidem : 1) * (size_t)DJS__IDEM_DIGEST);
     uint32_t ni = 0;
     for (uint32_t i = 0; i < st->nidem; i++)
-        if (st->idem[i].h != 0)
-            ih[ni++] = st->idem[i].h;
-    qsort(ih, ni, sizeof(uint64_t), cmp_u64);
-    for (uint32_t i = 0; i < ni; i++)
-        h_u64(&h, ih[i]);
-    djs_free(ih);
+        if (st->idem[i].slot != DJS_NONE)
+            memcpy(id + (size_t)DJS__IDEM_DIGEST * ni++, st->idem[i].d, DJS__IDEM_DIGEST);
+    qsort(id, ni, DJS__IDEM_DIGEST, cmp_digest);
+    h_u64(&h, ni);
+    h_bytes(&h, id, (size_t)DJS__IDEM_DIGEST * ni);
+    djs_free(id);
     EVP_DigestFinal_ex(h.ctx, out, &olen);
     EVP_MD_CTX_free(h.ctx);
 }
@@ -225,7 +237,7 @@ static void pack_u64s(msgpack_packer *pk, const uint64_t *v, size_t n)
 static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
 {
     const djs_job_t *j = &st->jobs[s];
-    msgpack_pack_array(pk, 3);
+    msgpack_pack_array(pk, 4);
     msgpack_pack_uint32(pk, s);
     msgpack_pack_bin_with_body(pk, j->id.b, 16);
     const uint64_t v[] = {j->submit_seq,  j->last_seq,    j->created_ns,
@@ -235,24 +247,34 @@ static void pack_job(msgpack_packer *pk, const djs_state_t *st, uint32_t s)
                           j->unmet,       j->timeout_s,   j->attempt,
                           j->max_retries, j->failures,    j->infra,
                           j->state,       j->prio,        j->percent,
-                          j->fail_reason, j->timer_kind,  j->idem != DJS_NONE ? st->idem[j->idem].h : 0,
+                          j->fail_reason, j->timer_kind,  j->idem != DJS_NONE,
                           j->out_len,     j->out_recv,    j->ckey != DJS_NONE ? st->ckeys[j->ckey].str : DJS_NONE,
                           j->climit};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
+    static const uint8_t none[1];
+    if (j->idem != DJS_NONE)
+        msgpack_pack_bin_with_body(pk, st->idem[j->idem].d, DJS__IDEM_DIGEST);
+    else
+        msgpack_pack_bin_with_body(pk, none, 0);
 }
 #define JOB_FIELDS 28
 
 static void pack_worker(msgpack_packer *pk, const djs_worker_t *w)
 {
-    msgpack_pack_array(pk, 4);
+    msgpack_pack_array(pk, 6);
     msgpack_pack_bin_with_body(pk, w->id.b, 16);
     msgpack_pack_str_with_body(pk, w->name, strlen(w->name));
     msgpack_pack_str_with_body(pk, w->host, strlen(w->host));
-    const uint64_t v[] = {w->caps,  w->slots,  w->running,       w->cpu_pm,       w->mem_pm,  w->resp_ms,
-                          w->score, w->status, w->registered_ns, w->heartbeat_ns, w->last_seq};
+    const uint64_t v[] = {w->caps,  w->slots,  w->running,       w->cpu_pm,       w->mem_pm,   w->resp_ms,
+                          w->score, w->status, w->registered_ns, w->heartbeat_ns, w->last_seq, w->port};
     pack_u64s(pk, v, sizeof(v) / sizeof(v[0]));
+    msgpack_pack_str_with_body(pk, w->addr, strlen(w->addr));
+    if (w->tags != NULL)
+        pk->callback(pk->data, (const char *)w->tags, w->tags_len); /* already a packed array */
+    else
+        msgpack_pack_array(pk, 0);
 }
-#define WORKER_FIELDS 11
+#define WORKER_FIELDS 12
 
 void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
 {
@@ -344,22 +366,46 @@ static int rd_u64s(djs_mp_reader_t *r, uint64_t *v, uint32_t want)
     return 0;
 }
 
+/* A worker's tags: a packed array of str within the registration limits;
+ * *tags keeps its bytes (an empty array: n 0). */
+static int rd_tags(djs_mp_reader_t *r, djs_strlist_t *tags)
+{
+    const uint8_t *start = r->p;
+    int rc = djs_mp_read_array(r, &tags->n);
+    if (rc != 0)
+        return rc;
+    if (tags->n > DJS_WORKER_MAX_TAGS)
+        return DJS_ECORRUPT;
+    for (uint32_t i = 0; i < tags->n; i++) {
+        djs_str_t s;
+        if ((rc = djs_mp_read_str(r, &s.p, &s.len)) != 0)
+            return rc;
+        if (s.len > DJS_WORKER_MAX_TAG_LEN)
+            return DJS_ECORRUPT;
+    }
+    tags->mp = start;
+    tags->mp_len = (size_t)(r->p - start);
+    return 0;
+}
+
 static int rd_worker(djs_mp_reader_t *r, djs_state_t *st)
 {
     uint32_t n;
     const uint8_t *b;
     size_t blen;
-    djs_str_t name, host;
+    djs_str_t name, host, addr;
+    djs_strlist_t tags;
     uint64_t v[WORKER_FIELDS];
     int rc;
     if ((rc = djs_mp_read_array(r, &n)) != 0)
         return rc;
-    if (n != 4)
+    if (n != 6)
         return DJS_ECORRUPT;
     if ((rc = djs_mp_read_bin(r, &b, &blen)) != 0 || (rc = djs_mp_read_str(r, &name.p, &name.len)) != 0 ||
-        (rc = djs_mp_read_str(r, &host.p, &host.len)) != 0 || (rc = rd_u64s(r, v, WORKER_FIELDS)) != 0)
+        (rc = djs_mp_read_str(r, &host.p, &host.len)) != 0 || (rc = rd_u64s(r, v, WORKER_FIELDS)) != 0 ||
+        (rc = djs_mp_read_str(r, &addr.p, &addr.len)) != 0 || (rc = rd_tags(r, &tags)) != 0)
         return rc;
-    if (blen != 16 || v[0] >= st->nsets)
+    if (blen != 16 || v[0] >= st->nsets || v[11] > DJS_WORKER_MAX_PORT || addr.len > DJS_WORKER_MAX_ADDR)
         return DJS_ECORRUPT;
     if (st->nworkers == st->cap_workers) {
         st->cap_workers = st->cap_workers ? st->cap_workers * 2 : 16;
@@ -382,6 +428,14 @@ static int rd_worker(djs_mp_reader_t *r, djs_state_t *st)
     w->registered_ns = v[8];
     w->heartbeat_ns = v[9];
     w->last_seq = v[10];
+    w->port = (uint32_t)v[11];
+    w->addr = djs_strndup(addr.p, addr.len);
+    if (tags.n > 0) {
+        w->tags = djs_malloc(tags.mp_len);
+        memcpy(w->tags, tags.mp, tags.mp_len);
+        w->tags_len = (uint32_t)tags.mp_len;
+        w->ntags = tags.n;
+    }
     djs_idx_insert(&st->worker_idx, djs__id_hash(&w->id), ws);
     djs_idx_insert(&st->wname_idx, djs_hash_bytes(name.p, name.len), ws);
     return 0;
@@ -413,20 +467,22 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
 {
     uint32_t n;
     uint64_t slot, v[JOB_FIELDS];
-    const uint8_t *b;
-    size_t blen;
+    const uint8_t *b, *idem;
+    size_t blen, ilen;
     int rc;
     if ((rc = djs_mp_read_array(r, &n)) != 0)
         return rc;
-    if (n != 3)
+    if (n != 4)
         return DJS_ECORRUPT;
     if ((rc = djs_mp_read_uint(r, &slot)) != 0 || (rc = djs_mp_read_bin(r, &b, &blen)) != 0 ||
-        (rc = rd_u64s(r, v, JOB_FIELDS)) != 0)
+        (rc = rd_u64s(r, v, JOB_FIELDS)) != 0 || (rc = djs_mp_read_bin(r, &idem, &ilen)) != 0)
         return rc;
     if (blen != 16 || slot >= (1u << 30) || v[10] >= st->nstrs || v[11] >= st->nsets || v[18] >= DJS_JOB_NSTATES ||
-        v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers) ||
+        v[19] >= DJS_NPRIO || (v[9] != DJS_NONE && v[9] >= st->nworkers) || v[23] > 1 || ilen != (v[23] ? DJS__IDEM_DIGEST : 0) ||
         (v[26] != DJS_NONE && (v[26] >= st->nstrs || v[27] == 0)))
         return DJS_ECORRUPT;
+    if (v[23] != 0 && djs_idx_find(&st->idem_idx, djs__idem_index_hash(st, idem), idem) != DJS_IDX_NONE)
+        return DJS_ECORRUPT; /* a key used twice */
     ensure_job_slots(st, (uint32_t)slot + 1);
     djs_job_t *j = &st->jobs[slot];
     if (j->state < DJS_JOB_NSTATES)
@@ -462,16 +518,8 @@ static int rd_job(djs_mp_reader_t *r, djs_state_t *st)
     j->ckey = v[26] != DJS_NONE ? djs__state_ckey(st, (uint32_t)v[26]) : DJS_NONE;
     j->climit = (uint32_t)v[27];
     j->parked = 0;
-    if (v[23] != 0) {
-        if (st->nidem == st->cap_idem) {
-            st->cap_idem = st->cap_idem ? st->cap_idem * 2 : 64;
-            st->idem = djs_realloc(st->idem, st->cap_idem * sizeof(idem_t));
-        }
-        j->idem = st->nidem++;
-        st->idem[j->idem].h = v[23];
-        st->idem[j->idem].slot = (uint32_t)slot;
-        djs_idx_insert(&st->idem_idx, v[23], j->idem);
-    }
+    if (v[23] != 0)
+        djs__idem_add(st, (uint32_t)slot, idem);
     djs_idx_insert(&st->job_idx, djs__id_hash(&j->id), (uint32_t)slot);
     st->live_jobs++;
     return 0;

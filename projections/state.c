@@ -1,5 +1,6 @@
 #include "projections/state.h"
 
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,7 @@ static uint64_t idem_hash_cb(void *ctx, uint32_t slot)
 
 static int idem_eq_cb(void *ctx, uint32_t slot, const void *key)
 {
-    return ((djs_state_t *)ctx)->idem[slot].h == *(const uint64_t *)key;
+    return memcmp(((djs_state_t *)ctx)->idem[slot].d, key, DJS__IDEM_DIGEST) == 0;
 }
 
 /* ---- life cycle ----------------------------------------------------------------- */
@@ -96,6 +97,7 @@ void djs_state_config_init(djs_state_config_t *c)
     c->max_terminal = 100000;
     c->max_terminal_age = 3600ULL * 1000000000ULL;
     djs_weights_default(&c->weights);
+    c->idem_hash = NULL;
 }
 
 djs_state_t *djs_state_new(const djs_state_config_t *c)
@@ -112,6 +114,9 @@ djs_state_t *djs_state_new(const djs_state_config_t *c)
     djs_idx_init(&st->set_idx, set_hash_cb, set_eq_cb, st);
     djs_idx_init(&st->idem_idx, idem_hash_cb, idem_eq_cb, st);
     djs_heap_init(&st->timers, &st->tpos);
+    /* SHA-256 is always there: failing to get it is out of memory, which aborts (STYLE.md) */
+    if ((st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL || (st->md_ctx = EVP_MD_CTX_new()) == NULL)
+        abort();
     /* set 0 is the empty capability set */
     capset_t empty = {NULL, 0};
     djs__state_intern_set(st, &empty);
@@ -125,6 +130,8 @@ void djs_state_free(djs_state_t *st)
     for (uint32_t i = 0; i < st->nworkers; i++) {
         djs_free(st->workers[i].name);
         djs_free(st->workers[i].host);
+        djs_free(st->workers[i].addr);
+        djs_free(st->workers[i].tags);
         djs_free(st->workers[i].jobs);
     }
     for (uint32_t i = 0; i < st->nstrs; i++)
@@ -174,6 +181,8 @@ void djs_state_free(djs_state_t *st)
     djs_idx_dispose(&st->str_idx);
     djs_idx_dispose(&st->set_idx);
     djs_idx_dispose(&st->idem_idx);
+    EVP_MD_CTX_free(st->md_ctx);
+    EVP_MD_free(st->sha256);
     djs_free(st);
 }
 
@@ -679,7 +688,7 @@ void djs__state_remove_job(djs_state_t *st, uint32_t s)
     free_dependents(st, j);
     if (j->idem != DJS_NONE) {
         djs_idx_remove(&st->idem_idx, st->idem[j->idem].h, j->idem);
-        st->idem[j->idem].h = 0;
+        st->idem[j->idem].slot = DJS_NONE;
         if (st->nfree_idem == st->cap_free_idem) {
             st->cap_free_idem = st->cap_free_idem ? st->cap_free_idem * 2 : 64;
             st->free_idem = djs_realloc(st->free_idem, st->cap_free_idem * sizeof(uint32_t));
@@ -749,7 +758,7 @@ static void finish(djs_state_t *st, uint32_t s, int state, uint64_t ts)
 
 /* ---- apply: jobs ------------------------------------------------------------------------------ */
 
-static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
+void djs__idem_add(djs_state_t *st, uint32_t s, const uint8_t d[DJS__IDEM_DIGEST])
 {
     uint32_t k;
     if (st->nfree_idem > 0) {
@@ -761,10 +770,18 @@ static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
         }
         k = st->nidem++;
     }
-    st->idem[k].h = djs__idem_hash(sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len);
+    memcpy(st->idem[k].d, d, DJS__IDEM_DIGEST);
+    st->idem[k].h = djs__idem_index_hash(st, d);
     st->idem[k].slot = s;
     djs_idx_insert(&st->idem_idx, st->idem[k].h, k);
     st->jobs[s].idem = k;
+}
+
+static void idem_add(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
+{
+    uint8_t d[DJS__IDEM_DIGEST];
+    djs__idem_digest(st, sp->owner.p, sp->owner.len, sp->idem_key.p, sp->idem_key.len, d);
+    djs__idem_add(st, s, d);
 }
 
 static void add_deps(djs_state_t *st, uint32_t s, const djs_job_spec_t *sp)
@@ -1101,6 +1118,23 @@ static void worker_set_status(djs_state_t *st, uint32_t ws, int status)
     djs__state_worker_refresh(st, ws);
 }
 
+/* hostAddress, port and tags: each registration states them anew */
+static void worker_set_design(djs_worker_t *w, const djs_worker_info_t *wi)
+{
+    djs_free(w->addr);
+    w->addr = djs_strndup(wi->addr.p, wi->addr.len);
+    w->port = wi->port;
+    djs_free(w->tags);
+    w->tags = NULL;
+    w->tags_len = w->ntags = 0;
+    if (wi->tags.n > 0) {
+        w->tags = djs_malloc(wi->tags.mp_len);
+        memcpy(w->tags, wi->tags.mp, wi->tags.mp_len);
+        w->tags_len = (uint32_t)wi->tags.mp_len;
+        w->ntags = wi->tags.n;
+    }
+}
+
 static int apply_worker(djs_state_t *st, const djs_event_t *ev)
 {
     djs_worker_info_t wi;
@@ -1131,6 +1165,7 @@ static int apply_worker(djs_state_t *st, const djs_event_t *ev)
             djs_free(w->host); /* a re-registering agent may have moved */
             w->host = djs_strndup(wi.host.p, wi.host.len);
         }
+        worker_set_design(w, &wi);
         w->caps = intern_caps(st, &wi.caps);
         w->slots = wi.slots;
         if (wi.has_load) {
@@ -1275,17 +1310,44 @@ const char *djs_state_str(const djs_state_t *st, uint32_t id, size_t *len)
     return st->strs[id];
 }
 
-uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len)
+static void digest_len(EVP_MD_CTX *ctx, size_t n)
 {
-    uint64_t a = djs_hash_bytes(owner, owner_len), b = djs_hash_bytes(key, key_len);
-    uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ b;
-    return h ? h : 1;
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    EVP_DigestUpdate(ctx, b, sizeof(b));
+}
+
+void djs__idem_digest(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len,
+                      uint8_t d[DJS__IDEM_DIGEST])
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = st->md_ctx;
+    if (EVP_DigestInit_ex2(ctx, st->sha256, NULL) != 1)
+        abort();
+    digest_len(ctx, owner_len);
+    EVP_DigestUpdate(ctx, owner, owner_len);
+    digest_len(ctx, key_len);
+    EVP_DigestUpdate(ctx, key, key_len);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    memcpy(d, md, DJS__IDEM_DIGEST);
+}
+
+uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_DIGEST])
+{
+    if (st->cfg.idem_hash != NULL)
+        return st->cfg.idem_hash(d);
+    uint64_t h;
+    memcpy(&h, d, sizeof(h)); /* SHA-256 bits: uniform already */
+    return h;
 }
 
 const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len)
 {
-    uint64_t h = djs__idem_hash(owner, owner_len, key, key_len);
-    uint32_t k = djs_idx_find(&st->idem_idx, h, &h);
+    uint8_t d[DJS__IDEM_DIGEST];
+    djs__idem_digest(st, owner, owner_len, key, key_len, d);
+    uint32_t k = djs_idx_find(&st->idem_idx, djs__idem_index_hash(st, d), d);
     return k == DJS_IDX_NONE ? NULL : &st->jobs[st->idem[k].slot];
 }
 

@@ -110,6 +110,12 @@ typedef enum djs_worker_status {
 typedef struct djs_worker {
     djs_id_t id;
     char *name, *host;
+    /* the original API design's hostAddress, port and tags, as last
+     * registered: shown, never read by placement */
+    char *addr;    /* "" = none */
+    uint32_t port; /* 0 = none */
+    uint8_t *tags; /* the registration's packed array of str (as a djs_strlist_t's mp), NULL = none */
+    uint32_t tags_len, ntags;
     uint32_t caps; /* interned capability set */
     uint32_t slots, running;
     uint32_t cpu_pm, mem_pm, resp_ms; /* last recorded heartbeat */
@@ -145,6 +151,13 @@ typedef struct djs_state_config {
     uint64_t max_terminal;     /* COMPLETED/CANCELLED jobs kept in memory (default 100,000) */
     uint64_t max_terminal_age; /* ns; older ones are evicted (default 1 h) */
     djs_weights_t weights;     /* balancer weights */
+    /* Test seam (NULL in production, set only by tests): the 64-bit index
+     * hash of an idempotency entry from its 16-byte digest (SHA-256 of the
+     * length-prefixed owner and key). NULL takes the digest's first 8
+     * bytes. A constant function makes every key collide in the index:
+     * lookups compare digests, so answers do not change. Stored nowhere:
+     * snapshots keep the digest and a restore derives the hash again. */
+    uint64_t (*idem_hash)(const uint8_t digest[16]);
 } djs_state_config_t;
 
 typedef struct djs_state djs_state_t;
@@ -182,7 +195,8 @@ uint64_t djs_state_njobs(const djs_state_t *st); /* live jobs */
 const djs_metrics_t *djs_state_metrics(const djs_state_t *st);
 /* Interned strings (owners). */
 const char *djs_state_str(const djs_state_t *st, uint32_t id, size_t *len);
-/* The job submitted with this owner and idempotency key, or NULL. */
+/* The job submitted with this owner and idempotency key, or NULL (found by
+ * the digest of owner and key, so keys whose index hashes collide differ). */
 const djs_job_t *djs_state_job_by_idem(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len);
 /* A concurrency key as the projection sees it. */
 typedef struct djs_concurrency {

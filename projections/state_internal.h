@@ -3,6 +3,7 @@
 #ifndef DJS_PROJECTIONS_STATE_INTERNAL_H
 #define DJS_PROJECTIONS_STATE_INTERNAL_H
 
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "core/heap.h"
@@ -39,9 +40,14 @@ typedef struct term_ent {
     uint64_t seq; /* the job's last_seq when it finished: detects reuse */
 } term_ent_t;
 
+/* An idempotency entry. The digest identifies owner and key (a lookup
+ * compares it, so keys whose index hashes collide stay apart); the index
+ * hash is derived from it (djs__idem_index_hash). */
+#define DJS__IDEM_DIGEST 16
 typedef struct idem {
-    uint64_t h; /* hash of owner and key; 0 = free entry */
-    uint32_t slot;
+    uint8_t d[DJS__IDEM_DIGEST]; /* SHA-256 of the length-prefixed owner and key, first 16 bytes */
+    uint64_t h;                  /* its index hash */
+    uint32_t slot;               /* the job's slot; DJS_NONE = free entry */
 } idem_t;
 
 /* The ready jobs of one concurrency key in one tier (class, priority) with
@@ -103,6 +109,10 @@ struct djs_state {
     uint32_t nidem, cap_idem;
     uint32_t *free_idem, nfree_idem, cap_free_idem;
     djs_idx_t idem_idx;
+    /* SHA-256 for idempotency digests, fetched and allocated once: per key
+     * that cost four times the hash itself (replay hashes every key) */
+    EVP_MD *sha256;
+    EVP_MD_CTX *md_ctx;
 
     ckey_t *ckeys;
     uint32_t nckeys, cap_ckeys;
@@ -133,6 +143,13 @@ void djs__state_remove_job(djs_state_t *st, uint32_t s);
 uint32_t djs__state_ckey(djs_state_t *st, uint32_t str);
 /* Job slot s (which has a key) holds its key. */
 void djs__state_ckey_hold(djs_state_t *st, uint32_t s);
-uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len);
+/* The digest of an idempotency entry: the first 16 bytes of SHA-256 over
+ * u64be(owner_len) owner u64be(key_len) key. */
+void djs__idem_digest(const djs_state_t *st, const char *owner, size_t owner_len, const char *key, size_t key_len,
+                      uint8_t d[DJS__IDEM_DIGEST]);
+/* The index hash of a digest: cfg.idem_hash, or its first 8 bytes. */
+uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_DIGEST]);
+/* Add an entry for job slot s (snapshot restore, and apply). */
+void djs__idem_add(djs_state_t *st, uint32_t s, const uint8_t d[DJS__IDEM_DIGEST]);
 
 #endif

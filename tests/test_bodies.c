@@ -688,6 +688,13 @@ static void ck_worker_eq(const djs_worker_info_t *got, const djs_worker_info_t *
         check_strlist(&got->caps, caps, ncaps);
     else
         ck_assert_ptr_null(got->caps.mp);
+    ck_assert_djs_str_eq(got->addr, want->addr);
+    ck_assert_uint_eq(got->port, want->port);
+    ck_assert_uint_eq(got->tags.n, want->tags.n);
+    if (want->tags.n > 0) /* the same packed array */
+        ck_assert(got->tags.mp_len == want->tags.mp_len && memcmp(got->tags.mp, want->tags.mp, want->tags.mp_len) == 0);
+    else
+        ck_assert_ptr_null(got->tags.mp);
 }
 
 static void worker_case(int type, const djs_worker_info_t *in, const djs_str_t *caps, uint32_t ncaps, const djs_worker_info_t *want,
@@ -745,6 +752,89 @@ START_TEST(worker_registered)
     memset(&want, 0, sizeof(want));
     want.has_slots = want.has_caps = 1;
     worker_case(DJS_EV_WORKER_REGISTERED, &in, NULL, 0, &want, "caps,slots");
+}
+END_TEST
+
+/* The original design's hostAddress, port and tags: written when given. */
+START_TEST(worker_design_fields)
+{
+    const djs_str_t tags[] = {S("rack-7"), S(""), S("eu-west")};
+    djs_buf_t tb;
+    djs_buf_init(&tb);
+    djs_body_strlist(&tb, tags, 3);
+    djs_strlist_t tl = {(const uint8_t *)tb.base, tb.len, 3};
+    check_strlist(&tl, tags, 3);
+    for (int mask = 0; mask < 8; mask++) {
+        djs_worker_info_t in;
+        memset(&in, 0, sizeof(in));
+        in.name = S("w");
+        in.slots = 2;
+        if (mask & 1)
+            in.addr = S("10.0.0.7");
+        if (mask & 2)
+            in.port = mask == 7 ? DJS_WORKER_MAX_PORT : 8081;
+        if (mask & 4)
+            in.tags = tl;
+        djs_worker_info_t want = in;
+        want.has_slots = want.has_caps = 1;
+        char keys[64];
+        snprintf(keys, sizeof(keys), "%scaps,name,%sslots%s", mask & 1 ? "addr," : "", mask & 2 ? "port," : "",
+                 mask & 4 ? ",tags" : "");
+        worker_case(DJS_EV_WORKER_REGISTERED, &in, NULL, 0, &want, keys);
+        if (mask & 4) {
+            djs_worker_info_t out;
+            djs_buf_t b;
+            djs_buf_init(&b);
+            djs_body_worker(&b, DJS_EV_WORKER_REGISTERED, &in, NULL, 0);
+            ck_assert_int_eq(djs_body_read_worker(b.base, b.len, &out), 0);
+            check_strlist(&out.tags, tags, 3);
+            djs_buf_dispose(&b);
+        }
+    }
+    /* an empty list is not written */
+    djs_worker_info_t in, want;
+    memset(&in, 0, sizeof(in));
+    djs_buf_reset(&tb);
+    djs_body_strlist(&tb, NULL, 0);
+    in.tags = (djs_strlist_t){(const uint8_t *)tb.base, tb.len, 0};
+    memset(&want, 0, sizeof(want));
+    want.has_slots = want.has_caps = 1;
+    worker_case(DJS_EV_WORKER_REGISTERED, &in, NULL, 0, &want, "caps,slots");
+    djs_buf_dispose(&tb);
+}
+END_TEST
+
+/* tags: at most DJS_WORKER_MAX_TAGS, each at most DJS_WORKER_MAX_TAG_LEN bytes. */
+START_TEST(tags_limits)
+{
+    static char longtag[DJS_WORKER_MAX_TAG_LEN + 2];
+    djs_str_t tags[DJS_WORKER_MAX_TAGS + 1];
+    for (int trial = 0; trial < 4; trial++) {
+        uint32_t n = trial < 2 ? DJS_WORKER_MAX_TAGS + (uint32_t)trial : 2;
+        for (uint32_t i = 0; i < n; i++)
+            tags[i] = S("t");
+        if (trial >= 2) {
+            size_t len = DJS_WORKER_MAX_TAG_LEN + (size_t)(trial - 2);
+            memset(longtag, 't', len);
+            longtag[len] = '\0';
+            tags[1] = S(longtag);
+        }
+        djs_buf_t tb, b;
+        djs_buf_init(&tb);
+        djs_buf_init(&b);
+        djs_body_strlist(&tb, tags, n);
+        djs_worker_info_t in, out;
+        memset(&in, 0, sizeof(in));
+        in.tags = (djs_strlist_t){(const uint8_t *)tb.base, tb.len, n};
+        djs_body_worker(&b, DJS_EV_WORKER_REGISTERED, &in, NULL, 0);
+        check_body(b.base, b.len);
+        int rc = djs_body_read_worker(b.base, b.len, &out), want = trial == 0 || trial == 2 ? 0 : DJS_ETOOBIG;
+        ck_assert_msg(rc == want, "trial %d: rc %d, want %d", trial, rc, want);
+        if (rc == 0)
+            check_strlist(&out.tags, tags, n);
+        djs_buf_dispose(&tb);
+        djs_buf_dispose(&b);
+    }
 }
 END_TEST
 
@@ -1038,7 +1128,8 @@ static const field_t change_fields[] = {
     {"prio", U32},     {"retries", U32}, {"timeout", U32}, {"name", STR},    {"desc", STR},
 };
 static const field_t worker_fields[] = {
-    {"name", STR}, {"host", STR}, {"caps", CAPS}, {"slots", U32}, {"cpu", U32}, {"mem", U32}, {"resp", U32}, {"running", U32},
+    {"name", STR}, {"host", STR},    {"caps", CAPS}, {"slots", U32}, {"cpu", U32},   {"mem", U32},
+    {"resp", U32}, {"running", U32}, {"addr", STR},  {"port", U32},  {"tags", CAPS},
 };
 
 /* {"aaa": 1, key: value} (after a harmless unknown key) or {key: value}. */
@@ -1115,10 +1206,17 @@ static void v_pct_ok(msgpack_packer *pk)
     msgpack_pack_uint8(pk, 100);
 }
 
+static void v_port_ok(msgpack_packer *pk)
+{
+    msgpack_pack_uint16(pk, DJS_WORKER_MAX_PORT);
+}
+
 static packval_fn right_for(const field_t *f)
 {
     if (strcmp(f->key, "prio") == 0)
         return v_prio_ok;
+    if (strcmp(f->key, "port") == 0)
+        return v_port_ok;
     if (strcmp(f->key, "pct") == 0)
         return v_pct_ok;
     switch (f->kind) {
@@ -1245,6 +1343,12 @@ START_TEST(ranges)
         decode_fn dec;
         const char *key;
     } u64s[] = {{dec_spec, "sched"}, {dec_change, "lease"}, {dec_change, "retry_at"}, {dec_change, "eta"}};
+    /* a worker's port is 0 (none) to 65535 */
+    ck_assert_int_eq(decode_uint(dec_worker, "port", 0), 0);
+    ck_assert_int_eq(decode_uint(dec_worker, "port", DJS_WORKER_MAX_PORT), 0);
+    ck_assert_int_eq(decode_uint(dec_worker, "port", DJS_WORKER_MAX_PORT + 1), DJS_ERANGE);
+    ck_assert_int_eq(decode_uint(dec_worker, "port", (uint64_t)UINT32_MAX + 1), DJS_ERANGE);
+    ck_assert_int_eq(decode_int(dec_worker, "port", -1), DJS_ERANGE);
     for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++) {
         ck_assert_int_eq(decode_uint(u64s[i].dec, u64s[i].key, UINT64_MAX), 0);
         ck_assert_int_eq(decode_int(u64s[i].dec, u64s[i].key, -5), DJS_ERANGE);
@@ -1418,6 +1522,8 @@ static int worker_with(const char *field, size_t len)
         in.name = v;
     else if (!strcmp(field, "host"))
         in.host = v;
+    else if (!strcmp(field, "addr"))
+        in.addr = v;
     else
         ck_abort_msg("field %s", field);
     djs_buf_t b;
@@ -1437,12 +1543,13 @@ START_TEST(string_limits)
         const char *field;
         size_t max;
     } cases[] = {
-        {spec_with, "name", DJS_JOB_MAX_NAME},     {spec_with, "desc", DJS_JOB_MAX_DESCRIPTION},
-        {spec_with, "owner", DJS_EVENT_MAX_ACTOR}, {spec_with, "idem", DJS_JOB_MAX_IDEM_KEY},
-        {spec_with, "wfkey", DJS_JOB_MAX_NAME},    {change_with, "reason", 256},
-        {change_with, "step", DJS_JOB_MAX_NAME},   {change_with, "error", DJS_JOB_MAX_DESCRIPTION},
-        {change_with, "name", DJS_JOB_MAX_NAME},   {change_with, "desc", DJS_JOB_MAX_DESCRIPTION},
-        {worker_with, "name", DJS_JOB_MAX_NAME},   {worker_with, "host", DJS_JOB_MAX_NAME},
+        {spec_with, "name", DJS_JOB_MAX_NAME},      {spec_with, "desc", DJS_JOB_MAX_DESCRIPTION},
+        {spec_with, "owner", DJS_EVENT_MAX_ACTOR},  {spec_with, "idem", DJS_JOB_MAX_IDEM_KEY},
+        {spec_with, "wfkey", DJS_JOB_MAX_NAME},     {change_with, "reason", 256},
+        {change_with, "step", DJS_JOB_MAX_NAME},    {change_with, "error", DJS_JOB_MAX_DESCRIPTION},
+        {change_with, "name", DJS_JOB_MAX_NAME},    {change_with, "desc", DJS_JOB_MAX_DESCRIPTION},
+        {worker_with, "name", DJS_JOB_MAX_NAME},    {worker_with, "host", DJS_JOB_MAX_NAME},
+        {worker_with, "addr", DJS_WORKER_MAX_ADDR},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ck_assert_msg(cases[i].with(cases[i].field, cases[i].max) == 0, "%s at %zu refused", cases[i].field, cases[i].max);
@@ -1494,6 +1601,7 @@ static Suite *bodies_suite(void)
     tcase_add_test(tc, change_updated_flags);
     tcase_add_test(tc, change_updated_truthy_flags);
     tcase_add_test(tc, worker_registered);
+    tcase_add_test(tc, worker_design_fields);
     tcase_add_test(tc, worker_heartbeat);
     tcase_add_test(tc, worker_updated_and_others);
     tcase_add_test(tc, strlist_iteration);
@@ -1509,6 +1617,7 @@ static Suite *bodies_suite(void)
     tcase_add_test(tc, ranges);
     tcase_add_test(tc, deps_limits);
     tcase_add_test(tc, caps_limits);
+    tcase_add_test(tc, tags_limits);
     tcase_add_test(tc, string_limits);
     suite_add_tcase(s, tc);
     return s;

@@ -91,12 +91,30 @@ static uint32_t wl_caps(wl_t *x, djs_str_t *out, int job)
     return n;
 }
 
+/* Half the workers register with the original design's hostAddress, port
+ * and tags (which replay, snapshots and digests must keep too). */
 static void wl_register(wl_t *x, int i)
 {
-    djs_str_t caps[3];
+    djs_str_t caps[3], tags[2] = {{"rack-1", 6}, {"eu", 2}};
     uint32_t nc = wl_caps(x, caps, 0);
     djs_id_t id;
-    REQ_RC(et_register(&x->t, x->w[i].name, 1 + (uint32_t)rnd(x, 4), caps, nc, &id), 0);
+    djs_worker_info_t w;
+    djs_buf_t tb;
+    uint64_t seq;
+    memset(&w, 0, sizeof(w));
+    djs_buf_init(&tb);
+    w.name = (djs_str_t){x->w[i].name, strlen(x->w[i].name)};
+    w.host = ET_S("testhost");
+    w.slots = 1 + (uint32_t)rnd(x, 4);
+    if (i % 2 == 0) { /* not drawn: the workloads' random streams stay as they were */
+        w.addr = ET_S("10.1.2.3");
+        w.port = 8000 + (uint32_t)i;
+        uint32_t nt = (uint32_t)(i / 2 % 3);
+        djs_body_strlist(&tb, tags, nt);
+        w.tags = (djs_strlist_t){(const uint8_t *)tb.base, tb.len, nt};
+    }
+    REQ_RC(djs_engine_register(x->t.e, "admin", &w, caps, nc, &id, &seq), 0);
+    djs_buf_dispose(&tb);
     if (x->w[i].registered)
         REQ(et_id_eq(&id, &x->w[i].id));
     x->w[i].id = id;
@@ -592,10 +610,10 @@ static void expect_digest_eq(const djs_state_t *a, const djs_state_t *b, uint64_
 
 /* ---- replay equals live --------------------------------------------------------------- */
 
-static void replay_equals_live(uint64_t seed)
+static void replay_equals_live(uint64_t seed, const djs_engine_config_t *base)
 {
     wl_t *x = calloc(1, sizeof(*x));
-    wl_init(x, seed, NULL);
+    wl_init(x, seed, base);
     wl_run(x, 3000, 700);
     const djs_metrics_t *m = djs_state_metrics(et_st(&x->t));
     /* the workload did reach the interesting places */
@@ -628,25 +646,47 @@ static void replay_equals_live(uint64_t seed)
     expect_digest_eq(st, et_st(&x->t), seed, "full replay vs live");
     ck_assert_uint_eq(djs_state_seq(st), djs_log_last_seq(x->t.log));
     djs_state_free(st);
+    /* the index hash of idempotency keys is not state: a replay with the
+     * default hash equals a live state that used another (the test seam) */
+    st = et_replay(x->t.log, NULL, djs_log_last_seq(x->t.log));
+    expect_digest_eq(st, et_st(&x->t), seed, "full replay with the default idempotency hash vs live");
+    djs_state_free(st);
     wl_free(x);
     free(x);
 }
 
 START_TEST(replay_equals_live_seed_1)
 {
-    replay_equals_live(0x5eed0001);
+    replay_equals_live(0x5eed0001, NULL);
 }
 END_TEST
 
 START_TEST(replay_equals_live_seed_2)
 {
-    replay_equals_live(20240607);
+    replay_equals_live(20240607, NULL);
 }
 END_TEST
 
 START_TEST(replay_equals_live_seed_3)
 {
-    replay_equals_live(0xdeadbeefcafeULL);
+    replay_equals_live(0xdeadbeefcafeULL, NULL);
+}
+END_TEST
+
+/* Idempotency keys whose 64-bit index hashes collide (the test seam makes
+ * them all collide): the workload replays equal to live all the same. */
+static uint64_t idem_collide(const uint8_t digest[16])
+{
+    (void)digest;
+    return 0x1dea; /* one probe chain for every key */
+}
+
+START_TEST(replay_equals_live_idem_collisions)
+{
+    djs_engine_config_t cfg;
+    djs_engine_config_init(&cfg);
+    cfg.state.idem_hash = idem_collide;
+    replay_equals_live(0x1de111, &cfg);
 }
 END_TEST
 
@@ -1114,6 +1154,114 @@ START_TEST(time_travel)
 }
 END_TEST
 
+/* ---- idempotency keys ----------------------------------------------------------------- */
+
+static int idem_submit(et_t *t, const char *owner, const char *key, djs_id_t *id, int *existed)
+{
+    djs_job_request_t r;
+    uint64_t seq;
+    et_req(&r, key, DJS_PRIO_NORMAL);
+    r.spec.idem_key = (djs_str_t){key, strlen(key)};
+    return djs_engine_submit(t->e, owner, &r, 1, id, &seq, existed);
+}
+
+static const djs_job_t *idem_find(const djs_state_t *st, const char *owner, const char *key)
+{
+    return djs_state_job_by_idem(st, owner, strlen(owner), key, strlen(key));
+}
+
+/* Every (owner, key) of the test names its own job in st, and no other. */
+#define IDEM_N 6
+static const char *const idem_owner[2] = {"alice", "bob"};
+static const char *const idem_key[IDEM_N] = {"a", "b", "ab", "order-17", "order-71", "k"};
+
+static void idem_expect(const djs_state_t *st, djs_id_t ids[2][IDEM_N], const char *what)
+{
+    for (int o = 0; o < 2; o++)
+        for (int k = 0; k < IDEM_N; k++) {
+            const djs_job_t *j = idem_find(st, idem_owner[o], idem_key[k]);
+            ck_assert_msg(j != NULL && et_id_eq(&j->id, &ids[o][k]), "%s: %s's key '%s' gives the wrong job", what, idem_owner[o],
+                          idem_key[k]);
+        }
+    ck_assert_msg(idem_find(st, "alice", "zz") == NULL, "%s: an unknown key finds a job", what);
+    ck_assert_msg(idem_find(st, "carol", "a") == NULL, "%s: another owner's key finds a job", what);
+    /* owner and key are length-prefixed in the digest: "alice"+"b" is not "alic"+"eb" */
+    ck_assert_msg(idem_find(st, "alic", "eb") == NULL, "%s: a shifted owner/key split finds a job", what);
+}
+
+/* With the test seam every key has the same 64-bit index hash: different
+ * keys still give different jobs, the same key the same job, deleting a
+ * job frees only its key, and replay, snapshot and restore (with the seam
+ * or the default hash) agree with the live state. */
+START_TEST(idempotency_forced_collision)
+{
+    djs_engine_config_t cfg;
+    djs_engine_config_init(&cfg);
+    cfg.seed = 7;
+    cfg.state.idem_hash = idem_collide;
+    et_t t;
+    et_open(&t, &cfg);
+    djs_id_t ids[2][IDEM_N], id;
+    int existed;
+    for (int o = 0; o < 2; o++)
+        for (int k = 0; k < IDEM_N; k++) {
+            REQ_RC(idem_submit(&t, idem_owner[o], idem_key[k], &ids[o][k], &existed), 0);
+            ck_assert_int_eq(existed, 0);
+            for (int p = 0; p <= o; p++)
+                for (int q = 0; q < (p < o ? IDEM_N : k); q++)
+                    ck_assert(!et_id_eq(&ids[o][k], &ids[p][q]));
+        }
+    ck_assert_uint_eq(djs_state_njobs(et_st(&t)), 2 * IDEM_N);
+    /* the same key again: the same job, no new one */
+    for (int o = 0; o < 2; o++)
+        for (int k = 0; k < IDEM_N; k++) {
+            REQ_RC(idem_submit(&t, idem_owner[o], idem_key[k], &id, &existed), 0);
+            ck_assert_int_eq(existed, 1);
+            ck_assert(et_id_eq(&id, &ids[o][k]));
+        }
+    ck_assert_uint_eq(djs_state_njobs(et_st(&t)), 2 * IDEM_N);
+    idem_expect(et_st(&t), ids, "live");
+
+    /* delete alice's "ab": its key is free again, the others still answer */
+    uint64_t seq;
+    REQ_RC(djs_engine_cancel(t.e, "admin", &ids[0][2], &seq), 0);
+    REQ_RC(djs_engine_delete(t.e, "admin", &ids[0][2], &seq), 0);
+    ck_assert_ptr_null(idem_find(et_st(&t), "alice", "ab"));
+    ck_assert_ptr_nonnull(idem_find(et_st(&t), "bob", "ab"));
+    REQ_RC(idem_submit(&t, "alice", "ab", &ids[0][2], &existed), 0);
+    ck_assert_int_eq(existed, 0);
+    idem_expect(et_st(&t), ids, "live, after a delete");
+
+    /* replay == live, with the seam and without it (the index hash is not state) */
+    et_sync(&t);
+    uint64_t last = djs_log_last_seq(t.log);
+    djs_state_t *st = et_replay(t.log, &t.cfg.state, last);
+    expect_digest_eq(st, et_st(&t), 7, "replay with the colliding hash vs live");
+    idem_expect(st, ids, "replayed");
+    djs_state_free(st);
+    st = et_replay(t.log, NULL, last);
+    expect_digest_eq(st, et_st(&t), 7, "replay with the default hash vs live");
+    idem_expect(st, ids, "replayed with the default hash");
+    /* snapshots keep the digests: restored under either hash, same answers */
+    djs_state_t *back = roundtrip(et_st(&t), NULL, NULL);
+    expect_digest_eq(back, et_st(&t), 7, "colliding snapshot restored with the default hash");
+    idem_expect(back, ids, "restored with the default hash");
+    djs_state_free(back);
+    back = roundtrip(st, &t.cfg.state, NULL);
+    expect_digest_eq(back, et_st(&t), 7, "snapshot restored with the colliding hash");
+    idem_expect(back, ids, "restored with the colliding hash");
+    djs_state_free(back);
+    djs_state_free(st);
+
+    /* and after a restart the engine still tells the keys apart */
+    et_reopen(&t, NULL);
+    idem_expect(et_st(&t), ids, "reopened");
+    REQ_RC(idem_submit(&t, "bob", "order-71", &id, &existed), 0);
+    ck_assert(existed && et_id_eq(&id, &ids[1][4]));
+    et_close(&t);
+}
+END_TEST
+
 /* ---- the terminal window -------------------------------------------------------------- */
 
 START_TEST(eviction)
@@ -1213,6 +1361,11 @@ static Suite *state_suite(void)
     tcase_add_test(tc, forked_snapshot_used_on_restart);
     tcase_add_test(tc, time_travel);
     tcase_add_test(tc, eviction);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("idempotency");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, idempotency_forced_collision);
+    tcase_add_test(tc, replay_equals_live_idem_collisions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -468,6 +468,73 @@ for depth in (100, 1000, 100000):
 post_job("nest-unclosed-100000", '{"name":"x","payload":' + '{"a":' * 100000, 400)
 post_job("nest-payload-30-accepted", '{"name":"deep-ok","payload":' + '{"a":' * 30 + "1" + "}" * 30 + "}", 201)
 
+# ---- POST /api/v1/workers: our fields and the original design's ----
+def worker(**fields):
+    w = {"name": "bad-worker"}
+    w.update(fields)
+    return json.dumps(w)
+
+
+def post_worker(name, body, expect, slug=None):
+    return check(name, build("POST", "/api/v1/workers", body), expect, slug=slug)
+
+
+for name, body in [
+    ("worker-name-missing", "{}"),
+    ("worker-name-number", '{"name":5}'),
+    ("worker-host-number", worker(host=5)),
+    ("worker-hostname-number", worker(hostName=5)),
+    ("worker-hostname-null", worker(hostName=None)),
+    ("worker-hostname-array", worker(hostName=["h"])),
+    ("worker-slots-string", worker(slots="2")),
+    ("worker-slots-zero", worker(slots=0)),
+    ("worker-maxjobs-string", worker(maxConcurrentJobs="2")),
+    ("worker-maxjobs-float", worker(maxConcurrentJobs=2.5)),
+    ("worker-maxjobs-negative", worker(maxConcurrentJobs=-1)),
+    ("worker-maxjobs-zero", worker(maxConcurrentJobs=0)),
+    ("worker-maxjobs-huge", worker(maxConcurrentJobs=10**15)),
+    ("worker-maxjobs-null", worker(maxConcurrentJobs=None)),
+    ("worker-maxjobs-bool", worker(maxConcurrentJobs=True)),
+    ("worker-hostaddress-number", worker(hostAddress=10)),
+    ("worker-hostaddress-null", worker(hostAddress=None)),
+    ("worker-hostaddress-array", worker(hostAddress=["10.0.0.1"])),
+    ("worker-port-string", worker(port="8080")),
+    ("worker-port-float", worker(port=80.5)),
+    ("worker-port-zero", worker(port=0)),
+    ("worker-port-negative", worker(port=-1)),
+    ("worker-port-65536", worker(port=65536)),
+    ("worker-port-huge", worker(port=2**62)),
+    ("worker-port-null", worker(port=None)),
+    ("worker-tags-string", worker(tags="gpu")),
+    ("worker-tags-object", worker(tags={"a": "b"})),
+    ("worker-tags-null", worker(tags=None)),
+    ("worker-tags-number-item", worker(tags=[5])),
+    ("worker-tags-null-item", worker(tags=[None])),
+    ("worker-tags-nested", worker(tags=[["a"]])),
+    ("worker-caps-string", worker(capabilities="gpu")),
+]:
+    post_worker(name, body, 400, WT)
+# one field, two spellings, two values
+for name, body in [
+    ("worker-host-hostname-differ", worker(host="a", hostName="b")),
+    ("worker-host-hostname-types-differ", worker(host="1", hostName=1)),
+    ("worker-slots-maxjobs-differ", worker(slots=1, maxConcurrentJobs=2)),
+    ("worker-slots-maxjobs-types-differ", worker(slots=2, maxConcurrentJobs="2")),
+]:
+    post_worker(name, body, 400, "conflicting-fields")
+# the right type beyond the limits
+post_worker("worker-hostaddress-empty", worker(hostAddress=""), 422, "invalid-value")
+post_worker("worker-hostaddress-space", worker(hostAddress="10.0.0.1 "), 422, "invalid-value")
+# (a NUL in a string is refused by the JSON reader before any field is read)
+post_worker("worker-hostaddress-nul", worker(hostAddress="10.0.0.1\u0000"), 400, "malformed-json")
+post_worker("worker-hostaddress-utf8", worker(hostAddress="h\u00e9te"), 422, "invalid-value")
+post_worker("worker-hostaddress-too-long", worker(hostAddress="a" * 256), 422, "invalid-value")
+post_worker("worker-tags-too-many", worker(tags=["t"] * 33), 422, "limit-exceeded")
+post_worker("worker-tags-empty-item", worker(tags=[""]), 422, "invalid-value")
+post_worker("worker-tags-item-too-long", worker(tags=["t" * 65]), 422, "invalid-value")
+post_worker("worker-tags-too-many-garbage", worker(tags=["t"] * 100000), 422, "limit-exceeded")
+post_worker("worker-unknown-field", worker(hostname="h"), 400, "unknown-field")
+
 # ---- batched worker reports: POST /workers/{id}/reports and the body of a poll ----
 # A wrong report refuses the whole request (400 naming the item) before any is applied.
 REPORTS = f"/api/v1/workers/{UNKNOWN_ID}/reports"
