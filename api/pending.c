@@ -36,8 +36,10 @@ static void caps_list(const djs_job_spec_t *sp, char *out, size_t n)
 static void detail(const djs_pending_t *p, const djs_job_spec_t *sp, char *out, size_t n)
 {
     char t[32], caps[256];
-    djs_render_iso8601(t, sizeof(t), p->until_ns);
-    caps_list(sp, caps, sizeof(caps));
+    if (p->reason == DJS_PENDING_SCHEDULED || p->reason == DJS_PENDING_RETRY_BACKOFF)
+        djs_render_iso8601(t, sizeof(t), p->until_ns);
+    if (p->reason == DJS_PENDING_NO_CAPABLE_WORKER)
+        caps_list(sp, caps, sizeof(caps));
     switch (p->reason) {
     case DJS_PENDING_DEPENDENCIES:
         snprintf(out, n, "waiting for %u of its dependencies to complete", p->unmet);
@@ -126,6 +128,8 @@ static void text_position(djs_buf_t *b, const djs_pending_t *p)
     djs_jt_lit(b, ",\"ahead\":");
     djs_jt_int(b, (int64_t)p->ahead);
     djs_jt_lit(b, p->ahead_capped ? ",\"aheadAtLeast\":true" : ",\"aheadAtLeast\":false");
+    djs_jt_lit(b, ",\"readyInTier\":");
+    djs_jt_int(b, (int64_t)p->in_tier);
     djs_jt_lit(b, ",\"aheadInBetterTiers\":");
     djs_jt_int(b, (int64_t)p->ahead_higher);
     djs_jt_lit(b, "}");

@@ -124,6 +124,7 @@ static void position(const djs_state_t *st, const djs_job_t *j, djs_pending_t *p
     p->ready = 1;
     for (int t = 0; t < j->prio; t++)
         p->ahead_higher += djs_heap_size(&cl->tiers[t]);
+    p->in_tier = djs_heap_size(&cl->tiers[j->prio]);
     p->ahead = count_before(&cl->tiers[j->prio], j->ready_key, s, DJS_PENDING_MAX_AHEAD, &p->ahead_capped);
 }
 

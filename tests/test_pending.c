@@ -266,7 +266,7 @@ START_TEST(retry_backoff)
 END_TEST
 
 /* 1,500 jobs of one class and no worker: the position counts exactly up
- * to DJS_PENDING_MAX_AHEAD, then says "at least". */
+ * to DJS_PENDING_MAX_AHEAD, then says "at least"; the tier's size. */
 START_TEST(position_capped)
 {
     et_t t;
@@ -276,13 +276,14 @@ START_TEST(position_capped)
     for (int i = 0; i < N; i++)
         ids[i] = et_job(&t, "q", DJS_PRIO_LOW);
     djs_pending_t p;
-    int probe[] = {0, 1, 9, 500, 999, 1000, 1001, N - 1};
+    int probe[] = {0, 1, 9, DJS_PENDING_MAX_AHEAD - 1, DJS_PENDING_MAX_AHEAD, DJS_PENDING_MAX_AHEAD + 1, 500, N - 1};
     for (size_t k = 0; k < sizeof(probe) / sizeof(probe[0]); k++) {
         pend(&t, &ids[probe[k]], &p);
         ck_assert_int_eq(p.reason, DJS_PENDING_NO_CAPABLE_WORKER);
         uint64_t want = (uint64_t)probe[k] < DJS_PENDING_MAX_AHEAD ? (uint64_t)probe[k] : DJS_PENDING_MAX_AHEAD;
         ck_assert_uint_eq(p.ahead, want);
         ck_assert_int_eq(p.ahead_capped, probe[k] > DJS_PENDING_MAX_AHEAD);
+        ck_assert_uint_eq(p.in_tier, N);
     }
     /* a cancellation in the middle moves the later ones up */
     uint64_t seq;

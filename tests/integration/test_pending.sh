@@ -75,7 +75,7 @@ req GET "/api/v1/jobs/$first"; check "running job has no pending" '"pending" not
 req GET "/api/v1/jobs/$second"
 check "workers busy" "j['pending']['reason'] == 'workers-busy' and j['pending']['workers']['slotsBusy'] == 1 and j['pending']['workers']['listed'][0]['id'] == '$wid' and j['pending']['workers']['listed'][0]['name'] == 'w1' and j['pending']['position']['ahead'] == 0"
 req GET "/api/v1/jobs/$third"
-check "position" 'j["pending"]["position"]["tier"] == "LOW" and j["pending"]["position"]["aheadInBetterTiers"] == 1 and j["pending"]["position"]["aheadAtLeast"] is False'
+check "position" 'j["pending"]["position"]["tier"] == "LOW" and j["pending"]["position"]["aheadInBetterTiers"] == 1 and j["pending"]["position"]["aheadAtLeast"] is False and j["pending"]["position"]["readyInTier"] == 1'
 
 # delaySeconds: turned into an absolute time at arrival, shown as scheduledAt
 t0=$(date +%s.%N)
