@@ -176,6 +176,29 @@ static int spec_text(djs_buf_t *b, const djs_job_spec_t *sp)
     return 0;
 }
 
+/* ,"result":... and ,"error":... as job_json has them (jansson's rendering
+ * of the values); -1 as job_text. */
+static int outcome_text(djs_buf_t *b, const djs_job_view_t *v)
+{
+    json_t *outcome[2];
+    job_outcome(v, &outcome[0], &outcome[1]);
+    for (int k = 0; k < 2; k++) {
+        if (outcome[k] == NULL)
+            continue;
+        char *t = json_dumps(outcome[k], JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(outcome[k]);
+        if (t == NULL) {
+            if (k == 0)
+                json_decref(outcome[1]);
+            return -1;
+        }
+        djs_jt_lit(b, k == 0 ? ",\"result\":" : ",\"error\":");
+        djs_jt_lit(b, t);
+        free(t);
+    }
+    return 0;
+}
+
 /* job_json's text; -1 if a string is not valid UTF-8 (then use job_json). */
 static int job_text(djs_buf_t *b, const djs_job_view_t *v, const job_live_t *lv)
 {
@@ -241,22 +264,8 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v, const job_live_t *lv)
         djs_jt_real(b, (v->finished_ns - v->started_ns) / 1e9);
     }
     djs_jt_lit(b, "}");
-    json_t *outcome[2];
-    job_outcome(v, &outcome[0], &outcome[1]);
-    for (int k = 0; k < 2; k++) { /* jansson's rendering of the values, as in job_json */
-        if (outcome[k] == NULL)
-            continue;
-        char *t = json_dumps(outcome[k], JSON_ENCODE_ANY | JSON_COMPACT);
-        json_decref(outcome[k]);
-        if (t == NULL) {
-            if (k == 0)
-                json_decref(outcome[1]);
-            return -1;
-        }
-        djs_jt_lit(b, k == 0 ? ",\"result\":" : ",\"error\":");
-        djs_jt_lit(b, t);
-        free(t);
-    }
+    if (outcome_text(b, v) != 0)
+        return -1;
     djs_pending_t pend;
     if (job_pending(lv, v, &sp, &pend) != NULL) {
         djs_jt_lit(b, ",\"pending\":");
