@@ -57,8 +57,10 @@ static void detail(const djs_pending_t *p, const djs_job_spec_t *sp, char *out, 
         snprintf(out, n, "its %u capable workers are draining (%u) or lost (%u)", p->capable, p->capable_draining, p->capable_lost);
         break;
     case DJS_PENDING_WORKERS_BUSY:
-        snprintf(out, n, "all %u slots of its %u capable active workers are busy; %s%" PRIu64 " ready jobs ahead in its tier",
-                 p->slots, p->capable_active, p->ahead_capped ? "at least " : "", p->ahead);
+        snprintf(out, n,
+                 "every slot of its capable active workers is busy (%u of %u, on %u workers); %s%" PRIu64
+                 " ready jobs ahead of it in its tier",
+                 p->slots_busy, p->slots, p->capable_active, p->ahead_capped ? "at least " : "", p->ahead);
         break;
     default:
         snprintf(out, n, "a capable worker has a free slot: the next placement pass places it");
