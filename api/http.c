@@ -430,11 +430,11 @@ int djs__query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t 
 
 /* RFC 3339 time (2026-11-27T10:02:00Z, fractions, or +01:00 offsets; a '+'
  * that arrived as a space in a query string is accepted) -> ns. */
-static int parse_rfc3339(const char *p, size_t len, uint64_t *ns)
+int djs__parse_rfc3339(const char *p, size_t len, uint64_t *ns)
 {
     char buf[64];
     if (len == 0 || len >= sizeof(buf))
-        return -1;
+        return DJS_EINVAL;
     memcpy(buf, p, len);
     buf[len] = '\0';
     for (size_t i = 0; i < len; i++)
@@ -447,7 +447,7 @@ static int parse_rfc3339(const char *p, size_t len, uint64_t *ns)
     int used = 0;
     if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
                &used) != 6)
-        return -1;
+        return DJS_EINVAL;
     const char *r = buf + used;
     uint64_t frac = 0, scale = 1000000000ULL;
     if (*r == '.') {
@@ -467,20 +467,20 @@ static int parse_rfc3339(const char *p, size_t len, uint64_t *ns)
         int hh, mm;
         char sign = *r == '-' ? '-' : '+';
         if (sscanf(r + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
-            return -1;
+            return DJS_EINVAL;
         off = (hh * 3600L + mm * 60L) * (sign == '-' ? -1 : 1);
         r += 6;
     } else {
-        return -1;
+        return DJS_EINVAL;
     }
     if (*r != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
         tm.tm_sec > 60 || tm.tm_year < 1970)
-        return -1;
+        return DJS_EINVAL;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t t = timegm(&tm) - off;
-    if (t < 0)
-        return -1;
+    if (t < 0 || (uint64_t)t >= UINT64_MAX / 1000000000ULL) /* ns past 2554 do not fit */
+        return DJS_EINVAL;
     *ns = (uint64_t)t * 1000000000ULL + frac;
     return 0;
 }
@@ -506,7 +506,7 @@ int djs__read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given)
         *given = 1;
     } else if (djs_query_str(req, "as_of", &v, &len)) {
         uint64_t ns, first;
-        if (parse_rfc3339(v, len, &ns) != 0)
+        if (djs__parse_rfc3339(v, len, &ns) != 0)
             return djs__problem(req, 400, "invalid-query", "Invalid query",
                                 "as_of must be an RFC 3339 time, e.g. 2026-11-27T10:02:00Z"),
                    -1;

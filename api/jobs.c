@@ -37,7 +37,53 @@ static void job_outcome(const djs_job_view_t *v, json_t **result, json_t **error
     }
 }
 
-static json_t *job_json(const djs_job_view_t *v)
+/* What a job read needs of the live projection: the pending facts of a
+ * job read now (st NULL: a read at a point of the log, without them). */
+typedef struct job_live {
+    const djs_state_t *st;
+    uint64_t now_ns;
+} job_live_t;
+
+/* The pending facts of the job into *out, and out; NULL when it is not
+ * pending now (or not live, or the read is not about now). */
+static const djs_pending_t *job_pending(const job_live_t *lv, const djs_job_view_t *v, const djs_job_spec_t *sp, djs_pending_t *out)
+{
+    if (lv == NULL || lv->st == NULL)
+        return NULL;
+    const djs_job_t *j = djs_state_job(lv->st, &v->id);
+    if (j == NULL)
+        return NULL;
+    djs_pending_of(lv->st, j, sp->deps, sp->ndeps, lv->now_ns, out);
+    return out->pending ? out : NULL;
+}
+
+static json_t *payload_json(const djs_job_spec_t *sp)
+{
+    if (sp->payload == NULL)
+        return json_null();
+    djs_mp_reader_t r;
+    djs_mp_reader_init(&r, sp->payload, sp->payload_len);
+    json_t *p = djs_mp_to_json(&r, 0);
+    return p != NULL ? p : json_null();
+}
+
+/* The spec fields beyond the summary: payload, requiredCapabilities,
+ * scheduledAt, workflow, schedule (set by schedules, issue 12: null). */
+static void spec_json(json_t *j, const djs_job_spec_t *sp)
+{
+    json_object_set_new(j, "payload", payload_json(sp));
+    json_t *caps = json_array();
+    size_t off = 0;
+    djs_str_t c;
+    while (djs_strlist_next(&sp->caps, &off, &c))
+        json_array_append_new(caps, djs_json_str_lossy(c.p, c.len));
+    json_object_set_new(j, "requiredCapabilities", caps);
+    json_object_set_new(j, "scheduledAt", djs_json_time(sp->scheduled_at));
+    json_object_set_new(j, "workflow", djs_id_is_nil(&sp->workflow) ? json_null() : djs_json_id(&sp->workflow));
+    json_object_set_new(j, "schedule", json_null());
+}
+
+static json_t *job_json(const djs_job_view_t *v, const job_live_t *lv)
 {
     djs_event_t ev;
     djs_job_spec_t sp;
@@ -65,6 +111,7 @@ static json_t *job_json(const djs_job_view_t *v)
         json_array_append_new(deps, djs_json_id(&d));
     }
     json_object_set_new(j, "dependencies", deps);
+    spec_json(j, &sp);
     if (sp.ckey.len > 0) {
         json_object_set_new(j, "concurrencyKey", djs_json_str_lossy(sp.ckey.p, sp.ckey.len));
         json_object_set_new(j, "concurrencyLimit", json_integer(sp.climit > 0 ? sp.climit : 1));
@@ -85,6 +132,9 @@ static json_t *job_json(const djs_job_view_t *v)
         json_object_set_new(j, "result", result);
     if (error != NULL)
         json_object_set_new(j, "error", error);
+    djs_pending_t pend;
+    if (job_pending(lv, v, &sp, &pend) != NULL)
+        json_object_set_new(j, "pending", djs__pending_json(lv->st, &pend, &sp));
     json_object_set_new(j, "seq", json_integer((json_int_t)v->last_seq));
     return j;
 }
@@ -98,8 +148,63 @@ static json_t *job_json(const djs_job_view_t *v)
  * that is not valid UTF-8 (jansson refuses it) makes the writer fail, and
  * the caller falls back to jansson. */
 
+/* spec_json's text; -1 as job_text. */
+static int spec_text(djs_buf_t *b, const djs_job_spec_t *sp)
+{
+    djs_jt_lit(b, ",\"payload\":");
+    if (sp->payload == NULL) {
+        djs_jt_lit(b, "null");
+    } else {
+        djs_mp_reader_t r;
+        djs_mp_reader_init(&r, sp->payload, sp->payload_len);
+        if (djs_jt_mp(b, &r, 0) != 0)
+            return -1;
+    }
+    djs_jt_lit(b, ",\"requiredCapabilities\":[");
+    size_t off = 0;
+    djs_str_t c;
+    for (int i = 0; djs_strlist_next(&sp->caps, &off, &c); i++) {
+        if (i > 0)
+            djs_jt_lit(b, ",");
+        if (djs_jt_str(b, c.p, c.len) != 0)
+            return -1;
+    }
+    djs_jt_lit(b, "],\"scheduledAt\":");
+    djs_jt_time(b, sp->scheduled_at);
+    djs_jt_lit(b, ",\"workflow\":");
+    if (djs_id_is_nil(&sp->workflow))
+        djs_jt_lit(b, "null");
+    else
+        djs_jt_id(b, &sp->workflow);
+    djs_jt_lit(b, ",\"schedule\":null");
+    return 0;
+}
+
+/* ,"result":... and ,"error":... as job_json has them (jansson's rendering
+ * of the values); -1 as job_text. */
+static int outcome_text(djs_buf_t *b, const djs_job_view_t *v)
+{
+    json_t *outcome[2];
+    job_outcome(v, &outcome[0], &outcome[1]);
+    for (int k = 0; k < 2; k++) {
+        if (outcome[k] == NULL)
+            continue;
+        char *t = json_dumps(outcome[k], JSON_ENCODE_ANY | JSON_COMPACT);
+        json_decref(outcome[k]);
+        if (t == NULL) {
+            if (k == 0)
+                json_decref(outcome[1]);
+            return -1;
+        }
+        djs_jt_lit(b, k == 0 ? ",\"result\":" : ",\"error\":");
+        djs_jt_lit(b, t);
+        free(t);
+    }
+    return 0;
+}
+
 /* job_json's text; -1 if a string is not valid UTF-8 (then use job_json). */
-static int job_text(djs_buf_t *b, const djs_job_view_t *v)
+static int job_text(djs_buf_t *b, const djs_job_view_t *v, const job_live_t *lv)
 {
     djs_event_t ev;
     djs_job_spec_t sp;
@@ -148,6 +253,8 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v)
         djs_jt_id(b, &d);
     }
     djs_jt_lit(b, "]");
+    if (spec_text(b, &sp) != 0)
+        return -1;
     if (sp.ckey.len > 0) {
         djs_jt_lit(b, ",\"concurrencyKey\":");
         if (djs_jt_str(b, sp.ckey.p, sp.ckey.len) != 0)
@@ -168,21 +275,12 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v)
         djs_jt_real(b, (v->finished_ns - v->started_ns) / 1e9);
     }
     djs_jt_lit(b, "}");
-    json_t *outcome[2];
-    job_outcome(v, &outcome[0], &outcome[1]);
-    for (int k = 0; k < 2; k++) { /* jansson's rendering of the values, as in job_json */
-        if (outcome[k] == NULL)
-            continue;
-        char *t = json_dumps(outcome[k], JSON_ENCODE_ANY | JSON_COMPACT);
-        json_decref(outcome[k]);
-        if (t == NULL) {
-            if (k == 0)
-                json_decref(outcome[1]);
-            return -1;
-        }
-        djs_jt_lit(b, k == 0 ? ",\"result\":" : ",\"error\":");
-        djs_jt_lit(b, t);
-        free(t);
+    if (outcome_text(b, v) != 0)
+        return -1;
+    djs_pending_t pend;
+    if (job_pending(lv, v, &sp, &pend) != NULL) {
+        djs_jt_lit(b, ",\"pending\":");
+        djs__pending_text(b, lv->st, &pend, &sp);
     }
     djs_jt_lit(b, ",\"seq\":");
     djs_jt_int(b, (int64_t)v->last_seq);
@@ -217,12 +315,14 @@ int djs__jobs_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
         return 0;
     djs_job_view_t v;
     int rc = view_job(s, who, id, given ? at : UINT64_MAX, &v);
+    /* a read now shows why the job is not running, from the live projection */
+    job_live_t lv = {given ? NULL : djs_engine_state(s->engine), djs_log_now(djs_engine_log(s->engine))};
     if (rc == 0) {
         djs_buf_t *b = &s->scratch;
         djs_buf_reset(b);
-        if (job_text(b, &v) == 0) {
+        if (job_text(b, &v, &lv) == 0) {
 #ifdef DJS_CHECK_RENDER /* sanitizer builds (the tests) compare with jansson's text */
-            json_t *j = job_json(&v);
+            json_t *j = job_json(&v, &lv);
             char *t = json_dumps(j, JSON_COMPACT);
             if (t == NULL || strlen(t) != b->len || memcmp(t, b->base, b->len) != 0) {
                 fprintf(stderr, "job_text differs from job_json:\n%.*s\n%s\n", (int)b->len, (const char *)b->base, t);
@@ -233,7 +333,7 @@ int djs__jobs_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, c
 #endif
             djs__send_text(req, 200, (const char *)b->base, b->len, v.last_seq);
         } else {
-            json_t *j = job_json(&v);
+            json_t *j = job_json(&v, &lv);
             djs__send_json(req, 200, j, v.last_seq);
             json_decref(j);
         }
@@ -378,31 +478,66 @@ static int read_job_limits(h2o_req_t *req, json_t *j, djs_job_request_t *r, cons
     return 0;
 }
 
-static const char *const job_fields[] = {"name",           "description",      "priority",   "payload",
-                                         "dependencies",   "timeoutSeconds",   "maxRetries", "requiredCapabilities",
-                                         "concurrencyKey", "concurrencyLimit", NULL};
-static const char *const workflow_job_fields[] = {"key",
-                                                  "dependsOn",
-                                                  "name",
-                                                  "description",
-                                                  "priority",
-                                                  "payload",
-                                                  "dependencies",
-                                                  "timeoutSeconds",
-                                                  "maxRetries",
-                                                  "requiredCapabilities",
-                                                  "concurrencyKey",
-                                                  "concurrencyLimit",
-                                                  NULL};
+/* How far ahead a job may be delayed: 366 days, by delaySeconds or
+ * scheduledAt. Every waiting job is kept in the projection (about 150
+ * bytes and a timer each) until it runs; a year covers "next month's
+ * report", and what repeats further out is a schedule's (issue 12). It also
+ * keeps now + delay far from the 64-bit ns limit. */
+#define MAX_DELAY_S (366u * 24 * 3600)
+
+/* scheduledAt (RFC 3339) or delaySeconds (from now_ns, the request's
+ * arrival: the event records the absolute time, replay never re-decides).
+ * -1 after answering 400 or 422. */
+static int read_job_time(h2o_req_t *req, json_t *j, djs_job_request_t *r, const char *at, uint64_t now_ns)
+{
+    json_t *when = json_object_get(j, "scheduledAt"), *delay = json_object_get(j, "delaySeconds");
+    char f[128];
+    if (when != NULL && delay != NULL) {
+        snprintf(f, sizeof(f), "give %sscheduledAt or %sdelaySeconds, not both", at, at);
+        return djs__problem(req, 400, "conflicting-fields", "Conflicting fields", f), -1;
+    }
+    uint64_t ns = 0, horizon = now_ns + (uint64_t)MAX_DELAY_S * 1000000000ULL;
+    if (when != NULL) {
+        snprintf(f, sizeof(f), "%sscheduledAt", at);
+        if (!json_is_string(when) || djs__parse_rfc3339(json_string_value(when), json_string_length(when), &ns) != 0)
+            return djs__wrong_type(req, f, "an RFC 3339 time, e.g. 2026-11-27T10:02:00Z"), -1;
+    } else if (delay != NULL) {
+        snprintf(f, sizeof(f), "%sdelaySeconds", at);
+        if (!json_is_integer(delay) || json_integer_value(delay) < 0)
+            return djs__wrong_type(req, f, "a non-negative integer"), -1;
+        if (json_integer_value(delay) > MAX_DELAY_S)
+            ns = UINT64_MAX;
+        else
+            ns = now_ns + (uint64_t)json_integer_value(delay) * 1000000000ULL;
+    } else {
+        return 0;
+    }
+    if (ns > horizon) {
+        snprintf(f + strlen(f), sizeof(f) - strlen(f), " is more than %u s (366 days) ahead", MAX_DELAY_S);
+        return djs__problem(req, 422, "invalid-value", "Invalid value", f), -1;
+    }
+    r->spec.scheduled_at = ns;
+    return 0;
+}
+
+static const char *const job_fields[] = {
+    "name",       "description",          "priority",    "payload",      "dependencies",   "timeoutSeconds",
+    "maxRetries", "requiredCapabilities", "scheduledAt", "delaySeconds", "concurrencyKey", "concurrencyLimit",
+    NULL};
+static const char *const workflow_job_fields[] = {
+    "key",          "dependsOn",      "name",       "description",          "priority",       "payload",
+    "dependencies", "timeoutSeconds", "maxRetries", "requiredCapabilities", "concurrencyKey", "concurrencyLimit",
+    "scheduledAt",  "delaySeconds",   NULL};
 
 /* Validate the shape of a job object into r. `at` prefixes field names in
  * error details ("" or "jobs[3]."); a workflow job (wf) may also carry key
  * and dependsOn. -1 after answering 400 or 422. */
-static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_buf_t *payload, const char *at, int wf)
+static int read_job(h2o_req_t *req, json_t *j, djs_job_request_t *r, djs_buf_t *payload, const char *at, int wf, uint64_t now_ns)
 {
     if (djs__only_fields(req, j, wf ? workflow_job_fields : job_fields) != 0)
         return -1;
-    if (read_job_fields(req, j, r, payload, at) != 0 || read_job_links(req, j, r, at) != 0 || read_job_limits(req, j, r, at) != 0)
+    if (read_job_fields(req, j, r, payload, at) != 0 || read_job_links(req, j, r, at) != 0 || read_job_limits(req, j, r, at) != 0 ||
+        read_job_time(req, j, r, at, now_ns) != 0)
         return -1;
     return 0;
 }
@@ -426,7 +561,8 @@ static int read_idem_key(h2o_req_t *req, djs_job_request_t *r)
 /* The n jobs of the body (j itself, or the items of list for a workflow)
  * into r[0..n) and payloads[0..n) (each initialised here once reached:
  * *ready says how many, to dispose of). -1 after answering 400 or 422. */
-static int read_jobs(h2o_req_t *req, json_t *j, json_t *list, size_t n, djs_job_request_t *r, djs_buf_t *payloads, size_t *ready)
+static int read_jobs(h2o_req_t *req, json_t *j, json_t *list, size_t n, djs_job_request_t *r, djs_buf_t *payloads, size_t *ready,
+                     uint64_t now_ns)
 {
     for (size_t i = 0; i < n; i++) {
         char at[32] = "";
@@ -437,7 +573,7 @@ static int read_jobs(h2o_req_t *req, json_t *j, json_t *list, size_t n, djs_job_
             snprintf(at, sizeof(at), "jobs[%zu].", i);
         if (!json_is_object(one))
             return djs__wrong_type(req, "jobs[]", "job objects"), -1;
-        if (read_job(req, one, &r[i], &payloads[i], at, list != NULL) != 0)
+        if (read_job(req, one, &r[i], &payloads[i], at, list != NULL, now_ns) != 0)
             return -1;
     }
     return read_idem_key(req, &r[0]);
@@ -518,7 +654,8 @@ int djs__jobs_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
     djs_buf_t *payloads = h2o_mem_alloc_pool(&req->pool, n * sizeof(*payloads));
     djs_id_t *ids = h2o_mem_alloc_pool(&req->pool, n * sizeof(*ids));
     memset(r, 0, n * sizeof(*r));
-    if (read_jobs(req, j, list, n, r, payloads, &ready) == 0 && gather_dep_facts(s, req, r, n) == 0) {
+    uint64_t now = djs_log_now(djs_engine_log(s->engine)); /* the request's arrival, for delaySeconds */
+    if (read_jobs(req, j, list, n, r, payloads, &ready, now) == 0 && gather_dep_facts(s, req, r, n) == 0) {
         uint64_t seq;
         int existed;
         int rc = djs_engine_submit(s->engine, who->sub, r, (uint32_t)n, ids, &seq, &existed);
@@ -822,7 +959,7 @@ static uint32_t *list_page(djs_server_t *s, djs_state_t *st, const list_filter_t
     return page;
 }
 
-/* One job of the list: {id, name, owner, status, priority, attempt, progress, assignedWorker, createdAt}. */
+/* One job of the list: {id, name, scheduledAt, owner, status, priority, attempt, progress, assignedWorker, createdAt}. */
 static json_t *list_item_json(djs_server_t *s, djs_state_t *st, const djs_job_t *j, djs_buf_t *rec)
 {
     json_t *o = json_object();
@@ -831,8 +968,10 @@ static json_t *list_item_json(djs_server_t *s, djs_state_t *st, const djs_job_t 
     djs_job_spec_t sp;
     djs_buf_reset(rec);
     if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
-        djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
+        djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0) {
         json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+        json_object_set_new(o, "scheduledAt", djs_json_time(sp.scheduled_at));
+    }
     size_t ol;
     const char *ow = djs_state_str(st, j->owner, &ol);
     json_object_set_new(o, "owner", json_stringn(ow, ol));

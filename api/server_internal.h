@@ -13,6 +13,8 @@
  *              heartbeat, the long poll, fenced and batched reports
  *   events.c   the log: events paging, state at a point, streams
  *   system.c   health, readiness, metrics, stats, shutdown
+ *   pending.c  why a job is not running: the `pending` object of a job
+ *              and the counts by reason of /stats
  *
  * Every handler has the route table's signature (djs__route_fn below) and is
  * called on the loop thread once the request is admitted. It answers
@@ -38,6 +40,7 @@
 #include "api/stream.h"
 #include "core/buf.h"
 #include "core/id.h"
+#include "projections/pending.h"
 
 #define DJS__PROBLEM_BASE "https://djs.dev/problems/"
 #define DJS__MAX_JSON_DEPTH 32 /* nesting of a payload or a result */
@@ -135,6 +138,11 @@ int djs__media_type_is(h2o_req_t *req, const char *type);
 /* A decimal query parameter: dflt when absent; -1 after a 400 when present
  * but not a non-negative integer. */
 int djs__query_number(h2o_req_t *req, const char *name, uint64_t dflt, uint64_t *out);
+/* An RFC 3339 time (2026-11-27T10:02:00Z, fractions, +01:00 offsets;
+ * %3A and %2B escapes and a '+' sent as a space, as in query strings) as
+ * ns since the epoch. Errors: DJS_EINVAL (malformed, before 1970, or past
+ * what 64-bit ns hold, 2554). */
+int djs__parse_rfc3339(const char *p, size_t len, uint64_t *ns);
 /* The point a read is about: ?at_seq=N or ?as_of=RFC3339 (the last event
  * at or before that time); *given says whether either was. *seq = durable
  * seq when neither is given. 0, or -1 after a 400. */
@@ -186,6 +194,15 @@ int djs__events_state(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
 int djs__events_stream(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 /* Answer a page of the log: GET /events, or the history of job (not NULL). */
 int djs__events_page(djs_server_t *s, h2o_req_t *req, const djs_id_t *job);
+
+/* pending.c: the facts p (djs_pending_of, pending) of a job submitted
+ * as sp, read from st (worker names), as the JSON object GET /jobs/{id}
+ * shows: appended to b as text, or as a new jansson reference (the same
+ * text read back). */
+void djs__pending_text(djs_buf_t *b, const djs_state_t *st, const djs_pending_t *p, const djs_job_spec_t *sp);
+json_t *djs__pending_json(const djs_state_t *st, const djs_pending_t *p, const djs_job_spec_t *sp);
+/* {reason: count} of the pending jobs by primary reason (djs_pending_counts). */
+json_t *djs__pending_counts_json(const djs_state_t *st);
 
 /* system.c */
 int djs__system_health(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);

@@ -63,8 +63,12 @@ int djs__system_metrics(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
     return 0;
 }
 
-static json_t *stats_json(const djs_metrics_t *m, uint64_t seq)
+/* The counters of the metrics, and the pending jobs by reason
+ * (djs_pending_counts: O(1) from the counters for the waiting ones,
+ * O(classes x workers) for the ready ones, no walk of the jobs). */
+static json_t *stats_json(const djs_state_t *st, uint64_t seq)
 {
+    const djs_metrics_t *m = djs_state_metrics(st);
     json_t *b = json_object(), *states = json_object(), *ready = json_object();
     for (int i = 0; i < DJS_JOB_NSTATES; i++)
         json_object_set_new(states, djs_job_state_name(i), json_integer((json_int_t)m->by_state[i]));
@@ -81,6 +85,7 @@ static json_t *stats_json(const djs_metrics_t *m, uint64_t seq)
     json_object_set_new(b, "workersLost", json_integer((json_int_t)m->workers_lost));
     json_object_set_new(b, "slotsTotal", json_integer((json_int_t)m->slots_total));
     json_object_set_new(b, "slotsBusy", json_integer((json_int_t)m->slots_busy));
+    json_object_set_new(b, "pendingByReason", djs__pending_counts_json(st));
     json_object_set_new(b, "seq", json_integer((json_int_t)seq));
     return b;
 }
@@ -98,7 +103,7 @@ int djs__stats_reply(djs_server_t *s, h2o_req_t *req, int with_ts)
         if (rc != 0)
             return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
     }
-    json_t *b = stats_json(djs_state_metrics(st), given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
+    json_t *b = stats_json(st, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
     if (with_ts)
         json_object_set_new(b, "at", djs_json_time(djs_state_ts(st)));
     return djs__send_json_new(req, 200, b, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));

@@ -426,8 +426,29 @@ for name, body in [
     ("caps-number-item", job(requiredCapabilities=[5])),
     ("caps-nested-array", job(requiredCapabilities=[["gpu"]])),
     ("caps-null-item", job(requiredCapabilities=[None])),
+    ("scheduled-at-number", job(scheduledAt=1700000000)),
+    ("scheduled-at-null", job(scheduledAt=None)),
+    ("scheduled-at-words", job(scheduledAt="tomorrow")),
+    ("scheduled-at-no-zone", job(scheduledAt="2026-11-27T10:02:00")),
+    ("scheduled-at-bad-month", job(scheduledAt="2026-13-27T10:02:00Z")),
+    ("scheduled-at-bad-offset", job(scheduledAt="2026-11-27T10:02:00+25:00")),
+    ("scheduled-at-before-1970", job(scheduledAt="1969-12-31T23:59:59Z")),
+    ("scheduled-at-year-9999", job(scheduledAt="9999-12-31T23:59:59Z")),
+    ("scheduled-at-trailing", job(scheduledAt="2026-11-27T10:02:00Zjunk")),
+    ("scheduled-at-long", job(scheduledAt="2026-11-27T10:02:00." + "1" * 5000 + "Z")),
+    ("delay-negative", job(delaySeconds=-1)),
+    ("delay-float", job(delaySeconds=1.5)),
+    ("delay-string", job(delaySeconds="10")),
+    ("delay-bool", job(delaySeconds=True)),
+    ("delay-null", job(delaySeconds=None)),
+    ("delay-array", job(delaySeconds=[1])),
 ]:
     post_job(name, body, 400, WT)
+post_job("delay-and-scheduled-at", job(delaySeconds=1, scheduledAt="2030-01-01T00:00:00Z"), 400, "conflicting-fields")
+post_job("workflow-delay-and-scheduled-at",
+         json.dumps({"jobs": [{"key": "a", "name": "a", "delaySeconds": 1, "scheduledAt": "2030-01-01T00:00:00Z"}]}), 400,
+         "conflicting-fields")
+post_job("workflow-delay-negative", json.dumps({"jobs": [{"key": "a", "name": "a", "delaySeconds": -5}]}), 400, WT)
 
 # unknown fields
 post_job("unknown-field", job(bogus=1), 400, "unknown-field")
@@ -445,6 +466,9 @@ check("unknown-field-utf8-cut-post-worker", build("POST", "/api/v1/workers", jso
 # values of the right type beyond the documented limits: 422
 post_job("timeout-over-max", job(timeoutSeconds=604801), 422, "invalid-value")
 post_job("retries-over-max", job(maxRetries=101), 422, "invalid-value")
+post_job("delay-over-max", job(delaySeconds=31622401), 422, "invalid-value")
+post_job("delay-huge", job(delaySeconds=2**62), 422, "invalid-value")
+post_job("scheduled-at-far-ahead", job(scheduledAt="2400-01-01T00:00:00Z"), 422, "invalid-value")
 post_job("name-empty", job(name=""), 422, "invalid-value")
 post_job("name-too-long", job(name="n" * 257), 422, "limit-exceeded")
 post_job("description-too-long", job(description="d" * 4097), 422, "limit-exceeded")
