@@ -53,6 +53,10 @@ static void detail(const djs_pending_t *p, const djs_job_spec_t *sp, char *out, 
     case DJS_PENDING_NO_CAPABLE_WORKER:
         snprintf(out, n, "no registered worker has its required capabilities%s%s", caps[0] ? ": " : "", caps);
         break;
+    case DJS_PENDING_CONCURRENCY_LIMIT:
+        snprintf(out, n, "concurrency key '%.*s' is at its limit: %u of %u running or scheduled",
+                 (int)(p->key.len > 128 ? 128 : p->key.len), p->key.p, p->held, p->limit);
+        break;
     case DJS_PENDING_WORKERS_UNAVAILABLE:
         snprintf(out, n, "its %u capable workers are draining (%u) or lost (%u)", p->capable, p->capable_draining, p->capable_lost);
         break;
@@ -137,6 +141,31 @@ static void text_position(djs_buf_t *b, const djs_pending_t *p)
     djs_jt_lit(b, "}");
 }
 
+/* "concurrency": its key, its limit and the jobs holding the key, or null */
+static void text_concurrency(djs_buf_t *b, const djs_state_t *st, const djs_pending_t *p)
+{
+    if (!p->has_key) {
+        djs_jt_lit(b, ",\"concurrency\":null");
+        return;
+    }
+    djs_jt_lit(b, ",\"concurrency\":{\"key\":");
+    djs_jt_str_lossy(b, p->key.p, p->key.len);
+    djs_jt_lit(b, ",\"limit\":");
+    djs_jt_int(b, p->limit);
+    djs_jt_lit(b, ",\"held\":");
+    djs_jt_int(b, p->held);
+    djs_jt_lit(b, ",\"full\":");
+    djs_jt_lit(b, p->held >= p->limit ? "true" : "false");
+    djs_jt_lit(b, ",\"heldBy\":[");
+    for (uint32_t i = 0; i < p->nholders; i++) {
+        const djs_job_t *h = djs_state_job_at(st, p->holders[i]);
+        if (i > 0)
+            djs_jt_lit(b, ",");
+        djs_jt_id(b, &h->id);
+    }
+    djs_jt_lit(b, "]}");
+}
+
 void djs__pending_text(djs_buf_t *b, const djs_state_t *st, const djs_pending_t *p, const djs_job_spec_t *sp)
 {
     char d[512];
@@ -162,9 +191,8 @@ void djs__pending_text(djs_buf_t *b, const djs_state_t *st, const djs_pending_t 
     text_deps(b, p);
     text_workers(b, st, p);
     text_position(b, p);
-    /* concurrency limits (issue 12): the key, its limit and the jobs
-     * holding it go here once the projection has them */
-    djs_jt_lit(b, ",\"concurrency\":null}");
+    text_concurrency(b, st, p);
+    djs_jt_lit(b, "}");
 }
 
 json_t *djs__pending_json(const djs_state_t *st, const djs_pending_t *p, const djs_job_spec_t *sp)

@@ -119,13 +119,31 @@ static void position(const djs_state_t *st, const djs_job_t *j, djs_pending_t *p
     const class_t *cl = st->classes[j->cls];
     uint32_t s = djs_state_job_slot(st, j);
     p->tier = j->prio;
-    if (cl == NULL || st->jpos[s] == DJS_HEAP_NONE)
-        return;
+    if (cl == NULL || st->jpos[s] == DJS_HEAP_NONE || j->parked)
+        return; /* not ready, or parked out of its tier by its concurrency key */
     p->ready = 1;
     for (int t = 0; t < j->prio; t++)
         p->ahead_higher += djs_heap_size(&cl->tiers[t]);
     p->in_tier = djs_heap_size(&cl->tiers[j->prio]);
     p->ahead = count_before(&cl->tiers[j->prio], j->ready_key, s, DJS_PENDING_MAX_AHEAD, &p->ahead_capped);
+}
+
+/* Its concurrency key: at its limit, nothing else helps (a free worker
+ * does not: placement skips the job). */
+static void key_facts(const djs_state_t *st, const djs_job_t *j, djs_pending_t *p)
+{
+    djs_concurrency_t c;
+    if (djs_state_job_concurrency(st, j, &c) != 0)
+        return;
+    p->has_key = 1;
+    p->parked = j->parked;
+    p->key = c.key;
+    p->limit = c.limit;
+    p->held = c.held;
+    for (uint32_t i = 0; i < c.held && p->nholders < DJS_PENDING_MAX_WORKERS; i++)
+        p->holders[p->nholders++] = c.holders[i];
+    if (c.held >= c.limit)
+        add_reason(p, DJS_PENDING_CONCURRENCY_LIMIT);
 }
 
 /* The time and dependency facts of a CREATED or retry-waiting job. */
@@ -159,11 +177,7 @@ void djs_pending_of(const djs_state_t *st, const djs_job_t *j, const uint8_t *de
     out->pending = 1;
     out->state = j->state;
     wait_facts(st, j, deps, ndeps, now_ns, out);
-    /* CONCURRENCY LIMIT (issue 12): when the job's concurrency key is at its
-     * limit, add_reason(out, DJS_PENDING_CONCURRENCY_LIMIT) here, with the
-     * key, the limit and the jobs holding it; it ranks before the worker
-     * facts (a free worker does not help). Wired once concurrency limits
-     * land in the projection. */
+    key_facts(st, j, out);
     worker_facts(st, j->cls, out);
     add_reason(out, worker_reason(out));
     position(st, j, out);
@@ -186,12 +200,14 @@ void djs_pending_counts(const djs_state_t *st, uint64_t out[DJS_PENDING_NREASONS
     out[DJS_PENDING_RETRY_BACKOFF] = retry;
     out[DJS_PENDING_SCHEDULED] = sched;
     out[DJS_PENDING_DEPENDENCIES] = m->by_state[DJS_JOB_CREATED] - sched; /* no timer until dependencies are met */
+    uint64_t in_tiers = 0;
     for (uint32_t i = 0; i < st->nactive; i++) {
         uint32_t c = st->active_classes[i];
         const class_t *cl = st->classes[c];
         uint64_t n = 0;
         for (int t = 0; t < DJS_NPRIO; t++)
             n += djs_heap_size(&cl->tiers[t]);
+        in_tiers += n;
         if (n == 0)
             continue;
         djs_pending_t p;
@@ -199,4 +215,5 @@ void djs_pending_counts(const djs_state_t *st, uint64_t out[DJS_PENDING_NREASONS
         worker_facts(st, c, &p);
         out[worker_reason(&p)] += n;
     }
+    out[DJS_PENDING_CONCURRENCY_LIMIT] = ready - in_tiers; /* ready but parked behind a full key (every class is listed) */
 }

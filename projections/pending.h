@@ -11,9 +11,9 @@
  *   waiting-for-dependencies  CREATED with dependencies not COMPLETED
  *   scheduled                 CREATED until its scheduledAt
  *   retry-backoff             QUEUED, not ready before its retry time
- *   concurrency-limit         RESERVED: its concurrency key is at its limit
- *                             (wired with concurrency limits, issue 12;
- *                             never reported yet)
+ *   concurrency-limit         its concurrency key is at its limit: as many
+ *                             jobs of the key as this job's limit are
+ *                             SCHEDULED or RUNNING (they are listed)
  *   no-capable-worker         no registered worker has all its capabilities
  *   workers-unavailable       capable workers exist, all draining or lost
  *   workers-busy              capable active workers exist, every slot busy
@@ -100,6 +100,12 @@ typedef struct djs_pending {
     uint64_t ahead_higher; /* ready jobs of its class in better tiers */
     uint64_t in_tier;      /* ready jobs of its class in its tier, itself included */
     int tier;              /* its priority tier */
+    /* its concurrency key (has_key), and the jobs holding it now */
+    int has_key, parked;                       /* parked: set aside from its tier while the key is full */
+    djs_str_t key;                             /* owned by the state */
+    uint32_t limit, held;                      /* this job's limit; jobs of the key SCHEDULED or RUNNING */
+    uint32_t holders[DJS_PENDING_MAX_WORKERS]; /* their job slots (djs_state_job_at) */
+    uint32_t nholders;                         /* listed */
 } djs_pending_t;
 
 /* The stable name of a reason ("scheduled", ...), NULL if unknown. */
@@ -116,9 +122,12 @@ void djs_pending_of(const djs_state_t *st, const djs_job_t *j, const uint8_t *de
 /* Pending jobs counted by primary reason (for GET /stats), out[reason].
  * CREATED jobs are split from the metrics counters (O(1): a CREATED job
  * with no timer waits for dependencies), QUEUED ones waiting for a retry
- * likewise, and the ready ones per class by the class's worker fact:
- * O(classes x workers), no walk of the jobs. `dispatching` counts ready
- * jobs whose class has a free capable worker. */
+ * likewise, ready jobs parked behind a full concurrency key as
+ * concurrency-limit, and the other ready ones per class by the class's
+ * worker fact: O(classes x workers), no walk of the jobs (a ready job of a
+ * full key not yet parked, because placement has not reached it, counts by
+ * its worker fact). `dispatching` counts ready jobs whose class has a free
+ * capable worker. */
 void djs_pending_counts(const djs_state_t *st, uint64_t out[DJS_PENDING_NREASONS]);
 
 #endif

@@ -345,6 +345,63 @@ START_TEST(counts_agree)
 }
 END_TEST
 
+static djs_id_t job_key(et_t *t, const char *name, const char *key, uint32_t limit)
+{
+    djs_job_request_t r;
+    djs_id_t id;
+    et_req(&r, name, DJS_PRIO_NORMAL);
+    r.spec.ckey = (djs_str_t){key, strlen(key)};
+    r.spec.climit = limit;
+    REQ_RC(et_submit_req(t, &r, &id), 0);
+    return id;
+}
+
+/* A key at its limit: concurrency-limit before any worker fact (free
+ * slots do not help), with the key, the limit and the holders; parked
+ * jobs are counted under it by djs_pending_counts. */
+START_TEST(concurrency_limit)
+{
+    et_t t;
+    et_open(&t, NULL);
+    et_worker(&t, "w", 8);
+    djs_id_t a = job_key(&t, "a", "deploy/api", 1);
+    djs_id_t b = job_key(&t, "b", "deploy/api", 1);
+    djs_id_t c = job_key(&t, "c", "deploy/api", 1);
+    djs_id_t free_one = job_key(&t, "d", "deploy/web", 1);
+    djs_pending_t p;
+    pend(&t, &b, &p);
+    ck_assert_int_eq(p.reason, DJS_PENDING_DISPATCHING); /* nobody holds the key yet */
+    ck_assert_int_eq(p.has_key, 1);
+    ck_assert_uint_eq(p.held, 0);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &a), DJS_JOB_SCHEDULED);
+    ck_assert_int_eq(et_state_of(&t, &free_one), DJS_JOB_SCHEDULED);
+    pend(&t, &b, &p);
+    ck_assert_int_eq(p.reason, DJS_PENDING_CONCURRENCY_LIMIT);
+    ck_assert(has(&p, DJS_PENDING_DISPATCHING)); /* a slot is free, and it does not help */
+    ck_assert_uint_eq(p.limit, 1);
+    ck_assert_uint_eq(p.held, 1);
+    ck_assert_uint_eq(p.nholders, 1);
+    ck_assert(et_id_eq(&djs_state_job_at(et_st(&t), p.holders[0])->id, &a));
+    ck_assert_uint_eq(p.key.len, 10);
+    ck_assert_int_eq(memcmp(p.key.p, "deploy/api", 10), 0);
+    pend(&t, &c, &p);
+    ck_assert_int_eq(p.reason, DJS_PENDING_CONCURRENCY_LIMIT);
+    uint64_t got[DJS_PENDING_NREASONS];
+    djs_pending_counts(et_st(&t), got);
+    ck_assert_uint_eq(got[DJS_PENDING_CONCURRENCY_LIMIT], 2); /* b and c, parked by the placement pass */
+    ck_assert_uint_eq(got[DJS_PENDING_DISPATCHING], 0);
+    /* the holder finishes: the next one is placed, the last still waits */
+    et_finish(&t, &a);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &b), DJS_JOB_SCHEDULED);
+    pend(&t, &c, &p);
+    ck_assert_int_eq(p.reason, DJS_PENDING_CONCURRENCY_LIMIT);
+    ck_assert(et_id_eq(&djs_state_job_at(et_st(&t), p.holders[0])->id, &b));
+    et_close(&t);
+}
+END_TEST
+
 static Suite *pending_suite(void)
 {
     Suite *s = suite_create("pending");
@@ -358,6 +415,7 @@ static Suite *pending_suite(void)
     tcase_add_test(tc, retry_backoff);
     tcase_add_test(tc, position_capped);
     tcase_add_test(tc, counts_agree);
+    tcase_add_test(tc, concurrency_limit);
     suite_add_tcase(s, tc);
     return s;
 }

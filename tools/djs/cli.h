@@ -32,6 +32,7 @@ int djs_cmd_submit(djs_client_t *c, int argc, char **argv);
 int djs_cmd_jobs(djs_client_t *c, int argc, char **argv);
 int djs_cmd_watch(djs_client_t *c, int argc, char **argv);
 int djs_cmd_job(djs_client_t *c, int argc, char **argv);
+int djs_cmd_why(djs_client_t *c, int argc, char **argv);        /* cmd_why.c */
 int djs_cmd_job_action(djs_client_t *c, int argc, char **argv); /* cancel, retry, delete */
 int djs_cmd_history(djs_client_t *c, int argc, char **argv);
 int djs_cmd_logs(djs_client_t *c, int argc, char **argv);

@@ -57,6 +57,7 @@ static const client_cmd_t cmds[] = {
     {"watch", djs_cmd_watch, 0, "[--name-prefix P] [--status S] [--interval-ms MS] (the jobs filters)",
      "the jobs table with progress, redrawn until every job listed is finished (exit 1 if one did not complete)", ""},
     {"job", djs_cmd_job, 1, "ID", "show one job", ""},
+    {"why", djs_cmd_why, 0, "ID", "why a job is not running: its pending reason and what would unblock it", ""},
     {"cancel", djs_cmd_job_action, 0, "ID", "cancel a job that has not finished", ""},
     {"retry", djs_cmd_job_action, 0, "ID", "retry a failed job", ""},
     {"delete", djs_cmd_job_action, 0, "ID", "delete a job that is not scheduled or running", ""},
