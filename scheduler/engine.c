@@ -511,6 +511,28 @@ static live_t *live_of(djs_engine_t *e, const djs_worker_t *w)
     return &e->live[slot];
 }
 
+/* The original design's fields (recorded, shown, not used for placement):
+ * bounded here as the body decoder bounds them, so what the engine writes
+ * the projection reads back. */
+static int check_worker_extras(djs_engine_t *e, const djs_worker_info_t *w)
+{
+    djs_str_t t;
+    size_t off = 0;
+    uint32_t k = 0;
+    if (w->addr.len > DJS_WORKER_MAX_ADDR)
+        return refuse(e, DJS_ETOOBIG, "hostAddress is longer than %d bytes", DJS_WORKER_MAX_ADDR);
+    if (w->port > DJS_WORKER_MAX_PORT)
+        return refuse(e, DJS_EINVAL, "port must be 1 to %d", DJS_WORKER_MAX_PORT);
+    if (w->tags.n > DJS_WORKER_MAX_TAGS)
+        return refuse(e, DJS_ETOOBIG, "more than %d tags", DJS_WORKER_MAX_TAGS);
+    while (djs_strlist_next(&w->tags, &off, &t)) {
+        if (t.len == 0 || t.len > DJS_WORKER_MAX_TAG_LEN)
+            return refuse(e, DJS_EINVAL, "tags[%u] must be 1 to %d bytes", k, DJS_WORKER_MAX_TAG_LEN);
+        k++;
+    }
+    return 0;
+}
+
 static int check_worker_info(djs_engine_t *e, const djs_worker_info_t *w, uint32_t ncaps, const djs_str_t *caps, int reg)
 {
     if (reg && (w->name.len == 0 || w->name.len > DJS_JOB_MAX_NAME))
@@ -526,7 +548,7 @@ static int check_worker_info(djs_engine_t *e, const djs_worker_info_t *w, uint32
     for (uint32_t k = 0; k < ncaps; k++)
         if (caps[k].len == 0 || caps[k].len > DJS_JOB_MAX_CAP_LEN)
             return refuse(e, DJS_EINVAL, "capabilities[%u] must be 1 to %d bytes", k, DJS_JOB_MAX_CAP_LEN);
-    return 0;
+    return check_worker_extras(e, w);
 }
 
 int djs_engine_register(djs_engine_t *e, const char *actor, const djs_worker_info_t *w, const djs_str_t *caps, uint32_t ncaps,

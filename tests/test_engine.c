@@ -1387,6 +1387,42 @@ START_TEST(job_output)
 }
 END_TEST
 
+/* The design's extra worker fields are bounded by the engine as the body
+ * decoder bounds them: what it writes, the projection reads back. */
+START_TEST(worker_extras_bounded)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_worker_info_t w = {0};
+    djs_id_t id;
+    uint64_t seq;
+    char addr[DJS_WORKER_MAX_ADDR + 2];
+    memset(addr, 'a', sizeof(addr));
+    w.name = ET_S("x");
+    w.slots = 1;
+    w.addr = (djs_str_t){addr, DJS_WORKER_MAX_ADDR + 1};
+    ck_assert_int_eq(djs_engine_register(t.e, "admin", &w, NULL, 0, &id, &seq), DJS_ETOOBIG);
+    w.addr = (djs_str_t){addr, DJS_WORKER_MAX_ADDR};
+    w.port = DJS_WORKER_MAX_PORT + 1;
+    ck_assert_int_eq(djs_engine_register(t.e, "admin", &w, NULL, 0, &id, &seq), DJS_EINVAL);
+    w.port = 8080;
+    djs_buf_t b;
+    djs_buf_init(&b);
+    const djs_str_t bad[] = {ET_S("ok"), {"", 0}};
+    djs_body_strlist(&b, bad, 2);
+    w.tags = (djs_strlist_t){b.base, b.len, 2};
+    ck_assert_int_eq(djs_engine_register(t.e, "admin", &w, NULL, 0, &id, &seq), DJS_EINVAL);
+    ck_assert_ptr_nonnull(strstr(djs_engine_errmsg(t.e), "tags[1]"));
+    djs_buf_reset(&b);
+    djs_body_strlist(&b, bad, 1);
+    w.tags = (djs_strlist_t){b.base, b.len, 1};
+    ck_assert_int_eq(djs_engine_register(t.e, "admin", &w, NULL, 0, &id, &seq), 0);
+    ck_assert_uint_eq(djs_state_worker(et_st(&t), &id)->port, 8080);
+    djs_buf_dispose(&b);
+    et_close(&t);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1417,6 +1453,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, heartbeat_policy);
     tcase_add_test(tc, reregister_keeps_id);
     tcase_add_test(tc, restart_rebuilds_same_state);
+    tcase_add_test(tc, worker_extras_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
