@@ -327,7 +327,14 @@ static int skip_step(const djs_cron_t *c, civil_t *t)
         return 0;
     }
     if (!day_matches(c, t->days, t->d)) {
-        to_next_day(t);
+        int d = c->dows == 0x7f && (c->flags & (DJS_CRON_DOM_STAR | DJS_CRON_DOW_STAR)) ? next_bit(c->doms, t->d + 1) : t->d + 1;
+        if (d < 0 || d > djs__days_in_month(t->y, t->m)) { /* the day of month alone decides: jump */
+            to_month(t, t->m == 12 ? t->y + 1 : t->y, t->m == 12 ? 1 : t->m + 1);
+            return 0;
+        }
+        t->days += d - t->d;
+        t->d = d;
+        t->h = t->mi = 0;
         return 0;
     }
     int h = next_bit(c->hours, t->h);
@@ -387,8 +394,27 @@ static int next_interval(const djs_cron_t *c, int64_t anchor, int64_t after, int
 
 #define CRON_T_MAX ((int64_t)1 << 38) /* some 8,700 years */
 
+/* The last local search of one djs_cron_next: the first match >= from is
+ * L, so a later search from a point in [from, L] finds L again. */
+typedef struct memo {
+    int64_t from, L;
+    int valid;
+} memo_t;
+
+static int next_local_memo(const djs_cron_t *c, memo_t *m, int64_t from, int64_t limit, int64_t *out)
+{
+    if (m->valid && from >= m->from && from <= m->L) {
+        *out = m->L;
+        return 0;
+    }
+    int rc = next_local(c, from, limit, out);
+    if (rc == 0)
+        *m = (memo_t){from, *out, 1};
+    return rc;
+}
+
 /* One segment [t, T) of constant offset o; 1 with *next when it fires. */
-static int segment(const djs_cron_t *c, const djs_tz_t *tz, int64_t t, int64_t limit, int64_t *next)
+static int segment(const djs_cron_t *c, const djs_tz_t *tz, memo_t *memo, int64_t t, int64_t limit, int64_t *next)
 {
     int32_t o = djs_tz_offset(tz, t);
     int64_t T = djs_tz_next_change(tz, t), P = djs_tz_prev_change(tz, t), from = t + o, L;
@@ -402,7 +428,7 @@ static int segment(const djs_cron_t *c, const djs_tz_t *tz, int64_t t, int64_t l
             gap = 1;
         }
     }
-    int rc = next_local(c, from, limit + o, &L);
+    int rc = next_local_memo(c, memo, from, limit + o, &L);
     if (rc < 0)
         return rc;
     if (gap && L < t + o)
@@ -423,8 +449,9 @@ int djs_cron_next(const djs_cron_t *c, const djs_tz_t *tz, int64_t anchor, int64
     if (after >= CRON_T_MAX || after <= -CRON_T_MAX)
         return DJS_ENOTFOUND;
     int64_t limit = after + (int64_t)DJS_CRON_HORIZON_YEARS * 366 * 86400, t = after + 1;
+    memo_t memo = {0, 0, 0};
     while (t <= limit) {
-        int rc = segment(c, tz, t, limit, next);
+        int rc = segment(c, tz, &memo, t, limit, next);
         if (rc != 0)
             return rc < 0 ? rc : 0;
         t = djs_tz_next_change(tz, t);

@@ -282,7 +282,8 @@ START_TEST(python_changes)
     ck_assert_int_eq(fscanf(p, "%d", &bad), 1);
     char line[256];
     while (fgets(line, sizeof line, p))
-        printf("tz: change mismatch: %s", line);
+        if (line[0] != '\n')
+            printf("tz: change mismatch: %s", line);
     pclose(p);
     ck_assert_int_gt(n, 1000);
     ck_assert_int_eq(bad, 0);
