@@ -269,38 +269,53 @@ static int32_t rule_offset(const prule_t *pr, int64_t t)
     return dst ? pr->dst_off : pr->std_off;
 }
 
+/* The rule's changes in the years around t, ascending, into c[6]; a start
+ * that meets the previous end (DST all year) is no change. Returns how many. */
+static int rule_changes(const prule_t *pr, int64_t t, int64_t c[6])
+{
+    int64_t se[6], y0 = year_of(t);
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        rule_year(pr, y0 - 1 + i, &se[2 * i], &se[2 * i + 1]);
+    for (int i = 0; i < 6; i++) {
+        int dup = 0;
+        for (int j = 0; j < 6; j++)
+            dup |= j != i && se[j] == se[i];
+        if (!dup)
+            c[n++] = se[i];
+    }
+    for (int i = 1; i < n; i++) /* insertion sort of at most 6 */
+        for (int j = i; j > 0 && c[j] < c[j - 1]; j--) {
+            int64_t x = c[j];
+            c[j] = c[j - 1];
+            c[j - 1] = x;
+        }
+    return n;
+}
+
 /* The first rule change > t (INT64_MAX when none). */
 static int64_t rule_next(const prule_t *pr, int64_t t)
 {
-    int64_t best = INT64_MAX;
+    int64_t c[6];
     if (!pr->has_dst || pr->std_off == pr->dst_off || t != clamp(t))
-        return best;
-    int64_t y0 = year_of(t);
-    for (int64_t y = y0 - 1; y <= y0 + 1; y++) {
-        int64_t se[2];
-        rule_year(pr, y, &se[0], &se[1]);
-        for (int i = 0; i < 2; i++)
-            if (se[i] > t && se[i] < best && rule_offset(pr, se[i]) != rule_offset(pr, se[i] - 1))
-                best = se[i];
-    }
-    return best;
+        return INT64_MAX;
+    int n = rule_changes(pr, t, c);
+    for (int i = 0; i < n; i++)
+        if (c[i] > t)
+            return c[i];
+    return INT64_MAX;
 }
 
 /* The last rule change <= t (INT64_MIN when none). */
 static int64_t rule_prev(const prule_t *pr, int64_t t)
 {
-    int64_t best = INT64_MIN;
+    int64_t c[6];
     if (!pr->has_dst || pr->std_off == pr->dst_off || t != clamp(t))
-        return best;
-    int64_t y0 = year_of(t);
-    for (int64_t y = y0 - 1; y <= y0 + 1; y++) {
-        int64_t se[2];
-        rule_year(pr, y, &se[0], &se[1]);
-        for (int i = 0; i < 2; i++)
-            if (se[i] <= t && se[i] > best && rule_offset(pr, se[i]) != rule_offset(pr, se[i] - 1))
-                best = se[i];
-    }
-    return best;
+        return INT64_MIN;
+    for (int i = rule_changes(pr, t, c) - 1; i >= 0; i--)
+        if (c[i] <= t)
+            return c[i];
+    return INT64_MIN;
 }
 
 /* ---- TZif ---- */
