@@ -448,6 +448,13 @@ int djs_cron_next(const djs_cron_t *c, const djs_tz_t *tz, int64_t anchor, int64
         return c->interval > 0 ? next_interval(c, anchor, after, next) : DJS_EINVAL;
     if (after >= CRON_T_MAX || after <= -CRON_T_MAX)
         return DJS_ENOTFOUND;
+    djs_cron_t m = *c; /* a stored struct may hold stray bits: keep the ranges */
+    m.minutes &= ~0ULL >> 4;
+    m.hours &= 0xffffff;
+    m.doms &= 0xfffffffe;
+    m.months &= 0x1ffe;
+    m.dows &= 0x7f;
+    c = &m;
     int64_t limit = after + (int64_t)DJS_CRON_HORIZON_YEARS * 366 * 86400, t = after + 1;
     memo_t memo = {0, 0, 0};
     while (t <= limit) {

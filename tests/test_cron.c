@@ -187,6 +187,14 @@ START_TEST(next_utc)
     c = parse_ok("* * * * *");
     ck_assert_int_eq(djs_cron_next(&c, NULL, 0, INT64_MAX, &n), DJS_ENOTFOUND);
     ck_assert_int_eq(djs_cron_next(&c, NULL, 0, INT64_MIN, &n), DJS_ENOTFOUND);
+    /* a stored struct with stray bits outside the ranges: ignored */
+    c = parse_ok("0 0 1 1 *");
+    c.months |= 0xe001;
+    c.hours |= 0xff000000u;
+    c.minutes |= ~0ULL << 60;
+    c.doms |= 1;
+    c.dows |= 0x80;
+    ck_assert_int_eq(next_of(&c, NULL, utc("2026-06-15 12:00")), utc("2027-01-01 00:00"));
     ck_assert_int_eq(djs_cron_next(NULL, NULL, 0, 0, &n), DJS_EINVAL);
     ck_assert_int_eq(djs_cron_next(&c, NULL, 0, 0, NULL), DJS_EINVAL);
 }
