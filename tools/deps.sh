@@ -6,7 +6,7 @@
 #                 test clients
 set -euo pipefail
 
-djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libyaml-dev"
+djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libyaml-dev tzdata"
 djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev clang-format lmdb-utils python3 curl prometheus python3-jwt python3-websockets openssl beanstalkd iproute2 python3-yaml systemd"
 
 djs_install_deps() {
