@@ -115,6 +115,7 @@ djs_state_t *djs_state_new(const djs_state_config_t *c)
     /* set 0 is the empty capability set */
     capset_t empty = {NULL, 0};
     djs__state_intern_set(st, &empty);
+    st->sched = djs__sched_new();
     return st;
 }
 
@@ -165,6 +166,7 @@ void djs_state_free(djs_state_t *st)
     djs_idx_dispose(&st->str_idx);
     djs_idx_dispose(&st->set_idx);
     djs_idx_dispose(&st->idem_idx);
+    djs__sched_free(st->sched);
     djs_free(st);
 }
 
@@ -1037,6 +1039,8 @@ int djs_state_apply(djs_state_t *st, const djs_event_t *ev)
         rc = apply_job(st, ev);
     else if (ev->type < DJS_EV_SERVER_STARTED)
         rc = apply_worker(st, ev);
+    else if (ev->type >= DJS_EV_SCHEDULE_CREATED)
+        rc = djs__sched_apply(st, ev);
     if (rc != 0)
         return rc;
     st->seq = ev->seq;

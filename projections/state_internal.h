@@ -85,6 +85,7 @@ struct djs_state {
     djs_idx_t idem_idx;
 
     djs_metrics_t metrics;
+    struct djs__sched_set *sched; /* schedules (projections/schedules.c) */
 };
 
 static inline uint64_t djs__id_hash(const djs_id_t *id)
@@ -104,6 +105,13 @@ uint32_t djs__state_intern_set(djs_state_t *st, const capset_t *k);
 void djs__state_worker_refresh(djs_state_t *st, uint32_t ws);
 void djs__state_set_timer(djs_state_t *st, uint32_t s, int kind, uint64_t deadline);
 void djs__state_remove_job(djs_state_t *st, uint32_t s);
+/* projections/schedules.c: its part of the state; pack is the canonical
+ * form (sorted by id) that the digest hashes and the snapshot stores. */
+struct djs__sched_set *djs__sched_new(void);
+void djs__sched_free(struct djs__sched_set *ss);
+int djs__sched_apply(djs_state_t *st, const djs_event_t *ev);
+void djs__sched_pack(const struct djs__sched_set *ss, djs_buf_t *out);
+int djs__sched_unpack(struct djs__sched_set *ss, const uint8_t *p, size_t len);
 uint64_t djs__idem_hash(const char *owner, size_t owner_len, const char *key, size_t key_len);
 
 #endif
