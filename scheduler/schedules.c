@@ -179,7 +179,8 @@ static int check_def(djs_engine_t *e, const djs_schedule_def_t *d)
     return 0;
 }
 
-static int emit_def(djs_engine_t *e, int type, const djs_id_t *id, const char *owner, const djs_schedule_def_t *in, uint64_t *seq)
+static int emit_def(djs_engine_t *e, int type, const djs_id_t *id, const char *owner, const char *actor,
+                    const djs_schedule_def_t *in, uint64_t *seq)
 {
     djs_schedule_def_t d = *in;
     d.owner = (djs_str_t){owner, strlen(owner)};
@@ -188,7 +189,7 @@ static int emit_def(djs_engine_t *e, int type, const djs_id_t *id, const char *o
     d.next_jitter_ms = draw_jitter(e, d.jitter_s);
     djs_buf_reset(djs__engine_body(e));
     djs_body_schedule_def(djs__engine_body(e), &d);
-    int rc = djs__engine_emit(e, type, id, type == DJS_EV_SCHEDULE_CREATED ? owner : owner, seq);
+    int rc = djs__engine_emit(e, type, id, actor, seq);
     if (rc == 0)
         resched(e, djs_state_schedule_slot(djs__engine_st(e), djs_state_schedule(djs__engine_st(e), id)));
     return rc;
@@ -200,7 +201,7 @@ int djs_engine_schedule_create(djs_engine_t *e, const char *owner, const djs_sch
     if (rc != 0)
         return rc;
     djs__engine_new_id(e, id);
-    return emit_def(e, DJS_EV_SCHEDULE_CREATED, id, owner, d, seq);
+    return emit_def(e, DJS_EV_SCHEDULE_CREATED, id, owner, owner, d, seq);
 }
 
 static const djs_schedule_t *find(djs_engine_t *e, const djs_id_t *id, int *rc)
@@ -220,8 +221,7 @@ int djs_engine_schedule_update(djs_engine_t *e, const char *actor, const djs_id_
         return rc;
     char owner[DJS_EVENT_MAX_ACTOR + 1];
     snprintf(owner, sizeof(owner), "%s", s->owner); /* the owner stays */
-    (void)actor;
-    return emit_def(e, DJS_EV_SCHEDULE_UPDATED, id, owner, d, seq);
+    return emit_def(e, DJS_EV_SCHEDULE_UPDATED, id, owner, actor, d, seq);
 }
 
 static int simple(djs_engine_t *e, int type, const char *actor, const djs_id_t *id, uint64_t *seq)

@@ -444,6 +444,78 @@ START_TEST(fire_refused_recorded)
 }
 END_TEST
 
+/* The nominal times of the schedule's fires, from the log. */
+static int nominals(et_t *t, const djs_id_t *id, uint64_t *out, int max)
+{
+    et_hist_t *h = malloc(sizeof(*h));
+    et_history(t, id, h);
+    djs_buf_t b;
+    djs_buf_init(&b);
+    int n = 0;
+    for (int i = 0; i < h->n && n < max; i++) {
+        if (h->ev[i].type != DJS_EV_SCHEDULE_FIRED)
+            continue;
+        djs_event_t ev;
+        djs_schedule_fire_t f;
+        REQ_RC(djs_log_get(t->log, h->ev[i].seq, &b), 0);
+        REQ_RC(djs_event_decode(b.base, b.len, &ev), 0);
+        REQ_RC(djs_body_read_schedule_fire(ev.body, ev.body_len, &f), 0);
+        out[n++] = f.nominal_s;
+    }
+    djs_buf_dispose(&b);
+    free(h);
+    return n;
+}
+
+/* "30 2 * * *" in Europe/Paris over three days from `from` (unix s),
+ * stepping a minute at a time: once a day, at want[]. */
+static void dst_case(uint64_t from, const uint64_t want[3])
+{
+    djs_tz_t *tz;
+    if (djs_tz_open("Europe/Paris", 12, &tz) != 0) {
+        fprintf(stderr, "dst: skipped, this build's core/tz has no Europe/Paris (the stub)\n");
+        return;
+    }
+    djs_tz_close(tz);
+    et_t t;
+    et_open(&t, NULL);
+    t.now = from * ET_SEC;
+    djs_schedule_def_t d;
+    def_init(&d, "30 2 * * *");
+    d.tz = ET_S("Europe/Paris");
+    d.overlap = DJS_OVERLAP_ALLOW;
+    djs_id_t id = mk_def(&t, &d);
+    for (int m = 0; m < 3 * 1440; m++) {
+        et_advance(&t, 60 * ET_SEC);
+        et_run(&t);
+    }
+    uint64_t got[8];
+    REQ_EQ(nominals(&t, &id, got, 8), 3);
+    for (int i = 0; i < 3; i++)
+        REQ_EQ(got[i], want[i]);
+    REQ_EQ(fires(&t, &id), 3);
+    expect_replay_equal(&t);
+    et_close(&t);
+}
+
+/* 2026-03-29: 02:00 CET becomes 03:00 CEST; 02:30 does not exist and
+ * fires once, at 03:00 CEST (01:00 UTC). */
+START_TEST(dst_spring_forward)
+{
+    const uint64_t want[3] = {1774661400 /* 03-28 01:30Z */, 1774746000 /* 03-29 01:00Z */, 1774830600 /* 03-30 00:30Z */};
+    dst_case(1774656000 /* 2026-03-28T00:00Z */, want);
+}
+END_TEST
+
+/* 2026-10-25: 03:00 CEST becomes 02:00 CET; 02:30 occurs twice and fires
+ * once, at its first occurrence (00:30 UTC). */
+START_TEST(dst_fall_back)
+{
+    const uint64_t want[3] = {1792801800 /* 10-24 00:30Z */, 1792888200 /* 10-25 00:30Z */, 1792978200 /* 10-26 01:30Z */};
+    dst_case(1792800000 /* 2026-10-24T00:00Z */, want);
+}
+END_TEST
+
 static Suite *schedules_suite(void)
 {
     Suite *s = suite_create("schedules");
@@ -462,6 +534,8 @@ static Suite *schedules_suite(void)
     tcase_add_test(tc, pause_resume_delete);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, fire_refused_recorded);
+    tcase_add_test(tc, dst_spring_forward);
+    tcase_add_test(tc, dst_fall_back);
     suite_add_tcase(s, tc);
     return s;
 }
