@@ -278,7 +278,12 @@ static int scan_due(const djs_schedule_t *s, const djs_tz_t *tz, uint64_t first,
 {
     d->k = 0;
     if (djs_cron_is_interval(&s->cron)) {
-        uint64_t iv = s->cron.interval_s, k = (now_s - first) / iv + 1;
+        /* the period, through the interface only (anchored at first, the next is first + period) */
+        int64_t second;
+        if (djs_cron_next(&s->cron, tz, (int64_t)first, (int64_t)first, &second) != 0 || second <= (int64_t)first)
+            return DJS_ENOTFOUND;
+        uint64_t lim = s->end_ns > 0 && s->end_ns / SEC < now_s ? s->end_ns / SEC : now_s;
+        uint64_t iv = (uint64_t)second - first, k = (lim - first) / iv + 1;
         d->k = k;
         d->last = first + (k - 1) * iv;
         for (uint64_t i = k > d->keep ? k - d->keep : 0; i < k; i++)
@@ -391,7 +396,10 @@ static int fire_due(djs_engine_t *e, uint32_t slot, uint64_t now, uint64_t *seq)
         return 0;
     uint32_t keep = s->catchup == DJS_CATCHUP_ALL ? s->catchup_max : 1;
     due_t d = {.ring = djs_malloc((keep ? keep : 1) * sizeof(uint64_t)), .keep = keep ? keep : 1};
-    scan_due(s, tz, first, now_s, &d);
+    if (scan_due(s, tz, first, now_s, &d) != 0 || d.k == 0) {
+        djs_free(d.ring);
+        return 0;
+    }
     int late = d.last + DJS_SCHEDULE_GRACE_S < now_s;
     uint32_t m = s->catchup == DJS_CATCHUP_ALL ? (uint32_t)(d.k < d.keep ? d.k : d.keep) : 1;
     uint32_t missed = (uint32_t)(d.k - m > UINT32_MAX ? UINT32_MAX : d.k - m);

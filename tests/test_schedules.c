@@ -444,6 +444,77 @@ START_TEST(fire_refused_recorded)
 }
 END_TEST
 
+/* Catch-up stops at the end date. */
+START_TEST(catchup_until_end)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_schedule_def_t d;
+    def_init(&d, "every 1m");
+    d.overlap = DJS_OVERLAP_ALLOW;
+    d.catchup = DJS_CATCHUP_ALL;
+    d.end_ns = ET_T0 + 300 * ET_SEC;
+    djs_id_t id = mk_def(&t, &d);
+    et_close(&t);
+    et_advance(&t, 3600 * ET_SEC);
+    et_open_log(&t);
+    et_open_engine(&t, NULL);
+    et_run(&t);
+    REQ_EQ(fires(&t, &id), 5); /* T0+60 .. T0+300 */
+    REQ_EQ(sc(&t, &id)->last_nominal_s, ET_T0 / ET_SEC + 300);
+    et_run(&t);
+    REQ_EQ(fires(&t, &id), 5);
+    et_close(&t);
+}
+END_TEST
+
+/* The bodies read back what was written. */
+START_TEST(bodies_round_trip)
+{
+    djs_schedule_def_t d, back;
+    def_init(&d, "*/5 * * * *");
+    d.tz = ET_S("Europe/Paris");
+    d.owner = ET_S("alice");
+    d.overlap = DJS_OVERLAP_CANCEL;
+    d.catchup = DJS_CATCHUP_ALL;
+    d.catchup_max = 7;
+    d.start_ns = 11;
+    d.end_ns = 22;
+    d.jitter_s = 33;
+    d.next_jitter_ms = 4444;
+    djs_buf_t b;
+    djs_buf_init(&b);
+    djs_body_schedule_def(&b, &d);
+    REQ_RC(djs_body_read_schedule_def(b.base, b.len, &back), 0);
+    REQ(back.spec.len == d.spec.len && memcmp(back.spec.p, d.spec.p, d.spec.len) == 0);
+    REQ(back.tz.len == 12 && back.owner.len == 5 && back.name.len == 4);
+    REQ(back.overlap == d.overlap && back.catchup == d.catchup && back.catchup_max == 7 && back.start_ns == 11 &&
+        back.end_ns == 22 && back.jitter_s == 33 && back.next_jitter_ms == 4444);
+    REQ(back.tmpl_len == d.tmpl_len && memcmp(back.tmpl, d.tmpl, d.tmpl_len) == 0);
+    uint8_t ids[32];
+    for (int i = 0; i < 32; i++)
+        ids[i] = (uint8_t)i;
+    djs_schedule_fire_t f = {.nominal_s = 1700000040,
+                             .jitter_ms = 5,
+                             .next_jitter_ms = 6,
+                             .missed = 7,
+                             .cancelled = 2,
+                             .skipped = ET_S("error"),
+                             .error = ET_S("why"),
+                             .jobs = ids,
+                             .njobs = 2};
+    djs_schedule_fire_t g;
+    djs_buf_reset(&b);
+    djs_body_schedule_fire(&b, &f);
+    REQ_RC(djs_body_read_schedule_fire(b.base, b.len, &g), 0);
+    REQ(g.nominal_s == f.nominal_s && g.jitter_ms == 5 && g.next_jitter_ms == 6 && g.missed == 7 && g.cancelled == 2);
+    REQ(g.skipped.len == 5 && g.error.len == 3 && g.njobs == 2 && memcmp(g.jobs, ids, 32) == 0);
+    /* a wrong type is refused */
+    REQ_RC(djs_body_read_schedule_fire((const uint8_t *)"\x81\xa7nominal\xa1x", 11, &g), DJS_EBADTYPE);
+    djs_buf_dispose(&b);
+}
+END_TEST
+
 /* The nominal times of the schedule's fires, from the log. */
 static int nominals(et_t *t, const djs_id_t *id, uint64_t *out, int max)
 {
@@ -534,6 +605,8 @@ static Suite *schedules_suite(void)
     tcase_add_test(tc, pause_resume_delete);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, fire_refused_recorded);
+    tcase_add_test(tc, catchup_until_end);
+    tcase_add_test(tc, bodies_round_trip);
     tcase_add_test(tc, dst_spring_forward);
     tcase_add_test(tc, dst_fall_back);
     suite_add_tcase(s, tc);
