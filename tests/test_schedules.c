@@ -528,6 +528,7 @@ static int nominals(et_t *t, const djs_id_t *id, uint64_t *out, int max)
             continue;
         djs_event_t ev;
         djs_schedule_fire_t f;
+        djs_buf_reset(&b);
         REQ_RC(djs_log_get(t->log, h->ev[i].seq, &b), 0);
         REQ_RC(djs_event_decode(b.base, b.len, &ev), 0);
         REQ_RC(djs_body_read_schedule_fire(ev.body, ev.body_len, &f), 0);
