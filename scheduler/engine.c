@@ -165,6 +165,16 @@ int djs__engine_refuse(djs_engine_t *e, int err, const char *fmt, ...)
     return err;
 }
 
+void djs__engine_note(djs_engine_t *e, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    djs_notef(e->cfg.note, e->cfg.note_arg, "%s", line);
+}
+
 uint64_t djs__engine_now(djs_engine_t *e)
 {
     return now_ns(e);

@@ -16,6 +16,8 @@ int djs__engine_emit(djs_engine_t *e, int type, const djs_id_t *entity, const ch
 /* Set the refusal detail (djs_engine_errmsg) and return err. */
 __attribute__((format(printf, 3, 4))) int djs__engine_refuse(djs_engine_t *e, int err, const char *fmt, ...);
 uint64_t djs__engine_now(djs_engine_t *e);
+/* A line for the operator (the config's note callback). */
+__attribute__((format(printf, 2, 3))) void djs__engine_note(djs_engine_t *e, const char *fmt, ...);
 uint64_t djs__engine_rand(djs_engine_t *e);
 void djs__engine_new_id(djs_engine_t *e, djs_id_t *id);
 const djs_state_t *djs__engine_st(djs_engine_t *e);

@@ -102,9 +102,22 @@ static void rt_fill(djs_engine_t *e)
     if (rt->filled)
         return;
     rt->filled = 1;
-    for (uint32_t i = 0; i < djs_state_nschedule_slots(st); i++)
-        if (djs_state_schedule_at(st, i) != NULL)
-            resched(e, i);
+    for (uint32_t i = 0; i < djs_state_nschedule_slots(st); i++) {
+        const djs_schedule_t *s = djs_state_schedule_at(st, i);
+        const djs_tz_t *tz;
+        if (s == NULL)
+            continue;
+        int rc = zone_get(rt, s->tz, strlen(s->tz), &tz);
+        if (rc != 0) {
+            char idt[DJS_ID_TEXT_LEN + 1];
+            djs_id_format(&s->id, idt);
+            djs__engine_note(e,
+                             "schedule %s: time zone '%s' does not load (%s): it does not fire (install the zone and restart, or "
+                             "update the schedule)",
+                             idt, s->tz, djs_strerror(rc));
+        }
+        resched(e, i);
+    }
 }
 
 void djs__sched_rt_close(djs__sched_rt_t *rt)
