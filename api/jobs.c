@@ -80,7 +80,7 @@ static void spec_json(json_t *j, const djs_job_spec_t *sp)
     json_object_set_new(j, "requiredCapabilities", caps);
     json_object_set_new(j, "scheduledAt", djs_json_time(sp->scheduled_at));
     json_object_set_new(j, "workflow", djs_id_is_nil(&sp->workflow) ? json_null() : djs_json_id(&sp->workflow));
-    json_object_set_new(j, "schedule", json_null());
+    json_object_set_new(j, "schedule", djs_id_is_nil(&sp->schedule) ? json_null() : djs_json_id(&sp->schedule));
 }
 
 static json_t *job_json(const djs_job_view_t *v, const job_live_t *lv)
@@ -116,6 +116,8 @@ static json_t *job_json(const djs_job_view_t *v, const job_live_t *lv)
         json_object_set_new(j, "concurrencyKey", djs_json_str_lossy(sp.ckey.p, sp.ckey.len));
         json_object_set_new(j, "concurrencyLimit", json_integer(sp.climit > 0 ? sp.climit : 1));
     }
+    if (!djs_id_is_nil(&sp.schedule))
+        json_object_set_new(j, "scheduleId", djs_json_id(&sp.schedule));
     json_t *prog = json_object();
     json_object_set_new(prog, "percentage", json_integer(v->percent));
     json_object_set_new(prog, "estimatedCompletion", djs_json_time(v->eta_ns));
@@ -176,7 +178,11 @@ static int spec_text(djs_buf_t *b, const djs_job_spec_t *sp)
         djs_jt_lit(b, "null");
     else
         djs_jt_id(b, &sp->workflow);
-    djs_jt_lit(b, ",\"schedule\":null");
+    djs_jt_lit(b, ",\"schedule\":");
+    if (djs_id_is_nil(&sp->schedule))
+        djs_jt_lit(b, "null");
+    else
+        djs_jt_id(b, &sp->schedule);
     return 0;
 }
 
@@ -261,6 +267,10 @@ static int job_text(djs_buf_t *b, const djs_job_view_t *v, const job_live_t *lv)
             return -1;
         djs_jt_lit(b, ",\"concurrencyLimit\":");
         djs_jt_int(b, sp.climit > 0 ? sp.climit : 1);
+    }
+    if (!djs_id_is_nil(&sp.schedule)) {
+        djs_jt_lit(b, ",\"scheduleId\":");
+        djs_jt_id(b, &sp.schedule);
     }
     djs_jt_lit(b, ",\"progress\":{\"percentage\":");
     djs_jt_int(b, v->percent);
@@ -863,7 +873,7 @@ fail:
     return 0;
 }
 
-/* GET /jobs?status=&priority=&owner=&capability=&name_prefix=&limit=&cursor=:
+/* GET /jobs?status=&priority=&owner=&capability=&name_prefix=&schedule=&limit=&cursor=:
  * live jobs in id (creation) order, a page after the cursor id. Each page
  * is one pass over the live projection keeping the `limit` smallest ids
  * past the cursor. */
@@ -872,6 +882,8 @@ typedef struct list_filter {
     djs_id_t cursor;
     const char *owner, *cap, *prefix; /* NULL: any */
     size_t owner_len, cap_len, prefix_len;
+    int has_sched; /* schedule=: jobs fired by that schedule */
+    djs_id_t sched;
 } list_filter_t;
 
 /* 1 if the capability set `set` holds the capability cap. */
@@ -895,6 +907,16 @@ static int name_has_prefix(djs_server_t *s, const djs_job_t *j, const char *pref
            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && sp.name.len >= len && memcmp(sp.name.p, prefix, len) == 0;
 }
 
+/* 1 if the job was fired by schedule id (in its job.submitted record). */
+static int fired_by(djs_server_t *s, const djs_job_t *j, const djs_id_t *id, djs_buf_t *rec)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    djs_buf_reset(rec);
+    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
+           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && djs_id_cmp(&sp.schedule, id) == 0;
+}
+
 /* The query's filter (a user sees only its own jobs); -1 after a 400. */
 static int read_filter(h2o_req_t *req, const djs_principal_t *who, list_filter_t *f)
 {
@@ -914,6 +936,8 @@ static int read_filter(h2o_req_t *req, const djs_principal_t *who, list_filter_t
         return djs__problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page"), -1;
     if (f->owner == NULL && djs_query_str(req, "owner", &v, &len))
         f->owner = v, f->owner_len = len;
+    if ((f->has_sched = djs_query_str(req, "schedule", &v, &len)) && djs_id_parse(v, len, &f->sched) != 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "schedule must be a schedule id"), -1;
     return 0;
 }
 
@@ -928,6 +952,8 @@ static int list_matches(djs_server_t *s, djs_state_t *st, const djs_job_t *j, co
             return 0;
     }
     if (f->cap != NULL && !set_has(st, j->cls, f->cap, f->cap_len))
+        return 0;
+    if (f->has_sched && !fired_by(s, j, &f->sched, rec))
         return 0;
     return f->prefix == NULL || name_has_prefix(s, j, f->prefix, f->prefix_len, rec);
 }

@@ -25,7 +25,7 @@
  *
  * To add a route: write its handler, with the djs__route_fn signature of
  * api/server_internal.h, in the room of its resource (jobs.c, workers.c,
- * events.c, system.c), declare it in server_internal.h with the others of
+ * schedules.c, events.c, system.c), declare it in server_internal.h with the others of
  * that room, and add one row here. The handler is called only after the
  * principal was admitted for the row's roles and the {id} parsed; it
  * answers (djs__send_json_new, djs__problem, djs__reply_when_durable...)
@@ -68,6 +68,13 @@ static const route_t route_table[] = {
     {"POST", API "/jobs/{id}/progress", WORKER_ROLE, djs__workers_report, "progress"},
     {"POST", API "/jobs/{id}/complete", WORKER_ROLE, djs__workers_report, "complete"},
     {"POST", API "/jobs/{id}/fail", WORKER_ROLE, djs__workers_report, "fail"},
+    {"POST", API "/schedules", ANY_JOB_ROLE, djs__schedules_post, NULL},
+    {"GET", API "/schedules", ANY_JOB_ROLE, djs__schedules_get, NULL},
+    {"GET", API "/schedules/{id}", ANY_JOB_ROLE, djs__schedules_get, NULL},
+    {"PUT", API "/schedules/{id}", ANY_JOB_ROLE, djs__schedules_post, NULL},
+    {"DELETE", API "/schedules/{id}", ANY_JOB_ROLE, djs__schedules_command, "delete"},
+    {"POST", API "/schedules/{id}/pause", ANY_JOB_ROLE, djs__schedules_command, "pause"},
+    {"POST", API "/schedules/{id}/resume", ANY_JOB_ROLE, djs__schedules_command, "resume"},
     {"POST", API "/workers", WORKER_ROLE, djs__workers_post, NULL},
     {"GET", API "/workers", STAFF, djs__workers_get, NULL},
     {"GET", API "/workers/{id}", STAFF, djs__workers_get, NULL},

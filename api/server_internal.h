@@ -170,6 +170,11 @@ int djs__jobs_cancel(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
 int djs__jobs_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__jobs_logs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__jobs_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+/* schedules.c: /schedules (post serves PUT /{id} too: the whole definition;
+ * command's arg: "pause", "resume", "delete") */
+int djs__schedules_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+int djs__schedules_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+int djs__schedules_command(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 
 /* workers.c */
 int djs__workers_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);

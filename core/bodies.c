@@ -53,7 +53,7 @@ void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t 
     msgpack_packer_init(&pk, out, buf_write);
     int wf = !djs_id_is_nil(&s->workflow);
     uint32_t n = 6 + (s->description.len > 0) + (s->payload_len > 0) + (s->ndeps > 0) + (ncaps > 0) + (s->idem_key.len > 0) +
-                 (s->scheduled_at > 0) + wf + (s->wf_key.len > 0) + 2 * (s->ckey.len > 0);
+                 (s->scheduled_at > 0) + wf + (s->wf_key.len > 0) + 2 * (s->ckey.len > 0) + !djs_id_is_nil(&s->schedule);
     msgpack_pack_map(&pk, n);
     kstr(&pk, "name", s->name);
     kuint(&pk, "prio", s->priority);
@@ -86,6 +86,8 @@ void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t 
         kstr(&pk, "ckey", s->ckey);
         kuint(&pk, "climit", s->climit);
     }
+    if (!djs_id_is_nil(&s->schedule))
+        kid(&pk, "schedule", &s->schedule);
 }
 
 void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
@@ -346,6 +348,8 @@ static int spec_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
         return djs_mp_read_uint(r, &s->scheduled_at);
     if (keyis(k, "wf"))
         return rd_id(r, &s->workflow);
+    if (keyis(k, "schedule"))
+        return rd_id(r, &s->schedule);
     if (keyis(k, "caps"))
         return rd_strlist(r, &s->caps, DJS_JOB_MAX_CAPS, DJS_JOB_MAX_CAP_LEN);
     if (keyis(k, "payload"))
@@ -483,4 +487,135 @@ int djs_body_read_server(const uint8_t *body, size_t len, djs_server_info_t *s)
 {
     memset(s, 0, sizeof(*s));
     return read_map(body, len, server_field, s);
+}
+
+/* ---- schedules ----------------------------------------------------------------- */
+
+void djs_body_schedule_def(djs_buf_t *out, const djs_schedule_def_t *d)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 11 + (d->tmpl_len > 0));
+    kstr(&pk, "name", d->name);
+    kstr(&pk, "spec", d->spec);
+    kstr(&pk, "tz", d->tz);
+    kstr(&pk, "owner", d->owner);
+    kuint(&pk, "overlap", d->overlap);
+    kuint(&pk, "catchup", d->catchup);
+    kuint(&pk, "catchupMax", d->catchup_max);
+    kuint(&pk, "start", d->start_ns);
+    kuint(&pk, "end", d->end_ns);
+    kuint(&pk, "jitter", d->jitter_s);
+    kuint(&pk, "njit", d->next_jitter_ms);
+    if (d->tmpl_len > 0) {
+        key(&pk, "tmpl");
+        djs_buf_append(out, d->tmpl, d->tmpl_len);
+    }
+}
+
+static int rd_u8max(djs_mp_reader_t *r, uint8_t *v, uint32_t max)
+{
+    uint32_t u = 0;
+    int rc = rd_u32(r, &u);
+    if (rc == 0 && u > max)
+        rc = DJS_ERANGE;
+    *v = (uint8_t)u;
+    return rc;
+}
+
+static int def_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_schedule_def_t *d = out;
+    if (keyis(k, "name"))
+        return rd_str(r, &d->name, DJS_JOB_MAX_NAME);
+    if (keyis(k, "spec"))
+        return rd_str(r, &d->spec, DJS_SCHEDULE_MAX_SPEC);
+    if (keyis(k, "tz"))
+        return rd_str(r, &d->tz, DJS_SCHEDULE_MAX_TZ);
+    if (keyis(k, "owner"))
+        return rd_str(r, &d->owner, DJS_EVENT_MAX_ACTOR);
+    if (keyis(k, "overlap"))
+        return rd_u8max(r, &d->overlap, DJS_OVERLAP_CANCEL);
+    if (keyis(k, "catchup"))
+        return rd_u8max(r, &d->catchup, DJS_CATCHUP_ALL);
+    if (keyis(k, "catchupMax"))
+        return rd_u32(r, &d->catchup_max);
+    if (keyis(k, "start"))
+        return djs_mp_read_uint(r, &d->start_ns);
+    if (keyis(k, "end"))
+        return djs_mp_read_uint(r, &d->end_ns);
+    if (keyis(k, "jitter"))
+        return rd_u32(r, &d->jitter_s);
+    if (keyis(k, "njit"))
+        return rd_u32(r, &d->next_jitter_ms);
+    if (keyis(k, "tmpl"))
+        return rd_raw(r, &d->tmpl, &d->tmpl_len);
+    return 1;
+}
+
+int djs_body_read_schedule_def(const uint8_t *body, size_t len, djs_schedule_def_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    return read_map(body, len, def_field, d);
+}
+
+void djs_body_schedule_fire(djs_buf_t *out, const djs_schedule_fire_t *f)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 5 + (f->cancelled > 0) + (f->skipped.len > 0) + (f->error.len > 0) + (f->njobs > 0));
+    kuint(&pk, "nominal", f->nominal_s);
+    kuint(&pk, "jit", f->jitter_ms);
+    kuint(&pk, "njit", f->next_jitter_ms);
+    kuint(&pk, "missed", f->missed);
+    key(&pk, "v");
+    msgpack_pack_uint32(&pk, 1);
+    if (f->cancelled > 0)
+        kuint(&pk, "cancelled", f->cancelled);
+    if (f->skipped.len > 0)
+        kstr(&pk, "skipped", f->skipped);
+    if (f->error.len > 0)
+        kstr(&pk, "error", f->error);
+    if (f->njobs > 0) {
+        key(&pk, "jobs");
+        msgpack_pack_bin_with_body(&pk, f->jobs, (size_t)f->njobs * 16);
+    }
+}
+
+static int fire_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_schedule_fire_t *f = out;
+    if (keyis(k, "nominal"))
+        return djs_mp_read_uint(r, &f->nominal_s);
+    if (keyis(k, "jit"))
+        return rd_u32(r, &f->jitter_ms);
+    if (keyis(k, "njit"))
+        return rd_u32(r, &f->next_jitter_ms);
+    if (keyis(k, "missed"))
+        return rd_u32(r, &f->missed);
+    if (keyis(k, "cancelled"))
+        return rd_u32(r, &f->cancelled);
+    if (keyis(k, "skipped"))
+        return rd_str(r, &f->skipped, 64);
+    if (keyis(k, "error"))
+        return rd_str(r, &f->error, 512);
+    if (keyis(k, "jobs")) {
+        size_t n;
+        int rc = djs_mp_read_bin(r, &f->jobs, &n);
+        if (rc != 0)
+            return rc;
+        if (n % 16 != 0)
+            return DJS_EBADTYPE;
+        if (n / 16 > DJS_WORKFLOW_MAX_JOBS)
+            return DJS_ETOOBIG;
+        f->njobs = (uint32_t)(n / 16);
+        return 0;
+    }
+    return 1;
+}
+
+int djs_body_read_schedule_fire(const uint8_t *body, size_t len, djs_schedule_fire_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    return read_map(body, len, fire_field, f);
 }

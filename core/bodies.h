@@ -48,6 +48,7 @@ typedef struct djs_job_spec {
     djs_id_t workflow;     /* nil if not part of a workflow */
     djs_str_t ckey;        /* concurrency key; empty = none ("ckey") */
     uint32_t climit;       /* its limit, >= 1 when ckey is set ("climit"; a reader may see 0: treat as 1) */
+    djs_id_t schedule;     /* the schedule that fired it, or nil */
 } djs_job_spec_t;
 
 /* job.queued, job.scheduled, job.started, job.progress, job.succeeded,
@@ -111,6 +112,39 @@ typedef struct djs_server_info {
     djs_str_t listen;
 } djs_server_info_t;
 
+/* schedule.created, schedule.updated: the whole definition. */
+typedef enum djs_overlap { DJS_OVERLAP_SKIP = 0, DJS_OVERLAP_ALLOW = 1, DJS_OVERLAP_CANCEL = 2 } djs_overlap_t;
+typedef enum djs_catchup { DJS_CATCHUP_NONE = 0, DJS_CATCHUP_LAST = 1, DJS_CATCHUP_ALL = 2 } djs_catchup_t;
+#define DJS_SCHEDULE_MAX_SPEC 128
+#define DJS_SCHEDULE_MAX_TZ 128
+#define DJS_SCHEDULE_MAX_CATCHUP 1000 /* catch-up "all" fires at most this many missed times */
+#define DJS_SCHEDULE_MAX_JITTER_S 3600
+typedef struct djs_schedule_def {
+    djs_str_t name, spec, tz, owner; /* tz empty = UTC */
+    uint8_t overlap;                 /* djs_overlap_t */
+    uint8_t catchup;                 /* djs_catchup_t */
+    uint32_t catchup_max;            /* all: at most this many missed fires (1..DJS_SCHEDULE_MAX_CATCHUP) */
+    uint64_t start_ns, end_ns;       /* no fire before start or after end; 0 = none */
+    uint32_t jitter_s;               /* each fire is delayed by a draw in [0, jitter_s] s */
+    uint32_t next_jitter_ms;         /* the draw for the first fire (decided here, recorded) */
+    const uint8_t *tmpl;             /* the template: the POST /jobs request, one MessagePack map */
+    size_t tmpl_len;
+} djs_schedule_def_t;
+
+/* schedule.fired (schedule.resumed carries next_jitter_ms only; paused and
+ * deleted have empty bodies). */
+typedef struct djs_schedule_fire {
+    uint64_t nominal_s;      /* the nominal fire time (unix seconds) */
+    uint32_t jitter_ms;      /* the delay that was applied */
+    uint32_t next_jitter_ms; /* the draw for the next fire */
+    uint32_t missed;         /* catch-up: nominal times passed over before this one */
+    uint32_t cancelled;      /* cancel-previous: jobs of the previous run cancelled */
+    djs_str_t skipped;       /* empty: jobs were submitted; else why not ("overlap", "missed", "error") */
+    djs_str_t error;         /* skipped "error": the submit's refusal */
+    const uint8_t *jobs;     /* njobs ids of 16 bytes: the jobs it submitted */
+    uint32_t njobs;
+} djs_schedule_fire_t;
+
 /* Encoders. Strings are copied into out. The caps of an encoded spec or
  * worker are given as an array of djs_str_t (caps_in, ncaps_in). */
 void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t *caps_in, uint32_t ncaps_in);
@@ -120,11 +154,15 @@ void djs_body_server(djs_buf_t *out, const djs_server_info_t *s);
 /* Append n strings as a MessagePack array of str: the bytes a
  * djs_strlist_t points at (mp = the appended bytes, mp_len their length). */
 void djs_body_strlist(djs_buf_t *out, const djs_str_t *v, uint32_t n);
+void djs_body_schedule_def(djs_buf_t *out, const djs_schedule_def_t *d);
+void djs_body_schedule_fire(djs_buf_t *out, const djs_schedule_fire_t *f);
 
 /* Decoders; the struct is zeroed first. */
 int djs_body_read_job_spec(const uint8_t *body, size_t len, djs_job_spec_t *s);
 int djs_body_read_job_change(const uint8_t *body, size_t len, djs_job_change_t *c);
 int djs_body_read_worker(const uint8_t *body, size_t len, djs_worker_info_t *w);
 int djs_body_read_server(const uint8_t *body, size_t len, djs_server_info_t *s);
+int djs_body_read_schedule_def(const uint8_t *body, size_t len, djs_schedule_def_t *d);
+int djs_body_read_schedule_fire(const uint8_t *body, size_t len, djs_schedule_fire_t *f);
 
 #endif

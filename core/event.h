@@ -7,7 +7,7 @@
  *   , type     : uint  (djs_event_type_t)
  *   , ts       : uint  (ns since the Unix epoch, strictly increasing)
  *   , actor    : str   (who caused it: token subject, "scheduler", worker id; <= 255 bytes)
- *   , entity   : bin 16 (job or worker UUIDv7; all-zero for server events)
+ *   , entity   : bin 16 (job, worker or schedule UUIDv7; all-zero for server events)
  *   , body     : map   (type-specific; docs/events.md lists each body)
  *   , hash     : bin 32 ]
  *
@@ -66,7 +66,13 @@
     X(WORKER_LOST, 36, "worker.lost")                                                                                              \
     X(WORKER_DEREGISTERED, 37, "worker.deregistered")                                                                              \
     X(SERVER_STARTED, 64, "server.started")                                                                                        \
-    X(SERVER_STOPPED, 65, "server.stopped")
+    X(SERVER_STOPPED, 65, "server.stopped")                                                                                        \
+    X(SCHEDULE_CREATED, 80, "schedule.created")                                                                                    \
+    X(SCHEDULE_UPDATED, 81, "schedule.updated")                                                                                    \
+    X(SCHEDULE_PAUSED, 82, "schedule.paused")                                                                                      \
+    X(SCHEDULE_RESUMED, 83, "schedule.resumed")                                                                                    \
+    X(SCHEDULE_DELETED, 84, "schedule.deleted")                                                                                    \
+    X(SCHEDULE_FIRED, 85, "schedule.fired")
 
 typedef enum djs_event_type {
 #define DJS__EV_ENUM(name, num, wire) DJS_EV_##name = (num),

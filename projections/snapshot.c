@@ -7,9 +7,10 @@
  * and idem an empty bin (version 3 kept a 64-bit hash in field 23 and no
  * idem), fields 26 and 27 the concurrency key (an interned string, or
  * DJS_NONE) and limit; 4 also made a worker [id, name, host, fields[],
- * addr, tags[]], its field 11 the port): a MessagePack array
+ * addr, tags[]], its field 11 the port; and 4 added the schedules): a
+ * MessagePack array
  *   ["djs-state", 4, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
- *    sha256]
+ *    schedules (bin: their canonical form, projections/schedules.c), sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
  * of the log, and a damaged one must be refused, not half-believed.
  * Jobs keep their slot numbers so dependents lists, worker assignments and
@@ -32,7 +33,7 @@
 
 #define SNAP_MAGIC "djs-state"
 #define SNAP_VERSION 4
-#define SNAP_FIELDS 13
+#define SNAP_FIELDS 14
 #define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
 /* ---- digest ------------------------------------------------------------------------- */
@@ -215,6 +216,11 @@ void djs_state_digest(const djs_state_t *st, uint8_t out[32])
     h_u64(&h, ni);
     h_bytes(&h, id, (size_t)DJS__IDEM_DIGEST * ni);
     djs_free(id);
+    djs_buf_t sb;
+    djs_buf_init(&sb);
+    djs__sched_pack(st->sched, &sb);
+    h_bytes(&h, sb.base, sb.len);
+    djs_buf_dispose(&sb);
     EVP_DigestFinal_ex(h.ctx, out, &olen);
     EVP_MD_CTX_free(h.ctx);
 }
@@ -338,6 +344,11 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
         msgpack_pack_uint64(&pk, e.seq);
     }
     msgpack_pack_uint64(&pk, st->nterminal);
+    djs_buf_t sb;
+    djs_buf_init(&sb);
+    djs__sched_pack(st->sched, &sb);
+    msgpack_pack_bin_with_body(&pk, sb.base, sb.len);
+    djs_buf_dispose(&sb);
     uint8_t sum[32];
     EVP_Digest(out->base + start, out->len - start, sum, NULL, EVP_sha256(), NULL);
     msgpack_pack_bin(&pk, sizeof(sum));
@@ -677,6 +688,15 @@ static int rebuild(djs_state_t *st)
     return 0;
 }
 
+static int rd_schedules(djs_mp_reader_t *r, djs_state_t *st)
+{
+    const uint8_t *b;
+    size_t n;
+    if (djs_mp_read_bin(r, &b, &n) != 0)
+        return DJS_ECORRUPT;
+    return djs__sched_unpack(st->sched, b, n);
+}
+
 /* Magic, version and checksum; leaves r on the field after the version
  * and its end before the checksum. The version is judged first, so a
  * snapshot of another version is DJS_EVERSION, not "corrupt". */
@@ -731,6 +751,7 @@ int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t 
     TRY(rd_header(&r, st));
     TRY(rd_tables(&r, st));
     TRY(rd_links(&r, st));
+    TRY(rd_schedules(&r, st));
     if (r.p != r.end) {
         rc = DJS_ECORRUPT;
         goto fail;

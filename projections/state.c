@@ -120,6 +120,7 @@ djs_state_t *djs_state_new(const djs_state_config_t *c)
     /* set 0 is the empty capability set */
     capset_t empty = {NULL, 0};
     djs__state_intern_set(st, &empty);
+    st->sched = djs__sched_new();
     return st;
 }
 
@@ -183,6 +184,7 @@ void djs_state_free(djs_state_t *st)
     djs_idx_dispose(&st->idem_idx);
     EVP_MD_CTX_free(st->md_ctx);
     EVP_MD_free(st->sha256);
+    djs__sched_free(st->sched);
     djs_free(st);
 }
 
@@ -1225,6 +1227,8 @@ int djs_state_apply(djs_state_t *st, const djs_event_t *ev)
         rc = apply_job(st, ev);
     else if (ev->type < DJS_EV_SERVER_STARTED)
         rc = apply_worker(st, ev);
+    else if (ev->type >= DJS_EV_SCHEDULE_CREATED)
+        rc = djs__sched_apply(st, ev);
     if (rc != 0)
         return rc;
     st->seq = ev->seq;

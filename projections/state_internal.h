@@ -120,6 +120,7 @@ struct djs_state {
     uint32_t *room, nroom, cap_room; /* keys released since the last placement, with parked jobs */
 
     djs_metrics_t metrics;
+    struct djs__sched_set *sched; /* schedules (projections/schedules.c) */
 };
 
 static inline uint64_t djs__id_hash(const djs_id_t *id)
@@ -151,5 +152,12 @@ void djs__idem_digest(const djs_state_t *st, const char *owner, size_t owner_len
 uint64_t djs__idem_index_hash(const djs_state_t *st, const uint8_t d[DJS__IDEM_DIGEST]);
 /* Add an entry for job slot s (snapshot restore, and apply). */
 void djs__idem_add(djs_state_t *st, uint32_t s, const uint8_t d[DJS__IDEM_DIGEST]);
+/* projections/schedules.c: its part of the state; pack is the canonical
+ * form (sorted by id) that the digest hashes and the snapshot stores. */
+struct djs__sched_set *djs__sched_new(void);
+void djs__sched_free(struct djs__sched_set *ss);
+int djs__sched_apply(djs_state_t *st, const djs_event_t *ev);
+void djs__sched_pack(const struct djs__sched_set *ss, djs_buf_t *out);
+int djs__sched_unpack(struct djs__sched_set *ss, const uint8_t *p, size_t len);
 
 #endif

@@ -15,6 +15,7 @@
 #include "projections/jobview.h"
 #include "projections/rebuild.h"
 #include "projections/snapshot.h"
+#include "scheduler/engine_internal.h"
 #include "scheduler/snapshotter.h"
 
 #define SCHEDULER_ACTOR "scheduler"
@@ -44,7 +45,8 @@ struct djs_engine {
     uint64_t last_liveness_check;
     int dirty;
     char errmsg[256];
-    djs_state_cache_t *tt; /* time travel: made on first use */
+    djs_state_cache_t *tt;  /* time travel: made on first use */
+    djs__sched_rt_t *sched; /* schedules (scheduler/schedules.c) */
 };
 
 /* Hand '\n'-separated lines to the note callback one by one. */
@@ -140,6 +142,62 @@ static int emit(djs_engine_t *e, int type, const djs_id_t *entity, const char *a
         *seq = ev.seq;
     e->dirty = 1;
     return 0;
+}
+
+/* ---- what engine.c lends scheduler/schedules.c (engine_internal.h) ---------------------- */
+
+djs_buf_t *djs__engine_body(djs_engine_t *e)
+{
+    return &e->body;
+}
+
+int djs__engine_emit(djs_engine_t *e, int type, const djs_id_t *entity, const char *actor, uint64_t *seq)
+{
+    return emit(e, type, entity, actor, seq);
+}
+
+int djs__engine_refuse(djs_engine_t *e, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->errmsg, sizeof(e->errmsg), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+void djs__engine_note(djs_engine_t *e, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    djs_notef(e->cfg.note, e->cfg.note_arg, "%s", line);
+}
+
+uint64_t djs__engine_now(djs_engine_t *e)
+{
+    return now_ns(e);
+}
+
+uint64_t djs__engine_rand(djs_engine_t *e)
+{
+    return djs_rand_next(e->rng);
+}
+
+void djs__engine_new_id(djs_engine_t *e, djs_id_t *id)
+{
+    djs_id_new(&e->ids, now_ns(e) / 1000000, id);
+}
+
+const djs_state_t *djs__engine_st(djs_engine_t *e)
+{
+    return e->st;
+}
+
+djs__sched_rt_t *djs__engine_sched(djs_engine_t *e)
+{
+    return e->sched;
 }
 
 static int emit_change(djs_engine_t *e, int type, const djs_id_t *job, const char *actor, const djs_job_change_t *c, uint64_t *seq)
@@ -1038,6 +1096,8 @@ uint64_t djs_engine_run(djs_engine_t *e)
     while (rc == 0 && djs_state_next_timer(e->st, &slot, &deadline) == 0 && deadline <= now)
         rc = on_timer_due(e, slot, now, &seq);
     if (rc == 0)
+        rc = djs__sched_run(e, now, &seq);
+    if (rc == 0)
         rc = place(e, now, &seq);
     if (rc == 0)
         maybe_snapshot(e);
@@ -1054,6 +1114,11 @@ static void rearm(djs_engine_t *e)
     uint32_t slot;
     uint64_t deadline, now = now_ns(e), wait_ms = e->cfg.heartbeat_ns / 5 / 1000000;
     if (djs_state_next_timer(e->st, &slot, &deadline) == 0) {
+        uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+        if (ms < wait_ms)
+            wait_ms = ms;
+    }
+    if (djs__sched_next_due(e, &deadline) == 0) {
         uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
         if (ms < wait_ms)
             wait_ms = ms;
@@ -1110,6 +1175,7 @@ int djs_engine_open(djs_engine_t **out, djs_log_t *log, uv_loop_t *loop, const d
         return rc;
     }
     e->last_snapshot_seq = djs_state_seq(e->st);
+    e->sched = djs__sched_rt_open(e);
     if (replay_ns != NULL)
         *replay_ns = djs_monotonic_ns() - t0;
     if (replayed != NULL)
@@ -1149,6 +1215,7 @@ void djs_engine_close(djs_engine_t *e)
     if (e == NULL)
         return;
     djs_state_cache_free(e->tt);
+    djs__sched_rt_close(e->sched);
     djs_state_free(e->st);
     djs_buf_dispose(&e->body);
     djs_free(e->live);

@@ -205,6 +205,45 @@ int djs_engine_fail(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job
 int djs_engine_server_started(djs_engine_t *e, int64_t pid, const char *listen, uint64_t *seq);
 int djs_engine_server_stopped(djs_engine_t *e, int64_t pid, uint64_t *seq);
 
+/* ---- schedules (scheduler/schedules.c) ------------------------------------------------ */
+
+/* Recurring jobs. A schedule's definition is a djs_schedule_def_t
+ * (core/bodies.h: name, spec, tz, policies, start/end, jitter, and the
+ * template: the POST /jobs request as MessagePack, one job or
+ * {"jobs":[...]}); owner and next_jitter_ms are set by the engine. Its
+ * fires are decided by djs_engine_run and recorded as schedule.fired in the
+ * same batch as the job.submitted events of the jobs submitted through
+ * djs_engine_submit's checks (jobs carry the schedule's id).
+ *
+ * Policies at a fire: overlap (the previous fire's jobs not all finished):
+ * skip (recorded as skipped "overlap"), allow, or cancel-previous (they are
+ * cancelled, then the new ones submitted). Catch-up, when fires were
+ * missed (a nominal time more than DJS_SCHEDULE_GRACE_S late: the server
+ * was down): none (one schedule.fired skipped "missed" records them, unless
+ * the latest one is within the grace: that one fires), last (the latest
+ * fires, recording how many it stands for), all (each of the latest
+ * catchup_max fires, the older ones counted as missed; the overlap policy
+ * is judged once for the batch). Jitter: each fire waits a draw in
+ * [0, jitter_s] s, drawn when the previous fire (or the definition, or the
+ * resume) was recorded, so a replay never draws again.
+ *
+ * Errors of create and update: DJS_EINVAL (name, spec: the reason in
+ * djs_engine_errmsg; unknown zone; policies out of range; end before start;
+ * template malformed), DJS_ETOOBIG (template over limits); update, pause,
+ * resume, delete DJS_ENOTFOUND (no such schedule); pause DJS_ECONFLICT if
+ * paused already, resume if not paused; and the log's append errors. The
+ * zone is loaded (I/O) here, once per name, and cached. */
+#define DJS_SCHEDULE_GRACE_S 60
+#define DJS_SCHEDULE_DEFAULT_CATCHUP 10
+int djs_engine_schedule_create(djs_engine_t *e, const char *owner, const djs_schedule_def_t *d, djs_id_t *id, uint64_t *seq);
+int djs_engine_schedule_update(djs_engine_t *e, const char *actor, const djs_id_t *id, const djs_schedule_def_t *d, uint64_t *seq);
+int djs_engine_schedule_pause(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq);
+int djs_engine_schedule_resume(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq);
+int djs_engine_schedule_delete(djs_engine_t *e, const char *actor, const djs_id_t *id, uint64_t *seq);
+/* The next fire instant (ns, jitter included) of a schedule: 0, or
+ * DJS_ENOTFOUND (no such schedule, paused, or no fire left). */
+int djs_engine_schedule_next(djs_engine_t *e, const djs_id_t *id, uint64_t *due_ns);
+
 /* ---- time travel -------------------------------------------------------------------- */
 
 /* The whole system as of seq, through the engine's time-travel cache

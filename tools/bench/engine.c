@@ -12,6 +12,11 @@
  * rounds, first without concurrency keys, then under --keys K keys of
  * --limit L each (in fresh logs of their own), three times each, interleaved:
  * the best placement cost per job of both (CPU time of the thread).
+ *
+ * With --schedules N instead: N schedules firing every minute (cron
+ * "* * * * *", overlap cancel-previous so finished runs leave memory) over
+ * --hours H simulated hours (default 24) on an event clock: no waiting,
+ * every fire decided, submitted and recorded by djs_engine_run.
  */
 #include <inttypes.h>
 #include <malloc.h>
@@ -28,6 +33,7 @@
 #include "eventlog/log.h"
 #include "projections/jobview.h"
 #include "projections/replay.h"
+#include "projections/schedules.h"
 #include "scheduler/engine.h"
 #include "tools/bench/bench.h"
 #include "tools/cli/args.h"
@@ -290,10 +296,76 @@ static int queued_phase(const params_t *p, const queued_t *q)
     return 0;
 }
 
+static uint64_t bench_clock(void *arg)
+{
+    return *(const uint64_t *)arg;
+}
+
+/* The schedules run (see the top); 0, or 1 after printing the error. */
+static int bench_schedules(uint64_t n, uint64_t hours, const char *base)
+{
+    static const char tmpl[] =
+        "\x82\xa4name\xa4tick\xa7payload\x81\xa3\x63md\xa4true"; /* {"name":"tick","payload":{"cmd":"true"}} */
+    uint64_t now = 1700000000ULL * 1000000000ULL;
+    djs_log_t *log;
+    djs_log_options_t lo;
+    djs_log_options_init(&lo);
+    lo.clock = bench_clock;
+    lo.clock_arg = &now;
+    int rc = djs_log_open(&log, base, &lo);
+    if (rc != 0)
+        return fail("open log", rc, NULL);
+    djs_engine_config_t ec;
+    djs_engine_config_init(&ec);
+    ec.seed = 1;
+    ec.snapshot_every = 0;
+    djs_engine_t *e;
+    if ((rc = djs_engine_open(&e, log, NULL, &ec, NULL, NULL)) != 0)
+        return fail("open engine", rc, NULL);
+    djs_schedule_def_t d = {0};
+    d.name = (djs_str_t){"tick", 4};
+    d.spec = (djs_str_t){"* * * * *", 9};
+    d.overlap = DJS_OVERLAP_CANCEL;
+    d.tmpl = (const uint8_t *)tmpl;
+    d.tmpl_len = sizeof(tmpl) - 1;
+    for (uint64_t i = 0; i < n; i++) {
+        djs_id_t id;
+        uint64_t seq;
+        if ((rc = djs_engine_schedule_create(e, "bench", &d, &id, &seq)) != 0)
+            return fail("create schedule", rc, e);
+    }
+    uint64_t seq0 = djs_log_last_seq(log), t0 = djs_monotonic_ns(), worst = 0;
+    for (uint64_t m = 0; m < hours * 60; m++) {
+        now += 60ULL * 1000000000ULL;
+        uint64_t t = djs_monotonic_ns();
+        djs_engine_run(e);
+        if ((rc = djs_log_sync(log)) != 0)
+            return fail("sync", rc, NULL);
+        worst = djs_monotonic_ns() - t > worst ? djs_monotonic_ns() - t : worst;
+    }
+    double secs = (djs_monotonic_ns() - t0) / 1e9;
+    uint64_t fires = 0, events = djs_log_last_seq(log) - seq0;
+    const djs_state_t *st = djs_engine_state(e);
+    for (uint32_t i = 0; i < djs_state_nschedule_slots(st); i++)
+        if (djs_state_schedule_at(st, i) != NULL)
+            fires += djs_state_schedule_at(st, i)->fires;
+    printf("schedules: %" PRIu64 " fires of %" PRIu64 " schedules over %" PRIu64 " simulated h in %.2fs: %.0f fires/s durable"
+           " (%" PRIu64 " events, %.0f events/s), slowest minute %.1f ms\n",
+           fires, n, hours, secs, fires / secs, events, events / secs, worst / 1e6);
+    printf("{\"bench\":\"engine-schedules\",\"schedules\":%" PRIu64 ",\"hours\":%" PRIu64 ",\"fires\":%" PRIu64
+           ",\"fires_per_s\":%.0f,\"events_per_s\":%.0f,\"slowest_minute_ms\":%.1f}\n",
+           n, hours, fires, fires / secs, events / secs, worst / 1e6);
+    djs_engine_close(e);
+    djs_log_close(log);
+    return fires == n * hours * 60 ? 0 : (fprintf(stderr, "bench engine: fires missing\n"), 1);
+}
+
 int djs_bench_engine(int argc, char **argv)
 {
     const char *usage = "djs bench engine [--jobs N] [--workers W] [--slots S] [--snapshot-every E] [--dir DIR] [--keep]\n"
-                        "                 [--queued Q [--keys K] [--limit L]]";
+                        "                 [--queued Q [--keys K] [--limit L]] [--schedules N [--hours H]]";
+    uint64_t nsched = 0, hours = 24;
+    int rc;
     params_t p = {1000000, 1000, 4, 100000};
     queued_t q = {0, 100, 10};
     const char *v, *dir = djs_cli_opt(argc, argv, "--dir");
@@ -308,7 +380,9 @@ int djs_bench_engine(int argc, char **argv)
         ((v = djs_cli_opt(argc, argv, "--workers")) && djs_cli_u64(v, &p.workers)) ||
         ((v = djs_cli_opt(argc, argv, "--slots")) && djs_cli_u64(v, &p.slots)) ||
         ((v = djs_cli_opt(argc, argv, "--snapshot-every")) && djs_cli_u64(v, &p.snapshot_every)) || p.jobs < 1000 ||
-        p.workers == 0 || p.slots == 0 || p.slots > 10000) {
+        p.workers == 0 || p.slots == 0 || p.slots > 10000 ||
+        ((v = djs_cli_opt(argc, argv, "--schedules")) && (djs_cli_u64(v, &nsched) || nsched == 0)) ||
+        ((v = djs_cli_opt(argc, argv, "--hours")) && (djs_cli_u64(v, &hours) || hours == 0))) {
         fprintf(stderr, "djs bench engine: bad number (jobs >= 1000)\nusage: %s\n", usage);
         return 2;
     }
@@ -326,6 +400,10 @@ int djs_bench_engine(int argc, char **argv)
             return 1;
         }
     }
+    if (nsched > 0) {
+        rc = bench_schedules(nsched, hours, base);
+        goto cleanup;
+    }
     printf("bench engine: %" PRIu64 " jobs, %" PRIu64 " workers x %" PRIu64 " slots, snapshot every %" PRIu64 " events, in %s\n",
            p.jobs, p.workers, p.slots, p.snapshot_every, base);
     fflush(stdout);
@@ -334,7 +412,7 @@ int djs_bench_engine(int argc, char **argv)
     djs_log_options_t lo;
     djs_log_options_init(&lo);
     lo.map_size = (size_t)p.jobs * 2048 + (256u << 20);
-    int rc = djs_log_open(&log, base, &lo);
+    rc = djs_log_open(&log, base, &lo);
     if (rc != 0)
         return fail("open log", rc, NULL);
     eb_t eb = {0};
@@ -425,6 +503,8 @@ int djs_bench_engine(int argc, char **argv)
     djs_free(sample);
     djs_free(eb.p);
     djs_log_close(log);
+    rc = 0;
+cleanup:
     if (!keep && dir == NULL) {
         char path[4200];
         snprintf(path, sizeof(path), "%s/data.mdb", base);
@@ -433,5 +513,5 @@ int djs_bench_engine(int argc, char **argv)
         unlink(path);
         rmdir(base);
     }
-    return 0;
+    return rc;
 }
