@@ -32,7 +32,14 @@ int djs_cmd_submit(djs_client_t *c, int argc, char **argv);
 int djs_cmd_jobs(djs_client_t *c, int argc, char **argv);
 int djs_cmd_watch(djs_client_t *c, int argc, char **argv);
 int djs_cmd_job(djs_client_t *c, int argc, char **argv);
-int djs_cmd_why(djs_client_t *c, int argc, char **argv);        /* cmd_why.c */
+int djs_cmd_why(djs_client_t *c, int argc, char **argv); /* cmd_why.c */
+/* cmd_schedule.c: djs schedule create|show|pause|resume|delete, djs schedules */
+int djs_cmd_schedule(djs_client_t *c, int argc, char **argv);
+int djs_cmd_schedules(djs_client_t *c, int argc, char **argv);
+/* The job of djs submit's flags (or -f FILE) in argv, named `name` unless
+ * --name or -f says otherwise, into *out (the caller's): 0, or the exit code
+ * 1 or 2 after a message. */
+int djs_cmd_job_body(djs_client_t *c, int argc, char **argv, const char *name, json_t **out);
 int djs_cmd_job_action(djs_client_t *c, int argc, char **argv); /* cancel, retry, delete */
 int djs_cmd_history(djs_client_t *c, int argc, char **argv);
 int djs_cmd_logs(djs_client_t *c, int argc, char **argv);

@@ -28,6 +28,16 @@ typedef struct client_cmd {
     "                       JSON or YAML (by the .json/.yaml/.yml suffix, else whichever parses); - is stdin\n"                    \
     "prints the new job's id (a workflow: KEY ID lines), or with -o json the server's answer.\n\n"
 
+#define SCHEDULE_DETAILS                                                                                                           \
+    "  --cron SPEC          5 fields (minute hour day month weekday: ranges, steps, lists, names) or @hourly ...\n"                \
+    "  --every DURATION     a fixed interval: 90s, 5m, 2h, 1d\n"                                                                   \
+    "  --tz ZONE            an IANA zone (default UTC): a 02:30 run on a spring-forward day runs once\n"                           \
+    "  --overlap P          skip (default) while the last run goes on, allow, or cancel-previous\n"                                \
+    "  --catch-up P         after downtime: none (default), last, or all (up to --catch-up-max, default 10)\n"                     \
+    "  --jitter S           delay each fire by up to S seconds (drawn once, recorded)\n"                                           \
+    "  --start, --end TIME  RFC 3339: fire only between them\n"                                                                    \
+    "prints the new schedule's id; its jobs carry scheduleId (djs jobs -o json).\n\n"
+
 #define JOBS_DETAILS                                                                                                               \
     "  --status S           CREATED, QUEUED, SCHEDULED, RUNNING, COMPLETED, FAILED or CANCELLED\n"                                 \
     "  --priority P         HIGH, NORMAL or LOW\n"                                                                                 \
@@ -58,6 +68,13 @@ static const client_cmd_t cmds[] = {
      "the jobs table with progress, redrawn until every job listed is finished (exit 1 if one did not complete)", ""},
     {"job", djs_cmd_job, 1, "ID", "show one job", ""},
     {"why", djs_cmd_why, 0, "ID", "why a job is not running: its pending reason and what would unblock it", ""},
+    {"schedule", djs_cmd_schedule, 0,
+     "create --name N (--cron SPEC | --every DURATION) [--tz ZONE] [--overlap skip|allow|cancel-previous]\n"
+     "           [--catch-up none|last|all] [--catch-up-max N] [--jitter S] [--start TIME] [--end TIME]\n"
+     "           (the job: djs submit's flags, or -f FILE)\n"
+     "       djs schedule show|pause|resume|delete ID",
+     "recurring jobs: create a schedule, show, pause, resume or delete one", SCHEDULE_DETAILS},
+    {"schedules", djs_cmd_schedules, 0, "[--limit N]", "list schedules (spec, zone, status, next fire, fires)", ""},
     {"cancel", djs_cmd_job_action, 0, "ID", "cancel a job that has not finished", ""},
     {"retry", djs_cmd_job_action, 0, "ID", "retry a failed job", ""},
     {"delete", djs_cmd_job_action, 0, "ID", "delete a job that is not scheduled or running", ""},

@@ -314,6 +314,28 @@ static int check_idem(const djs_client_t *c, const char *k)
     return 0;
 }
 
+int djs_cmd_job_body(djs_client_t *c, int argc, char **argv, const char *name, json_t **out)
+{
+    submit_args_t a;
+    int rc;
+    *out = NULL;
+    take_args(&a, argc, argv);
+    if (a.name == NULL && a.file == NULL)
+        a.name = name;
+    if ((rc = djs_client_rest(c, argc, argv, NULL, 0, 0)) != 0)
+        goto done;
+    if (a.idem != NULL)
+        rc = djs_client_usage_error(c, "--idempotency-key is for djs submit (each fired job is new)");
+    else if (a.file != NULL && any_job_flag(&a) && a.name != name)
+        rc = djs_client_usage_error(c, "-f FILE takes the job from the file: no --cmd, --payload, ... with it");
+    else
+        rc = a.file != NULL ? job_from_file(a.file, out) : job_from_flags(c, &a, out);
+done:
+    json_decref(a.deps);
+    json_decref(a.caps);
+    return rc;
+}
+
 int djs_cmd_submit(djs_client_t *c, int argc, char **argv)
 {
     submit_args_t a;
