@@ -738,6 +738,55 @@ int djs_engine_start(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, u
     return emit_change(e, DJS_EV_JOB_STARTED, id, djs_state_worker(e->st, wid)->name, &c, seq);
 }
 
+/* ---- claims: placement and start in one durable step ------------------------------------- */
+
+int djs_engine_claim_one(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, djs_assignment_t *out)
+{
+    int rc = 0;
+    const djs_job_t *j = find_job(e, id, &rc);
+    if (j == NULL)
+        return rc;
+    const djs_worker_t *w = djs_state_worker(e->st, wid);
+    if (w == NULL)
+        return refuse(e, DJS_ENOTFOUND, "no such worker");
+    if (j->state != DJS_JOB_SCHEDULED || j->worker == DJS_NONE || djs_state_worker_at(e->st, j->worker) != w)
+        return refuse(e, DJS_ECONFLICT, "the job is not an assignment of this worker waiting to start");
+    uint64_t seq;
+    uint32_t attempt = j->attempt;
+    if ((rc = djs_engine_start(e, wid, id, attempt, &seq)) != 0)
+        return rc;
+    j = djs_state_job(e->st, id);
+    out->job = *id;
+    out->attempt = attempt;
+    out->lease_ns = j->deadline_ns; /* RUNNING: the run timeout's deadline (0: none) */
+    out->submit_seq = j->submit_seq;
+    out->seq = seq;
+    return 0;
+}
+
+int djs_engine_claim(djs_engine_t *e, const djs_id_t *wid, djs_assignment_t *out, uint32_t max, uint32_t *n)
+{
+    djs_id_t ids[64];
+    uint32_t k = 0;
+    int rc = 0;
+    *n = 0;
+    const djs_worker_t *w = find_worker(e, wid, &rc);
+    if (w == NULL)
+        return rc;
+    live_of(e, w)->last_seen_ns = now_ns(e);
+    for (uint32_t i = 0; i < w->njobs && k < max && k < 64; i++) {
+        const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
+        if (j->state == DJS_JOB_SCHEDULED)
+            ids[k++] = j->id;
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        if ((rc = djs_engine_claim_one(e, wid, &ids[i], &out[*n])) != 0)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
 int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint32_t percent,
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq)
 {
