@@ -212,6 +212,25 @@ static json_t *jobs_to_stop(djs_server_t *s, h2o_req_t *req, json_t *running, co
     return stop;
 }
 
+/* The jobs of a "running" list that jobs_to_stop accepted whose delivery
+ * never reached the worker (djs_engine_unlisted: a claim answer lost)
+ * are failed for a retry; *seq is the last event (0: none). */
+static int forget_unlisted(djs_server_t *s, json_t *running, const djs_id_t *wid, uint64_t *seq)
+{
+    *seq = 0;
+    if (running == NULL)
+        return 0; /* an agent that does not say what it runs */
+    size_t n = json_array_size(running);
+    djs_id_t *ids = djs_calloc(n ? n : 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        json_t *jid = json_object_get(json_array_get(running, i), "jobId");
+        djs_id_parse(json_string_value(jid), json_string_length(jid), &ids[i]);
+    }
+    int rc = djs_engine_unlisted(s->engine, wid, ids, (uint32_t)n, seq);
+    djs_free(ids);
+    return rc;
+}
+
 /* POST /workers/{id}/heartbeat */
 int djs__workers_heartbeat(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
@@ -231,14 +250,16 @@ int djs__workers_heartbeat(djs_server_t *s, h2o_req_t *req, const djs_principal_
             djs__wrong_type(req, "responseMs", "an integer of milliseconds");
         } else {
             resp = x ? (uint32_t)json_integer_value(x) : 0;
-            uint64_t seq;
-            int rc = djs_engine_heartbeat(s->engine, wid, cpu, mem, resp, &seq);
+            uint64_t seq = 0, useq;
+            int rc = forget_unlisted(s, json_object_get(j, "running"), wid, &useq);
+            if (rc == 0)
+                rc = djs_engine_heartbeat(s->engine, wid, cpu, mem, resp, &seq);
             json_t *b = json_pack("{s:b, s:I, s:O}", "recorded", seq != 0, "seq", (json_int_t)seq, "stop", stop);
             if (rc != 0) {
                 json_decref(b);
                 djs__engine_problem(req, s->engine, rc);
-            } else if (seq != 0) {
-                djs__reply_when_durable(s, req, seq, 200, b);
+            } else if (seq != 0 || useq != 0) {
+                djs__reply_when_durable(s, req, seq > useq ? seq : useq, 200, b);
             } else {
                 djs__send_json_new(req, 200, b, 0);
             }

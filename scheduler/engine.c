@@ -787,6 +787,51 @@ int djs_engine_claim(djs_engine_t *e, const djs_id_t *wid, djs_assignment_t *out
     return 0;
 }
 
+/* Jobs RUNNING on worker wid that it does not list, started more than a
+ * liveness window ago, into out (at most max): their delivery never
+ * reached the worker. */
+static uint32_t unlisted(djs_engine_t *e, const djs_worker_t *w, const djs_id_t *ids, uint32_t n, djs_id_t *out, uint32_t max)
+{
+    uint64_t now = now_ns(e), grace = e->cfg.heartbeat_ns * e->cfg.missed_heartbeats;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < w->njobs && k < max; i++) {
+        const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
+        if (j->state != DJS_JOB_RUNNING || j->started_ns + grace > now)
+            continue;
+        uint32_t f = 0;
+        while (f < n && djs_id_cmp(&ids[f], &j->id) != 0)
+            f++;
+        if (f == n)
+            out[k++] = j->id;
+    }
+    return k;
+}
+
+int djs_engine_unlisted(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *ids, uint32_t n, uint64_t *seq)
+{
+    int rc = 0;
+    djs_id_t gone[64];
+    *seq = 0;
+    const djs_worker_t *w = find_worker(e, wid, &rc);
+    if (w == NULL)
+        return rc;
+    uint32_t k = unlisted(e, w, ids, n, gone, 64);
+    for (uint32_t i = 0; i < k; i++) {
+        const djs_job_t *j = djs_state_job(e->st, &gone[i]);
+        djs_job_change_t c = {0};
+        c.attempt = j->attempt;
+        c.worker = *wid;
+        c.reason = (djs_str_t){"lease_expired", 13};
+        c.error = (djs_str_t){"the worker does not run it: its delivery never reached the worker", 65};
+        c.retry_at = j->infra + 1u <= e->cfg.max_infra_retries ? now_ns(e) : 0;
+        if ((rc = emit_change(e, DJS_EV_JOB_FAILED, &gone[i], SCHEDULER_ACTOR, &c, seq)) != 0)
+            return rc;
+        if (c.retry_at == 0 && (rc = cascade_upstream(e, &gone[i], seq)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint32_t percent,
                         djs_str_t step, uint64_t eta_ns, uint64_t *seq)
 {

@@ -185,6 +185,14 @@ int djs_engine_claim(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *
  * elsewhere), the log's append errors. */
 int djs_engine_claim_one(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, djs_assignment_t *out);
 
+/* What a worker says it runs (ids[0..n), e.g. its heartbeat's "running"):
+ * a job RUNNING on it that it does not list, started more than a liveness
+ * window (heartbeat_ns * missed_heartbeats) ago, never reached it (a claim
+ * answer lost to a crash or a dropped connection) and fails with reason
+ * lease_expired, an infrastructure retry. *seq is the last event (0:
+ * none). Errors: those of djs_engine_poll, the log's append errors. */
+int djs_engine_unlisted(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *ids, uint32_t n, uint64_t *seq);
+
 /* Fenced reports of an assignment: the worker and attempt must be the
  * job's current ones (DJS_ESTALE otherwise) and the job in the right state
  * (DJS_ECONFLICT); DJS_ENOTFOUND for an unknown job or worker, the log's

@@ -1563,6 +1563,47 @@ START_TEST(claim_worker_lost)
 }
 END_TEST
 
+/* A claim whose answer never reached the worker (lost to a crash): once the
+ * worker's heartbeat lists what it runs without it, past a liveness
+ * window, it is failed for an infrastructure retry. */
+START_TEST(claim_answer_lost)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w = et_worker(&t, "w1", 2);
+    djs_id_t kept = et_job(&t, "kept", DJS_PRIO_NORMAL), lost = et_job(&t, "lost", DJS_PRIO_NORMAL);
+    et_run(&t);
+    djs_assignment_t a[2];
+    uint32_t n;
+    uint64_t seq;
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    /* within the window: an answer may still be on its way */
+    REQ_RC(djs_engine_unlisted(t.e, &w, &kept, 1, &seq), 0);
+    ck_assert_uint_eq(seq, 0);
+    advance_alive(&t, t.cfg.heartbeat_ns * t.cfg.missed_heartbeats + ET_SEC, &w, 1);
+    REQ_RC(djs_engine_unlisted(t.e, &w, &kept, 1, &seq), 0);
+    ck_assert_uint_gt(seq, 0);
+    ck_assert_int_eq(et_state_of(&t, &kept), DJS_JOB_RUNNING);
+    const djs_job_t *jp = et_jobp(&t, &lost);
+    ck_assert_int_eq(jp->state, DJS_JOB_QUEUED);
+    ck_assert_uint_eq(jp->infra, 1);
+    ck_assert_uint_eq(jp->failures, 0);
+    REQ_RC(djs_engine_complete(t.e, &w, &lost, 1, NULL, 0, &seq), DJS_ESTALE);
+    et_run(&t);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(et_id_eq(&a[0].job, &lost));
+    ck_assert_uint_eq(a[0].attempt, 2);
+    REQ_RC(djs_engine_complete(t.e, &w, &lost, 2, NULL, 0, &seq), 0);
+    REQ_RC(djs_engine_complete(t.e, &w, &kept, 1, NULL, 0, &seq), 0);
+    djs_id_t ghost;
+    memset(&ghost, 0x5a, sizeof(ghost));
+    REQ_RC(djs_engine_unlisted(t.e, &ghost, NULL, 0, &seq), DJS_ENOTFOUND);
+    et_close(&t);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1574,6 +1615,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, claim_fencing);
     tcase_add_test(tc, claim_lease_and_timeout);
     tcase_add_test(tc, claim_worker_lost);
+    tcase_add_test(tc, claim_answer_lost);
     tcase_add_test(tc, dag_diamond_and_refusals);
     tcase_add_test(tc, dag_deep_chain);
     tcase_add_test(tc, upstream_failure_cascades);
