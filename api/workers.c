@@ -929,6 +929,9 @@ static void on_wake_durable(void *arg, uint64_t seq, int status)
     djs_free(w);
 }
 
+/* Answer once what p delivers is durable: for a claim poll its claims and
+ * reports (what was claimed at placement rode on an earlier commit), else
+ * everything appended so far (the placements that woke it). */
 static void poller_wake(poller_t *p)
 {
     if (p->wake != NULL)
@@ -936,26 +939,32 @@ static void poller_wake(poller_t *p)
     p->wake = djs_calloc(1, sizeof(wake_t));
     p->wake->p = p;
     djs_log_t *log = djs_engine_log(p->server->engine);
-    djs_log_when_durable(log, djs_log_last_seq(log), on_wake_durable, p->wake);
+    uint64_t need = p->report_seq > p->claim_seq ? p->report_seq : p->claim_seq;
+    djs_log_when_durable(log, p->claim ? need : djs_log_last_seq(log), on_wake_durable, p->wake);
 }
 
 /* A placement for a parked poll's worker. A claim poll not yet waking
- * claims the job at once (its job.started is appended right after the
- * job.scheduled, in the same loop turn: one commit) and wakes; one already
- * waking leaves it to the next poll (what it delivers must be durable when
- * it answers); a claim poll that lost the job to another claim stays
- * parked. Other polls wake. */
+ * takes what the engine claimed for the worker (the job was started right
+ * after its job.scheduled, in the same loop turn: one commit) and wakes;
+ * one already waking leaves it to the next poll (what it delivers must be
+ * durable when it answers); a claim poll that got nothing (another took
+ * it) stays parked. Other polls wake. */
 void djs__polls_on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
 {
     djs_server_t *s = arg;
-    for (poller_t *p = s->pollers; p != NULL; p = p->next) {
+    (void)job;
+    for (poller_t *p = s->pollers, *next; p != NULL; p = next) {
+        next = p->next;
         if (djs_id_cmp(&p->worker, worker) != 0)
             continue;
         if (p->claim) {
+            uint32_t k = 0;
             if (p->wake != NULL || p->req == NULL || p->nclaimed >= p->max ||
-                djs_engine_claim_one(s->engine, worker, job, &p->claimed[p->nclaimed]) != 0)
+                djs_engine_claim(s->engine, worker, &p->claimed[p->nclaimed], p->max - p->nclaimed, &k) != 0 || k == 0)
                 continue;
-            p->claim_seq = p->claimed[p->nclaimed++].seq;
+            p->nclaimed += k;
+            for (uint32_t i = 0; i < p->nclaimed; i++)
+                p->claim_seq = p->claimed[i].seq > p->claim_seq ? p->claimed[i].seq : p->claim_seq;
         }
         poller_wake(p);
     }
@@ -1039,7 +1048,8 @@ int djs__workers_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
         return djs__engine_problem(req, s->engine, rc);
     }
     pending = claim ? p->nclaimed : pending;
-    p->claim_seq = claim && pending > 0 ? p->claimed[pending - 1].seq : 0;
+    for (uint32_t i = 0; claim && i < pending; i++)
+        p->claim_seq = p->claimed[i].seq > p->claim_seq ? p->claimed[i].seq : p->claim_seq;
     p->claim = claim;
     p->server = s;
     p->req = req;

@@ -21,9 +21,20 @@
 #define SERVER_ACTOR "server"
 #define MAX_POLL_ASSIGN 64
 
-/* Engine-side (not projected) knowledge of a worker: liveness. */
+#define MAX_UNDELIVERED 16
+
+/* Engine-side (not projected) knowledge of a worker: liveness, and claims
+ * on placement (in memory only: after a restart, until its next claim
+ * poll, its placements wait for a poll as before). */
 typedef struct live {
     uint64_t last_seen_ns;
+    uint32_t claims; /* its last poll claimed: a job placed on it is started at once */
+    uint32_t nund;
+    struct {
+        djs_id_t job;
+        uint32_t attempt;
+        uint64_t seq;       /* its job.started */
+    } und[MAX_UNDELIVERED]; /* claimed at placement, not yet handed to a poll */
 } live_t;
 
 struct djs_engine {
@@ -669,7 +680,9 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, 
     const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
-    live_of(e, w)->last_seen_ns = now_ns(e);
+    live_t *l = live_of(e, w);
+    l->last_seen_ns = now_ns(e);
+    l->claims = 0;
     for (uint32_t i = 0; i < w->njobs && *n < max; i++) {
         const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
         if (j->state != DJS_JOB_SCHEDULED)
@@ -764,6 +777,44 @@ int djs_engine_claim_one(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *i
     return 0;
 }
 
+/* Hand out (at most max) the jobs claimed at placement for worker w that
+ * are still its RUNNING attempt; forget the rest. Returns how many. */
+static uint32_t take_undelivered(djs_engine_t *e, const djs_worker_t *w, live_t *l, djs_assignment_t *out, uint32_t max)
+{
+    uint32_t n = 0, keep = 0;
+    for (uint32_t i = 0; i < l->nund; i++) {
+        const djs_job_t *j = djs_state_job(e->st, &l->und[i].job);
+        int valid = j != NULL && j->state == DJS_JOB_RUNNING && j->attempt == l->und[i].attempt && j->worker != DJS_NONE &&
+                    djs_state_worker_at(e->st, j->worker) == w;
+        if (valid && n < max)
+            out[n++] = (djs_assignment_t){j->id, j->attempt, j->deadline_ns, j->submit_seq, l->und[i].seq};
+        else if (valid)
+            l->und[keep++] = l->und[i];
+    }
+    l->nund = keep;
+    return n;
+}
+
+/* The hook of place(): a job just placed on a worker whose polls claim is
+ * started in the same step (one commit with its placement), and waits in
+ * its list of undelivered claims for the next poll. */
+static int claim_placed(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *jid)
+{
+    live_t *l = live_of(e, djs_state_worker(e->st, wid));
+    if (!l->claims || l->nund >= MAX_UNDELIVERED)
+        return 0;
+    djs_assignment_t a;
+    int rc = djs_engine_claim_one(e, wid, jid, &a);
+    if (rc != 0)
+        return rc;
+    l = live_of(e, djs_state_worker(e->st, wid));
+    l->und[l->nund].job = a.job;
+    l->und[l->nund].attempt = a.attempt;
+    l->und[l->nund].seq = a.seq;
+    l->nund++;
+    return 0;
+}
+
 int djs_engine_claim(djs_engine_t *e, const djs_id_t *wid, djs_assignment_t *out, uint32_t max, uint32_t *n)
 {
     djs_id_t ids[64];
@@ -773,7 +824,11 @@ int djs_engine_claim(djs_engine_t *e, const djs_id_t *wid, djs_assignment_t *out
     const djs_worker_t *w = find_worker(e, wid, &rc);
     if (w == NULL)
         return rc;
-    live_of(e, w)->last_seen_ns = now_ns(e);
+    live_t *l = live_of(e, w);
+    l->last_seen_ns = now_ns(e);
+    l->claims = 1;
+    *n = take_undelivered(e, w, l, out, max);
+    max -= *n;
     for (uint32_t i = 0; i < w->njobs && k < max && k < 64; i++) {
         const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
         if (j->state == DJS_JOB_SCHEDULED)
@@ -1038,6 +1093,8 @@ static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
         c.lease = now + e->cfg.lease_ns;
         djs_id_t jid = j->id, wid = w->id;
         int rc = emit_change(e, DJS_EV_JOB_SCHEDULED, &jid, SCHEDULER_ACTOR, &c, seq);
+        if (rc == 0)
+            rc = claim_placed(e, &wid, &jid);
         if (rc != 0)
             return rc;
         if (e->cfg.on_assign != NULL)

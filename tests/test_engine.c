@@ -1604,6 +1604,50 @@ START_TEST(claim_answer_lost)
 }
 END_TEST
 
+/* Once a worker's poll claimed, a job placed on it is started in the same
+ * step as its placement; the next claim hands it out. A plain poll ends
+ * that. */
+START_TEST(claim_at_placement)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w = et_worker(&t, "w1", 1);
+    djs_assignment_t a[2];
+    uint32_t n;
+    uint64_t seq;
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0); /* an empty claim poll: the worker claims */
+    ck_assert_uint_eq(n, 0);
+    djs_id_t j = et_job(&t, "j", DJS_PRIO_NORMAL);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &j), DJS_JOB_RUNNING);
+    uint64_t last = djs_log_last_seq(t.log);
+    et_sync(&t);
+    ck_assert_int_eq(type_at(&t, last), DJS_EV_JOB_STARTED);
+    ck_assert_int_eq(type_at(&t, last - 1), DJS_EV_JOB_SCHEDULED);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(et_id_eq(&a[0].job, &j));
+    ck_assert_uint_eq(a[0].attempt, 1);
+    ck_assert_uint_eq(a[0].seq, last);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0); /* handed out once */
+    ck_assert_uint_eq(n, 0);
+    REQ_RC(djs_engine_complete(t.e, &w, &j, 1, NULL, 0, &seq), 0);
+    /* an undelivered claim that ended meanwhile is not handed out */
+    djs_id_t k = et_job(&t, "k", DJS_PRIO_NORMAL);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &k), DJS_JOB_RUNNING);
+    REQ_RC(djs_engine_cancel(t.e, "admin", &k, &seq), 0);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    /* a plain poll: placements wait for a poll again */
+    REQ_RC(djs_engine_poll(t.e, &w, a, 2, &n), 0);
+    djs_id_t m = et_job(&t, "m", DJS_PRIO_NORMAL);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &m), DJS_JOB_SCHEDULED);
+    et_close(&t);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1616,6 +1660,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, claim_lease_and_timeout);
     tcase_add_test(tc, claim_worker_lost);
     tcase_add_test(tc, claim_answer_lost);
+    tcase_add_test(tc, claim_at_placement);
     tcase_add_test(tc, dag_diamond_and_refusals);
     tcase_add_test(tc, dag_deep_chain);
     tcase_add_test(tc, upstream_failure_cascades);

@@ -73,7 +73,9 @@ $PY -c 'import sys; p = eval(sys.argv[1]); assert [t for t, _ in p] == ["job.sch
     fail "scheduled then started, one after the other: $pair"
 req POST "/api/v1/workers/$wid/reports" "{\"reports\":[$(rep "$j2" 1 complete)]}"; expect 200 "complete c2"
 
-# claim=false: today's poll (the assignment is SCHEDULED, not claimed)
+# claim=false: today's poll (the assignment is SCHEDULED, not claimed); a
+# plain poll also ends claims at placement for the worker
+req POST "/api/v1/workers/$wid/poll?wait=0&claim=false"; expect 200 "plain empty poll"
 req POST /api/v1/jobs '{"name":"c3","requiredCapabilities":["claim"],"payload":{"cmd":"true"}}'; expect 201 submit
 j3=$(field '["id"]')
 djs_wait_status "$j3" SCHEDULED 5
@@ -88,4 +90,18 @@ req POST "/api/v1/workers/$wid/poll?wait=0&claim=true"; expect 200 "claim the pl
 # an empty claim poll: nothing to claim
 req POST "/api/v1/workers/$wid/poll?wait=0&claim=true"; expect 200 "empty claim poll"
 [ "$(field '["assignments"]')" = "[]" ] || fail "empty claim poll: $body"
+req POST "/api/v1/workers/$wid/reports" "{\"reports\":[$(rep "$j3" 1 complete)]}"; expect 200 "complete c3"
+# a worker whose polls claim: a job placed on it while no poll is parked is
+# started with its placement (one commit) and handed to the next claim poll
+req POST /api/v1/jobs '{"name":"c4","requiredCapabilities":["claim"],"payload":{"cmd":"true"}}'; expect 201 submit
+j4=$(field '["id"]')
+djs_wait_status "$j4" RUNNING 5
+pair=$(djs_history "$j4" '[(e["type"], e["seq"]) for e in ev if e["type"] in ("job.scheduled", "job.started")]')
+$PY -c 'import sys; p = eval(sys.argv[1]); assert [t for t, _ in p] == ["job.scheduled", "job.started"] and p[1][1] == p[0][1] + 1, p' "$pair" ||
+    fail "c4 claimed at its placement: $pair"
+req POST "/api/v1/workers/$wid/poll?wait=5&claim=true"; expect 200 "claim poll after a placement"
+echo "$body" >"$T/p4"
+one_claimed "$T/p4" "$j4" || fail "the claim at placement handed out: $body"
+req POST "/api/v1/workers/$wid/poll?wait=0&claim=true"; expect 200 "handed out once"
+[ "$(field '["assignments"]')" = "[]" ] || fail "a claim is handed out once: $body"
 echo "claim: ok"
