@@ -170,14 +170,18 @@ typedef struct djs_assignment {
  * must register again). */
 int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
 
-/* Claim on poll: the worker's assignments not yet started (at most max,
- * at most 64), each started at once (job.started right after its
- * job.scheduled, so a job costs one durable round trip less). out[i].seq
- * is the job.started (answer once durable), out[i].lease_ns the run
- * timeout's deadline (0: none), the attempt is the one delivered: a later
- * start report of it is acknowledged as a repeated start. Counts as a
- * heartbeat. Errors: those of djs_engine_poll, the log's append errors
- * (the jobs claimed before the error stay claimed: *n of them). */
+/* Claim on poll: at most max (at most 64) assignments of the worker,
+ * started: first those claimed at placement and not yet handed out, then
+ * its SCHEDULED ones, each started now (job.started right after its
+ * job.scheduled). From this call on (until a djs_engine_poll of the
+ * worker; in memory only) a job placed on the worker is started in the
+ * same step as its placement (one commit: a job costs one durable round
+ * trip less) and waits for the next claim. out[i].seq is the job.started
+ * (answer once durable), out[i].lease_ns the run timeout's deadline (0:
+ * none); the attempt is the one delivered: a later start report of it is
+ * acknowledged as a repeated start. Counts as a heartbeat. Errors: those
+ * of djs_engine_poll, the log's append errors (the jobs claimed before the
+ * error stay claimed: *n of them). */
 int djs_engine_claim(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
 /* Claim one job just placed on worker (e.g. from on_assign, for a parked
  * claim poll): DJS_ENOTFOUND (job or worker), DJS_ECONFLICT (not a
