@@ -212,6 +212,25 @@ static json_t *jobs_to_stop(djs_server_t *s, h2o_req_t *req, json_t *running, co
     return stop;
 }
 
+/* The jobs of a "running" list that jobs_to_stop accepted whose delivery
+ * never reached the worker (djs_engine_unlisted: a claim answer lost)
+ * are failed for a retry; *seq is the last event (0: none). */
+static int forget_unlisted(djs_server_t *s, json_t *running, const djs_id_t *wid, uint64_t *seq)
+{
+    *seq = 0;
+    if (running == NULL)
+        return 0; /* an agent that does not say what it runs */
+    size_t n = json_array_size(running);
+    djs_id_t *ids = djs_calloc(n ? n : 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        json_t *jid = json_object_get(json_array_get(running, i), "jobId");
+        djs_id_parse(json_string_value(jid), json_string_length(jid), &ids[i]);
+    }
+    int rc = djs_engine_unlisted(s->engine, wid, ids, (uint32_t)n, seq);
+    djs_free(ids);
+    return rc;
+}
+
 /* POST /workers/{id}/heartbeat */
 int djs__workers_heartbeat(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
@@ -231,14 +250,16 @@ int djs__workers_heartbeat(djs_server_t *s, h2o_req_t *req, const djs_principal_
             djs__wrong_type(req, "responseMs", "an integer of milliseconds");
         } else {
             resp = x ? (uint32_t)json_integer_value(x) : 0;
-            uint64_t seq;
-            int rc = djs_engine_heartbeat(s->engine, wid, cpu, mem, resp, &seq);
+            uint64_t seq = 0, useq;
+            int rc = forget_unlisted(s, json_object_get(j, "running"), wid, &useq);
+            if (rc == 0)
+                rc = djs_engine_heartbeat(s->engine, wid, cpu, mem, resp, &seq);
             json_t *b = json_pack("{s:b, s:I, s:O}", "recorded", seq != 0, "seq", (json_int_t)seq, "stop", stop);
             if (rc != 0) {
                 json_decref(b);
                 djs__engine_problem(req, s->engine, rc);
-            } else if (seq != 0) {
-                djs__reply_when_durable(s, req, seq, 200, b);
+            } else if (seq != 0 || useq != 0) {
+                djs__reply_when_durable(s, req, seq > useq ? seq : useq, 200, b);
             } else {
                 djs__send_json_new(req, 200, b, 0);
             }
@@ -666,6 +687,10 @@ typedef struct poller {
     int has_results;     /* it carried some (possibly an empty list) */
     uint64_t report_seq; /* the last event those reports wrote: answer once durable */
     int failed;          /* the log failed before report_seq was durable */
+    int claim;           /* ?claim=true: what it delivers is started (claimed[]) */
+    uint32_t nclaimed;
+    uint64_t claim_seq;           /* the last job.started of claimed[]: answer once durable */
+    djs_assignment_t claimed[64]; /* claimed for it: job.started appended, delivered once durable */
 } poller_t;
 
 /* Assignments are handed out only once durable (a worker must never run a
@@ -692,14 +717,30 @@ static uint32_t durable_only(djs_server_t *s, djs_assignment_t *as, uint32_t n)
     return k;
 }
 
-/* The worker's pending assignments as JSON, with each job's name and payload. */
-static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t max, int *rc)
+/* What the poll delivers, the durable part of it: the worker's pending
+ * assignments or, for a claim poll, the jobs claimed for it. */
+static int poller_list(poller_t *p, djs_assignment_t *as, uint32_t *n)
 {
+    djs_server_t *s = p->server;
+    int rc = 0;
+    if (p->claim) {
+        memcpy(as, p->claimed, p->nclaimed * sizeof(*as));
+        *n = p->nclaimed;
+    } else if ((rc = djs_engine_poll(s->engine, &p->worker, as, p->max < 64 ? p->max : 64, n)) != 0) {
+        return rc;
+    }
+    *n = durable_only(s, as, *n);
+    return 0;
+}
+
+/* The assignments p delivers as JSON, with each job's name and payload. */
+static json_t *assignments_json(poller_t *p, int *rc)
+{
+    djs_server_t *s = p->server;
     djs_assignment_t as[64];
     uint32_t n;
-    if ((*rc = djs_engine_poll(s->engine, wid, as, max < 64 ? max : 64, &n)) != 0)
+    if ((*rc = poller_list(p, as, &n)) != 0)
         return NULL;
-    n = durable_only(s, as, n);
     json_t *list = json_array();
     djs_buf_t rec;
     djs_buf_init(&rec);
@@ -708,6 +749,8 @@ static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t m
         json_object_set_new(a, "jobId", djs_json_id(&as[i].job));
         json_object_set_new(a, "attempt", json_integer(as[i].attempt));
         json_object_set_new(a, "leaseDeadline", djs_json_time(as[i].lease_ns));
+        if (p->claim)
+            json_object_set_new(a, "claimed", json_true());
         djs_event_t ev;
         djs_job_spec_t sp;
         djs_buf_reset(&rec);
@@ -729,14 +772,14 @@ static json_t *assignments_json(djs_server_t *s, const djs_id_t *wid, uint32_t m
 /* assignments_json as text, {"assignments":[...] without the closing
  * brace, appended to b: 0, an engine error, or 1 when a name or payload
  * needs jansson's rendering (b is then to be dropped). */
-static int assignments_text(djs_server_t *s, djs_buf_t *b, const djs_id_t *wid, uint32_t max)
+static int assignments_text(poller_t *p, djs_buf_t *b)
 {
+    djs_server_t *s = p->server;
     djs_assignment_t as[64];
     uint32_t n;
-    int rc = djs_engine_poll(s->engine, wid, as, max < 64 ? max : 64, &n);
+    int rc = poller_list(p, as, &n);
     if (rc != 0)
         return rc;
-    n = durable_only(s, as, n);
     djs_buf_t rec;
     djs_buf_init(&rec);
     djs_jt_lit(b, "{\"assignments\":[");
@@ -749,6 +792,8 @@ static int assignments_text(djs_server_t *s, djs_buf_t *b, const djs_id_t *wid, 
         djs_jt_int(b, as[i].attempt);
         djs_jt_lit(b, ",\"leaseDeadline\":");
         djs_jt_time(b, as[i].lease_ns);
+        if (p->claim)
+            djs_jt_lit(b, ",\"claimed\":true");
         djs_buf_reset(&rec);
         if (djs_log_get(djs_engine_log(s->engine), as[i].submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
             djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0) {
@@ -801,7 +846,7 @@ static void poller_answer(poller_t *p)
         return;
     }
     djs_buf_reset(b);
-    int rc = assignments_text(s, b, &p->worker, p->max);
+    int rc = assignments_text(p, b);
     if (rc < 0) {
         djs__engine_problem(p->req, s->engine, rc);
     } else if (rc == 0) {
@@ -815,7 +860,7 @@ static void poller_answer(poller_t *p)
         check_text(b);
         djs__send_text(p->req, 200, (const char *)b->base, b->len, 0);
     } else { /* a name or payload only jansson renders */
-        json_t *list = assignments_json(s, &p->worker, p->max, &rc);
+        json_t *list = assignments_json(p, &rc);
         if (list == NULL) {
             djs__engine_problem(p->req, s->engine, rc);
             return;
@@ -830,11 +875,12 @@ static void poller_answer(poller_t *p)
 }
 
 /* Answer (if the client is still there) and retire the poller. A poller
- * whose reports are not durable yet leaves the list of pollers and is
- * answered once they are. */
+ * whose reports or claims are not durable yet leaves the list of pollers
+ * and is answered once they are. */
 static void poller_finish(poller_t *p)
 {
-    if (p->req != NULL && !p->failed && p->report_seq > djs_log_durable_seq(djs_engine_log(p->server->engine))) {
+    uint64_t need = p->report_seq > p->claim_seq ? p->report_seq : p->claim_seq;
+    if (p->req != NULL && !p->failed && need > djs_log_durable_seq(djs_engine_log(p->server->engine))) {
         poller_unlink(p);
         uv_timer_stop(&p->timer);
         poller_wake(p);
@@ -883,6 +929,9 @@ static void on_wake_durable(void *arg, uint64_t seq, int status)
     djs_free(w);
 }
 
+/* Answer once what p delivers is durable: for a claim poll its claims and
+ * reports (what was claimed at placement rode on an earlier commit), else
+ * everything appended so far (the placements that woke it). */
 static void poller_wake(poller_t *p)
 {
     if (p->wake != NULL)
@@ -890,16 +939,50 @@ static void poller_wake(poller_t *p)
     p->wake = djs_calloc(1, sizeof(wake_t));
     p->wake->p = p;
     djs_log_t *log = djs_engine_log(p->server->engine);
-    djs_log_when_durable(log, djs_log_last_seq(log), on_wake_durable, p->wake);
+    uint64_t need = p->report_seq > p->claim_seq ? p->report_seq : p->claim_seq;
+    djs_log_when_durable(log, p->claim ? need : djs_log_last_seq(log), on_wake_durable, p->wake);
 }
 
+/* A placement for a parked poll's worker. A claim poll not yet waking
+ * takes what the engine claimed for the worker (the job was started right
+ * after its job.scheduled, in the same loop turn: one commit) and wakes;
+ * one already waking leaves it to the next poll (what it delivers must be
+ * durable when it answers); a claim poll that got nothing (another took
+ * it) stays parked. Other polls wake. */
 void djs__polls_on_assign(void *arg, const djs_id_t *worker, const djs_id_t *job)
 {
     djs_server_t *s = arg;
     (void)job;
-    for (poller_t *p = s->pollers; p != NULL; p = p->next)
-        if (djs_id_cmp(&p->worker, worker) == 0)
-            poller_wake(p);
+    for (poller_t *p = s->pollers, *next; p != NULL; p = next) {
+        next = p->next;
+        if (djs_id_cmp(&p->worker, worker) != 0)
+            continue;
+        if (p->claim) {
+            uint32_t k = 0;
+            if (p->wake != NULL || p->req == NULL || p->nclaimed >= p->max ||
+                djs_engine_claim(s->engine, worker, &p->claimed[p->nclaimed], p->max - p->nclaimed, &k) != 0 || k == 0)
+                continue;
+            p->nclaimed += k;
+            for (uint32_t i = 0; i < p->nclaimed; i++)
+                p->claim_seq = p->claimed[i].seq > p->claim_seq ? p->claimed[i].seq : p->claim_seq;
+        }
+        poller_wake(p);
+    }
+}
+
+/* ?claim=true|false (default false): 0, or -1 after answering 400. */
+static int query_claim(h2o_req_t *req, int *claim)
+{
+    const char *v;
+    size_t len;
+    *claim = 0;
+    if (!djs_query_str(req, "claim", &v, &len))
+        return 0;
+    if ((len == 4 && memcmp(v, "true", 4) == 0) || (len == 5 && memcmp(v, "false", 5) == 0)) {
+        *claim = len == 4;
+        return 0;
+    }
+    return djs__problem(req, 400, "invalid-query", "Invalid query", "claim must be true or false"), -1;
 }
 
 /* The reports a poll may carry ({"reports":[...]}, possibly empty), applied
@@ -927,8 +1010,11 @@ static int poll_reports(djs_server_t *s, h2o_req_t *req, const djs_id_t *wid, dj
     return rc == 0 ? 0 : -1;
 }
 
-/* POST /workers/{id}/poll?wait=&max=: the reports it carries applied, then
- * parked until an assignment for the worker is durable or the wait ends. */
+/* POST /workers/{id}/poll?wait=&max=&claim=: the reports it carries
+ * applied, then parked until an assignment for the worker is durable or the
+ * wait ends. With claim=true the assignments it delivers are started first
+ * (those placed before it, and the first placements while it is parked):
+ * answered once their job.started is durable, the jobs RUNNING. */
 int djs__workers_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)arg;
@@ -937,8 +1023,9 @@ int djs__workers_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
         return 0;
     uint64_t wait_s, max, seq;
     djs_buf_t results;
-    int has;
-    if (djs__query_number(req, "wait", 30, &wait_s) != 0 || djs__query_number(req, "max", 16, &max) != 0)
+    int has, claim;
+    if (djs__query_number(req, "wait", 30, &wait_s) != 0 || djs__query_number(req, "max", 16, &max) != 0 ||
+        query_claim(req, &claim) != 0)
         return 0;
     if (wait_s > 60)
         wait_s = 60; /* bounded: a parked HTTP/1.1 request notices its client only when written */
@@ -950,14 +1037,20 @@ int djs__workers_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
         djs_buf_dispose(&results);
         return 0;
     }
+    poller_t *p = djs_calloc(1, sizeof(*p));
     djs_assignment_t probe[1];
     uint32_t pending;
-    int rc = djs_engine_poll(s->engine, wid, probe, 1, &pending);
+    int rc = claim ? djs_engine_claim(s->engine, wid, p->claimed, (uint32_t)max, &p->nclaimed)
+                   : djs_engine_poll(s->engine, wid, probe, 1, &pending);
     if (rc != 0) {
+        djs_free(p);
         djs_buf_dispose(&results);
         return djs__engine_problem(req, s->engine, rc);
     }
-    poller_t *p = djs_calloc(1, sizeof(*p));
+    pending = claim ? p->nclaimed : pending;
+    for (uint32_t i = 0; claim && i < pending; i++)
+        p->claim_seq = p->claimed[i].seq > p->claim_seq ? p->claimed[i].seq : p->claim_seq;
+    p->claim = claim;
     p->server = s;
     p->req = req;
     p->worker = *wid;

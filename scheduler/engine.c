@@ -22,9 +22,20 @@
 #define SERVER_ACTOR "server"
 #define MAX_POLL_ASSIGN 64
 
-/* Engine-side (not projected) knowledge of a worker: liveness. */
+#define MAX_UNDELIVERED 16
+
+/* Engine-side (not projected) knowledge of a worker: liveness, and claims
+ * on placement (in memory only: after a restart, until its next claim
+ * poll, its placements wait for a poll as before). */
 typedef struct live {
     uint64_t last_seen_ns;
+    uint32_t claims; /* its last poll claimed: a job placed on it is started at once */
+    uint32_t nund;
+    struct {
+        djs_id_t job;
+        uint32_t attempt;
+        uint64_t seq;       /* its job.started */
+    } und[MAX_UNDELIVERED]; /* claimed at placement, not yet handed to a poll */
 } live_t;
 
 struct djs_engine {
@@ -749,7 +760,9 @@ int djs_engine_poll(djs_engine_t *e, const djs_id_t *id, djs_assignment_t *out, 
     const djs_worker_t *w = find_worker(e, id, &rc);
     if (w == NULL)
         return rc;
-    live_of(e, w)->last_seen_ns = now_ns(e);
+    live_t *l = live_of(e, w);
+    l->last_seen_ns = now_ns(e);
+    l->claims = 0;
     for (uint32_t i = 0; i < w->njobs && *n < max; i++) {
         const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
         if (j->state != DJS_JOB_SCHEDULED)
@@ -816,6 +829,142 @@ int djs_engine_start(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, u
     c.attempt = attempt;
     c.worker = *wid;
     return emit_change(e, DJS_EV_JOB_STARTED, id, djs_state_worker(e->st, wid)->name, &c, seq);
+}
+
+/* ---- claims: placement and start in one durable step ------------------------------------- */
+
+int djs_engine_claim_one(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, djs_assignment_t *out)
+{
+    int rc = 0;
+    const djs_job_t *j = find_job(e, id, &rc);
+    if (j == NULL)
+        return rc;
+    const djs_worker_t *w = djs_state_worker(e->st, wid);
+    if (w == NULL)
+        return refuse(e, DJS_ENOTFOUND, "no such worker");
+    if (j->state != DJS_JOB_SCHEDULED || j->worker == DJS_NONE || djs_state_worker_at(e->st, j->worker) != w)
+        return refuse(e, DJS_ECONFLICT, "the job is not an assignment of this worker waiting to start");
+    uint64_t seq;
+    uint32_t attempt = j->attempt;
+    if ((rc = djs_engine_start(e, wid, id, attempt, &seq)) != 0)
+        return rc;
+    j = djs_state_job(e->st, id);
+    out->job = *id;
+    out->attempt = attempt;
+    out->lease_ns = j->deadline_ns; /* RUNNING: the run timeout's deadline (0: none) */
+    out->submit_seq = j->submit_seq;
+    out->seq = seq;
+    return 0;
+}
+
+/* Hand out (at most max) the jobs claimed at placement for worker w that
+ * are still its RUNNING attempt; forget the rest. Returns how many. */
+static uint32_t take_undelivered(djs_engine_t *e, const djs_worker_t *w, live_t *l, djs_assignment_t *out, uint32_t max)
+{
+    uint32_t n = 0, keep = 0;
+    for (uint32_t i = 0; i < l->nund; i++) {
+        const djs_job_t *j = djs_state_job(e->st, &l->und[i].job);
+        int valid = j != NULL && j->state == DJS_JOB_RUNNING && j->attempt == l->und[i].attempt && j->worker != DJS_NONE &&
+                    djs_state_worker_at(e->st, j->worker) == w;
+        if (valid && n < max)
+            out[n++] = (djs_assignment_t){j->id, j->attempt, j->deadline_ns, j->submit_seq, l->und[i].seq};
+        else if (valid)
+            l->und[keep++] = l->und[i];
+    }
+    l->nund = keep;
+    return n;
+}
+
+/* The hook of place(): a job just placed on a worker whose polls claim is
+ * started in the same step (one commit with its placement), and waits in
+ * its list of undelivered claims for the next poll. */
+static int claim_placed(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *jid)
+{
+    live_t *l = live_of(e, djs_state_worker(e->st, wid));
+    if (!l->claims || l->nund >= MAX_UNDELIVERED)
+        return 0;
+    djs_assignment_t a;
+    int rc = djs_engine_claim_one(e, wid, jid, &a);
+    if (rc != 0)
+        return rc;
+    l = live_of(e, djs_state_worker(e->st, wid));
+    l->und[l->nund].job = a.job;
+    l->und[l->nund].attempt = a.attempt;
+    l->und[l->nund].seq = a.seq;
+    l->nund++;
+    return 0;
+}
+
+int djs_engine_claim(djs_engine_t *e, const djs_id_t *wid, djs_assignment_t *out, uint32_t max, uint32_t *n)
+{
+    djs_id_t ids[64];
+    uint32_t k = 0;
+    int rc = 0;
+    *n = 0;
+    const djs_worker_t *w = find_worker(e, wid, &rc);
+    if (w == NULL)
+        return rc;
+    live_t *l = live_of(e, w);
+    l->last_seen_ns = now_ns(e);
+    l->claims = 1;
+    *n = take_undelivered(e, w, l, out, max);
+    max -= *n;
+    for (uint32_t i = 0; i < w->njobs && k < max && k < 64; i++) {
+        const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
+        if (j->state == DJS_JOB_SCHEDULED)
+            ids[k++] = j->id;
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        if ((rc = djs_engine_claim_one(e, wid, &ids[i], &out[*n])) != 0)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Jobs RUNNING on worker wid that it does not list, started more than a
+ * liveness window ago, into out (at most max): their delivery never
+ * reached the worker. */
+static uint32_t unlisted(djs_engine_t *e, const djs_worker_t *w, const djs_id_t *ids, uint32_t n, djs_id_t *out, uint32_t max)
+{
+    uint64_t now = now_ns(e), grace = e->cfg.heartbeat_ns * e->cfg.missed_heartbeats;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < w->njobs && k < max; i++) {
+        const djs_job_t *j = djs_state_job_at(e->st, w->jobs[i]);
+        if (j->state != DJS_JOB_RUNNING || j->started_ns + grace > now)
+            continue;
+        uint32_t f = 0;
+        while (f < n && djs_id_cmp(&ids[f], &j->id) != 0)
+            f++;
+        if (f == n)
+            out[k++] = j->id;
+    }
+    return k;
+}
+
+int djs_engine_unlisted(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *ids, uint32_t n, uint64_t *seq)
+{
+    int rc = 0;
+    djs_id_t gone[64];
+    *seq = 0;
+    const djs_worker_t *w = find_worker(e, wid, &rc);
+    if (w == NULL)
+        return rc;
+    uint32_t k = unlisted(e, w, ids, n, gone, 64);
+    for (uint32_t i = 0; i < k; i++) {
+        const djs_job_t *j = djs_state_job(e->st, &gone[i]);
+        djs_job_change_t c = {0};
+        c.attempt = j->attempt;
+        c.worker = *wid;
+        c.reason = (djs_str_t){"lease_expired", 13};
+        c.error = (djs_str_t){"the worker does not run it: its delivery never reached the worker", 65};
+        c.retry_at = j->infra + 1u <= e->cfg.max_infra_retries ? now_ns(e) : 0;
+        if ((rc = emit_change(e, DJS_EV_JOB_FAILED, &gone[i], SCHEDULER_ACTOR, &c, seq)) != 0)
+            return rc;
+        if (c.retry_at == 0 && (rc = cascade_upstream(e, &gone[i], seq)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int djs_engine_progress(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, uint32_t attempt, uint32_t percent,
@@ -1024,6 +1173,8 @@ static int place(djs_engine_t *e, uint64_t now, uint64_t *seq)
         c.lease = now + e->cfg.lease_ns;
         djs_id_t jid = j->id, wid = w->id;
         int rc = emit_change(e, DJS_EV_JOB_SCHEDULED, &jid, SCHEDULER_ACTOR, &c, seq);
+        if (rc == 0)
+            rc = claim_placed(e, &wid, &jid);
         if (rc != 0)
             return rc;
         if (e->cfg.on_assign != NULL)

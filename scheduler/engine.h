@@ -170,6 +170,33 @@ typedef struct djs_assignment {
  * must register again). */
 int djs_engine_poll(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
 
+/* Claim on poll: at most max (at most 64) assignments of the worker,
+ * started: first those claimed at placement and not yet handed out, then
+ * its SCHEDULED ones, each started now (job.started right after its
+ * job.scheduled). From this call on (until a djs_engine_poll of the
+ * worker; in memory only) a job placed on the worker is started in the
+ * same step as its placement (one commit: a job costs one durable round
+ * trip less) and waits for the next claim. out[i].seq is the job.started
+ * (answer once durable), out[i].lease_ns the run timeout's deadline (0:
+ * none); the attempt is the one delivered: a later start report of it is
+ * acknowledged as a repeated start. Counts as a heartbeat. Errors: those
+ * of djs_engine_poll, the log's append errors (the jobs claimed before the
+ * error stay claimed: *n of them). */
+int djs_engine_claim(djs_engine_t *e, const djs_id_t *worker, djs_assignment_t *out, uint32_t max, uint32_t *n);
+/* Claim one job just placed on worker (e.g. from on_assign, for a parked
+ * claim poll): DJS_ENOTFOUND (job or worker), DJS_ECONFLICT (not a
+ * SCHEDULED assignment of this worker: claimed already, or placed
+ * elsewhere), the log's append errors. */
+int djs_engine_claim_one(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *job, djs_assignment_t *out);
+
+/* What a worker says it runs (ids[0..n), e.g. its heartbeat's "running"):
+ * a job RUNNING on it that it does not list, started more than a liveness
+ * window (heartbeat_ns * missed_heartbeats) ago, never reached it (a claim
+ * answer lost to a crash or a dropped connection) and fails with reason
+ * lease_expired, an infrastructure retry. *seq is the last event (0:
+ * none). Errors: those of djs_engine_poll, the log's append errors. */
+int djs_engine_unlisted(djs_engine_t *e, const djs_id_t *worker, const djs_id_t *ids, uint32_t n, uint64_t *seq);
+
 /* Fenced reports of an assignment: the worker and attempt must be the
  * job's current ones (DJS_ESTALE otherwise) and the job in the right state
  * (DJS_ECONFLICT); DJS_ENOTFOUND for an unknown job or worker, the log's

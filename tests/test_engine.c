@@ -1387,6 +1387,267 @@ START_TEST(job_output)
 }
 END_TEST
 
+/* ---- claim on poll ------------------------------------------------------------------------ */
+
+/* the event at seq */
+static int type_at(et_t *t, uint64_t seq)
+{
+    djs_buf_t rec;
+    djs_event_t ev;
+    djs_buf_init(&rec);
+    REQ_RC(djs_log_get(t->log, seq, &rec), 0);
+    REQ_RC(djs_event_decode(rec.base, rec.len, &ev), 0);
+    int type = ev.type;
+    djs_buf_dispose(&rec);
+    return type;
+}
+
+START_TEST(claim_places_and_starts_in_one_step)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w = et_worker(&t, "w1", 2);
+    et_sync(&t);
+    djs_log_stats_t s0, s1;
+    djs_log_get_stats(t.log, &s0);
+    djs_id_t j = et_job(&t, "build", DJS_PRIO_NORMAL);
+    et_run(&t); /* placed: SCHEDULED */
+    djs_assignment_t a[4];
+    uint32_t n = 0;
+    ck_assert_int_eq(djs_engine_claim(t.e, &w, a, 4, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(et_id_eq(&a[0].job, &j));
+    ck_assert_uint_eq(a[0].attempt, 1);
+    const djs_job_t *jp = et_jobp(&t, &j);
+    ck_assert_int_eq(jp->state, DJS_JOB_RUNNING);
+    ck_assert_uint_eq(a[0].lease_ns, jp->deadline_ns); /* the run timeout's deadline */
+    ck_assert_uint_eq(a[0].submit_seq, jp->submit_seq);
+    ck_assert_uint_eq(a[0].seq, djs_log_last_seq(t.log));
+    /* job.started right after job.scheduled, and both in one commit with the submit */
+    et_sync(&t);
+    djs_log_get_stats(t.log, &s1);
+    ck_assert_uint_eq(s1.commits, s0.commits + 1);
+    ck_assert_int_eq(type_at(&t, a[0].seq), DJS_EV_JOB_STARTED);
+    ck_assert_int_eq(type_at(&t, a[0].seq - 1), DJS_EV_JOB_SCHEDULED);
+    /* nothing left to claim or poll */
+    ck_assert_int_eq(djs_engine_claim(t.e, &w, a, 4, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(djs_engine_poll(t.e, &w, a, 4, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    /* the worker's later start report of the delivered attempt: acknowledged, no event */
+    uint64_t last = djs_log_last_seq(t.log), seq = 99;
+    ck_assert_int_eq(djs_engine_start(t.e, &w, &j, 1, &seq), 0);
+    ck_assert_uint_eq(seq, 0);
+    ck_assert_uint_eq(djs_log_last_seq(t.log), last);
+    ck_assert_int_eq(djs_engine_complete(t.e, &w, &j, 1, NULL, 0, &seq), 0);
+    ck_assert_int_eq(et_state_of(&t, &j), DJS_JOB_COMPLETED);
+    /* a replay agrees */
+    uint8_t before[32], after[32];
+    et_digest(&t, before);
+    et_reopen(&t, NULL);
+    et_digest(&t, after);
+    ck_assert_mem_eq(before, after, 32);
+    et_close(&t);
+}
+END_TEST
+
+START_TEST(claim_fencing)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w1 = et_worker(&t, "w1", 1);
+    djs_id_t j = et_job(&t, "j", DJS_PRIO_NORMAL);
+    et_run(&t);
+    djs_id_t w2 = et_worker(&t, "w2", 1);
+    djs_assignment_t a[2];
+    uint32_t n;
+    uint64_t seq;
+    /* another worker claims nothing, and cannot claim this job */
+    ck_assert_int_eq(djs_engine_claim(t.e, &w2, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    REQ_RC(djs_engine_claim_one(t.e, &w2, &j, &a[0]), DJS_ECONFLICT);
+    REQ_RC(djs_engine_claim_one(t.e, &w1, &j, &a[0]), 0);
+    /* claimed already: not twice */
+    REQ_RC(djs_engine_claim_one(t.e, &w1, &j, &a[1]), DJS_ECONFLICT);
+    djs_id_t ghost;
+    memset(&ghost, 0x5a, sizeof(ghost));
+    REQ_RC(djs_engine_claim_one(t.e, &w1, &ghost, &a[1]), DJS_ENOTFOUND);
+    REQ_RC(djs_engine_claim(t.e, &ghost, a, 2, &n), DJS_ENOTFOUND);
+    /* stale attempt or the wrong worker: 409 (DJS_ESTALE) */
+    REQ_RC(djs_engine_start(t.e, &w1, &j, 2, &seq), DJS_ESTALE);
+    REQ_RC(djs_engine_complete(t.e, &w1, &j, 2, NULL, 0, &seq), DJS_ESTALE);
+    REQ_RC(djs_engine_start(t.e, &w2, &j, 1, &seq), DJS_ESTALE);
+    REQ_RC(djs_engine_complete(t.e, &w2, &j, 1, NULL, 0, &seq), DJS_ESTALE);
+    /* the delivered attempt: a repeated start is fine, progress and complete too */
+    REQ_RC(djs_engine_start(t.e, &w1, &j, 1, &seq), 0);
+    ck_assert_uint_eq(seq, 0);
+    REQ_RC(djs_engine_progress(t.e, &w1, &j, 1, 50, ET_S("half"), 0, &seq), 0);
+    REQ_RC(djs_engine_complete(t.e, &w1, &j, 1, NULL, 0, &seq), 0);
+    et_close(&t);
+}
+END_TEST
+
+/* A claimed job is RUNNING at once: the start lease no longer applies, its
+ * run timeout does. */
+START_TEST(claim_lease_and_timeout)
+{
+    djs_engine_config_t cfg;
+    djs_engine_config_init(&cfg);
+    cfg.seed = 3;
+    cfg.lease_ns = 10 * ET_SEC;
+    et_t t;
+    et_open(&t, &cfg);
+    djs_id_t w = et_worker(&t, "w1", 1);
+    djs_job_request_t r;
+    et_req(&r, "slow", DJS_PRIO_NORMAL);
+    r.spec.timeout_s = 30;
+    djs_id_t j;
+    REQ_RC(et_submit_req(&t, &r, &j), 0);
+    et_run(&t);
+    djs_assignment_t a[1];
+    uint32_t n;
+    uint64_t at = t.now;
+    REQ_RC(djs_engine_claim(t.e, &w, a, 1, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_ge(a[0].lease_ns, at + 30 * ET_SEC);
+    ck_assert_uint_le(a[0].lease_ns, at + 30 * ET_SEC + ET_MS);
+    ck_assert_uint_eq(a[0].lease_ns, et_jobp(&t, &j)->deadline_ns);
+    /* past the start lease: still RUNNING, no lease expiry */
+    advance_alive(&t, 15 * ET_SEC, &w, 1);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &j), DJS_JOB_RUNNING);
+    ck_assert_uint_eq(djs_state_metrics(et_st(&t))->lease_expired, 0);
+    /* past the run timeout: timed out */
+    advance_alive(&t, 16 * ET_SEC, &w, 1);
+    et_run(&t);
+    et_hist_t *h = malloc(sizeof(*h));
+    et_history(&t, &j, h);
+    ck_assert_int_eq(et_count_type(h, DJS_EV_JOB_TIMED_OUT), 1);
+    ck_assert_int_eq(et_count_type(h, DJS_EV_JOB_LEASE_EXPIRED), 0);
+    free(h);
+    uint64_t seq;
+    REQ_RC(djs_engine_complete(t.e, &w, &j, 1, NULL, 0, &seq), DJS_ESTALE);
+    et_close(&t);
+}
+END_TEST
+
+START_TEST(claim_worker_lost)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w1 = et_worker(&t, "w1", 1), w2 = et_worker(&t, "w2", 1);
+    djs_id_t j = et_job(&t, "j", DJS_PRIO_NORMAL);
+    et_run(&t);
+    djs_id_t on = et_worker_of(&t, &j);
+    ck_assert(et_id_eq(&on, &w1));
+    djs_assignment_t a[1];
+    uint32_t n;
+    REQ_RC(djs_engine_claim(t.e, &w1, a, 1, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    /* w1 falls silent while running the claimed job */
+    advance_alive(&t, t.cfg.heartbeat_ns * t.cfg.missed_heartbeats + ET_SEC, &w2, 1);
+    et_run(&t);
+    ck_assert_int_eq(djs_state_worker(et_st(&t), &w1)->status, DJS_WORKER_LOST);
+    const djs_job_t *jp = et_jobp(&t, &j);
+    ck_assert_int_eq(jp->state, DJS_JOB_SCHEDULED);
+    ck_assert_uint_eq(jp->attempt, 2);
+    ck_assert_uint_eq(jp->infra, 1);
+    uint64_t seq;
+    REQ_RC(djs_engine_complete(t.e, &w1, &j, 1, NULL, 0, &seq), DJS_ESTALE);
+    REQ_RC(djs_engine_claim(t.e, &w1, a, 1, &n), DJS_ECONFLICT); /* lost: register again */
+    REQ_RC(djs_engine_claim(t.e, &w2, a, 1, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(a[0].attempt, 2);
+    REQ_RC(djs_engine_complete(t.e, &w2, &j, 2, NULL, 0, &seq), 0);
+    et_close(&t);
+}
+END_TEST
+
+/* A claim whose answer never reached the worker (lost to a crash): once the
+ * worker's heartbeat lists what it runs without it, past a liveness
+ * window, it is failed for an infrastructure retry. */
+START_TEST(claim_answer_lost)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w = et_worker(&t, "w1", 2);
+    djs_id_t kept = et_job(&t, "kept", DJS_PRIO_NORMAL), lost = et_job(&t, "lost", DJS_PRIO_NORMAL);
+    et_run(&t);
+    djs_assignment_t a[2];
+    uint32_t n;
+    uint64_t seq;
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    /* within the window: an answer may still be on its way */
+    REQ_RC(djs_engine_unlisted(t.e, &w, &kept, 1, &seq), 0);
+    ck_assert_uint_eq(seq, 0);
+    advance_alive(&t, t.cfg.heartbeat_ns * t.cfg.missed_heartbeats + ET_SEC, &w, 1);
+    REQ_RC(djs_engine_unlisted(t.e, &w, &kept, 1, &seq), 0);
+    ck_assert_uint_gt(seq, 0);
+    ck_assert_int_eq(et_state_of(&t, &kept), DJS_JOB_RUNNING);
+    const djs_job_t *jp = et_jobp(&t, &lost);
+    ck_assert_int_eq(jp->state, DJS_JOB_QUEUED);
+    ck_assert_uint_eq(jp->infra, 1);
+    ck_assert_uint_eq(jp->failures, 0);
+    REQ_RC(djs_engine_complete(t.e, &w, &lost, 1, NULL, 0, &seq), DJS_ESTALE);
+    et_run(&t);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(et_id_eq(&a[0].job, &lost));
+    ck_assert_uint_eq(a[0].attempt, 2);
+    REQ_RC(djs_engine_complete(t.e, &w, &lost, 2, NULL, 0, &seq), 0);
+    REQ_RC(djs_engine_complete(t.e, &w, &kept, 1, NULL, 0, &seq), 0);
+    djs_id_t ghost;
+    memset(&ghost, 0x5a, sizeof(ghost));
+    REQ_RC(djs_engine_unlisted(t.e, &ghost, NULL, 0, &seq), DJS_ENOTFOUND);
+    et_close(&t);
+}
+END_TEST
+
+/* Once a worker's poll claimed, a job placed on it is started in the same
+ * step as its placement; the next claim hands it out. A plain poll ends
+ * that. */
+START_TEST(claim_at_placement)
+{
+    et_t t;
+    et_open(&t, NULL);
+    djs_id_t w = et_worker(&t, "w1", 1);
+    djs_assignment_t a[2];
+    uint32_t n;
+    uint64_t seq;
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0); /* an empty claim poll: the worker claims */
+    ck_assert_uint_eq(n, 0);
+    djs_id_t j = et_job(&t, "j", DJS_PRIO_NORMAL);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &j), DJS_JOB_RUNNING);
+    uint64_t last = djs_log_last_seq(t.log);
+    et_sync(&t);
+    ck_assert_int_eq(type_at(&t, last), DJS_EV_JOB_STARTED);
+    ck_assert_int_eq(type_at(&t, last - 1), DJS_EV_JOB_SCHEDULED);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(et_id_eq(&a[0].job, &j));
+    ck_assert_uint_eq(a[0].attempt, 1);
+    ck_assert_uint_eq(a[0].seq, last);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0); /* handed out once */
+    ck_assert_uint_eq(n, 0);
+    REQ_RC(djs_engine_complete(t.e, &w, &j, 1, NULL, 0, &seq), 0);
+    /* an undelivered claim that ended meanwhile is not handed out */
+    djs_id_t k = et_job(&t, "k", DJS_PRIO_NORMAL);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &k), DJS_JOB_RUNNING);
+    REQ_RC(djs_engine_cancel(t.e, "admin", &k, &seq), 0);
+    REQ_RC(djs_engine_claim(t.e, &w, a, 2, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    /* a plain poll: placements wait for a poll again */
+    REQ_RC(djs_engine_poll(t.e, &w, a, 2, &n), 0);
+    djs_id_t m = et_job(&t, "m", DJS_PRIO_NORMAL);
+    et_run(&t);
+    ck_assert_int_eq(et_state_of(&t, &m), DJS_JOB_SCHEDULED);
+    et_close(&t);
+}
+END_TEST
+
 /* The design's extra worker fields are bounded by the engine as the body
  * decoder bounds them: what it writes, the projection reads back. */
 START_TEST(worker_extras_bounded)
@@ -1430,6 +1691,12 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, full_lifecycle);
     tcase_add_test(tc, state_machine_refusals);
     tcase_add_test(tc, fencing_after_lease_expiry);
+    tcase_add_test(tc, claim_places_and_starts_in_one_step);
+    tcase_add_test(tc, claim_fencing);
+    tcase_add_test(tc, claim_lease_and_timeout);
+    tcase_add_test(tc, claim_worker_lost);
+    tcase_add_test(tc, claim_answer_lost);
+    tcase_add_test(tc, claim_at_placement);
     tcase_add_test(tc, dag_diamond_and_refusals);
     tcase_add_test(tc, dag_deep_chain);
     tcase_add_test(tc, upstream_failure_cascades);

@@ -55,6 +55,16 @@ assert j["djs_jobs_per_s"] > 50 and j["requests_per_job"] >= 3, j
 assert j["errors"] == 0 and j["refused"] == 0, j
 print("ok: --protocol single %.0f jobs/s, %.2f requests per job" % (j["djs_jobs_per_s"], j["requests_per_job"]))
 EOF
+# single claims on poll by default (no start reports: submit, poll, complete); --claim false starts each
+# job with a report (3 requests per job and the polls, which may bring several assignments)
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["claim"] is True and j["requests_per_job"] < 3.5, j' "$T/json" ||
+    fail "--protocol single claims: $(cat "$T/json")"
+timeout 30 "$DJS" bench e2e --jobs 500 --workers 5 --producers 2 --batch 1 --protocol single --claim false --no-beanstalkd \
+    --dir "$T" >"$T/out" 2>"$T/err" || fail "bench e2e --claim false exited with $?"
+tail -n 1 "$T/out" >"$T/json"
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["claim"] is False and j["requests_per_job"] >= 3.1 and j["errors"] == 0 and j["refused"] == 0, j' "$T/json" ||
+    fail "--claim false: $(cat "$T/json")"
+"$DJS" bench e2e --claim maybe --no-beanstalkd 2>/dev/null && fail "--claim maybe accepted"
 
 # concurrency: 20 workers x 5 slots hold 100 jobs for 1.5 s: all run at once
 timeout 30 "$DJS" bench e2e --jobs 100 --workers 20 --slots 5 --producers 2 --hold-ms 1500 --dir "$T" >"$T/out" 2>"$T/err" ||

@@ -246,11 +246,13 @@ echo "ok graceful stop; replay verify: $out"
 # first request carrying a start report (the agent batches reports: on a
 # poll or POST /workers/{id}/reports) and drops the connection instead of
 # relaying the answer. The agent retries the start for the same attempt;
-# the job must still run and complete once.
+# the job must still run and complete once. (The agents claim on poll and
+# send no start reports: this one polls with --no-claim.)
 start_server
 cat >"$T/proxy.py" <<'PY'
 import socket, struct, sys, threading
 listen_port, up_port, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+mode = sys.argv[4] if len(sys.argv) > 4 else "start"  # claim: drop the first answer delivering a claimed job
 armed = threading.Event(); armed.set()
 def rst(sock):  # wakes the other thread's recv, then resets the connection
     try:
@@ -270,7 +272,7 @@ def serve(c):
                 if not d:
                     break
                 seen, tail = tail + d, d[-32:]
-                if (b'"action":"start"' in seen or b"/start HTTP/1." in seen) and armed.is_set():
+                if mode == "start" and (b'"action":"start"' in seen or b"/start HTTP/1." in seen) and armed.is_set():
                     armed.clear(); drop.set()
                     print("proxy: forwarding a start and dropping its answer", flush=True)
                 u.sendall(d)
@@ -285,6 +287,11 @@ def serve(c):
             if not d:
                 break
             if drop.is_set():  # the start's answer (durable by then): lose it
+                rst(c); rst(u)
+                return
+            if mode == "claim" and b'"claimed":true' in d and armed.is_set():
+                armed.clear()
+                print("proxy: dropping the answer of a claim poll", flush=True)
                 rst(c); rst(u)
                 return
             c.sendall(d)
@@ -304,7 +311,7 @@ ppids+=($!)
 for _ in $(seq 100); do [ -e "$T/proxy.ready" ] && break; sleep 0.05; done
 tok=$(djs_token w4 worker)
 "$DJS" worker --server "http://127.0.0.1:$pport" --token "$tok" --name w4 --capabilities lossy --slots 1 --workdir "$T/wd" \
-    --heartbeat 0.3 --grace 1 >>"$T/w4.out" 2>&1 &
+    --heartbeat 0.3 --grace 1 --no-claim >>"$T/w4.out" 2>&1 &
 apids+=($!)
 for _ in $(seq 200); do grep -q "registered as" "$T/w4.out" 2>/dev/null && break; sleep 0.05; done
 grep -q "registered as" "$T/w4.out" || fail "agent w4 did not register through the proxy"
@@ -323,4 +330,39 @@ grep -q "dropping its answer" "$T/proxy.out" || fail "the proxy did not see the 
 [ "$(djs_get "jobs/$ls_id/history" | $PY -c 'import json,sys; print(sum(e["type"]=="job.succeeded" for e in json.load(sys.stdin)["events"]))')" = 1 ] ||
     fail "job $ls_id: not exactly one job.succeeded: $(djs_get "jobs/$ls_id/history")"
 echo "ok a start whose answer was lost: the agent's retry is accepted, the job completes once"
+
+# The answer of a claim poll lost (the job RUNNING on the server, the agent
+# never heard of it): the agent's heartbeats list what it runs, without the
+# job; past a liveness window the server fails that attempt for an
+# infrastructure retry (lease_expired) and the job runs and completes once.
+pport=$(djs_free_port)
+$PY "$T/proxy.py" "$pport" "$port" "$T/proxy2.ready" claim >>"$T/proxy2.out" 2>&1 &
+ppids+=($!)
+for _ in $(seq 100); do [ -e "$T/proxy2.ready" ] && break; sleep 0.05; done
+tok=$(djs_token w5 worker)
+"$DJS" worker --server "http://127.0.0.1:$pport" --token "$tok" --name w5 --capabilities lossy2 --slots 1 --workdir "$T/wd" \
+    --heartbeat 0.3 --grace 1 >>"$T/w5.out" 2>&1 &
+apids+=($!)
+for _ in $(seq 200); do grep -q "registered as" "$T/w5.out" 2>/dev/null && break; sleep 0.05; done
+grep -q "registered as" "$T/w5.out" || fail "agent w5 did not register through the proxy"
+curl -s -m 10 "${AUTH[@]}" -H 'content-type: application/json' -o "$T/sub" \
+    --data-binary '{"name":"lost-claim","requiredCapabilities":["lossy2"],"payload":{"command":"/bin/sh","args":["-c","echo ran $DJS_JOB_ATTEMPT"]}}' \
+    "$URL/api/v1/jobs"
+lc_id=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/sub")
+st=""
+for _ in $(seq 200); do
+    st=$(djs_get "jobs/$lc_id" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    case "$st" in COMPLETED | FAILED | CANCELLED) break ;; esac
+    sleep 0.1
+done
+grep -q "dropping the answer of a claim poll" "$T/proxy2.out" || fail "the proxy did not see a claim"
+[ "$st" = COMPLETED ] || fail "job $lc_id, whose claim answer was lost, is $st after 20 s (expected COMPLETED); agent w5: $(grep "$lc_id" "$T/w5.out"); history: $(djs_get "jobs/$lc_id/history")"
+djs_get "jobs/$lc_id/history" | $PY -c '
+import json, sys
+ev = json.load(sys.stdin)["events"]
+n = lambda t: sum(e["type"] == t for e in ev)
+assert n("job.succeeded") == 1 and n("job.started") == 2, ev
+assert [e["body"].get("reason") for e in ev if e["type"] == "job.failed"] == ["lease_expired"], ev
+' || fail "job $lc_id: one lost claim, one completion: $(djs_get "jobs/$lc_id/history")"
+echo "ok a claim whose answer was lost: the attempt is retried, the job completes once"
 echo "ok: test_server_crash_agents in $(($(date +%s) - t_start)) s"

@@ -183,4 +183,9 @@ curl -s "${AUTH[@]}" "$URL/metrics" >"$T/metrics"
 grep -q 'route="/api/v1/workers/{id}/poll"' "$T/metrics" || fail "no polls in the metrics"
 ! grep -E 'route="/api/v1/jobs/\{id\}/(start|complete|fail)"' "$T/metrics" || fail "the agents sent single reports"
 
+# the polls claim (?claim=true): every job was delivered RUNNING and launched without a start report
+grep -q ') started: [a-z]* (claimed by its poll)$' "$T"/w?.out || fail "no claimed launch logged"
+! grep -h ') started: [a-z]*$' "$T"/w?.out || fail "a job was launched after a start report"
+[ "$(djs_history "$ok" 'sum(e["type"]=="job.started" for e in ev)')" = 1 ] || fail "one job.started: $(djs_get "jobs/$ok/history")"
+
 echo "ok: test_worker in $(($(date +%s) - t_start)) s"

@@ -7,7 +7,9 @@
  * every TICK_MS and right after anything happens (djs__agent_kick: a zero
  * timer, so handlers never re-enter each other). A job moves STARTING
  * (start report) -> RUNNING (its kind runs) -> FLUSHING (output and
- * progress sent) -> REPORTING (complete or fail) and is then freed.
+ * progress sent) -> REPORTING (complete or fail) and is then freed. The
+ * polls claim (?claim=true): a job they deliver is RUNNING on the server
+ * already, so it starts CLAIMED and is launched without a start report.
  *
  * Starts and outcomes are batched: every report ready in one loop turn
  * goes in one request, carried by the next poll when one is due (the
@@ -339,6 +341,7 @@ static void job_launch(djs_agent_job_t *j)
 {
     djs__agent_t *a = j->a;
     char err[512];
+    int claimed = j->state == J_CLAIMED;
     j->state = J_RUNNING;
     j->started_ms = now_ms(a);
     if (a->drain && now_ms(a) >= a->drain_deadline) {
@@ -359,7 +362,8 @@ static void job_launch(djs_agent_job_t *j)
         return;
     }
     j->kind_live = 1;
-    djs__agent_say("job %s attempt %u (%s) started: %s", j->id, j->attempt, j->name, j->kind->name);
+    djs__agent_say("job %s attempt %u (%s) started: %s%s", j->id, j->attempt, j->name, j->kind->name,
+                   claimed ? " (claimed by its poll)" : "");
 }
 
 static json_t *result_of(djs_agent_job_t *j, uint64_t dur)
@@ -603,6 +607,8 @@ static void job_timers(djs_agent_job_t *j)
 static void job_pump(djs_agent_job_t *j)
 {
     djs__agent_t *a = j->a;
+    if (j->state == J_CLAIMED && !a->hard)
+        job_launch(j); /* started by its poll: no start report */
     if (a->hard || !a->registered) {
         job_timers(j);
         return;

@@ -21,6 +21,7 @@ typedef struct djs_agent_config {
     uint64_t drain_timeout_ms; /* after SIGTERM, how long running jobs may go on */
     const char *cacert;
     int insecure;
+    int no_claim; /* poll without ?claim=true: each assignment gets a start report (docs/worker.md) */
 } djs_agent_config_t;
 
 /* Run the agent until drained (0), a second signal (1), or a start failure (1). */

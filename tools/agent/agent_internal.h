@@ -27,7 +27,9 @@
 #define PROGRESS_PERIOD_MS 1000   /* at most one progress report per second per job */
 #define DEREGISTER_GRACE_MS 30000 /* past the drain deadline, give up deregistering */
 
-enum { J_STARTING, J_RUNNING, J_FLUSHING, J_REPORTING };
+/* J_CLAIMED: delivered by a claim poll, RUNNING on the server already: the
+ * next pump launches it without a start report. */
+enum { J_STARTING, J_CLAIMED, J_RUNNING, J_FLUSHING, J_REPORTING };
 enum { ANS_OK = DJS_AGENT_ANS_OK, ANS_RETRY = DJS_AGENT_ANS_RETRY, ANS_FINAL = DJS_AGENT_ANS_FINAL };
 enum { DRAIN_NONE, DRAIN_PUT, DRAIN_WAIT, DRAIN_DELETE, DRAIN_DONE };
 

@@ -174,11 +174,14 @@ static void take_assignment(djs__agent_t *a, json_t *x)
         return;
     uint32_t attempt = (uint32_t)json_integer_value(att);
     if (djs__agent_find_job(a, id, attempt) != NULL)
-        return; /* already ours: its start is on its way */
+        return; /* already ours: its start is on its way, or it runs */
     const char *name = json_string_value(json_object_get(x, "name"));
     json_t *to = json_object_get(x, "timeoutSeconds");
     uint32_t timeout = json_is_integer(to) && json_integer_value(to) > 0 ? (uint32_t)json_integer_value(to) : 0;
-    djs__agent_job_new(a, id, attempt, name ? name : "", timeout, json_object_get(x, "payload")); /* its start: reports_pump */
+    djs_agent_job_t *j = djs__agent_job_new(a, id, attempt, name ? name : "", timeout, json_object_get(x, "payload"));
+    if (json_is_true(json_object_get(x, "claimed")))
+        j->state = J_CLAIMED; /* started by the poll: job_pump launches it */
+    /* else its start report: reports_pump */
 }
 
 static void on_poll(void *arg, long status, const char *body, size_t len, const char *error)
@@ -213,7 +216,8 @@ static void on_poll(void *arg, long status, const char *body, size_t len, const 
 void djs__agent_poll_send(djs__agent_t *a, uint32_t wait_s, uint32_t max, const char *body)
 {
     char url[1024];
-    djs__agent_url(a, url, sizeof(url), "/api/v1/workers/%s/poll?wait=%u&max=%u", a->id, wait_s, max > 64 ? 64 : max);
+    djs__agent_url(a, url, sizeof(url), "/api/v1/workers/%s/poll?wait=%u&max=%u&claim=%s", a->id, wait_s, max > 64 ? 64 : max,
+                   a->cfg.no_claim ? "false" : "true");
     a->poll_req = djs__agent_send(a, "POST", url, body, POLL_TIMEOUT_MS, on_poll, a);
     if (a->poll_req == NULL)
         a->poll_due = now_ms(a) + backoff_next(&a->poll_backoff);

@@ -13,7 +13,10 @@
  *     poll (with wait=0: their answer is wanted now) or, while the poll is
  *     parked or no slot is free, by POST /workers/{id}/reports.
  *     --protocol single sends POST /jobs/{id}/start and /complete, one
- *     request per report. One connection for the poll and C for the
+ *     request per report. With claim (the default of --protocol single,
+ *     --claim true|false) the polls ask ?claim=true: each job they deliver
+ *     is RUNNING already (its start acknowledged by the poll's answer), so
+ *     no start report is sent. One connection for the poll and C for the
  *     reports per worker (the agent's libcurl multi also opens one per
  *     request in flight). Jobs are no-ops: nothing is executed.
  *   - P producer connections submitting N jobs with POST /jobs, workflows
@@ -117,6 +120,7 @@ typedef struct e2e {
     uint64_t n, hold_ms;
     uint32_t nworkers, nprod, slots, conns, batch;
     int batched; /* reports batched (POST /workers/{id}/reports, or carried by the poll) */
+    int claim;   /* polls with ?claim=true */
     worker_t *workers;
     hconn_t **all, **prod, *stats;
     uint32_t nall, connected, next_connect, registered;
@@ -324,8 +328,8 @@ static void worker_pump_batched(worker_t *w)
         ncomp += w->q[(w->qhead + i) % w->qcap].type == OP_COMPLETE;
     uint32_t free = b->slots - w->held + ncomp;
     if (!w->poll->busy && w->starts_out == 0 && free > 0) {
-        snprintf(path, sizeof(path), "/api/v1/workers/%s/poll?wait=%d&max=%u", w->id, w->qlen > 0 ? 0 : POLL_WAIT_S,
-                 free > 64 ? 64 : free);
+        snprintf(path, sizeof(path), "/api/v1/workers/%s/poll?wait=%d&max=%u&claim=%s", w->id, w->qlen > 0 ? 0 : POLL_WAIT_S,
+                 free > 64 ? 64 : free, b->claim ? "true" : "false");
         if (w->qlen > 0) {
             size_t bl;
             char *body = reports_body(w, w->poll, &bl);
@@ -383,7 +387,8 @@ static void worker_pump(worker_t *w)
     if (!w->poll->busy && w->held < b->slots && w->starting == 0) {
         char path[160];
         uint32_t free = b->slots - w->held;
-        snprintf(path, sizeof(path), "/api/v1/workers/%s/poll?wait=%d&max=%u", w->id, POLL_WAIT_S, free > 64 ? 64 : free);
+        snprintf(path, sizeof(path), "/api/v1/workers/%s/poll?wait=%d&max=%u&claim=%s", w->id, POLL_WAIT_S, free > 64 ? 64 : free,
+                 b->claim ? "true" : "false");
         conn_request(w->poll, "POST", path, NULL, OP_POLL, 0);
     }
 }
@@ -394,8 +399,11 @@ static const char *find(const char *p, const char *end, const char *needle)
     return p < end ? memmem(p, (size_t)(end - p), needle, n) : NULL;
 }
 
+static void start_done(e2e_t *b, worker_t *w, uint32_t ji, int status, const char *body, size_t len, uint64_t now);
+
 static void on_poll_answer(e2e_t *b, worker_t *w, const char *body, size_t len)
 {
+    uint64_t now = djs_monotonic_ns();
     const char *end = body + len, *p = body;
     uint64_t before = b->assigned;
     while ((p = find(p, end, "\"jobId\":\"")) != NULL) {
@@ -421,7 +429,12 @@ static void on_poll_answer(e2e_t *b, worker_t *w, const char *body, size_t len)
         b->assigned++;
         w->held++;
         w->starting++;
-        worker_push(w, (op_t){OP_START, ji}, 0);
+        if (b->claim) { /* RUNNING already: the poll's answer acknowledged its start */
+            j->start_sent_ns = now;
+            start_done(b, w, ji, 200, body, len, now);
+        } else {
+            worker_push(w, (op_t){OP_START, ji}, 0);
+        }
     }
     if (b->assigned == before)
         b->empty_polls++;
@@ -819,6 +832,7 @@ static e2e_t *e2e_new(const djs__bench_e2e_params_t *p)
     b->conns = p->conns;
     b->batch = p->batch;
     b->batched = p->batched;
+    b->claim = p->claim;
     uint64_t cap = 1024;
     while (cap < 2 * p->n)
         cap *= 2;

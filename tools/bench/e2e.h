@@ -16,6 +16,7 @@ typedef struct djs__bench_e2e_params {
     uint64_t n, hold_ms;
     uint32_t workers, producers, slots, conns, batch;
     int batched; /* reports batched, else one request per report */
+    int claim;   /* polls with ?claim=true: what they deliver is RUNNING already, no start report */
 } djs__bench_e2e_params_t;
 
 /* The figures of one run: ok 0 and why when it failed (the counters are

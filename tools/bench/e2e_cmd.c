@@ -24,12 +24,12 @@
 #define DEFAULT_BATCH 50
 
 static const char usage[] = "djs bench e2e [--jobs N] [--workers K] [--producers P] [--slots S] [--conns C] [--batch B] "
-                            "[--protocol batched|single] [--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
+                            "[--protocol batched|single] [--claim true|false] [--hold-ms T] [--no-beanstalkd] [--dir DIR] [--keep]";
 
 typedef struct opts {
     uint64_t n, workers, producers, slots, conns, batch, hold_ms;
     const char *dirbase;
-    int keep, no_bs, batched;
+    int keep, no_bs, batched, claim;
 } opts_t;
 
 /* The options into o: 0, or 2 after a usage message. */
@@ -59,6 +59,14 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
         o->batched = strcmp(v, "batched") == 0;
     }
+    o->claim = !o->batched; /* the simple client's path: claim on poll */
+    if ((v = djs_cli_opt(argc, argv, "--claim")) != NULL) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+            fprintf(stderr, "djs bench e2e: --claim is true or false\nusage: %s\n", usage);
+            return 2;
+        }
+        o->claim = strcmp(v, "true") == 0;
+    }
     const char *pos[1];
     if (djs_cli_rest(argc, argv, pos, 0, usage) < 0)
         return 2;
@@ -74,8 +82,15 @@ static void print_setup(const opts_t *o, const djs_bench_env_t *env, pid_t pid)
     if (o->batched)
         printf("reports: batched (each worker's starts and completions ready at once go in one request: carried by its next poll, "
                "or POST /workers/{id}/reports while the poll is parked)\n");
+    else if (o->claim)
+        printf("reports: single (POST /jobs/{id}/complete, one request per report; no starts: the polls claim)\n");
     else
         printf("reports: single (POST /jobs/{id}/start and /complete, one request per report)\n");
+    if (o->claim)
+        printf("claim: yes (POST /workers/{id}/poll?claim=true: a delivered job is RUNNING, its start acknowledged by the "
+               "poll's answer)\n");
+    else
+        printf("claim: no (each assignment is started by a report)\n");
     if (o->hold_ms)
         printf("hold: each job stays RUNNING %" PRIu64 " ms before its completion is sent\n", o->hold_ms);
     if (o->batch > 1)
@@ -138,7 +153,7 @@ static void print_json(const opts_t *o, const djs__bench_e2e_result_t *d, const 
     num_or_null(bsp99, sizeof(bsp99), bs->ran, bs->p99_ms, 2);
     num_or_null(rat, sizeof(rat), bs->ran, ratio, 3);
     printf("{\"bench\":\"e2e\",\"mode\":\"%s\",\"batch\":%" PRIu64
-           ",\"protocol\":\"%s\",\"requests_per_job\":%.3f,\"simulated_workers\":\"one process over HTTP\","
+           ",\"protocol\":\"%s\",\"claim\":%s,\"requests_per_job\":%.3f,\"simulated_workers\":\"one process over HTTP\","
            "\"jobs\":%" PRIu64 ",\"workers\":%" PRIu64 ",\"producers\":%" PRIu64 ",\"slots_per_worker\":%" PRIu64
            ",\"report_conns_per_worker\":%" PRIu64 ",\"hold_ms\":%" PRIu64 ",\"djs_jobs_per_s\":%.0f,\"djs_submit_per_s\":%.0f,"
            "\"submit_to_start_p50_ms\":%.2f,\"submit_to_start_p99_ms\":%.2f,"
@@ -149,10 +164,10 @@ static void print_json(const opts_t *o, const djs__bench_e2e_result_t *d, const 
            ",\"beanstalkd_fsync_jobs_per_s\":%s,\"beanstalkd_put_to_reserve_p50_ms\":%s,"
            "\"beanstalkd_put_to_reserve_p99_ms\":%s,\"ratio_vs_beanstalkd\":%s}\n",
            o->batch > 1 ? "workflows" : "one job per request", o->batch, o->batched ? "batched" : "single",
-           (double)nreqs / (double)n, n, o->workers, o->producers, o->slots, o->conns, o->hold_ms, d->jobs_per_s, d->submit_per_s,
-           d->p50_ms, d->p99_ms, d->sent_p50_ms, d->sent_p99_ms, cpu->server * 1e6 / (double)n, cpu->client * 1e6 / (double)n,
-           d->peak_running_server, d->peak_slots_busy, d->peak_running_client, d->refused, d->errors + bs->errors, bsj, bsp50,
-           bsp99, rat);
+           o->claim ? "true" : "false", (double)nreqs / (double)n, n, o->workers, o->producers, o->slots, o->conns, o->hold_ms,
+           d->jobs_per_s, d->submit_per_s, d->p50_ms, d->p99_ms, d->sent_p50_ms, d->sent_p99_ms, cpu->server * 1e6 / (double)n,
+           cpu->client * 1e6 / (double)n, d->peak_running_server, d->peak_slots_busy, d->peak_running_client, d->refused,
+           d->errors + bs->errors, bsj, bsp50, bsp99, rat);
 }
 
 /* The same work on beanstalkd, unless skipped, and its lines; then the JSON line. */
@@ -203,7 +218,8 @@ int djs_bench_e2e(int argc, char **argv)
                                  .slots = (uint32_t)o.slots,
                                  .conns = (uint32_t)o.conns,
                                  .batch = (uint32_t)o.batch,
-                                 .batched = o.batched};
+                                 .batched = o.batched,
+                                 .claim = o.claim};
     djs__bench_e2e_result_t d;
     double s0 = djs_bench_proc_cpu_s(pid), c0 = djs_bench_proc_cpu_s(getpid()), w0 = (double)djs_monotonic_ns() / 1e9;
     djs__bench_e2e_run(&p, &d);

@@ -14,7 +14,7 @@
 
 #define WORKER_USAGE                                                                                                               \
     "djs worker --server URL --token T [--name N] [--capabilities A,B] [--tags k=v,...] [--slots K] [--workdir DIR]\n"             \
-    "           [--heartbeat S] [--grace S] [--drain-timeout S] [--cacert FILE] [--insecure]\n"                                    \
+    "           [--heartbeat S] [--grace S] [--drain-timeout S] [--cacert FILE] [--insecure] [--no-claim]\n"                       \
     "(also DJS_SERVER, DJS_TOKEN; defaults: name = host name, slots = CPUs, workdir = current directory,\n"                        \
     "heartbeat 5 s, grace 5 s, drain-timeout 60 s; see docs/worker.md)"
 
@@ -95,6 +95,7 @@ int djs_cmd_worker(int argc, char **argv)
     char caps[4096];
     c.cacert = djs_cli_opt(argc, argv, "--cacert");
     c.insecure = djs_cli_flag(argc, argv, "--insecure");
+    c.no_claim = djs_cli_flag(argc, argv, "--no-claim");
     if (slots_opt(argc, argv, &c.slots) != 0 || seconds_opt(argc, argv, "--heartbeat", 5, 0.1, 3600, &c.heartbeat_ms) != 0 ||
         seconds_opt(argc, argv, "--grace", 5, 0, 3600, &c.grace_ms) != 0 ||
         seconds_opt(argc, argv, "--drain-timeout", 60, 0, 86400, &c.drain_timeout_ms) != 0)
