@@ -623,8 +623,12 @@ static int answer_submit(djs_server_t *s, h2o_req_t *req, const djs_job_request_
 static int gather_dep_facts(djs_server_t *s, h2o_req_t *req, djs_job_request_t *r, size_t n)
 {
     djs_engine_t *e = s->engine;
+    if (n > DJS_WORKFLOW_MAX_JOBS)
+        return 0; /* the engine refuses it: no log reads for a request that cannot pass */
     for (size_t i = 0; i < n; i++) {
         int *final = NULL;
+        if (r[i].ndep_ids + r[i].ndep_keys > DJS_JOB_MAX_DEPS)
+            continue; /* likewise */
         for (uint32_t k = 0; k < r[i].ndep_ids; k++) {
             if (djs_state_job(djs_engine_state(e), &r[i].dep_ids[k]) != NULL)
                 continue;
