@@ -29,6 +29,28 @@ START_TEST(u64_suffixes_and_limits)
 }
 END_TEST
 
+START_TEST(durations)
+{
+    static const struct {
+        const char *s;
+        uint64_t secs;
+    } ok[] = {{"0", 0}, {"90", 90}, {"90s", 90}, {"10m", 600}, {"2h", 7200}, {"1d", 86400}, {"366d", 366ULL * 86400}};
+    uint64_t v = 7;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ck_assert_msg(djs_cli_duration(ok[i].s, &v) == 0, "%s", ok[i].s);
+        ck_assert_uint_eq(v, ok[i].secs);
+    }
+    v = 7;
+    const char *bad[] = {"", "-5", "+5", "m", "5x", "5mm", "1h5", "1.5h", " 5", NULL};
+    for (int i = 0; bad[i]; i++)
+        ck_assert_msg(djs_cli_duration(bad[i], &v) == DJS_EINVAL, "%s", bad[i]);
+    ck_assert_int_eq(djs_cli_duration(NULL, &v), DJS_EINVAL);
+    ck_assert_int_eq(djs_cli_duration("18446744073709551616", &v), DJS_ERANGE);
+    ck_assert_int_eq(djs_cli_duration("213503982334602d", &v), DJS_ERANGE);
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
 START_TEST(options_are_taken_out)
 {
     char a0[] = "bench", a1[] = "--jobs", a2[] = "10", a3[] = "--keep", a4[] = "--dir=/tmp/x", a5[] = "pos", a6[] = "--jobsx";
@@ -61,6 +83,7 @@ static Suite *cli_args_suite(void)
     TCase *tc = tcase_create("args");
     tcase_add_test(tc, u64_suffixes_and_limits);
     tcase_add_test(tc, options_are_taken_out);
+    tcase_add_test(tc, durations);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -64,6 +64,30 @@ int djs_cli_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+int djs_cli_duration(const char *s, uint64_t *secs)
+{
+    static const char units[] = "smhd";
+    static const uint64_t mult[] = {1, 60, 3600, 86400};
+    if (s == NULL || *s < '0' || *s > '9')
+        return DJS_EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return DJS_ERANGE;
+    uint64_t mul = 1;
+    if (*end != '\0') {
+        const char *u = strchr(units, *end);
+        if (u == NULL || end[1] != '\0')
+            return DJS_EINVAL;
+        mul = mult[u - units];
+    }
+    if (v > UINT64_MAX / mul)
+        return DJS_ERANGE;
+    *secs = v * mul;
+    return 0;
+}
+
 int djs_cli_rest(int argc, char **argv, const char **pos, int maxpos, const char *usage)
 {
     int n = 0;

@@ -18,6 +18,12 @@ int djs_cli_flag(int argc, char **argv, const char *name);
  * *out (left alone on failure). 0, DJS_EINVAL (NULL, empty, a sign, not
  * a number, another suffix) or DJS_ERANGE (over UINT64_MAX). */
 int djs_cli_u64(const char *s, uint64_t *out);
+/* Parse a duration: digits with an optional unit s, m, h or d ("90",
+ * "90s", "10m", "2h", "1d") into seconds in *secs (left alone on failure).
+ * 0, DJS_EINVAL (NULL, empty, a sign, another unit, anything after it) or
+ * DJS_ERANGE (over UINT64_MAX seconds). 0 is a duration: callers that
+ * want a positive one say so. */
+int djs_cli_duration(const char *s, uint64_t *secs);
 /* After options were taken, fail on anything left that starts with "--";
  * collect the remaining positional arguments (at most maxpos) into pos.
  * Returns their count (a count, not an error: 0 is none), or DJS_EINVAL

@@ -90,44 +90,20 @@ static int flag_numbers(const djs_client_t *c, const submit_args_t *a, json_t *j
     return 0;
 }
 
-/* A duration: digits with an optional unit s, m, h or d ("90", "90s", "10m",
- * "2h", "1d"); *secs, or DJS_EINVAL. At most MAX_DELAY_S (the server says
- * precisely what it accepts). */
-#define MAX_DELAY_S (366LL * 86400)
-static int parse_duration(const char *v, long long *secs)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    long long unit = 1;
-    if (end == v || *v == '-' || *v == '+' || errno != 0)
-        return DJS_EINVAL;
-    if (*end != '\0') {
-        static const char units[] = "smhd";
-        static const long long mult[] = {1, 60, 3600, 86400};
-        const char *u = end[1] == '\0' ? strchr(units, *end) : NULL;
-        if (u == NULL || *end == '\0')
-            return DJS_EINVAL;
-        unit = mult[u - units];
-    }
-    if (n > MAX_DELAY_S / unit)
-        return DJS_ERANGE;
-    *secs = n * unit;
-    return 0;
-}
+#define MAX_DELAY_S (366ULL * 86400) /* the server says precisely what it accepts */
 
 /* --at TIME (RFC 3339, checked by the server) or --in DURATION. */
 static int flag_when(const djs_client_t *c, const submit_args_t *a, json_t *job)
 {
-    long long secs;
+    uint64_t secs;
     if (a->at != NULL && a->in != NULL)
         return djs_client_usage_error(c, "give --at or --in, not both");
     if (a->at != NULL && json_object_set_new(job, "scheduledAt", json_string(a->at)) != 0)
         return djs_client_usage_error(c, "--at must be UTF-8 text");
     if (a->in != NULL) {
-        if (parse_duration(a->in, &secs) != 0)
+        if (djs_cli_duration(a->in, &secs) != 0 || secs > MAX_DELAY_S)
             return djs_client_usage_error(c, "--in takes a duration like 90, 90s, 10m, 2h or 1d (at most 366d), not '%s'", a->in);
-        json_object_set_new(job, "delaySeconds", json_integer(secs));
+        json_object_set_new(job, "delaySeconds", json_integer((json_int_t)secs));
     }
     return 0;
 }

@@ -31,43 +31,6 @@ static int usage_error(const char *what, const char *arg)
     return 2;
 }
 
-/* N[s|m|h|d], N > 0, as seconds: 0, DJS_EINVAL or DJS_ERANGE (over UINT64_MAX s). */
-static int parse_ttl(const char *s, uint64_t *out)
-{
-    if (s == NULL || *s < '0' || *s > '9')
-        return DJS_EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return DJS_ERANGE;
-    uint64_t mul = 1;
-    switch (*end) {
-    case '\0':
-    case 's':
-        break;
-    case 'm':
-        mul = 60;
-        break;
-    case 'h':
-        mul = 3600;
-        break;
-    case 'd':
-        mul = 86400;
-        break;
-    default:
-        return DJS_EINVAL;
-    }
-    if (*end != '\0' && end[1] != '\0')
-        return DJS_EINVAL;
-    if (v == 0)
-        return DJS_EINVAL;
-    if (v > UINT64_MAX / mul)
-        return DJS_ERANGE;
-    *out = v * mul;
-    return 0;
-}
-
 /* Anything left in argv after the options: one positional allowed in pos. */
 static int leftovers(int argc, char **argv, const char **pos, int maxpos)
 {
@@ -115,7 +78,7 @@ static int token_create(int argc, char **argv)
     if (role < 0)
         return usage_error("--role must be admin, operator, user or worker, not", role_s);
     uint64_t ttl = 3600;
-    if (ttl_s != NULL && parse_ttl(ttl_s, &ttl) != 0)
+    if (ttl_s != NULL && (djs_cli_duration(ttl_s, &ttl) != 0 || ttl == 0))
         return usage_error("--ttl takes a positive N with an s, m, h or d suffix, not", ttl_s);
     djs_auth_t *a;
     if (open_auth(dir ? dir : "data", &a) != 0)
