@@ -706,12 +706,13 @@ static int check_frame(djs_mp_reader_t *r, const uint8_t *snap, size_t len)
     const char *magic;
     size_t mlen;
     uint64_t version;
-    if (djs_mp_read_array(r, &n) != 0 || n != SNAP_FIELDS || djs_mp_read_str(r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
+    /* the field count after the version: older versions had other counts */
+    if (djs_mp_read_array(r, &n) != 0 || djs_mp_read_str(r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
         memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(r, &version) != 0)
         return DJS_ECORRUPT;
     if (version != SNAP_VERSION)
         return DJS_EVERSION;
-    if (len < (size_t)(r->p - snap) + SNAP_SUM_LEN)
+    if (n != SNAP_FIELDS || len < (size_t)(r->p - snap) + SNAP_SUM_LEN)
         return DJS_ECORRUPT;
     const uint8_t *sum = snap + len - SNAP_SUM_LEN;
     uint8_t want[32];
@@ -730,12 +731,12 @@ int djs_state_snapshot_seq(const uint8_t *head, size_t len, uint64_t *seq)
     size_t mlen;
     uint64_t version;
     djs_mp_reader_init(&r, head, len);
-    if (djs_mp_read_array(&r, &n) != 0 || n != SNAP_FIELDS || djs_mp_read_str(&r, &magic, &mlen) != 0 ||
-        mlen != strlen(SNAP_MAGIC) || memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(&r, &version) != 0)
+    if (djs_mp_read_array(&r, &n) != 0 || djs_mp_read_str(&r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
+        memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(&r, &version) != 0)
         return DJS_ECORRUPT;
     if (version != SNAP_VERSION)
         return DJS_EVERSION;
-    return djs_mp_read_uint(&r, seq) != 0 ? DJS_ECORRUPT : 0;
+    return n != SNAP_FIELDS || djs_mp_read_uint(&r, seq) != 0 ? DJS_ECORRUPT : 0;
 }
 
 int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t *c, djs_state_t **out)
