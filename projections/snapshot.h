@@ -32,8 +32,9 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out);
 #define DJS_STATE_SNAPSHOT_HEAD 32
 int djs_state_snapshot_seq(const uint8_t *head, size_t len, uint64_t *seq);
 /* Rebuild a state from a snapshot; *out is the caller's (djs_state_free).
- * Errors: DJS_EVERSION, DJS_ECORRUPT (bad checksum or structure); the
- * caller then replays the log from the start. */
+ * Errors: DJS_EVERSION, DJS_ECORRUPT (bad checksum or structure, or, from
+ * version 5, a restored state that does not reproduce the digest it was
+ * written with); the caller then replays the log from the start. */
 int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t *c, djs_state_t **out);
 
 #endif
