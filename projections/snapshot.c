@@ -10,12 +10,14 @@
  * addr, tags[]], its field 11 the port; and 4 added the schedules): a
  * MessagePack array
  *   ["djs-state", 5, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
- *    schedules (bin: their canonical form, projections/schedules.c), digest, sha256]
+ *    schedules (bin: their canonical form, projections/schedules.c), [digest, max_terminal, max_terminal_age], sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
  * of the log, and a damaged one must be refused, not half-believed.
- * Version 5 added digest (bin 32): djs_state_digest of the state it was
- * taken from, which the restored state must reproduce (so a restore that
- * reads back other state than was written is refused, not served).
+ * Version 5 added, in a fixed 53-byte encoding (array 3, bin 8 of 32, two
+ * uint 64), digest: djs_state_digest of the state it was taken from, which
+ * the restored state must reproduce (so a restore that reads back other
+ * state than was written is refused, not served), and the retention it ran
+ * with, so a verifier can replay the log the same way and compare.
  * Version 4 (the same without digest) is still read.
  * Jobs keep their slot numbers so dependents lists, worker assignments and
  * the terminal window can refer to slots. Derived indexes (queues, timers,
@@ -39,6 +41,7 @@
 #define SNAP_VERSION 5
 #define SNAP_FIELDS 15
 #define SNAP_V4_FIELDS 14     /* version 4: no digest */
+#define SNAP_META_LEN 53      /* version 5: [digest, max_terminal, max_terminal_age], fixed encoding */
 #define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
 /* ---- digest ------------------------------------------------------------------------- */
@@ -356,8 +359,17 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
     djs_buf_dispose(&sb);
     uint8_t digest[32], sum[32];
     djs_state_digest(st, digest);
+    msgpack_pack_array(&pk, 3);
     msgpack_pack_bin(&pk, sizeof(digest));
     msgpack_pack_bin_body(&pk, digest, sizeof(digest));
+    uint8_t u[2][9];
+    for (int i = 0; i < 2; i++) { /* always 9 bytes: the field has one length */
+        uint64_t v = i == 0 ? st->cfg.max_terminal : st->cfg.max_terminal_age;
+        u[i][0] = 0xcf;
+        for (int k = 0; k < 8; k++)
+            u[i][1 + k] = (uint8_t)(v >> (56 - 8 * k));
+        djs_buf_append(out, u[i], 9);
+    }
     EVP_Digest(out->base + start, out->len - start, sum, NULL, EVP_sha256(), NULL);
     msgpack_pack_bin(&pk, sizeof(sum));
     msgpack_pack_bin_body(&pk, sum, sizeof(sum));
@@ -764,9 +776,14 @@ int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t 
     TRY(rd_tables(&r, st));
     TRY(rd_links(&r, st));
     TRY(rd_schedules(&r, st));
-    if (version >= 5 && (djs_mp_read_bin(&r, &digest, &dlen) != 0 || dlen != 32)) {
-        rc = DJS_ECORRUPT;
-        goto fail;
+    if (version >= 5) {
+        uint32_t three;
+        uint64_t keep, age;
+        if (djs_mp_read_array(&r, &three) != 0 || three != 3 || djs_mp_read_bin(&r, &digest, &dlen) != 0 || dlen != 32 ||
+            djs_mp_read_uint(&r, &keep) != 0 || djs_mp_read_uint(&r, &age) != 0) {
+            rc = DJS_ECORRUPT;
+            goto fail;
+        }
     }
     if (r.p != r.end) {
         rc = DJS_ECORRUPT;
@@ -786,4 +803,30 @@ int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t 
 fail:
     djs_state_free(st);
     return rc == DJS_EVERSION ? rc : DJS_ECORRUPT;
+}
+
+int djs_state_snapshot_meta(const uint8_t *snap, size_t len, djs_snapshot_meta_t *m)
+{
+    djs_mp_reader_t r;
+    uint64_t version;
+    memset(m, 0, sizeof(*m));
+    djs_mp_reader_init(&r, snap, len);
+    int rc = check_frame(&r, snap, len, &version);
+    if (rc != 0)
+        return rc;
+    if (djs_mp_read_uint(&r, &m->seq) != 0)
+        return DJS_ECORRUPT;
+    m->version = (uint32_t)version;
+    if (version < 5)
+        return 0;
+    const uint8_t *f = snap + len - SNAP_SUM_LEN - SNAP_META_LEN;
+    if (f < r.p || f[0] != 0x93 || f[1] != 0xc4 || f[2] != 32 || f[35] != 0xcf || f[44] != 0xcf)
+        return DJS_ECORRUPT;
+    memcpy(m->digest, f + 3, 32);
+    for (int k = 0; k < 8; k++) {
+        m->max_terminal = m->max_terminal << 8 | f[36 + k];
+        m->max_terminal_age = m->max_terminal_age << 8 | f[45 + k];
+    }
+    m->has_digest = 1;
+    return 0;
 }

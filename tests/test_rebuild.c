@@ -307,17 +307,27 @@ START_TEST(snapshot_digest_must_be_reproduced)
     ck_assert_int_eq(djs_state_restore(b.base, b.len, NULL, &st), 0);
     expect_same(st, et_st(&t));
     djs_state_free(st);
-    /* [..., digest (c4 20 + 32), sha256 (c4 20 + 32)]: change the digest, re-seal */
-    size_t d = b.len - 34 - 34;
-    ck_assert_uint_eq(b.base[d], 0xc4);
-    ck_assert_uint_eq(b.base[d + 1], 32);
-    b.base[d + 2] ^= 0x40;
+    djs_snapshot_meta_t m;
+    ck_assert_int_eq(djs_state_snapshot_meta(b.base, b.len, &m), 0);
+    ck_assert_int_eq(m.has_digest, 1);
+    ck_assert_uint_eq(m.seq, djs_state_seq(et_st(&t)));
+    uint8_t dg[32];
+    djs_state_digest(et_st(&t), dg);
+    ck_assert_mem_eq(m.digest, dg, 32);
+    djs_state_config_t dc;
+    djs_state_config_init(&dc);
+    ck_assert_uint_eq(m.max_terminal, dc.max_terminal);
+    ck_assert_uint_eq(m.max_terminal_age, dc.max_terminal_age);
+    /* [..., [digest, keep, age] (53 bytes), sha256 (c4 20 + 32)]: change the digest, re-seal */
+    size_t d = b.len - 34 - 53;
+    ck_assert_uint_eq(b.base[d], 0x93);
+    b.base[d + 3] ^= 0x40;
     djs_sha256_2(b.base, b.len - 34, NULL, 0, b.base + b.len - 32);
     ck_assert_int_eq(djs_state_restore(b.base, b.len, NULL, &st), DJS_ECORRUPT);
     ck_assert_ptr_null(st);
     /* the version 4 layout: 14 fields, no digest */
-    memmove(b.base + d, b.base + d + 34, 34);
-    b.len -= 34;
+    memmove(b.base + d, b.base + d + 53, 34);
+    b.len -= 53;
     ck_assert_uint_eq(b.base[0], 0x9f);
     b.base[0] = 0x9e;
     ck_assert_uint_eq(b.base[11], 5); /* fixarray, "djs-state" (10 bytes), version */
