@@ -917,8 +917,8 @@ START_TEST(snapshot_plus_replay_equals_full_replay)
     /* an older version with another number of fields (versions 1-3 had 13):
      * the version is judged first, so DJS_EVERSION, not "corrupt" ... */
     ck_assert_uint_eq(copy[0] & 0xf0, 0x90);
-    copy[0] = (uint8_t)(copy[0] - 1);
-    copy[11] = (uint8_t)(b.base[11] - 1);
+    copy[0] = 0x90 | 13;
+    copy[11] = 3;
     ck_assert_int_eq(djs_state_restore(copy, b.len, c, &bad), DJS_EVERSION);
     /* ... and this version with another count is damaged */
     copy[11] = b.base[11];
