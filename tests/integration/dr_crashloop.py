@@ -14,10 +14,11 @@ answer of a request cut off that way was never given, so it is not an ack.
 While DIR/pause exists the clients send nothing and each says so with
 DIR/paused.K (removed when it goes on).
 
-check: the acknowledged ids not checked by an earlier call (DIR/check.json
-keeps the counts and the event cursor) must each answer 200 on
-GET /jobs/{id}; every job.succeeded since the cursor is counted per job:
-a job with two (or a second one for the same attempt) is a failure.
+check: every job.submitted in the log (read through GET /events from where
+the last call stopped; DIR/check.json keeps the cursors, the ids and the
+counts) and every acknowledged id not checked by an earlier call: each must
+be one of them. Every job.succeeded since the cursor is counted per job: a
+job with two (for one attempt or for two) is a failure.
 Prints one summary line; exits non-zero with the reason on the first
 failure.
 """
@@ -184,7 +185,10 @@ def state(port, token):
         sys.exit(f"GET /state: {code} {body[:200]!r}")
     s = json.loads(body)
     njobs = sum(s["jobs"].values())
-    print(s["seq"], s.get("digest", "-"), s["submitted"], s["completed"], s["failed"], njobs)
+    # the digest is of the state at applied_seq; a quiet point has it durable too
+    applied = s.get("applied_seq", s["seq"])
+    seq = applied if applied == s["seq"] else f"{s['seq']}/{applied}"
+    print(seq, s.get("digest", "-"), s["submitted"], s["completed"], s["failed"], njobs)
 
 
 if __name__ == "__main__":
