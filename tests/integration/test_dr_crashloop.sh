@@ -34,7 +34,7 @@ djs_on_fail() {
 # a stopped agent must not outlive the script stopped: SIGCONT before the kill
 djs_at_exit 'for p in "${apids[@]}"; do kill -CONT "$p"; done'
 
-start_server() { djs_start_server --heartbeat-interval 2 --snapshot-every 500 --rate-limit 40:20; }
+start_server() { djs_start_server --heartbeat-interval 2 --snapshot-every 500 --rate-limit 30:10; }
 start_server
 ADMIN=$(djs_token admin admin)
 AUTH=(-H "Authorization: Bearer $ADMIN")
@@ -122,7 +122,7 @@ for ((c = 1; c <= CYCLES; c++)); do
     res=$($PY "$DRV" check "$port" "$ADMIN" "$T/load" 2>&1) || fail "cycle $c: $res"
     compare_state
     resume
-    throttled=$(cat "$T"/load/throttled.* 2>/dev/null | awk '{s += $1} END {print s + 0}')
+    throttled=$({ cat "$T"/load/throttled.* 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
     echo "cycle $c: kill -9 after $ms ms, up again in $t_up ms; $res; verify OK; at seq $cmp_seq $cmp_what; $throttled 429s so far" |
         tee -a "$T/cycles.out"
 done
@@ -134,6 +134,6 @@ total=$(cat "$T"/load/acked.* | wc -l)
 [ "$total" -ge $((CYCLES * 5)) ] || fail "only $total jobs acknowledged in $CYCLES cycles: the load did not run"
 succ=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["succ"]))' "$T/load/check.json")
 [ "$succ" -ge $((CYCLES * 2)) ] || fail "only $succ jobs completed in $CYCLES cycles: the agents did not work"
-throttled=$(cat "$T"/load/throttled.* 2>/dev/null | awk '{s += $1} END {print s + 0}')
+throttled=$({ cat "$T"/load/throttled.* 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
 [ "$throttled" -gt 0 ] || fail "no client was ever answered 429: the rate-limit path was not exercised"
 echo "ok: test_dr_crashloop: $CYCLES kills, $total jobs acknowledged, all present; $succ completed, none twice; $throttled 429s backed off; in $(($(date +%s) - t_start)) s"
