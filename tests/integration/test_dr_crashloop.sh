@@ -76,22 +76,22 @@ resume() {
 # rebuild, GET /state again; retried while the seq moves (a timer of the
 # server: a retry due, a placement).
 compare_state() {
-    local try s1 s2 rb rseq rdig rsub rcomp rfail
-    local seq dig sub comp failed njobs
-    for try in 1 2 3 4 5 6 7 8 9 10; do
-        s1=$($PY "$DRV" state "$port" "$ADMIN") || fail "cycle $c: $s1"
-        rb=$("$DJS" replay rebuild "$T/data" 2>&1) || fail "cycle $c: replay rebuild: $rb"
-        s2=$($PY "$DRV" state "$port" "$ADMIN") || fail "cycle $c: $s2"
-        read -r seq dig sub comp failed njobs <<<"$s1"
+    local s1 s2 rb rseq rdig rsub rcomp rfail
+    local seq dig sub comp failed
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        s1=$($PY "$DRV" state "$port" "$ADMIN") || fail "cycle $cyc: $s1"
+        rb=$("$DJS" replay rebuild "$T/data" 2>&1) || fail "cycle $cyc: replay rebuild: $rb"
+        s2=$($PY "$DRV" state "$port" "$ADMIN") || fail "cycle $cyc: $s2"
+        read -r seq dig sub comp failed _ <<<"$s1"
         # OK DIR: N events replayed in ..., J jobs in memory, S submitted, C completed, F failed; state digest HEX
         read -r rseq rsub rcomp rfail rdig < <(echo "$rb" | sed -nE \
             's/^OK .*: ([0-9]+) events replayed .* ([0-9]+) submitted, ([0-9]+) completed, ([0-9]+) failed; state digest ([0-9a-f]+).*/\1 \2 \3 \4 \5/p')
-        [ -n "${rseq:-}" ] || fail "cycle $c: cannot read the rebuild's answer: $rb"
+        [ -n "${rseq:-}" ] || fail "cycle $cyc: cannot read the rebuild's answer: $rb"
         if [ "$s1" = "$s2" ] && [ "$seq" = "$rseq" ]; then
             [ "$sub $comp $failed" = "$rsub $rcomp $rfail" ] ||
-                fail "cycle $c: at seq $seq live submitted/completed/failed $sub/$comp/$failed != full replay's $rsub/$rcomp/$rfail"
+                fail "cycle $cyc: at seq $seq live submitted/completed/failed $sub/$comp/$failed != full replay's $rsub/$rcomp/$rfail"
             if [ "$dig" != - ]; then
-                [ "$dig" = "$rdig" ] || fail "cycle $c: live digest $dig at seq $seq != full replay's $rdig"
+                [ "$dig" = "$rdig" ] || fail "cycle $cyc: live digest $dig at seq $seq != full replay's $rdig"
                 cmp_what="digest ${dig:0:12} and counts equal"
             else
                 cmp_what="counts $sub/$comp/$failed equal (no live digest)"
@@ -101,11 +101,11 @@ compare_state() {
         fi
         sleep 0.1
     done
-    fail "cycle $c: no quiet point to compare: live $s1 then $s2, rebuild at seq $rseq"
+    fail "cycle $cyc: no quiet point to compare: live $s1 then $s2, rebuild at seq $rseq"
 }
 
 from_snap=0
-for ((c = 1; c <= CYCLES; c++)); do
+for ((cyc = 1; cyc <= CYCLES; cyc++)); do
     ms=$((200 + RANDOM % 1301))
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     kill -9 "$pid"
@@ -113,8 +113,8 @@ for ((c = 1; c <= CYCLES; c++)); do
     pid=""
     # the chain as the crash left it (verify on the live directory can see
     # index entries newer than the records it walked: see the report)
-    out=$("$DJS" replay verify "$T/data" 2>&1) || fail "cycle $c: replay verify after the kill: $out"
-    echo "$out" | grep -q '^OK' || fail "cycle $c: replay verify after the kill: $out"
+    out=$("$DJS" replay verify "$T/data" 2>&1) || fail "cycle $cyc: replay verify after the kill: $out"
+    echo "$out" | grep -q '^OK' || fail "cycle $cyc: replay verify after the kill: $out"
     t0=$(date +%s%N)
     start_server
     t_up=$((($(date +%s%N) - t0) / 1000000))
@@ -128,11 +128,11 @@ for ((c = 1; c <= CYCLES; c++)); do
         how="by a full replay of $before events"
     fi
     pause
-    res=$($PY "$DRV" check "$port" "$ADMIN" "$T/load" 2>&1) || fail "cycle $c: $res"
+    res=$($PY "$DRV" check "$port" "$ADMIN" "$T/load" 2>&1) || fail "cycle $cyc: $res"
     compare_state
     resume
     throttled=$({ cat "$T"/load/throttled.* 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
-    echo "cycle $c: kill -9 after $ms ms, up again in $t_up ms ($how); $res; verify OK; at seq $cmp_seq $cmp_what; $throttled 429s so far" |
+    echo "cycle $cyc: kill -9 after $ms ms, up again in $t_up ms ($how); $res; verify OK; at seq $cmp_seq $cmp_what; $throttled 429s so far" |
         tee -a "$T/cycles.out"
 done
 

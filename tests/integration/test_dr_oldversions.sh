@@ -32,8 +32,9 @@ state() {
     djs_get "state${1:+?$1}" | $PY -c '
 import json, sys
 s = json.load(sys.stdin)
-applied = s.get("applied_seq", s["seq"])  # the digest is of the state at applied_seq
-seq = applied if applied == s["seq"] else f"{s['seq']}/{applied}"
+durable = s["seq"]
+applied = s.get("applied_seq", durable)  # the digest is of the state at applied_seq
+seq = applied if applied == durable else f"{durable}/{applied}"
 print(seq, s.get("digest", "-"), s["submitted"], s["completed"], s["failed"])'
 }
 # rebuild DIR: "seq submitted completed failed digest" of djs replay rebuild
