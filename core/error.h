@@ -40,7 +40,8 @@
     X(LIMIT, -25, "limit exceeded")                                                                                                \
     X(AUTH, -26, "authentication failed")                                                                                          \
     X(FORBIDDEN, -27, "forbidden")                                                                                                 \
-    X(UNAVAILABLE, -28, "service unavailable")
+    X(UNAVAILABLE, -28, "service unavailable")                                                                                     \
+    X(ARCHIVED, -29, "before the log's archived start")
 
 typedef enum djs_errno {
 #define DJS__ERR_ENUM(name, code, msg) DJS_E##name = (code),

@@ -27,6 +27,10 @@
 #define MANIFEST_MAGIC "DJSP"
 #define MANIFEST_VERSION 1
 #define MANIFEST_LEN 24
+#define META_BASE "base"         /* u64 seq, u64 ts (big-endian), hash: the last archived record */
+#define META_VERIFIED "verified" /* u64 seq (big-endian), hash: the newest verified checkpoint */
+#define META_BASE_LEN (16 + DJS_HASH_LEN)
+#define META_VERIFIED_LEN (8 + DJS_HASH_LEN)
 #define PIECE_KEY_LEN 12 /* seq (u64 big-endian) || piece index (u32 big-endian) */
 
 /* One staged record: where its bytes are in the batch and what to index. */
@@ -113,6 +117,13 @@ struct djs_log {
     int async_ref; /* the async handle keeps the loop alive while events await durability */
     int closing;
 };
+
+/* Read-only and tool handles have no writer thread: they read the tail
+ * from the disk (another process may be appending) and refuse appends. */
+static int no_writer(const djs_log_t *log)
+{
+    return log->opts.readonly || log->opts.tool;
+}
 
 /* ---- errors ------------------------------------------------------------------- */
 
@@ -284,26 +295,40 @@ static int drop_snapshot(djs_log_t *log, MDB_txn *txn, uint64_t seq)
     return drop_pieces(log, txn, seq);
 }
 
-/* Keep only the newest `keep` snapshots. */
+/* Keep only the newest `keep` snapshots, and the one at the archive base
+ * (the log's starting point, META_BASE) whatever its age. */
 static int prune_snapshots(djs_log_t *log, MDB_txn *txn, uint32_t keep)
 {
     MDB_stat st;
     MDB_cursor *c;
     MDB_val k, v;
+    uint64_t base = 0, old[256];
+    size_t n = 0;
     int rc = mdb_stat(txn, log->db_snapshots, &st);
     if (rc != 0 || st.ms_entries <= keep)
         return rc;
+    MDB_val bk = {strlen(META_BASE), META_BASE}, bv;
+    if (mdb_get(txn, log->db_meta, &bk, &bv) == 0 && bv.mv_size == META_BASE_LEN)
+        base = get_be64(bv.mv_data);
     if ((rc = mdb_cursor_open(txn, log->db_snapshots, &c)) != 0)
         return rc;
-    for (size_t n = st.ms_entries; n > keep && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0; n--) {
+    size_t excess = st.ms_entries - keep;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < excess && n < 256; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         uint64_t seq;
         memcpy(&seq, k.mv_data, sizeof(seq));
-        int manifest = is_manifest(&v);
-        if ((rc = mdb_cursor_del(c, 0)) != 0 || (manifest && (rc = drop_pieces(log, txn, seq)) != 0))
-            break;
+        if (seq == base) {
+            excess--;
+            continue;
+        }
+        old[n++] = seq;
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = drop_snapshot(log, txn, old[i])) != 0)
+            return rc;
+    return 0;
 }
 
 static int read_piece(const snapjob_t *j, size_t off, uint8_t *dst, size_t n)
@@ -667,7 +692,15 @@ static int load_tail(djs_log_t *log)
             memcpy(log->last_hash, ev.hash, DJS_HASH_LEN);
         }
     } else if (rc == MDB_NOTFOUND) {
-        rc = 0;
+        /* empty, or everything archived: the chain goes on from the base */
+        MDB_val bk = {strlen(META_BASE), META_BASE}, bv;
+        rc = mdb_get(txn, log->db_meta, &bk, &bv);
+        if (rc == 0 && bv.mv_size == META_BASE_LEN) {
+            log->last_seq = get_be64(bv.mv_data);
+            log->last_ts = get_be64((const uint8_t *)bv.mv_data + 8);
+            memcpy(log->last_hash, (const uint8_t *)bv.mv_data + 16, DJS_HASH_LEN);
+        }
+        rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : djs_err_from_mdb(rc);
     } else {
         rc = djs_err_from_mdb(rc);
     }
@@ -734,14 +767,14 @@ int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts
         }
         goto fail_mdb;
     }
-    if (!log->opts.readonly && (mrc = drop_incomplete(log)) != 0)
+    if (!no_writer(log) && (mrc = drop_incomplete(log)) != 0)
         goto fail_mdb;
     if ((rc = load_tail(log)) != 0)
         goto fail;
     djs_clock_floor(&log->clock, log->last_ts);
     atomic_store(&log->durable_seq, log->last_seq);
     log->notified_seq = log->last_seq;
-    if (!log->opts.readonly) {
+    if (!no_writer(log)) {
         log->staging = batch_new();
         if (pthread_create(&log->writer, NULL, writer_main, log) != 0) {
             rc = DJS_EIO;
@@ -774,7 +807,7 @@ fail:
 
 int djs_log_append(djs_log_t *log, djs_event_t *ev)
 {
-    if (log->opts.readonly)
+    if (no_writer(log))
         return DJS_ERDONLY;
     if (log->closing)
         return DJS_ECLOSED;
@@ -814,7 +847,7 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
 static int queue_snapshot(djs_log_t *log, uint64_t seq, size_t len, uint32_t keep, int fd, uint8_t *mem)
 {
     int rc = 0;
-    if (log->opts.readonly)
+    if (no_writer(log))
         rc = DJS_ERDONLY;
     else if (atomic_load_explicit(&log->failed, memory_order_relaxed))
         rc = DJS_ESTORAGE;
@@ -873,7 +906,7 @@ int djs_log_snapshot_pending(djs_log_t *log)
 
 int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len)
 {
-    if (log->opts.readonly)
+    if (no_writer(log))
         return DJS_ERDONLY;
     if (atomic_load_explicit(&log->failed, memory_order_relaxed))
         return DJS_ESTORAGE;
@@ -1085,7 +1118,7 @@ static void dispatch(djs_log_t *log)
 
 int djs_log_sync(djs_log_t *log)
 {
-    if (log->opts.readonly)
+    if (no_writer(log))
         return DJS_ERDONLY;
     djs_log_flush(log);
     pthread_mutex_lock(&log->mu);
@@ -1166,7 +1199,7 @@ static void on_prepare(uv_prepare_t *h)
 int djs_log_attach(djs_log_t *log, uv_loop_t *loop)
 {
     int rc;
-    if (log->opts.readonly)
+    if (no_writer(log))
         return DJS_ERDONLY;
     if (log->loop != NULL)
         return DJS_EINVAL;
@@ -1270,7 +1303,7 @@ static int read_last_seq(djs_log_t *log, uint64_t *seq)
 
 uint64_t djs_log_last_seq(djs_log_t *log)
 {
-    if (log->opts.readonly) {
+    if (no_writer(log)) {
         uint64_t s = 0;
         read_last_seq(log, &s);
         return s;
@@ -1280,7 +1313,7 @@ uint64_t djs_log_last_seq(djs_log_t *log)
 
 uint64_t djs_log_durable_seq(djs_log_t *log)
 {
-    if (log->opts.readonly)
+    if (no_writer(log))
         return djs_log_last_seq(log);
     return atomic_load(&log->durable_seq);
 }
@@ -1541,4 +1574,370 @@ int djs_log_backup(djs_log_t *log, const char *dest)
     int rc = mdb_env_copy2(log->env, dest, MDB_CP_COMPACT);
     pthread_rwlock_unlock(&log->resize_lock);
     return djs_err_from_mdb(rc);
+}
+
+/* ---- maintenance: checkpoints, import, archive, truncation ------------------- */
+
+#define CUT_CHUNK 20000 /* records deleted per write transaction */
+
+/* A write transaction on the calling thread. Another process (a server
+ * beside a tool) may have grown the map: adopt its size. */
+static int begin_write(djs_log_t *log, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&log->resize_lock);
+    int rc = mdb_txn_begin(log->env, NULL, 0, txn);
+    pthread_rwlock_unlock(&log->resize_lock);
+    if (rc == MDB_MAP_RESIZED) {
+        pthread_rwlock_wrlock(&log->resize_lock);
+        mdb_env_set_mapsize(log->env, 0);
+        pthread_rwlock_unlock(&log->resize_lock);
+        rc = mdb_txn_begin(log->env, NULL, 0, txn);
+    }
+    return rc;
+}
+
+/* Commit, or abort and translate; MDB_MAP_FULL grows the map and says so
+ * with 1 (redo the transaction). */
+static int end_write(djs_log_t *log, MDB_txn *txn, int rc)
+{
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc == MDB_MAP_FULL)
+        return grow_map(log) == 0 ? 1 : DJS_EMAPFULL;
+    return djs_err_from_mdb(rc);
+}
+
+static int writable(const djs_log_t *log)
+{
+    if (log->opts.readonly)
+        return DJS_ERDONLY;
+    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        return DJS_ESTORAGE;
+    return 0;
+}
+
+static int get_meta(djs_log_t *log, const char *key, void *val, size_t len)
+{
+    MDB_txn *txn;
+    int rc = begin_read(log, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    rc = mdb_get(txn, log->db_meta, &k, &v);
+    if (rc == 0 && v.mv_size != len)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        memcpy(val, v.mv_data, len);
+    end_read(log, txn);
+    return djs_err_from_mdb(rc);
+}
+
+static int put_meta(djs_log_t *log, const char *key, const void *val, size_t len)
+{
+    int rc = writable(log);
+    while (rc == 0) {
+        MDB_txn *txn;
+        if ((rc = begin_write(log, &txn)) != 0)
+            return djs_err_from_mdb(rc);
+        MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+        if ((rc = end_write(log, txn, mdb_put(txn, log->db_meta, &k, &v, 0))) != 1)
+            return rc;
+        rc = 0; /* map grown: again */
+    }
+    return rc;
+}
+
+int djs_log_get_base(djs_log_t *log, djs_log_base_t *b)
+{
+    uint8_t m[META_BASE_LEN];
+    int rc = get_meta(log, META_BASE, m, sizeof(m));
+    if (rc != 0)
+        return rc;
+    b->seq = get_be64(m);
+    b->ts_ns = get_be64(m + 8);
+    memcpy(b->hash, m + 16, DJS_HASH_LEN);
+    return 0;
+}
+
+uint64_t djs_log_first_seq(djs_log_t *log)
+{
+    djs_log_base_t b;
+    return djs_log_get_base(log, &b) == 0 ? b.seq + 1 : 1;
+}
+
+int djs_log_get_verified(djs_log_t *log, uint64_t *seq, uint8_t hash[DJS_HASH_LEN])
+{
+    uint8_t m[META_VERIFIED_LEN];
+    int rc = get_meta(log, META_VERIFIED, m, sizeof(m));
+    if (rc != 0)
+        return rc;
+    *seq = get_be64(m);
+    memcpy(hash, m + 8, DJS_HASH_LEN);
+    return 0;
+}
+
+int djs_log_put_verified(djs_log_t *log, uint64_t seq, const uint8_t hash[DJS_HASH_LEN])
+{
+    uint8_t m[META_VERIFIED_LEN];
+    put_be64(m, seq);
+    memcpy(m + 8, hash, DJS_HASH_LEN);
+    return put_meta(log, META_VERIFIED, m, sizeof(m));
+}
+
+int djs_log_append_record(djs_log_t *log, const uint8_t *rec, size_t len)
+{
+    if (no_writer(log))
+        return DJS_ERDONLY;
+    if (log->closing)
+        return DJS_ECLOSED;
+    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        return DJS_ESTORAGE;
+    djs_event_t ev;
+    uint8_t want[DJS_HASH_LEN];
+    int rc = djs_event_decode(rec, len, &ev);
+    if (rc != 0)
+        return rc;
+    if (ev.seq != log->last_seq + 1 || (log->last_seq > 0 && ev.ts_ns <= log->last_ts))
+        return DJS_ESEQGAP;
+    djs_event_chain(log->last_hash, rec, len, want);
+    if (memcmp(want, ev.hash, DJS_HASH_LEN) != 0)
+        return DJS_ECHAIN;
+    batch_t *b = log->staging;
+    size_t off = b->data.len;
+    djs_buf_append(&b->data, rec, len);
+    item_t *it = batch_add(b);
+    it->seq = ev.seq;
+    it->off = (uint32_t)off;
+    it->len = (uint32_t)len;
+    it->entity = ev.entity;
+    it->kind = ITEM_EVENT;
+    log->last_seq = ev.seq;
+    log->last_ts = ev.ts_ns;
+    memcpy(log->last_hash, ev.hash, DJS_HASH_LEN);
+    djs_clock_floor(&log->clock, ev.ts_ns);
+    if (log->loop != NULL && !log->async_ref) {
+        uv_ref((uv_handle_t *)&log->async);
+        log->async_ref = 1;
+    }
+    if (b->n >= log->opts.max_batch || b->data.len >= ((size_t)64 << 20))
+        djs_log_flush(log);
+    return 0;
+}
+
+int djs_log_store_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len)
+{
+    int rc = writable(log);
+    if (rc != 0)
+        return rc;
+    if (seq == 0 || seq > djs_log_last_seq(log) || len == 0 || data == NULL || len / log->piece >= UINT32_MAX)
+        return DJS_EINVAL;
+    if (!no_writer(log) && djs_log_snapshot_pending(log) > 0)
+        return DJS_EBUSY;
+    snapjob_t j = {.seq = seq, .len = len, .keep = UINT32_MAX, .fd = -1, .mem = (uint8_t *)data};
+    while ((size_t)j.next * log->piece < len) {
+        MDB_txn *txn;
+        if ((rc = begin_write(log, &txn)) != 0)
+            return djs_err_from_mdb(rc);
+        rc = end_write(log, txn, put_piece(log, txn, &j));
+        if (rc == 1)
+            continue; /* map grown: this piece again */
+        if (rc != 0)
+            return rc;
+        j.next++;
+    }
+    return 0;
+}
+
+/* Delete the records from..to (inclusive) and their index entries in one
+ * transaction; missing records are skipped. */
+static int cut_range(djs_log_t *log, MDB_txn *txn, uint64_t from, uint64_t to)
+{
+    for (uint64_t seq = from; seq <= to; seq++) {
+        MDB_val k = {sizeof(seq), &seq}, v;
+        int rc = mdb_get(txn, log->db_events, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        djs_event_t ev;
+        if (djs_event_decode(v.mv_data, v.mv_size, &ev) == 0 && !djs_id_is_nil(&ev.entity)) {
+            uint8_t ek[24];
+            memcpy(ek, ev.entity.b, 16);
+            put_be64(ek + 16, seq);
+            MDB_val kk = {sizeof(ek), ek};
+            if ((rc = mdb_del(txn, log->db_entity, &kk, NULL)) != 0 && rc != MDB_NOTFOUND)
+                return rc;
+        }
+        if ((rc = mdb_del(txn, log->db_events, &k, NULL)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Delete the snapshots with lo <= seq <= hi (keeping `spare`). */
+static int drop_snapshots(djs_log_t *log, MDB_txn *txn, uint64_t lo, uint64_t hi, uint64_t spare)
+{
+    MDB_cursor *c;
+    MDB_val k = {sizeof(lo), &lo}, v;
+    uint64_t seqs[64];
+    size_t n = 0;
+    int rc = mdb_cursor_open(txn, log->db_snapshots, &c);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && n < 64; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, sizeof(seq));
+        if (seq > hi)
+            break;
+        if (seq != spare)
+            seqs[n++] = seq;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = drop_snapshot(log, txn, seqs[i])) != 0)
+            return rc;
+    return 0;
+}
+
+int djs_log_truncate(djs_log_t *log, uint64_t last_keep)
+{
+    int rc = writable(log);
+    if (rc != 0)
+        return rc;
+    if (!no_writer(log) && (log->staging->n > 0 || atomic_load(&log->durable_seq) != log->last_seq))
+        return DJS_EBUSY;
+    uint64_t last = djs_log_last_seq(log);
+    if (last_keep < djs_log_first_seq(log) - 1)
+        return DJS_EARCHIVED;
+    for (uint64_t from = last_keep + 1; from <= last;) {
+        uint64_t to = last - from >= CUT_CHUNK ? from + CUT_CHUNK - 1 : last;
+        MDB_txn *txn;
+        if ((rc = begin_write(log, &txn)) != 0)
+            return djs_err_from_mdb(rc);
+        rc = cut_range(log, txn, from, to);
+        if (rc == 0 && to == last)
+            rc = drop_snapshots(log, txn, last_keep + 1, UINT64_MAX, 0);
+        if ((rc = end_write(log, txn, rc)) == 1)
+            continue;
+        if (rc != 0)
+            return rc;
+        from = to + 1;
+    }
+    uint64_t vseq;
+    uint8_t vh[DJS_HASH_LEN];
+    if (djs_log_get_verified(log, &vseq, vh) == 0 && vseq > last_keep) {
+        MDB_txn *txn;
+        do {
+            if ((rc = begin_write(log, &txn)) != 0)
+                return djs_err_from_mdb(rc);
+            MDB_val k = {strlen(META_VERIFIED), META_VERIFIED};
+            int drc = mdb_del(txn, log->db_meta, &k, NULL);
+            rc = end_write(log, txn, drc == MDB_NOTFOUND ? 0 : drc);
+        } while (rc == 1);
+        if (rc != 0)
+            return rc;
+    }
+    if (!no_writer(log)) {
+        if ((rc = load_tail(log)) != 0)
+            return rc;
+        atomic_store(&log->durable_seq, log->last_seq);
+        log->notified_seq = log->last_seq;
+    }
+    return 0;
+}
+
+int djs_log_drop_output(djs_log_t *log, const djs_id_t *job, uint64_t from_off)
+{
+    int rc = writable(log);
+    while (rc == 0) {
+        MDB_txn *txn;
+        MDB_cursor *c;
+        if ((rc = begin_write(log, &txn)) != 0)
+            return djs_err_from_mdb(rc);
+        if ((rc = mdb_cursor_open(txn, log->db_output, &c)) == 0) {
+            uint8_t kb[24];
+            memcpy(kb, job->b, 16);
+            put_be64(kb + 16, from_off);
+            MDB_val k = {sizeof(kb), kb}, v;
+            for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
+                if (k.mv_size != 24 || memcmp(k.mv_data, job->b, 16) != 0)
+                    break;
+                if ((rc = mdb_cursor_del(c, 0)) != 0)
+                    break;
+                k.mv_size = sizeof(kb);
+                k.mv_data = kb;
+            }
+            mdb_cursor_close(c);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if ((rc = end_write(log, txn, rc)) != 1)
+            return rc;
+        rc = 0;
+    }
+    return rc;
+}
+
+int djs_log_archive_cut(djs_log_t *log, uint64_t base_seq, void (*progress)(void *, uint64_t, uint64_t), void *arg)
+{
+    int rc = writable(log);
+    if (rc != 0)
+        return rc;
+    djs_log_base_t old;
+    uint64_t first = 1;
+    if ((rc = djs_log_get_base(log, &old)) == 0)
+        first = old.seq + 1;
+    else if (rc != DJS_ENOTFOUND)
+        return rc;
+    if (base_seq < first || base_seq >= djs_log_last_seq(log))
+        return base_seq < first ? DJS_EARCHIVED : DJS_EINVAL;
+    /* the base record and its snapshot first: from then on the log starts
+     * after base_seq even if the deletions below are cut short */
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    djs_event_t ev;
+    if ((rc = djs_log_get(log, base_seq, &rec)) != 0 || (rc = djs_event_decode(rec.base, rec.len, &ev)) != 0) {
+        djs_buf_dispose(&rec);
+        return rc;
+    }
+    uint8_t m[META_BASE_LEN];
+    put_be64(m, base_seq);
+    put_be64(m + 8, ev.ts_ns);
+    memcpy(m + 16, ev.hash, DJS_HASH_LEN);
+    djs_buf_dispose(&rec);
+    uint64_t snap_seq = 0;
+    djs_buf_t snap;
+    djs_buf_init(&snap);
+    rc = djs_log_get_snapshot(log, base_seq, &snap_seq, &snap);
+    djs_buf_dispose(&snap);
+    if (rc != 0 || snap_seq != base_seq)
+        return rc != 0 && rc != DJS_ENOTFOUND ? rc : DJS_EINVAL; /* store the snapshot at base_seq first */
+    if ((rc = put_meta(log, META_BASE, m, sizeof(m))) != 0)
+        return rc;
+    uint64_t total = base_seq - first + 1;
+    for (uint64_t from = first; from <= base_seq;) {
+        uint64_t to = base_seq - from >= CUT_CHUNK ? from + CUT_CHUNK - 1 : base_seq;
+        MDB_txn *txn;
+        if ((rc = begin_write(log, &txn)) != 0)
+            return djs_err_from_mdb(rc);
+        rc = cut_range(log, txn, from, to);
+        if (rc == 0 && to == base_seq)
+            rc = drop_snapshots(log, txn, 0, base_seq, base_seq);
+        if ((rc = end_write(log, txn, rc)) == 1)
+            continue;
+        if (rc != 0)
+            return rc;
+        from = to + 1;
+        if (progress != NULL)
+            progress(arg, to - first + 1, total);
+    }
+    uint64_t vseq;
+    uint8_t vh[DJS_HASH_LEN];
+    if (djs_log_get_verified(log, &vseq, vh) != 0 || vseq < base_seq)
+        djs_log_put_verified(log, base_seq, m + 16);
+    return 0;
 }

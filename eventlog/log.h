@@ -61,6 +61,12 @@ typedef struct djs_log_options {
     djs_log_fault_cb fault; /* tests only */
     void *fault_arg;
     size_t snapshot_piece; /* bytes of a snapshot written per transaction; default 1 MiB */
+    /* Read-write for a tool (restore, archive, rebuild --write-snapshot),
+     * safe beside a running server: no writer thread, no clean-up of a live
+     * writer's snapshot pieces, the tail read from the disk, no appends.
+     * It writes only through the maintenance calls below, each synchronous
+     * (LMDB serializes writers across processes). */
+    int tool;
 } djs_log_options_t;
 
 void djs_log_options_init(djs_log_options_t *o);
@@ -219,6 +225,70 @@ int djs_log_seq_at_time(djs_log_t *log, uint64_t ts_ns, uint64_t *seq);
  * djs_err_from_errno of mkdir, LMDB's copy errors translated (DJS_EBUSY
  * from a thread that holds a read transaction, DJS_EIO...). */
 int djs_log_backup(djs_log_t *log, const char *dest);
+
+/* ---- maintenance: checkpoints, import, archive, truncation -------------- */
+
+/* The archive base: the last record moved out by `djs replay archive`.
+ * The log then starts at base.seq + 1 and its first record chains to
+ * base.hash; a snapshot at base.seq is kept as its starting point.
+ * Errors: DJS_ENOTFOUND (never archived: the log starts at seq 1 from an
+ * all-zero hash), DJS_ECORRUPT, read errors. Any thread. */
+typedef struct djs_log_base {
+    uint64_t seq;
+    uint64_t ts_ns;
+    uint8_t hash[DJS_HASH_LEN];
+} djs_log_base_t;
+int djs_log_get_base(djs_log_t *log, djs_log_base_t *b);
+/* base.seq + 1, or 1. Never fails (a read error counts as "not archived"). */
+uint64_t djs_log_first_seq(djs_log_t *log);
+
+/* Verified checkpoint: the newest (seq, hash) whose chain from the start
+ * was checked (by the server's start-up check, restore, import or
+ * archive), so the next check starts there. It is a hint for speed, not a
+ * trust anchor against someone who can write the file: `djs replay
+ * verify` always checks from the start. get: DJS_ENOTFOUND, DJS_ECORRUPT.
+ * put: DJS_ERDONLY, DJS_ESTORAGE, LMDB's write errors. Any thread, not
+ * inside another write transaction of this process. */
+int djs_log_get_verified(djs_log_t *log, uint64_t *seq, uint8_t hash[DJS_HASH_LEN]);
+int djs_log_put_verified(djs_log_t *log, uint64_t seq, const uint8_t hash[DJS_HASH_LEN]);
+
+/* Import: append an encoded record as is (seq, timestamp and hash kept),
+ * staged and committed like djs_log_append (djs_log_sync to wait). The
+ * record must be the next one: seq == last + 1 (DJS_ESEQGAP), a timestamp
+ * above the last (DJS_ESEQGAP), hash == the chain of the last hash and
+ * the record (DJS_ECHAIN); decode errors as djs_event_decode; DJS_ERDONLY
+ * on read-only and tool handles, DJS_ESTORAGE, DJS_ECLOSED. Appending
+ * thread only. */
+int djs_log_append_record(djs_log_t *log, const uint8_t *rec, size_t len);
+
+/* Store a snapshot at seq (<= the last seq) synchronously, piece by piece,
+ * from a tool handle, or a read-write one with no snapshot queued
+ * (DJS_EBUSY). Nothing is pruned. Errors: DJS_EINVAL, DJS_ERDONLY,
+ * DJS_ESTORAGE, LMDB's write errors. */
+int djs_log_store_snapshot(djs_log_t *log, uint64_t seq, const void *data, size_t len);
+
+/* Point-in-time cut (restore --to-seq): remove the records after
+ * last_keep, their index entries, the snapshots above it and a verified
+ * checkpoint above it; a read-write handle then appends after last_keep.
+ * Output chunks are the caller's (djs_log_drop_output). Exclusive use
+ * only: no server may have the directory open. Errors: DJS_EARCHIVED
+ * (last_keep is before the archive base), DJS_EBUSY (appends in flight on
+ * this handle), DJS_ERDONLY, LMDB's write errors. */
+int djs_log_truncate(djs_log_t *log, uint64_t last_keep);
+/* Remove job's output chunks stored at offsets >= from_off. Errors as
+ * djs_log_truncate. */
+int djs_log_drop_output(djs_log_t *log, const djs_id_t *job, uint64_t from_off);
+
+/* Archive cut: record base = the record at base_seq (which must have a
+ * snapshot stored at exactly base_seq, DJS_EINVAL otherwise), then delete
+ * the records up to base_seq, their index entries and older snapshots in
+ * transactions of a few thousand records, so a server appending beside
+ * the tool waits at most one of them. progress (may be NULL) gets records
+ * done and the total after each. Safe beside a running server (tool
+ * handle). Errors: DJS_EARCHIVED (base_seq already archived), DJS_EINVAL
+ * (base_seq not below the last seq, or no snapshot there), DJS_ERDONLY,
+ * read and write errors. */
+int djs_log_archive_cut(djs_log_t *log, uint64_t base_seq, void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg);
 
 /* The raw LMDB environment, for the benchmark's physical baseline and
  * the snapshot/output stores of later modules. */
