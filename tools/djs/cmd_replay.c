@@ -98,6 +98,10 @@ static int rebuild(const char *dir, int keep_all)
 
 int djs_cmd_replay(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "export") == 0) /* cmd_export.c */
+        return djs_cmd_replay_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "import") == 0)
+        return djs_cmd_replay_import(argc - 1, argv + 1);
     const char *usage = "djs replay verify DATA_DIR | djs replay rebuild [--keep-all] DATA_DIR";
     int keep_all = djs_cli_flag(argc, argv, "--keep-all");
     const char *pos[2];
