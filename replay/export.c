@@ -161,7 +161,6 @@ static void header_jsonl(exp_t *x, const head_t *h)
     jt_key(b, "first_seq", 0), djs_jt_int(b, (int64_t)r->first_seq);
     jt_key(b, "last_seq", 0), djs_jt_int(b, (int64_t)r->last_seq);
     jt_key(b, "log_first_seq", 0), djs_jt_int(b, (int64_t)h->log_first);
-    jt_key(b, "log_last_seq", 0), djs_jt_int(b, (int64_t)h->log_last);
     jt_key(b, "prev_hash", 0), jt_hex(b, h->prev, DJS_HASH_LEN);
     jt_key(b, "base", 0);
     if (h->has_base) {
@@ -196,14 +195,13 @@ static void header_msgpack(exp_t *x, const head_t *h)
     msgpack_packer pk;
     const djs_export_report_t *r = x->rep;
     msgpack_packer_init(&pk, &x->item, buf_write);
-    msgpack_pack_map(&pk, 12);
+    msgpack_pack_map(&pk, 11);
     mp_key(&pk, "format"), mp_key(&pk, "djs-export");
     mp_key(&pk, "version"), msgpack_pack_uint32(&pk, DJS_EXPORT_VERSION);
     mp_key(&pk, "encoding"), mp_key(&pk, "msgpack");
     mp_key(&pk, "first_seq"), msgpack_pack_uint64(&pk, r->first_seq);
     mp_key(&pk, "last_seq"), msgpack_pack_uint64(&pk, r->last_seq);
     mp_key(&pk, "log_first_seq"), msgpack_pack_uint64(&pk, h->log_first);
-    mp_key(&pk, "log_last_seq"), msgpack_pack_uint64(&pk, h->log_last);
     mp_key(&pk, "prev_hash"), msgpack_pack_bin_with_body(&pk, h->prev, DJS_HASH_LEN);
     mp_key(&pk, "base");
     if (h->has_base) {

@@ -6,7 +6,7 @@
  *
  *   header   {"format":"djs-export","version":1,"encoding":"jsonl"|"msgpack",
  *             "first_seq","last_seq" (the range asked for),
- *             "log_first_seq","log_last_seq" (the source log, as of the start),
+ *             "log_first_seq" (the source log's first seq: 1, or after its archive base),
  *             "prev_hash" (the chain hash before first_seq),
  *             "base" (the source's archive base {seq,ts,hash}, or null),
  *             "complete" (true: from the log's first seq, no type or entity
@@ -32,7 +32,9 @@
  * Threads and concurrency: any thread; the log may be a read-only handle
  * beside a running server. Records are read by djs_log_scan (short read
  * transactions) up to the last seq as of the start, and written as they are
- * read: memory is bounded by one record and its output.
+ * read: memory is bounded by one record and its output. The file depends
+ * only on the records of the range and the options: exporting the same
+ * range of a log and of its import gives the same bytes.
  */
 #ifndef DJS_REPLAY_EXPORT_H
 #define DJS_REPLAY_EXPORT_H
