@@ -334,6 +334,20 @@ START_TEST(jsonl_tampered_broken_truncated)
     memcpy(v, x.data, x.len);
     memcpy(v + x.len, "{\"format\":\"x\"}\n", 15);
     refused(&x, v, x.len + 15, DJS_EINVAL, "data after the trailer");
+
+    /* the readable fields are the rendering; rec is the record: an edited
+     * body text (seq, type and hash intact) imports rec as it is */
+    memcpy(v, x.data, x.len);
+    char *name = strstr((char *)v + l4, "\"name\":\"transform\"");
+    REQ(name != NULL);
+    memcpy(name + 8, "TRANSFORM", 9);
+    REQ(tu_write_file(x.variant, v, x.len) == 0);
+    rc = import_from(x.variant, x.newdir, &ir);
+    ck_assert_msg(rc == 0, "%s", ir.detail);
+    djs_log_t *b = open_ro(x.newdir);
+    same_logs(x.s, b);
+    djs_log_close(b);
+    tu_rmtree(x.newdir);
     free(v);
 
     /* the intact file still imports: the refusals left nothing in the way */
