@@ -50,8 +50,9 @@ static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
         snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-/* RFC 3339 ("2026-12-04T10:02:00Z", "...T10:02:00.5+01:00") into ns. */
-static int parse_time(const char *s, uint64_t *ns)
+/* RFC 3339 ("2026-12-04T10:02:00Z", "...T10:02:00.5+01:00") into ns;
+ * *unit = the precision it was given to (1 s, 100 ms, ... 1 ns). */
+static int parse_time(const char *s, uint64_t *ns, uint64_t *unit)
 {
     struct tm tm = {0};
     int used = 0;
@@ -86,21 +87,24 @@ static int parse_time(const char *s, uint64_t *ns)
     if (t == (time_t)-1 || t - off < 0)
         return DJS_EINVAL;
     *ns = (uint64_t)(t - off) * 1000000000ULL + frac;
+    *unit = scale;
     return 0;
 }
 
 /* --from/--to: a seq, or a time (the first record at or after it for
- * --from, the last at or before it for --to). */
+ * --from, the last at or before it for --to, to the precision given: --to
+ * 10:02:00.863Z includes the records of that millisecond, as the streams
+ * and exports show times to the millisecond). */
 static int point(djs_log_t *log, const char *opt, const char *s, int is_to, uint64_t *seq)
 {
-    uint64_t ns, at;
+    uint64_t ns, at, unit;
     if (djs_cli_u64(s, seq) == 0)
         return 0;
-    if (parse_time(s, &ns) != 0) {
+    if (parse_time(s, &ns, &unit) != 0) {
         fprintf(stderr, "djs replay export: %s %s: not a seq or an RFC 3339 time\n", opt, s);
         return -1;
     }
-    int rc = djs_log_seq_at_time(log, is_to ? ns + 1 : ns, &at);
+    int rc = djs_log_seq_at_time(log, is_to ? ns + unit : ns, &at);
     if (rc == DJS_ENOTFOUND) { /* every record is older */
         *seq = is_to ? djs_log_last_seq(log) : djs_log_last_seq(log) + 1;
         return 0;
