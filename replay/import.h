@@ -14,9 +14,10 @@
  *      bytes, which are stored at the offset it names;
  *   2. the trailer's counts, last seq and chain head match what came
  *      (a file cut short has no trailer);
- *   3. the new log verifies (replay/verify.h), the state is rebuilt from
- *      it (its digest in the report), a snapshot and a verified
- *      checkpoint are stored at the last seq.
+ *   3. the new log verifies (replay/verify.h: chain, index, output bytes
+ *      against their out_sha), recording verified checkpoints as the
+ *      server does; the state is rebuilt from it (its digest in the
+ *      report) and a snapshot is stored at the last seq.
  *
  * Memory is bounded by one item (a record or an output chunk). Threads:
  * the calling thread is the new log's appending thread; nothing else of

@@ -205,6 +205,10 @@ static void round_trip(djs_export_format_t format)
     ck_assert_int_eq(djs_log_get_snapshot(b, UINT64_MAX, &sseq, &snap), 0); /* a fresh snapshot at the end */
     ck_assert_uint_eq(sseq, s->last);
     djs_buf_dispose(&snap);
+    uint8_t vh[DJS_HASH_LEN]; /* and a verified checkpoint: a server's start-up check begins there */
+    ck_assert_int_eq(djs_log_get_verified(b, &sseq, vh), 0);
+    ck_assert_uint_eq(sseq, s->last);
+    ck_assert_int_eq(memcmp(vh, er.head, DJS_HASH_LEN), 0);
     export_to(b, &o, file2, &er2); /* re-export: byte for byte the same file */
     size_t n1, n2;
     uint8_t *d1 = tu_read_file(file, &n1), *d2 = tu_read_file(file2, &n2);
