@@ -11,6 +11,9 @@
 
 int djs_cmd_serve(int argc, char **argv);
 int djs_cmd_replay(int argc, char **argv);
+/* cmd_export.c: djs replay export|import, argv[0] "export" or "import" */
+int djs_cmd_replay_export(int argc, char **argv);
+int djs_cmd_replay_import(int argc, char **argv);
 int djs_cmd_backup(int argc, char **argv);
 int djs_cmd_bench(int argc, char **argv);
 int djs_cmd_token(int argc, char **argv);

@@ -224,6 +224,10 @@ int djs_cmd_replay(int argc, char **argv)
                         "[--keep-all] DATA_DIR";
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return verify(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "export") == 0) /* cmd_export.c */
+        return djs_cmd_replay_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "import") == 0)
+        return djs_cmd_replay_import(argc - 1, argv + 1);
     int keep_all = djs_cli_flag(argc, argv, "--keep-all");
     const char *pos[2];
     int n = djs_cli_rest(argc, argv, pos, 2, usage);
