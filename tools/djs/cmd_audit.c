@@ -338,8 +338,10 @@ int djs_cmd_audit(int argc, char **argv)
     if (code == 0)
         code = take_args(argc, argv, &a);
     const char *pos[1] = {NULL};
-    if (code == 0 && (code = djs_client_rest(&c, argc, argv, pos, remote ? 0 : 1, remote ? 0 : 1)) != 0)
+    if (code == 0 && (code = djs_client_rest(&c, argc, argv, pos, 0, 1)) != 0)
         fprintf(stderr, "usage: %s\n", USAGE);
+    if (code == 0 && remote == (pos[0] != NULL))
+        code = usage_error(remote ? "give a data directory or --server URL, not both" : "give a data directory or --server URL");
     if (code == 0) {
         if (!out_given)
             c.out = isatty(1) ? DJS_CLIENT_OUT_TABLE : DJS_CLIENT_OUT_JSON;
