@@ -41,6 +41,24 @@ static int start_state(djs_log_t *log, const djs_state_config_t *sc, uint64_t fi
     return 0;
 }
 
+/* The retention the newest snapshot says its state ran with (the server's),
+ * into sc; rep->retention_seq names it. Nothing changes when there is no
+ * snapshot or it predates format 5. */
+static void server_retention(djs_log_t *log, djs_state_config_t *sc, djs_replay_rebuild_report_t *rep)
+{
+    djs_buf_t b;
+    uint64_t seq;
+    djs_snapshot_meta_t m;
+    djs_buf_init(&b);
+    if (djs_log_get_snapshot(log, UINT64_MAX, &seq, &b) == 0 && djs_state_snapshot_meta(b.base, b.len, &m) == 0 && m.version >= 5 &&
+        m.max_terminal != 0) {
+        sc->max_terminal = m.max_terminal;
+        sc->max_terminal_age = m.max_terminal_age;
+        rep->retention_seq = m.seq;
+    }
+    djs_buf_dispose(&b);
+}
+
 int djs_replay_rebuild(djs_log_t *log, const djs_replay_rebuild_opts_t *o, djs_replay_rebuild_report_t *rep, djs_state_t **out)
 {
     djs_replay_rebuild_opts_t dflt;
@@ -53,7 +71,7 @@ int djs_replay_rebuild(djs_log_t *log, const djs_replay_rebuild_opts_t *o, djs_r
     }
     uint64_t last = djs_log_last_seq(log), first = djs_log_first_seq(log);
     uint64_t to = o->to_seq == UINT64_MAX ? last : o->to_seq;
-    if (to == 0 || to > last)
+    if (to == 0 || to > last || (o->keep_all && o->write_snapshot))
         return DJS_EINVAL;
     if (to + 1 < first)
         return DJS_EARCHIVED;
@@ -63,6 +81,10 @@ int djs_replay_rebuild(djs_log_t *log, const djs_replay_rebuild_opts_t *o, djs_r
         sc.max_terminal = UINT64_MAX;
         sc.max_terminal_age = UINT64_MAX / 2;
     }
+    if (o->write_snapshot)
+        server_retention(log, &sc, rep);
+    rep->max_terminal = sc.max_terminal;
+    rep->max_terminal_age = sc.max_terminal_age;
     djs_state_t *st = NULL;
     int rc = start_state(log, &sc, first, &st, rep);
     if (rc != 0)

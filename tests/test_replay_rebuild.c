@@ -99,6 +99,7 @@ START_TEST(written_snapshot_is_the_engines_starting_point)
     o.write_snapshot = 1;
     REQ_RC(djs_replay_rebuild(log, &o, &r, NULL), 0);
     ck_assert_uint_gt(r.snapshot_bytes, 0);
+    ck_assert_uint_eq(r.retention_seq, 0); /* no snapshot before: the defaults */
     djs_buf_t b;
     uint64_t seq = 0;
     djs_buf_init(&b);
@@ -124,12 +125,55 @@ START_TEST(written_snapshot_is_the_engines_starting_point)
 }
 END_TEST
 
+/* --write-snapshot builds with the retention the server's newest snapshot
+ * recorded, not the defaults. */
+START_TEST(snapshot_keeps_the_servers_retention)
+{
+    fx_t f;
+    fixture(&f);
+    djs_log_t *log = open_dir(f.t.dir, 0, 1);
+    djs_state_config_t sc;
+    djs_state_config_init(&sc);
+    sc.max_terminal = 5;
+    sc.max_terminal_age = 77 * ET_SEC;
+    djs_state_t *st = djs_state_new(&sc);
+    djs_buf_t b;
+    djs_buf_init(&b);
+    djs_state_snapshot(st, &b);
+    REQ_RC(djs_log_store_snapshot(log, 1, b.base, b.len), 0); /* an empty state claiming seq 0: only its meta is read */
+    djs_state_free(st);
+    djs_buf_dispose(&b);
+    djs_replay_rebuild_opts_t o;
+    djs_replay_rebuild_report_t r;
+    djs_replay_rebuild_opts_init(&o);
+    o.write_snapshot = 1;
+    o.keep_all = 1;
+    ck_assert_int_eq(djs_replay_rebuild(log, &o, &r, NULL), DJS_EINVAL);
+    o.keep_all = 0;
+    REQ_RC(djs_replay_rebuild(log, &o, &r, NULL), 0);
+    ck_assert_uint_eq(r.max_terminal, 5);
+    ck_assert_uint_eq(r.max_terminal_age, 77 * ET_SEC);
+    ck_assert_uint_eq(r.seq, f.n2);
+    djs_snapshot_meta_t m;
+    uint64_t seq;
+    djs_buf_init(&b);
+    REQ_RC(djs_log_get_snapshot(log, UINT64_MAX, &seq, &b), 0);
+    REQ_RC(djs_state_snapshot_meta(b.base, b.len, &m), 0);
+    ck_assert_uint_eq(m.seq, f.n2);
+    ck_assert_uint_eq(m.max_terminal, 5);
+    ck_assert(m.has_digest && memcmp(m.digest, r.digest, 32) == 0);
+    djs_buf_dispose(&b);
+    djs_log_close(log);
+}
+END_TEST
+
 static Suite *replay_rebuild_suite(void)
 {
     Suite *s = suite_create("replay_rebuild");
     TCase *tc = tcase_create("replay_rebuild");
     tcase_add_test(tc, digest_at_a_seq_equals_the_live_one);
     tcase_add_test(tc, written_snapshot_is_the_engines_starting_point);
+    tcase_add_test(tc, snapshot_keeps_the_servers_retention);
     suite_add_tcase(s, tc);
     return s;
 }

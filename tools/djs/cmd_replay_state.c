@@ -85,7 +85,10 @@ static void print_rebuild(const char *dir, const djs_replay_rebuild_report_t *r,
     if (r->start_seq != 0)
         printf("   started from the archive base snapshot at seq %" PRIu64 "\n", r->start_seq);
     if (snapshot)
-        printf("   snapshot of %" PRIu64 " bytes stored at seq %" PRIu64 "\n", r->snapshot_bytes, r->seq);
+        printf("   snapshot of %" PRIu64 " bytes stored at seq %" PRIu64 " (keeping %" PRIu64 " finished jobs for %" PRIu64
+               " s, %s)\n",
+               r->snapshot_bytes, r->seq, r->max_terminal, (uint64_t)(r->max_terminal_age / 1000000000ull),
+               r->retention_seq ? "the retention of the newest snapshot" : "the default retention");
 }
 
 int djs_cmd_replay_rebuild(int argc, char **argv)
