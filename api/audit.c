@@ -10,7 +10,7 @@
 #include "replay/audit.h"
 #include "replay/point.h"
 
-#define AUDIT_BUDGET 100000u /* records examined per request */
+#define AUDIT_BUDGET 50000u /* records examined per request */
 #define AUDIT_MAX_LIMIT 1000u
 #define AUDIT_MAX_PARAM 512u /* bytes of a decoded actor or type list */
 
