@@ -382,6 +382,47 @@ START_TEST(failure_facts_from_real_bodies)
 }
 END_TEST
 
+/* A schedule's fire and the job it submitted, by the schedule's id and by type. */
+START_TEST(schedule_facts)
+{
+    static const char tmpl[] = "\x81\xa4name\xa4tick";
+    et_t t;
+    et_open(&t, NULL);
+    djs_schedule_def_t d;
+    memset(&d, 0, sizeof(d));
+    d.name = ET_S("every-minute");
+    d.spec = ET_S("* * * * *");
+    d.tmpl = (const uint8_t *)tmpl;
+    d.tmpl_len = sizeof(tmpl) - 1;
+    djs_id_t id;
+    uint64_t seq;
+    REQ_RC(djs_engine_schedule_create(t.e, "alice", &d, &id, &seq), 0);
+    et_advance(&t, 40 * ET_SEC);
+    et_run(&t);
+    et_sync(&t);
+    djs_audit_query_t q;
+    djs_audit_result_t res;
+    got_t g;
+    djs_audit_query_init(&q);
+    q.has_entity = 1;
+    q.entity = id;
+    REQ_RC(run(t.log, &q, &g, &res), 0);
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_int_eq(g.type[0], DJS_EV_SCHEDULE_CREATED);
+    ck_assert_str_eq(g.text[0], "name=every-minute owner=alice");
+    ck_assert_int_eq(g.type[1], DJS_EV_SCHEDULE_FIRED);
+    ck_assert_str_eq(g.text[1], "jobs=1");
+    djs_audit_query_init(&q);
+    REQ_RC(djs_audit_query_add_type(&q, DJS_EV_JOB_SUBMITTED), 0);
+    REQ_RC(run(t.log, &q, &g, &res), 0);
+    ck_assert_int_eq(g.n, 1);
+    char sid[DJS_ID_TEXT_LEN + 1];
+    djs_id_format(&id, sid);
+    ck_assert(strstr(g.text[0], "name=tick") != NULL && strstr(g.text[0], sid) != NULL);
+    et_close(&t);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
     Suite *s = suite_create("audit");
@@ -394,6 +435,7 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, seq_range_and_times);
     tcase_add_test(tc, callback_stops_with_a_cursor);
     tcase_add_test(tc, failure_facts_from_real_bodies);
+    tcase_add_test(tc, schedule_facts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -201,6 +201,49 @@ START_TEST(an_event_that_does_not_apply_is_named)
 }
 END_TEST
 
+/* A schedule created before a fires twice after it: two fires of one
+ * schedule, its two jobs created. */
+START_TEST(schedule_fires_are_counted)
+{
+    static const char tmpl[] = "\x81\xa4name\xa4tick";
+    et_t t;
+    et_open(&t, NULL);
+    djs_schedule_def_t d;
+    memset(&d, 0, sizeof(d));
+    d.name = ET_S("every-minute");
+    d.spec = ET_S("* * * * *");
+    d.overlap = DJS_OVERLAP_ALLOW;
+    d.tmpl = (const uint8_t *)tmpl;
+    d.tmpl_len = sizeof(tmpl) - 1;
+    djs_id_t id;
+    uint64_t seq;
+    REQ_RC(djs_engine_schedule_create(t.e, "alice", &d, &id, &seq), 0);
+    et_sync(&t);
+    uint64_t a = djs_log_last_seq(t.log);
+    et_advance(&t, 40 * ET_SEC); /* ET_T0 + 40 s is a whole minute */
+    et_run(&t);
+    et_advance(&t, 60 * ET_SEC);
+    et_run(&t);
+    et_sync(&t);
+    djs_diff_report_t r;
+    REQ_RC(djs_diff_run(t.log, a, djs_log_last_seq(t.log), 100, &r), 0);
+    ck_assert_uint_eq(r.counts[DJS_DIFF_SCHEDULES_FIRED], 2);
+    ck_assert_uint_eq(r.counts[DJS_DIFF_JOBS_CREATED], 2);
+    const djs_diff_item_t *it = item(&r, DJS_DIFF_SCHEDULES_FIRED, &id);
+    ck_assert_ptr_nonnull(it);
+    ck_assert_uint_eq(it->count, 2);
+    ck_assert_str_eq(it->name, "every-minute");
+    ck_assert_str_eq(it->status, "ACTIVE");
+    djs_diff_dispose(&r);
+    REQ_RC(djs_engine_schedule_pause(t.e, "bob", &id, &seq), 0);
+    et_sync(&t);
+    REQ_RC(djs_diff_run(t.log, a, djs_log_last_seq(t.log), 100, &r), 0);
+    ck_assert_str_eq(item(&r, DJS_DIFF_SCHEDULES_FIRED, &id)->status, "PAUSED");
+    djs_diff_dispose(&r);
+    et_close(&t);
+}
+END_TEST
+
 static Suite *diff_suite(void)
 {
     Suite *s = suite_create("diff");
@@ -209,6 +252,7 @@ static Suite *diff_suite(void)
     tcase_add_test(tc, from_the_start_and_an_empty_range);
     tcase_add_test(tc, listing_is_bounded_and_bad_ranges_refused);
     tcase_add_test(tc, an_event_that_does_not_apply_is_named);
+    tcase_add_test(tc, schedule_fires_are_counted);
     suite_add_tcase(s, tc);
     return s;
 }
