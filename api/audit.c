@@ -121,7 +121,11 @@ static int read_query(djs_log_t *log, h2o_req_t *req, djs_audit_query_t *q, uint
         if (known < 0)
             return djs__problem(req, 500, "internal", "Internal error", djs_strerror(known)), -1;
         if (known == 0)
-            return djs__problem(req, 404, "not-found", "Not Found", "no job, worker or schedule with this id in the log"), -1;
+            return djs__problem(req, 404, "not-found", "Not Found",
+                                djs_log_first_seq(log) > 1 ? "no job, worker or schedule with this id in the log (its older events "
+                                                             "are archived)"
+                                                           : "no job, worker or schedule with this id in the log"),
+                   -1;
     }
     return 0;
 }

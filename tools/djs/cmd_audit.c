@@ -183,6 +183,11 @@ static int build_query(djs_log_t *log, const char *dir, const audit_args_t *a, d
         int known = djs_audit_entity_known(log, &q->entity);
         if (known < 0)
             fprintf(stderr, "djs audit: reading %s failed: %s\n", dir, djs_strerror(known));
+        else if (known == 0 && djs_log_first_seq(log) > 1)
+            fprintf(stderr,
+                    "djs audit: no job, worker or schedule %s in the log in %s (it starts at seq %" PRIu64
+                    " after an archive: older events are in the archive)\n",
+                    a->job, dir, djs_log_first_seq(log));
         else if (known == 0)
             fprintf(stderr, "djs audit: no job, worker or schedule %s in the log in %s\n", a->job, dir);
         if (known <= 0)
