@@ -62,7 +62,10 @@ static int query_point(h2o_req_t *req, djs_log_t *log, const char *name, int is_
     size_t len;
     if (!djs_query_str(req, name, &v, &len))
         return 0;
-    if (len > 0 && strspn(v, "0123456789") >= len) {
+    size_t digits = 0;
+    while (digits < len && v[digits] >= '0' && v[digits] <= '9')
+        digits++;
+    if (len > 0 && digits == len) {
         uint64_t n;
         if (djs__query_number(req, name, 0, &n) != 0)
             return -1;
