@@ -61,6 +61,8 @@ assert all(e["actor"] == "alice" for e in d["events"])
 assert d["events"][0]["facts"]["name"] == "a-ok" and d["events"][0]["facts"]["owner"] == "alice"
 assert d["next"] is None
 PY
+# JSON when stdout is not a terminal, without -o
+"$DJS" audit "$D" --actor alice | $PY -c 'import json,sys; assert len(json.load(sys.stdin)["events"]) == 3' || fail "default JSON on a pipe"
 "$DJS" audit "$D" --job "$A" -o json >"$T/jobA.json" || fail "audit --job"
 $PY - "$T/jobA.json" "$WID" <<'PY' || fail "audit --job: $(cat "$T/jobA.json")"
 import json, sys
@@ -130,6 +132,10 @@ for q in "" "type=job.nope" "type=job.cancelled,," "job=nope" "from=yesterday" "
     $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]==400 and d["detail"]' "$T/body" ||
         fail "'$q': $(cat "$T/body")"
 done
+long=$($PY -c 'print("a" * 600)')
+[ "$(code "$BOB" "actor=$long")" = 400 ] || fail "a 600-byte actor: $(cat "$T/body")"
+[ "$(code "$BOB" "type=$($PY -c 'print(",".join(["job.submitted"] * 200))')")" = 400 ] || fail "a long type list"
+[ "$(code "$BOB" "actor=alice&to=2099-01-01T00:00:00Z&from=1")" = 200 ] || fail "a future to: $(cat "$T/body")"
 [ "$(code "$BOB" "job=01900000-0000-7000-8000-000000000000")" = 404 ] || fail "unknown job: $(cat "$T/body")"
 # percent-encoded, comma-separated types; pages of one, followed to the end
 $PY - "$URL" "$BOB" "$B" "$C" <<'PY' || fail "paging"
