@@ -2,8 +2,8 @@
  *
  * A query filters the records of a seq range by entity (a job, worker or
  * schedule id: its history through the entity index), by actor (the exact
- * token subject, "scheduler" or "server" that caused an event; a worker
- * agent acts under its token's subject) and by a set of event types; the
+ * token subject, the worker name of an agent's reports, "scheduler" or
+ * "server" that caused an event) and by a set of event types; the
  * filters combine (all must hold). Each
  * match carries the record's seq, time, type, actor and entity, and the
  * facts of its body an auditor asks about (below), so "who cancelled job

@@ -52,7 +52,7 @@ static int take_args(int argc, char **argv, audit_args_t *a)
     if (a->job != NULL && djs_id_parse(a->job, strlen(a->job), &id) != 0)
         return usage_error("--job takes a job, worker or schedule id (a UUID)");
     if (a->actor != NULL && (*a->actor == '\0' || strlen(a->actor) > DJS_EVENT_MAX_ACTOR))
-        return usage_error("--actor takes a token subject, \"scheduler\" or \"server\" (1 to 255 bytes)");
+        return usage_error("--actor takes a token subject, a worker name, \"scheduler\" or \"server\" (1 to 255 bytes)");
     djs_audit_query_t q;
     const char *bad;
     size_t bad_len;
