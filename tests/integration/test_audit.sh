@@ -72,6 +72,12 @@ assert ran and all(x[1] == w and x[2] == 1 for x in ran), ran
 types = [e["type"] for e in d["events"]]
 assert types[0] == "job.submitted" and types[-1] == "job.succeeded", types
 PY
+# the agent's reports carry its worker's name
+"$DJS" audit "$D" --actor w1 --job "$A" -o json | $PY -c '
+import json, sys
+t = [e["type"] for e in json.load(sys.stdin)["events"]]
+assert t[0] == "job.started" and t[-1] == "job.succeeded" and set(t) <= {"job.started", "job.output", "job.progress", "job.succeeded"}, t' ||
+    fail "audit --actor w1"
 "$DJS" audit "$D" --type job.cancelled -o json >"$T/cancel.json" || fail "audit --type"
 $PY - "$T/cancel.json" "$B" "$C" <<'PY' || fail "audit --type job.cancelled: $(cat "$T/cancel.json")"
 import json, sys
