@@ -11,7 +11,8 @@
 
 int djs_cmd_serve(int argc, char **argv);
 int djs_cmd_replay(int argc, char **argv);
-int djs_cmd_backup(int argc, char **argv);
+int djs_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int djs_cmd_restore(int argc, char **argv); /* cmd_backup.c */
 int djs_cmd_bench(int argc, char **argv);
 int djs_cmd_token(int argc, char **argv);
 /* djs worker [options]: argv[0] is "worker". */

@@ -20,7 +20,11 @@ static void usage(FILE *f)
             "  worker --server URL --token T [--name N] [--slots K] [--capabilities A,B]\n"
             "                                             run a worker agent ('djs worker --help')\n"
             "  replay verify DATA_DIR                     check every record and the hash chain\n"
-            "  backup DATA_DIR DEST                       hot backup with compaction, safe while serving\n"
+            "  backup DATA_DIR DEST [--config FILE]       hot, verified backup with the token secret, the\n"
+            "                                             config and a manifest, safe while serving\n"
+            "  restore BACKUP DIR [--to-seq N | --to-time RFC3339] [--config-to FILE]\n"
+            "                                             check a backup and restore it into a new DIR,\n"
+            "                                             optionally cut at a point in time\n"
             "  token create --sub NAME --role ROLE [--ttl 1h] [--data DIR]\n"
             "                                             print a signed API token (roles: admin,\n"
             "                                             operator, user, worker; ttl N[s|m|h|d])\n"
@@ -47,6 +51,8 @@ int main(int argc, char **argv)
         return djs_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return djs_cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "restore") == 0)
+        return djs_cmd_restore(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return djs_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
