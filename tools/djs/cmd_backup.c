@@ -122,19 +122,24 @@ static int parse_time(const char *s, uint64_t *ns)
     return 0;
 }
 
-/* The restored config still names the old data directory in `data = `:
+/* The restored config may still name the old data directory in `data = `:
  * the --data flag printed with it wins, but say so. */
-static void warn_config_data(const char *path)
+static void warn_config_data(const char *path, const char *dir)
 {
     FILE *f = fopen(path, "r");
     char line[4200];
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
         char *p = line + strspn(line, " \t");
-        if (strncmp(p, "data", 4) == 0 && strchr(" \t=", p[4]) != NULL) {
-            line[strcspn(line, "\r\n")] = '\0';
-            printf("  note: the config says '%s'; --data on the command line wins: edit the file to make it permanent\n", p);
-            break;
-        }
+        if (strncmp(p, "data", 4) != 0 || strchr(" \t=", p[4]) == NULL)
+            continue;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *v = p + 4 + strspn(p + 4, " \t=");
+        size_t n = strlen(v);
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            v[--n] = '\0';
+        if (strcmp(v, dir) != 0)
+            printf("  note: the config says 'data = %s'; --data on the command line wins: edit the file to make it permanent\n", v);
+        break;
     }
     if (f != NULL)
         fclose(f);
@@ -162,7 +167,7 @@ static void print_restored(const char *backup, const char *dir, const djs_restor
     if (rep->config_path[0] != '\0') {
         printf("  config: %s (backed up from %s)\n", rep->config_path, cf != NULL && cf->source[0] ? cf->source : "?");
         printf("  start it with: djs serve --config %s --data %s\n", rep->config_path, dir);
-        warn_config_data(rep->config_path);
+        warn_config_data(rep->config_path, dir);
     } else {
         printf("  config: none in the backup\n  start it with: djs serve --data %s\n", dir);
     }
