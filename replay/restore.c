@@ -365,7 +365,7 @@ static int copy_files(const char *backup, const char *tmp, const djs_restore_opt
     const djs_backup_file_t *sf = djs_backup_file(m, "secret");
     if (sf != NULL) {
         snprintf(from, sizeof(from), "%s/%s", backup, sf->name);
-        snprintf(to, sizeof(to), "%s/%s", tmp, o->secret_name != NULL ? o->secret_name : sf->name);
+        snprintf(to, sizeof(to), "%s/%s", tmp, rep->secret_name);
         if ((rc = djs__backup_copy_small(from, to, 0600)) != 0) {
             say(rep, "cannot restore the token secret %s: %s", from, djs_strerror(rc));
             return rc;
@@ -417,10 +417,63 @@ static int place_config(const char *backup, const char *dir, const djs_restore_o
     return 0;
 }
 
+/* DIR exists (empty): maybe a mount point of a new disk, where a
+ * directory cannot be renamed over it. Its files are moved in one by one
+ * from the temporary directory inside it, the log last: until data.mdb is
+ * there DIR holds no log (and is not empty, so a second restore refuses it
+ * rather than mixing two). */
+static int move_files_in(const char *tmp, const char *dir, djs_restore_report_t *rep)
+{
+    static const char *const order[] = {DJS_BACKUP_CONFIG, NULL /* the secret */, DJS_BACKUP_DATA};
+    const djs_backup_file_t *sf = djs_backup_file(&rep->manifest, "secret");
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    for (int i = 0; i < 3; i++) {
+        const char *name = i == 1 ? rep->secret_name : order[i];
+        if (name == NULL || (i == 1 && sf == NULL))
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", tmp, name);
+        snprintf(to, sizeof(to), "%s/%s", dir, name);
+        if (access(from, F_OK) != 0)
+            continue;
+        if (rename(from, to) != 0) {
+            int rc = djs_err_from_errno(errno);
+            say(rep, "cannot move %s into %s: %s", from, dir, strerror(errno));
+            return rc;
+        }
+    }
+    rmdir(tmp);
+    return fsync_dir(dir);
+}
+
+/* The temporary directory: beside DIR when DIR does not exist (renamed
+ * into place at the end), inside it when it is an existing empty
+ * directory. *inside says which. */
+static int make_tmp(const char *dir, char *tmp, size_t cap, char *parent, const char **pdir, int *inside, djs_restore_report_t *rep)
+{
+    char base[PATH_MAX];
+    struct stat st;
+    snprintf(parent, PATH_MAX, "%s", dir);
+    snprintf(base, sizeof(base), "%s", dir);
+    *pdir = dirname(parent);
+    *inside = stat(dir, &st) == 0;
+    if (*inside)
+        snprintf(tmp, cap, "%s/.restore-XXXXXX", dir);
+    else
+        snprintf(tmp, cap, "%s/.%s.restore-XXXXXX", *pdir, basename(base));
+    if (mkdtemp(tmp) == NULL) {
+        int rc = djs_err_from_errno(errno);
+        say(rep, "cannot create a temporary directory %s %s: %s", *inside ? "in" : "beside", dir, strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+
 int djs_restore(const char *backup, const char *dir, const djs_restore_options_t *o, djs_restore_report_t *rep)
 {
     djs_restore_options_t defaults;
-    char parent[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX + 64], lock[PATH_MAX + 80];
+    char parent[PATH_MAX], tmp[PATH_MAX + 64], lock[PATH_MAX + 80];
+    const char *pdir;
+    int inside;
     struct stat st;
     if (rep == NULL)
         return DJS_EINVAL;
@@ -445,25 +498,29 @@ int djs_restore(const char *backup, const char *dir, const djs_restore_options_t
     }
     if (rc == 0)
         rc = check_backup(backup, rep);
+    if (rc == 0)
+        rc = make_tmp(dir, tmp, sizeof(tmp), parent, &pdir, &inside, rep);
     if (rc != 0)
         return rc;
-    snprintf(parent, sizeof(parent), "%s", dir);
-    snprintf(base, sizeof(base), "%s", dir);
-    const char *pdir = dirname(parent);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.restore-XXXXXX", pdir, basename(base));
-    if (mkdtemp(tmp) == NULL) {
-        rc = djs_err_from_errno(errno);
-        say(rep, "cannot create a temporary directory beside %s: %s", dir, strerror(errno));
-        return rc;
-    }
+    const djs_backup_file_t *sf = djs_backup_file(&rep->manifest, "secret");
+    snprintf(rep->secret_name, sizeof(rep->secret_name), "%s",
+             o->secret_name != NULL ? o->secret_name
+             : sf != NULL           ? sf->name
+                                    : "");
     if ((rc = copy_files(backup, tmp, o, rep)) != 0 || (rc = finish_log(tmp, o, rep)) != 0)
         goto fail;
     snprintf(lock, sizeof(lock), "%s/lock.mdb", tmp);
     unlink(lock);
-    if ((rc = fsync_dir(tmp)) != 0 || (rename(tmp, dir) != 0 && (rc = djs_err_from_errno(errno)) != 0)) {
-        say(rep, "cannot move the restored directory %s into place as %s: %s", tmp, dir, djs_strerror(rc));
+    if ((rc = fsync_dir(tmp)) != 0)
         goto fail;
+    if (inside) {
+        rc = move_files_in(tmp, dir, rep);
+    } else if (rename(tmp, dir) != 0) {
+        rc = djs_err_from_errno(errno);
+        say(rep, "cannot move the restored directory %s into place as %s: %s", tmp, dir, strerror(errno));
     }
+    if (rc != 0)
+        goto fail;
     fsync_dir(pdir);
     rep->in_place = 1;
     rc = place_config(backup, dir, o, rep);

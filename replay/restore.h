@@ -4,8 +4,11 @@
  * file's size and SHA-256; the log's is checked while it is copied), then
  * builds the new data directory in a temporary directory beside it
  * (PARENT/.NAME.restore-XXXXXX, 0700) and renames it into place at the end:
- * DIR is never half restored. On any error the temporary directory is
- * removed and DIR is untouched.
+ * DIR is never half restored. When DIR already exists as an empty
+ * directory (the mount point of a new disk, where nothing can be renamed
+ * over it) the temporary directory is DIR/.restore-XXXXXX and its files
+ * are moved into DIR at the end, the log last. On any error the temporary
+ * directory is removed and DIR is left as it was.
  *
  * Point in time. With to_seq N (or to_time T: N is the last record with
  * ts <= T) the log is cut after N (djs_log_truncate: records, index
@@ -57,7 +60,8 @@ typedef struct djs_restore_report {
     int cut;                        /* 1 if the log was cut (seq < manifest.seq) */
     uint64_t records_dropped;       /* records removed by the cut */
     uint64_t output_jobs_dropped;   /* jobs whose output was cut back */
-    int has_secret;                 /* the token secret was restored */
+    int has_secret;                 /* the token secret was restored ... */
+    char secret_name[64];           /* ... as DIR/secret_name */
     char config_path[4200];         /* where the config went; "" if the backup had none */
     uint64_t bytes;                 /* bytes copied */
     uint64_t total_ns;

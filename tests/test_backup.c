@@ -432,7 +432,11 @@ START_TEST(bad_backups_are_refused)
     /* an empty directory is fine */
     dir = sub(tu_tmpdir(), "empty");
     ck_assert_int_eq(mkdir(dir, 0700), 0);
-    ck_assert_int_eq(restore_to(bk, dir, 0, &rr), 0);
+    ck_assert_int_eq(restore_to(bk, dir, br.seq - 3, &rr), 0);
+    ck_assert_int_eq(entries_in(dir), 2); /* data.mdb and the secret, no temporary directory */
+    djs_verify_report_t vr;
+    verify_ok(dir, &vr);
+    ck_assert_uint_eq(vr.last_seq, br.seq - 3);
     /* points outside the backup */
     ck_assert_int_eq(restore_to(bk, sub(tu_tmpdir(), "far"), br.seq + 1, &rr), DJS_ERANGE);
 
