@@ -102,7 +102,7 @@ void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
     uint32_t n = (c->reason.len > 0) + w + up + att + (c->lease > 0) + retry + prog + (c->step.len > 0) + (c->eta > 0) +
                  (c->error.len > 0) + (c->result_len > 0) + (c->has_priority != 0) + (c->has_max_retries != 0) +
                  (c->has_timeout != 0) + (c->has_name != 0) + (c->has_description != 0) + /* flags are truthy ints, not 0/1 */
-                 (outp ? 3 + (c->out_truncated != 0) : 0);
+                 (outp ? 3 + (c->out_truncated != 0) + (c->has_out_sha != 0) : 0);
     msgpack_pack_map(&pk, n);
     if (c->reason.len > 0)
         kstr(&pk, "reason", c->reason);
@@ -146,6 +146,11 @@ void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c)
     if (outp && c->out_truncated) {
         key(&pk, "trunc");
         msgpack_pack_true(&pk);
+    }
+    if (outp && c->has_out_sha) {
+        key(&pk, "out_sha");
+        msgpack_pack_bin(&pk, sizeof(c->out_sha));
+        msgpack_pack_bin_body(&pk, c->out_sha, sizeof(c->out_sha));
     }
 }
 
@@ -428,6 +433,18 @@ static int change_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
         return rd_u32(r, &c->out_recv);
     if (keyis(k, "trunc"))
         return djs_mp_read_bool(r, &c->out_truncated);
+    if (keyis(k, "out_sha")) {
+        const uint8_t *p;
+        size_t n;
+        int rc = djs_mp_read_bin(r, &p, &n);
+        if (rc == 0 && n != sizeof(c->out_sha))
+            rc = DJS_EBADTYPE;
+        if (rc == 0) {
+            memcpy(c->out_sha, p, n);
+            c->has_out_sha = 1;
+        }
+        return rc;
+    }
     return 1;
 }
 

@@ -79,6 +79,11 @@ typedef struct djs_job_change {
     uint32_t out_len;    /* bytes stored (0 once the attempt's cap is reached) */
     uint32_t out_recv;   /* bytes of this attempt's output received so far */
     int out_truncated;   /* the attempt reached its cap: the rest is dropped */
+    /* SHA-256 of the out_len stored bytes ("out_sha", written whenever
+     * out_len > 0 since issue 13; older events have none): the chunk is
+     * bound into the hash chain, so altered output is detected */
+    int has_out_sha;
+    uint8_t out_sha[32];
 } djs_job_change_t;
 
 /* worker.registered, worker.updated, worker.heartbeat, worker.draining,

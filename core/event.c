@@ -102,6 +102,15 @@ void djs_event_chain(const uint8_t prev_hash[DJS_HASH_LEN], const uint8_t *rec, 
         abort();
 }
 
+void djs_sha256_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[DJS_HASH_LEN])
+{
+    sha_state_t *s = sha_get();
+    unsigned int n = 0;
+    if (EVP_DigestInit_ex(s->ctx, s->md, NULL) != 1 || (alen > 0 && EVP_DigestUpdate(s->ctx, a, alen) != 1) ||
+        (blen > 0 && EVP_DigestUpdate(s->ctx, b, blen) != 1) || EVP_DigestFinal_ex(s->ctx, out, &n) != 1)
+        abort();
+}
+
 int djs_event_encode(djs_event_t *ev, const uint8_t prev_hash[DJS_HASH_LEN], djs_buf_t *out)
 {
     static const uint8_t empty_map = 0x80;

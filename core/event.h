@@ -121,4 +121,9 @@ int djs_event_decode(const uint8_t *rec, size_t len, djs_event_t *ev);
  * must be at least DJS_HASH_LEN bytes (decode it first). */
 void djs_event_chain(const uint8_t prev_hash[DJS_HASH_LEN], const uint8_t *rec, size_t len, uint8_t out[DJS_HASH_LEN]);
 
+/* SHA-256 of a[0..alen) || b[0..blen) (either may be empty), with the
+ * same per-thread OpenSSL context as the chain: job output chunks are
+ * bound into the chain by their hash (job.output's out_sha). */
+void djs_sha256_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[DJS_HASH_LEN]);
+
 #endif

@@ -67,8 +67,22 @@ int djs_state_rebuild(djs_log_t *log, const djs_state_config_t *c, uint64_t upto
     if (rep == NULL)
         rep = &local;
     memset(rep, 0, sizeof(*rep));
+    /* an archived log starts after its base: nothing before it can be
+     * built, and the base snapshot is the only way in */
+    djs_log_base_t base;
+    int archived = djs_log_get_base(log, &base) == 0;
+    if (archived && upto < base.seq)
+        return DJS_EARCHIVED;
     djs_state_t *st = best_snapshot(log, c, upto, rep);
     int rc = -1, had_snapshot = st != NULL;
+    if (archived && (st == NULL || djs_state_seq(st) < base.seq)) {
+        note(rep, "the log starts after its archive base at seq %" PRIu64 " and no usable snapshot covers it: restore a backup",
+             base.seq);
+        djs_state_free(st);
+        rep->bad_seq = base.seq + 1;
+        rep->bad_err = DJS_ECORRUPT;
+        return DJS_ECORRUPT;
+    }
     if (st != NULL) {
         rep->snapshot_seq = djs_state_seq(st);
         if ((rc = replay_onto(log, st, upto, rep)) != 0) {
@@ -78,6 +92,10 @@ int djs_state_rebuild(djs_log_t *log, const djs_state_config_t *c, uint64_t upto
                  rep->snapshot_seq, rep->bad_seq, djs_err_name(rep->bad_err));
             djs_state_free(st);
         }
+    }
+    if (rc != 0 && archived) {
+        rep->bad_err = rep->bad_err ? rep->bad_err : DJS_ECORRUPT;
+        return DJS_ECORRUPT; /* no replay from seq 1 past an archive */
     }
     if (rc != 0) {
         rep->snapshot_seq = 0;

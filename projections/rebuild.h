@@ -33,7 +33,9 @@ typedef struct djs_rebuild_report {
 /* Build the state as of seq `upto` (<= the log's last seq) into *out, which
  * the caller frees (djs_state_free). rep (may be NULL) says how. Errors: the
  * log's read errors; DJS_ECORRUPT if an event does not apply even from seq 1
- * (a foreign or damaged log: rep->bad_seq names it, run `djs replay verify`). */
+ * (a foreign or damaged log: rep->bad_seq names it, run `djs replay verify`;
+ * also when an archived log has no usable snapshot at or after its base);
+ * DJS_EARCHIVED if upto is before the archive base (eventlog/log.h). */
 int djs_state_rebuild(djs_log_t *log, const djs_state_config_t *c, uint64_t upto, djs_state_t **out, djs_rebuild_report_t *rep);
 
 /* Time travel: the whole state as of seq (at most the durable seq), built by

@@ -9,10 +9,16 @@
  * DJS_NONE) and limit; 4 also made a worker [id, name, host, fields[],
  * addr, tags[]], its field 11 the port; and 4 added the schedules): a
  * MessagePack array
- *   ["djs-state", 4, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
- *    schedules (bin: their canonical form, projections/schedules.c), sha256]
+ *   ["djs-state", 5, seq, ts, metrics[], strings[], sets[], workers[], jobs[], deplists[], terminal[], nterminal,
+ *    schedules (bin: their canonical form, projections/schedules.c), [digest, max_terminal, max_terminal_age], sha256]
  * where sha256 (bin 32) covers every byte before it: a snapshot is a cache
  * of the log, and a damaged one must be refused, not half-believed.
+ * Version 5 added, in a fixed 53-byte encoding (array 3, bin 8 of 32, two
+ * uint 64), digest: djs_state_digest of the state it was taken from, which
+ * the restored state must reproduce (so a restore that reads back other
+ * state than was written is refused, not served), and the retention it ran
+ * with, so a verifier can replay the log the same way and compare.
+ * Version 4 (the same without digest) is still read.
  * Jobs keep their slot numbers so dependents lists, worker assignments and
  * the terminal window can refer to slots. Derived indexes (queues, timers,
  * worker heaps, hash indexes) are not stored: restore rebuilds them.
@@ -32,8 +38,10 @@
 #include "projections/state_internal.h"
 
 #define SNAP_MAGIC "djs-state"
-#define SNAP_VERSION 4
-#define SNAP_FIELDS 14
+#define SNAP_VERSION 5
+#define SNAP_FIELDS 15
+#define SNAP_V4_FIELDS 14     /* version 4: no digest */
+#define SNAP_META_LEN 53      /* version 5: [digest, max_terminal, max_terminal_age], fixed encoding */
 #define SNAP_SUM_LEN (2 + 32) /* bin 8 header + SHA-256 */
 
 /* ---- digest ------------------------------------------------------------------------- */
@@ -349,7 +357,19 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out)
     djs__sched_pack(st->sched, &sb);
     msgpack_pack_bin_with_body(&pk, sb.base, sb.len);
     djs_buf_dispose(&sb);
-    uint8_t sum[32];
+    uint8_t digest[32], sum[32];
+    djs_state_digest(st, digest);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_bin(&pk, sizeof(digest));
+    msgpack_pack_bin_body(&pk, digest, sizeof(digest));
+    uint8_t u[2][9];
+    for (int i = 0; i < 2; i++) { /* always 9 bytes: the field has one length */
+        uint64_t v = i == 0 ? st->cfg.max_terminal : st->cfg.max_terminal_age;
+        u[i][0] = 0xcf;
+        for (int k = 0; k < 8; k++)
+            u[i][1 + k] = (uint8_t)(v >> (56 - 8 * k));
+        djs_buf_append(out, u[i], 9);
+    }
     EVP_Digest(out->base + start, out->len - start, sum, NULL, EVP_sha256(), NULL);
     msgpack_pack_bin(&pk, sizeof(sum));
     msgpack_pack_bin_body(&pk, sum, sizeof(sum));
@@ -700,18 +720,17 @@ static int rd_schedules(djs_mp_reader_t *r, djs_state_t *st)
 /* Magic, version and checksum; leaves r on the field after the version
  * and its end before the checksum. The version is judged first, so a
  * snapshot of another version is DJS_EVERSION, not "corrupt". */
-static int check_frame(djs_mp_reader_t *r, const uint8_t *snap, size_t len)
+static int check_frame(djs_mp_reader_t *r, const uint8_t *snap, size_t len, uint64_t *version)
 {
     uint32_t n;
     const char *magic;
     size_t mlen;
-    uint64_t version;
-    if (djs_mp_read_array(r, &n) != 0 || n != SNAP_FIELDS || djs_mp_read_str(r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
-        memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(r, &version) != 0)
+    if (djs_mp_read_array(r, &n) != 0 || djs_mp_read_str(r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
+        memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(r, version) != 0)
         return DJS_ECORRUPT;
-    if (version != SNAP_VERSION)
+    if (*version != SNAP_VERSION && *version != 4)
         return DJS_EVERSION;
-    if (len < (size_t)(r->p - snap) + SNAP_SUM_LEN)
+    if (n != (*version == 4 ? SNAP_V4_FIELDS : SNAP_FIELDS) || len < (size_t)(r->p - snap) + SNAP_SUM_LEN)
         return DJS_ECORRUPT;
     const uint8_t *sum = snap + len - SNAP_SUM_LEN;
     uint8_t want[32];
@@ -730,11 +749,13 @@ int djs_state_snapshot_seq(const uint8_t *head, size_t len, uint64_t *seq)
     size_t mlen;
     uint64_t version;
     djs_mp_reader_init(&r, head, len);
-    if (djs_mp_read_array(&r, &n) != 0 || n != SNAP_FIELDS || djs_mp_read_str(&r, &magic, &mlen) != 0 ||
-        mlen != strlen(SNAP_MAGIC) || memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(&r, &version) != 0)
+    if (djs_mp_read_array(&r, &n) != 0 || djs_mp_read_str(&r, &magic, &mlen) != 0 || mlen != strlen(SNAP_MAGIC) ||
+        memcmp(magic, SNAP_MAGIC, mlen) != 0 || djs_mp_read_uint(&r, &version) != 0)
         return DJS_ECORRUPT;
-    if (version != SNAP_VERSION)
+    if (version != SNAP_VERSION && version != 4)
         return DJS_EVERSION;
+    if (n != (version == 4 ? SNAP_V4_FIELDS : SNAP_FIELDS))
+        return DJS_ECORRUPT;
     return djs_mp_read_uint(&r, seq) != 0 ? DJS_ECORRUPT : 0;
 }
 
@@ -744,22 +765,68 @@ int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t 
     djs_state_t *st = NULL;
     int rc;
     *out = NULL;
+    uint64_t version;
+    const uint8_t *digest = NULL;
+    size_t dlen = 0;
     djs_mp_reader_init(&r, snap, len);
-    if ((rc = check_frame(&r, snap, len)) != 0)
+    if ((rc = check_frame(&r, snap, len, &version)) != 0)
         return rc;
     st = djs_state_new(c);
     TRY(rd_header(&r, st));
     TRY(rd_tables(&r, st));
     TRY(rd_links(&r, st));
     TRY(rd_schedules(&r, st));
+    if (version >= 5) {
+        uint32_t three;
+        uint64_t keep, age;
+        if (djs_mp_read_array(&r, &three) != 0 || three != 3 || djs_mp_read_bin(&r, &digest, &dlen) != 0 || dlen != 32 ||
+            djs_mp_read_uint(&r, &keep) != 0 || djs_mp_read_uint(&r, &age) != 0) {
+            rc = DJS_ECORRUPT;
+            goto fail;
+        }
+    }
     if (r.p != r.end) {
         rc = DJS_ECORRUPT;
         goto fail;
     }
     TRY(rebuild(st));
+    if (digest != NULL) { /* the restored state must be the one that was written */
+        uint8_t got[32];
+        djs_state_digest(st, got);
+        if (memcmp(got, digest, 32) != 0) {
+            rc = DJS_ECORRUPT;
+            goto fail;
+        }
+    }
     *out = st;
     return 0;
 fail:
     djs_state_free(st);
     return rc == DJS_EVERSION ? rc : DJS_ECORRUPT;
+}
+
+int djs_state_snapshot_meta(const uint8_t *snap, size_t len, djs_snapshot_meta_t *m)
+{
+    djs_mp_reader_t r;
+    uint64_t version;
+    memset(m, 0, sizeof(*m));
+    djs_mp_reader_init(&r, snap, len);
+    int rc = check_frame(&r, snap, len, &version);
+    if (rc != 0)
+        return rc;
+    if (djs_mp_read_uint(&r, &m->seq) != 0)
+        return DJS_ECORRUPT;
+    m->version = (uint32_t)version;
+    if (version < 5)
+        return 0;
+    const uint8_t *f = snap + len - SNAP_SUM_LEN - SNAP_META_LEN;
+    if (f < r.p || f[0] != 0x93 || f[1] != 0xc4 || f[2] != 32 || f[35] != 0xcf || f[44] != 0xcf)
+        return DJS_ECORRUPT;
+    memcpy(m->digest, f + 3, 32);
+    for (int k = 0; k < 8; k++) {
+        m->max_terminal = m->max_terminal << 8 | f[36 + k];
+        m->max_terminal_age = m->max_terminal_age << 8 | f[45 + k];
+    }
+    m->has_digest = 1;
+    return 0;
 }

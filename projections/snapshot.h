@@ -32,8 +32,22 @@ void djs_state_snapshot(const djs_state_t *st, djs_buf_t *out);
 #define DJS_STATE_SNAPSHOT_HEAD 32
 int djs_state_snapshot_seq(const uint8_t *head, size_t len, uint64_t *seq);
 /* Rebuild a state from a snapshot; *out is the caller's (djs_state_free).
- * Errors: DJS_EVERSION, DJS_ECORRUPT (bad checksum or structure); the
- * caller then replays the log from the start. */
+ * Errors: DJS_EVERSION, DJS_ECORRUPT (bad checksum or structure, or, from
+ * version 5, a restored state that does not reproduce the digest it was
+ * written with); the caller then replays the log from the start. */
 int djs_state_restore(const uint8_t *snap, size_t len, const djs_state_config_t *c, djs_state_t **out);
+
+/* What a snapshot says about itself, after checking its frame and
+ * checksum (not its tables): seq, format version and, from version 5, the
+ * digest of the state it was taken from and the retention (max_terminal,
+ * max_terminal_age) that state ran with. Errors: DJS_ECORRUPT, DJS_EVERSION. */
+typedef struct djs_snapshot_meta {
+    uint64_t seq;
+    uint32_t version;
+    int has_digest; /* version >= 5 */
+    uint8_t digest[32];
+    uint64_t max_terminal, max_terminal_age;
+} djs_snapshot_meta_t;
+int djs_state_snapshot_meta(const uint8_t *snap, size_t len, djs_snapshot_meta_t *m);
 
 #endif

@@ -1032,6 +1032,10 @@ int djs_engine_output(djs_engine_t *e, const djs_id_t *wid, const djs_id_t *id, 
         return rc;
     if (truncate)
         c.out_len += (uint32_t)(sizeof(marker) - 1);
+    if (c.out_len > 0) { /* bind the stored bytes into the chain */
+        djs_sha256_2(data, keep, marker, truncate ? sizeof(marker) - 1 : 0, c.out_sha);
+        c.has_out_sha = 1;
+    }
     if ((rc = emit_change(e, DJS_EV_JOB_OUTPUT, id, djs_state_worker(e->st, wid)->name, &c, seq)) != 0)
         return rc;
     *received = c.out_recv;

@@ -291,11 +291,95 @@ START_TEST(evicted_dependency_facts)
 }
 END_TEST
 
+/* A snapshot whose tables restore but do not reproduce the digest it was
+ * written with (version 5) is refused; one without the digest (version 4
+ * layout) still restores. */
+START_TEST(snapshot_digest_must_be_reproduced)
+{
+    et_t t;
+    et_open(&t, NULL);
+    et_worker(&t, "w", 4);
+    some_work(&t, 20);
+    djs_buf_t b;
+    djs_buf_init(&b);
+    djs_state_snapshot(et_st(&t), &b);
+    djs_state_t *st = NULL;
+    ck_assert_int_eq(djs_state_restore(b.base, b.len, NULL, &st), 0);
+    expect_same(st, et_st(&t));
+    djs_state_free(st);
+    djs_snapshot_meta_t m;
+    ck_assert_int_eq(djs_state_snapshot_meta(b.base, b.len, &m), 0);
+    ck_assert_int_eq(m.has_digest, 1);
+    ck_assert_uint_eq(m.seq, djs_state_seq(et_st(&t)));
+    uint8_t dg[32];
+    djs_state_digest(et_st(&t), dg);
+    ck_assert_mem_eq(m.digest, dg, 32);
+    djs_state_config_t dc;
+    djs_state_config_init(&dc);
+    ck_assert_uint_eq(m.max_terminal, dc.max_terminal);
+    ck_assert_uint_eq(m.max_terminal_age, dc.max_terminal_age);
+    /* [..., [digest, keep, age] (53 bytes), sha256 (c4 20 + 32)]: change the digest, re-seal */
+    size_t d = b.len - 34 - 53;
+    ck_assert_uint_eq(b.base[d], 0x93);
+    b.base[d + 3] ^= 0x40;
+    djs_sha256_2(b.base, b.len - 34, NULL, 0, b.base + b.len - 32);
+    ck_assert_int_eq(djs_state_restore(b.base, b.len, NULL, &st), DJS_ECORRUPT);
+    ck_assert_ptr_null(st);
+    /* the version 4 layout: 14 fields, no digest */
+    memmove(b.base + d, b.base + d + 53, 34);
+    b.len -= 53;
+    ck_assert_uint_eq(b.base[0], 0x9f);
+    b.base[0] = 0x9e;
+    ck_assert_uint_eq(b.base[11], 5); /* fixarray, "djs-state" (10 bytes), version */
+    b.base[11] = 4;
+    djs_sha256_2(b.base, b.len - 34, NULL, 0, b.base + b.len - 32);
+    ck_assert_int_eq(djs_state_restore(b.base, b.len, NULL, &st), 0);
+    expect_same(st, et_st(&t));
+    djs_state_free(st);
+    djs_buf_dispose(&b);
+    et_close(&t);
+}
+END_TEST
+
+/* An archived log: built from its base snapshot on, never from seq 1,
+ * and nothing before the base can be built. */
+START_TEST(archived_log_starts_at_its_base)
+{
+    et_t t;
+    et_open(&t, NULL);
+    et_worker(&t, "w", 4);
+    some_work(&t, 20);
+    uint64_t base = djs_state_seq(et_st(&t));
+    put_snapshot_of(&t);
+    some_work(&t, 20);
+    uint64_t last = djs_log_last_seq(t.log);
+    ck_assert_int_eq(djs_log_archive_cut(t.log, base, NULL, NULL), 0);
+    djs_rebuild_report_t rep;
+    djs_state_t *st = NULL;
+    ck_assert_int_eq(djs_state_rebuild(t.log, NULL, last, &st, &rep), 0);
+    ck_assert_uint_eq(rep.snapshot_seq, base);
+    expect_same(st, et_st(&t));
+    djs_state_free(st);
+    ck_assert_int_eq(djs_state_rebuild(t.log, NULL, base - 1, &st, &rep), DJS_EARCHIVED);
+    ck_assert_int_eq(djs_state_rebuild(t.log, NULL, base, &st, &rep), 0);
+    ck_assert_uint_eq(djs_state_seq(st), base);
+    djs_state_free(st);
+    /* without its base snapshot it refuses rather than replay from seq 1 */
+    ck_assert_int_eq(djs_log_put_snapshot(t.log, base, "garbage", 7, 4), 0);
+    et_sync(&t);
+    ck_assert_int_eq(djs_state_rebuild(t.log, NULL, last, &st, &rep), DJS_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(rep.notes, "archive base"));
+    et_close(&t);
+}
+END_TEST
+
 static Suite *rebuild_suite(void)
 {
     Suite *s = suite_create("rebuild");
     TCase *tc = tcase_create("rebuild");
     tcase_add_test(tc, report_says_what_was_used);
+    tcase_add_test(tc, snapshot_digest_must_be_reproduced);
+    tcase_add_test(tc, archived_log_starts_at_its_base);
     tcase_add_test(tc, damaged_snapshot_is_skipped_and_said);
     tcase_add_test(tc, foreign_snapshot_means_full_replay);
     tcase_add_test(tc, engine_open_notes_what_it_skipped);
