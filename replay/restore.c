@@ -468,9 +468,23 @@ static int make_tmp(const char *dir, char *tmp, size_t cap, char *parent, const 
     return 0;
 }
 
+/* --config-to-source: the path the manifest says the config came from. */
+static int config_source(djs_restore_options_t *o, djs_restore_report_t *rep)
+{
+    const djs_backup_file_t *cf = djs_backup_file(&rep->manifest, "config");
+    if (cf == NULL)
+        return 0; /* no config in the backup: nothing to place */
+    if (cf->source[0] != '/') {
+        say(rep, "the manifest names no absolute path the config came from");
+        return DJS_EINVAL;
+    }
+    o->config_dest = cf->source;
+    return 0;
+}
+
 int djs_restore(const char *backup, const char *dir, const djs_restore_options_t *o, djs_restore_report_t *rep)
 {
-    djs_restore_options_t defaults;
+    djs_restore_options_t opt;
     char parent[PATH_MAX], tmp[PATH_MAX + 64], lock[PATH_MAX + 80];
     const char *pdir;
     int inside;
@@ -482,22 +496,25 @@ int djs_restore(const char *backup, const char *dir, const djs_restore_options_t
         say(rep, "a backup directory and a target directory are needed");
         return DJS_EINVAL;
     }
-    if (o == NULL) {
-        djs_restore_options_init(&defaults);
-        o = &defaults;
-    }
+    if (o != NULL)
+        opt = *o;
+    else
+        djs_restore_options_init(&opt);
+    o = &opt;
     if (o->to_seq != 0 && o->has_to_time) {
         say(rep, "give a seq or a time to restore to, not both");
         return DJS_EINVAL;
     }
     uint64_t t0 = djs_monotonic_ns();
     int rc = check_dir(dir, rep);
+    if (rc == 0)
+        rc = check_backup(backup, rep);
+    if (rc == 0 && opt.config_to_source)
+        rc = config_source(&opt, rep);
     if (rc == 0 && o->config_dest != NULL && stat(o->config_dest, &st) == 0) {
         say(rep, "%s already exists: the config is not written over", o->config_dest);
         rc = DJS_EEXISTS;
     }
-    if (rc == 0)
-        rc = check_backup(backup, rep);
     if (rc == 0)
         rc = make_tmp(dir, tmp, sizeof(tmp), parent, &pdir, &inside, rep);
     if (rc != 0)

@@ -44,6 +44,9 @@ typedef struct djs_restore_options {
      * rename), else this path, which must not exist (written after DIR is
      * in place). */
     const char *config_dest;
+    /* Instead: write it back where it was copied from (the manifest's
+     * source for it; must not exist either). */
+    int config_to_source;
     /* The secret's file name in DIR (api/auth.h's DJS_AUTH_SECRET_FILE,
      * passed by the tool): the backup's secret file is restored under it
      * (0600). NULL = the name the manifest lists. */
@@ -75,7 +78,9 @@ typedef struct djs_restore_report {
  * both to_seq and to_time), the errors of djs_backup_check (DJS_ENOTFOUND
  * for a backup without manifest or a listed file missing, DJS_ECORRUPT for
  * a bad manifest or a file that does not match it, DJS_EVERSION),
- * DJS_EEXISTS (dir holds a log or anything else, or config_dest exists),
+ * DJS_EEXISTS (dir holds a log or anything else, or the config's
+ * destination exists), DJS_EINVAL (config_to_source and the manifest names
+ * no absolute source),
  * DJS_ERANGE (to_seq beyond the backup's last seq or before its first; no
  * record at or before to_time), DJS_EARCHIVED (the point is before the
  * log's archived start), the restored log's verification errors

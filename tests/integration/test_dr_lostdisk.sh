@@ -2,8 +2,9 @@
 # Disaster drill: the data disk is lost. A server started from a config
 # file, under load from three submitting clients (each with its own token)
 # and a real agent completing jobs; a hot `djs backup --config` meanwhile;
-# then the disaster: kill -9 the server, rm -rf the data directory. `djs
-# restore` into the same path, start the server on the restored config: it
+# then the disaster: kill -9 the server, rm -rf the data directory and the
+# config. `djs restore --config-to-source` into the same path (the config
+# back where it was), start the server on the restored config: it
 # serves, the tokens minted before the disaster still work, every job
 # acknowledged at or before the backup's seq is there (jobs the agent had
 # completed by then are still COMPLETED), the agent carries on with new
@@ -89,7 +90,7 @@ wait "$pid" 2>/dev/null || true
 pid=""
 touch "$T/stop"
 for p in "${cpids[@]}"; do wait "$p" || true; done
-rm -rf "$T/data"
+rm -rf "$T/data" "$T/djs.conf" # the config was on the lost disk too
 cat "$T"/acked.? >"$T/acked"
 before=$(awk -v s="$bseq" '$2 <= s' "$T/acked" | wc -l)
 after=$(awk -v s="$bseq" '$2 > s' "$T/acked" | wc -l)
@@ -127,17 +128,18 @@ st=0
 [ "$st" = 1 ] && grep -q "is not empty" "$T/r.out" || fail "a non-empty DIR: exit $st: $(cat "$T/r.out")"
 echo "ok refused: DIR not empty"
 
-"$DJS" restore "$T/bk" "$T/data" >"$T/restore.out" 2>&1 || fail "restore: $(cat "$T/restore.out")"
+"$DJS" restore "$T/bk" "$T/data" --config-to-source >"$T/restore.out" 2>&1 || fail "restore: $(cat "$T/restore.out")"
 cat "$T/restore.out"
 grep -q "seq $bseq " "$T/restore.out" || fail "restore did not end at the backup's seq $bseq"
-grep -q "start it with: djs serve --config $T/data/djs.conf --data $T/data" "$T/restore.out" || fail "restore did not say how to start"
+grep -q "start it with: djs serve --config $T/djs.conf --data $T/data" "$T/restore.out" || fail "restore did not say how to start"
+cmp -s "$T/bk/djs.conf" "$T/djs.conf" || fail "the config was not put back where it came from"
 [ "$(stat -c %a "$T/data/jwt.secret")" = 600 ] || fail "the secret is not 0600"
 st=0
 "$DJS" restore "$T/bk" "$T/data" >"$T/r.out" 2>&1 || st=$?
 [ "$st" = 1 ] && grep -q "already holds a log" "$T/r.out" || fail "restore over a log: exit $st: $(cat "$T/r.out")"
 
 # start on it, as restore said
-djs_serve --config "$T/data/djs.conf" --data "$T/data"
+djs_serve --config "$T/djs.conf" --data "$T/data"
 djs_wait_ready "the restored server did not answer $URL/health" curl -sf -m 2 "$URL/health"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$URL/api/v1/jobs?limit=1")
 [ "$code" = 200 ] || fail "the admin token minted before the disaster: $code"

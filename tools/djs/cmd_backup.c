@@ -175,11 +175,13 @@ static void print_restored(const char *backup, const char *dir, const djs_restor
 
 int djs_cmd_restore(int argc, char **argv)
 {
-    const char *usage = "djs restore BACKUP DIR [--to-seq N | --to-time RFC3339] [--config-to FILE]";
+    const char *usage = "djs restore BACKUP DIR [--to-seq N | --to-time RFC3339] [--config-to FILE | --config-to-source]";
     const char *to_seq = djs_cli_opt(argc, argv, "--to-seq"), *to_time = djs_cli_opt(argc, argv, "--to-time");
     const char *config_to = djs_cli_opt(argc, argv, "--config-to");
+    int config_to_source = djs_cli_flag(argc, argv, "--config-to-source");
     const char *pos[2];
-    if (djs_cli_rest(argc, argv, pos, 2, usage) != 2 || (to_seq != NULL && to_time != NULL)) {
+    if (djs_cli_rest(argc, argv, pos, 2, usage) != 2 || (to_seq != NULL && to_time != NULL) ||
+        (config_to != NULL && config_to_source)) {
         fprintf(stderr, "usage: %s\n", usage);
         return 2;
     }
@@ -187,6 +189,7 @@ int djs_cmd_restore(int argc, char **argv)
     djs_restore_options_init(&o);
     o.secret_name = DJS_AUTH_SECRET_FILE;
     o.config_dest = config_to;
+    o.config_to_source = config_to_source;
     if (to_seq != NULL && (djs_cli_u64(to_seq, &o.to_seq) != 0 || o.to_seq == 0)) {
         fprintf(stderr, "djs restore: --to-seq wants a seq of 1 or more, not '%s'\n", to_seq);
         return 2;
