@@ -42,7 +42,7 @@ static void workload(et_t *t)
     et_worker(t, "w1", 2);
     et_worker(t, "w2", 2);
     for (int i = 0; i < 24; i++) {
-        djs_id_t j = et_job(t, "bk", i % 3);
+        djs_id_t j = et_job(t, i == 5 ? "marker-in-record-5" : "bk", i % 3);
         et_advance(t, ET_MS);
         et_run(t);
         const djs_job_t *jp = et_jobp(t, &j);
@@ -448,6 +448,35 @@ START_TEST(bad_backups_are_refused)
 }
 END_TEST
 
+/* A source whose log does not verify gives no backup: the copy is left
+ * without a manifest, and restore calls it incomplete. */
+START_TEST(unverified_copy_gets_no_manifest)
+{
+    et_t t;
+    make_source(&t);
+    size_t len;
+    uint8_t *d = tu_read_file(sub(t.dir, "data.mdb"), &len);
+    ck_assert_ptr_nonnull(d);
+    const char *marker = "marker-in-record-5";
+    int hits = 0;
+    for (uint8_t *p = d, *hit; (hit = memmem(p, len - (size_t)(p - d), marker, strlen(marker))) != NULL; p = hit + 1, hits++)
+        hit[3] ^= 0x20;
+    ck_assert_int_gt(hits, 0);
+    ck_assert_int_eq(tu_write_file(sub(t.dir, "data.mdb"), d, len), 0);
+    free(d);
+    const char *bk = sub(tu_tmpdir(), "bk");
+    djs_log_t *log = open_ro(t.dir);
+    djs_backup_report_t br;
+    int rc = djs_backup_run(log, bk, NULL, &br);
+    djs_log_close(log);
+    ck_assert_int_eq(rc, DJS_ECHAIN);
+    ck_assert_msg(strstr(br.detail, "does not verify") != NULL, "%s", br.detail);
+    struct stat st;
+    ck_assert_int_ne(stat(sub(bk, "manifest.json"), &st), 0);
+    expect_refused(bk, DJS_ENOTFOUND, "incomplete backup");
+}
+END_TEST
+
 typedef struct hot {
     djs_log_t *log;
     const char *dest;
@@ -513,6 +542,7 @@ static Suite *backup_suite(void)
     tcase_add_test(tc, cut_at_n_is_the_state_at_n);
     tcase_add_test(tc, to_time_is_the_last_record_at_or_before);
     tcase_add_test(tc, bad_backups_are_refused);
+    tcase_add_test(tc, unverified_copy_gets_no_manifest);
     tcase_add_test(tc, hot_backup_beside_a_writer);
     suite_add_tcase(s, tc);
     return s;
