@@ -3,6 +3,7 @@
  * durable, the JSON body and its fields, query parameters, RFC 3339 times
  * and the point in the log a read is about. */
 #include <stddef.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -515,6 +516,14 @@ int djs__read_point(djs_server_t *s, h2o_req_t *req, uint64_t *seq, int *given)
         if (*seq > durable)
             *seq = durable;
         *given = 1;
+    }
+    uint64_t first;
+    if (*given && *seq + 1 < (first = djs_log_first_seq(log))) {
+        char d[160];
+        snprintf(d, sizeof(d),
+                 "the log before seq %" PRIu64 " was archived (djs replay archive): time travel reaches back to seq %" PRIu64,
+                 first, first - 1);
+        return djs__problem(req, 410, "archived", "Archived", d), -1;
     }
     return 0;
 }

@@ -72,6 +72,8 @@ struct djs_server {
     struct conn *conn_list; /* open connections */
     uv_timer_t drain;       /* after stop: ends the connections that are still open */
     int drain_on;
+    uint64_t digest_seq; /* the live state's digest, cached for this seq (0: none) */
+    uint8_t digest[32];
 };
 
 /* The one h2o handler: every path goes through djs__on_req. */

@@ -103,10 +103,40 @@ int djs__stats_reply(djs_server_t *s, h2o_req_t *req, int with_ts)
         if (rc != 0)
             return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
     }
-    json_t *b = stats_json(st, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
+    djs_log_t *log = djs_engine_log(s->engine);
+    json_t *b = stats_json(st, given ? seq : djs_log_durable_seq(log));
     if (with_ts)
         json_object_set_new(b, "at", djs_json_time(djs_state_ts(st)));
-    return djs__send_json_new(req, 200, b, given ? seq : djs_log_durable_seq(djs_engine_log(s->engine)));
+    if (with_ts) { /* /state: what a client or replica compares (issue 13) */
+        uint64_t applied = djs_state_seq(st);
+        uint8_t head[DJS_HASH_LEN], digest[32];
+        char hh[2 * DJS_HASH_LEN + 1], dh[65];
+        const uint8_t *d = digest;
+        if (!given && s->digest_seq == applied && applied > 0) {
+            d = s->digest;
+        } else {
+            djs_state_digest(st, digest);
+            if (!given) {
+                memcpy(s->digest, digest, 32);
+                s->digest_seq = applied;
+            }
+        }
+        if (applied == 0 || djs_log_hash_at(log, applied, head) != 0)
+            memset(head, 0, sizeof(head));
+        for (int i = 0; i < 32; i++) {
+            sprintf(hh + 2 * i, "%02x", head[i]);
+            sprintf(dh + 2 * i, "%02x", d[i]);
+        }
+        json_object_set_new(b, "applied_seq", json_integer((json_int_t)applied));
+        json_object_set_new(b, "chain_head", json_string(hh));
+        json_object_set_new(b, "digest", json_string(dh));
+        json_object_set_new(b, "first_seq", json_integer((json_int_t)djs_log_first_seq(log)));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-chain-head"), 0, NULL,
+                              h2o_strdup(&req->pool, hh, 64).base, 64);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("djs-state-digest"), 0, NULL,
+                              h2o_strdup(&req->pool, dh, 64).base, 64);
+    }
+    return djs__send_json_new(req, 200, b, given ? seq : djs_log_durable_seq(log));
 }
 
 /* GET /stats */

@@ -1323,6 +1323,22 @@ uint64_t djs_log_last_ts(djs_log_t *log)
     return log->last_ts;
 }
 
+int djs_log_hash_at(djs_log_t *log, uint64_t seq, uint8_t out[DJS_HASH_LEN])
+{
+    if (!no_writer(log) && seq == log->last_seq && seq > 0) {
+        memcpy(out, log->last_hash, DJS_HASH_LEN);
+        return 0;
+    }
+    djs_buf_t b;
+    djs_event_t ev;
+    djs_buf_init(&b);
+    int rc = djs_log_get(log, seq, &b);
+    if (rc == 0 && (rc = djs_event_decode(b.base, b.len, &ev)) == 0)
+        memcpy(out, ev.hash, DJS_HASH_LEN);
+    djs_buf_dispose(&b);
+    return rc;
+}
+
 int djs_log_status(djs_log_t *log)
 {
     return atomic_load(&log->failed);

@@ -127,7 +127,12 @@ void djs_log_tail_stop(djs_log_t *log, djs_log_tail_t *t);
 uint64_t djs_log_last_seq(djs_log_t *log);    /* last appended; read-only handles read the disk */
 uint64_t djs_log_durable_seq(djs_log_t *log); /* last durable */
 uint64_t djs_log_last_ts(djs_log_t *log);     /* timestamp of the last appended event */
-int djs_log_status(djs_log_t *log);           /* 0, or the fail-stop error */
+/* Hash of the record at seq (the chain head as of seq): from memory for the
+ * last appended one, else read. Errors: DJS_ENOTFOUND (not stored: archived,
+ * or beyond the end), decode and read errors. Appending thread for the
+ * last seq of a writable handle; any thread otherwise. */
+int djs_log_hash_at(djs_log_t *log, uint64_t seq, uint8_t out[DJS_HASH_LEN]);
+int djs_log_status(djs_log_t *log); /* 0, or the fail-stop error */
 const char *djs_log_dir(djs_log_t *log);
 /* Map size in bytes now (grows on MAP_FULL). */
 size_t djs_log_map_size(djs_log_t *log);

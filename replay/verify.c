@@ -402,6 +402,19 @@ static void hex(char *out, const uint8_t *h)
         sprintf(out + 2 * i, "%02x", h[i]);
 }
 
+/* The hash record seq chains to: the stored hash of seq - 1, the base's,
+ * or all zero before seq 1. Rehashing the checkpointed record against it
+ * catches a change of the record's bytes, not only of its hash field. */
+static int chain_prev(walk_t *w, uint64_t seq, uint8_t prev[DJS_HASH_LEN])
+{
+    if (seq == w->rep->base_seq + 1) {
+        memcpy(prev, w->prev_hash, DJS_HASH_LEN); /* the base's, or zeros */
+        return 0;
+    }
+    int rc = djs_log_hash_at(w->log, seq - 1, prev);
+    return rc == DJS_ENOTFOUND ? bad(&w->p, seq - 1, DJS_ESEQGAP, "record %" PRIu64 " is missing", seq - 1) : rc;
+}
+
 /* Where the walk starts: after the base, the trusted `from` or the
  * verified checkpoint, whichever is newest. */
 static int find_start(walk_t *w)
@@ -433,7 +446,12 @@ static int find_start(walk_t *w)
             return rc;
         if ((rc = djs_event_decode(w->tmp.base, w->tmp.len, &ev)) != 0)
             return bad(&w->p, from, rc, "record %" PRIu64 " (the trusted starting point) does not decode", from);
-        if (use_checkpoint && memcmp(ev.hash, vh, DJS_HASH_LEN) != 0) {
+        uint8_t prev[DJS_HASH_LEN], again[DJS_HASH_LEN];
+        if (use_checkpoint && (rc = chain_prev(w, from, prev)) != 0)
+            return rc;
+        if (use_checkpoint)
+            djs_event_chain(prev, w->tmp.base, w->tmp.len, again);
+        if (use_checkpoint && (memcmp(ev.hash, vh, DJS_HASH_LEN) != 0 || memcmp(again, vh, DJS_HASH_LEN) != 0)) {
             char a[2 * DJS_HASH_LEN + 1];
             hex(a, vh);
             return bad(&w->p, from, DJS_ECHAIN, "record %" PRIu64 " differs from the verified checkpoint (hash %.16s...)", from, a);

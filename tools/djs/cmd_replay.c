@@ -163,9 +163,10 @@ static int verify(int argc, char **argv)
     human(fb, sizeof(fb), size);
     printf("   size       %s of records in a %s file\n", rb, fb);
     printf("   index      %" PRIu64 " entries, consistent with the records\n", rep.index_entries);
+    char ob[32];
+    human(ob, sizeof(ob), rep.output_bytes);
     if (o.output)
-        printf("   output     %" PRIu64 " chunks (%.1f MB) match their events' SHA-256%s\n", rep.output_chunks,
-               rep.output_bytes / 1e6, rep.output_unbound ? "" : "");
+        printf("   output     %" PRIu64 " chunks (%s) match their events' SHA-256\n", rep.output_chunks, ob);
     if (o.output && rep.output_unbound)
         printf("              %" PRIu64 " older chunks carry no hash (written before output was bound into the chain)\n",
                rep.output_unbound);

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "eventlog/log.h"
+#include "replay/verify.h"
 #include "api/auth.h"
 #include "api/server.h"
 #include <sys/stat.h>
@@ -265,6 +266,42 @@ static int num_setting(int argc, char **argv, const djs_cli_config_t *cfg, const
     return 1;
 }
 
+/* Exit status of a start refused because the log is damaged: distinct,
+ * so a supervisor does not restart into the same refusal
+ * (deploy/systemd: RestartPreventExitStatus). */
+#define DJS_SERVE_EXIT_DAMAGED 3
+
+/* Before serving anything: the hash chain from the newest verified
+ * checkpoint to the end, recording checkpoints as it goes, so a restart
+ * rehashes only what was appended since. A broken chain refuses the start
+ * and names the first bad record; state is never built from it. */
+static int check_chain(djs_log_t *log, const char *data)
+{
+    djs_verify_options_t o;
+    djs_verify_report_t rep;
+    djs_verify_options_init(&o);
+    o.from_checkpoint = 1;
+    o.checkpoint_every = 1000000;
+    o.output = o.index = o.replay = 0;
+    uint64_t t0 = uv_hrtime();
+    int rc = djs_verify_run(log, &o, &rep);
+    double ms = (uv_hrtime() - t0) / 1e6;
+    if (rc == 0) {
+        if (rep.records > 0)
+            printf("djs serve: hash chain checked: %" PRIu64 " records (seqs %" PRIu64 "..%" PRIu64 ") in %.1f ms%s\n", rep.records,
+                   rep.first_seq, rep.last_seq, ms, rep.trusted_seq > rep.base_seq ? ", from the last verified checkpoint" : "");
+        return 0;
+    }
+    fprintf(stderr,
+            "djs serve: REFUSING TO START: the event log in %s is damaged at seq %" PRIu64 ": %s [%s]\n"
+            "djs serve: nothing was served and nothing was changed. %" PRIu64 " records before it check out.\n"
+            "djs serve: inspect it with:  djs replay verify %s\n"
+            "djs serve: recover with:     djs restore BACKUP NEWDIR [--to-seq %" PRIu64
+            "]  (docs/operations.md, \"Disaster recovery\")\n",
+            data, rep.bad_seq, rep.detail, djs_err_name(rep.error), rep.records, data, rep.bad_seq > 0 ? rep.bad_seq - 1 : 0);
+    return rc;
+}
+
 int djs_cmd_serve(int argc, char **argv)
 {
     const char *usage = "djs serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--tls-cert F --tls-key F [--http2]] "
@@ -378,6 +415,11 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
         fprintf(stderr, "djs serve: cannot open the event log in %s: %s\n", data, djs_strerror(rc));
         uv_loop_close(&s.loop);
         return 1;
+    }
+    if ((rc = check_chain(s.log, data)) != 0) {
+        djs_log_close(s.log);
+        uv_loop_close(&s.loop);
+        return DJS_SERVE_EXIT_DAMAGED;
     }
     djs_log_attach(s.log, &s.loop);
     uint64_t before = djs_log_last_seq(s.log), replay_ns = 0, replayed = 0;
