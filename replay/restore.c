@@ -509,6 +509,11 @@ int djs_restore(const char *backup, const char *dir, const djs_restore_options_t
     int rc = check_dir(dir, rep);
     if (rc == 0)
         rc = check_backup(backup, rep);
+    if (rc == 0 && o->to_seq > rep->manifest.seq) { /* before copying anything */
+        say(rep, "seq %llu is beyond the backup, which ends at seq %llu", (unsigned long long)o->to_seq,
+            (unsigned long long)rep->manifest.seq);
+        rc = DJS_ERANGE;
+    }
     if (rc == 0 && opt.config_to_source)
         rc = config_source(&opt, rep);
     if (rc == 0 && o->config_dest != NULL && stat(o->config_dest, &st) == 0) {
