@@ -6,7 +6,8 @@
 # (completions, a cancel, new jobs); a hot backup; `djs restore --to-seq N`
 # into a new directory and a second server on it. Its state at N equals the
 # original's at N (GET /state?at_seq=N and every page of GET /jobs?at_seq=N
-# from both servers), the digest restore prints equals a full replay of the
+# from both servers; the original's digest and chain head at N are those
+# restore printed), the digest restore prints equals a full replay of the
 # cut log (`djs replay rebuild`, and `djs replay rebuild --to-seq N` of the
 # original when this djs has it), records 1..N are the original's and the
 # restored log goes on with the new start's server.started at N+1, and it
@@ -83,6 +84,7 @@ cat "$T/restore.out"
 grep -q "^  seq $N " "$T/restore.out" || fail "restore did not end at $N"
 grep -q "cut after seq $N" "$T/restore.out" || fail "restore did not say it cut"
 digest=$(awk '/state digest/ {print $3}' "$T/restore.out")
+head=$(awk '/chain head/ {print $NF}' "$T/restore.out")
 tsN=$(awk -v n="$N" '$1 == "seq" && $2 == n {gsub(/[(),]/, "", $3); print $3}' "$T/restore.out")
 [ -n "$digest" ] && [ -n "$tsN" ] || fail "restore printed no digest or time"
 
@@ -106,9 +108,9 @@ djs_wait_ready "the restored server did not answer $RURL/health" curl -sf -m 2 "
 rpid=$pid
 
 # state and job listings at N, from both servers
-$PY - "$oport" "$rport" "$ADMIN" "$N" <<'PY' || fail "the restored state at N differs from the original's"
+$PY - "$oport" "$rport" "$ADMIN" "$N" "$digest" "$head" <<'PY' || fail "the restored state at N differs from the original's"
 import http.client, json, sys
-oport, rport, token, n = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+oport, rport, token, n, digest, head = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 hdr = {"Authorization": "Bearer " + token}
 def get(port, path):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -136,6 +138,9 @@ def events(port, upto):
 so, sr = get(oport, f"/api/v1/state?at_seq={n}"), get(rport, f"/api/v1/state?at_seq={n}")
 if so != sr:
     sys.exit(f"/state?at_seq={n}:\n original {so}\n restored {sr}")
+# the original's state digest and chain head at N are those restore printed
+if (so.get("digest"), so.get("chain_head")) != (digest, head):
+    sys.exit(f"the original at {n}: digest {so['digest']}, head {so['chain_head']}; restore printed {digest}, {head}")
 jo, jr = jobs(oport), jobs(rport)
 if jo != jr or len(jo) < 9:
     sys.exit(f"/jobs?at_seq={n}: {len(jo)} jobs on the original, {len(jr)} restored, equal: {jo == jr}")
@@ -151,7 +156,7 @@ if len(er) != n + 1 or er[n]["type"] != "server.started":
 live = get(rport, "/api/v1/state")
 if live["seq"] == n + 1 and live["jobs"] != so["jobs"]:
     sys.exit(f"the restored server's live state (seq {n + 1}) is not the state at N: {live['jobs']} vs {so['jobs']}")
-print(f"ok state and {len(jo)} jobs at seq {n} equal on both servers ({', '.join(states)}); records 1..{n} equal, then server.started")
+print(f"ok state (digest {digest[:12]}…, as restore printed) and {len(jo)} jobs at seq {n} equal on both servers ({', '.join(states)}); records 1..{n} equal, then server.started")
 PY
 pid=$rpid
 djs_stop_server
