@@ -148,6 +148,14 @@ for k in 1 2 3; do
     [ "$code" = 200 ] || fail "client$k's token minted before the disaster: $code"
 done
 echo "ok the restored server serves; every token minted before the disaster works"
+djs_get "state?at_seq=$bseq" >"$T/state.json"
+$PY - "$T/state.json" "$T/bk/manifest.json" <<'PY' || fail "the restored server's state at the backup's seq is not the manifest's"
+import json, sys
+st, m = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+if (st.get("digest"), st.get("chain_head")) != (m["state_digest"], m["chain_head"]):
+    sys.exit(f"at seq {m['seq']}: digest {st.get('digest')} head {st.get('chain_head')}; manifest {m['state_digest']} {m['chain_head']}")
+print(f"ok the restored server's digest and chain head at seq {m['seq']} are the manifest's")
+PY
 
 # every job acknowledged at or before the backup's seq is there, as it was
 awk -v s="$bseq" '$2 <= s {print $1}' "$T/acked" >"$T/must"
