@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "projections/rebuild.h"
 #include "projections/state.h"
+#include "replay/point.h"
 #include "replay/verify.h"
 
 /* Shared with backup.c (private to replay/). */
@@ -40,24 +41,6 @@ static void say(djs_restore_report_t *rep, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(rep->detail, sizeof(rep->detail), fmt, ap);
     va_end(ap);
-}
-
-int djs_restore_seq_at_time(djs_log_t *log, uint64_t ts_ns, uint64_t *seq)
-{
-    uint64_t first = djs_log_first_seq(log), last = djs_log_last_seq(log), s = 0;
-    if (last < first)
-        return DJS_ERANGE;
-    int rc = ts_ns == UINT64_MAX ? DJS_ENOTFOUND : djs_log_seq_at_time(log, ts_ns + 1, &s);
-    if (rc == DJS_ENOTFOUND) {
-        *seq = last; /* every record is at or before the point */
-        return 0;
-    }
-    if (rc != 0)
-        return rc;
-    if (s <= first)
-        return DJS_ERANGE;
-    *seq = s - 1;
-    return 0;
 }
 
 /* Copy data.mdb, hashing as it goes: the bytes written are the bytes
@@ -274,12 +257,16 @@ static int resolve_point(djs_log_t *log, const djs_restore_options_t *o, uint64_
     uint64_t first = djs_log_first_seq(log), last = djs_log_last_seq(log);
     *n = 0;
     if (o->has_to_time) {
-        int rc = djs_restore_seq_at_time(log, o->to_time_ns, n);
-        if (rc == DJS_ERANGE)
-            say(rep, "no record at or before that time: the backup's log starts later (or is empty)");
-        else if (rc != 0)
+        int rc = djs_replay_point_to(log, o->to_time_ns, n);
+        if (rc != 0) {
             say(rep, "finding the point in time failed: %s", djs_strerror(rc));
-        return rc;
+            return rc;
+        }
+        if (*n < first || *n == 0) {
+            say(rep, "no record at or before that time: the backup's log starts later (or is empty)");
+            return DJS_ERANGE;
+        }
+        return 0;
     }
     if (o->to_seq == 0)
         return 0;

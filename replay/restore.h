@@ -38,7 +38,7 @@
 
 typedef struct djs_restore_options {
     uint64_t to_seq; /* 0 = no cut by seq */
-    int has_to_time; /* cut at the last record with ts <= to_time_ns */
+    int has_to_time; /* cut at the last record with ts <= to_time_ns (replay/point.h's djs_replay_point_to) */
     uint64_t to_time_ns;
     /* Where the backup's config file goes: NULL = DIR/djs.conf (inside the
      * rename), else this path, which must not exist (written after DIR is
@@ -88,10 +88,5 @@ typedef struct djs_restore_report {
  * differs from the manifest's), the log's and file calls' errors
  * (DJS_ESTORAGE for a full disk, DJS_EPERM, DJS_EIO). */
 int djs_restore(const char *backup, const char *dir, const djs_restore_options_t *o, djs_restore_report_t *rep);
-
-/* The seq a point in time names in the log: the last record with
- * ts <= ts_ns. DJS_ERANGE if every record is later; read errors. Any
- * thread. */
-int djs_restore_seq_at_time(djs_log_t *log, uint64_t ts_ns, uint64_t *seq);
 
 #endif

@@ -306,14 +306,6 @@ START_TEST(to_time_is_the_last_record_at_or_before)
     ck_assert_int_eq(djs_log_get(log, n, &b), 0);
     ck_assert_int_eq(djs_event_decode(b.base, b.len, &ev), 0);
     ts = ev.ts_ns;
-    uint64_t got = 0;
-    ck_assert_int_eq(djs_restore_seq_at_time(log, ts, &got), 0);
-    ck_assert_uint_eq(got, n);
-    ck_assert_int_eq(djs_restore_seq_at_time(log, ts - 1, &got), 0);
-    ck_assert_uint_eq(got, n - 1);
-    ck_assert_int_eq(djs_restore_seq_at_time(log, UINT64_MAX, &got), 0);
-    ck_assert_uint_eq(got, br.seq);
-    ck_assert_int_eq(djs_restore_seq_at_time(log, 1, &got), DJS_ERANGE);
     djs_buf_dispose(&b);
     djs_log_close(log);
 
@@ -326,6 +318,14 @@ START_TEST(to_time_is_the_last_record_at_or_before)
     ck_assert_int_eq(djs_restore(bk, dir, &o, &rr), 0);
     ck_assert_uint_eq(rr.seq, n);
     ck_assert_uint_eq(rr.ts_ns, ts);
+    ck_assert(rr.cut);
+    o.to_time_ns = ts - 1; /* timestamps strictly increase: the record before */
+    ck_assert_int_eq(djs_restore(bk, sub(tu_tmpdir(), "t"), &o, &rr), 0);
+    ck_assert_uint_eq(rr.seq, n - 1);
+    o.to_time_ns = UINT64_MAX; /* after everything: the whole backup, no cut */
+    ck_assert_int_eq(djs_restore(bk, sub(tu_tmpdir(), "t"), &o, &rr), 0);
+    ck_assert_uint_eq(rr.seq, br.seq);
+    ck_assert(!rr.cut);
     o.to_time_ns = 1;
     ck_assert_int_eq(djs_restore(bk, sub(tu_tmpdir(), "t"), &o, &rr), DJS_ERANGE);
     o.to_seq = 3;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/auth.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "eventlog/log.h"
 #include "replay/backup.h"
@@ -73,55 +74,6 @@ int djs_cmd_backup(int argc, char **argv)
     return 0;
 }
 
-/* RFC 3339 (2026-12-04T10:02:00Z, 'T' or a space, fractions to the
- * nanosecond, Z or +HH:MM/-HH:MM) into ns since the epoch. */
-static int parse_time(const char *s, uint64_t *ns)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int used = 0;
-    char sep;
-    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &used) != 7 ||
-        (sep != 'T' && sep != 't' && sep != ' '))
-        return DJS_EINVAL;
-    if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return DJS_EINVAL;
-    const char *r = s + used;
-    uint64_t frac = 0, scale = 1000000000ULL;
-    if (*r == '.') {
-        if (r[1] < '0' || r[1] > '9')
-            return DJS_EINVAL;
-        for (r++; *r >= '0' && *r <= '9'; r++)
-            if (scale > 1) {
-                scale /= 10;
-                frac += (uint64_t)(*r - '0') * scale;
-            }
-    }
-    long off = 0;
-    if (*r == 'Z' || *r == 'z') {
-        r++;
-    } else if (*r == '+' || *r == '-') {
-        int hh, mm, n = 0;
-        if (sscanf(r + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 || hh > 23 || mm > 59)
-            return DJS_EINVAL;
-        off = (hh * 3600L + mm * 60L) * (*r == '-' ? -1 : 1);
-        r += 6;
-    } else {
-        return DJS_EINVAL; /* a time without a zone is ambiguous */
-    }
-    if (*r != '\0')
-        return DJS_EINVAL;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t < 0 || (long)t - off < 0)
-        return DJS_EINVAL;
-    *ns = (uint64_t)((long)t - off) * 1000000000ULL + frac;
-    return 0;
-}
-
 /* The restored config may still name the old data directory in `data = `:
  * the --data flag printed with it wins, but say so. */
 static void warn_config_data(const char *path, const char *dir)
@@ -175,7 +127,7 @@ static void print_restored(const char *backup, const char *dir, const djs_restor
 
 int djs_cmd_restore(int argc, char **argv)
 {
-    const char *usage = "djs restore BACKUP DIR [--to-seq N | --to-time RFC3339] [--config-to FILE | --config-to-source]";
+    const char *usage = "djs restore BACKUP DIR [--to-seq N | --to-time RFC3339|-DURATION] [--config-to FILE | --config-to-source]";
     const char *to_seq = djs_cli_opt(argc, argv, "--to-seq"), *to_time = djs_cli_opt(argc, argv, "--to-time");
     const char *config_to = djs_cli_opt(argc, argv, "--config-to");
     int config_to_source = djs_cli_flag(argc, argv, "--config-to-source");
@@ -195,10 +147,10 @@ int djs_cmd_restore(int argc, char **argv)
         return 2;
     }
     if (to_time != NULL) {
-        if (parse_time(to_time, &o.to_time_ns) != 0) {
+        if (djs_cli_time(to_time, djs_wall_ns(), &o.to_time_ns) != 0) {
             fprintf(stderr,
                     "djs restore: --to-time wants an RFC 3339 time with its zone (2026-12-04T10:02:00Z, "
-                    "2026-12-04T11:02:00.5+01:00), not '%s'\n",
+                    "2026-12-04T11:02:00.5+01:00) or a time back from now (-2h, -90m), not '%s'\n",
                     to_time);
             return 2;
         }

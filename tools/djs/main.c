@@ -20,6 +20,15 @@ static void usage(FILE *f)
             "  worker --server URL --token T [--name N] [--slots K] [--capabilities A,B]\n"
             "                                             run a worker agent ('djs worker --help')\n"
             "  replay verify DATA_DIR                     check every record and the hash chain\n"
+            "  replay export DATA_DIR --format jsonl|msgpack [--from S|T] [--to S|T] [--types T,..]\n"
+            "                [--entity ID] [-o FILE]     the log as a file, safe while serving\n"
+            "  replay import FILE NEWDIR                  a complete export into a new, verified log\n"
+            "  replay rebuild DATA_DIR [--to-seq N | --to-time T] [--keep-all] [--write-snapshot]\n"
+            "                                             the state from scratch up to a point, its digest\n"
+            "  replay diff DATA_DIR --from A --to B [-o json]\n"
+            "                                             what changed between two seqs or times\n"
+            "  audit DATA_DIR|--server URL (--job ID | --actor NAME | --type T,...) [--from A] [--to B]\n"
+            "                                             who did what and when, from the log\n"
             "  backup DATA_DIR DEST [--config FILE]       hot, verified backup with the token secret, the\n"
             "                                             config and a manifest, safe while serving\n"
             "  restore BACKUP DIR [--to-seq N | --to-time RFC3339] [--config-to FILE | --config-to-source]\n"
@@ -49,6 +58,8 @@ int main(int argc, char **argv)
         return djs_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
         return djs_cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return djs_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return djs_cmd_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "restore") == 0)
