@@ -39,6 +39,8 @@
 #include "eventlog/log.h"
 #include "projections/replay.h"
 #include "projections/state.h"
+#include "replay/export.h"
+#include "replay/import.h"
 #include "replay/verify.h"
 #include "scheduler/engine.h"
 #include "tools/bench/bench.h"
@@ -326,7 +328,36 @@ int djs_bench_replay(int argc, char **argv)
     double rebuild_s = secs(t0);
     djs_state_free(st);
     printf(NAME ": rebuild: %" PRIu64 " events in %.2f s (%.0f events/s)\n", applied, rebuild_s, applied / rebuild_s);
+
+    /* export (msgpack, the lossless one) and import of it */
+    char exp[4300], imp[4300];
+    snprintf(exp, sizeof(exp), "%s/export.msgpack", env.dir);
+    snprintf(imp, sizeof(imp), "%s/imported", env.dir);
+    FILE *ef = fopen(exp, "w+");
+    if (ef == NULL)
+        return fail("create the export file", DJS_EIO, NULL);
+    djs_export_options_t xo;
+    djs_export_report_t xr;
+    djs_export_options_init(&xo);
+    xo.format = DJS_EXPORT_MSGPACK;
+    t0 = djs_monotonic_ns();
+    if ((rc = djs_export(log, &xo, ef, &xr)) != 0)
+        return fail(xr.detail, rc, NULL);
+    double export_s = secs(t0);
+    printf(NAME ": export: %" PRIu64 " records, %" PRIu64 " output chunks, %.0f MB in %.2f s (%.0f events/s)\n", xr.events,
+           xr.chunks, xr.bytes / 1e6, export_s, xr.events / export_s);
     djs_log_close(log);
+    rewind(ef);
+    djs_import_report_t ir;
+    t0 = djs_monotonic_ns();
+    if ((rc = djs_import(ef, imp, NULL, &ir)) != 0)
+        return fail(ir.detail, rc, NULL);
+    double import_s = secs(t0);
+    fclose(ef);
+    unlink(exp);
+    printf(NAME ": import (with its verify and rebuild): %" PRIu64 " records in %.2f s (%.0f events/s)\n", ir.events, import_s,
+           ir.events / import_s);
+    djs_bench_rm_dir(imp);
 
     /* cold starts: first (no checkpoint yet), restart, no snapshots */
     double first_s = cold_start(env.exe, dir, "first start: the whole chain checked");
@@ -380,11 +411,12 @@ int djs_bench_replay(int argc, char **argv)
     djs_log_close(log);
 
     printf("{\"bench\":\"replay\",\"events\":%" PRIu64 ",\"log_mb\":%.0f,\"verify_events_per_s\":%.0f,\"chain_events_per_s\":%.0f,"
-           "\"rebuild_events_per_s\":%.0f,\"cold_start_first_s\":%.2f,\"cold_start_s\":%.2f,\"cold_start_no_snapshot_s\":%.2f,"
+           "\"rebuild_events_per_s\":%.0f,\"export_events_per_s\":%.0f,\"import_events_per_s\":%.0f,\"cold_start_first_s\":%.2f,"
+           "\"cold_start_s\":%.2f,\"cold_start_no_snapshot_s\":%.2f,"
            "\"backup_mb_per_s\":%.0f,\"append_p99_ms\":%.3f,\"append_p99_during_backup_ms\":%.3f,"
            "\"append_p99_during_backup_ratio\":%.2f}\n",
-           events, log_mb, events / verify_s, events / chain_s, applied / rebuild_s, first_s, cold_s, nosnap_s, bak_mb / backup_s,
-           base_p99, during_p99, base_p99 > 0 ? during_p99 / base_p99 : 0);
+           events, log_mb, events / verify_s, events / chain_s, applied / rebuild_s, xr.events / export_s, ir.events / import_s,
+           first_s, cold_s, nosnap_s, bak_mb / backup_s, base_p99, during_p99, base_p99 > 0 ? during_p99 / base_p99 : 0);
     if (!keep) {
         djs_bench_rm_dir(dir);
         djs_bench_rm_dir(copy);
