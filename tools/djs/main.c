@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "                                             who did what and when, from the log\n"
             "  backup DATA_DIR DEST [--config FILE]       hot, verified backup with the token secret, the\n"
             "                                             config and a manifest, safe while serving\n"
-            "  restore BACKUP DIR [--to-seq N | --to-time RFC3339] [--config-to FILE | --config-to-source]\n"
+            "  restore BACKUP DIR [--to-seq N | --to-time T] [--config-to FILE | --config-to-source]\n"
             "                                             check a backup and restore it into a new DIR,\n"
             "                                             optionally cut at a point in time\n"
             "  token create --sub NAME --role ROLE [--ttl 1h] [--data DIR]\n"
