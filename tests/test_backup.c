@@ -477,6 +477,49 @@ START_TEST(unverified_copy_gets_no_manifest)
 }
 END_TEST
 
+/* An archived log (it starts after a base record): backed up and restored
+ * with its base; a point after the base is cut as usual, one before it is
+ * DJS_EARCHIVED. */
+START_TEST(archived_log_round_trip)
+{
+    et_t t;
+    make_source(&t);
+    djs_log_options_t lo;
+    djs_log_options_init(&lo);
+    lo.tool = 1;
+    djs_log_t *log = NULL;
+    ck_assert_int_eq(djs_log_open(&log, t.dir, &lo), 0);
+    uint64_t base = 0;
+    djs_buf_t b;
+    djs_buf_init(&b);
+    ck_assert_int_eq(djs_log_get_snapshot(log, UINT64_MAX, &base, &b), 0);
+    djs_buf_dispose(&b);
+    ck_assert_uint_gt(base, 10);
+    ck_assert_int_eq(djs_log_archive_cut(log, base, NULL, NULL), 0);
+    ck_assert_uint_eq(djs_log_first_seq(log), base + 1);
+    djs_log_close(log);
+
+    const char *bk = sub(tu_tmpdir(), "bk");
+    djs_backup_report_t br;
+    backup_of(t.dir, bk, NULL, &br);
+    djs_restore_report_t rr;
+    const char *dir = sub(tu_tmpdir(), "whole");
+    ck_assert_int_eq(restore_to(bk, dir, 0, &rr), 0);
+    ck_assert_uint_eq(rr.seq, br.seq);
+    log = open_ro(dir);
+    ck_assert_uint_eq(djs_log_first_seq(log), base + 1);
+    djs_log_close(log);
+
+    uint64_t n = base + (br.seq - base) / 2;
+    ck_assert_int_eq(restore_to(bk, sub(tu_tmpdir(), "cut"), n, &rr), 0);
+    uint8_t want[32];
+    digest_at(t.dir, n, want);
+    ck_assert_mem_eq(rr.digest, want, 32);
+    ck_assert_int_eq(restore_to(bk, sub(tu_tmpdir(), "before"), base - 1, &rr), DJS_EARCHIVED);
+    ck_assert_ptr_nonnull(strstr(rr.detail, "archived"));
+}
+END_TEST
+
 typedef struct hot {
     djs_log_t *log;
     const char *dest;
@@ -543,6 +586,7 @@ static Suite *backup_suite(void)
     tcase_add_test(tc, to_time_is_the_last_record_at_or_before);
     tcase_add_test(tc, bad_backups_are_refused);
     tcase_add_test(tc, unverified_copy_gets_no_manifest);
+    tcase_add_test(tc, archived_log_round_trip);
     tcase_add_test(tc, hot_backup_beside_a_writer);
     suite_add_tcase(s, tc);
     return s;
