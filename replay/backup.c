@@ -282,6 +282,7 @@ static int check_copy(const char *dest, djs_backup_report_t *rep)
         goto fail;
     }
     rep->seq = vr.last_seq;
+    rep->first_seq = djs_log_first_seq(log);
     memcpy(rep->head, vr.head_hash, DJS_HASH_LEN);
     if (rep->seq > 0) {
         djs_event_t ev;
@@ -352,10 +353,10 @@ static int write_manifest(const char *dest, const char *source, const djs_backup
             goto fail;
         json_array_append_new(files, f);
     }
-    json_t *m = json_pack("{s:s, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:o}", "format", DJS_BACKUP_FORMAT, "version",
-                          DJS_BACKUP_VERSION, "created", created, "created_ns", (json_int_t)now, "source", source, "seq",
-                          (json_int_t)rep->seq, "ts_ns", (json_int_t)rep->ts_ns, "time", last, "chain_head", head, "state_digest",
-                          digest, "files", files);
+    json_t *m = json_pack("{s:s, s:i, s:s, s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:o}", "format", DJS_BACKUP_FORMAT, "version",
+                          DJS_BACKUP_VERSION, "created", created, "created_ns", (json_int_t)now, "source", source, "first_seq",
+                          (json_int_t)rep->first_seq, "seq", (json_int_t)rep->seq, "ts_ns", (json_int_t)rep->ts_ns, "time", last,
+                          "chain_head", head, "state_digest", digest, "files", files);
     files = NULL;
     char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(m);
@@ -528,6 +529,11 @@ static int parse_manifest(json_t *j, djs_backup_manifest_t *m, char *detail, siz
         bad = 6;
     if (bad >= 0) {
         say(detail, dlen, "manifest: key \"%s\" is missing or not of its type", keys[bad]);
+        return DJS_ECORRUPT;
+    }
+    m->first_seq = 1; /* optional: absent, the log starts at seq 1 */
+    if (json_object_get(j, "first_seq") != NULL && (get_u64(j, "first_seq", &m->first_seq) != 0 || m->first_seq == 0)) {
+        say(detail, dlen, "manifest: key \"first_seq\" is not a seq");
         return DJS_ECORRUPT;
     }
     json_t *files = json_object_get(j, "files");

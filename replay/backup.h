@@ -12,7 +12,8 @@
  *
  * Manifest, format "djs-backup" version 1 (a JSON object):
  *   format "djs-backup", version 1, created (RFC 3339) and created_ns,
- *   source (the data directory, absolute), seq and ts_ns of the last record
+ *   source (the data directory, absolute), first_seq (the first record in
+ *   the copy: 1, or the one after its archive base), seq and ts_ns of the last record
  *   in the copy (time: the same as RFC 3339), chain_head (hex of that
  *   record's hash), state_digest (hex of djs_state_digest after
  *   djs_state_rebuild of the copy to seq, default state config), and files:
@@ -59,6 +60,7 @@ typedef struct djs_backup_options {
 void djs_backup_options_init(djs_backup_options_t *o);
 
 typedef struct djs_backup_report {
+    uint64_t first_seq;         /* the copy's first seq (1, or after its archive base) */
     uint64_t seq, ts_ns;        /* the last record in the copy (0, 0 for an empty log) */
     uint8_t head[DJS_HASH_LEN]; /* its hash (zeros for an empty log) */
     uint8_t digest[32];         /* state digest at seq */
@@ -103,6 +105,7 @@ typedef struct djs_backup_manifest {
     int version;
     uint64_t created_ns;
     char source[4096];
+    uint64_t first_seq; /* 1 when the manifest does not say */
     uint64_t seq, ts_ns;
     uint8_t head[DJS_HASH_LEN];
     uint8_t digest[32];

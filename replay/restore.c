@@ -502,6 +502,11 @@ int djs_restore(const char *backup, const char *dir, const djs_restore_options_t
             (unsigned long long)rep->manifest.seq);
         rc = DJS_ERANGE;
     }
+    if (rc == 0 && o->to_seq != 0 && o->to_seq < rep->manifest.first_seq) {
+        say(rep, "seq %llu is before the log's first record (seq %llu: older records were archived)", (unsigned long long)o->to_seq,
+            (unsigned long long)rep->manifest.first_seq);
+        rc = rep->manifest.first_seq > 1 ? DJS_EARCHIVED : DJS_ERANGE;
+    }
     if (rc == 0 && opt.config_to_source)
         rc = config_source(&opt, rep);
     if (rc == 0 && o->config_dest != NULL && stat(o->config_dest, &st) == 0) {

@@ -175,6 +175,7 @@ START_TEST(round_trip_keeps_seq_head_digest_and_secret)
     char detail[512];
     ck_assert_int_eq(djs_backup_check(bk, &m, detail, sizeof(detail)), 0);
     ck_assert_uint_eq(m.seq, br.seq);
+    ck_assert_uint_eq(m.first_seq, 1);
     ck_assert_int_eq(m.nfiles, 3);
     ck_assert_mem_eq(m.head, br.head, 32);
     uint8_t d[32];
@@ -502,6 +503,10 @@ START_TEST(archived_log_round_trip)
     const char *bk = sub(tu_tmpdir(), "bk");
     djs_backup_report_t br;
     backup_of(t.dir, bk, NULL, &br);
+    ck_assert_uint_eq(br.first_seq, base + 1);
+    djs_backup_manifest_t m;
+    ck_assert_int_eq(djs_backup_check(bk, &m, NULL, 0), 0);
+    ck_assert_uint_eq(m.first_seq, base + 1);
     djs_restore_report_t rr;
     const char *dir = sub(tu_tmpdir(), "whole");
     ck_assert_int_eq(restore_to(bk, dir, 0, &rr), 0);

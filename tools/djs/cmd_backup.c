@@ -65,6 +65,9 @@ int djs_cmd_backup(int argc, char **argv)
            rep.bytes, rep.bytes / 1e6, total_s, rep.bytes / 1e6 / (total_s > 0 ? total_s : 1e-9), copy_s,
            rep.data_bytes / 1e6 / (copy_s > 0 ? copy_s : 1e-9));
     printf("  seq %" PRIu64 " (%s), chain head %s\n  state digest %s\n", rep.seq, rep.seq ? when : "empty log", head, digest);
+    if (rep.first_seq > 1)
+        printf("  archived before seq %" PRIu64 ": a restore can go back to any seq from %" PRIu64 " to %" PRIu64 "\n",
+               rep.first_seq, rep.first_seq, rep.seq);
     printf("  token secret: %s\n", rep.has_secret ? "carried (" DJS_AUTH_SECRET_FILE ", 0600)" : "none in DATA_DIR");
     printf("  config: %s\n", rep.has_config ? config : "none given (--config FILE to carry it)");
     printf("  manifest: %s/%s (verified copy)\n", pos[1], DJS_BACKUP_MANIFEST);
