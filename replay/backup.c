@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "projections/rebuild.h"
 #include "projections/state.h"
+#include "replay/backup_internal.h"
 #include "replay/verify.h"
 
 #define MAX_MANIFEST (1u << 20)
@@ -191,9 +192,6 @@ static int write_new(const char *path, const void *data, size_t len, mode_t mode
     return rc;
 }
 
-int djs__backup_copy_small(const char *from, const char *to, mode_t mode);
-/* Copy a small file (secret, config) into a new file with mode. Shared
- * with restore.c. */
 int djs__backup_copy_small(const char *from, const char *to, mode_t mode)
 {
     char *data = NULL;
@@ -207,8 +205,6 @@ int djs__backup_copy_small(const char *from, const char *to, mode_t mode)
     return rc;
 }
 
-int djs__backup_dir_empty(const char *dir);
-/* 1 if dir is an empty directory, 0 if it holds anything, or an error. */
 int djs__backup_dir_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -226,8 +222,7 @@ int djs__backup_dir_empty(const char *dir)
     return empty;
 }
 
-void djs__backup_rfc3339(uint64_t ns, char out[40]);
-void djs__backup_rfc3339(uint64_t ns, char out[40])
+static void rfc3339(uint64_t ns, char out[40])
 {
     time_t s = (time_t)(ns / 1000000000ULL);
     struct tm tm;
@@ -334,8 +329,8 @@ static int write_manifest(const char *dest, const char *source, const djs_backup
     uint64_t now = djs_wall_ns();
     djs_backup_hex(rep->head, DJS_HASH_LEN, head);
     djs_backup_hex(rep->digest, 32, digest);
-    djs__backup_rfc3339(now, created);
-    djs__backup_rfc3339(rep->ts_ns, last);
+    rfc3339(now, created);
+    rfc3339(rep->ts_ns, last);
     json_t *files = json_array(), *f;
     rep->bytes = 0;
     if ((f = file_entry(dest, DJS_BACKUP_DATA, "log", NULL, rep, &rc)) == NULL)
@@ -589,9 +584,6 @@ static int check_file(const char *backup, const djs_backup_file_t *f, int hash, 
     return 0;
 }
 
-int djs__backup_check(const char *backup, djs_backup_manifest_t *m, int hash_log, char *detail, size_t dlen);
-/* djs_backup_check, optionally leaving the log's SHA-256 to the caller
- * (restore hashes it while copying: one read of the largest file). */
 int djs__backup_check(const char *backup, djs_backup_manifest_t *m, int hash_log, char *detail, size_t dlen)
 {
     char path[PATH_MAX + 64], *text = NULL;

@@ -20,13 +20,9 @@
 #include "core/error.h"
 #include "projections/rebuild.h"
 #include "projections/state.h"
+#include "replay/backup_internal.h"
 #include "replay/point.h"
 #include "replay/verify.h"
-
-/* Shared with backup.c (private to replay/). */
-int djs__backup_copy_small(const char *from, const char *to, mode_t mode);
-int djs__backup_dir_empty(const char *dir);
-int djs__backup_check(const char *backup, djs_backup_manifest_t *m, int hash_log, char *detail, size_t dlen);
 
 #define COPY_BUF (1u << 20)
 
