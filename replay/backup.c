@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "projections/rebuild.h"
@@ -73,10 +74,10 @@ int djs_backup_sha256_file(const char *path, uint8_t out[32], uint64_t *size)
     if (fd < 0)
         return djs_err_from_errno(errno);
     *size = 0;
-    buf = malloc(1u << 20);
+    buf = djs_malloc(1u << 20);
     ctx = EVP_MD_CTX_new();
-    if (buf == NULL || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        rc = buf == NULL ? DJS_ENOMEM : DJS_ECRYPTO;
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        rc = DJS_ECRYPTO;
         goto fail;
     }
     for (;;) {
@@ -100,7 +101,7 @@ int djs_backup_sha256_file(const char *path, uint8_t out[32], uint64_t *size)
         rc = DJS_ECRYPTO;
 fail:
     EVP_MD_CTX_free(ctx);
-    free(buf);
+    djs_free(buf);
     close(fd);
     return rc;
 }
@@ -130,7 +131,7 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Read a whole small file (at most max bytes) into a malloc'd buffer. */
+/* Read a whole small file (at most max bytes) into a djs_malloc'd buffer. */
 static int read_small(const char *path, size_t max, char **out, size_t *len)
 {
     struct stat st;
@@ -151,11 +152,7 @@ static int read_small(const char *path, size_t max, char **out, size_t *len)
         rc = DJS_ETOOBIG;
         goto fail;
     }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = DJS_ENOMEM;
-        goto fail;
-    }
+    buf = djs_malloc((size_t)st.st_size + 1);
     size_t got = 0;
     while (got < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -172,7 +169,7 @@ static int read_small(const char *path, size_t max, char **out, size_t *len)
     *len = got;
     buf = NULL;
 fail:
-    free(buf);
+    djs_free(buf);
     close(fd);
     return rc;
 }
@@ -201,7 +198,7 @@ int djs__backup_copy_small(const char *from, const char *to, mode_t mode)
         rc = write_new(to, data, len, mode);
     if (data != NULL)
         explicit_bzero(data, len);
-    free(data);
+    djs_free(data);
     return rc;
 }
 
@@ -367,7 +364,7 @@ static int write_manifest(const char *dest, const char *source, const djs_backup
         unlink(tmp);
         say(rep->detail, sizeof(rep->detail), "cannot write %s: %s", path, djs_strerror(rc));
     }
-    free(text);
+    free(text); /* jansson's */
 fail:
     json_decref(files);
     return rc;
@@ -602,7 +599,7 @@ int djs__backup_check(const char *backup, djs_backup_manifest_t *m, int hash_log
         return rc;
     }
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    free(text);
+    djs_free(text);
     if (j == NULL) {
         say(detail, dlen, "%s is not valid JSON: line %d: %s", path, je.line, je.text);
         return DJS_ECORRUPT;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/bodies.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -45,11 +46,11 @@ static void say(djs_restore_report_t *rep, const char *fmt, ...)
 static int copy_log(const char *from, const char *to, const djs_backup_file_t *f, djs_restore_report_t *rep)
 {
     int rc = 0, in = -1, out = -1;
-    uint8_t *buf = malloc(COPY_BUF), sha[32];
+    uint8_t *buf = djs_malloc(COPY_BUF), sha[32];
     uint64_t size = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (buf == NULL || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        rc = buf == NULL ? DJS_ENOMEM : DJS_ECRYPTO;
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        rc = DJS_ECRYPTO;
         goto fail;
     }
     if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0 || (out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
@@ -104,7 +105,7 @@ fail:
     if (out >= 0)
         close(out);
     EVP_MD_CTX_free(ctx);
-    free(buf);
+    djs_free(buf);
     return rc;
 }
 
@@ -196,12 +197,7 @@ static int on_after_point(void *arg, uint64_t seq, const uint8_t *rec, size_t le
     }
     if (cs->n == cs->cap) {
         size_t cap = cs->cap ? cs->cap * 2 : 256;
-        out_cut_t *v = realloc(cs->v, cap * sizeof(*v));
-        if (v == NULL) {
-            cs->err = DJS_ENOMEM;
-            return 1;
-        }
-        cs->v = v;
+        cs->v = djs_realloc(cs->v, cap * sizeof(*cs->v));
         cs->cap = cap;
     }
     cs->v[cs->n++] = (out_cut_t){ev.entity, c.out_offset};
@@ -244,7 +240,7 @@ static int cut_log(djs_log_t *log, uint64_t n, djs_restore_report_t *rep)
     rep->cut = 1;
     rep->records_dropped = last - n;
 fail:
-    free(cs.v);
+    djs_free(cs.v);
     return rc;
 }
 
