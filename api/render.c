@@ -6,32 +6,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 
-/* Days to civil date by H. Hinnant's algorithm, without gmtime_r and
- * strftime (they were a tenth of GET /jobs/{id}'s own time). u64
- * nanoseconds end in year 2554, so the year always has four digits. */
-void djs_render_iso8601(char *out, size_t n, uint64_t ns)
-{
-    uint64_t secs = ns / 1000000000ULL, days = secs / 86400, sod = secs % 86400;
-    unsigned ms = (unsigned)(ns / 1000000ULL % 1000);
-    uint64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
-    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1), m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-    unsigned y = (unsigned)(yoe + era * 400 + (m <= 2));
-    unsigned v[6] = {y, m, d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60)};
-    char t[25] = "0000-00-00T00:00:00.000Z";
-    t[0] = (char)('0' + v[0] / 1000 % 10), t[1] = (char)('0' + v[0] / 100 % 10);
-    t[2] = (char)('0' + v[0] / 10 % 10), t[3] = (char)('0' + v[0] % 10);
-    for (int i = 1; i < 6; i++)
-        t[2 + 3 * i] = (char)('0' + v[i] / 10), t[3 + 3 * i] = (char)('0' + v[i] % 10);
-    t[20] = (char)('0' + ms / 100), t[21] = (char)('0' + ms / 10 % 10), t[22] = (char)('0' + ms % 10);
-    if (n == 0)
-        return;
-    size_t k = n - 1 < 24 ? n - 1 : 24;
-    memcpy(out, t, k);
-    out[k] = '\0';
-}
-
 json_t *djs_json_time(uint64_t ns)
 {
     char buf[40];
@@ -46,30 +20,6 @@ json_t *djs_json_id(const djs_id_t *id)
     char text[DJS_ID_TEXT_LEN + 1];
     djs_id_format(id, text);
     return json_string(text);
-}
-
-size_t djs_utf8_seq(const uint8_t *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
-        (p[0] == 0xf4 && p[1] > 0x8f))
-        return 0;
-    return len;
-}
-
-int djs_utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0, k; i < n; i += k)
-        if ((k = djs_utf8_seq((const uint8_t *)s + i, n - i)) == 0)
-            return 0;
-    return 1;
 }
 
 json_t *djs_json_str_lossy(const char *s, size_t n)

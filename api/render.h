@@ -11,24 +11,16 @@
 
 #include "core/event.h"
 #include "core/id.h"
+#include "core/jtext.h"
 #include "core/mp.h"
 
-#define DJS_RENDER_MAX_DEPTH 32
-
-/* "2026-11-27T10:02:00.123Z" into out (25 bytes with the NUL; cut to n). */
-void djs_render_iso8601(char *out, size_t n, uint64_t ns);
+/* djs_render_iso8601, djs_utf8_valid and djs_utf8_seq: core/jtext.h. */
 /* The time as an RFC 3339 string, or null for 0. */
 json_t *djs_json_time(uint64_t ns);
 json_t *djs_json_id(const djs_id_t *id);
 /* A JSON string of s: as is when valid UTF-8, else with each bad byte
  * replaced by U+FFFD, so text from clients or the log always renders. */
 json_t *djs_json_str_lossy(const char *s, size_t n);
-/* 1 if s[0..n) is valid UTF-8, else 0. */
-int djs_utf8_valid(const char *s, size_t n);
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF) starting at p (n > 0 bytes left), or 0 if
- * it is not one. */
-size_t djs_utf8_seq(const uint8_t *p, size_t n);
 /* One MessagePack value as JSON (bin 16 as an id, other bin as hex); NULL
  * when malformed or nested deeper than DJS_RENDER_MAX_DEPTH. */
 json_t *djs_mp_to_json(djs_mp_reader_t *r, int depth);

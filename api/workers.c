@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/jtext.h"
+#include "core/jtext.h"
 #include "api/render.h"
 #include "api/server_internal.h"
 #include "core/alloc.h"

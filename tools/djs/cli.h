@@ -19,6 +19,10 @@ int djs_cmd_log_point(struct djs_log *log, const char *s, int is_to, uint64_t *s
 
 int djs_cmd_serve(int argc, char **argv);
 int djs_cmd_replay(int argc, char **argv);
+/* cmd_export.c: djs replay export|import, argv[0] "export" or "import" */
+int djs_cmd_replay_export(int argc, char **argv);
+int djs_cmd_replay_import(int argc, char **argv);
+int djs_cmd_replay_archive(int argc, char **argv); /* cmd_archive.c */
 int djs_cmd_backup(int argc, char **argv);
 /* cmd_replay_state.c: djs replay rebuild / djs replay diff (argv[0] is the
  * sub-subcommand) */

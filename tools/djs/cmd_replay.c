@@ -183,13 +183,19 @@ static int verify(int argc, char **argv)
 int djs_cmd_replay(int argc, char **argv)
 {
     const char *usage = "djs replay verify [--from SEQ] [--no-replay] [--no-output] [-o json] DATA_DIR | djs replay rebuild "
-                        "DATA_DIR [...] | djs replay diff DATA_DIR [...]";
+                        "DATA_DIR [...] | djs replay diff DATA_DIR [...] | djs replay export|import|archive ...";
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return verify(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "rebuild") == 0) /* replay/rebuild.h: cmd_replay_state.c */
         return djs_cmd_replay_rebuild(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "diff") == 0)
         return djs_cmd_replay_diff(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "export") == 0) /* cmd_export.c */
+        return djs_cmd_replay_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "import") == 0)
+        return djs_cmd_replay_import(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "archive") == 0) /* cmd_archive.c */
+        return djs_cmd_replay_archive(argc - 1, argv + 1);
     const char *pos[2];
     int n = djs_cli_rest(argc, argv, pos, 2, usage);
     if (n < 0)

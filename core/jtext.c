@@ -1,12 +1,62 @@
-#include "api/jtext.h"
+#include "core/jtext.h"
 
-#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/render.h"
+#include "core/alloc.h"
 #include "core/error.h"
+
+/* Days to civil date by H. Hinnant's algorithm, without gmtime_r and
+ * strftime (they were a tenth of GET /jobs/{id}'s own time). u64
+ * nanoseconds end in year 2554, so the year always has four digits. */
+void djs_render_iso8601(char *out, size_t n, uint64_t ns)
+{
+    uint64_t secs = ns / 1000000000ULL, days = secs / 86400, sod = secs % 86400;
+    unsigned ms = (unsigned)(ns / 1000000ULL % 1000);
+    uint64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1), m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    unsigned y = (unsigned)(yoe + era * 400 + (m <= 2));
+    unsigned v[6] = {y, m, d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60)};
+    char t[25] = "0000-00-00T00:00:00.000Z";
+    t[0] = (char)('0' + v[0] / 1000 % 10), t[1] = (char)('0' + v[0] / 100 % 10);
+    t[2] = (char)('0' + v[0] / 10 % 10), t[3] = (char)('0' + v[0] % 10);
+    for (int i = 1; i < 6; i++)
+        t[2 + 3 * i] = (char)('0' + v[i] / 10), t[3 + 3 * i] = (char)('0' + v[i] % 10);
+    t[20] = (char)('0' + ms / 100), t[21] = (char)('0' + ms / 10 % 10), t[22] = (char)('0' + ms % 10);
+    if (n == 0)
+        return;
+    size_t k = n - 1 < 24 ? n - 1 : 24;
+    memcpy(out, t, k);
+    out[k] = '\0';
+}
+
+size_t djs_utf8_seq(const uint8_t *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+        (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+int djs_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = djs_utf8_seq((const uint8_t *)s + i, n - i)) == 0)
+            return 0;
+    return 1;
+}
 
 void djs_jt_lit(djs_buf_t *b, const char *lit)
 {
@@ -97,14 +147,36 @@ void djs_jt_int(djs_buf_t *b, int64_t x)
     djs_buf_append(b, p, (size_t)(t + sizeof(t) - p));
 }
 
+/* jansson's jsonp_dtostr: "%.17g", ".0" when it would read back as an
+ * integer, no '+' or leading zeros in the exponent. The C locale's '.' is
+ * assumed (djs never calls setlocale). */
 void djs_jt_real(djs_buf_t *b, double d)
 {
-    /* rare in events and answers: jansson's own rendering, exactly */
-    json_t *r = json_real(d);
-    char *t = r != NULL ? json_dumps(r, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    json_decref(r);
-    djs_jt_lit(b, t != NULL ? t : "null");
-    free(t);
+    char t[48];
+    if (!isfinite(d)) { /* json_real refuses it */
+        djs_jt_lit(b, "null");
+        return;
+    }
+    int n = snprintf(t, sizeof(t) - 3, "%.17g", d);
+    if (strchr(t, '.') == NULL && strchr(t, 'e') == NULL) {
+        t[n++] = '.';
+        t[n++] = '0';
+        t[n] = '\0';
+    }
+    char *start = strchr(t, 'e');
+    if (start != NULL) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(n - (end - t)) + 1);
+            n -= (int)(end - start);
+        }
+    }
+    djs_buf_append(b, t, (size_t)n);
 }
 
 void djs_jt_id(djs_buf_t *b, const djs_id_t *id)
@@ -130,7 +202,7 @@ void djs_jt_time(djs_buf_t *b, uint64_t ns)
     djs_buf_append(b, t, n + 1);
 }
 
-#define MAX_KEYS 64 /* maps with more keys than this are rendered by jansson */
+#define MAX_KEYS 64 /* maps with more keys than this take the slow path */
 
 typedef struct mkey {
     const char *p;
@@ -146,11 +218,101 @@ static int repeats(const mkey_t *seen, uint32_t n, const char *k, size_t klen)
     return 0;
 }
 
+/* A map entry of the slow path: its key as rendered text (mended to
+ * UTF-8, quoted) and its value's text, in scratch buffers. */
+typedef struct ment {
+    const uint8_t *key, *val;
+    size_t key_off, key_len, val_off, val_len;
+    uint32_t idx;
+    int drop;
+} ment_t;
+
+static int by_key_then_place(const void *a, const void *b)
+{
+    const ment_t *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c == 0)
+        c = x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+    return c != 0 ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int by_place(const void *a, const void *b)
+{
+    const ment_t *x = a, *y = b;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 static int mp_value(djs_buf_t *b, djs_mp_reader_t *r, int depth);
+
+/* Maps whose keys repeat (or repeat once mended to UTF-8, or are too many
+ * to track): jansson's object rule, each key at its first place with its
+ * last value, every value rendered (a bad one fails the whole map, as
+ * djs_mp_to_json fails). Sorting keeps a hostile map O(n log n). */
+static int map_slow(djs_buf_t *b, djs_mp_reader_t *r, int depth, const char *skip)
+{
+    uint32_t n;
+    if (djs_mp_read_map(r, &n) != 0)
+        return DJS_EINVAL;
+    djs_buf_t keys, vals;
+    djs_buf_init(&keys);
+    djs_buf_init(&vals);
+    ment_t *e = djs_malloc(((size_t)n + 1) * sizeof(*e));
+    djs_buf_t sk;
+    djs_buf_init(&sk);
+    if (skip != NULL)
+        djs_jt_str_lossy(&sk, skip, strlen(skip));
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const char *k;
+        size_t klen;
+        if (djs_mp_read_str(r, &k, &klen) != 0) {
+            rc = DJS_EINVAL;
+            break;
+        }
+        e[i] = (ment_t){.key_off = keys.len, .val_off = vals.len, .idx = i};
+        djs_jt_str_lossy(&keys, k, klen);
+        rc = mp_value(&vals, r, depth + 1);
+        e[i].key_len = keys.len - e[i].key_off;
+        e[i].val_len = vals.len - e[i].val_off;
+    }
+    if (rc != 0)
+        goto fail;
+    for (uint32_t i = 0; i < n; i++)
+        e[i].key = keys.base + e[i].key_off, e[i].val = vals.base + e[i].val_off;
+    qsort(e, n, sizeof(*e), by_key_then_place);
+    for (uint32_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && e[j].key_len == e[i].key_len && memcmp(e[j].key, e[i].key, e[i].key_len) == 0; j++)
+            e[j].drop = 1;
+        e[i].val = e[j - 1].val, e[i].val_len = e[j - 1].val_len;
+        e[i].drop = skip != NULL && e[i].key_len == sk.len && memcmp(e[i].key, sk.base, sk.len) == 0;
+    }
+    qsort(e, n, sizeof(*e), by_place);
+    djs_buf_append(b, "{", 1);
+    for (uint32_t i = 0, first = 1; i < n; i++) {
+        if (e[i].drop)
+            continue;
+        if (!first)
+            djs_buf_append(b, ",", 1);
+        first = 0;
+        djs_buf_append(b, e[i].key, e[i].key_len);
+        djs_buf_append(b, ":", 1);
+        djs_buf_append(b, e[i].val, e[i].val_len);
+    }
+    djs_buf_append(b, "}", 1);
+fail:
+    djs_free(e);
+    djs_buf_dispose(&sk);
+    djs_buf_dispose(&keys);
+    djs_buf_dispose(&vals);
+    return rc;
+}
 
 /* A map (the next object), leaving out the entries whose key is skip. */
 static int map_value(djs_buf_t *b, djs_mp_reader_t *r, int depth, const char *skip)
 {
+    djs_mp_reader_t start = *r;
+    size_t mark = b->len;
     uint32_t n;
     if (djs_mp_read_map(r, &n) != 0)
         return DJS_EINVAL;
@@ -162,8 +324,11 @@ static int map_value(djs_buf_t *b, djs_mp_reader_t *r, int depth, const char *sk
         size_t klen;
         if (djs_mp_read_str(r, &k, &klen) != 0)
             return DJS_EINVAL;
-        if (i >= MAX_KEYS || !djs_utf8_valid(k, klen) || repeats(seen, i, k, klen))
-            return DJS_ECONFLICT; /* keys that jansson would mend or merge: its rendering */
+        if (i >= MAX_KEYS || !djs_utf8_valid(k, klen) || repeats(seen, i, k, klen)) {
+            *r = start; /* keys that jansson would mend or merge: its rule, slowly */
+            b->len = mark;
+            return map_slow(b, r, depth, skip);
+        }
         seen[i] = (mkey_t){k, klen};
         if (skip != NULL && klen == strlen(skip) && memcmp(k, skip, klen) == 0) {
             if (djs_mp_skip(r, DJS_RENDER_MAX_DEPTH) != 0)

@@ -1,0 +1,269 @@
+/* djs replay export DATA_DIR ... and djs replay import FILE NEWDIR
+ * (replay/export.h, replay/import.h). Progress on stderr: a bar on a
+ * terminal, a line every 10% otherwise. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "eventlog/log.h"
+#include "replay/export.h"
+#include "replay/import.h"
+#include "tools/djs/cli.h"
+
+typedef struct prog {
+    const char *what;
+    uint64_t t0;
+    int tty, decile;
+} prog_t;
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+    prog_t *p = arg;
+    double pct = total ? 100.0 * (double)done / (double)total : 100.0, s = (double)(djs_monotonic_ns() - p->t0) / 1e9;
+    if (p->tty) {
+        char bar[41];
+        int fill = (int)(pct * 40 / 100);
+        for (int i = 0; i < 40; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[40] = '\0';
+        fprintf(stderr, "\r%s [%s] %" PRIu64 "/%" PRIu64 " (%.0f%%) %.1fs", p->what, bar, done, total, pct, s);
+        if (done >= total)
+            fputc('\n', stderr);
+        return;
+    }
+    int d = (int)(pct / 10);
+    if (d > p->decile || (done >= total && p->decile < 10)) {
+        p->decile = done >= total ? 10 : d;
+        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 " records (%.0f%%) %.1fs\n", p->what, done, total, pct, s);
+    }
+}
+
+static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
+{
+    for (int i = 0; i < DJS_HASH_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* RFC 3339 ("2026-12-04T10:02:00Z", "...T10:02:00.5+01:00") into ns;
+ * *unit = the precision it was given to (1 s, 100 ms, ... 1 ns). */
+static int parse_time(const char *s, uint64_t *ns, uint64_t *unit)
+{
+    struct tm tm = {0};
+    int used = 0;
+    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+               &used) != 6 ||
+        used == 0)
+        return DJS_EINVAL;
+    const char *p = s + used;
+    uint64_t frac = 0, scale = 1000000000ULL;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            if (scale > 1)
+                scale /= 10, frac += (uint64_t)(*p - '0') * scale;
+    }
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int h, m, k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5)
+            return DJS_EINVAL;
+        off = (*p == '+' ? 1 : -1) * (h * 3600L + m * 60L);
+        p += 6;
+    } else {
+        return DJS_EINVAL;
+    }
+    if (*p != '\0')
+        return DJS_EINVAL;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || t - off < 0)
+        return DJS_EINVAL;
+    *ns = (uint64_t)(t - off) * 1000000000ULL + frac;
+    *unit = scale;
+    return 0;
+}
+
+/* --from/--to: a seq, or a time (the first record at or after it for
+ * --from, the last at or before it for --to, to the precision given: --to
+ * 10:02:00.863Z includes the records of that millisecond, as the streams
+ * and exports show times to the millisecond). */
+static int point(djs_log_t *log, const char *opt, const char *s, int is_to, uint64_t *seq)
+{
+    uint64_t ns, at, unit;
+    if (djs_cli_u64(s, seq) == 0)
+        return 0;
+    if (parse_time(s, &ns, &unit) != 0) {
+        fprintf(stderr, "djs replay export: %s %s: not a seq or an RFC 3339 time\n", opt, s);
+        return -1;
+    }
+    int rc = djs_log_seq_at_time(log, is_to ? ns + unit : ns, &at);
+    if (rc == DJS_ENOTFOUND) { /* every record is older */
+        *seq = is_to ? djs_log_last_seq(log) : djs_log_last_seq(log) + 1;
+        return 0;
+    }
+    if (rc != 0 || (is_to && at <= djs_log_first_seq(log))) {
+        fprintf(stderr, "djs replay export: %s %s: %s\n", opt, s, rc ? djs_strerror(rc) : "no record at or before that time");
+        return -1;
+    }
+    *seq = is_to ? at - 1 : at;
+    return 0;
+}
+
+static int parse_types(const char *s, djs_export_options_t *o)
+{
+    while (s != NULL && *s != '\0') {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        int t = djs_event_type_from_name(s, n);
+        if (t < 0 || o->ntypes >= DJS_EXPORT_MAX_TYPES) {
+            fprintf(stderr, "djs replay export: --types: unknown event type \"%.*s\" (docs/events.md lists them)\n", (int)n, s);
+            return -1;
+        }
+        o->types[o->ntypes++] = t;
+        s = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The options other than the range, which needs the log. */
+static int export_options(int argc, char **argv, djs_export_options_t *o)
+{
+    const char *fmt = djs_cli_opt(argc, argv, "--format"), *types = djs_cli_opt(argc, argv, "--types");
+    const char *entity = djs_cli_opt(argc, argv, "--entity");
+    if (fmt == NULL || (strcmp(fmt, "jsonl") != 0 && strcmp(fmt, "msgpack") != 0)) {
+        fprintf(stderr, "djs replay export: --format jsonl|msgpack is required\n");
+        return -1;
+    }
+    o->format = strcmp(fmt, "jsonl") == 0 ? DJS_EXPORT_JSONL : DJS_EXPORT_MSGPACK;
+    if (types != NULL && parse_types(types, o) != 0)
+        return -1;
+    if (entity != NULL) {
+        if (djs_id_parse(entity, strlen(entity), &o->entity) != 0) {
+            fprintf(stderr, "djs replay export: --entity %s: not an id\n", entity);
+            return -1;
+        }
+        o->has_entity = 1;
+    }
+    return 0;
+}
+
+static int open_ro(const char *dir, djs_log_t **log)
+{
+    djs_log_options_t lo;
+    djs_log_options_init(&lo);
+    lo.readonly = 1;
+    int rc = djs_log_open(log, dir, &lo);
+    if (rc != 0)
+        fprintf(stderr, "djs: cannot open the log in %s: %s\n", dir, djs_strerror(rc));
+    return rc;
+}
+
+static int run_export(const char *dir, const char *file, const char *from, const char *to, djs_export_options_t *o)
+{
+    djs_log_t *log;
+    if (open_ro(dir, &log) != 0)
+        return 1;
+    if ((from != NULL && point(log, "--from", from, 0, &o->from_seq) != 0) ||
+        (to != NULL && point(log, "--to", to, 1, &o->to_seq) != 0)) {
+        djs_log_close(log);
+        return 2;
+    }
+    FILE *out = file != NULL ? fopen(file, "w") : stdout;
+    if (out == NULL) {
+        fprintf(stderr, "djs replay export: cannot write %s: %s\n", file, strerror(errno));
+        djs_log_close(log);
+        return 1;
+    }
+    prog_t p = {.what = "export", .t0 = djs_monotonic_ns(), .tty = isatty(2)};
+    o->progress = on_progress;
+    o->progress_arg = &p;
+    djs_export_report_t rep;
+    int rc = djs_export(log, o, out, &rep);
+    djs_log_close(log);
+    if (file != NULL && fclose(out) != 0 && rc == 0) {
+        rc = DJS_EIO;
+        snprintf(rep.detail, sizeof(rep.detail), "writing %s failed: %s", file, strerror(errno));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "djs replay export: FAIL %s: %s [%s]\n", dir, rep.detail, djs_err_name(rc));
+        if (file != NULL)
+            unlink(file);
+        return 1;
+    }
+    double s = (double)(djs_monotonic_ns() - p.t0) / 1e9;
+    char h[2 * DJS_HASH_LEN + 1];
+    hex(rep.head, h);
+    fprintf(stderr,
+            "djs replay export: %" PRIu64 " records (seqs %" PRIu64 "..%" PRIu64 "), %" PRIu64 " output chunks (%" PRIu64
+            " bytes), %s, head %s; %.1f MB in %.2fs (%.0f records/s)\n",
+            rep.events, rep.first_seq, rep.last_seq, rep.chunks, rep.output_bytes,
+            rep.complete ? "complete (importable)" : "filtered (for reading, not importable)", h, (double)rep.bytes / 1e6, s,
+            (double)rep.events / (s > 0 ? s : 1e-9));
+    return 0;
+}
+
+int djs_cmd_replay_export(int argc, char **argv)
+{
+    const char *usage = "djs replay export DATA_DIR --format jsonl|msgpack [--from SEQ|TIME] [--to SEQ|TIME] [--types T,...] "
+                        "[--entity ID] [-o FILE]";
+    djs_export_options_t o;
+    djs_export_options_init(&o);
+    const char *from = djs_cli_opt(argc, argv, "--from"), *to = djs_cli_opt(argc, argv, "--to");
+    const char *file = djs_cli_opt(argc, argv, "-o");
+    if (file == NULL)
+        file = djs_cli_opt(argc, argv, "--output");
+    if (export_options(argc, argv, &o) != 0)
+        return 2;
+    const char *pos[1];
+    if (djs_cli_rest(argc, argv, pos, 1, usage) != 1) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return 2;
+    }
+    if (file == NULL && isatty(1) && o.format == DJS_EXPORT_MSGPACK) {
+        fprintf(stderr, "djs replay export: not writing MessagePack to a terminal: use -o FILE or a pipe\n");
+        return 2;
+    }
+    return run_export(pos[0], file, from, to, &o);
+}
+
+int djs_cmd_replay_import(int argc, char **argv)
+{
+    const char *usage = "djs replay import FILE|- NEWDIR";
+    const char *pos[2];
+    if (djs_cli_rest(argc, argv, pos, 2, usage) != 2) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return 2;
+    }
+    FILE *in = strcmp(pos[0], "-") == 0 ? stdin : fopen(pos[0], "r");
+    if (in == NULL) {
+        fprintf(stderr, "djs replay import: cannot read %s: %s\n", pos[0], strerror(errno));
+        return 1;
+    }
+    prog_t p = {.what = "import", .t0 = djs_monotonic_ns(), .tty = isatty(2)};
+    djs_import_options_t o = {.progress = on_progress, .progress_arg = &p};
+    djs_import_report_t rep;
+    int rc = djs_import(in, pos[1], &o, &rep);
+    if (in != stdin)
+        fclose(in);
+    if (rc != 0) {
+        fprintf(stderr, "djs replay import: FAIL %s: %s [%s]; nothing was written to %s\n", pos[0], rep.detail, djs_err_name(rc),
+                pos[1]);
+        return 1;
+    }
+    double s = (double)(djs_monotonic_ns() - p.t0) / 1e9;
+    char h[2 * DJS_HASH_LEN + 1], d[2 * DJS_HASH_LEN + 1];
+    hex(rep.head, h);
+    hex(rep.digest, d);
+    printf("OK %s: %" PRIu64 " records, seqs 1..%" PRIu64 ", %" PRIu64 " output chunks (%" PRIu64
+           " bytes), verified, chain head %s, state digest %s (%.2fs, %.0f records/s)\n",
+           pos[1], rep.events, rep.last_seq, rep.chunks, rep.output_bytes, h, d, s, (double)rep.events / (s > 0 ? s : 1e-9));
+    return 0;
+}
