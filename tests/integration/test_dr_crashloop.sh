@@ -109,6 +109,12 @@ from_snap=0
 for ((cyc = 1; cyc <= CYCLES; cyc++)); do
     ms=$((200 + RANDOM % 1301))
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+    if ! kill -0 "$pid" 2>/dev/null; then # it died by itself: that is a failure of its own
+        st=0
+        wait "$pid" || st=$?
+        pid=""
+        fail "cycle $cyc: the server exited by itself (status $st) before the kill: $(grep -v '^djs serve:' "$T/serve.out" | tail -n 40)"
+    fi
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     pid=""
