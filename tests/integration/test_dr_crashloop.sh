@@ -10,7 +10,7 @@
 #   - every acknowledged (201) job id since the last cycle answers GET /jobs/{id};
 #   - no job has two job.succeeded events (dr_crashloop.py check);
 #   - `djs replay verify DIR` passes on the directory as the kill left it,
-#     and again beside the restarted server once the load is back;
+#     and every 5th cycle beside the restarted server once the load is back;
 #   - the live state equals a full replay: GET /api/v1/state's seq equals
 #     `djs replay rebuild DIR`'s, and its digest (when the server exposes
 #     one) or else its counts (submitted, completed, failed) equal the
@@ -119,7 +119,7 @@ for ((cyc = 1; cyc <= CYCLES; cyc++)); do
     wait "$pid" 2>/dev/null || true
     pid=""
     # the chain as the crash left it
-    out=$("$DJS" replay verify "$T/data" 2>&1) || fail "cycle $cyc: replay verify after the kill: $out"
+    out=$("$DJS" replay verify "$T/data" 2>/dev/null) || fail "cycle $cyc: replay verify after the kill: $out"
     echo "$out" | grep -q '^OK' || fail "cycle $cyc: replay verify after the kill: $out"
     t0=$(date +%s%N)
     start_server
@@ -137,11 +137,16 @@ for ((cyc = 1; cyc <= CYCLES; cyc++)); do
     res=$($PY "$DRV" check "$port" "$ADMIN" "$T/load" 2>&1) || fail "cycle $cyc: $res"
     compare_state
     resume
-    # and beside the running server, under load again
-    out=$("$DJS" replay verify "$T/data" 2>&1) || fail "cycle $cyc: replay verify beside the server: $out"
-    echo "$out" | grep -q '^OK' || fail "cycle $cyc: replay verify beside the server: $out"
+    # and beside the running server, under load again (every 5th cycle: it
+    # walks the whole log, which grows by some 500 records a cycle)
+    live=""
+    if [ $((cyc % 5)) = 0 ]; then
+        out=$("$DJS" replay verify "$T/data" 2>/dev/null) || fail "cycle $cyc: replay verify beside the server: $out"
+        echo "$out" | grep -q '^OK' || fail "cycle $cyc: replay verify beside the server: $out"
+        live=" and beside the server"
+    fi
     throttled=$({ cat "$T"/load/throttled.* 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
-    echo "cycle $cyc: kill -9 after $ms ms, up again in $t_up ms ($how); $res; verify OK (after the kill and beside the server); at seq $cmp_seq $cmp_what; $throttled 429s so far" |
+    echo "cycle $cyc: kill -9 after $ms ms, up again in $t_up ms ($how); $res; verify OK (after the kill$live); at seq $cmp_seq $cmp_what; $throttled 429s so far" |
         tee -a "$T/cycles.out"
 done
 
