@@ -25,7 +25,7 @@
  *
  * To add a route: write its handler, with the djs__route_fn signature of
  * api/server_internal.h, in the room of its resource (jobs.c, workers.c,
- * schedules.c, events.c, system.c), declare it in server_internal.h with the others of
+ * schedules.c, events.c, audit.c, system.c), declare it in server_internal.h with the others of
  * that room, and add one row here. The handler is called only after the
  * principal was admitted for the row's roles and the {id} parsed; it
  * answers (djs__send_json_new, djs__problem, djs__reply_when_durable...)
@@ -86,6 +86,7 @@ static const route_t route_table[] = {
     {"GET", API "/stats", STAFF, djs__system_stats, NULL},
     {"GET", API "/state", STAFF, djs__events_state, NULL},
     {"GET", API "/events", STAFF, djs__events_get, NULL},
+    {"GET", API "/audit", STAFF, djs__audit_get, NULL},
     {"POST", API "/admin/shutdown", R(ADMIN), djs__system_shutdown, NULL},
     {"GET", API "/events/stream", STAFF, djs__events_stream, "sse"},
     {"GET", "/ws/events", STAFF, djs__events_stream, "events"},

@@ -202,6 +202,9 @@ int djs__events_stream(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
 /* Answer a page of the log: GET /events, or the history of job (not NULL). */
 int djs__events_page(djs_server_t *s, h2o_req_t *req, const djs_id_t *job);
 
+/* audit.c */
+int djs__audit_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+
 /* pending.c: the facts p (djs_pending_of, pending) of a job submitted
  * as sp, read from st (worker names), as the JSON object GET /jobs/{id}
  * shows: appended to b as text, or as a new jansson reference (the same

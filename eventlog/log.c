@@ -1819,6 +1819,29 @@ static int drop_snapshots(djs_log_t *log, MDB_txn *txn, uint64_t lo, uint64_t hi
     return 0;
 }
 
+int djs_log_drop_snapshots(djs_log_t *log, uint64_t lo, uint64_t hi)
+{
+    int rc = writable(log);
+    djs_log_base_t base = {0};
+    if (rc != 0)
+        return rc;
+    if ((rc = djs_log_get_base(log, &base)) != 0 && rc != DJS_ENOTFOUND)
+        return rc;
+    for (;;) { /* drop_snapshots takes at most 64 per transaction */
+        MDB_txn *txn;
+        MDB_stat st0, st1;
+        if ((rc = begin_write(log, &txn)) != 0)
+            return djs_err_from_mdb(rc);
+        if ((rc = mdb_stat(txn, log->db_snapshots, &st0)) == 0 && (rc = drop_snapshots(log, txn, lo, hi, base.seq)) == 0)
+            rc = mdb_stat(txn, log->db_snapshots, &st1);
+        int more = rc == 0 && st1.ms_entries < st0.ms_entries && st0.ms_entries - st1.ms_entries == 64;
+        if ((rc = end_write(log, txn, rc)) == 1)
+            continue;
+        if (rc != 0 || !more)
+            return rc;
+    }
+}
+
 int djs_log_truncate(djs_log_t *log, uint64_t last_keep)
 {
     int rc = writable(log);

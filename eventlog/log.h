@@ -284,6 +284,11 @@ int djs_log_truncate(djs_log_t *log, uint64_t last_keep);
  * djs_log_truncate. */
 int djs_log_drop_output(djs_log_t *log, const djs_id_t *job, uint64_t from_off);
 
+/* Remove the snapshots with lo <= seq <= hi (the archive base's is kept):
+ * a tool's, e.g. a benchmark's cold start without snapshots. Errors as
+ * djs_log_truncate (DJS_ERDONLY, LMDB's write errors). */
+int djs_log_drop_snapshots(djs_log_t *log, uint64_t lo, uint64_t hi);
+
 /* Archive cut: record base = the record at base_seq (which must have a
  * snapshot stored at exactly base_seq, DJS_EINVAL otherwise), then delete
  * the records up to base_seq, their index entries and older snapshots in

@@ -50,6 +50,9 @@ typedef struct djs_verify_options {
     int output; /* check job output bytes against their out_sha */
     int index;  /* check the entity index */
     int replay; /* replay and check every snapshot's digest */
+    /* Without the replay, a chain walk of at least this many records is
+     * split in two halves on two threads (0: 400,000; tests set it low). */
+    uint64_t split_min;
     djs_verify_progress_cb progress;
     void *arg;
 } djs_verify_options_t;

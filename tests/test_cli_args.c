@@ -51,6 +51,55 @@ START_TEST(durations)
 }
 END_TEST
 
+START_TEST(times_and_points)
+{
+    uint64_t ns = 7, now = 1800000000ULL * 1000000000ULL;
+    ck_assert_int_eq(djs_cli_time("2027-01-15T08:00:00Z", now, &ns), 0);
+    ck_assert_uint_eq(ns, 1800000000ULL * 1000000000ULL);
+    ck_assert_int_eq(djs_cli_time("2027-01-15T09:30:00.25+01:30", now, &ns), 0);
+    ck_assert_uint_eq(ns, 1800000000ULL * 1000000000ULL + 250000000ULL);
+    ck_assert_int_eq(djs_cli_time("1970-01-01T00:00:00.000000001Z", now, &ns), 0);
+    ck_assert_uint_eq(ns, 1);
+    ck_assert_int_eq(djs_cli_time("2024-02-29T00:00:00z", now, &ns), 0);
+    ck_assert_int_eq(djs_cli_time("-24h", now, &ns), 0);
+    ck_assert_uint_eq(ns, now - 86400ULL * 1000000000ULL);
+    ck_assert_int_eq(djs_cli_time("-0", now, &ns), 0);
+    ck_assert_uint_eq(ns, now);
+    ns = 7;
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2027-01-15",
+                         "2027-01-15T08:00:00",
+                         "2027-13-01T00:00:00Z",
+                         "2023-02-29T00:00:00Z",
+                         "2027-01-15T24:00:00Z",
+                         "2027-01-15T08:00:00.Z",
+                         "2027-01-15T08:00:00+0100",
+                         "1969-12-31T23:59:59Z",
+                         "2027-01-15T08:00:00Zx",
+                         "-24x",
+                         "-",
+                         NULL};
+    for (int i = 0; bad[i]; i++)
+        ck_assert_msg(djs_cli_time(bad[i], now, &ns) == DJS_EINVAL, "%s", bad[i]);
+    ck_assert_int_eq(djs_cli_time("-100000000d", now, &ns), DJS_ERANGE);
+    ck_assert_int_eq(djs_cli_time("2600-01-01T00:00:00Z", now, &ns), DJS_ERANGE);
+    ck_assert_uint_eq(ns, 7);
+    int is_time = -1;
+    uint64_t v = 0;
+    ck_assert_int_eq(djs_cli_point("42", now, &is_time, &v), 0);
+    ck_assert_int_eq(is_time, 0);
+    ck_assert_uint_eq(v, 42);
+    ck_assert_int_eq(djs_cli_point("-1h", now, &is_time, &v), 0);
+    ck_assert_int_eq(is_time, 1);
+    ck_assert_uint_eq(v, now - 3600ULL * 1000000000ULL);
+    ck_assert_int_eq(djs_cli_point("4x2", now, &is_time, &v), DJS_EINVAL);
+    char t[40];
+    djs_cli_format_time(1800000000ULL * 1000000000ULL + 123456789ULL, t, sizeof(t));
+    ck_assert_str_eq(t, "2027-01-15T08:00:00.123Z");
+}
+END_TEST
+
 START_TEST(options_are_taken_out)
 {
     char a0[] = "bench", a1[] = "--jobs", a2[] = "10", a3[] = "--keep", a4[] = "--dir=/tmp/x", a5[] = "pos", a6[] = "--jobsx";
@@ -83,6 +132,7 @@ static Suite *cli_args_suite(void)
     TCase *tc = tcase_create("args");
     tcase_add_test(tc, u64_suffixes_and_limits);
     tcase_add_test(tc, options_are_taken_out);
+    tcase_add_test(tc, times_and_points);
     tcase_add_test(tc, durations);
     suite_add_tcase(s, tc);
     return s;

@@ -44,6 +44,9 @@ static void write_log(const char *dir)
     djs_log_close(log);
 }
 
+/* 0: one walk; else chain walks of this many records or more are split in two */
+static uint64_t split_min;
+
 static int verify_dir(const char *dir, djs_verify_report_t *rep)
 {
     djs_log_t *log;
@@ -56,6 +59,7 @@ static int verify_dir(const char *dir, djs_verify_report_t *rep)
     djs_verify_options_t vo;
     djs_verify_options_init(&vo);
     vo.replay = 0;
+    vo.split_min = split_min;
     int rc = djs_verify_run(log, &vo, rep);
     djs_log_close(log);
     return rc;
@@ -92,6 +96,15 @@ START_TEST(clean_log_verifies)
     ck_assert_uint_eq(rep.last_seq, N);
     ck_assert_uint_eq(rep.bad_seq, 0);
     ck_assert_uint_eq(rep.index_entries, N - N / 10);
+    djs_log_t *log;
+    djs_log_options_t o;
+    djs_log_options_init(&o);
+    o.readonly = 1;
+    ck_assert_int_eq(djs_log_open(&log, dir, &o), 0);
+    uint8_t head[DJS_HASH_LEN];
+    ck_assert_int_eq(djs_log_hash_at(log, N, head), 0);
+    ck_assert_mem_eq(rep.head_hash, head, DJS_HASH_LEN);
+    djs_log_close(log);
 }
 END_TEST
 
@@ -198,10 +211,33 @@ START_TEST(index_damage_is_detected)
 }
 END_TEST
 
+static void split_walks(void)
+{
+    split_min = 2;
+}
+
+static void one_walk(void)
+{
+    split_min = 0;
+}
+
 static Suite *verify_suite(void)
 {
     Suite *s = suite_create("verify");
     TCase *tc = tcase_create("verify");
+    tcase_add_checked_fixture(tc, one_walk, NULL);
+    tcase_add_test(tc, clean_log_verifies);
+    tcase_add_test(tc, one_changed_byte_is_detected);
+    tcase_add_test(tc, changed_hash_byte_is_detected);
+    tcase_add_test(tc, structural_damage_is_named);
+    tcase_add_test(tc, missing_record_is_a_gap);
+    tcase_add_test(tc, missing_last_record_is_not_silent);
+    tcase_add_test(tc, index_damage_is_detected);
+    suite_add_tcase(s, tc);
+    /* the same with the chain walk split in two halves on two threads (the
+     * start-up check's way): every finding is the same */
+    tc = tcase_create("split");
+    tcase_add_checked_fixture(tc, split_walks, NULL);
     tcase_add_test(tc, clean_log_verifies);
     tcase_add_test(tc, one_changed_byte_is_detected);
     tcase_add_test(tc, changed_hash_byte_is_detected);

@@ -2,7 +2,7 @@
 # Disaster drill: corruption. A real server and agent write a log with job
 # output and snapshots; then bytes are flipped in copies of the data file:
 #   - a record: `djs replay verify` names its seq; `djs serve` refuses to
-#     start (exit 3), names the same seq and says how to recover; nothing is
+#     start (exit 4), names the same seq and says how to recover; nothing is
 #     served;
 #   - the verified checkpoint's own record: the start is refused too;
 #   - the entity index: verify names the bad entry;
@@ -76,7 +76,7 @@ expect_refused() {
     local rc=0 p
     p=$(djs_free_port)
     timeout 20 "$DJS" serve --data "$1" --listen "127.0.0.1:$p" >"$T/refused.out" 2>&1 || rc=$?
-    [ "$rc" = 3 ] || fail "serve on $1 must refuse with exit 3 (got $rc): $(cat "$T/refused.out")"
+    [ "$rc" = 4 ] || fail "serve on $1 must refuse with exit 4 (got $rc): $(cat "$T/refused.out")"
     grep -q "REFUSING TO START.*damaged at seq $2" "$T/refused.out" || fail "the refusal must name seq $2: $(cat "$T/refused.out")"
     grep -q "djs restore" "$T/refused.out" || fail "the refusal must point to djs restore"
     ! grep -q "listening on" "$T/refused.out" || fail "a refused start must not listen"
@@ -109,7 +109,7 @@ ck=$("$DJS" replay verify -o json "$T/c-checkpoint2" 2>/dev/null | $PY -c 'impor
 flip "$T/c-checkpoint2" "a6$(hexof server)" 1
 rc=0
 timeout 20 "$DJS" serve --data "$T/c-checkpoint2" --listen "127.0.0.1:$(djs_free_port)" >"$T/refused2.out" 2>&1 || rc=$?
-[ "$rc" = 3 ] || fail "a changed checkpointed record must refuse the start (got $rc): $(cat "$T/refused2.out")"
+[ "$rc" = 4 ] || fail "a changed checkpointed record must refuse the start (got $rc): $(cat "$T/refused2.out")"
 # the checkpoint names the end of the log as the second start found it: two
 # records (a start and a stop) before the end
 grep -q "REFUSING TO START.*damaged at seq $((ck - 2)): record $((ck - 2)) differs from the verified checkpoint" "$T/refused2.out" ||

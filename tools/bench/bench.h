@@ -10,6 +10,8 @@
  *   djs_bench_e2e     jobs end to end with simulated workers, and beanstalkd
  *                 (e2e.c, beanstalk.c)
  *   djs_bench_stream  WebSocket event streams, catch-up and live (stream.c)
+ *   djs_bench_replay  verify, rebuild, export/import, cold start, backup and
+ *                     restore on a big log (replay.c)
  *
  * The ones that start a server exec this same binary (/proc/self/exe)
  * with `serve`. */
@@ -21,5 +23,6 @@ int djs_bench_engine(int argc, char **argv);
 int djs_bench_api(int argc, char **argv);
 int djs_bench_e2e(int argc, char **argv);
 int djs_bench_stream(int argc, char **argv);
+int djs_bench_replay(int argc, char **argv);
 
 #endif

@@ -4,17 +4,32 @@
 #ifndef DJS_TOOLS_DJS_CLI_H
 #define DJS_TOOLS_DJS_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tools/cli/args.h"
 #include "tools/client/client.h"
+
+struct djs_log;
+/* A --from/--to value (an event seq, an RFC 3339 time or -24h) as a seq
+ * of log: a "from" time is the first event at or after it, a "to" time the
+ * last at or before it (replay/point.h). 0, DJS_EINVAL/DJS_ERANGE (not a
+ * seq or time), or the log's read errors. */
+int djs_cmd_log_point(struct djs_log *log, const char *s, int is_to, uint64_t *seq);
 
 int djs_cmd_serve(int argc, char **argv);
 int djs_cmd_replay(int argc, char **argv);
 /* cmd_export.c: djs replay export|import, argv[0] "export" or "import" */
 int djs_cmd_replay_export(int argc, char **argv);
 int djs_cmd_replay_import(int argc, char **argv);
+int djs_cmd_replay_archive(int argc, char **argv); /* cmd_archive.c */
 int djs_cmd_backup(int argc, char **argv);
+/* cmd_replay_state.c: djs replay rebuild / djs replay diff (argv[0] is the
+ * sub-subcommand) */
+int djs_cmd_replay_rebuild(int argc, char **argv);
+int djs_cmd_replay_diff(int argc, char **argv);
+/* cmd_audit.c: djs audit (argv[0] "audit") */
+int djs_cmd_audit(int argc, char **argv);
 int djs_cmd_bench(int argc, char **argv);
 int djs_cmd_token(int argc, char **argv);
 /* djs worker [options]: argv[0] is "worker". */

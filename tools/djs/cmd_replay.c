@@ -1,4 +1,4 @@
-/* djs replay verify DATA_DIR, djs backup DATA_DIR DEST. */
+/* djs replay verify DATA_DIR, djs backup DATA_DIR DEST (rebuild and diff: cmd_replay_state.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,61 +180,26 @@ static int verify(int argc, char **argv)
     return 0;
 }
 
-/* Replay the whole log into a fresh projection (no snapshot) and print its
- * digest: two logs with the same history give the same digest. */
-static int rebuild(const char *dir, int keep_all)
-{
-    djs_log_t *log;
-    if (open_ro(dir, &log) != 0)
-        return 1;
-    djs_state_config_t sc;
-    djs_state_config_init(&sc);
-    if (keep_all) {
-        sc.max_terminal = UINT64_MAX;
-        sc.max_terminal_age = UINT64_MAX / 2;
-    }
-    djs_state_t *st = djs_state_new(&sc);
-    uint64_t t0 = djs_monotonic_ns();
-    uint64_t bad = 0;
-    int err = 0;
-    int rc = djs_state_replay(st, log, 1, UINT64_MAX, NULL, &bad, &err);
-    double s = (djs_monotonic_ns() - t0) / 1e9;
-    if (rc != 0)
-        fprintf(stderr, "rebuild: event %" PRIu64 " does not apply: %s\n", bad, djs_err_name(err ? err : rc));
-    if (rc == 0) {
-        uint8_t d[32];
-        char hex[65];
-        djs_state_digest(st, d);
-        for (int i = 0; i < 32; i++)
-            sprintf(hex + 2 * i, "%02x", d[i]);
-        const djs_metrics_t *m = djs_state_metrics(st);
-        printf("OK %s: %" PRIu64 " events replayed in %.2fs (%.0f/s), %" PRIu64 " jobs in memory, %" PRIu64 " submitted, %" PRIu64
-               " completed, %" PRIu64 " failed; state digest %s\n",
-               dir, djs_state_seq(st), s, djs_state_seq(st) / (s > 0 ? s : 1e-9), djs_state_njobs(st), m->submitted, m->completed,
-               m->failed, hex);
-    }
-    djs_state_free(st);
-    djs_log_close(log);
-    return rc == 0 ? 0 : 1;
-}
-
 int djs_cmd_replay(int argc, char **argv)
 {
     const char *usage = "djs replay verify [--from SEQ] [--no-replay] [--no-output] [-o json] DATA_DIR | djs replay rebuild "
-                        "[--keep-all] DATA_DIR";
+                        "DATA_DIR [...] | djs replay diff DATA_DIR [...] | djs replay export|import|archive ...";
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return verify(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "rebuild") == 0) /* replay/rebuild.h: cmd_replay_state.c */
+        return djs_cmd_replay_rebuild(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "diff") == 0)
+        return djs_cmd_replay_diff(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) /* cmd_export.c */
         return djs_cmd_replay_export(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "import") == 0)
         return djs_cmd_replay_import(argc - 1, argv + 1);
-    int keep_all = djs_cli_flag(argc, argv, "--keep-all");
+    if (argc >= 2 && strcmp(argv[1], "archive") == 0) /* cmd_archive.c */
+        return djs_cmd_replay_archive(argc - 1, argv + 1);
     const char *pos[2];
     int n = djs_cli_rest(argc, argv, pos, 2, usage);
     if (n < 0)
         return 2;
-    if (n == 2 && strcmp(pos[0], "rebuild") == 0)
-        return rebuild(pos[1], keep_all);
     fprintf(stderr, "usage: %s\n", usage);
     return 2;
 }

@@ -266,10 +266,11 @@ static int num_setting(int argc, char **argv, const djs_cli_config_t *cfg, const
     return 1;
 }
 
-/* Exit status of a start refused because the log is damaged: distinct,
- * so a supervisor does not restart into the same refusal
- * (deploy/systemd: RestartPreventExitStatus). */
-#define DJS_SERVE_EXIT_DAMAGED 3
+/* Exit status of a start refused because the log is damaged: distinct
+ * from a fail-stop's 3 (which a restart recovers from), so a supervisor
+ * does not restart into the same refusal (deploy/systemd:
+ * RestartPreventExitStatus). */
+#define DJS_SERVE_EXIT_DAMAGED 4
 
 /* Before serving anything: the hash chain from the newest verified
  * checkpoint to the end, recording checkpoints as it goes, so a restart

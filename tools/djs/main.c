@@ -23,6 +23,12 @@ static void usage(FILE *f)
             "  replay export DATA_DIR --format jsonl|msgpack [--from S|T] [--to S|T] [--types T,..]\n"
             "                [--entity ID] [-o FILE]     the log as a file, safe while serving\n"
             "  replay import FILE NEWDIR                  a complete export into a new, verified log\n"
+            "  replay rebuild DATA_DIR [--to-seq N | --to-time T] [--keep-all] [--write-snapshot]\n"
+            "                                             the state from scratch up to a point, its digest\n"
+            "  replay diff DATA_DIR --from A --to B [-o json]\n"
+            "                                             what changed between two seqs or times\n"
+            "  audit DATA_DIR|--server URL (--job ID | --actor NAME | --type T,...) [--from A] [--to B]\n"
+            "                                             who did what and when, from the log\n"
             "  backup DATA_DIR DEST                       hot backup with compaction, safe while serving\n"
             "  token create --sub NAME --role ROLE [--ttl 1h] [--data DIR]\n"
             "                                             print a signed API token (roles: admin,\n"
@@ -48,6 +54,8 @@ int main(int argc, char **argv)
         return djs_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0)
         return djs_cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return djs_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return djs_cmd_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
