@@ -83,6 +83,26 @@ want = json.loads(sys.argv[1])
 got = json.load(sys.stdin)["events"][0]
 assert got == want, (got, want)' "$seq3" || fail "export line differs from GET /events"
 
+# ... and byte for byte the text /ws/events sends (the same core/jtext rendering)
+$PY - "$T/live.jsonl" "$port" "$ADMIN" <<'PY' || fail "export lines differ from /ws/events frames"
+import asyncio, json, sys, websockets
+lines = [l for l in open(sys.argv[1], "rb").read().split(b"\n") if b'"rec":"' in l][:40]
+want = [l[: l.rindex(b',"hash":"')] + b"}" for l in lines]
+async def main():
+    ws = await websockets.connect(f"ws://127.0.0.1:{sys.argv[2]}/ws/events?from_seq=1",
+                                  extra_headers=[("Authorization", f"Bearer {sys.argv[3]}")], max_size=None, open_timeout=10)
+    got = []
+    while len(got) < len(want):
+        m = await asyncio.wait_for(ws.recv(), 10)
+        m = m.encode() if isinstance(m, str) else m
+        if m.startswith(b'{"seq":'):
+            got.append(m)
+    await ws.close()
+    for g, w in zip(got, want):
+        assert g == w, (g, w)
+asyncio.run(main())
+PY
+
 echo "== import both, verify, rebuild"
 "$DJS" replay import "$T/live.jsonl" "$T/imp_j" >"$T/imp_j.out" 2>&1 || fail "import jsonl: $(cat "$T/imp_j.out")"
 "$DJS" replay import - "$T/imp_m" <"$T/live.mp" >"$T/imp_m.out" 2>&1 || fail "import msgpack: $(cat "$T/imp_m.out")"
