@@ -215,6 +215,8 @@ int djs_diff_run(djs_log_t *log, uint64_t from, uint64_t to, uint32_t max_items,
     memset(rep, 0, sizeof(*rep));
     if (log == NULL || from > to || to > djs_log_last_seq(log))
         return DJS_EINVAL;
+    if (from + 1 < djs_log_first_seq(log)) /* archived: no state before the base */
+        return DJS_EARCHIVED;
     rep->from_seq = from;
     rep->to_seq = to;
     rep->from_ts = rep->to_ts = ts_of(log, from);

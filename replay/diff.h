@@ -71,7 +71,8 @@ typedef struct djs_diff_report {
 /* Diff the log between seq `from` (0: the empty log) and `to` (at most the
  * last seq), listing at most max_items items (0: none, counts only). rep is
  * filled (dispose it even on error). Errors: DJS_EINVAL (from > to, to past
- * the last seq, NULL argument), DJS_ECORRUPT (an event does not decode or
+ * the last seq, NULL argument), DJS_EARCHIVED (from before the archive
+ * base of an archived log), DJS_ECORRUPT (an event does not decode or
  * apply: rep->bad_seq, rep->bad_err), and the rebuild's and log's errors. */
 int djs_diff_run(djs_log_t *log, uint64_t from, uint64_t to, uint32_t max_items, djs_diff_report_t *rep);
 void djs_diff_dispose(djs_diff_report_t *rep);

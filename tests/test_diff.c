@@ -8,6 +8,7 @@
 #include "enginetest.h"
 #include "logtest.h"
 #include "replay/diff.h"
+#include "replay/rebuild.h"
 
 typedef struct fx {
     et_t t;
@@ -244,6 +245,51 @@ START_TEST(schedule_fires_are_counted)
 }
 END_TEST
 
+/* An archived log (cut at a, with its base snapshot): diffs and rebuilds
+ * start at the base; before it is DJS_EARCHIVED. */
+START_TEST(archived_log_starts_at_its_base)
+{
+    fx_t f;
+    fixture(&f);
+    et_close(&f.t);
+    djs_log_options_t o;
+    djs_log_options_init(&o);
+    o.tool = 1;
+    djs_log_t *log;
+    REQ_RC(djs_log_open(&log, f.t.dir, &o), 0);
+    uint64_t cut = f.a + 3; /* the archive base */
+    djs_diff_report_t before, r;
+    REQ_RC(djs_diff_run(log, cut, f.b, 100, &before), 0);
+    djs_replay_rebuild_opts_t ro;
+    djs_replay_rebuild_report_t rr, whole;
+    djs_replay_rebuild_opts_init(&ro);
+    REQ_RC(djs_replay_rebuild(log, &ro, &whole, NULL), 0);
+    ro.to_seq = cut;
+    ro.write_snapshot = 1;
+    REQ_RC(djs_replay_rebuild(log, &ro, &rr, NULL), 0);
+    REQ_RC(djs_log_archive_cut(log, cut, NULL, NULL), 0);
+    ck_assert_uint_eq(djs_log_first_seq(log), cut + 1);
+    ck_assert_int_eq(djs_diff_run(log, f.a, f.b, 100, &r), DJS_EARCHIVED);
+    djs_diff_dispose(&r);
+    REQ_RC(djs_diff_run(log, cut, f.b, 100, &r), 0);
+    for (int k = 0; k < DJS_DIFF_NKINDS; k++)
+        ck_assert_uint_eq(r.counts[k], before.counts[k]);
+    ck_assert_uint_eq(r.nitems, before.nitems);
+    ck_assert_uint_gt(r.nitems, 0);
+    djs_diff_dispose(&r);
+    djs_diff_dispose(&before);
+    /* rebuilt from the base snapshot: the same digest as from seq 1 */
+    djs_replay_rebuild_opts_init(&ro);
+    REQ_RC(djs_replay_rebuild(log, &ro, &rr, NULL), 0);
+    ck_assert_uint_eq(rr.start_seq, cut);
+    ck_assert_uint_eq(rr.events, f.b - cut);
+    ck_assert(memcmp(rr.digest, whole.digest, 32) == 0);
+    ro.to_seq = cut - 1;
+    ck_assert_int_eq(djs_replay_rebuild(log, &ro, &rr, NULL), DJS_EARCHIVED);
+    djs_log_close(log);
+}
+END_TEST
+
 static Suite *diff_suite(void)
 {
     Suite *s = suite_create("diff");
@@ -253,6 +299,7 @@ static Suite *diff_suite(void)
     tcase_add_test(tc, listing_is_bounded_and_bad_ranges_refused);
     tcase_add_test(tc, an_event_that_does_not_apply_is_named);
     tcase_add_test(tc, schedule_fires_are_counted);
+    tcase_add_test(tc, archived_log_starts_at_its_base);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -914,6 +914,15 @@ START_TEST(snapshot_plus_replay_equals_full_replay)
     ck_assert_int_eq(djs_state_restore(copy, b.len, c, &bad), DJS_EVERSION);
     copy[11] = 0x7f;
     ck_assert_int_eq(djs_state_restore(copy, b.len, c, &bad), DJS_EVERSION);
+    /* an older version with another number of fields (versions 1-3 had 13):
+     * the version is judged first, so DJS_EVERSION, not "corrupt" ... */
+    ck_assert_uint_eq(copy[0] & 0xf0, 0x90);
+    copy[0] = 0x90 | 13;
+    copy[11] = 3;
+    ck_assert_int_eq(djs_state_restore(copy, b.len, c, &bad), DJS_EVERSION);
+    /* ... and this version with another count is damaged */
+    copy[11] = b.base[11];
+    ck_assert_int_eq(djs_state_restore(copy, b.len, c, &bad), DJS_ECORRUPT);
     /* the untouched one still restores */
     ck_assert_int_eq(djs_state_restore(b.base, b.len, c, &bad), 0);
     expect_digest_eq(bad, full, seed, "pristine snapshot");

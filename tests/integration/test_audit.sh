@@ -115,6 +115,25 @@ for f in "--actor alice" "--job $A" "--type job.cancelled"; do
     DJS_TOKEN=$BOB "$DJS" audit --server "$URL" $f --to "$S1" -o json >"$T/srv.json" || fail "audit --server $f"
     cmp -s "$T/dir.json" "$T/srv.json" || fail "audit $f: directory and server differ: $(diff "$T/dir.json" "$T/srv.json")"
 done
+# a time in another offset, written with a space: both sides place it on the same event
+t1=$(djs_get "events?from_seq=$((S0 + 2))&limit=1" | $PY -c '
+import datetime, json, sys
+at = json.load(sys.stdin)["events"][0]["at"]
+t = datetime.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+print(t.astimezone(datetime.timezone(datetime.timedelta(hours=1))).strftime("%Y-%m-%d %H:%M:%S.%f+01:00"))')
+"$DJS" audit "$D" --type job.submitted,job.cancelled --from "$t1" --to "$S1" -o json >"$T/dir.json"
+DJS_TOKEN=$BOB "$DJS" audit --server "$URL" --type job.submitted,job.cancelled --from "$t1" --to "$S1" -o json >"$T/srv.json" ||
+    fail "audit --server --from '$t1'"
+cmp -s "$T/dir.json" "$T/srv.json" || fail "--from '$t1': directory and server differ: $(diff "$T/dir.json" "$T/srv.json")"
+# the events at or after that millisecond, no more, no less
+"$DJS" audit "$D" --type job.submitted,job.cancelled --to "$S1" -o json >"$T/all.json"
+at1=$(djs_get "events?from_seq=$((S0 + 2))&limit=1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["events"][0]["at"])')
+$PY - "$T/dir.json" "$T/all.json" "$at1" <<'PY' || fail "--from '$t1': $(cat "$T/dir.json")"
+import json, sys
+got, every, at = json.load(open(sys.argv[1]))["events"], json.load(open(sys.argv[2]))["events"], sys.argv[3]
+assert got == [e for e in every if e["at"] >= at], (got, at)
+assert 0 < len(got) <= len(every) == 5
+PY
 st=0; DJS_TOKEN=$ALICE "$DJS" audit --server "$URL" --actor alice >"$T/e.out" 2>&1 || st=$?
 [ "$st" = 1 ] && grep -q "403" "$T/e.out" || fail "audit --server as a user: $st $(cat "$T/e.out")"
 st=0; DJS_TOKEN=$BOB "$DJS" audit --server "$URL" --job 01900000-0000-7000-8000-000000000000 >"$T/e.out" 2>&1 || st=$?

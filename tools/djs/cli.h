@@ -23,7 +23,8 @@ int djs_cmd_replay(int argc, char **argv);
 int djs_cmd_replay_export(int argc, char **argv);
 int djs_cmd_replay_import(int argc, char **argv);
 int djs_cmd_replay_archive(int argc, char **argv); /* cmd_archive.c */
-int djs_cmd_backup(int argc, char **argv);
+int djs_cmd_backup(int argc, char **argv);         /* cmd_backup.c */
+int djs_cmd_restore(int argc, char **argv);        /* cmd_backup.c */
 /* cmd_replay_state.c: djs replay rebuild / djs replay diff (argv[0] is the
  * sub-subcommand) */
 int djs_cmd_replay_rebuild(int argc, char **argv);

@@ -254,17 +254,19 @@ static int audit_dir(const char *dir, const audit_args_t *a, int json)
 
 /* ---- from a server ---------------------------------------------------------------- */
 
-/* A --from/--to value as the server takes it: seqs and RFC 3339 times as
- * they are, a relative time made absolute here. */
+/* A --from/--to value as the server takes it: a seq as it is, any time
+ * (RFC 3339 in any offset, or relative) as UTC with every nanosecond, so
+ * both sides place it on the same event. */
 static void query_point(djs_buf_t *url, const char *name, const char *v)
 {
     int is_time;
     uint64_t ns;
-    char t[40];
+    char t[64];
     if (v == NULL)
         return;
-    if (v[0] == '-' && djs_cli_point(v, djs_wall_ns(), &is_time, &ns) == 0) {
-        djs_cli_format_time(ns, t, sizeof(t));
+    if (djs_cli_point(v, djs_wall_ns(), &is_time, &ns) == 0 && is_time) {
+        djs_cli_format_time(ns - ns % 1000000000ull, t, sizeof(t));
+        snprintf(t + 19, sizeof(t) - 19, ".%09uZ", (unsigned)(ns % 1000000000ull)); /* after YYYY-MM-DDTHH:MM:SS */
         v = t;
     }
     djs_client_query(url, name, v);

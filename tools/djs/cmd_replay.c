@@ -1,4 +1,4 @@
-/* djs replay verify DATA_DIR, djs backup DATA_DIR DEST (rebuild and diff: cmd_replay_state.c). */
+/* djs replay verify DATA_DIR (rebuild and diff: cmd_replay_state.c; djs backup and restore: cmd_backup.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,27 +202,4 @@ int djs_cmd_replay(int argc, char **argv)
         return 2;
     fprintf(stderr, "usage: %s\n", usage);
     return 2;
-}
-
-int djs_cmd_backup(int argc, char **argv)
-{
-    const char *usage = "djs backup DATA_DIR DEST";
-    const char *pos[2];
-    if (djs_cli_rest(argc, argv, pos, 2, usage) != 2) {
-        fprintf(stderr, "usage: %s\n", usage);
-        return 2;
-    }
-    djs_log_t *log;
-    if (open_ro(pos[0], &log) != 0)
-        return 1;
-    uint64_t t0 = djs_monotonic_ns(), seq = djs_log_last_seq(log);
-    int rc = djs_log_backup(log, pos[1]);
-    djs_log_close(log);
-    if (rc != 0) {
-        fprintf(stderr, "djs backup: %s -> %s failed: %s\n", pos[0], pos[1], djs_strerror(rc));
-        return 1;
-    }
-    printf("djs backup: %s -> %s done in %.2fs (log was at seq %" PRIu64 " or later); check it with: djs replay verify %s\n",
-           pos[0], pos[1], (djs_monotonic_ns() - t0) / 1e9, seq, pos[1]);
-    return 0;
 }

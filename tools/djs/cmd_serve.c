@@ -2,6 +2,7 @@
  * until SIGINT/SIGTERM or POST /admin/shutdown (then record server.stopped,
  * flush, exit 0). A storage failure exits non-zero (fail-stop). Settings
  * come from flags or a --config file (flags win). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -192,6 +193,18 @@ static void on_fatal(void *arg, int err, const char *msg)
     s->exit_code = 3;
     uv_stop(&s->loop);
 }
+
+#ifdef DJS_TEST_SEAMS
+/* Test builds only (cmake -DDJS_TEST_SEAMS=ON, the default for a Debug build
+ * with tests): while the file named by DJS_TEST_ENOSPC_FILE exists, every
+ * commit fails as on a full disk (ENOSPC), for test_dr_diskfull.sh where no
+ * size-limited file system can be mounted. Writer thread. */
+static int enospc_fault(void *arg, uint64_t first_seq, uint64_t last_seq)
+{
+    (void)first_seq, (void)last_seq;
+    return access(arg, F_OK) == 0 ? ENOSPC : 0;
+}
+#endif
 
 /* A start that fails after the log was opened: record the stop, flush,
  * close everything, exit 1 (nothing left for LeakSanitizer or the disk). */
@@ -410,6 +423,14 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     djs_log_options_init(&o);
     o.on_fatal = on_fatal;
     o.fatal_arg = &s;
+#ifdef DJS_TEST_SEAMS
+    const char *enospc = getenv("DJS_TEST_ENOSPC_FILE");
+    if (enospc != NULL && *enospc != '\0') {
+        o.fault = enospc_fault;
+        o.fault_arg = (void *)enospc;
+        fprintf(stderr, "djs serve: TEST SEAM: commits fail with ENOSPC while %s exists\n", enospc);
+    }
+#endif
     uint64_t t0 = uv_hrtime();
     int rc = djs_log_open(&s.log, data, &o);
     if (rc != 0) {

@@ -29,7 +29,11 @@ static void usage(FILE *f)
             "                                             what changed between two seqs or times\n"
             "  audit DATA_DIR|--server URL (--job ID | --actor NAME | --type T,...) [--from A] [--to B]\n"
             "                                             who did what and when, from the log\n"
-            "  backup DATA_DIR DEST                       hot backup with compaction, safe while serving\n"
+            "  backup DATA_DIR DEST [--config FILE]       hot, verified backup with the token secret, the\n"
+            "                                             config and a manifest, safe while serving\n"
+            "  restore BACKUP DIR [--to-seq N | --to-time T] [--config-to FILE | --config-to-source]\n"
+            "                                             check a backup and restore it into a new DIR,\n"
+            "                                             optionally cut at a point in time\n"
             "  token create --sub NAME --role ROLE [--ttl 1h] [--data DIR]\n"
             "                                             print a signed API token (roles: admin,\n"
             "                                             operator, user, worker; ttl N[s|m|h|d])\n"
@@ -58,6 +62,8 @@ int main(int argc, char **argv)
         return djs_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return djs_cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "restore") == 0)
+        return djs_cmd_restore(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return djs_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
