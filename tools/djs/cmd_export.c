@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -50,70 +49,21 @@ static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
         snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-/* RFC 3339 ("2026-12-04T10:02:00Z", "...T10:02:00.5+01:00") into ns;
- * *unit = the precision it was given to (1 s, 100 ms, ... 1 ns). */
-static int parse_time(const char *s, uint64_t *ns, uint64_t *unit)
-{
-    struct tm tm = {0};
-    int used = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &used) != 6 ||
-        used == 0)
-        return DJS_EINVAL;
-    const char *p = s + used;
-    uint64_t frac = 0, scale = 1000000000ULL;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            if (scale > 1)
-                scale /= 10, frac += (uint64_t)(*p - '0') * scale;
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int h, m, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5)
-            return DJS_EINVAL;
-        off = (*p == '+' ? 1 : -1) * (h * 3600L + m * 60L);
-        p += 6;
-    } else {
-        return DJS_EINVAL;
-    }
-    if (*p != '\0')
-        return DJS_EINVAL;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 || t - off < 0)
-        return DJS_EINVAL;
-    *ns = (uint64_t)(t - off) * 1000000000ULL + frac;
-    *unit = scale;
-    return 0;
-}
-
-/* --from/--to: a seq, or a time (the first record at or after it for
- * --from, the last at or before it for --to, to the precision given: --to
- * 10:02:00.863Z includes the records of that millisecond, as the streams
- * and exports show times to the millisecond). */
+/* --from/--to: a seq or a time, as every replay tool reads them
+ * (djs_cmd_log_point: a "from" time is the first record at or after it, a
+ * "to" time the last at or before it). */
 static int point(djs_log_t *log, const char *opt, const char *s, int is_to, uint64_t *seq)
 {
-    uint64_t ns, at, unit;
-    if (djs_cli_u64(s, seq) == 0)
-        return 0;
-    if (parse_time(s, &ns, &unit) != 0) {
-        fprintf(stderr, "djs replay export: %s %s: not a seq or an RFC 3339 time\n", opt, s);
+    int rc = djs_cmd_log_point(log, s, is_to, seq);
+    if (rc != 0) {
+        fprintf(stderr, "djs replay export: %s %s: %s\n", opt, s,
+                rc == DJS_EINVAL || rc == DJS_ERANGE ? "not a seq or a time (RFC 3339, or -24h back from now)" : djs_strerror(rc));
         return -1;
     }
-    int rc = djs_log_seq_at_time(log, is_to ? ns + unit : ns, &at);
-    if (rc == DJS_ENOTFOUND) { /* every record is older */
-        *seq = is_to ? djs_log_last_seq(log) : djs_log_last_seq(log) + 1;
-        return 0;
-    }
-    if (rc != 0 || (is_to && at <= djs_log_first_seq(log))) {
-        fprintf(stderr, "djs replay export: %s %s: %s\n", opt, s, rc ? djs_strerror(rc) : "no record at or before that time");
+    if (is_to && *seq == 0) {
+        fprintf(stderr, "djs replay export: %s %s: no record at or before it\n", opt, s);
         return -1;
     }
-    *seq = is_to ? at - 1 : at;
     return 0;
 }
 
