@@ -14,34 +14,7 @@
 #include "replay/export.h"
 #include "replay/import.h"
 #include "tools/djs/cli.h"
-
-typedef struct prog {
-    const char *what;
-    uint64_t t0;
-    int tty, decile;
-} prog_t;
-
-static void on_progress(void *arg, uint64_t done, uint64_t total)
-{
-    prog_t *p = arg;
-    double pct = total ? 100.0 * (double)done / (double)total : 100.0, s = (double)(djs_monotonic_ns() - p->t0) / 1e9;
-    if (p->tty) {
-        char bar[41];
-        int fill = (int)(pct * 40 / 100);
-        for (int i = 0; i < 40; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[40] = '\0';
-        fprintf(stderr, "\r%s [%s] %" PRIu64 "/%" PRIu64 " (%.0f%%) %.1fs", p->what, bar, done, total, pct, s);
-        if (done >= total)
-            fputc('\n', stderr);
-        return;
-    }
-    int d = (int)(pct / 10);
-    if (d > p->decile || (done >= total && p->decile < 10)) {
-        p->decile = done >= total ? 10 : d;
-        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 " records (%.0f%%) %.1fs\n", p->what, done, total, pct, s);
-    }
-}
+#include "tools/djs/progress.h"
 
 static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
 {
@@ -132,8 +105,9 @@ static int run_export(const char *dir, const char *file, const char *from, const
         djs_log_close(log);
         return 1;
     }
-    prog_t p = {.what = "export", .t0 = djs_monotonic_ns(), .tty = isatty(2)};
-    o->progress = on_progress;
+    djs_progress_t p;
+    djs_progress_init(&p, "export");
+    o->progress = djs_progress;
     o->progress_arg = &p;
     djs_export_report_t rep;
     int rc = djs_export(log, o, out, &rep);
@@ -197,8 +171,9 @@ int djs_cmd_replay_import(int argc, char **argv)
         fprintf(stderr, "djs replay import: cannot read %s: %s\n", pos[0], strerror(errno));
         return 1;
     }
-    prog_t p = {.what = "import", .t0 = djs_monotonic_ns(), .tty = isatty(2)};
-    djs_import_options_t o = {.progress = on_progress, .progress_arg = &p};
+    djs_progress_t p;
+    djs_progress_init(&p, "import");
+    djs_import_options_t o = {.progress = djs_progress, .progress_arg = &p};
     djs_import_report_t rep;
     int rc = djs_import(in, pos[1], &o, &rep);
     if (in != stdin)
