@@ -35,8 +35,9 @@ static void put_json(djs_buf_t *b, json_t *j)
     free(t);
 }
 
-/* An event as /ws/events shows it: written by jtext, by jansson when jtext
- * defers to it; sanitizer builds (the tests) check that both agree. */
+/* An event as /ws/events shows it: written by core/jtext (jansson only if
+ * it failed, which it no longer does); sanitizer builds (the tests) check
+ * that both agree. */
 static void render_event(const djs_event_t *ev, djs_buf_t *b)
 {
     size_t mark = b->len;

@@ -535,6 +535,7 @@ static int on_header(imp_t *m, const item_t *it, const char *tmp)
     m->total = it->last_seq;
     djs_log_options_t lo;
     djs_log_options_init(&lo);
+    lo.max_batch = SYNC_EVERY; /* one commit (one fsync) per SYNC_EVERY records */
     int rc = djs_log_open(&m->log, tmp, &lo);
     if (rc != 0)
         return bad(m, 0, rc, "cannot create the log in %s: %s", tmp, djs_strerror(rc));

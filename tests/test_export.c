@@ -12,6 +12,7 @@
 
 #include "enginetest.h"
 #include "projections/rebuild.h"
+#include "projections/snapshot.h"
 #include "replay/export.h"
 #include "replay/import.h"
 #include "replay/verify.h"
@@ -446,6 +447,95 @@ START_TEST(filtered_exports_read_not_imported)
 }
 END_TEST
 
+START_TEST(bench_hooks_empty_log_and_missing_output)
+{
+    /* the fd entry points the benchmark calls, on an empty log */
+    const char *dir = tu_tmpdir();
+    char src[4200], file[4200], newdir[4200];
+    snprintf(src, sizeof(src), "%s/src", dir);
+    snprintf(file, sizeof(file), "%s/export", dir);
+    snprintf(newdir, sizeof(newdir), "%s/new", dir);
+    djs_log_t *log;
+    REQ_RC(djs_log_open(&log, src, NULL), 0);
+    djs_export_options_t o;
+    djs_export_options_init(&o);
+    o.format = DJS_EXPORT_MSGPACK;
+    djs_export_report_t er;
+    FILE *f = fopen(file, "w");
+    ck_assert_int_eq(djs_export_fd(log, &o, fileno(f), &er), 0);
+    fclose(f);
+    ck_assert_uint_eq(er.events, 0);
+    ck_assert_int_eq(er.complete, 1);
+    djs_log_close(log);
+    f = fopen(file, "r");
+    djs_import_report_t ir;
+    int rc = djs_import_fd(fileno(f), newdir, NULL, &ir);
+    fclose(f);
+    ck_assert_msg(rc == 0, "%s", ir.detail);
+    ck_assert_uint_eq(ir.events, 0);
+    log = open_ro(newdir);
+    ck_assert_uint_eq(djs_log_last_seq(log), 0);
+    djs_log_close(log);
+
+    /* output bytes gone from the source: the export names the record */
+    src_t *s = calloc(1, sizeof(*s));
+    build(s);
+    REQ_RC(djs_log_drop_output(s->t.log, &s->jobs[1], 100000), 0); /* transform's big output, from its middle */
+    o.format = DJS_EXPORT_JSONL;
+    f = fopen(file, "w");
+    rc = djs_export(s->t.log, &o, f, &er);
+    fclose(f);
+    ck_assert_int_eq(rc, DJS_ECORRUPT);
+    ck_assert_uint_gt(er.bad_seq, 0);
+    ck_assert_msg(strstr(er.detail, "output bytes at offset") != NULL, "%s", er.detail);
+    et_close(&s->t);
+    free(s);
+}
+END_TEST
+
+START_TEST(archived_log_exports_but_does_not_import)
+{
+    src_t *s = calloc(1, sizeof(*s));
+    build(s);
+    const char *dir = tu_tmpdir();
+    char file[4200], newdir[4200];
+    snprintf(file, sizeof(file), "%s/export", dir);
+    snprintf(newdir, sizeof(newdir), "%s/new", dir);
+    uint64_t base = 20;
+    djs_state_t *st;
+    REQ_RC(djs_state_rebuild(s->t.log, NULL, base, &st, NULL), 0);
+    djs_buf_t snap;
+    djs_buf_init(&snap);
+    djs_state_snapshot(st, &snap);
+    djs_state_free(st);
+    REQ_RC(djs_log_store_snapshot(s->t.log, base, snap.base, snap.len), 0);
+    djs_buf_dispose(&snap);
+    REQ_RC(djs_log_archive_cut(s->t.log, base, NULL, NULL), 0);
+    djs_export_options_t o;
+    djs_export_options_init(&o);
+    djs_export_report_t er;
+    export_to(s->t.log, &o, file, &er);
+    ck_assert_uint_eq(er.first_seq, base + 1);
+    ck_assert_int_eq(er.complete, 1);
+    size_t n;
+    char *d = (char *)tu_read_file(file, &n);
+    ck_assert_ptr_nonnull(strstr(d, "\"base\":{\"seq\":20,"));
+    free(d);
+    o.from_seq = 3; /* archived */
+    FILE *f = fopen(file, "w");
+    ck_assert_int_eq(djs_export(s->t.log, &o, f, &er), DJS_EARCHIVED);
+    fclose(f);
+    o.from_seq = 0;
+    export_to(s->t.log, &o, file, &er);
+    djs_import_report_t ir;
+    ck_assert_int_eq(import_from(file, newdir, &ir), DJS_EINVAL);
+    ck_assert_msg(strstr(ir.detail, "an export of an archived log") != NULL, "%s", ir.detail);
+    ck_assert_int_eq(left_behind(newdir), 0);
+    et_close(&s->t);
+    free(s);
+}
+END_TEST
+
 static Suite *export_suite(void)
 {
     Suite *s = suite_create("export");
@@ -456,6 +546,8 @@ static Suite *export_suite(void)
     tcase_add_test(tc, jsonl_tampered_broken_truncated);
     tcase_add_test(tc, msgpack_tampered_truncated);
     tcase_add_test(tc, filtered_exports_read_not_imported);
+    tcase_add_test(tc, bench_hooks_empty_log_and_missing_output);
+    tcase_add_test(tc, archived_log_exports_but_does_not_import);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -321,9 +321,28 @@ async def slow_consumer():
     rss0 = rss_kb()
     long_name = "x" * 200
     last = 0
+    # the good consumer reads while the events are made (as a live client
+    # does): on a busy machine the submits can take longer than the stall
+    # time, and a client that waited for them would be stalled itself
+    target = {}
+
+    async def read_good():
+        seqs, deadline = [], time.time() + 90
+        while "last" not in target or not seqs or seqs[-1] < target["last"]:
+            if time.time() > deadline:
+                fail(f"the good consumer only reached seq {seqs[-1] if seqs else None} of {target.get('last')}")
+            try:
+                m = json.loads(await asyncio.wait_for(good.recv(), 1.0))
+            except asyncio.TimeoutError:
+                continue
+            seqs.append(m["seq"])
+        return seqs
+
+    reader = asyncio.create_task(read_good())
     for _ in range(12):  # ~24,000 events of ~450 bytes: far beyond queue and socket buffers
         _, last = await asubmit(1000, long_name)
-    seqs = await collect_until(good, last, timeout=60)
+    target["last"] = last
+    seqs = await reader
     # the stalled one is closed once its queue made no progress for the stall time
     deadline = time.time() + 20
     closed = False

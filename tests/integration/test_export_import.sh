@@ -83,6 +83,26 @@ want = json.loads(sys.argv[1])
 got = json.load(sys.stdin)["events"][0]
 assert got == want, (got, want)' "$seq3" || fail "export line differs from GET /events"
 
+# ... and byte for byte the text /ws/events sends (the same core/jtext rendering)
+$PY - "$T/live.jsonl" "$port" "$ADMIN" <<'PY' || fail "export lines differ from /ws/events frames"
+import asyncio, json, sys, websockets
+lines = [l for l in open(sys.argv[1], "rb").read().split(b"\n") if b'"rec":"' in l][:40]
+want = [l[: l.rindex(b',"hash":"')] + b"}" for l in lines]
+async def main():
+    ws = await websockets.connect(f"ws://127.0.0.1:{sys.argv[2]}/ws/events?from_seq=1",
+                                  extra_headers=[("Authorization", f"Bearer {sys.argv[3]}")], max_size=None, open_timeout=10)
+    got = []
+    while len(got) < len(want):
+        m = await asyncio.wait_for(ws.recv(), 10)
+        m = m.encode() if isinstance(m, str) else m
+        if m.startswith(b'{"seq":'):
+            got.append(m)
+    await ws.close()
+    for g, w in zip(got, want):
+        assert g == w, (g, w)
+asyncio.run(main())
+PY
+
 echo "== import both, verify, rebuild"
 "$DJS" replay import "$T/live.jsonl" "$T/imp_j" >"$T/imp_j.out" 2>&1 || fail "import jsonl: $(cat "$T/imp_j.out")"
 "$DJS" replay import - "$T/imp_m" <"$T/live.mp" >"$T/imp_m.out" 2>&1 || fail "import msgpack: $(cat "$T/imp_m.out")"
@@ -112,13 +132,14 @@ grep -q "a filtered export" "$T/e.err" || fail "filtered message: $(cat "$T/e.er
 $PY -c 'import json,sys; ev=[json.loads(l) for l in open(sys.argv[1])][1:-1]; r=[e for e in ev if "rec" in e]; assert r and all(e["entity"]==sys.argv[2] for e in r), ev' "$T/one.jsonl" "$out" ||
     fail "--entity export"
 at10=$(sed -n 11p "$T/live.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["at"])')
-"$DJS" replay export "$T/data" --format jsonl --from "$at10" --to "$at10" -o "$T/ms.jsonl" 2>/dev/null || fail "export by time"
+at20=$(sed -n 21p "$T/live.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["at"])')
+"$DJS" replay export "$T/data" --format jsonl --from "$at10" --to "$at20" -o "$T/time.jsonl" 2>/dev/null || fail "export by time"
 $PY -c '
 import json,sys
 ev=[json.loads(l) for l in open(sys.argv[1])]
 r=[e for e in ev if "rec" in e]
-assert r and all(e["at"]==sys.argv[2] for e in r) and 10 in [e["seq"] for e in r], r
-assert ev[0]["complete"] == (r[0]["seq"] == 1)' "$T/ms.jsonl" "$at10" || fail "--from/--to TIME: $(cat "$T/ms.jsonl")"
+assert r and 10 in [e["seq"] for e in r] and all(sys.argv[2] <= e["at"] <= sys.argv[3] for e in r), r
+assert ev[0]["complete"] == (r[0]["seq"] == 1)' "$T/time.jsonl" "$at10" "$at20" || fail "--from/--to TIME: $(cat "$T/time.jsonl")"
 sed '6s/"seq":5,/"seq":6,/' "$T/live.jsonl" >"$T/tampered.jsonl"
 if "$DJS" replay import "$T/tampered.jsonl" "$T/nope" 2>"$T/e.err"; then fail "a tampered export was imported"; fi
 grep -q "line 6: the line says seq 6 but its rec is record 5" "$T/e.err" || fail "tampered message: $(cat "$T/e.err")"

@@ -11,6 +11,7 @@
 #include "replay/archive.h"
 #include "tools/cli/args.h"
 #include "tools/djs/cli.h"
+#include "tools/djs/progress.h"
 
 static void hexs(char *out, const uint8_t *h)
 {
@@ -18,32 +19,10 @@ static void hexs(char *out, const uint8_t *h)
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-typedef struct prog {
-    uint64_t t0;
-    int tty;
-    const char *phase;
-    int decile;
-} prog_t;
-
 static void on_progress(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
-    prog_t *p = arg;
-    double s = (double)(djs_monotonic_ns() - p->t0) / 1e9, pct = total ? 100.0 * (double)done / (double)total : 100.0;
-    if (p->phase == NULL || strcmp(p->phase, phase) != 0) {
-        if (p->tty && p->phase != NULL)
-            fputc('\n', stderr);
-        p->phase = phase;
-        p->decile = -1;
-    }
-    if (p->tty) {
-        fprintf(stderr, "\rarchive: %-8s %" PRIu64 "/%" PRIu64 " (%.0f%%) %.1fs", phase, done, total, pct, s);
-        return;
-    }
-    int d = (int)(pct / 10);
-    if (d > p->decile) {
-        p->decile = d;
-        fprintf(stderr, "archive: %s %" PRIu64 "/%" PRIu64 " (%.0f%%) %.1fs\n", phase, done, total, pct, s);
-    }
+    djs_progress_phase(arg, phase);
+    djs_progress(arg, done, total);
 }
 
 /* --check FILE [DIR]: the archive's chain, and that DIR's log starts where it ends. */
@@ -122,13 +101,13 @@ int djs_cmd_replay_archive(int argc, char **argv)
     else
         o.before_seq = v;
     o.prune_output = prune;
-    prog_t pr = {.t0 = djs_monotonic_ns(), .tty = isatty(2)};
+    djs_progress_t pr;
+    djs_progress_init(&pr, "export");
     o.progress = on_progress;
     o.arg = &pr;
     djs_archive_report_t rep;
     int rc = djs_archive(pos[0], pos[1], &o, &rep);
-    if (pr.tty && pr.phase != NULL)
-        fputc('\n', stderr);
+    djs_progress_end(&pr);
     if (rc != 0) {
         fprintf(stderr, "djs replay archive: %s [%s]\n", rep.detail, djs_err_name(rc));
         return 1;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -15,34 +14,7 @@
 #include "replay/export.h"
 #include "replay/import.h"
 #include "tools/djs/cli.h"
-
-typedef struct prog {
-    const char *what;
-    uint64_t t0;
-    int tty, decile;
-} prog_t;
-
-static void on_progress(void *arg, uint64_t done, uint64_t total)
-{
-    prog_t *p = arg;
-    double pct = total ? 100.0 * (double)done / (double)total : 100.0, s = (double)(djs_monotonic_ns() - p->t0) / 1e9;
-    if (p->tty) {
-        char bar[41];
-        int fill = (int)(pct * 40 / 100);
-        for (int i = 0; i < 40; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[40] = '\0';
-        fprintf(stderr, "\r%s [%s] %" PRIu64 "/%" PRIu64 " (%.0f%%) %.1fs", p->what, bar, done, total, pct, s);
-        if (done >= total)
-            fputc('\n', stderr);
-        return;
-    }
-    int d = (int)(pct / 10);
-    if (d > p->decile || (done >= total && p->decile < 10)) {
-        p->decile = done >= total ? 10 : d;
-        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 " records (%.0f%%) %.1fs\n", p->what, done, total, pct, s);
-    }
-}
+#include "tools/djs/progress.h"
 
 static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
 {
@@ -50,70 +22,21 @@ static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
         snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
-/* RFC 3339 ("2026-12-04T10:02:00Z", "...T10:02:00.5+01:00") into ns;
- * *unit = the precision it was given to (1 s, 100 ms, ... 1 ns). */
-static int parse_time(const char *s, uint64_t *ns, uint64_t *unit)
-{
-    struct tm tm = {0};
-    int used = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-               &used) != 6 ||
-        used == 0)
-        return DJS_EINVAL;
-    const char *p = s + used;
-    uint64_t frac = 0, scale = 1000000000ULL;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            if (scale > 1)
-                scale /= 10, frac += (uint64_t)(*p - '0') * scale;
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int h, m, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5)
-            return DJS_EINVAL;
-        off = (*p == '+' ? 1 : -1) * (h * 3600L + m * 60L);
-        p += 6;
-    } else {
-        return DJS_EINVAL;
-    }
-    if (*p != '\0')
-        return DJS_EINVAL;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 || t - off < 0)
-        return DJS_EINVAL;
-    *ns = (uint64_t)(t - off) * 1000000000ULL + frac;
-    *unit = scale;
-    return 0;
-}
-
-/* --from/--to: a seq, or a time (the first record at or after it for
- * --from, the last at or before it for --to, to the precision given: --to
- * 10:02:00.863Z includes the records of that millisecond, as the streams
- * and exports show times to the millisecond). */
+/* --from/--to: a seq or a time, as every replay tool reads them
+ * (djs_cmd_log_point: a "from" time is the first record at or after it, a
+ * "to" time the last at or before it). */
 static int point(djs_log_t *log, const char *opt, const char *s, int is_to, uint64_t *seq)
 {
-    uint64_t ns, at, unit;
-    if (djs_cli_u64(s, seq) == 0)
-        return 0;
-    if (parse_time(s, &ns, &unit) != 0) {
-        fprintf(stderr, "djs replay export: %s %s: not a seq or an RFC 3339 time\n", opt, s);
+    int rc = djs_cmd_log_point(log, s, is_to, seq);
+    if (rc != 0) {
+        fprintf(stderr, "djs replay export: %s %s: %s\n", opt, s,
+                rc == DJS_EINVAL || rc == DJS_ERANGE ? "not a seq or a time (RFC 3339, or -24h back from now)" : djs_strerror(rc));
         return -1;
     }
-    int rc = djs_log_seq_at_time(log, is_to ? ns + unit : ns, &at);
-    if (rc == DJS_ENOTFOUND) { /* every record is older */
-        *seq = is_to ? djs_log_last_seq(log) : djs_log_last_seq(log) + 1;
-        return 0;
-    }
-    if (rc != 0 || (is_to && at <= djs_log_first_seq(log))) {
-        fprintf(stderr, "djs replay export: %s %s: %s\n", opt, s, rc ? djs_strerror(rc) : "no record at or before that time");
+    if (is_to && *seq == 0) {
+        fprintf(stderr, "djs replay export: %s %s: no record at or before it\n", opt, s);
         return -1;
     }
-    *seq = is_to ? at - 1 : at;
     return 0;
 }
 
@@ -182,8 +105,9 @@ static int run_export(const char *dir, const char *file, const char *from, const
         djs_log_close(log);
         return 1;
     }
-    prog_t p = {.what = "export", .t0 = djs_monotonic_ns(), .tty = isatty(2)};
-    o->progress = on_progress;
+    djs_progress_t p;
+    djs_progress_init(&p, "export");
+    o->progress = djs_progress;
     o->progress_arg = &p;
     djs_export_report_t rep;
     int rc = djs_export(log, o, out, &rep);
@@ -247,8 +171,9 @@ int djs_cmd_replay_import(int argc, char **argv)
         fprintf(stderr, "djs replay import: cannot read %s: %s\n", pos[0], strerror(errno));
         return 1;
     }
-    prog_t p = {.what = "import", .t0 = djs_monotonic_ns(), .tty = isatty(2)};
-    djs_import_options_t o = {.progress = on_progress, .progress_arg = &p};
+    djs_progress_t p;
+    djs_progress_init(&p, "import");
+    djs_import_options_t o = {.progress = djs_progress, .progress_arg = &p};
     djs_import_report_t rep;
     int rc = djs_import(in, pos[1], &o, &rep);
     if (in != stdin)

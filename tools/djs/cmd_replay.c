@@ -13,37 +13,7 @@
 #include "projections/state.h"
 #include "replay/verify.h"
 #include "tools/djs/cli.h"
-
-/* A bar on a terminal; plain lines about every 10% otherwise. */
-typedef struct progress {
-    uint64_t t0;
-    int tty;
-    unsigned last_decile;
-    const char *what;
-} progress_t;
-
-static void on_progress(void *arg, uint64_t done, uint64_t total)
-{
-    progress_t *p = arg;
-    double s = (djs_monotonic_ns() - p->t0) / 1e9, pct = total ? 100.0 * done / total : 100.0;
-    if (p->tty) {
-        char bar[41];
-        int fill = (int)(pct * 40 / 100);
-        for (int i = 0; i < 40; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[40] = 0;
-        fprintf(stderr, "\r%s [%s] %3.0f%% %" PRIu64 "/%" PRIu64 " records %.1fs %.0f/s", p->what, bar, pct, done, total, s,
-                s > 0 ? done / s : 0.0);
-        if (done == total)
-            fputc('\n', stderr);
-        return;
-    }
-    unsigned decile = (unsigned)(pct / 10) + 1; /* 1..11: 0 is "nothing said yet" */
-    if (decile <= p->last_decile)
-        return;
-    p->last_decile = decile;
-    fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 " records (%.0f%%) %.1fs\n", p->what, done, total, pct, s);
-}
+#include "tools/djs/progress.h"
 
 static void hexs(char *out, const uint8_t *h, int n)
 {
@@ -110,8 +80,9 @@ static int verify(int argc, char **argv)
     djs_log_t *log;
     if (open_ro(dir, &log) != 0)
         return 1;
-    progress_t pr = {.t0 = djs_monotonic_ns(), .tty = isatty(2), .last_decile = 0, .what = "verify"};
-    o.progress = on_progress;
+    djs_progress_t pr;
+    djs_progress_init(&pr, "verify");
+    o.progress = djs_progress;
     o.arg = &pr;
     djs_verify_report_t rep;
     int rc = djs_verify_run(log, &o, &rep);
