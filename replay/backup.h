@@ -55,6 +55,11 @@ typedef struct djs_backup_options {
     const char *secret_name;
     /* A config file to carry (copied as DJS_BACKUP_CONFIG), or NULL. */
     const char *config_path;
+    /* The backup runs on a thread of its own at this nice value above the
+     * caller's (default 10; 0: the caller's priority), as do the threads it
+     * starts (LMDB's copy, the hash, the verify): on a machine where a
+     * server keeps appending, its commits keep their CPU. */
+    int nice;
 } djs_backup_options_t;
 
 void djs_backup_options_init(djs_backup_options_t *o);
