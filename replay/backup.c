@@ -45,20 +45,6 @@ void djs_backup_hex(const uint8_t *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* The copy's records, chain, output and index (djs replay verify
- * --no-replay, the chain split over two threads): the LMDB copy is
- * byte-faithful, so what a backup must prove is that the log it carries
- * checks out. Snapshots are a cache whose digests every server start
- * checks on restore; the full replay belongs in the verify schedule
- * (docs/operations.md, the runbook), not in every backup. */
-static int verify_copy(djs_log_t *log, djs_verify_report_t *vr)
-{
-    djs_verify_options_t vo;
-    djs_verify_options_init(&vo);
-    vo.replay = 0;
-    return djs_verify_run(log, &vo, vr);
-}
-
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
     if (s == NULL || strlen(s) != 2 * n)
@@ -238,6 +224,14 @@ int djs__backup_copy_small(const char *from, const char *to, mode_t mode)
     return rc;
 }
 
+int djs__backup_verify_copy(djs_log_t *log, djs_verify_report_t *vr)
+{
+    djs_verify_options_t vo;
+    djs_verify_options_init(&vo);
+    vo.replay = 0;
+    return djs_verify_run(log, &vo, vr);
+}
+
 int djs__backup_dir_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -304,7 +298,7 @@ static int check_copy(const char *dest, djs_backup_report_t *rep)
         return rc;
     }
     djs_verify_report_t vr;
-    if ((rc = verify_copy(log, &vr)) != 0) {
+    if ((rc = djs__backup_verify_copy(log, &vr)) != 0) {
         say(rep->detail, sizeof(rep->detail), "the copy does not verify: first bad seq %llu: %s", (unsigned long long)vr.bad_seq,
             vr.detail);
         goto fail;

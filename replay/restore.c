@@ -32,20 +32,6 @@ void djs_restore_options_init(djs_restore_options_t *o)
     memset(o, 0, sizeof(*o));
 }
 
-/* The copy's records, chain, output and index (djs replay verify
- * --no-replay, the chain split over two threads): the LMDB copy is
- * byte-faithful, so what a backup must prove is that the log it carries
- * checks out. Snapshots are a cache whose digests every server start
- * checks on restore; the full replay belongs in the verify schedule
- * (docs/operations.md, the runbook), not in every backup. */
-static int verify_copy(djs_log_t *log, djs_verify_report_t *vr)
-{
-    djs_verify_options_t vo;
-    djs_verify_options_init(&vo);
-    vo.replay = 0;
-    return djs_verify_run(log, &vo, vr);
-}
-
 static void say(djs_restore_report_t *rep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(djs_restore_report_t *rep, const char *fmt, ...)
 {
@@ -311,7 +297,7 @@ static int finish_log(const char *tmp, const djs_restore_options_t *o, djs_resto
     if (n != 0 && n < djs_log_last_seq(log) && (rc = cut_log(log, n, rep)) != 0)
         goto fail;
     djs_verify_report_t vr;
-    if ((rc = verify_copy(log, &vr)) != 0) {
+    if ((rc = djs__backup_verify_copy(log, &vr)) != 0) {
         say(rep, "the restored log does not verify: first bad seq %llu: %s", (unsigned long long)vr.bad_seq, vr.detail);
         goto fail;
     }
