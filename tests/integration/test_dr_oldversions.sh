@@ -76,6 +76,9 @@ while read -r file commit format records head digest submitted completed failed 
     snapshot-corrupt)
         [ "$vrc" = 1 ] && echo "$vout" | grep -qE '^FAIL .*: the snapshot at seq [0-9]+ does not restore: corrupt' ||
             fail "$name: replay verify was expected to stop at a snapshot that does not restore (old-logs.txt): $vout"
+        # a snapshot is a cache: the advice is a fresh snapshot, never a cut of the (healthy) log
+        echo "$vout" | grep -q "rebuild --write-snapshot" && ! echo "$vout" | grep -q "djs restore" ||
+            fail "$name: verify's advice for a bad snapshot must be a new snapshot, not a restore: $vout"
         ;;
     *) fail "$name: unknown verify expectation '$verify' in old-logs.txt" ;;
     esac

@@ -116,8 +116,13 @@ static int verify(int argc, char **argv)
         printf("FAIL %s: first bad seq %" PRIu64 ": %s [%s]\n", dir, rep.bad_seq, rep.detail, djs_err_name(rep.error));
         printf("     %" PRIu64 " records before it verified (seqs %" PRIu64 "..%" PRIu64 ")\n", rep.records, rep.first_seq,
                rep.last_seq);
-        printf("     to recover: djs restore BACKUP DIR --to-seq %" PRIu64 " (docs/operations.md, \"Disaster recovery\")\n",
-               rep.bad_seq > 0 ? rep.bad_seq - 1 : 0);
+        if (strstr(rep.detail, "snapshot at seq") != NULL) /* a cache, not the log: never cut a healthy log for it */
+            printf("     the records themselves verified up to here; a snapshot is only a cache the server skips:\n"
+                   "     replace it with: djs replay rebuild --write-snapshot %s (docs/operations.md, runbook)\n",
+                   dir);
+        else
+            printf("     to recover: djs restore BACKUP DIR --to-seq %" PRIu64 " (docs/operations.md, \"Disaster recovery\")\n",
+                   rep.bad_seq > 0 ? rep.bad_seq - 1 : 0);
         return 1;
     }
     printf("OK %s: %" PRIu64 " records, seqs %" PRIu64 "..%" PRIu64 " (%.2fs, %.0f records/s)\n", dir, rep.records, rep.first_seq,
