@@ -123,10 +123,8 @@ int djs__stats_reply(djs_server_t *s, h2o_req_t *req, int with_ts)
         }
         if (applied == 0 || djs_log_hash_at(log, applied, head) != 0)
             memset(head, 0, sizeof(head));
-        for (int i = 0; i < 32; i++) {
-            sprintf(hh + 2 * i, "%02x", head[i]);
-            sprintf(dh + 2 * i, "%02x", d[i]);
-        }
+        djs_hex(head, DJS_HASH_LEN, hh);
+        djs_hex(d, 32, dh);
         json_object_set_new(b, "applied_seq", json_integer((json_int_t)applied));
         json_object_set_new(b, "chain_head", json_string(hh));
         json_object_set_new(b, "digest", json_string(dh));

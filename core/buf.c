@@ -27,3 +27,13 @@ uint8_t *djs_buf_grow(djs_buf_t *b, size_t n)
     }
     return b->base + b->len;
 }
+
+void djs_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

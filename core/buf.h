@@ -39,4 +39,7 @@ static inline void djs_buf_reset(djs_buf_t *b)
     b->len = 0;
 }
 
+/* Lower-case hex of p[0..n) into out, which holds 2n + 1 bytes (NUL-terminated). */
+void djs_hex(const uint8_t *p, size_t n, char *out);
+
 #endif

@@ -35,16 +35,6 @@ void djs_backup_options_init(djs_backup_options_t *o)
     o->nice = 10;
 }
 
-void djs_backup_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
     if (s == NULL || strlen(s) != 2 * n)
@@ -355,7 +345,7 @@ static json_t *file_entry(const char *dir, const char *name, const char *role, c
         say(rep->detail, sizeof(rep->detail), "cannot hash %s: %s", path, djs_strerror(*rc));
         return NULL;
     }
-    djs_backup_hex(sha, 32, hex);
+    djs_hex(sha, 32, hex);
     rep->bytes += size;
     json_t *f = json_pack("{s:s, s:s, s:I, s:s}", "name", name, "role", role, "size", (json_int_t)size, "sha256", hex);
     if (source != NULL)
@@ -369,8 +359,8 @@ static int write_manifest(const char *dest, const char *source, const djs_backup
     int rc = 0;
     char head[65], digest[65], created[40], last[40], path[PATH_MAX + 64], tmp[PATH_MAX + 64], cfg_abs[PATH_MAX];
     uint64_t now = djs_wall_ns();
-    djs_backup_hex(rep->head, DJS_HASH_LEN, head);
-    djs_backup_hex(rep->digest, 32, digest);
+    djs_hex(rep->head, DJS_HASH_LEN, head);
+    djs_hex(rep->digest, 32, digest);
     rfc3339(now, created);
     rfc3339(rep->ts_ns, last);
     json_t *files = json_array(), *f;
@@ -675,8 +665,8 @@ static int check_file(const char *backup, const djs_backup_file_t *f, int hash, 
     }
     if (size != f->size || memcmp(sha, f->sha256, 32) != 0) {
         char want[65], got[65];
-        djs_backup_hex(f->sha256, 32, want);
-        djs_backup_hex(sha, 32, got);
+        djs_hex(f->sha256, 32, want);
+        djs_hex(sha, 32, got);
         say(detail, dlen, "%s (the %s) does not match the manifest: SHA-256 %s, the manifest says %s", path, f->role, got, want);
         return DJS_ECORRUPT;
     }

@@ -136,7 +136,4 @@ const djs_backup_file_t *djs_backup_file(const djs_backup_manifest_t *m, const c
  * translations, DJS_ECRYPTO. */
 int djs_backup_sha256_file(const char *path, uint8_t out[32], uint64_t *size);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes with the NUL). */
-void djs_backup_hex(const uint8_t *b, size_t n, char *out);
-
 #endif

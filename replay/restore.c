@@ -87,8 +87,8 @@ static int copy_log(const char *from, const char *to, const djs_backup_file_t *f
     EVP_DigestFinal_ex(ctx, sha, &len);
     if (size != f->size || memcmp(sha, f->sha256, 32) != 0) {
         char got[65], want[65];
-        djs_backup_hex(sha, 32, got);
-        djs_backup_hex(f->sha256, 32, want);
+        djs_hex(sha, 32, got);
+        djs_hex(f->sha256, 32, want);
         say(rep, "%s (the log) does not match the manifest: %llu bytes with SHA-256 %s, the manifest says %llu bytes with %s", from,
             (unsigned long long)size, got, (unsigned long long)f->size, want);
         rc = DJS_ECORRUPT;

@@ -414,12 +414,6 @@ void djs_verify_options_init(djs_verify_options_t *o)
     o->replay = 1;
 }
 
-static void hex(char *out, const uint8_t *h)
-{
-    for (int i = 0; i < DJS_HASH_LEN; i++)
-        sprintf(out + 2 * i, "%02x", h[i]);
-}
-
 /* The hash record seq chains to: the stored hash of seq - 1, the base's,
  * or all zero before seq 1. Rehashing the checkpointed record against it
  * catches a change of the record's bytes, not only of its hash field. */
@@ -471,7 +465,7 @@ static int find_start(walk_t *w)
             djs_event_chain(prev, w->tmp.base, w->tmp.len, again);
         if (use_checkpoint && (memcmp(ev.hash, vh, DJS_HASH_LEN) != 0 || memcmp(again, vh, DJS_HASH_LEN) != 0)) {
             char a[2 * DJS_HASH_LEN + 1];
-            hex(a, vh);
+            djs_hex(vh, DJS_HASH_LEN, a);
             return bad(&w->p, from, DJS_ECHAIN, "record %" PRIu64 " differs from the verified checkpoint (hash %.16s...)", from, a);
         }
         rep->trusted_seq = from;

@@ -13,12 +13,6 @@
 #include "tools/djs/cli.h"
 #include "tools/djs/progress.h"
 
-static void hexs(char *out, const uint8_t *h)
-{
-    for (int i = 0; i < DJS_HASH_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 static void on_progress(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
     djs_progress_phase(arg, phase);
@@ -41,7 +35,7 @@ static int check(const char *file, const char *dir)
         return 1;
     }
     char head[2 * DJS_HASH_LEN + 1];
-    hexs(head, rep.head);
+    djs_hex(rep.head, DJS_HASH_LEN, head);
     printf("OK %s: %" PRIu64 " records, seqs %" PRIu64 "..%" PRIu64 ", %" PRIu64 " output chunks, chain head %s\n", file,
            rep.events, rep.first_seq, rep.last_seq, rep.chunks, head);
     if (dir == NULL)
@@ -113,8 +107,8 @@ int djs_cmd_replay_archive(int argc, char **argv)
         return 1;
     }
     char head[2 * DJS_HASH_LEN + 1], digest[65];
-    hexs(head, rep.head);
-    hexs(digest, rep.digest);
+    djs_hex(rep.head, DJS_HASH_LEN, head);
+    djs_hex(rep.digest, 32, digest);
     printf("djs replay archive: seqs %" PRIu64 "..%" PRIu64 " (%" PRIu64 " records, %" PRIu64 " output chunks) moved to %s "
            "(%.1f MB, checked) in %.1fs\n",
            rep.first_seq, rep.base_seq, rep.events, rep.chunks, pos[1], (double)rep.file_bytes / 1e6,

@@ -57,8 +57,8 @@ int djs_cmd_backup(int argc, char **argv)
         return 1;
     }
     char head[65], digest[65], when[40];
-    djs_backup_hex(rep.head, DJS_HASH_LEN, head);
-    djs_backup_hex(rep.digest, 32, digest);
+    djs_hex(rep.head, DJS_HASH_LEN, head);
+    djs_hex(rep.digest, 32, digest);
     rfc3339(rep.ts_ns, when);
     double copy_s = rep.copy_ns / 1e9, total_s = rep.total_ns / 1e9;
     printf("djs backup: %s -> %s: %" PRIu64 " bytes (%.1f MB) in %.2fs, %.1f MB/s (copy %.2fs, %.1f MB/s)\n", pos[0], pos[1],
@@ -103,8 +103,8 @@ static void warn_config_data(const char *path, const char *dir)
 static void print_restored(const char *backup, const char *dir, const djs_restore_report_t *rep)
 {
     char head[65], digest[65], when[40];
-    djs_backup_hex(rep->head, DJS_HASH_LEN, head);
-    djs_backup_hex(rep->digest, 32, digest);
+    djs_hex(rep->head, DJS_HASH_LEN, head);
+    djs_hex(rep->digest, 32, digest);
     rfc3339(rep->ts_ns, when);
     printf("djs restore: %s -> %s: %" PRIu64 " bytes in %.2fs\n", backup, dir, rep->bytes, rep->total_ns / 1e9);
     printf("  seq %" PRIu64 " (%s), chain head %s\n  state digest %s\n", rep->seq, rep->seq ? when : "empty log", head, digest);

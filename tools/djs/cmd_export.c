@@ -16,12 +16,6 @@
 #include "tools/djs/cli.h"
 #include "tools/djs/progress.h"
 
-static void hex(const uint8_t *p, char out[2 * DJS_HASH_LEN + 1])
-{
-    for (int i = 0; i < DJS_HASH_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
 /* --from/--to: a seq or a time, as every replay tool reads them
  * (djs_cmd_log_point: a "from" time is the first record at or after it, a
  * "to" time the last at or before it). */
@@ -124,7 +118,7 @@ static int run_export(const char *dir, const char *file, const char *from, const
     }
     double s = (double)(djs_monotonic_ns() - p.t0) / 1e9;
     char h[2 * DJS_HASH_LEN + 1];
-    hex(rep.head, h);
+    djs_hex(rep.head, DJS_HASH_LEN, h);
     fprintf(stderr,
             "djs replay export: %" PRIu64 " records (seqs %" PRIu64 "..%" PRIu64 "), %" PRIu64 " output chunks (%" PRIu64
             " bytes), %s, head %s; %.1f MB in %.2fs (%.0f records/s)\n",
@@ -185,8 +179,8 @@ int djs_cmd_replay_import(int argc, char **argv)
     }
     double s = (double)(djs_monotonic_ns() - p.t0) / 1e9;
     char h[2 * DJS_HASH_LEN + 1], d[2 * DJS_HASH_LEN + 1];
-    hex(rep.head, h);
-    hex(rep.digest, d);
+    djs_hex(rep.head, DJS_HASH_LEN, h);
+    djs_hex(rep.digest, DJS_HASH_LEN, d);
     printf("OK %s: %" PRIu64 " records, seqs 1..%" PRIu64 ", %" PRIu64 " output chunks (%" PRIu64
            " bytes), verified, chain head %s, state digest %s (%.2fs, %.0f records/s)\n",
            pos[1], rep.events, rep.last_seq, rep.chunks, rep.output_bytes, h, d, s, (double)rep.events / (s > 0 ? s : 1e-9));

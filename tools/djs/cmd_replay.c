@@ -15,12 +15,6 @@
 #include "tools/djs/cli.h"
 #include "tools/djs/progress.h"
 
-static void hexs(char *out, const uint8_t *h, int n)
-{
-    for (int i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", h[i]);
-}
-
 static void human(char *out, size_t n, uint64_t b)
 {
     if (b < 10000)
@@ -89,8 +83,8 @@ static int verify(int argc, char **argv)
     double s = (djs_monotonic_ns() - pr.t0) / 1e9;
     djs_log_close(log);
     char head[2 * DJS_HASH_LEN + 1], digest[65], t0[32] = "-", t1[32] = "-", path[4200];
-    hexs(head, rep.head_hash, DJS_HASH_LEN);
-    hexs(digest, rep.digest, 32);
+    djs_hex(rep.head_hash, DJS_HASH_LEN, head);
+    djs_hex(rep.digest, 32, digest);
     if (rep.records > 0) {
         iso(t0, sizeof(t0), rep.first_ts);
         iso(t1, sizeof(t1), rep.last_ts);

@@ -44,12 +44,6 @@ static int open_log(const char *cmd, const char *dir, int tool, djs_log_t **log)
     return rc;
 }
 
-static void hex(const uint8_t *d, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
-}
-
 /* ---- rebuild ------------------------------------------------------------------------- */
 
 /* --to-seq / --to-time into o->to_seq; 0 or an exit code after a message. */
@@ -75,7 +69,7 @@ static int rebuild_point(djs_log_t *log, const char *to_seq, const char *to_time
 static void print_rebuild(const char *dir, const djs_replay_rebuild_report_t *r, int snapshot)
 {
     char d[65], when[40];
-    hex(r->digest, 32, d);
+    djs_hex(r->digest, 32, d);
     djs_cli_format_time(r->ts_ns, when, sizeof(when));
     printf("OK %s: %" PRIu64 " events replayed in %.2fs (%.0f/s), %" PRIu64 " jobs in memory, %" PRIu64 " submitted, %" PRIu64
            " completed, %" PRIu64 " failed; state digest %s\n",
