@@ -19,6 +19,7 @@
 typedef struct problem {
     uint64_t seq;
     int err;
+    int snapshot; /* a stored snapshot, not a record */
     char detail[256];
 } problem_t;
 
@@ -27,6 +28,7 @@ __attribute__((format(printf, 4, 5))) static int bad(problem_t *p, uint64_t seq,
     va_list ap;
     p->seq = seq;
     p->err = err;
+    p->snapshot = 0;
     va_start(ap, fmt);
     vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
     va_end(ap);
@@ -293,6 +295,9 @@ static int same_retention(const djs_snapshot_meta_t *m, const djs_state_config_t
     return m->max_terminal == c->max_terminal && m->max_terminal_age == c->max_terminal_age;
 }
 
+/* A problem of a stored snapshot (a cache), not of the records. */
+#define bad_snapshot(r, seq, ...) (bad(&(r)->p, (seq), DJS_ECORRUPT, __VA_ARGS__), (r)->p.snapshot = 1, DJS_ECORRUPT)
+
 /* Compare the snapshot in b (at seq) with st, replayed to seq. */
 static int compare_snapshot(replayer_t *r, const djs_state_t *st, uint64_t seq, const djs_buf_t *b, const djs_state_config_t *c)
 {
@@ -300,14 +305,13 @@ static int compare_snapshot(replayer_t *r, const djs_state_t *st, uint64_t seq, 
     uint8_t want[32], got[32];
     int rc = djs_state_restore(b->base, b->len, c, &rs);
     if (rc != 0)
-        return bad(&r->p, seq, DJS_ECORRUPT, "the snapshot at seq %" PRIu64 " does not restore: %s (the server skips it)", seq,
-                   djs_strerror(rc));
+        return bad_snapshot(r, seq, "the snapshot at seq %" PRIu64 " does not restore: %s (the server skips it)", seq,
+                            djs_strerror(rc));
     djs_state_digest(rs, got);
     djs_state_free(rs);
     djs_state_digest(st, want);
     if (memcmp(want, got, 32) != 0)
-        return bad(&r->p, seq, DJS_ECORRUPT, "the snapshot at seq %" PRIu64 " holds other state than a replay of the log to it",
-                   seq);
+        return bad_snapshot(r, seq, "the snapshot at seq %" PRIu64 " holds other state than a replay of the log to it", seq);
     return 0;
 }
 
@@ -615,6 +619,7 @@ int djs_verify_run(djs_log_t *log, const djs_verify_options_t *o, djs_verify_rep
     if (w.p.err != 0) {
         rep->bad_seq = w.p.seq;
         rep->error = w.p.err;
+        rep->snapshot_problem = w.p.snapshot;
         memcpy(rep->detail, w.p.detail, sizeof(rep->detail));
         rc = w.p.err;
     } else if (rc != 0) {

@@ -80,6 +80,7 @@ typedef struct djs_verify_report {
     uint64_t base_seq;               /* archive base (0: none) */
     uint64_t trusted_seq;            /* the record whose hash was trusted (from / checkpoint / base), 0: none */
     int error;                       /* 0, or the djs error of the first problem */
+    int snapshot_problem;            /* 1: the problem is a stored snapshot (a cache), the records verified */
     char detail[256];                /* human-readable description of the problem */
     uint8_t head_hash[DJS_HASH_LEN]; /* hash of the last good record */
     uint8_t digest[32];              /* the replayed state's digest at last_seq (opts.replay) */

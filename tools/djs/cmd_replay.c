@@ -110,7 +110,7 @@ static int verify(int argc, char **argv)
         printf("FAIL %s: first bad seq %" PRIu64 ": %s [%s]\n", dir, rep.bad_seq, rep.detail, djs_err_name(rep.error));
         printf("     %" PRIu64 " records before it verified (seqs %" PRIu64 "..%" PRIu64 ")\n", rep.records, rep.first_seq,
                rep.last_seq);
-        if (strstr(rep.detail, "snapshot at seq") != NULL) /* a cache, not the log: never cut a healthy log for it */
+        if (rep.snapshot_problem) /* a cache, not the log: never cut a healthy log for it */
             printf("     the records themselves verified up to here; a snapshot is only a cache the server skips:\n"
                    "     replace it with: djs replay rebuild --write-snapshot %s (docs/operations.md, runbook)\n",
                    dir);
