@@ -44,6 +44,10 @@ static void route_template(h2o_req_t *req, char *out, size_t n)
 {
     const char *p = req->path_normalized.base, *end = p + req->path_normalized.len;
     size_t k = 0;
+    if (end - p >= 3 && memcmp(p, "/ui", 3) == 0 && (end - p == 3 || p[3] == '/')) {
+        put_text(out, n, 0, "/ui/*", 5); /* the dashboard's files: one series, not one per file */
+        return;
+    }
     while (p < end && k + 8 < n) {
         const char *seg = p + 1, *slash = memchr(seg, '/', (size_t)(end - seg));
         const char *stop = slash ? slash : end;

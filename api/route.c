@@ -175,6 +175,10 @@ int djs__on_req(h2o_handler_t *self, h2o_req_t *req)
     if (head > MAX_HEAD_BYTES)
         return djs__problem(req, 431, "headers-too-large", "Request Header Fields Too Large",
                             "the request's header fields add up to more than 32 KiB");
+    const char *path = req->path_normalized.base;
+    size_t plen = req->path_normalized.len;
+    if (plen == 1 || (plen >= 3 && memcmp(path, "/ui", 3) == 0 && (plen == 3 || path[3] == '/')))
+        return djs__ui_serve(s, req); /* the dashboard's files are public; what they read is not */
     const route_t *hit = find_route(req, &idp);
     if (hit == NULL)
         return 0;

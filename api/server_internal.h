@@ -99,6 +99,11 @@ int djs__worker_self(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
 /* 1 if who may see the live job (a user only its own jobs); 0, no answer. */
 int djs__owns(djs_server_t *s, const djs_principal_t *who, const djs_id_t *job);
 
+/* ---- ui.c ------------------------------------------------------------------------------- */
+
+/* The dashboard's files for "/", "/ui" and "/ui/..." (api/ui.h). Returns 0. */
+int djs__ui_serve(djs_server_t *s, h2o_req_t *req);
+
 /* ---- http.c: answers ----------------------------------------------------------------- */
 
 /* Count the answer in the /metrics figures (route template, method, status, time). */

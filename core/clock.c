@@ -1,5 +1,6 @@
 #include "core/clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 uint64_t djs_wall_ns(void)
@@ -46,4 +47,13 @@ uint64_t djs_clock_peek(const djs_clock_t *c)
 {
     uint64_t t = c->now(c->arg);
     return t > c->last_ns ? t : c->last_ns;
+}
+
+void djs_rfc3339_ns(uint64_t ns, char out[DJS_RFC3339_NS_LEN])
+{
+    time_t s = (time_t)(ns / 1000000000ULL);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, DJS_RFC3339_NS_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, DJS_RFC3339_NS_LEN - n, ".%09uZ", (unsigned)(ns % 1000000000ULL));
 }

@@ -32,6 +32,10 @@ uint64_t djs_clock_next(djs_clock_t *c);
 /* Current source time without advancing the high-water mark, never below it. */
 uint64_t djs_clock_peek(const djs_clock_t *c);
 
+/* ns as RFC 3339 UTC with nanoseconds, "2026-12-05T15:11:55.123456789Z". */
+#define DJS_RFC3339_NS_LEN 40
+void djs_rfc3339_ns(uint64_t ns, char out[DJS_RFC3339_NS_LEN]);
+
 uint64_t djs_wall_ns(void);      /* CLOCK_REALTIME */
 uint64_t djs_monotonic_ns(void); /* CLOCK_MONOTONIC, for durations */
 

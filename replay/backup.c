@@ -239,16 +239,6 @@ int djs__backup_dir_empty(const char *dir)
     return empty;
 }
 
-static void rfc3339(uint64_t ns, char out[40])
-{
-    time_t s = (time_t)(ns / 1000000000ULL);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char day[32];
-    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%s.%09uZ", day, (unsigned)(ns % 1000000000ULL));
-}
-
 static int prepare_dest(const char *dest, djs_backup_report_t *rep)
 {
     struct stat st;
@@ -361,8 +351,8 @@ static int write_manifest(const char *dest, const char *source, const djs_backup
     uint64_t now = djs_wall_ns();
     djs_hex(rep->head, DJS_HASH_LEN, head);
     djs_hex(rep->digest, 32, digest);
-    rfc3339(now, created);
-    rfc3339(rep->ts_ns, last);
+    djs_rfc3339_ns(now, created);
+    djs_rfc3339_ns(rep->ts_ns, last);
     json_t *files = json_array(), *f;
     rep->bytes = 0;
     if ((f = file_entry(dest, DJS_BACKUP_DATA, "log", NULL, rep, &rc, data_hash)) == NULL)

@@ -3,11 +3,14 @@
 # Sourced by tools/run and tools/test; safe to run again and again.
 #   DJS_DEPS=run  build and run: compiler, CMake and the -dev libraries
 #   DJS_DEPS=test also clang for sanitizers/libFuzzer, clang-format and the
-#                 test clients
+#                 test clients (Chromium for the dashboard's browser tests)
+# The dashboard (ui/) is built with Node.js >= 20 and npm when the machine has
+# them; Debian 12's own nodejs is 18, too old for Vite 8, so it is not
+# installed from here: without it djs embeds a stub page that says so.
 set -euo pipefail
 
-djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libyaml-dev tzdata"
-djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev clang-format lmdb-utils python3 curl prometheus python3-jwt python3-websockets openssl beanstalkd iproute2 python3-yaml systemd"
+djs_pkgs_run="build-essential cmake pkg-config liblmdb-dev libuv1-dev libmsgpack-dev libh2o-dev libssl-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libyaml-dev tzdata brotli"
+djs_pkgs_test="check libsubunit-dev clang libclang-rt-14-dev clang-format lmdb-utils python3 curl prometheus python3-jwt python3-websockets openssl beanstalkd iproute2 python3-yaml systemd chromium"
 
 djs_install_deps() {
     local want="$djs_pkgs_run"
@@ -36,5 +39,19 @@ djs_install_deps() {
         $sudo apt-get update -qq
         # shellcheck disable=SC2086
         $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+}
+
+# Says, once, why the dashboard will be a stub page on this machine.
+djs_ui_note() {
+    local v
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "djs: no Node.js/npm here: djs embeds a stub page instead of the dashboard" >&2
+        echo "djs:   install Node.js >= 20 with npm (e.g. from nodejs.org or NodeSource) and build again" >&2
+        return 0
+    fi
+    v=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if [ "$v" -lt 20 ]; then
+        echo "djs: Node.js $(node --version) is too old for the dashboard (Vite 8 needs >= 20): djs embeds a stub page" >&2
     fi
 }

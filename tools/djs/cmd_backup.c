@@ -15,16 +15,6 @@
 #include "replay/restore.h"
 #include "tools/djs/cli.h"
 
-static void rfc3339(uint64_t ns, char out[40])
-{
-    time_t s = (time_t)(ns / 1000000000ULL);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char day[32];
-    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%s.%09uZ", day, (unsigned)(ns % 1000000000ULL));
-}
-
 int djs_cmd_backup(int argc, char **argv)
 {
     const char *usage = "djs backup DATA_DIR DEST [--config FILE]";
@@ -59,7 +49,7 @@ int djs_cmd_backup(int argc, char **argv)
     char head[65], digest[65], when[40];
     djs_hex(rep.head, DJS_HASH_LEN, head);
     djs_hex(rep.digest, 32, digest);
-    rfc3339(rep.ts_ns, when);
+    djs_rfc3339_ns(rep.ts_ns, when);
     double copy_s = rep.copy_ns / 1e9, total_s = rep.total_ns / 1e9;
     printf("djs backup: %s -> %s: %" PRIu64 " bytes (%.1f MB) in %.2fs, %.1f MB/s (copy %.2fs, %.1f MB/s)\n", pos[0], pos[1],
            rep.bytes, rep.bytes / 1e6, total_s, rep.bytes / 1e6 / (total_s > 0 ? total_s : 1e-9), copy_s,
@@ -105,7 +95,7 @@ static void print_restored(const char *backup, const char *dir, const djs_restor
     char head[65], digest[65], when[40];
     djs_hex(rep->head, DJS_HASH_LEN, head);
     djs_hex(rep->digest, 32, digest);
-    rfc3339(rep->ts_ns, when);
+    djs_rfc3339_ns(rep->ts_ns, when);
     printf("djs restore: %s -> %s: %" PRIu64 " bytes in %.2fs\n", backup, dir, rep->bytes, rep->total_ns / 1e9);
     printf("  seq %" PRIu64 " (%s), chain head %s\n  state digest %s\n", rep->seq, rep->seq ? when : "empty log", head, digest);
     if (rep->cut)

@@ -239,6 +239,7 @@ static const char *const serve_keys[] = {"data",
                                          "stream-batch-ms",
                                          "stream-window-bytes",
                                          "dev",
+                                         "ui-dir",
                                          NULL};
 
 /* --name VALUE on the command line, else `name = VALUE` in the config file. */
@@ -322,7 +323,7 @@ int djs_cmd_serve(int argc, char **argv)
                         "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
                         "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--keep-finished JOBS] [--keep-finished-s S] "
                         "[--stream-ping-ms MS] [--stream-stall-ms MS] "
-                        "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--dev]";
+                        "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--ui-dir DIR] [--dev]";
     djs_cli_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     const char *cfg_path = djs_cli_opt(argc, argv, "--config");
@@ -347,6 +348,7 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     int dev = flag_setting(argc, argv, cfg, "dev");
     const char *data = setting(argc, argv, cfg, "data");
     const char *listen = setting(argc, argv, cfg, "listen");
+    const char *ui_dir = setting(argc, argv, cfg, "ui-dir");
     djs_engine_config_t ec;
     djs_engine_config_init(&ec);
     int snap_set = 0;
@@ -392,6 +394,14 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     if (setting(argc, argv, cfg, "stream-batch-ms") != NULL)
         sc.stream_batch_ms = (int)batch_ms;
     sc.stream_window_bytes = (size_t)window;
+    if (ui_dir != NULL) {
+        struct stat ust;
+        if (stat(ui_dir, &ust) != 0 || !S_ISDIR(ust.st_mode)) {
+            fprintf(stderr, "djs serve: --ui-dir %s is not a directory (give the dashboard's build, e.g. ui/dist)\n", ui_dir);
+            return 2;
+        }
+        sc.ui_dir = ui_dir;
+    }
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
@@ -499,8 +509,8 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
                 rc == DJS_EINVAL && (tls_cert || tls_key) ? " (give both --tls-cert and --tls-key)" : "");
         return abort_start(&s, auth);
     }
-    printf("djs serve: listening on %s://%s:%d/ (health: /health, API: /api/v1)\n", tls_cert ? "https" : "http", host,
-           djs_server_port(s.server));
+    printf("djs serve: listening on %s://%s:%d/ (health: /health, API: /api/v1, dashboard: /ui/%s%s)\n",
+           tls_cert ? "https" : "http", host, djs_server_port(s.server), ui_dir ? " from " : "", ui_dir ? ui_dir : "");
     if (no_auth)
         printf(
             "djs serve: WARNING: --insecure-no-auth: NO AUTHENTICATION, every request acts as an admin. Local experiments only.\n");
