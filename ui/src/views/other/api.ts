@@ -132,3 +132,53 @@ export async function getSchedules(q: Query): Promise<{ schedules: Schedule[]; s
 
 export const getHistory = (seconds: number) =>
   apiGet<{ intervalMs?: number; samples: MetricsSample[] }>('/api/v1/metrics/history', { seconds });
+
+/** The list's page size for one workflow (the API's maximum). */
+export const WORKFLOW_LIMIT = 500;
+/** Reading each job on its own (a server whose list lacks dependencies) stops here. */
+export const DETAIL_LIMIT = 100;
+
+export class WorkflowReadError extends Error {}
+
+async function mapLimit<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let i = 0;
+  const run = async () => {
+    while (i < items.length) {
+      const k = i++;
+      out[k] = await fn(items[k] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run));
+  return out;
+}
+
+/**
+ * The jobs of one workflow at the point, with the seq the read reflects.
+ * GET /api/v1/jobs?workflow=ID answers them; when its items carry no
+ * `dependencies` (an older list), each job is read on its own (at most
+ * DETAIL_LIMIT) and kept when its `workflow` is this one.
+ */
+export async function getWorkflowJobs(id: string, q: Query): Promise<{ jobs: JobLite[]; seq: number; truncated: boolean }> {
+  const st = await getState(q);
+  const a = await apiGet<{ jobs: JobLite[]; next?: string | null }>('/api/v1/jobs', { ...q, workflow: id, limit: WORKFLOW_LIMIT });
+  let jobs = a.jobs;
+  if (jobs.some((j) => j.workflow !== undefined)) jobs = jobs.filter((j) => j.workflow === id);
+  if (jobs.some((j) => j.dependencies === undefined)) {
+    if (jobs.length > DETAIL_LIMIT)
+      throw new WorkflowReadError(
+        `The server's job list carries no dependencies and ${jobs.length} jobs came back: GET /api/v1/jobs?workflow= is not filtering yet.`,
+      );
+    const full = await mapLimit(jobs, 8, (j) => apiGet<JobLite>(`/api/v1/jobs/${j.id}`, q));
+    jobs = full.filter((j) => j.workflow === id);
+  }
+  return { jobs, seq: st.applied_seq, truncated: !!a.next };
+}
+
+export interface WorkflowPage {
+  workflows: WorkflowSummary[];
+  next: string | null;
+}
+
+export const getWorkflows = (q: Query, cursor?: string) =>
+  apiGet<WorkflowPage>('/api/v1/workflows', { ...q, limit: 100, cursor });
