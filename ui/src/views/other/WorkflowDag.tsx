@@ -7,9 +7,9 @@ import '@xyflow/react/dist/style.css';
 import { useNavigate } from '@tanstack/react-router';
 import { useMemo } from 'react';
 import { fmtDuration } from '../../app/format';
-import { useTheme } from '../../app/theme';
 import type { JobLite } from './api';
 import { edgesOf, runSeconds } from './dag';
+import { useColorMode } from './theme';
 
 const W = 180;
 const H = 52;
@@ -54,7 +54,7 @@ export interface DagProps {
 
 export default function WorkflowDag({ jobs, critical, now, at }: DagProps) {
   const navigate = useNavigate();
-  const theme = useTheme();
+  const theme = useColorMode();
 
   // the layout depends on the graph's shape only, not on statuses
   const shape = jobs.map((j) => `${j.id}<${(j.dependencies ?? []).join(',')}`).join(';');

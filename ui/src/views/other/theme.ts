@@ -63,3 +63,10 @@ export function cssFont(name: string, fallback: string): string {
   if (typeof document === 'undefined') return fallback;
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
+
+/** The page's colour mode: the data-theme on <html> (the shell's theme switch), else the system's. */
+export function useColorMode(): 'light' | 'dark' | 'system' {
+  useThemeVersion();
+  const t = typeof document === 'undefined' ? null : document.documentElement.getAttribute('data-theme');
+  return t === 'light' || t === 'dark' ? t : 'system';
+}
