@@ -274,7 +274,10 @@ static int append_json_b64(djs_buf_t *out, json_t *j)
     return 0;
 }
 
-int djs_auth_sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s, uint64_t ttl_s, djs_buf_t *out)
+/* Sign sub, role, iat, nbf, exp and, for a login code (jti not NULL),
+ * use, jti and sttl. */
+static int sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s, uint64_t ttl_s, const char *jti, uint64_t sttl,
+                djs_buf_t *out)
 {
     if (a == NULL || sub == NULL || out == NULL)
         return DJS_EINVAL;
@@ -288,6 +291,11 @@ int djs_auth_sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s
         return DJS_EINVAL;
     json_t *claims = json_pack("{s:o, s:s, s:I, s:I, s:I}", "sub", sj, "role", djs_role_name(role), "iat", (json_int_t)now_s, "nbf",
                                (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl_s));
+    if (jti != NULL) {
+        json_object_set_new(claims, "use", json_string("login"));
+        json_object_set_new(claims, "jti", json_string(jti));
+        json_object_set_new(claims, "sttl", json_integer((json_int_t)sttl));
+    }
     size_t start = out->len;
     int rc = append_json_b64(out, json_pack("{s:s, s:s}", "alg", "HS256", "typ", "JWT"));
     if (rc == 0) {
@@ -307,6 +315,29 @@ int djs_auth_sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s
     b64url_encode(out, mac, sizeof mac);
     *djs_buf_reserve(out, 1) = '\0';
     return 0;
+}
+
+int djs_auth_sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s, uint64_t ttl_s, djs_buf_t *out)
+{
+    return sign(a, sub, role, now_s, ttl_s, NULL, 0, out);
+}
+
+int djs_auth_sign_login(const djs_auth_t *a, const char *sub, int role, uint64_t now_s, uint64_t code_ttl_s, uint64_t session_ttl_s,
+                        djs_buf_t *out)
+{
+    if (session_ttl_s == 0 || session_ttl_s > DJS_AUTH_MAX_SESSION_TTL)
+        return DJS_EINVAL;
+    uint8_t raw[DJS_AUTH_JTI_LEN / 2];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return DJS_ECRYPTO;
+    char jti[DJS_AUTH_JTI_LEN + 1];
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof raw; i++) {
+        jti[2 * i] = hex[raw[i] >> 4];
+        jti[2 * i + 1] = hex[raw[i] & 15];
+    }
+    jti[DJS_AUTH_JTI_LEN] = '\0';
+    return sign(a, sub, role, now_s, code_ttl_s, jti, session_ttl_s, out);
 }
 
 /* ---- verification ---- */
@@ -377,6 +408,19 @@ static const char *check_claims(json_t *c, uint64_t now_s, uint64_t leeway_s, dj
     memcpy(p->sub, json_string_value(sub), json_string_length(sub));
     p->sub[json_string_length(sub)] = '\0';
     p->role = rv;
+    json_t *use = json_object_get(c, "use");
+    if (use == NULL)
+        return NULL;
+    if (!json_is_string(use) || strcmp(json_string_value(use), "login") != 0)
+        return "unknown use";
+    json_t *jti = json_object_get(c, "jti");
+    if (!json_is_string(jti) || json_string_length(jti) != DJS_AUTH_JTI_LEN ||
+        strspn(json_string_value(jti), "0123456789abcdef") != DJS_AUTH_JTI_LEN)
+        return "invalid jti";
+    if (int_claim(c, "sttl", &p->session_ttl) != 1 || p->session_ttl == 0 || p->session_ttl > DJS_AUTH_MAX_SESSION_TTL)
+        return "invalid sttl";
+    memcpy(p->jti, json_string_value(jti), DJS_AUTH_JTI_LEN + 1);
+    p->login = 1;
     return NULL;
 }
 

@@ -29,15 +29,22 @@ const char *djs_role_name(int role);
 int djs_role_parse(const char *name);
 
 #define DJS_AUTH_SECRET_FILE "jwt.secret"
-#define DJS_AUTH_MIN_KEY 32     /* bytes: 256 bits */
-#define DJS_AUTH_MAX_KEY 4096   /* a longer secret file is refused */
-#define DJS_AUTH_MAX_TOKEN 8192 /* longer tokens are rejected unparsed */
-#define DJS_AUTH_MAX_SUB 255    /* bytes */
+#define DJS_AUTH_MIN_KEY 32                     /* bytes: 256 bits */
+#define DJS_AUTH_MAX_KEY 4096                   /* a longer secret file is refused */
+#define DJS_AUTH_MAX_TOKEN 8192                 /* longer tokens are rejected unparsed */
+#define DJS_AUTH_MAX_SUB 255                    /* bytes */
+#define DJS_AUTH_JTI_LEN 32                     /* hex digits of a login code's id */
+#define DJS_AUTH_MAX_SESSION_TTL (30u * 86400u) /* a login code opens at most 30 days */
 
 typedef struct djs_principal {
     char sub[256];          /* NUL-terminated, 1..255 bytes */
     int role;               /* DJS_ROLE_... */
     uint64_t exp, nbf, iat; /* seconds since the epoch; nbf/iat 0 if absent */
+    /* A login code (djs_auth_sign_login): use "login", its jti and the
+     * lifetime of the session it opens. login 0: an ordinary token. */
+    int login;
+    char jti[DJS_AUTH_JTI_LEN + 1];
+    uint64_t session_ttl;
 } djs_principal_t;
 
 typedef struct djs_auth djs_auth_t;
@@ -61,11 +68,23 @@ void djs_auth_close(djs_auth_t *a);
  * sub, an unknown role, ttl_s 0 or an exp beyond INT64_MAX. */
 int djs_auth_sign(const djs_auth_t *a, const char *sub, int role, uint64_t now_s, uint64_t ttl_s, djs_buf_t *out);
 
+/* Append a login code: a token with "use":"login", a random 128-bit "jti"
+ * (hex) and "sttl", the seconds of the session it opens (1 ..
+ * DJS_AUTH_MAX_SESSION_TTL), valid for code_ttl_s. The server takes it only
+ * at POST /api/v1/session, once (it remembers the jti until the code
+ * expires), never as a bearer token: the code may pass through a URL's
+ * fragment and a browser's history. Errors as djs_auth_sign, and
+ * DJS_ECRYPTO if no randomness. */
+int djs_auth_sign_login(const djs_auth_t *a, const char *sub, int role, uint64_t now_s, uint64_t code_ttl_s, uint64_t session_ttl_s,
+                        djs_buf_t *out);
+
 /* Check a token (token[0..len), need not be NUL-terminated). 0 and *out
  * filled, or DJS_EAUTH with *why a short static reason (why may be NULL),
  * or DJS_EINVAL for a NULL a/out. The token is expired when
  * exp + leeway_s <= now_s and not yet valid when nbf > now_s + leeway_s
- * (PyJWT's rules). On failure *out is zeroed. */
+ * (PyJWT's rules). A "use" claim other than "login", or a login code
+ * without a 32-hex-digit jti or a valid sttl, is refused. On failure *out
+ * is zeroed. */
 int djs_auth_verify(const djs_auth_t *a, const char *token, size_t len, uint64_t now_s, uint64_t leeway_s, djs_principal_t *out,
                     const char **why);
 

@@ -47,6 +47,7 @@ static int admit(djs_server_t *s, h2o_req_t *req, unsigned roles, int query_ok, 
 
 #define ANY_JOB_ROLE (STAFF | R(USER))
 #define WORKER_ROLE (STAFF | R(WORKER))
+#define ANY_ROLE (STAFF | R(USER) | R(WORKER))
 static const route_t route_table[] = {
     {"GET", "/health", 0, djs__system_health, NULL},
     {"GET", "/health/ready", 0, djs__system_ready, NULL},
@@ -83,6 +84,9 @@ static const route_t route_table[] = {
     {"POST", API "/workers/{id}/heartbeat", WORKER_ROLE, djs__workers_heartbeat, NULL},
     {"POST", API "/workers/{id}/poll", WORKER_ROLE, djs__workers_poll, NULL},
     {"POST", API "/workers/{id}/reports", WORKER_ROLE, djs__workers_reports, NULL},
+    {"POST", API "/session", 0, djs__session_post, NULL},
+    {"GET", API "/session", ANY_ROLE, djs__session_get, NULL},
+    {"DELETE", API "/session", ANY_ROLE, djs__session_delete, NULL},
     {"GET", API "/stats", STAFF, djs__system_stats, NULL},
     {"GET", API "/state", STAFF, djs__events_state, NULL},
     {"GET", API "/events", STAFF, djs__events_get, NULL},
@@ -334,6 +338,7 @@ static int verify_token(djs_server_t *s, const char *tok, size_t len, djs_princi
 
 void djs__access_dispose(djs_server_t *s)
 {
+    djs__session_dispose(s);
     djs_free(s->buckets);
     if (s->memo == NULL)
         return;
@@ -342,43 +347,117 @@ void djs__access_dispose(djs_server_t *s)
     djs_free(s->memo);
 }
 
+/* The value of the session cookie in the request's Cookie headers (*tok,
+ * *len); 0 when there is none. */
+static int session_cookie(h2o_req_t *req, const char **tok, size_t *len)
+{
+    static const char name[] = DJS__SESSION_COOKIE "=";
+    const size_t nlen = sizeof(name) - 1;
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                p++;
+            const char *e = memchr(p, ';', (size_t)(end - p));
+            if (e == NULL)
+                e = end;
+            if ((size_t)(e - p) > nlen && memcmp(p, name, nlen) == 0) {
+                *tok = p + nlen;
+                *len = (size_t)(e - p) - nlen;
+                return 1;
+            }
+            p = e;
+        }
+    }
+    return 0;
+}
+
 /* Authenticate the request: 0 and *who, or -1 after a 401 answer. The
  * bearer token from the Authorization header or, where query_ok (the
  * streams: browsers cannot set headers on WebSocket or EventSource), from
- * the access_token query parameter. */
-static int authenticate(djs_server_t *s, h2o_req_t *req, djs_principal_t *who, int query_ok)
+ * the access_token query parameter; without either, the dashboard's
+ * session cookie (*cookie set: the caller checks CSRF and Origin). A login
+ * code is never a bearer token: it opens a session only. */
+static int authenticate(djs_server_t *s, h2o_req_t *req, djs_principal_t *who, int query_ok, int *cookie)
 {
     memset(who, 0, sizeof(*who));
+    *cookie = 0;
     if (s->cfg.auth == NULL) {
         snprintf(who->sub, sizeof(who->sub), "anonymous");
         who->role = DJS_ROLE_ADMIN; /* --insecure-no-auth */
         return 0;
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    const char *why = "missing bearer token (Authorization: Bearer ...)", *qt;
+    const char *why = "missing bearer token (Authorization: Bearer ...) or session cookie", *qt;
     size_t qlen;
+    int ok = 0;
     if (i < 0 && query_ok && djs_query_str(req, "access_token", &qt, &qlen)) {
-        if (verify_token(s, qt, qlen, who, &why) == 0)
-            return 0;
+        ok = verify_token(s, qt, qlen, who, &why) == 0;
     } else if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
-        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
-            if (verify_token(s, v.base + 7, v.len - 7, who, &why) == 0)
-                return 0;
-        } else {
+        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0)
+            ok = verify_token(s, v.base + 7, v.len - 7, who, &why) == 0;
+        else
             why = "the Authorization header must be 'Bearer <token>'";
-        }
+    } else if (session_cookie(req, &qt, &qlen)) {
+        ok = verify_token(s, qt, qlen, who, &why) == 0;
+        if (!ok)
+            why = "the session has ended: log in again";
+        *cookie = ok;
     }
+    if (ok && who->login) {
+        ok = 0;
+        why = "a login code opens a session (POST /api/v1/session) and is no bearer token";
+    }
+    if (ok)
+        return 0;
+    memset(who, 0, sizeof(*who));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer realm=\"djs\""));
     djs__problem(req, 401, "unauthorized", "Unauthorized", why);
     return -1;
 }
 
+/* 1 if the Origin header (when there is one) names this server: the
+ * scheme and the Host header (authority) the request came with. */
+static int same_origin(h2o_req_t *req)
+{
+    h2o_iovec_t o;
+    if (!djs__header_value(req, NULL, "origin", &o))
+        return 1;
+    const char *scheme = req->scheme == &H2O_URL_SCHEME_HTTPS ? "https://" : "http://";
+    size_t sl = strlen(scheme);
+    return o.len == sl + req->authority.len && strncasecmp(o.base, scheme, sl) == 0 &&
+           strncasecmp(o.base + sl, req->authority.base, req->authority.len) == 0;
+}
+
+/* A request authenticated by the cookie: writes carry X-DJS-CSRF (a page
+ * of another origin cannot set it without a CORS preflight, which djs
+ * never grants) and come from this origin; so do stream upgrades (a
+ * WebSocket is not bound by the same-origin policy: Origin is its check).
+ * 1 to go on, else 0 after a 403. */
+static int cookie_ok(h2o_req_t *req, int stream)
+{
+    int write = !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+                !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    h2o_iovec_t v;
+    if (write && !djs__header_value(req, NULL, "x-djs-csrf", &v)) {
+        djs__problem(req, 403, "csrf", "Forbidden", "a write with the session cookie needs the X-DJS-CSRF header");
+        return 0;
+    }
+    if ((write || stream) && !same_origin(req)) {
+        djs__problem(req, 403, "cross-origin", "Forbidden", "the session cookie is accepted from this server's own pages only");
+        return 0;
+    }
+    return 1;
+}
+
 /* 1 if the request may go on to its handler: authenticated (*who), within
- * its rate, and of a role in roles; else 0 after a 401, 429 or 403. */
+ * its rate, and of a role in roles; else 0 after a 401, 403 or 429. */
 static int admit(djs_server_t *s, h2o_req_t *req, unsigned roles, int query_ok, djs_principal_t *who)
 {
-    return authenticate(s, req, who, query_ok) == 0 && rate_ok(s, req, who) && allow(req, who, roles);
+    int cookie;
+    return authenticate(s, req, who, query_ok, &cookie) == 0 && (!cookie || cookie_ok(req, query_ok)) && rate_ok(s, req, who) &&
+           allow(req, who, roles);
 }
 
 /* ---- ownership ------------------------------------------------------------------------ */

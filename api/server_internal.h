@@ -65,7 +65,9 @@ struct djs_server {
     SSL_CTX *ssl;           /* NULL: plain HTTP */
     struct bucket *buckets; /* rate limiting, per principal (route.c) */
     uint32_t nbuckets;
-    struct auth_memo *memo; /* tokens already verified (route.c) */
+    struct auth_memo *memo;       /* tokens already verified (route.c) */
+    struct used_code *used_codes; /* login codes taken, until they expire (session.c) */
+    uint32_t nused_codes;
     djs_buf_t scratch;      /* answers rendered without jansson */
     djs_http_stats_t http;  /* requests by route and status, for /metrics */
     djs_streams_t *streams; /* WebSocket and SSE subscribers */
@@ -98,6 +100,17 @@ void djs__access_dispose(djs_server_t *s);
 int djs__worker_self(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *wid);
 /* 1 if who may see the live job (a user only its own jobs); 0, no answer. */
 int djs__owns(djs_server_t *s, const djs_principal_t *who, const djs_id_t *job);
+
+/* ---- session.c: the dashboard's login (docs/ui.md) ----------------------------------- */
+
+#define DJS__SESSION_COOKIE "djs_session"
+#define DJS__MAX_USED_CODES 4096 /* login codes remembered at once (each until it expires) */
+
+int djs__session_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+int djs__session_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+int djs__session_delete(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+/* Frees the table of login codes taken. */
+void djs__session_dispose(djs_server_t *s);
 
 /* ---- ui.c ------------------------------------------------------------------------------- */
 

@@ -455,6 +455,53 @@ START_TEST(rejects_claims)
 }
 END_TEST
 
+/* A login code: use "login", a 32-hex jti (a new one per code) and the
+ * session's lifetime; malformed ones are refused. */
+START_TEST(login_codes)
+{
+    fixture_t f;
+    fx_open(&f);
+    djs_principal_t p;
+    ck_assert_int_eq(djs_auth_sign_login(f.a, "alice", DJS_ROLE_USER, NOW, 600, 7200, &f.tok), 0);
+    ck_assert_ptr_null(check(&f, &p));
+    ck_assert_int_eq(p.login, 1);
+    ck_assert_int_eq(p.role, DJS_ROLE_USER);
+    ck_assert_uint_eq(p.exp, NOW + 600);
+    ck_assert_uint_eq(p.session_ttl, 7200);
+    ck_assert_uint_eq(strlen(p.jti), DJS_AUTH_JTI_LEN);
+    ck_assert_uint_eq(strspn(p.jti, "0123456789abcdef"), DJS_AUTH_JTI_LEN);
+    char first[DJS_AUTH_JTI_LEN + 1];
+    memcpy(first, p.jti, sizeof first);
+    f.tok.len = 0;
+    ck_assert_int_eq(djs_auth_sign_login(f.a, "alice", DJS_ROLE_USER, NOW, 600, 7200, &f.tok), 0);
+    ck_assert_ptr_null(check(&f, &p));
+    ck_assert_str_ne(p.jti, first);
+    f.tok.len = 0;
+    ck_assert_int_eq(djs_auth_sign(f.a, "bob", DJS_ROLE_ADMIN, NOW, 60, &f.tok), 0);
+    ck_assert_ptr_null(check(&f, &p));
+    ck_assert_int_eq(p.login, 0);
+    ck_assert_str_eq(p.jti, "");
+    ck_assert_int_eq(djs_auth_sign_login(f.a, "a", DJS_ROLE_USER, NOW, 600, 0, &f.tok), DJS_EINVAL);
+    ck_assert_int_eq(djs_auth_sign_login(f.a, "a", DJS_ROLE_USER, NOW, 600, DJS_AUTH_MAX_SESSION_TTL + 1, &f.tok), DJS_EINVAL);
+    ck_assert_int_eq(djs_auth_sign_login(f.a, "a", DJS_ROLE_USER, NOW, 0, 60, &f.tok), DJS_EINVAL);
+#define C(extra) "{\"exp\":1700003600,\"role\":\"user\",\"sub\":\"a\"" extra "}"
+#define JTI "\"0123456789abcdef0123456789abcdef\""
+    ck_assert_ptr_null(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"jti\":" JTI ",\"sttl\":60")));
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"refresh\",\"jti\":" JTI ",\"sttl\":60")), "unknown use");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":1")), "unknown use");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"sttl\":60")), "invalid jti");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"jti\":\"0123456789ABCDEF0123456789abcdef\",\"sttl\":60")),
+              "invalid jti");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"jti\":\"0123\",\"sttl\":60")), "invalid jti");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"jti\":" JTI)), "invalid sttl");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"jti\":" JTI ",\"sttl\":0")), "invalid sttl");
+    ck_reason(check_claims(&f, HS256_HDR, C(",\"use\":\"login\",\"jti\":" JTI ",\"sttl\":2592001")), "invalid sttl");
+#undef C
+#undef JTI
+    fx_close(&f);
+}
+END_TEST
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t rnd(void)
 {
@@ -535,6 +582,7 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, rejects_tampering);
     tcase_add_test(tc, rejects_structure);
     tcase_add_test(tc, rejects_claims);
+    tcase_add_test(tc, login_codes);
     tcase_add_test(tc, random_mutations);
     suite_add_tcase(s, tc);
     return s;

@@ -527,8 +527,19 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
         djs_buf_append(&tok, "", 1);
         printf("djs serve: --dev: starting %d local agents (djs worker local-1, local-2; workdirs in %s)\n", DEV_AGENTS, data);
         printf("djs serve: URL   %s\n", url);
-        if (auth != NULL)
+        if (auth != NULL) {
             printf("djs serve: TOKEN %s   (admin, 24 h)\n", (const char *)tok.base);
+            djs_buf_t code;
+            djs_buf_init(&code);
+            if (djs_auth_sign_login(auth, user, DJS_ROLE_ADMIN, (uint64_t)time(NULL), 600, 24 * 3600, &code) == 0)
+                printf("djs serve: DASHBOARD %s/ui/login#code=%s\n"
+                       "djs serve:           (a one-time login, valid 10 min; later: djs token create --login-code --sub NAME "
+                       "--role ROLE --url %s)\n",
+                       url, (const char *)code.base, url);
+            djs_buf_dispose(&code);
+        } else {
+            printf("djs serve: DASHBOARD %s/ui/\n", url);
+        }
         printf("djs serve: try:  export DJS_SERVER=%s DJS_TOKEN=%s\n"
                "                 ./build/djs submit -f examples/diamond.yaml && ./build/djs watch --name-prefix diamond\n",
                url, auth != NULL ? (const char *)tok.base : "none");
