@@ -877,7 +877,7 @@ fail:
     return 0;
 }
 
-/* GET /jobs?status=&priority=&owner=&capability=&name_prefix=&schedule=&limit=&cursor=:
+/* GET /jobs?status=&priority=&owner=&capability=&name_prefix=&schedule=&workflow=&worker=&limit=&cursor=:
  * live jobs in id (creation) order, a page after the cursor id. Each page
  * is one pass over the live projection keeping the `limit` smallest ids
  * past the cursor. */
@@ -888,6 +888,10 @@ typedef struct list_filter {
     size_t owner_len, cap_len, prefix_len;
     int has_sched; /* schedule=: jobs fired by that schedule */
     djs_id_t sched;
+    int has_wf; /* workflow=: jobs submitted in that workflow */
+    djs_id_t wf;
+    int has_worker;  /* worker=: jobs placed on that worker now (SCHEDULED or RUNNING) */
+    uint32_t worker; /* its slot, DJS_NONE when unknown (nothing matches) */
 } list_filter_t;
 
 /* 1 if the capability set `set` holds the capability cap. */
@@ -921,8 +925,18 @@ static int fired_by(djs_server_t *s, const djs_job_t *j, const djs_id_t *id, djs
            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && djs_id_cmp(&sp.schedule, id) == 0;
 }
 
+/* 1 if the job was submitted in workflow id (in its job.submitted record). */
+static int in_workflow(djs_server_t *s, const djs_job_t *j, const djs_id_t *id, djs_buf_t *rec)
+{
+    djs_event_t ev;
+    djs_job_spec_t sp;
+    djs_buf_reset(rec);
+    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
+           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && djs_id_cmp(&sp.workflow, id) == 0;
+}
+
 /* The query's filter (a user sees only its own jobs); -1 after a 400. */
-static int read_filter(h2o_req_t *req, const djs_principal_t *who, list_filter_t *f)
+static int read_filter(h2o_req_t *req, const djs_state_t *st, const djs_principal_t *who, list_filter_t *f)
 {
     const char *v;
     size_t len;
@@ -942,6 +956,19 @@ static int read_filter(h2o_req_t *req, const djs_principal_t *who, list_filter_t
         f->owner = v, f->owner_len = len;
     if ((f->has_sched = djs_query_str(req, "schedule", &v, &len)) && djs_id_parse(v, len, &f->sched) != 0)
         return djs__problem(req, 400, "invalid-query", "Invalid query", "schedule must be a schedule id"), -1;
+    if ((f->has_wf = djs_query_str(req, "workflow", &v, &len)) && djs_id_parse(v, len, &f->wf) != 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "workflow must be a workflow id"), -1;
+    djs_id_t wid;
+    if ((f->has_worker = djs_query_str(req, "worker", &v, &len))) {
+        if (djs_id_parse(v, len, &wid) != 0)
+            return djs__problem(req, 400, "invalid-query", "Invalid query", "worker must be a worker id"), -1;
+        f->worker = DJS_NONE;
+        for (uint32_t i = 0; i < djs_state_nworker_slots(st); i++) {
+            const djs_worker_t *w = djs_state_worker_at(st, i);
+            if (w != NULL && djs_id_cmp(&w->id, &wid) == 0)
+                f->worker = i;
+        }
+    }
     return 0;
 }
 
@@ -957,7 +984,11 @@ static int list_matches(djs_server_t *s, djs_state_t *st, const djs_job_t *j, co
     }
     if (f->cap != NULL && !set_has(st, j->cls, f->cap, f->cap_len))
         return 0;
+    if (f->has_worker && (f->worker == DJS_NONE || j->worker != f->worker))
+        return 0;
     if (f->has_sched && !fired_by(s, j, &f->sched, rec))
+        return 0;
+    if (f->has_wf && !in_workflow(s, j, &f->wf, rec))
         return 0;
     return f->prefix == NULL || name_has_prefix(s, j, f->prefix, f->prefix_len, rec);
 }
@@ -1001,6 +1032,14 @@ static json_t *list_item_json(djs_server_t *s, djs_state_t *st, const djs_job_t 
         djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0) {
         json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
         json_object_set_new(o, "scheduledAt", djs_json_time(sp.scheduled_at));
+        json_object_set_new(o, "workflow", djs_id_is_nil(&sp.workflow) ? json_null() : djs_json_id(&sp.workflow));
+        json_t *deps = json_array();
+        for (uint32_t k = 0; k < sp.ndeps; k++) {
+            djs_id_t d;
+            memcpy(d.b, sp.deps + 16 * (size_t)k, 16);
+            json_array_append_new(deps, djs_json_id(&d));
+        }
+        json_object_set_new(o, "dependencies", deps);
     }
     size_t ol;
     const char *ow = djs_state_str(st, j->owner, &ol);
@@ -1012,6 +1051,9 @@ static json_t *list_item_json(djs_server_t *s, djs_state_t *st, const djs_job_t 
     json_object_set_new(o, "assignedWorker",
                         j->worker != DJS_NONE ? djs_json_id(&djs_state_worker_at(st, j->worker)->id) : json_null());
     json_object_set_new(o, "createdAt", djs_json_time(j->created_ns));
+    json_object_set_new(o, "startedAt", j->started_ns ? djs_json_time(j->started_ns) : json_null());
+    json_object_set_new(o, "finishedAt", j->finished_ns ? djs_json_time(j->finished_ns) : json_null());
+    json_object_set_new(o, "seq", json_integer((json_int_t)j->last_seq));
     return o;
 }
 
@@ -1032,7 +1074,7 @@ int djs__jobs_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
     list_filter_t f;
     if (limit == 0 || limit > 500)
         return djs__problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 500");
-    if (read_filter(req, who, &f) != 0)
+    if (read_filter(req, st, who, &f) != 0)
         return 0;
     uint32_t n;
     uint32_t *page = list_page(s, st, &f, limit, &n);
@@ -1055,4 +1097,118 @@ int djs__jobs_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
     if (!djs__owns(s, who, id))
         return djs__problem(req, 404, "not-found", "Not Found", "no such job");
     return djs__events_page(s, req, id);
+}
+
+/* GET /workflows?limit=&cursor=&at_seq=: the workflows of the live jobs
+ * (now or at a point), oldest first (a workflow's id is a UUIDv7: its
+ * order is its submission's), each with its first job's name, its jobs'
+ * count by status and an overall status: RUNNING while any job is
+ * unfinished, else FAILED if one failed, CANCELLED if one was cancelled,
+ * else COMPLETED. One pass over the live jobs that reads each job's
+ * submission record (an LMDB read) and one sort; a user sees the
+ * workflows of its own jobs only. Evicted jobs are not counted. */
+typedef struct wf_row {
+    djs_id_t wf, job;
+    uint32_t slot;
+} wf_row_t;
+
+static int wf_row_cmp(const void *a, const void *b)
+{
+    const wf_row_t *x = a, *y = b;
+    int c = djs_id_cmp(&x->wf, &y->wf);
+    return c != 0 ? c : djs_id_cmp(&x->job, &y->job);
+}
+
+static const char *wf_status(const uint32_t *counts)
+{
+    if (counts[DJS_JOB_CREATED] + counts[DJS_JOB_QUEUED] + counts[DJS_JOB_SCHEDULED] + counts[DJS_JOB_RUNNING] > 0)
+        return "RUNNING";
+    return counts[DJS_JOB_FAILED] ? "FAILED" : counts[DJS_JOB_CANCELLED] ? "CANCELLED" : "COMPLETED";
+}
+
+int djs__workflows_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)id, (void)arg;
+    uint64_t limit, at;
+    int given;
+    if (djs__query_number(req, "limit", 50, &limit) != 0 || djs__read_point(s, req, &at, &given) != 0)
+        return 0;
+    if (limit == 0 || limit > 500)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "limit must be 1 to 500");
+    djs_id_t cursor;
+    memset(&cursor, 0, sizeof(cursor));
+    const char *v;
+    size_t len;
+    if (djs_query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page");
+    const djs_state_t *st = djs_engine_state(s->engine);
+    if (given) {
+        int rc = djs_engine_state_at(s->engine, at, &st);
+        if (rc != 0)
+            return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
+    const char *owner = who->role == DJS_ROLE_USER ? who->sub : NULL;
+    size_t owner_len = owner ? strlen(owner) : 0;
+    size_t cap = 64, n = 0;
+    wf_row_t *rows = djs_malloc(cap * sizeof(*rows));
+    djs_buf_t rec;
+    djs_buf_init(&rec);
+    for (uint32_t slot = 0; slot < djs_state_njob_slots(st); slot++) {
+        const djs_job_t *j = djs_state_job_at(st, slot);
+        if (j == NULL)
+            continue;
+        if (owner != NULL) {
+            size_t ol;
+            const char *o = djs_state_str(st, j->owner, &ol);
+            if (ol != owner_len || memcmp(o, owner, ol) != 0)
+                continue;
+        }
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        djs_buf_reset(&rec);
+        if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, &rec) != 0 || djs_event_decode(rec.base, rec.len, &ev) != 0 ||
+            djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 || djs_id_is_nil(&sp.workflow) ||
+            djs_id_cmp(&sp.workflow, &cursor) <= 0)
+            continue;
+        if (n == cap)
+            rows = djs_realloc(rows, (cap *= 2) * sizeof(*rows));
+        rows[n++] = (wf_row_t){sp.workflow, j->id, slot};
+    }
+    qsort(rows, n, sizeof(*rows), wf_row_cmp);
+    json_t *list = json_array();
+    const djs_id_t *last = NULL;
+    for (size_t i = 0; i < n && json_array_size(list) < limit;) {
+        size_t k = i;
+        uint32_t counts[DJS_JOB_NSTATES] = {0};
+        for (; k < n && djs_id_cmp(&rows[k].wf, &rows[i].wf) == 0; k++)
+            counts[djs_state_job_at(st, rows[k].slot)->state]++;
+        const djs_job_t *first = djs_state_job_at(st, rows[i].slot);
+        json_t *o = json_object(), *c = json_object();
+        json_object_set_new(o, "id", djs_json_id(&rows[i].wf));
+        djs_event_t ev;
+        djs_job_spec_t sp;
+        djs_buf_reset(&rec);
+        if (djs_log_get(djs_engine_log(s->engine), first->submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
+            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
+            json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
+        json_object_set_new(o, "createdAt", djs_json_time(first->created_ns));
+        json_object_set_new(o, "jobs", json_integer((json_int_t)(k - i)));
+        for (int t = 0; t < DJS_JOB_NSTATES; t++)
+            if (counts[t])
+                json_object_set_new(c, djs_job_state_name(t), json_integer(counts[t]));
+        json_object_set_new(o, "counts", c);
+        json_object_set_new(o, "status", json_string(wf_status(counts)));
+        json_array_append_new(list, o);
+        last = &rows[i].wf;
+        i = k;
+    }
+    int more = 0;
+    if (last != NULL)
+        for (size_t i = 0; i < n && !more; i++)
+            more = djs_id_cmp(&rows[i].wf, last) > 0;
+    json_t *b = json_pack("{s:o}", "workflows", list);
+    json_object_set_new(b, "next", more ? djs_json_id(last) : json_null());
+    djs_buf_dispose(&rec);
+    djs_free(rows);
+    return djs__send_json_new(req, 200, b, given ? at : djs_state_seq(st));
 }

@@ -69,6 +69,7 @@ static const route_t route_table[] = {
     {"POST", API "/jobs/{id}/progress", WORKER_ROLE, djs__workers_report, "progress"},
     {"POST", API "/jobs/{id}/complete", WORKER_ROLE, djs__workers_report, "complete"},
     {"POST", API "/jobs/{id}/fail", WORKER_ROLE, djs__workers_report, "fail"},
+    {"GET", API "/workflows", ANY_JOB_ROLE, djs__workflows_list, NULL},
     {"POST", API "/schedules", ANY_JOB_ROLE, djs__schedules_post, NULL},
     {"GET", API "/schedules", ANY_JOB_ROLE, djs__schedules_get, NULL},
     {"GET", API "/schedules/{id}", ANY_JOB_ROLE, djs__schedules_get, NULL},

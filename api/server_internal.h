@@ -190,6 +190,8 @@ int djs__jobs_cancel(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who
 int djs__jobs_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__jobs_logs(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__jobs_output(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+/* GET /workflows: the workflows of the live jobs with counts by status */
+int djs__workflows_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 /* schedules.c: /schedules (post serves PUT /{id} too: the whole definition;
  * command's arg: "pause", "resume", "delete") */
 int djs__schedules_post(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);

@@ -57,9 +57,15 @@ static void on_tail(void *arg, uint64_t durable)
 static int parse_types(djs__stream_sub_t *s, const char *v, size_t len, char *detail, size_t dn)
 {
     s->has_types = 1;
+    /* the list's commas, as sent or percent-encoded (%2C: browsers'
+     * URLSearchParams encode them) */
     for (const char *p = v, *end = v + len; p < end;) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma ? comma : end;
+        const char *stop = p;
+        size_t skip = 1;
+        while (stop < end && *stop != ',' && !(end - stop >= 3 && stop[0] == '%' && stop[1] == '2' && (stop[2] | 0x20) == 'c'))
+            stop++;
+        if (stop < end && *stop == '%')
+            skip = 3;
         int t = djs_event_type_from_name(p, (size_t)(stop - p));
         if (t < 0 || t >= 256) {
             char name[64];
@@ -67,7 +73,7 @@ static int parse_types(djs__stream_sub_t *s, const char *v, size_t len, char *de
             return bad(detail, dn, "types: '%s' is not an event type (docs/events.md)", name);
         }
         s->types[t / 8] |= (uint8_t)(1u << (t % 8));
-        p = stop + 1;
+        p = stop + skip;
     }
     return 0;
 }
