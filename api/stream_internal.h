@@ -123,7 +123,7 @@ struct djs__stream_sub {
     size_t last_queued;
     uv_timer_t timer; /* system-metrics */
     int timer_on;
-    uint64_t metrics_ns, metrics_completed, metrics_failed, metrics_seq;
+    uint64_t metrics_ns, metrics_completed, metrics_failed, metrics_seq, metrics_submitted;
     uint32_t interval_ms;
     int wanting, dead;
 };

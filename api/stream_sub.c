@@ -241,6 +241,8 @@ static void send_metrics(djs__stream_sub_t *s)
     for (int p = 0; p < DJS_NPRIO; p++)
         json_object_set_new(ready, djs_priority_name(p), json_integer((json_int_t)m->ready[p]));
     json_object_set_new(j, "queued", ready);
+    json_object_set_new(j, "running", json_integer((json_int_t)m->by_state[DJS_JOB_RUNNING]));
+    json_object_set_new(j, "submittedPerSec", json_real(dt > 0 ? (double)(m->submitted - s->metrics_submitted) / dt : 0));
     json_object_set_new(j, "completedPerSec", json_real(dt > 0 ? (double)(m->completed - s->metrics_completed) / dt : 0));
     json_object_set_new(j, "failedPerSec", json_real(dt > 0 ? (double)(m->failed - s->metrics_failed) / dt : 0));
     json_object_set_new(j, "eventsPerSec", json_real(dt > 0 ? (double)(seq - s->metrics_seq) / dt : 0));
@@ -250,6 +252,7 @@ static void send_metrics(djs__stream_sub_t *s)
     json_object_set_new(j, "subscribers", json_integer(ss->nsubs));
     s->metrics_ns = now;
     s->metrics_completed = m->completed;
+    s->metrics_submitted = m->submitted;
     s->metrics_failed = m->failed;
     s->metrics_seq = seq;
     size_t len;
