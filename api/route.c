@@ -88,6 +88,7 @@ static const route_t route_table[] = {
     {"POST", API "/session", 0, djs__session_post, NULL},
     {"GET", API "/session", ANY_ROLE, djs__session_get, NULL},
     {"DELETE", API "/session", ANY_ROLE, djs__session_delete, NULL},
+    {"GET", API "/metrics/history", STAFF, djs__system_metrics_history, NULL},
     {"GET", API "/stats", STAFF, djs__system_stats, NULL},
     {"GET", API "/state", STAFF, djs__events_state, NULL},
     {"GET", API "/events", STAFF, djs__events_get, NULL},

@@ -253,6 +253,35 @@ static void on_grace(uv_timer_t *t)
     }
 }
 
+/* Once a second: one more sample of the last hour's (the oldest drops). */
+static void on_hist_timer(uv_timer_t *t)
+{
+    djs_streams_t *ss = t->data;
+    size_t len;
+    char *text = djs__metrics_sample(ss, &ss->hist_prev, &len);
+    uint32_t at = (ss->hist_head + ss->hist_n) % DJS_STREAM_HISTORY_SAMPLES;
+    if (ss->hist_n == DJS_STREAM_HISTORY_SAMPLES) {
+        free(ss->hist[ss->hist_head]);
+        ss->hist_head = (ss->hist_head + 1) % DJS_STREAM_HISTORY_SAMPLES;
+    } else {
+        ss->hist_n++;
+    }
+    ss->hist[at] = text;
+}
+
+void djs_streams_metrics_history(const djs_streams_t *ss, uint32_t seconds, djs_buf_t *out)
+{
+    djs_buf_append(out, "{\"intervalMs\":1000,\"samples\":[", 30);
+    uint32_t n = ss->hist_n < seconds ? ss->hist_n : seconds;
+    for (uint32_t i = ss->hist_n - n; i < ss->hist_n; i++) {
+        const char *t = ss->hist[(ss->hist_head + i) % DJS_STREAM_HISTORY_SAMPLES];
+        if (i > ss->hist_n - n)
+            djs_buf_append(out, ",", 1);
+        djs_buf_append(out, t, strlen(t));
+    }
+    djs_buf_append(out, "]}", 2);
+}
+
 int djs_streams_new(djs_streams_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_streams_config_t *c)
 {
     djs_streams_t *ss = djs_calloc(1, sizeof(*ss));
@@ -271,9 +300,14 @@ int djs_streams_new(djs_streams_t **out, uv_loop_t *loop, djs_engine_t *engine, 
     ss->grace.data = ss;
     uv_timer_init(loop, &ss->batch);
     ss->batch.data = ss;
-    ss->handles = 4;
+    uv_timer_init(loop, &ss->hist_timer);
+    ss->hist_timer.data = ss;
+    ss->handles = 5;
     uv_timer_start(&ss->ping, djs__stream_on_ping, ss->cfg.ping_ms, ss->cfg.ping_ms);
     uv_unref((uv_handle_t *)&ss->ping);
+    free(djs__metrics_sample(ss, &ss->hist_prev, &(size_t){0})); /* the rates' starting point */
+    uv_timer_start(&ss->hist_timer, on_hist_timer, 1000, 1000);
+    uv_unref((uv_handle_t *)&ss->hist_timer);
     djs_log_tail_start(ss->log, &ss->tail, on_tail, ss);
     *out = ss;
     return 0;
@@ -307,6 +341,9 @@ static void on_closed(uv_handle_t *h)
     if (--ss->handles > 0)
         return;
     djs__stream_rings_dispose(ss);
+    for (uint32_t i = 0; i < ss->hist_n; i++)
+        free(ss->hist[(ss->hist_head + i) % DJS_STREAM_HISTORY_SAMPLES]);
+    ss->hist_n = 0;
     while (ss->dead != NULL) {
         djs__stream_sub_t *s = ss->dead;
         ss->dead = s->next;
@@ -335,4 +372,5 @@ void djs_streams_free(djs_streams_t *ss)
     uv_close((uv_handle_t *)&ss->ping, on_closed);
     uv_close((uv_handle_t *)&ss->grace, on_closed);
     uv_close((uv_handle_t *)&ss->batch, on_closed);
+    uv_close((uv_handle_t *)&ss->hist_timer, on_closed);
 }

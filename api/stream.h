@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/buf.h"
+
 #include "api/auth.h"
 #include "scheduler/engine.h"
 
@@ -46,6 +48,11 @@ void djs_streams_config_init(djs_streams_config_t *c);
 /* Start the streams (c NULL: the defaults). Errors: none today (0); a
  * caller checks anyway. */
 int djs_streams_new(djs_streams_t **out, uv_loop_t *loop, djs_engine_t *engine, const djs_streams_config_t *c);
+/* The last `seconds` (at most DJS_STREAM_HISTORY_SAMPLES) of the samples
+ * taken once a second since start, each a /ws/system-metrics message, as
+ * {"intervalMs":1000,"samples":[...]} appended to out (oldest first). */
+#define DJS_STREAM_HISTORY_SAMPLES 3600
+void djs_streams_metrics_history(const djs_streams_t *ss, uint32_t seconds, djs_buf_t *out);
 /* Close every stream (WebSocket close 1001, SSE end) and refuse new ones. */
 void djs_streams_shutdown(djs_streams_t *ss);
 /* Free (after shutdown); memory goes from close callbacks. */

@@ -76,6 +76,11 @@ typedef struct djs__stream_window {
 
 typedef struct djs__stream_sub djs__stream_sub_t;
 
+/* The counters a metrics sample's rates are computed against. */
+typedef struct djs__metrics_prev {
+    uint64_t ns, completed, failed, seq, submitted;
+} djs__metrics_prev_t;
+
 struct djs_streams {
     djs_streams_config_t cfg;
     uv_loop_t *loop;
@@ -94,6 +99,12 @@ struct djs_streams {
     int handles; /* open uv handles, for the final free */
     int freed;
     djs__stream_frame_t *rings[DJS_STREAM_SYSTEM_METRICS + 1];
+    /* the last hour of system-metrics samples, one per second (the
+     * dashboard's charts on load: GET /api/v1/metrics/history) */
+    uv_timer_t hist_timer;
+    char *hist[DJS_STREAM_HISTORY_SAMPLES]; /* JSON texts (malloc), a ring */
+    uint32_t hist_head, hist_n;
+    djs__metrics_prev_t hist_prev;
     djs__stream_window_t win[DJS__STREAM_NVARIANTS];
 };
 
@@ -123,7 +134,7 @@ struct djs__stream_sub {
     size_t last_queued;
     uv_timer_t timer; /* system-metrics */
     int timer_on;
-    uint64_t metrics_ns, metrics_completed, metrics_failed, metrics_seq, metrics_submitted;
+    djs__metrics_prev_t metrics;
     uint32_t interval_ms;
     int wanting, dead;
 };
@@ -181,6 +192,9 @@ void djs__stream_unlink(djs__stream_sub_t *s);
 void djs__stream_free_sub(djs__stream_sub_t *s);
 /* Start s's system-metrics timer (a snapshot now, then every interval_ms);
  * stop it (its close completes in a later loop turn: timer_on until then). */
+/* A system-metrics message (JSON text, malloc'd; *len) with rates since
+ * *prev, which it then updates. */
+char *djs__metrics_sample(djs_streams_t *ss, djs__metrics_prev_t *prev, size_t *len);
 void djs__stream_metrics_start(djs__stream_sub_t *s);
 void djs__stream_metrics_stop(djs__stream_sub_t *s);
 

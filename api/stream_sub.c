@@ -11,6 +11,7 @@
 
 #include "api/render.h"
 #include "api/stream_internal.h"
+#include "core/clock.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/job.h"
@@ -220,18 +221,19 @@ void djs__stream_free_sub(djs__stream_sub_t *s)
 
 /* ---- system metrics ------------------------------------------------------------------------ */
 
-static void send_metrics(djs__stream_sub_t *s)
+char *djs__metrics_sample(djs_streams_t *ss, djs__metrics_prev_t *prev, size_t *len)
 {
-    djs_streams_t *ss = s->ss;
     const djs_metrics_t *m = djs_state_metrics(djs_engine_state(ss->engine));
     uint64_t now = djs__stream_now_ns(ss), seq = djs_log_durable_seq(ss->log);
-    double dt = s->metrics_ns ? (now - s->metrics_ns) / 1e9 : 0;
+    double dt = prev->ns ? (now - prev->ns) / 1e9 : 0;
     json_t *j = json_object();
     json_object_set_new(j, "seq", json_integer((json_int_t)seq));
     json_object_set_new(j, "type", json_string("metrics"));
     char at[40];
     djs_render_iso8601(at, sizeof(at), djs_log_last_ts(ss->log));
     json_object_set_new(j, "at", json_string(at));
+    djs_render_iso8601(at, sizeof(at), djs_wall_ns());
+    json_object_set_new(j, "sampledAt", json_string(at)); /* "at" is the last event's time */
     json_t *jobs = json_object();
     for (int st = 0; st < DJS_JOB_NSTATES; st++)
         json_object_set_new(jobs, djs_job_state_name(st), json_integer((json_int_t)m->by_state[st]));
@@ -242,21 +244,27 @@ static void send_metrics(djs__stream_sub_t *s)
         json_object_set_new(ready, djs_priority_name(p), json_integer((json_int_t)m->ready[p]));
     json_object_set_new(j, "queued", ready);
     json_object_set_new(j, "running", json_integer((json_int_t)m->by_state[DJS_JOB_RUNNING]));
-    json_object_set_new(j, "submittedPerSec", json_real(dt > 0 ? (double)(m->submitted - s->metrics_submitted) / dt : 0));
-    json_object_set_new(j, "completedPerSec", json_real(dt > 0 ? (double)(m->completed - s->metrics_completed) / dt : 0));
-    json_object_set_new(j, "failedPerSec", json_real(dt > 0 ? (double)(m->failed - s->metrics_failed) / dt : 0));
-    json_object_set_new(j, "eventsPerSec", json_real(dt > 0 ? (double)(seq - s->metrics_seq) / dt : 0));
+    json_object_set_new(j, "submittedPerSec", json_real(dt > 0 ? (double)(m->submitted - prev->submitted) / dt : 0));
+    json_object_set_new(j, "completedPerSec", json_real(dt > 0 ? (double)(m->completed - prev->completed) / dt : 0));
+    json_object_set_new(j, "failedPerSec", json_real(dt > 0 ? (double)(m->failed - prev->failed) / dt : 0));
+    json_object_set_new(j, "eventsPerSec", json_real(dt > 0 ? (double)(seq - prev->seq) / dt : 0));
     json_object_set_new(j, "workersActive", json_integer((json_int_t)m->workers_active));
     json_object_set_new(j, "slotsTotal", json_integer((json_int_t)m->slots_total));
     json_object_set_new(j, "slotsBusy", json_integer((json_int_t)m->slots_busy));
     json_object_set_new(j, "subscribers", json_integer(ss->nsubs));
-    s->metrics_ns = now;
-    s->metrics_completed = m->completed;
-    s->metrics_submitted = m->submitted;
-    s->metrics_failed = m->failed;
-    s->metrics_seq = seq;
+    prev->ns = now;
+    prev->completed = m->completed;
+    prev->failed = m->failed;
+    prev->seq = seq;
+    prev->submitted = m->submitted;
+    return djs__stream_dump(j, len);
+}
+
+static void send_metrics(djs__stream_sub_t *s)
+{
     size_t len;
-    char *text = djs__stream_dump(j, &len);
+    char *text = djs__metrics_sample(s->ss, &s->metrics, &len);
+    uint64_t seq = s->metrics.seq;
     if (djs__stream_room(s)) /* a slow reader skips snapshots rather than queueing them */
         djs__stream_send_msg(s, seq, "metrics", text, len, 0);
     free(text);

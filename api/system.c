@@ -153,3 +153,19 @@ int djs__system_shutdown(djs_server_t *s, h2o_req_t *req, const djs_principal_t 
         s->cfg.on_shutdown(s->cfg.shutdown_arg);
     return 0;
 }
+
+/* GET /api/v1/metrics/history?seconds=N: the last N (default and at most
+ * 3600) seconds of system-metrics samples, oldest first. */
+int djs__system_metrics_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    uint64_t secs;
+    if (djs__query_number(req, "seconds", DJS_STREAM_HISTORY_SAMPLES, &secs) != 0)
+        return 0;
+    if (secs == 0 || secs > DJS_STREAM_HISTORY_SAMPLES)
+        return djs__problem(req, 400, "invalid-query", "Invalid query", "seconds must be 1 to 3600");
+    djs_buf_reset(&s->scratch);
+    djs_streams_metrics_history(s->streams, (uint32_t)secs, &s->scratch);
+    djs__send_text(req, 200, (const char *)s->scratch.base, s->scratch.len, 0);
+    return 0;
+}

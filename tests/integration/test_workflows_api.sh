@@ -3,7 +3,7 @@
 # (counts by status, overall status, pages, at_seq, a user's own only),
 # GET /jobs?workflow= and ?worker= (with dependencies, startedAt,
 # finishedAt and seq in each item), and /ws/events?types= with the comma
-# percent-encoded as browsers send it.
+# percent-encoded as browsers send it; GET /api/v1/metrics/history.
 set -euo pipefail
 DJS=${1:?usage: test_workflows_api.sh path/to/djs}
 . "$(dirname "$0")/lib.sh"
@@ -78,6 +78,14 @@ async def ws():
         seen.add(json.loads(await asyncio.wait_for(w.recv(), 5))["type"])
     expect(seen == {"job.submitted", "job.succeeded"}, f"types %2c {seen}")
 asyncio.run(ws())
+st, h = get("/api/v1/metrics/history?seconds=5")
+expect(st == 200 and h["intervalMs"] == 1000 and 1 <= len(h["samples"]) <= 5, f"history {st} {h}")
+last = h["samples"][-1]
+expect(last["type"] == "metrics" and "submittedPerSec" in last and "sampledAt" in last and last["running"] == 1, f"sample {last}")
+st, h = get("/api/v1/metrics/history?seconds=3601")
+expect(st == 400, f"history seconds 3601: {st}")
+st, h = get("/api/v1/metrics/history", alice)
+expect(st == 403, f"a user reads the history: {st}")
 print("workflows api checks passed")
 PYEOF
 echo "workflows_api: ok"
