@@ -905,34 +905,34 @@ static int set_has(const djs_state_t *st, uint32_t set, const char *cap, size_t 
     return 0;
 }
 
-/* 1 if the job's name (in its job.submitted record) starts with prefix. */
+/* 1 and *sp (pointing into rec) when the job's job.submitted record reads. */
+static int read_spec(djs_server_t *s, const djs_job_t *j, djs_buf_t *rec, djs_job_spec_t *sp)
+{
+    djs_event_t ev;
+    djs_buf_reset(rec);
+    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
+           djs_body_read_job_spec(ev.body, ev.body_len, sp) == 0;
+}
+
+/* 1 if the job's name starts with prefix. */
 static int name_has_prefix(djs_server_t *s, const djs_job_t *j, const char *prefix, size_t len, djs_buf_t *rec)
 {
-    djs_event_t ev;
     djs_job_spec_t sp;
-    djs_buf_reset(rec);
-    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
-           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && sp.name.len >= len && memcmp(sp.name.p, prefix, len) == 0;
+    return read_spec(s, j, rec, &sp) && sp.name.len >= len && memcmp(sp.name.p, prefix, len) == 0;
 }
 
-/* 1 if the job was fired by schedule id (in its job.submitted record). */
+/* 1 if the job was fired by schedule id. */
 static int fired_by(djs_server_t *s, const djs_job_t *j, const djs_id_t *id, djs_buf_t *rec)
 {
-    djs_event_t ev;
     djs_job_spec_t sp;
-    djs_buf_reset(rec);
-    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
-           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && djs_id_cmp(&sp.schedule, id) == 0;
+    return read_spec(s, j, rec, &sp) && djs_id_cmp(&sp.schedule, id) == 0;
 }
 
-/* 1 if the job was submitted in workflow id (in its job.submitted record). */
+/* 1 if the job was submitted in workflow id. */
 static int in_workflow(djs_server_t *s, const djs_job_t *j, const djs_id_t *id, djs_buf_t *rec)
 {
-    djs_event_t ev;
     djs_job_spec_t sp;
-    djs_buf_reset(rec);
-    return djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
-           djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0 && djs_id_cmp(&sp.workflow, id) == 0;
+    return read_spec(s, j, rec, &sp) && djs_id_cmp(&sp.workflow, id) == 0;
 }
 
 /* The query's filter (a user sees only its own jobs); -1 after a 400. */
@@ -1025,11 +1025,8 @@ static json_t *list_item_json(djs_server_t *s, djs_state_t *st, const djs_job_t 
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", djs_json_id(&j->id));
-    djs_event_t ev;
     djs_job_spec_t sp;
-    djs_buf_reset(rec);
-    if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, rec) == 0 && djs_event_decode(rec->base, rec->len, &ev) == 0 &&
-        djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0) {
+    if (read_spec(s, j, rec, &sp)) {
         json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
         json_object_set_new(o, "scheduledAt", djs_json_time(sp.scheduled_at));
         json_object_set_new(o, "workflow", djs_id_is_nil(&sp.workflow) ? json_null() : djs_json_id(&sp.workflow));
@@ -1163,12 +1160,8 @@ int djs__workflows_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
             if (ol != owner_len || memcmp(o, owner, ol) != 0)
                 continue;
         }
-        djs_event_t ev;
         djs_job_spec_t sp;
-        djs_buf_reset(&rec);
-        if (djs_log_get(djs_engine_log(s->engine), j->submit_seq, &rec) != 0 || djs_event_decode(rec.base, rec.len, &ev) != 0 ||
-            djs_body_read_job_spec(ev.body, ev.body_len, &sp) != 0 || djs_id_is_nil(&sp.workflow) ||
-            djs_id_cmp(&sp.workflow, &cursor) <= 0)
+        if (!read_spec(s, j, &rec, &sp) || djs_id_is_nil(&sp.workflow) || djs_id_cmp(&sp.workflow, &cursor) <= 0)
             continue;
         if (n == cap)
             rows = djs_realloc(rows, (cap *= 2) * sizeof(*rows));
@@ -1185,11 +1178,8 @@ int djs__workflows_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
         const djs_job_t *first = djs_state_job_at(st, rows[i].slot);
         json_t *o = json_object(), *c = json_object();
         json_object_set_new(o, "id", djs_json_id(&rows[i].wf));
-        djs_event_t ev;
         djs_job_spec_t sp;
-        djs_buf_reset(&rec);
-        if (djs_log_get(djs_engine_log(s->engine), first->submit_seq, &rec) == 0 && djs_event_decode(rec.base, rec.len, &ev) == 0 &&
-            djs_body_read_job_spec(ev.body, ev.body_len, &sp) == 0)
+        if (read_spec(s, first, &rec, &sp))
             json_object_set_new(o, "name", json_stringn(sp.name.p ? sp.name.p : "", sp.name.len));
         json_object_set_new(o, "createdAt", djs_json_time(first->created_ns));
         json_object_set_new(o, "jobs", json_integer((json_int_t)(k - i)));
