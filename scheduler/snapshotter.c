@@ -34,6 +34,10 @@ struct djs_snapshotter {
     uv_pipe_t pipe;  /* the child's report: its length (8 bytes), then EOF */
     uv_timer_t reap; /* waitpid retries once the report has ended */
     int pipe_open;
+    /* the pipe's uv_close is pending: a new child must wait, since
+     * uv_pipe_init on a handle still in libuv's closing queue clears its
+     * closing flag (libuv then aborts in uv__finish_close) */
+    int pipe_closing;
     uint8_t report[16]; /* 8 expected: room to notice more */
     size_t got;
 };
@@ -43,6 +47,12 @@ static void on_closed(uv_handle_t *h)
     djs_snapshotter_t *s = h->data;
     if (--s->handles == 0 && s->closing)
         djs_free(s);
+}
+
+static void on_pipe_closed(uv_handle_t *h)
+{
+    ((djs_snapshotter_t *)h->data)->pipe_closing = 0;
+    on_closed(h);
 }
 
 djs_snapshotter_t *djs_snapshotter_new(uv_loop_t *loop, djs_log_t *log, uint32_t kept, djs_note_cb note_cb, void *note_arg)
@@ -143,7 +153,8 @@ static void snapshot_done(djs_snapshotter_t *s, int status)
     s->pid = 0;
     if (s->pipe_open) {
         s->pipe_open = 0;
-        uv_close((uv_handle_t *)&s->pipe, on_closed);
+        s->pipe_closing = 1;
+        uv_close((uv_handle_t *)&s->pipe, on_pipe_closed);
     }
 }
 
@@ -211,7 +222,7 @@ static void watch_child(djs_snapshotter_t *s, pid_t pid, int fd, int p0, uint64_
 
 int djs_snapshotter_start(djs_snapshotter_t *s, const djs_state_t *st, uint64_t seq)
 {
-    if (s->pid != 0)
+    if (s->pid != 0 || s->pipe_closing)
         return DJS_EBUSY;
     int p[2] = {-1, -1}, fd = memfd_create("djs-snapshot", MFD_CLOEXEC);
     if (fd < 0 || pipe2(p, O_CLOEXEC) != 0)
@@ -241,7 +252,7 @@ fail:
 
 int djs_snapshotter_busy(const djs_snapshotter_t *s)
 {
-    return s->pid != 0;
+    return s->pid != 0 || s->pipe_closing;
 }
 
 void djs_snapshotter_close(djs_snapshotter_t *s)

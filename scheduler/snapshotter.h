@@ -33,7 +33,7 @@ typedef struct djs_snapshotter djs_snapshotter_t;
 djs_snapshotter_t *djs_snapshotter_new(uv_loop_t *loop, djs_log_t *log, uint32_t kept, djs_note_cb note, void *note_arg);
 
 /* Start a snapshot of st, whose seq is seq; returns at once. One at a time.
- * Errors: DJS_EBUSY (the previous one is still being written: skip this
+ * Errors: DJS_EBUSY (the previous one is still being written, or its pipe still closing: skip this
  * one), DJS_EIO (no memfd, pipe or fork: a note says which). */
 int djs_snapshotter_start(djs_snapshotter_t *s, const djs_state_t *st, uint64_t seq);
 
