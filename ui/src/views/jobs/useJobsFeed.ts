@@ -51,7 +51,8 @@ export function useJobsFeed(filters: JobFilters, at: number | undefined, reload:
           onMessages: (b) => store.applyBatch(b),
         }
       : null,
-    [store, live, base, owner],
+    // by value (useStream compares deps as JSON): never the store object itself
+    [fkey, live, base, owner],
   );
   return { store, snap, stream: live ? stream : 'off' };
 }
