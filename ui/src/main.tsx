@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { RouterProvider } from '@tanstack/react-router';
 import { router } from './router';
 import { SessionProvider } from './app/session';
+import { applyTheme } from './app/theme';
 import './styles.css';
 
 const queryClient = new QueryClient({
@@ -11,6 +12,8 @@ const queryClient = new QueryClient({
     queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 2_000 },
   },
 });
+
+applyTheme();
 
 const root = document.getElementById('root');
 if (!root) throw new Error('no #root element');

@@ -55,6 +55,13 @@ export function onUnauthorized(fn: () => void): () => void {
   return () => unauthorized.delete(fn);
 }
 
+/** Listeners told when a request could not reach the server at all (the shell's connection banner). */
+const unreachable = new Set<() => void>();
+export function onUnreachable(fn: () => void): () => void {
+  unreachable.add(fn);
+  return () => unreachable.delete(fn);
+}
+
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') headers['X-DJS-CSRF'] = '1';
@@ -62,7 +69,15 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
   const init: RequestInit = { method, headers, credentials: 'same-origin' };
   if (body !== undefined) init.body = JSON.stringify(body);
   if (signal) init.signal = signal;
-  const res = await fetch(path, init);
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (!(e instanceof DOMException && e.name === 'AbortError')) unreachable.forEach((fn) => fn());
+    throw e;
+  }
+  // a proxy in front of a server that is down; the shell checks /health to be sure
+  if (res.status === 502 || res.status === 504) unreachable.forEach((fn) => fn());
   if (res.status === 401) unauthorized.forEach((fn) => fn());
   if (!res.ok) throw await problemOf(res);
   if (res.status === 204) return undefined as T;

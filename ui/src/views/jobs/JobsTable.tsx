@@ -154,18 +154,15 @@ export function JobsTable({ rows, at, now, selectable, selected, toggle, toggleA
 
   const allOn = selectable && rows.length > 0 && selected.size >= rows.length && rows.every((r) => selected.has(r.id));
   return (
-    <div
-      className={`j-table${selectable ? ' selectable' : ''}`}
-      role="table"
-      aria-label="Jobs"
-      aria-rowcount={rows.length + 1}
-      data-testid="jobs-table"
-    >
+    <div className={`j-table${selectable ? ' selectable' : ''}`} data-testid="jobs-table">
+      {/* the scroller is the table (focusable, so the keyboard scrolls it): its rowgroups are its own children */}
       <div
         ref={scroller}
         className="j-scroll"
+        role="table"
         tabIndex={0}
         aria-label="Jobs, scroll for more"
+        aria-rowcount={rows.length + 1}
         style={height === undefined ? undefined : { height }}
       >
         <div role="rowgroup" className="j-head">

@@ -12,10 +12,10 @@ export function jobsPageFetcher(filters: JobFilters): FetchPage {
     apiGet<JobsPage>('/api/v1/jobs', { ...filters, limit: PAGE_SIZE, cursor: r.cursor, at_seq: r.atSeq }, signal);
 }
 
-/** The seq the whole system is at now (the jobs view reads its pages there). */
+/** The seq the system is at now (the jobs view reads its pages there): from the jobs list, which every role may read. */
 export async function currentSeq(signal?: AbortSignal): Promise<number> {
-  const s = await apiGet<{ applied_seq?: number; seq?: number }>('/api/v1/state', undefined, signal);
-  return s.applied_seq ?? s.seq ?? 0;
+  const s = await apiGet<{ seq?: number }>('/api/v1/jobs', { limit: 1 }, signal);
+  return s.seq ?? 0;
 }
 
 export type JobAction = 'retry' | 'cancel' | 'delete';

@@ -28,6 +28,8 @@ export interface JobListItem {
 export interface JobsPage {
   jobs: JobListItem[];
   next: string | null;
+  /** the seq the page reflects */
+  seq?: number;
 }
 
 /** A job-updates stream message (docs/streams.md). */

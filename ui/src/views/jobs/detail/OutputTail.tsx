@@ -104,6 +104,7 @@ export function OutputTail({ id, active, pinned }: { id: string; active: boolean
       <pre
         ref={pre}
         className="jd-output"
+        role="log"
         data-testid="job-output"
         tabIndex={0}
         aria-label="Job output (the last 2,000 lines)"
