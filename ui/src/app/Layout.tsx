@@ -22,7 +22,9 @@ const JOBS: string = '/jobs';
 
 export function Layout() {
   const { state, signOut } = useSessionControl();
-  const path = useRouterState({ select: (s) => s.location.pathname });
+  // what the Outlet shows: while a lazy view loads, the router keeps rendering the last resolved one,
+  // so the role gate below looks at that one (a user's redirect from / never mounts the Overview)
+  const path = useRouterState({ select: (s) => (s.resolvedLocation ?? s.location).pathname });
   const navigate = useNavigate();
   const [help, setHelp] = useState(false);
   const reach = useReachability();
