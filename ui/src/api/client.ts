@@ -61,6 +61,10 @@ export function onUnreachable(fn: () => void): () => void {
   unreachable.add(fn);
   return () => unreachable.delete(fn);
 }
+/** Something lost the server (a request, a stream): the shell checks /health and shows its banner. */
+export function notifyUnreachable(): void {
+  unreachable.forEach((fn) => fn());
+}
 
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
@@ -73,11 +77,11 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
   try {
     res = await fetch(path, init);
   } catch (e) {
-    if (!(e instanceof DOMException && e.name === 'AbortError')) unreachable.forEach((fn) => fn());
+    if (!(e instanceof DOMException && e.name === 'AbortError')) notifyUnreachable();
     throw e;
   }
   // a proxy in front of a server that is down; the shell checks /health to be sure
-  if (res.status === 502 || res.status === 504) unreachable.forEach((fn) => fn());
+  if (res.status === 502 || res.status === 504) notifyUnreachable();
   if (res.status === 401) unauthorized.forEach((fn) => fn());
   if (!res.ok) throw await problemOf(res);
   if (res.status === 204) return undefined as T;

@@ -6,7 +6,7 @@
 // sees a gap or the same seq twice (system-metrics carries the durable seq,
 // not a cursor: it is never deduplicated, and simply restarts live).
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { wsUrl, type Query } from './client';
+import { notifyUnreachable, wsUrl, type Query } from './client';
 
 export type StreamStatus = 'connecting' | 'live' | 'down';
 
@@ -155,6 +155,8 @@ export function openStream(o: StreamOptions): StreamHandle {
 
   const retry = () => {
     if (closed || retryTimer !== null) return;
+    // a dropped stream is often the server going away: let the shell check
+    if (status === 'live') notifyUnreachable();
     setStatus('down');
     retryTimer = setTimeout(connect, backoffDelay(attempt));
     attempt++;

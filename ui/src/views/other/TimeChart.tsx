@@ -33,6 +33,13 @@ interface Props {
 const fmtVal = (unit: string | undefined) => (_u: uPlot, v: number | null) =>
   v === null || v === undefined ? '–' : `${Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(v % 1 ? 2 : 0)}${unit ?? ''}`;
 
+/** With fewer than two samples uPlot spans years: show the last five minutes instead. */
+function emptyScale(u: uPlot): void {
+  if ((u.data[0]?.length ?? 0) >= 2) return;
+  const now = Date.now() / 1000;
+  u.setScale('x', { min: now - 300, max: now });
+}
+
 export function TimeChart({ name, title, lines, data, version, height = 180, note }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -54,7 +61,18 @@ export function TimeChart({ name, title, lines, data, version, height = 180, not
       height,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] } },
+      scales: {
+        // fewer than two samples (a server just started): the last five minutes, not uPlot's years-wide default
+        x: {
+          time: true,
+          range: (_u, min, max) => {
+            if (Number.isFinite(min) && Number.isFinite(max) && max - min >= 1) return [min, max];
+            const now = Date.now() / 1000;
+            return [now - 300, now];
+          },
+        },
+        y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] },
+      },
       axes: [axis, { ...axis, size: 50 }],
       series: [
         { label: 'time' },
@@ -69,6 +87,7 @@ export function TimeChart({ name, title, lines, data, version, height = 180, not
     };
     const u = new uPlot(opts, dataRef.current(), el);
     plot.current = u;
+    emptyScale(u);
     const ro = new ResizeObserver(() => {
       const w = Math.max(200, Math.floor(el.clientWidth));
       if (w !== u.width) u.setSize({ width: w, height });
@@ -82,13 +101,21 @@ export function TimeChart({ name, title, lines, data, version, height = 180, not
   }, [theme, lines, height]);
 
   useEffect(() => {
-    plot.current?.setData(dataRef.current());
+    const u = plot.current;
+    if (!u) return;
+    u.setData(dataRef.current());
+    emptyScale(u);
   }, [version]);
 
   return (
     <figure className="o-chart" data-testid={`chart-${name}`} aria-label={title}>
       <figcaption className="o-chart-title">{title}</figcaption>
       <div ref={box} className="o-chart-plot" role="img" aria-label={`${title} over time`} />
+      {(data()[0]?.length ?? 0) < 2 && (
+        <p className="muted o-chart-note" data-testid={`chart-${name}-empty`}>
+          No samples yet: the server takes one a second, and the chart draws from the second on.
+        </p>
+      )}
       {note && <p className="muted o-chart-note">{note}</p>}
     </figure>
   );
