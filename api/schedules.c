@@ -15,7 +15,9 @@
 
 #define SEC 1000000000ULL
 
-static json_t *schedule_json(djs_engine_t *e, const djs_schedule_t *s)
+/* live: the state now (nextFireAt is the engine's armed timer); at a past
+ * point the next fire is not a fact of the log, so it is null. */
+static json_t *schedule_json(djs_engine_t *e, const djs_schedule_t *s, int live)
 {
     json_t *j = json_object();
     json_object_set_new(j, "id", djs_json_id(&s->id));
@@ -34,7 +36,7 @@ static json_t *schedule_json(djs_engine_t *e, const djs_schedule_t *s)
     json_object_set_new(j, "updatedAt", djs_json_time(s->def_ns));
     json_object_set_new(j, "lastFireAt", djs_json_time(s->last_nominal_s * SEC));
     uint64_t due;
-    json_object_set_new(j, "nextFireAt", djs_json_time(djs_engine_schedule_next(e, &s->id, &due) == 0 ? due : 0));
+    json_object_set_new(j, "nextFireAt", djs_json_time(live && djs_engine_schedule_next(e, &s->id, &due) == 0 ? due : 0));
     json_object_set_new(j, "fires", json_integer((json_int_t)s->fires));
     json_object_set_new(j, "skips", json_integer((json_int_t)s->skips));
     json_t *jobs = json_array();
@@ -150,7 +152,7 @@ static int read_def(h2o_req_t *req, json_t *j, djs_schedule_def_t *d, djs_buf_t 
 static int answer(djs_server_t *s, h2o_req_t *req, const djs_id_t *id, uint64_t seq, int status)
 {
     const djs_schedule_t *sc = djs_state_schedule(djs_engine_state(s->engine), id);
-    return djs__reply_when_durable(s, req, seq, status, schedule_json(s->engine, sc));
+    return djs__reply_when_durable(s, req, seq, status, schedule_json(s->engine, sc, 1));
 }
 
 /* POST /schedules, PUT /schedules/{id}: the whole definition. */
@@ -186,17 +188,24 @@ int djs__schedules_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     (void)arg;
     if (id != NULL) {
         const djs_schedule_t *sc = visible(s, req, who, id);
-        return sc == NULL ? 0 : djs__send_json_new(req, 200, schedule_json(s->engine, sc), sc->last_seq);
+        return sc == NULL ? 0 : djs__send_json_new(req, 200, schedule_json(s->engine, sc, 1), sc->last_seq);
     }
     uint64_t limit;
     const char *v;
     size_t len;
     djs_id_t cursor = {{0}};
-    if (djs__query_number(req, "limit", 100, &limit) != 0)
+    uint64_t at;
+    int given;
+    if (djs__query_number(req, "limit", 100, &limit) != 0 || djs__read_point(s, req, &at, &given) != 0)
         return 0;
     if (djs_query_str(req, "cursor", &v, &len) && djs_id_parse(v, len, &cursor) != 0)
         return djs__problem(req, 400, "invalid-query", "Invalid query", "cursor must be the last id of the previous page");
     const djs_state_t *st = djs_engine_state(s->engine);
+    if (given) { /* time travel: the schedules as of that seq */
+        int rc = djs_engine_state_at(s->engine, at, &st);
+        if (rc != 0)
+            return djs__problem(req, 500, "internal", "Internal error", djs_strerror(rc));
+    }
     json_t *items = json_array();
     /* one pass per item: schedules are few (thousands), pages short */
     for (uint64_t k = 0; k < limit; k++) {
@@ -210,13 +219,13 @@ int djs__schedules_get(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
         }
         if (best == NULL)
             break;
-        json_array_append_new(items, schedule_json(s->engine, best));
+        json_array_append_new(items, schedule_json(s->engine, best, !given));
         cursor = best->id;
     }
     json_t *b = json_object();
     json_object_set_new(b, "schedules", items);
-    json_object_set_new(b, "seq", json_integer((json_int_t)djs_state_seq(st)));
-    return djs__send_json_new(req, 200, b, djs_state_seq(st));
+    json_object_set_new(b, "seq", json_integer((json_int_t)(given ? at : djs_state_seq(st))));
+    return djs__send_json_new(req, 200, b, given ? at : djs_state_seq(st));
 }
 
 /* DELETE /schedules/{id}, POST /schedules/{id}/pause and /resume (arg). */

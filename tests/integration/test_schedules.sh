@@ -57,6 +57,16 @@ req GET "/api/v1/schedules/$sid"; expect 200 "get schedule"
 # pause: they stop
 req POST "/api/v1/schedules/$sid/pause"; expect 200 pause
 [ "$(field '["paused"]')" = "True" ] || fail "paused"
+pseq=$(field '["seq"]')
+# time travel: just before the pause it was running, at the pause paused; no next fire at a past point
+req GET "/api/v1/schedules?at_seq=$((pseq - 1))"; expect 200 "schedules at_seq"
+[ "$(field '["seq"]')" = "$((pseq - 1))" ] || fail "schedules at_seq answers its seq: $body"
+[ "$(field '["schedules"][0]["paused"]')" = False ] || fail "schedule before the pause: $body"
+[ "$(field '["schedules"][0]["nextFireAt"]')" = None ] || fail "nextFireAt at a past point: $body"
+req GET "/api/v1/schedules?at_seq=$pseq"; expect 200 "schedules at the pause"
+[ "$(field '["schedules"][0]["paused"]')" = True ] || fail "schedule at the pause: $body"
+req GET "/api/v1/schedules?at_seq=1"; expect 200 "schedules at seq 1"
+[ "$(field '["schedules"]')" = "[]" ] || fail "no schedule at seq 1: $body"
 req POST "/api/v1/schedules/$sid/pause"; problem 409 conflict "pause twice"
 a=$(njobs "$sid"); sleep 2.5; b=$(njobs "$sid")
 [ "$a" = "$b" ] || fail "fired while paused: $a then $b"

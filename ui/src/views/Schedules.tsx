@@ -85,7 +85,7 @@ function Row({ s, at, staff, now }: { s: Schedule; at: number | undefined; staff
         </div>
       </td>
       <td>
-        <When iso={s.nextFireAt} now={now} empty={s.paused ? 'paused' : 'none'} />
+        <When iso={s.nextFireAt} now={now} empty={s.paused ? 'paused' : at !== undefined ? 'not known at a past point' : 'none'} />
       </td>
       <td>
         <When iso={s.lastFireAt} now={now} empty="never" />
