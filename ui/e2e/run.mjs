@@ -347,6 +347,14 @@ await check('time travel: a pinned link and the slider show the counts GET /api/
     return want.length <= 10 ? JSON.stringify(got) === JSON.stringify(want) : got.length >= 10 && got.every((id) => want.includes(id));
   }, 5_000);
   await shot(admin, 'timetravel-jobs');
+  // and every other view renders at that point, reading at_seq
+  for (const [id, testid] of VIEWS) {
+    await admin.click(`[data-testid="nav-${id}"]`);
+    await assertRendered(admin, testid);
+    if (urlAt(admin) !== String(at)) throw new Error(`${id}: the point was lost: ${admin.url()}`);
+    if (await admin.locator('[data-testid="schedules-now-note"]').count()) throw new Error(`${id}: answered as of now, not seq ${at}`);
+  }
+  await shot(admin, 'timetravel-events');
   await admin.click('[data-testid="back-to-live"]');
   await until('back to live', async () => urlAt(admin) === null, 3_000);
   noErrors(admin);
