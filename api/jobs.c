@@ -1084,8 +1084,9 @@ int djs__jobs_list(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, 
     json_t *b = json_pack("{s:o}", "jobs", list);
     json_object_set_new(b, "next", n == limit ? djs_json_id(&djs_state_job_at(st, page[n - 1])->id) : json_null());
     djs_free(page);
-    /* the seq the page reflects: the next pages read at_seq=it, a stream resumes at it + 1 */
-    json_object_set_new(b, "seq", json_integer((json_int_t)(given ? at : djs_state_seq(st))));
+    /* as /state's seq: the point asked for, or the last durable seq (a live page may
+     * already show events applied after it); read pages at_seq=it, stream from it + 1 */
+    json_object_set_new(b, "seq", json_integer((json_int_t)(given ? at : djs_log_durable_seq(djs_engine_log(s->engine)))));
     return djs__send_json_new(req, 200, b, given ? at : djs_state_seq(st));
 }
 

@@ -394,6 +394,22 @@ await check('play mode replays history in order, then at 100x reaches the head a
   noErrors(admin);
 });
 
+await check('readable on a tablet (820x1180): no page-wide horizontal scroll on any view', async () => {
+  await admin.setViewportSize({ width: 820, height: 1180 });
+  try {
+    for (const [id, testid] of VIEWS) {
+      await admin.click(`[data-testid="nav-${id}"]`);
+      await assertRendered(admin, testid);
+      const over = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (over > 1) throw new Error(`${id}: the page is ${over} px wider than the screen`);
+      if (id === 'jobs' || id === 'overview') await shot(admin, `tablet-${id}`);
+    }
+  } finally {
+    await admin.setViewportSize({ width: 1280, height: 720 });
+  }
+  noErrors(admin);
+});
+
 // ---- a user ----
 const user = await newPage('user');
 await check('a user sees only their jobs and no admin controls', async () => {
