@@ -1360,6 +1360,12 @@ static void on_closed(uv_handle_t *h)
 
 int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out)
 {
+    /* the live state at its own, durable seq is that point: no replay (the
+     * dashboard pins its first read at the durable seq, usually this one) */
+    if (seq == djs_state_seq(e->st) && seq <= djs_log_durable_seq(e->log)) {
+        *out = e->st;
+        return 0;
+    }
     if (e->tt == NULL)
         e->tt = djs_state_cache_new(e->log, &e->cfg.state);
     return djs_state_cache_at(e->tt, seq, out);

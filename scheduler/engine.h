@@ -277,7 +277,9 @@ int djs_engine_schedule_next(djs_engine_t *e, const djs_id_t *id, uint64_t *due_
  * (projections/rebuild.h: djs_state_cache_at over this engine's log and
  * state config). The state is read-only, owned by the cache, valid until a
  * later call of this function or djs_engine_close. Does not touch the live
- * state. Errors: those of djs_state_at. */
+ * state; at the live state's own seq, once durable, it is the live state
+ * (djs_engine_state: valid until the next event is applied). Errors: those
+ * of djs_state_at. */
 int djs_engine_state_at(djs_engine_t *e, uint64_t seq, const djs_state_t **out);
 
 #endif

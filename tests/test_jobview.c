@@ -164,6 +164,11 @@ START_TEST(engine_time_travel_cache)
         }
     }
     ck_assert_int_eq(djs_engine_state_at(w.e, last + 100, &(const djs_state_t *){NULL}), DJS_ERANGE);
+    /* at the live state's own durable seq: the live state itself, no replay */
+    const djs_state_t *now;
+    ck_assert_uint_eq(djs_state_seq(djs_engine_state(w.e)), last);
+    ck_assert_int_eq(djs_engine_state_at(w.e, last, &now), 0);
+    ck_assert_ptr_eq(now, djs_engine_state(w.e));
     djs_state_digest(djs_engine_state(w.e), live_after);
     ck_assert(memcmp(live_before, live_after, 32) == 0);
     djs_engine_close(w.e);

@@ -12,6 +12,10 @@
  *   djs_bench_stream  WebSocket event streams, catch-up and live (stream.c)
  *   djs_bench_replay  verify, rebuild, export/import, cold start, backup and
  *                     restore on a big log (replay.c)
+ *   djs_bench_ui      the dashboard in headless Chromium against a child
+ *                     `djs serve` with many jobs and a producer (ui_cmd.c,
+ *                     ui/e2e/bench.mjs); exits 77 (skipped) when node, the
+ *                     dashboard's packages or Chromium are missing
  *
  * The ones that start a server exec this same binary (/proc/self/exe)
  * with `serve`. */
@@ -24,5 +28,6 @@ int djs_bench_api(int argc, char **argv);
 int djs_bench_e2e(int argc, char **argv);
 int djs_bench_stream(int argc, char **argv);
 int djs_bench_replay(int argc, char **argv);
+int djs_bench_ui(int argc, char **argv);
 
 #endif

@@ -39,6 +39,8 @@ static void usage(FILE *f)
             "                                             operator, user, worker; ttl N[s|m|h|d])\n"
             "  bench log [--events N] [--size BYTES] [--entities E] [--dir DIR]\n"
             "                                             measure the log against raw LMDB\n"
+            "  bench engine|api|e2e|stream|replay|ui      the other benchmarks (docs/benchmarks.md;\n"
+            "                                             ui: the dashboard in headless Chromium)\n"
             "  version                                    print the version\n\n"
             "client commands (talk to a server; 'djs COMMAND --help' for their options):\n",
             DJS_VERSION_STRING);
