@@ -312,6 +312,7 @@ async function countsMatch(page, seq) {
   const st = await api('GET', `/api/v1/state?at_seq=${seq}`);
   let last = '';
   await until(`the counts at seq ${seq} match GET /api/v1/state`, async () => {
+    if ((await page.getAttribute('[data-testid="point-counts"]', 'data-seq')) !== String(seq)) return false;
     const c = await countsOnPage(page);
     const diff = Object.keys(c).filter((k) => c[k] !== (st.jobs[k] ?? 0));
     last = JSON.stringify({ page: c, api: st.jobs });

@@ -108,6 +108,9 @@ export function TimeBar({ staff }: { staff: boolean }) {
   };
 
   const shown = point.at === undefined ? head.data : pinned.data ? { jobs: pinned.data.jobs, at: pinned.data.at } : undefined;
+  /** the seq the counts are of; while the next point loads they are the last one's, dimmed */
+  const shownSeq = point.at === undefined ? head.data?.last : pinned.data?.seq;
+  const stale = point.at !== undefined && (pinned.isPlaceholderData || shownSeq !== point.at);
   const value = draft ?? point.at ?? last;
   const label =
     point.at === undefined ? (
@@ -209,7 +212,13 @@ export function TimeBar({ staff }: { staff: boolean }) {
         Back to live
       </button>
       {staff && shown?.jobs && (
-        <span className="point-counts" data-testid="point-counts" aria-label="Jobs by status at this point">
+        <span
+          className={stale ? 'point-counts stale' : 'point-counts'}
+          data-testid="point-counts"
+          data-seq={shownSeq}
+          aria-busy={stale}
+          aria-label="Jobs by status at this point"
+        >
           {STATUSES.map((s) => (
             <span key={s} className="point-count" data-status={s} data-count={shown.jobs?.[s] ?? 0} title={s}>
               {s.toLowerCase()} <b>{fmtNumber(shown.jobs?.[s] ?? 0)}</b>
