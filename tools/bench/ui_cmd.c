@@ -125,17 +125,20 @@ static int check_tools(const char *src, int need_vite)
     return 0;
 }
 
-/* Run argv (a program on PATH) in directory cwd with its stdout on our
- * stderr, and wait: its exit status (0 ran well), or -1. */
-static int run_child(const char *cwd, char *const argv[])
+/* Run argv (a program on PATH) in directory cwd (NULL: ours), its stdout
+ * ours or, with to_stderr, on our stderr, and wait: its exit status (0 ran
+ * well), or -1. */
+static int run_child(const char *cwd, char *const argv[], int to_stderr)
 {
+    fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
         return -1;
     }
     if (pid == 0) {
-        dup2(2, 1);
+        if (to_stderr)
+            dup2(2, 1);
         if (cwd != NULL && chdir(cwd) != 0)
             _exit(126);
         execvp(argv[0], argv);
@@ -155,7 +158,7 @@ static int build_ui(const char *src, const char *out)
     fprintf(stderr, "bench ui: building the dashboard: cd %s && npx vite build --outDir %s --emptyOutDir\n", ui, out);
     uint64_t t0 = djs_monotonic_ns();
     char *argv[] = {"npx", "vite", "build", "--outDir", (char *)out, "--emptyOutDir", "--logLevel", "warn", NULL};
-    int rc = run_child(ui, argv);
+    int rc = run_child(ui, argv, 1);
     if (rc != 0 || !exists(out, "index.html")) {
         fprintf(stderr, "djs bench ui: the dashboard build failed (exit %d)\n", rc);
         return DJS_EIO;
@@ -293,20 +296,7 @@ static int run_browser(const opts_t *o, const djs_bench_env_t *env, const char *
     char *argv[] = {"node", script,   "--url", url,         "--token", (char *)env->token, "--jobs", n,          "--seconds",
                     secs,   "--rate", rate,    "--samples", samples,   "--scroll-step",    step,     "--load-s", ls,
                     NULL};
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        return -1;
-    }
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    if (waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return run_child(NULL, argv, 0);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
