@@ -439,6 +439,8 @@ await check('a user sees only their jobs and no admin controls', async () => {
     if (await user.locator(`[data-testid="job-${a}"]`).count()) throw new Error(`a user gets ${a} on another's job`);
   await user.goto(`${URL_}/ui/jobs/${mine.id}`);
   await assertRendered(user, 'view-job');
+  await until('the job shows its worker', async () => (await user.locator('main').innerText()).includes('RUNNING'), 10_000);
+  if (await user.locator('a[href*="/ui/workers"]').count()) throw new Error('a user gets links to the staff-only Workers view');
   await axe(user, 'user job');
   await api('POST', `/api/v1/jobs/${mine.id}/cancel`, undefined, USER_TOKEN);
   noErrors(user);

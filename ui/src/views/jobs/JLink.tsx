@@ -3,6 +3,8 @@
 // in, and the search params to carry (the point in time).
 import { Link } from '@tanstack/react-router';
 import type { ReactNode } from 'react';
+import { isStaff } from '../../api/session';
+import { useSession } from '../../app/session';
 
 export type LinkSearch = Record<string, string | number | undefined>;
 
@@ -31,3 +33,19 @@ export function JLink({
 export const atSearch = (at: number | undefined): LinkSearch => (at === undefined ? {} : { at });
 
 export const jobPath = (id: string): string => `/jobs/${encodeURIComponent(id)}`;
+
+/** A worker, linked to the Workers view for staff; plain text for a user, whose role may not read workers. */
+export function WorkerLink({ id, search, children }: { id: string; search?: LinkSearch; children: ReactNode }) {
+  const staff = isStaff(useSession());
+  if (!staff)
+    return (
+      <span className="mono" title={id}>
+        {children}
+      </span>
+    );
+  return (
+    <JLink to="/workers" search={search} title={id}>
+      {children}
+    </JLink>
+  );
+}

@@ -4,7 +4,7 @@
 import { memo, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { StatusBadge } from '../../app/StatusBadge';
 import { fmtDuration, fmtTime, shortId } from '../../app/format';
-import { JLink, atSearch, jobPath } from './JLink';
+import { JLink, WorkerLink, atSearch, jobPath } from './JLink';
 import { ProgressBar } from './ProgressBar';
 import { useVirtualRows } from './useVirtualRows';
 import { isFinished, type JobRow } from './types';
@@ -80,9 +80,9 @@ function Row({ row, index, top, at, now, selectable, selected, toggle }: RowProp
       </div>
       <div role="cell" className="j-c-worker mono">
         {row.worker ? (
-          <JLink to="/workers" search={search} title={row.worker}>
+          <WorkerLink id={row.worker} search={search}>
             {shortId(row.worker)}
-          </JLink>
+          </WorkerLink>
         ) : (
           <span className="muted">—</span>
         )}

@@ -1,6 +1,6 @@
 // What the job is: its submitted spec and where it comes from.
 import { fmtDuration, fmtNumber, fmtTime, shortId } from '../../../app/format';
-import { JLink, atSearch, jobPath } from '../JLink';
+import { JLink, WorkerLink, atSearch, jobPath } from '../JLink';
 import type { JobDetail } from '../types';
 
 function Json({ value, label }: { value: unknown; label: string }) {
@@ -138,9 +138,9 @@ export function JobOutcome({ job, at }: { job: JobDetail; at: number | undefined
         <dt>Worker</dt>
         <dd className="mono">
           {job.assignedWorker ? (
-            <JLink to="/workers" search={atSearch(at)} title={job.assignedWorker}>
+            <WorkerLink id={job.assignedWorker} search={atSearch(at)}>
               {shortId(job.assignedWorker)}
-            </JLink>
+            </WorkerLink>
           ) : (
             <span className="muted">—</span>
           )}

@@ -3,7 +3,7 @@
 // workers, the place in the queue, the concurrency key).
 import { StatusBadge } from '../../../app/StatusBadge';
 import { fmtAgo, fmtNumber, fmtTime, shortId } from '../../../app/format';
-import { JLink, atSearch, jobPath } from '../JLink';
+import { JLink, WorkerLink, atSearch, jobPath } from '../JLink';
 import type { PendingInfo } from '../types';
 
 const REASON: Record<string, string> = {
@@ -61,9 +61,9 @@ export function PendingCallout({ p, at }: { p: PendingInfo; at: number | undefin
           <ul>
             {w.listed.map((x) => (
               <li key={x.id}>
-                <JLink to="/workers" search={s} title={x.id}>
+                <WorkerLink id={x.id} search={s}>
                   {x.name || shortId(x.id)}
-                </JLink>{' '}
+                </WorkerLink>{' '}
                 <span className="muted">
                   {x.status.toLowerCase()}, {x.running}/{x.slots} running
                 </span>

@@ -3,7 +3,7 @@
 // unless asked for.
 import { useState } from 'react';
 import { fmtDuration, fmtNumber, fmtTime, shortId } from '../../../app/format';
-import { JLink, atSearch } from '../JLink';
+import { WorkerLink, atSearch } from '../JLink';
 import type { JobEvent } from '../types';
 import { attemptsOf, eventSummary } from './attempts';
 
@@ -73,9 +73,9 @@ export function Attempts({ events, at }: { events: readonly JobEvent[]; at: numb
               <td className="num">{a.n}</td>
               <td className="mono">
                 {a.worker ? (
-                  <JLink to="/workers" search={atSearch(at)} title={a.worker}>
+                  <WorkerLink id={a.worker} search={atSearch(at)}>
                     {shortId(a.worker)}
-                  </JLink>
+                  </WorkerLink>
                 ) : (
                   '—'
                 )}
