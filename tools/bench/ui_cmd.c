@@ -167,37 +167,6 @@ static int build_ui(const char *src, const char *out)
     return 0;
 }
 
-/* Start `exe serve` on env's data directory and port with the dashboard
- * from ui_dir and no agents, and wait up to 10 s for GET /health. The pid,
- * or after a message DJS_EIO or DJS_EUNAVAILABLE. */
-static pid_t start_serve(const djs_bench_env_t *env, const char *ui_dir)
-{
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        return DJS_EIO;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execl(env->exe, env->exe, "serve", "--data", env->dir, "--listen", env->listen, "--rate-limit", "0", "--ui-dir", ui_dir,
-              (char *)NULL);
-        _exit(127);
-    }
-    char out[512];
-    for (int i = 0; i < 200; i++) {
-        usleep(50000);
-        if (djs_bench_http_request(&env->addr, "GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n", out, sizeof(out)) ==
-            200)
-            return pid;
-    }
-    fprintf(stderr, "djs bench ui: the server did not start\n");
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return DJS_EUNAVAILABLE;
-}
-
 /* ---- loading ---- */
 
 typedef struct loader {
@@ -354,7 +323,8 @@ int djs_bench_ui(int argc, char **argv)
         code = rc == DJS_ENOTFOUND ? EXIT_SKIP : 1;
         goto fail;
     }
-    pid = start_serve(&env, ui);
+    /* the dashboard from that folder, and no agents: the jobs stay QUEUED */
+    pid = djs_bench_serve_args("ui", env.exe, env.dir, &env.addr, 1, (const char *const[]){"--ui-dir", ui, NULL});
     if (pid < 0)
         goto fail;
     fprintf(stderr, "bench ui: djs serve on %s (pid %d, no agents: jobs stay QUEUED), data in %s, dashboard from %s\n", env.listen,

@@ -61,8 +61,20 @@ static int bench_token(const char *what, const char *dir, uint64_t ttl_s, char *
 
 pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet)
 {
+    return djs_bench_serve_args(what, exe, dir, addr, quiet, NULL);
+}
+
+pid_t djs_bench_serve_args(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet,
+                           const char *const *extra)
+{
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(addr->sin_port));
+    /* no rate limit: a benchmark is one principal on purpose */
+    const char *argv[8 + 8 + 1] = {exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0"};
+    int n = 8;
+    for (int i = 0; extra != NULL && extra[i] != NULL && i < 8; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
@@ -73,8 +85,7 @@ pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const 
         dup2(devnull, 1);
         if (quiet)
             dup2(devnull, 2);
-        /* no rate limit: a benchmark is one principal on purpose */
-        execl(exe, exe, "serve", "--data", dir, "--listen", listen, "--rate-limit", "0", (char *)NULL);
+        execv(exe, (char *const *)argv);
         _exit(127);
     }
     char out[512];

@@ -32,6 +32,10 @@ int djs_bench_free_port(struct sockaddr_in *addr);
  * /health. The pid, or after a message DJS_EIO (no fork) or
  * DJS_EUNAVAILABLE (it did not answer; the child is killed). */
 pid_t djs_bench_serve(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet);
+/* The same with more arguments for serve: extra, NULL-terminated (at most
+ * 8; NULL: none). */
+pid_t djs_bench_serve_args(const char *what, const char *exe, const char *dir, const struct sockaddr_in *addr, int quiet,
+                           const char *const *extra);
 /* A POST /api/v1/jobs request (auth: "Authorization: ...\r\n" or "") for
  * m no-op jobs: one job object, or with workflow set a workflow of m
  * independent jobs. malloc'd; *len gets its length. */
