@@ -11,6 +11,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { apiGet } from '../api/client';
+import { useStream } from '../api/stream';
 import { getState } from '../views/other/api';
 import { fmtAgo, fmtNumber, fmtTime } from './format';
 import { TIME_SLIDER_ID } from './keys';
@@ -72,8 +73,27 @@ export function TimeBar({ staff }: { staff: boolean }) {
     placeholderData: keepPreviousData,
   });
 
-  const first = head.data?.first ?? 1;
-  const last = Math.max(head.data?.last ?? 0, point.at ?? 0, first);
+  // live, staff: the head and the counts once a second from /ws/system-metrics (no polling of
+  // /state, whose digest is not free), so the bar keeps up with the views' own streams
+  const [tick, setTick] = useState<{ last: number; at?: string; jobs?: Record<string, number> } | null>(null);
+  useStream(
+    staff && point.at === undefined
+      ? {
+          path: '/ws/system-metrics',
+          query: { interval_ms: 1000 },
+          onMessages: (b) => {
+            const m = b[b.length - 1];
+            if (m) setTick({ last: m.seq, at: typeof m.at === 'string' ? m.at : undefined, jobs: m.jobs as Record<string, number> });
+          },
+        }
+      : null,
+    [staff, point.at === undefined],
+  );
+  const live: Head | undefined =
+    head.data && tick && tick.last >= head.data.last ? { first: head.data.first, last: tick.last, at: tick.at, jobs: tick.jobs } : head.data;
+
+  const first = live?.first ?? 1;
+  const last = Math.max(live?.last ?? 0, point.at ?? 0, first);
   const [draft, setDraft] = useState<number | null>(null);
   const settle = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => () => {
@@ -92,7 +112,7 @@ export function TimeBar({ staff }: { staff: boolean }) {
   };
 
   const [speed, setSpeed] = useState<Speed>(10);
-  const play = usePlayback({ staff, at: point.at, speed, liveSeq: head.data?.last, setPoint });
+  const play = usePlayback({ staff, at: point.at, speed, liveSeq: live?.last, setPoint });
 
   const [pickError, setPickError] = useState<string | null>(null);
   const onPick = (value: string) => {
@@ -107,9 +127,9 @@ export function TimeBar({ staff }: { staff: boolean }) {
     );
   };
 
-  const shown = point.at === undefined ? head.data : pinned.data ? { jobs: pinned.data.jobs, at: pinned.data.at } : undefined;
+  const shown = point.at === undefined ? live : pinned.data ? { jobs: pinned.data.jobs, at: pinned.data.at } : undefined;
   /** the seq the counts are of; while the next point loads they are the last one's, dimmed */
-  const shownSeq = point.at === undefined ? head.data?.last : pinned.data?.seq;
+  const shownSeq = point.at === undefined ? live?.last : pinned.data?.seq;
   const stale = point.at !== undefined && (pinned.isPlaceholderData || shownSeq !== point.at);
   const value = draft ?? point.at ?? last;
   const label =
@@ -117,7 +137,7 @@ export function TimeBar({ staff }: { staff: boolean }) {
       <>
         <span className="live-dot" aria-hidden="true" />
         <b>Live</b>
-        <span className="muted">seq {fmtNumber(head.data?.last ?? 0)}</span>
+        <span className="muted">seq {fmtNumber(live?.last ?? 0)}</span>
       </>
     ) : (
       <>
@@ -172,7 +192,7 @@ export function TimeBar({ staff }: { staff: boolean }) {
           defaultValue=""
           key={point.at ?? 'live'}
           onChange={(e) => onPick(e.target.value)}
-          max={toLocalInput(head.data?.at ?? new Date().toISOString())}
+          max={toLocalInput(live?.at ?? new Date().toISOString())}
         />
       </label>
       <button
