@@ -47,6 +47,7 @@ struct serve {
     int nagents;
     uv_timer_t agents_timer;
     int agents_timer_on;
+    uv_timer_t fatal_timer;
 };
 
 /* The library's lines for the operator (snapshots skipped or failed). */
@@ -185,13 +186,26 @@ static void on_shutdown_request(void *arg)
     begin_stop(arg, "shutdown requested over the API");
 }
 
+static void on_fatal_drained(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* The log failed (a commit could not be made durable): fail-stop. The writes
+ * that waited for the failed commit have been answered 503 already; for
+ * FATAL_DRAIN_MS more the loop keeps running so that those answers leave
+ * and the requests already on their way are read and answered 503 too
+ * (appends on a failed log fail at once) instead of meeting a reset. Then
+ * the loop stops and serve exits 3 without touching the log again. */
+#define FATAL_DRAIN_MS 300
 static void on_fatal(void *arg, int err, const char *msg)
 {
     serve_t *s = arg;
     fprintf(stderr, "djs: FATAL: event log failed (%s): %s; stopping writes and exiting, restart replays the log\n",
             djs_err_name(err), msg);
     s->exit_code = 3;
-    uv_stop(&s->loop);
+    uv_timer_init(&s->loop, &s->fatal_timer);
+    uv_timer_start(&s->fatal_timer, on_fatal_drained, FATAL_DRAIN_MS, 0);
 }
 
 #ifdef DJS_TEST_SEAMS
