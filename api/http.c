@@ -163,6 +163,7 @@ int djs__engine_status(int rc, const char **type, const char **title)
         {DJS_EINVAL, 422, "invalid-value", "Invalid value"},
         {DJS_ESTORAGE, 503, "log-unavailable", "Event log not writable"},
         {DJS_EMAPFULL, 503, "log-unavailable", "Event log not writable"},
+        {DJS_ENOTLEADER, 503, "not-leader", "Not the cluster leader"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].rc == rc) {

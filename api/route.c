@@ -8,6 +8,7 @@
 
 #include "api/render.h"
 #include "api/server_internal.h"
+#include "cluster/cluster.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -93,6 +94,7 @@ static const route_t route_table[] = {
     {"GET", API "/state", STAFF, djs__events_state, NULL},
     {"GET", API "/events", STAFF, djs__events_get, NULL},
     {"GET", API "/audit", STAFF, djs__audit_get, NULL},
+    {"GET", API "/cluster", STAFF, djs__system_cluster, NULL},
     {"POST", API "/admin/shutdown", R(ADMIN), djs__system_shutdown, NULL},
     {"GET", API "/events/stream", STAFF, djs__events_stream, "sse"},
     {"GET", "/ws/events", STAFF, djs__events_stream, "events"},
@@ -168,6 +170,37 @@ static const route_t *find_route(h2o_req_t *req, const char **idp)
     return djs__problem(req, 404, "not-found", "Not Found", "no such endpoint (see docs/openapi.yaml)"), NULL;
 }
 
+/* A cluster follower serves every read; a write goes to the leader, except
+ * what is this node's own (a browser session, the admin shutdown). */
+static int to_leader(const route_t *r)
+{
+    if (strcmp(r->method, "GET") == 0 || r->fn == djs__session_post || r->fn == djs__session_delete ||
+        r->fn == djs__system_shutdown)
+        return 0;
+    return 1;
+}
+
+/* 307 to the same path on the leader (the method and body are kept: a
+ * client re-sends the request there, the write is decided once, by the
+ * leader), or 503 while no leader is known (an election). */
+static int redirect_to_leader(djs_server_t *s, h2o_req_t *req)
+{
+    const char *url = djs_cluster_leader_url(s->cfg.cluster);
+    if (url == NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        return djs__problem(req, 503, "no-leader", "No cluster leader",
+                            "this node is a follower and no leader is known yet (an election is under way): retry shortly");
+    }
+    size_t ulen = strlen(url);
+    while (ulen > 0 && url[ulen - 1] == '/')
+        ulen--;
+    char *loc = h2o_mem_alloc_pool(&req->pool, ulen + req->path.len + 1);
+    memcpy(loc, url, ulen);
+    memcpy(loc + ulen, req->path.base, req->path.len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, ulen + req->path.len);
+    return djs__problem(req, 307, "not-leader", "Temporary Redirect", "this node is a follower: send writes to the leader");
+}
+
 int djs__on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     djs_server_t *s = ((djs__handler_t *)self)->server;
@@ -190,6 +223,8 @@ int djs__on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     if (s->stopping) /* stopping: each connection ends with its next answer, so the server can finish */
         req->http1_is_persistent = 0;
+    if (s->cfg.cluster != NULL && !djs_cluster_leading(s->cfg.cluster) && to_leader(hit))
+        return redirect_to_leader(s, req);
     djs_principal_t who;
     memset(&who, 0, sizeof(who));
     /* the streams may carry their token in the query (browsers set no headers on them) */

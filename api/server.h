@@ -47,6 +47,7 @@ typedef struct djs_server_config {
     int stream_batch_ms;            /* live stream events go out at most this often; -1 = default 10 ms, 0 = at once */
     size_t stream_window_bytes;     /* recent framed events kept per stream kind; 0 = default 8 MiB */
     const char *ui_dir;             /* serve the dashboard from this directory instead of the embedded one (development) */
+    struct djs_cluster *cluster;    /* a cluster node (cluster/cluster.h): writes go to the leader; NULL = one server */
     void (*on_shutdown)(void *arg); /* POST /api/v1/admin/shutdown was accepted */
     void *shutdown_arg;
 } djs_server_config_t;

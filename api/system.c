@@ -6,6 +6,7 @@
 #include "api/prom.h"
 #include "api/render.h"
 #include "api/server_internal.h"
+#include "cluster/cluster.h"
 #include "core/error.h"
 #include "core/job.h"
 
@@ -16,14 +17,58 @@ int djs__system_health(djs_server_t *s, h2o_req_t *req, const djs_principal_t *w
     return djs__send_json_new(req, 200, json_pack("{s:s}", "status", "ok"), 0);
 }
 
-/* GET /health/ready: and the log takes writes. */
+/* GET /health/ready: and the log takes writes. A cluster node is ready
+ * when it leads, or follows a known leader with nothing committed left to
+ * apply; its role and lag are in the answer either way. */
 int djs__system_ready(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
 {
     (void)who, (void)id, (void)arg;
     int st = djs_log_status(djs_engine_log(s->engine));
     if (st != 0)
         return djs__problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(st));
-    return djs__send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
+    if (s->cfg.cluster == NULL)
+        return djs__send_json_new(req, 200, json_pack("{s:s}", "status", "ready"), 0);
+    djs_cluster_status_t cs;
+    djs_cluster_get_status(s->cfg.cluster, &cs);
+    uint64_t lag = cs.commit_index > cs.last_applied ? cs.commit_index - cs.last_applied : 0;
+    const char *role = cs.leading ? "leader" : cs.state;
+    if (!cs.leading && (cs.leader_url == NULL || lag > 0)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        return djs__problem_ext(req, 503, "not-ready", "Not ready",
+                                cs.leader_url == NULL ? "no cluster leader is known to this node" : "this follower is applying",
+                                json_pack("{s:s,s:I}", "role", role, "lag", (json_int_t)lag));
+    }
+    return djs__send_json_new(req, 200,
+                              json_pack("{s:s,s:s,s:I,s:I}", "status", "ready", "role", role, "lag", (json_int_t)lag, "appliedSeq",
+                                        (json_int_t)cs.applied_seq),
+                              0);
+}
+
+/* GET /api/v1/cluster: this node's view of the cluster. */
+int djs__system_cluster(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id, (void)arg;
+    djs_log_t *log = djs_engine_log(s->engine);
+    if (s->cfg.cluster == NULL)
+        return djs__send_json_new(req, 200,
+                                  json_pack("{s:b,s:I,s:I}", "clustered", 0, "appliedSeq", (json_int_t)djs_log_last_seq(log),
+                                            "durableSeq", (json_int_t)djs_log_durable_seq(log)),
+                                  0);
+    djs_cluster_status_t cs;
+    djs_cluster_get_status(s->cfg.cluster, &cs);
+    json_t *nodes = json_array();
+    for (uint32_t i = 0; i < cs.n; i++)
+        json_array_append_new(nodes, json_pack("{s:I,s:s,s:s,s:b}", "id", (json_int_t)cs.nodes[i].id, "address", cs.nodes[i].addr,
+                                               "role", cs.nodes[i].role, "leader", cs.nodes[i].leader));
+    json_t *b = json_pack("{s:b,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "clustered", 1, "node",
+                          (json_int_t)cs.node_id, "state", cs.state, "leading", cs.leading, "term", (json_int_t)cs.term, "leaderId",
+                          (json_int_t)cs.leader_id, "commitIndex", (json_int_t)cs.commit_index, "lastApplied",
+                          (json_int_t)cs.last_applied, "lastIndex", (json_int_t)cs.last_index, "lag",
+                          (json_int_t)(cs.commit_index > cs.last_applied ? cs.commit_index - cs.last_applied : 0), "appliedSeq",
+                          (json_int_t)cs.applied_seq, "durableSeq", (json_int_t)djs_log_durable_seq(log), "electionsWon",
+                          (json_int_t)cs.elections_won, "nodes", nodes);
+    json_object_set_new(b, "leaderUrl", cs.leader_url ? json_string(cs.leader_url) : json_null());
+    return djs__send_json_new(req, 200, b, 0);
 }
 
 /* GET /metrics: the Prometheus text. */

@@ -207,6 +207,19 @@ void djs_body_server(djs_buf_t *out, const djs_server_info_t *s)
     kstr(&pk, "listen", s->listen);
 }
 
+const djs_id_t djs_cluster_entity = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+
+void djs_body_cluster_leader(djs_buf_t *out, const djs_cluster_leader_t *l)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 4);
+    kuint(&pk, "term", l->term);
+    kuint(&pk, "node", l->node);
+    kstr(&pk, "url", l->url);
+    kuint(&pk, "graceMs", l->grace_ms);
+}
+
 /* ---- decoding --------------------------------------------------------------- */
 
 int djs_strlist_next(const djs_strlist_t *l, size_t *off, djs_str_t *s)
@@ -504,6 +517,26 @@ int djs_body_read_server(const uint8_t *body, size_t len, djs_server_info_t *s)
 {
     memset(s, 0, sizeof(*s));
     return read_map(body, len, server_field, s);
+}
+
+static int leader_field(void *out, const djs_str_t *k, djs_mp_reader_t *r)
+{
+    djs_cluster_leader_t *l = out;
+    if (keyis(k, "term"))
+        return djs_mp_read_uint(r, &l->term);
+    if (keyis(k, "node"))
+        return djs_mp_read_uint(r, &l->node);
+    if (keyis(k, "url"))
+        return rd_str(r, &l->url, DJS_CLUSTER_MAX_URL);
+    if (keyis(k, "graceMs"))
+        return rd_u32(r, &l->grace_ms);
+    return 1;
+}
+
+int djs_body_read_cluster_leader(const uint8_t *body, size_t len, djs_cluster_leader_t *l)
+{
+    memset(l, 0, sizeof(*l));
+    return read_map(body, len, leader_field, l);
 }
 
 /* ---- schedules ----------------------------------------------------------------- */

@@ -117,6 +117,20 @@ typedef struct djs_server_info {
     djs_str_t listen;
 } djs_server_info_t;
 
+/* cluster.leader: a node took the lead of the Raft group (the first event
+ * it records): its Raft term and node id, the URL clients reach it at, and
+ * the grace (ms) it gives workers and leases before it decides their loss. */
+#define DJS_CLUSTER_MAX_URL 256
+/* The entity of cluster.* events: 00000000-0000-0000-0000-000000000001
+ * (never a job's or a worker's UUIDv7), so the entity index finds them. */
+extern const djs_id_t djs_cluster_entity;
+typedef struct djs_cluster_leader {
+    uint64_t term;
+    uint64_t node;
+    djs_str_t url;
+    uint32_t grace_ms;
+} djs_cluster_leader_t;
+
 /* schedule.created, schedule.updated: the whole definition. */
 typedef enum djs_overlap { DJS_OVERLAP_SKIP = 0, DJS_OVERLAP_ALLOW = 1, DJS_OVERLAP_CANCEL = 2 } djs_overlap_t;
 typedef enum djs_catchup { DJS_CATCHUP_NONE = 0, DJS_CATCHUP_LAST = 1, DJS_CATCHUP_ALL = 2 } djs_catchup_t;
@@ -156,6 +170,7 @@ void djs_body_job_spec(djs_buf_t *out, const djs_job_spec_t *s, const djs_str_t 
 void djs_body_job_change(djs_buf_t *out, int type, const djs_job_change_t *c);
 void djs_body_worker(djs_buf_t *out, int type, const djs_worker_info_t *w, const djs_str_t *caps_in, uint32_t ncaps_in);
 void djs_body_server(djs_buf_t *out, const djs_server_info_t *s);
+void djs_body_cluster_leader(djs_buf_t *out, const djs_cluster_leader_t *l);
 /* Append n strings as a MessagePack array of str: the bytes a
  * djs_strlist_t points at (mp = the appended bytes, mp_len their length). */
 void djs_body_strlist(djs_buf_t *out, const djs_str_t *v, uint32_t n);
@@ -167,6 +182,7 @@ int djs_body_read_job_spec(const uint8_t *body, size_t len, djs_job_spec_t *s);
 int djs_body_read_job_change(const uint8_t *body, size_t len, djs_job_change_t *c);
 int djs_body_read_worker(const uint8_t *body, size_t len, djs_worker_info_t *w);
 int djs_body_read_server(const uint8_t *body, size_t len, djs_server_info_t *s);
+int djs_body_read_cluster_leader(const uint8_t *body, size_t len, djs_cluster_leader_t *l);
 int djs_body_read_schedule_def(const uint8_t *body, size_t len, djs_schedule_def_t *d);
 int djs_body_read_schedule_fire(const uint8_t *body, size_t len, djs_schedule_fire_t *f);
 

@@ -41,7 +41,8 @@
     X(AUTH, -26, "authentication failed")                                                                                          \
     X(FORBIDDEN, -27, "forbidden")                                                                                                 \
     X(UNAVAILABLE, -28, "service unavailable")                                                                                     \
-    X(ARCHIVED, -29, "before the log's archived start")
+    X(ARCHIVED, -29, "before the log's archived start")                                                                            \
+    X(NOTLEADER, -30, "not the cluster leader")
 
 typedef enum djs_errno {
 #define DJS__ERR_ENUM(name, code, msg) DJS_E##name = (code),

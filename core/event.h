@@ -67,6 +67,7 @@
     X(WORKER_DEREGISTERED, 37, "worker.deregistered")                                                                              \
     X(SERVER_STARTED, 64, "server.started")                                                                                        \
     X(SERVER_STOPPED, 65, "server.stopped")                                                                                        \
+    X(CLUSTER_LEADER, 66, "cluster.leader")                                                                                        \
     X(SCHEDULE_CREATED, 80, "schedule.created")                                                                                    \
     X(SCHEDULE_UPDATED, 81, "schedule.updated")                                                                                    \
     X(SCHEDULE_PAUSED, 82, "schedule.paused")                                                                                      \

@@ -84,6 +84,10 @@ struct djs_log {
     uint64_t last_ts;
     uint8_t last_hash[DJS_HASH_LEN];
     batch_t *staging;
+    batch_t *pend_head, *pend_tail; /* replicated, awaiting their commit (opts.replicate) */
+    size_t npend;
+    int leader;        /* opts.replicate: appends are taken only while leader */
+    djs_buf_t entry;   /* the replicated form of a batch being handed to opts.replicate */
     waiter_t *waiters; /* sorted by seq, consumed from whead */
     size_t whead, wn, wcap;
     djs_log_tail_t *tails;
@@ -96,6 +100,7 @@ struct djs_log {
     pthread_cond_t work_cv;    /* writer waits for batches */
     pthread_cond_t durable_cv; /* appender waits for durability */
     batch_t *queue_head, *queue_tail, *free_batches;
+    uint64_t handed_seq;              /* the last event seq handed to the writer */
     snapjob_t *snap_head, *snap_tail; /* snapshots to write, oldest first */
     int stopping;
     _Atomic int failed; /* 0 or the fail-stop djs error; written under mu */
@@ -479,17 +484,30 @@ static void advance_snapjob(djs_log_t *log)
     snapjob_free(j);
 }
 
+/* The oldest queued snapshot can have its next piece written: any but the
+ * last, or the last once the events up to its seq are handed over (with a
+ * replicated log they are handed only once committed, so a snapshot of a
+ * leader's projection waits for them). Called with mu held. */
+static snapjob_t *snap_ready(djs_log_t *log)
+{
+    snapjob_t *j = log->snap_head;
+    if (j == NULL)
+        return NULL;
+    int last = ((size_t)j->next + 1) * log->piece >= j->len;
+    return !last || j->seq <= log->handed_seq ? j : NULL;
+}
+
 static void *writer_main(void *arg)
 {
     djs_log_t *log = arg;
     pthread_mutex_lock(&log->mu);
     for (;;) {
-        while (log->queue_head == NULL && log->snap_head == NULL && !log->stopping)
+        while (log->queue_head == NULL && snap_ready(log) == NULL && !log->stopping)
             pthread_cond_wait(&log->work_cv, &log->mu);
-        if (log->queue_head == NULL && log->snap_head == NULL)
-            break; /* stopping and drained */
+        snapjob_t *job = snap_ready(log); /* one piece per transaction, between the events */
+        if (log->queue_head == NULL && job == NULL)
+            break; /* stopping and drained (a snapshot of events never committed is dropped) */
         batch_t *list = log->queue_head;
-        snapjob_t *job = log->snap_head; /* one piece per transaction, between the events */
         log->queue_head = log->queue_tail = NULL;
         pthread_mutex_unlock(&log->mu);
 
@@ -773,9 +791,11 @@ int djs_log_open(djs_log_t **out, const char *dir, const djs_log_options_t *opts
         goto fail;
     djs_clock_floor(&log->clock, log->last_ts);
     atomic_store(&log->durable_seq, log->last_seq);
+    log->handed_seq = log->last_seq;
     log->notified_seq = log->last_seq;
     if (!no_writer(log)) {
         log->staging = batch_new();
+        djs_buf_init(&log->entry);
         if (pthread_create(&log->writer, NULL, writer_main, log) != 0) {
             rc = DJS_EIO;
             goto fail;
@@ -813,6 +833,8 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev)
         return DJS_ECLOSED;
     if (atomic_load_explicit(&log->failed, memory_order_relaxed))
         return DJS_ESTORAGE;
+    if (log->opts.replicate != NULL && !log->leader)
+        return DJS_ENOTLEADER;
 
     batch_t *b = log->staging;
     size_t off = b->data.len;
@@ -904,14 +926,24 @@ int djs_log_snapshot_pending(djs_log_t *log)
     return n;
 }
 
+static void stage_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len);
+
 int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len)
 {
     if (no_writer(log))
         return DJS_ERDONLY;
     if (atomic_load_explicit(&log->failed, memory_order_relaxed))
         return DJS_ESTORAGE;
+    if (log->opts.replicate != NULL && !log->leader)
+        return DJS_ENOTLEADER;
     if (len == 0 || len > DJS_LOG_MAX_OUTPUT_CHUNK || djs_id_is_nil(job))
         return DJS_EINVAL;
+    stage_output(log, job, offset, data, len);
+    return 0;
+}
+
+static void stage_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, const void *data, size_t len)
+{
     batch_t *b = log->staging;
     size_t off = b->data.len;
     djs_buf_append(&b->data, data, len);
@@ -922,7 +954,6 @@ int djs_log_put_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, con
     it->len = (uint32_t)len;
     it->entity = *job;
     it->kind = ITEM_OUTPUT;
-    return 0;
 }
 
 int djs_log_read_output(djs_log_t *log, const djs_id_t *job, uint64_t offset, size_t max, djs_buf_t *out, uint64_t *next)
@@ -1043,18 +1074,35 @@ int djs_log_get_snapshot(djs_log_t *log, uint64_t max_seq, uint64_t *seq, djs_bu
     return djs_err_from_mdb(rc);
 }
 
-void djs_log_flush(djs_log_t *log)
+/* The last event seq of a batch, or 0 (output chunks only). */
+static uint64_t batch_last_seq(const batch_t *b)
 {
-    if (log->staging == NULL || log->staging->n == 0)
-        return;
-    pthread_mutex_lock(&log->mu);
-    batch_t *b = log->staging;
+    for (size_t i = b->n; i > 0; i--)
+        if (b->items[i - 1].kind == ITEM_EVENT)
+            return b->items[i - 1].seq;
+    return 0;
+}
+
+/* Hand b to the writer (with mu held). */
+static void queue_locked(djs_log_t *log, batch_t *b)
+{
     b->next = NULL;
     if (log->queue_tail != NULL)
         log->queue_tail->next = b;
     else
         log->queue_head = b;
     log->queue_tail = b;
+    uint64_t last = batch_last_seq(b);
+    if (last > log->handed_seq)
+        log->handed_seq = last;
+    pthread_cond_signal(&log->work_cv);
+}
+
+/* Take the staged batch and give the appender a fresh one (with mu held,
+ * which guards free_batches). */
+static batch_t *take_staging_locked(djs_log_t *log)
+{
+    batch_t *b = log->staging;
     if (log->free_batches != NULL) {
         log->staging = log->free_batches;
         log->free_batches = log->staging->next;
@@ -1062,7 +1110,84 @@ void djs_log_flush(djs_log_t *log)
     } else {
         log->staging = NULL;
     }
-    pthread_cond_signal(&log->work_cv);
+    return b;
+}
+
+/* The replicated form of a batch (djs_log_commit_entry reads it):
+ *   "DJE1", u32 item count, then per item: u8 kind, u32 length,
+ *   for an output chunk the job id (16) and its byte offset (u64), then
+ *   the bytes (an event's whole record, which carries its seq and hash); up to 7 zero
+ *   bytes may follow (Raft entries are whole 8-byte words; every item is
+ *   longer than 7 bytes). */
+#define ENTRY_MAGIC "DJE1"
+static void encode_entry(const batch_t *b, djs_buf_t *out)
+{
+    uint8_t h[8];
+    djs_buf_reset(out);
+    memcpy(h, ENTRY_MAGIC, 4);
+    put_be32(h + 4, (uint32_t)b->n);
+    djs_buf_append(out, h, 8);
+    for (size_t i = 0; i < b->n; i++) {
+        const item_t *it = &b->items[i];
+        uint8_t ih[5 + 24];
+        size_t n = 5;
+        ih[0] = (uint8_t)it->kind;
+        put_be32(ih + 1, it->len);
+        if (it->kind == ITEM_OUTPUT) {
+            memcpy(ih + 5, it->entity.b, 16);
+            put_be64(ih + 21, it->seq);
+            n += 24;
+        }
+        djs_buf_append(out, ih, n);
+        djs_buf_append(out, b->data.base + it->off, it->len);
+    }
+}
+
+/* Replicated log, leader: the staged batch goes to opts.replicate and waits
+ * in the pending list for its commit. A refusal (no longer leader) cannot
+ * be undone, since the projection has applied the batch's events: the log
+ * fails (DJS_ENOTLEADER) and its owner fail-stops. */
+static void replicate_staging(djs_log_t *log)
+{
+    batch_t *b = log->staging;
+    encode_entry(b, &log->entry);
+    int rc = log->opts.replicate(log->opts.replicate_arg, log->entry.base, log->entry.len, batch_last_seq(b));
+    pthread_mutex_lock(&log->mu);
+    if (rc != 0) {
+        if (!log->failed) {
+            log->failed = rc;
+            snprintf(log->failed_msg, sizeof(log->failed_msg), "replication refused a batch (%s)", djs_strerror(rc));
+        }
+        pthread_mutex_unlock(&log->mu);
+        if (log->loop != NULL)
+            uv_async_send(&log->async);
+        djs_buf_reset(&b->data);
+        b->n = 0;
+        return;
+    }
+    take_staging_locked(log);
+    pthread_mutex_unlock(&log->mu);
+    b->next = NULL;
+    if (log->pend_tail != NULL)
+        log->pend_tail->next = b;
+    else
+        log->pend_head = b;
+    log->pend_tail = b;
+    log->npend++;
+    if (log->staging == NULL)
+        log->staging = batch_new();
+}
+
+void djs_log_flush(djs_log_t *log)
+{
+    if (log->staging == NULL || log->staging->n == 0)
+        return;
+    if (log->opts.replicate != NULL && log->leader) {
+        replicate_staging(log);
+        return;
+    }
+    pthread_mutex_lock(&log->mu);
+    queue_locked(log, take_staging_locked(log));
     pthread_mutex_unlock(&log->mu);
     if (log->staging == NULL)
         log->staging = batch_new();
@@ -1122,12 +1247,182 @@ int djs_log_sync(djs_log_t *log)
         return DJS_ERDONLY;
     djs_log_flush(log);
     pthread_mutex_lock(&log->mu);
-    while ((atomic_load(&log->durable_seq) < log->last_seq || log->snap_head != NULL) && !log->failed)
+    while ((atomic_load(&log->durable_seq) < log->handed_seq || snap_ready(log) != NULL) && !log->failed)
         pthread_cond_wait(&log->durable_cv, &log->mu);
     int failed = log->failed;
     pthread_mutex_unlock(&log->mu);
     dispatch(log);
     return failed;
+}
+
+int djs_log_wait_durable(djs_log_t *log, uint64_t seq)
+{
+    if (no_writer(log))
+        return DJS_ERDONLY;
+    pthread_mutex_lock(&log->mu);
+    if (seq > log->handed_seq)
+        seq = log->handed_seq;
+    while (atomic_load(&log->durable_seq) < seq && !log->failed)
+        pthread_cond_wait(&log->durable_cv, &log->mu);
+    int failed = log->failed;
+    pthread_mutex_unlock(&log->mu);
+    return failed;
+}
+
+/* ---- the replicated log ----------------------------------------------------- */
+
+void djs_log_set_leader(djs_log_t *log, int leader)
+{
+    log->leader = leader != 0;
+}
+
+size_t djs_log_pending(const djs_log_t *log)
+{
+    return log->npend;
+}
+
+uint64_t djs_log_committed_seq(djs_log_t *log)
+{
+    pthread_mutex_lock(&log->mu);
+    uint64_t s = log->handed_seq;
+    pthread_mutex_unlock(&log->mu);
+    return s;
+}
+
+typedef struct entry_item {
+    uint8_t kind;
+    uint32_t len;
+    djs_id_t job;
+    uint64_t offset;
+    const uint8_t *p;
+} entry_item_t;
+
+/* Read the next item of an entry at *pos; 1 = one read, 0 = the end (at
+ * most 7 zero bytes of padding left: a Raft entry is whole 8-byte words),
+ * DJS_ECORRUPT = malformed. */
+static int entry_next(const uint8_t *e, size_t len, size_t *pos, entry_item_t *it)
+{
+    if (len - *pos < 8) {
+        for (size_t i = *pos; i < len; i++)
+            if (e[i] != 0)
+                return DJS_ECORRUPT;
+        return 0;
+    }
+    if (len - *pos < 5)
+        return DJS_ECORRUPT;
+    const uint8_t *p = e + *pos;
+    it->kind = p[0];
+    it->len = get_be32(p + 1);
+    size_t need = 5 + (it->kind == ITEM_OUTPUT ? 24 : 0);
+    if ((it->kind != ITEM_EVENT && it->kind != ITEM_OUTPUT) || len - *pos < need || len - *pos - need < it->len || it->len == 0)
+        return DJS_ECORRUPT;
+    if (it->kind == ITEM_OUTPUT) {
+        memcpy(it->job.b, p + 5, 16);
+        it->offset = get_be64(p + 21);
+        if (it->len > DJS_LOG_MAX_OUTPUT_CHUNK)
+            return DJS_ECORRUPT;
+    }
+    it->p = p + need;
+    *pos += need + it->len;
+    return 1;
+}
+
+/* Our own oldest pending batch is this entry when their item counts, sizes
+ * and last event (whose hash covers every record before it) agree. */
+static int is_pending_head(djs_log_t *log, const uint8_t *e, size_t len, uint32_t n)
+{
+    const batch_t *b = log->pend_head;
+    if (b == NULL || b->n != n)
+        return 0;
+    size_t pos = 8;
+    entry_item_t it;
+    for (size_t i = 0; i < b->n; i++) {
+        if (entry_next(e, len, &pos, &it) != 1 || it.kind != b->items[i].kind || it.len != b->items[i].len)
+            return 0;
+        if (memcmp(it.p, b->data.base + b->items[i].off, it.len) != 0)
+            return 0;
+    }
+    return entry_next(e, len, &pos, &it) == 0;
+}
+
+int djs_log_commit_entry(djs_log_t *log, const void *entry, size_t len, djs_log_visit_cb on_new, void *arg)
+{
+    const uint8_t *e = entry;
+    if (log->opts.replicate == NULL || no_writer(log))
+        return DJS_EINVAL;
+    if (atomic_load_explicit(&log->failed, memory_order_relaxed))
+        return DJS_ESTORAGE;
+    if (len < 8 || memcmp(e, ENTRY_MAGIC, 4) != 0)
+        return DJS_ECORRUPT;
+    uint32_t n = get_be32(e + 4);
+    if (log->pend_head != NULL) {
+        /* a leader's own batch, in the order it replicated them */
+        if (!is_pending_head(log, e, len, n))
+            return DJS_ENOTLEADER; /* another leader's entry where ours would be */
+        batch_t *b = log->pend_head;
+        log->pend_head = b->next;
+        if (log->pend_head == NULL)
+            log->pend_tail = NULL;
+        log->npend--;
+        pthread_mutex_lock(&log->mu);
+        queue_locked(log, b);
+        pthread_mutex_unlock(&log->mu);
+        return 0;
+    }
+    /* first pass: the whole entry is well formed; stored already, or next */
+    size_t pos = 8;
+    entry_item_t it;
+    uint32_t count = 0;
+    int rc;
+    uint64_t first = 0, last = 0;
+    uint8_t last_hash[DJS_HASH_LEN];
+    while ((rc = entry_next(e, len, &pos, &it)) == 1) {
+        count++;
+        if (it.kind != ITEM_EVENT)
+            continue;
+        djs_event_t ev;
+        if ((rc = djs_event_decode(it.p, it.len, &ev)) != 0)
+            return DJS_ECORRUPT;
+        if (first == 0)
+            first = ev.seq;
+        else if (ev.seq != last + 1)
+            return DJS_ESEQGAP;
+        last = ev.seq;
+        memcpy(last_hash, ev.hash, DJS_HASH_LEN);
+    }
+    if (rc != 0 || count != n)
+        return DJS_ECORRUPT;
+    if (last != 0 && last <= log->last_seq) {
+        /* replayed by Raft after a restart: this node stored it already */
+        if (first > log->last_seq || last > log->last_seq)
+            return DJS_ESEQGAP;
+        uint8_t have[DJS_HASH_LEN];
+        if ((rc = djs_log_hash_at(log, last, have)) != 0)
+            return rc == DJS_ENOTFOUND ? 0 : rc; /* archived since */
+        return memcmp(have, last_hash, DJS_HASH_LEN) == 0 ? 0 : DJS_ECHAIN;
+    }
+    if (last != 0 && first != log->last_seq + 1)
+        return DJS_ESEQGAP;
+    if (log->staging->n != 0)
+        return DJS_EBUSY; /* a follower appends nothing of its own */
+    /* second pass: stage (checking the chain) and hand over */
+    pos = 8;
+    while (entry_next(e, len, &pos, &it) == 1) {
+        if (it.kind == ITEM_OUTPUT) {
+            stage_output(log, &it.job, it.offset, it.p, it.len);
+            continue;
+        }
+        if ((rc = djs_log_append_record(log, it.p, it.len)) != 0)
+            return rc;
+        if (on_new != NULL) {
+            djs_event_t ev;
+            djs_event_decode(it.p, it.len, &ev);
+            if ((rc = on_new(arg, ev.seq, it.p, it.len)) != 0)
+                return rc;
+        }
+    }
+    djs_log_flush(log);
+    return 0;
 }
 
 void djs_log_when_durable(djs_log_t *log, uint64_t seq, djs_log_durable_cb cb, void *arg)
@@ -1229,6 +1524,12 @@ static void free_log(djs_log_t *log)
         batch_free(b);
     }
     free_snapjobs(log);
+    while (log->pend_head != NULL) { /* never committed: a leader stopped or lost the lead */
+        batch_t *b = log->pend_head;
+        log->pend_head = b->next;
+        batch_free(b);
+    }
+    djs_buf_dispose(&log->entry);
     if (log->staging != NULL)
         batch_free(log->staging);
     while (log->free_batches != NULL) {
@@ -1884,6 +2185,7 @@ int djs_log_truncate(djs_log_t *log, uint64_t last_keep)
         if ((rc = load_tail(log)) != 0)
             return rc;
         atomic_store(&log->durable_seq, log->last_seq);
+        log->handed_seq = log->last_seq;
         log->notified_seq = log->last_seq;
     }
     return 0;

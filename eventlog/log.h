@@ -46,9 +46,19 @@ typedef struct djs_log djs_log_t;
 int djs_err_from_mdb(int mdb_rc);
 
 typedef void (*djs_log_fatal_cb)(void *arg, int err, const char *msg);
+/* Visitor for scans (and djs_log_commit_entry). rec/len point into the
+ * memory map (or the entry) and are valid only during the call. Return 0
+ * to go on; any other value stops the scan and is returned by it. */
+typedef int (*djs_log_visit_cb)(void *arg, uint64_t seq, const uint8_t *rec, size_t len);
 /* Test seam: called by the writer thread before each commit; a non-zero
  * LMDB code (e.g. EIO, MDB_MAP_FULL) is treated as if the commit failed so. */
 typedef int (*djs_log_fault_cb)(void *arg, uint64_t first_seq, uint64_t last_seq);
+
+/* Replicated log (cluster/): called on the appending thread with each
+ * sealed batch in its replicated form (entry, len: valid during the call)
+ * and the batch's last event seq (0: output chunks only). 0 = taken (the
+ * batch waits for djs_log_commit_entry); an error fails the log with it. */
+typedef int (*djs_log_replicate_cb)(void *arg, const void *entry, size_t len, uint64_t last_seq);
 
 typedef struct djs_log_options {
     size_t map_size;    /* initial map size in bytes; default 1 GiB; grows by doubling */
@@ -67,6 +77,12 @@ typedef struct djs_log_options {
      * It writes only through the maintenance calls below, each synchronous
      * (LMDB serializes writers across processes). */
     int tool;
+    /* Replicated log: sealed batches go to replicate() instead of the
+     * writer, and reach the writer (and so become durable) only once
+     * djs_log_commit_entry says they were committed. Appends are refused
+     * (DJS_ENOTLEADER) unless djs_log_set_leader(log, 1). */
+    djs_log_replicate_cb replicate;
+    void *replicate_arg;
 } djs_log_options_t;
 
 void djs_log_options_init(djs_log_options_t *o);
@@ -102,9 +118,42 @@ int djs_log_append(djs_log_t *log, djs_event_t *ev);
 /* Hand staged events to the writer now. */
 void djs_log_flush(djs_log_t *log);
 /* Flush and block until every appended event is durable (or the log
- * failed), then run due durable callbacks on this thread. Returns 0 or the
+ * failed; with a replicated log: every event handed to the writer, since
+ * the pending ones need the loop to commit), then run due durable
+ * callbacks on this thread. Returns 0 or the
  * fail-stop error. Appending thread only. */
 int djs_log_sync(djs_log_t *log);
+
+/* Block until seq (at most the last seq handed to the writer: with a
+ * replicated log, the last committed one) is durable or the log failed.
+ * Returns 0 or the fail-stop error. Any thread but the writer. */
+int djs_log_wait_durable(djs_log_t *log, uint64_t seq);
+
+/* ---- the replicated log (opts.replicate): appending thread only ---------
+ *
+ * The leader appends as a single server does; each sealed batch (one loop
+ * iteration's events and output chunks) goes to opts.replicate and waits
+ * in a pending list. Consensus then delivers every committed entry, in
+ * order, on every node, to djs_log_commit_entry:
+ *   - the leader's own oldest pending batch goes to the writer, so its
+ *     events become durable (and acknowledged) once committed and stored;
+ *   - on a follower, a new entry is checked (seq continuity, timestamps,
+ *     the hash chain: as djs_log_append_record), staged and handed to the
+ *     writer, and on_new sees each of its events (to apply them);
+ *   - an entry this node stored already (a restart replays from the
+ *     consensus log) is checked against the stored chain and skipped.
+ * Errors: DJS_ENOTLEADER (pending batches of ours, and the committed entry
+ * is another leader's: our projection is ahead of the log), DJS_ESEQGAP,
+ * DJS_ECHAIN, DJS_ECORRUPT (a malformed entry), DJS_EBUSY (a follower with
+ * staged appends), on_new's non-zero value, DJS_ESTORAGE. Every error
+ * means this node can no longer follow: fail-stop. */
+void djs_log_set_leader(djs_log_t *log, int leader);
+/* Batches replicated and not yet committed. */
+size_t djs_log_pending(const djs_log_t *log);
+/* The last event seq handed to the writer: with a replicated log, the
+ * last committed one (durable here soon, djs_log_wait_durable). */
+uint64_t djs_log_committed_seq(djs_log_t *log);
+int djs_log_commit_entry(djs_log_t *log, const void *entry, size_t len, djs_log_visit_cb on_new, void *arg);
 
 /* Status is 0 when seq was made durable, or the fail-stop error. */
 typedef void (*djs_log_durable_cb)(void *arg, uint64_t seq, int status);
@@ -198,10 +247,7 @@ void djs_log_get_stats(djs_log_t *log, djs_log_stats_t *st);
 
 /* ---- reads: any thread, any process ------------------------------------ */
 
-/* Visitor for scans. rec/len point into the memory map and are valid only
- * during the call. Return 0 to go on; any other value stops the scan and
- * is returned by it. */
-typedef int (*djs_log_visit_cb)(void *arg, uint64_t seq, const uint8_t *rec, size_t len);
+/* (djs_log_visit_cb, the visitor of scans, is declared at the top.) */
 
 /* Copy the record stored at seq into out (appended). DJS_ENOTFOUND. */
 int djs_log_get(djs_log_t *log, uint64_t seq, djs_buf_t *out);

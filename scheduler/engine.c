@@ -58,6 +58,8 @@ struct djs_engine {
     char errmsg[256];
     djs_state_cache_t *tt;  /* time travel: made on first use */
     djs__sched_rt_t *sched; /* schedules (scheduler/schedules.c) */
+    int following;          /* a cluster follower: applies, decides nothing */
+    uint64_t grace_until;   /* a new leader's grace: no lease expires before it */
 };
 
 /* Hand '\n'-separated lines to the note callback one by one. */
@@ -1211,6 +1213,43 @@ int djs_engine_server_stopped(djs_engine_t *e, int64_t pid, uint64_t *seq)
     return server_event(e, DJS_EV_SERVER_STOPPED, pid, "", seq);
 }
 
+/* ---- cluster roles ---------------------------------------------------------------------- */
+
+void djs_engine_follow(djs_engine_t *e)
+{
+    e->following = 1;
+}
+
+int djs_engine_apply(djs_engine_t *e, const uint8_t *rec, size_t len)
+{
+    djs_event_t ev;
+    int rc = djs_event_decode(rec, len, &ev);
+    if (rc == 0 && (rc = djs_state_apply(e->st, &ev)) != 0)
+        snprintf(e->errmsg, sizeof(e->errmsg), "%s at seq %" PRIu64 " does not apply (%s)", djs_event_type_name(ev.type), ev.seq,
+                 djs_err_name(rc));
+    return rc != 0 ? DJS_ECORRUPT : 0;
+}
+
+int djs_engine_lead(djs_engine_t *e, uint64_t term, uint64_t node, const char *url, uint32_t grace_ms, uint64_t *seq)
+{
+    djs_cluster_leader_t l = {term, node, {url, strlen(url)}, grace_ms};
+    if (l.url.len > DJS_CLUSTER_MAX_URL)
+        return refuse(e, DJS_ETOOBIG, "the leader URL is longer than %d bytes", DJS_CLUSTER_MAX_URL);
+    e->following = 0;
+    djs_buf_reset(&e->body);
+    djs_body_cluster_leader(&e->body, &l);
+    int rc = emit(e, DJS_EV_CLUSTER_LEADER, &djs_cluster_entity, SERVER_ACTOR, seq);
+    if (rc != 0)
+        return rc;
+    /* the workers heartbeated the old leader: a full window from now, and
+     * no lease expires during the grace */
+    if (e->live != NULL)
+        memset(e->live, 0, e->nlive * sizeof(*e->live));
+    e->grace_until = now_ns(e) + (uint64_t)grace_ms * 1000000u;
+    e->last_liveness_check = 0;
+    return 0;
+}
+
 /* ---- snapshots ------------------------------------------------------------------------- */
 
 int djs_engine_snapshot_busy(const djs_engine_t *e)
@@ -1244,12 +1283,20 @@ uint64_t djs_engine_run(djs_engine_t *e)
     uint32_t slot;
     uint64_t deadline;
     int rc = 0;
+    if (e->following) {
+        maybe_snapshot(e);
+        e->dirty = 0;
+        return 0;
+    }
     if (now >= e->last_liveness_check + e->cfg.heartbeat_ns / 5) {
         e->last_liveness_check = now;
         rc = check_liveness(e, now, &seq);
     }
-    while (rc == 0 && djs_state_next_timer(e->st, &slot, &deadline) == 0 && deadline <= now)
+    while (rc == 0 && djs_state_next_timer(e->st, &slot, &deadline) == 0 && deadline <= now) {
+        if (now < e->grace_until && djs_state_job_at(e->st, slot)->timer_kind == DJS_TIMER_LEASE)
+            break; /* a new leader's grace: the worker may have started it during the failover */
         rc = on_timer_due(e, slot, now, &seq);
+    }
     if (rc == 0)
         rc = djs__sched_run(e, now, &seq);
     if (rc == 0)
@@ -1278,6 +1325,8 @@ static void rearm(djs_engine_t *e)
         if (ms < wait_ms)
             wait_ms = ms;
     }
+    if (e->grace_until > now && (e->grace_until - now) / 1000000 + 1 < wait_ms)
+        wait_ms = (e->grace_until - now) / 1000000 + 1;
     uv_timer_start(&e->timer, on_timer, wait_ms ? wait_ms : 1, 0);
 }
 

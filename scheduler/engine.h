@@ -89,6 +89,21 @@ uint64_t djs_engine_run(djs_engine_t *e);
  * at work. */
 int djs_engine_snapshot_busy(const djs_engine_t *e);
 
+/* ---- cluster roles (cluster/cluster.h) ------------------------------------------- */
+
+/* A follower: the projection follows the committed log (djs_engine_apply)
+ * and the engine decides nothing (commands are refused by the log with
+ * DJS_ENOTLEADER; timers, placements and liveness checks do not run);
+ * snapshots are still taken. */
+void djs_engine_follow(djs_engine_t *e);
+/* Apply one committed record of another leader to the projection.
+ * DJS_ECORRUPT (detail in djs_engine_errmsg) when it does not apply. */
+int djs_engine_apply(djs_engine_t *e, const uint8_t *rec, size_t len);
+/* This node leads (the log takes appends): record cluster.leader (term,
+ * node, its URL, the grace) and start deciding. Every worker gets a full
+ * heartbeat window from now, and no lease expires before grace_ms. */
+int djs_engine_lead(djs_engine_t *e, uint64_t term, uint64_t node, const char *url, uint32_t grace_ms, uint64_t *seq);
+
 /* ---- jobs ----------------------------------------------------------------------- */
 
 typedef struct djs_job_request {

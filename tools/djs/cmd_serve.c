@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cluster/cluster.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "eventlog/log.h"
 #include "replay/verify.h"
@@ -48,7 +50,12 @@ struct serve {
     uv_timer_t agents_timer;
     int agents_timer_on;
     uv_timer_t fatal_timer;
+    djs_cluster_t *cluster; /* --peers: a node of a replicated cluster */
+    uint32_t grace_ms;      /* a new leader's grace for workers and leases */
 };
+
+/* The command line as given, for the restart after a lost lead. */
+static char **saved_argv;
 
 /* The library's lines for the operator (snapshots skipped or failed). */
 static void on_note(void *arg, const char *line)
@@ -173,7 +180,65 @@ static void finish_stop(serve_t *s)
     if (s->agents_timer_on && !uv_is_closing((uv_handle_t *)&s->agents_timer))
         uv_close((uv_handle_t *)&s->agents_timer, on_agents_timer_closed);
     djs_server_stop(s->server);
+    if (s->cluster != NULL) {
+        /* no server.stopped: a leader's last batch would never commit */
+        djs_cluster_close(s->cluster);
+        s->cluster = NULL;
+        return;
+    }
     djs_engine_server_stopped(s->engine, (int64_t)getpid(), NULL);
+}
+
+/* ---- a cluster node ------------------------------------------------------------------- */
+
+/* Fail-stop and replay: this node lost the lead with events in its
+ * projection that may never be committed. What was committed is in LMDB
+ * (wait for the writer), so the process starts over on the same command
+ * line: it rebuilds from the committed log and rejoins as a follower. */
+static void restart_self(serve_t *s, const char *why)
+{
+    fprintf(stderr, "djs: cluster: %s; restarting to rebuild from the committed log\n", why);
+    fflush(stdout);
+    fflush(stderr);
+    djs_log_wait_durable(s->log, djs_log_committed_seq(s->log));
+    closefrom(3); /* the listener, LMDB's and Raft's files: the new image opens its own */
+    execv("/proc/self/exe", saved_argv);
+    fprintf(stderr, "djs: cluster: cannot restart (%s): exiting with status 3\n", strerror(errno));
+    _exit(3);
+}
+
+static void on_cluster_fail(void *arg, int err, const char *why)
+{
+    serve_t *s = arg;
+    if (err == DJS_ENOTLEADER)
+        restart_self(s, why);
+    fprintf(stderr, "djs: FATAL: cluster: %s (%s); this node stops and must be repaired (docs/operations.md, \"Cluster\")\n", why,
+            djs_err_name(err));
+    fflush(stdout);
+    fflush(stderr);
+    _exit(4);
+}
+
+static int on_cluster_event(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    serve_t *s = arg;
+    (void)seq;
+    return djs_engine_apply(s->engine, rec, len);
+}
+
+static void on_cluster_lead(void *arg, uint64_t term)
+{
+    serve_t *s = arg;
+    djs_cluster_status_t cs;
+    djs_cluster_get_status(s->cluster, &cs);
+    uint64_t seq = 0;
+    int rc = djs_engine_lead(s->engine, term, cs.node_id, djs_cluster_leader_url(s->cluster), s->grace_ms, &seq);
+    if (rc != 0) {
+        fprintf(stderr, "djs: cluster: cannot record cluster.leader: %s\n", djs_engine_errmsg(s->engine));
+        restart_self(s, "the lead could not be taken");
+    }
+    printf("djs serve: cluster: this node (%" PRIu64 ") leads, term %" PRIu64 ", from seq %" PRIu64 "\n", cs.node_id, term, seq);
+    fflush(stdout);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -198,9 +263,15 @@ static void on_fatal_drained(uv_timer_t *t)
  * (appends on a failed log fail at once) instead of meeting a reset. Then
  * the loop stops and serve exits 3 without touching the log again. */
 #define FATAL_DRAIN_MS 300
+static void restart_self(serve_t *s, const char *why);
+
 static void on_fatal(void *arg, int err, const char *msg)
 {
     serve_t *s = arg;
+    if (err == DJS_ENOTLEADER) {
+        restart_self(s, msg);
+        return;
+    }
     fprintf(stderr, "djs: FATAL: event log failed (%s): %s; stopping writes and exiting, restart replays the log\n",
             djs_err_name(err), msg);
     s->exit_code = 3;
@@ -254,6 +325,10 @@ static const char *const serve_keys[] = {"data",
                                          "stream-window-bytes",
                                          "dev",
                                          "ui-dir",
+                                         "node-id",
+                                         "peers",
+                                         "advertise",
+                                         "election-ms",
                                          NULL};
 
 /* --name VALUE on the command line, else `name = VALUE` in the config file. */
@@ -337,7 +412,12 @@ int djs_cmd_serve(int argc, char **argv)
                         "[--rate-limit PER_S[:BURST]] [--insecure-no-auth] [--max-body BYTES] [--heartbeat-interval S] "
                         "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--keep-finished JOBS] [--keep-finished-s S] "
                         "[--stream-ping-ms MS] [--stream-stall-ms MS] "
-                        "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--ui-dir DIR] [--dev]";
+                        "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--ui-dir DIR] [--dev] "
+                        "[--node-id N --peers ID=HOST:PORT,... [--advertise URL] [--election-ms MS]]";
+    saved_argv = djs_calloc((size_t)argc + 2, sizeof(char *));
+    saved_argv[0] = "djs";
+    for (int i = 0; i < argc; i++)
+        saved_argv[i + 1] = argv[i];
     djs_cli_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     const char *cfg_path = djs_cli_opt(argc, argv, "--config");
@@ -363,6 +443,9 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     const char *data = setting(argc, argv, cfg, "data");
     const char *listen = setting(argc, argv, cfg, "listen");
     const char *ui_dir = setting(argc, argv, cfg, "ui-dir");
+    const char *peers = setting(argc, argv, cfg, "peers");
+    const char *advertise = setting(argc, argv, cfg, "advertise");
+    uint64_t node_id = 0, election_ms = 0;
     djs_engine_config_t ec;
     djs_engine_config_init(&ec);
     int snap_set = 0;
@@ -378,8 +461,18 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
         num_setting(argc, argv, cfg, "stream-ping-ms", 100, 600000, &ping_ms) < 0 ||
         num_setting(argc, argv, cfg, "stream-stall-ms", 100, 3600000, &stall_ms) < 0 ||
         num_setting(argc, argv, cfg, "stream-batch-ms", 0, 1000, &batch_ms) < 0 ||
-        num_setting(argc, argv, cfg, "stream-window-bytes", 65536, 1u << 30, &window) < 0)
+        num_setting(argc, argv, cfg, "stream-window-bytes", 65536, 1u << 30, &window) < 0 ||
+        num_setting(argc, argv, cfg, "node-id", 1, 1000000, &node_id) < 0 ||
+        num_setting(argc, argv, cfg, "election-ms", 100, 60000, &election_ms) < 0)
         return 2;
+    if ((peers != NULL) != (node_id != 0)) {
+        fprintf(stderr, "djs serve: a cluster node needs both --node-id and --peers\n");
+        return 2;
+    }
+    if (peers != NULL && dev) {
+        fprintf(stderr, "djs serve: --dev starts a single server; a cluster node takes agents of its own (djs worker)\n");
+        return 2;
+    }
     if (hb_s > 0)
         ec.heartbeat_ns = hb_s * 1000000000ULL;
     if (lease_s > 0)
@@ -442,11 +535,41 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
 
     serve_t s;
     memset(&s, 0, sizeof(s));
+    char raft_dir[4200], self_url[300];
+    if (peers != NULL) {
+        djs_cluster_config_t cc;
+        djs_cluster_config_init(&cc);
+        snprintf(raft_dir, sizeof(raft_dir), "%s/raft", data);
+        snprintf(self_url, sizeof(self_url), "%s://%s", tls_cert ? "https" : "http", listen);
+        cc.node_id = node_id;
+        cc.peers = peers;
+        cc.dir = raft_dir;
+        cc.url = advertise != NULL ? advertise : self_url;
+        if (election_ms > 0) {
+            cc.election_ms = (uint32_t)election_ms;
+            cc.heartbeat_ms = (uint32_t)(election_ms / 10 > 10 ? election_ms / 10 : 10);
+        }
+        cc.on_event = on_cluster_event;
+        cc.on_lead = on_cluster_lead;
+        cc.on_fail = on_cluster_fail;
+        cc.arg = &s;
+        cc.note = on_note;
+        char err[400];
+        if (djs_cluster_new(&s.cluster, &cc, err, sizeof(err)) != 0) {
+            fprintf(stderr, "djs serve: %s\n", err);
+            return 2;
+        }
+        s.grace_ms = (uint32_t)(ec.heartbeat_ns * ec.missed_heartbeats / 1000000);
+    }
     uv_loop_init(&s.loop);
     djs_log_options_t o;
     djs_log_options_init(&o);
     o.on_fatal = on_fatal;
     o.fatal_arg = &s;
+    if (s.cluster != NULL) {
+        o.replicate = djs_cluster_replicate;
+        o.replicate_arg = s.cluster;
+    }
 #ifdef DJS_TEST_SEAMS
     const char *enospc = getenv("DJS_TEST_ENOSPC_FILE");
     if (enospc != NULL && *enospc != '\0') {
@@ -482,7 +605,9 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
            " jobs in memory (%" PRIu64 " queued, %" PRIu64 " running), %" PRIu64 " active workers\n",
            replay_ns / 1e6, replayed, djs_state_njobs(djs_engine_state(s.engine)), m->by_state[DJS_JOB_QUEUED],
            m->by_state[DJS_JOB_RUNNING], m->workers_active);
-    if ((rc = djs_engine_server_started(s.engine, (int64_t)getpid(), listen, NULL)) != 0 || (rc = djs_log_sync(s.log)) != 0) {
+    if (s.cluster != NULL)
+        djs_engine_follow(s.engine); /* until Raft elects this node */
+    else if ((rc = djs_engine_server_started(s.engine, (int64_t)getpid(), listen, NULL)) != 0 || (rc = djs_log_sync(s.log)) != 0) {
         fprintf(stderr, "djs serve: cannot write to the event log: %s\n", djs_strerror(rc));
         djs_engine_close(s.engine);
         djs_log_close(s.log);
@@ -518,6 +643,7 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     sc.http2 = http2;
     sc.on_shutdown = on_shutdown_request;
     sc.shutdown_arg = &s;
+    sc.cluster = s.cluster;
     if ((rc = djs_server_start(&s.server, &s.loop, s.engine, &sc)) != 0) {
         fprintf(stderr, "djs serve: cannot listen on %s: %s%s\n", listen, djs_strerror(rc),
                 rc == DJS_EINVAL && (tls_cert || tls_key) ? " (give both --tls-cert and --tls-key)" : "");
@@ -525,6 +651,17 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     }
     printf("djs serve: listening on %s://%s:%d/ (health: /health, API: /api/v1, dashboard: /ui/%s%s)\n",
            tls_cert ? "https" : "http", host, djs_server_port(s.server), ui_dir ? " from " : "", ui_dir ? ui_dir : "");
+    if (s.cluster != NULL) {
+        char err[400];
+        if ((rc = djs_cluster_start(s.cluster, &s.loop, s.log, err, sizeof(err))) != 0) {
+            fprintf(stderr, "djs serve: cannot start the cluster node: %s\n", err);
+            djs_server_stop(s.server);
+            djs_cluster_close(s.cluster);
+            s.cluster = NULL;
+            return abort_start(&s, auth);
+        }
+        printf("djs serve: cluster node %" PRIu64 " of %s (Raft files in %s); writes go to the leader\n", node_id, peers, raft_dir);
+    }
     if (no_auth)
         printf(
             "djs serve: WARNING: --insecure-no-auth: NO AUTHENTICATION, every request acts as an admin. Local experiments only.\n");
