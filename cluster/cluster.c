@@ -1,5 +1,6 @@
 /* The replicated log on libraft (cluster/cluster.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -29,5 +29,6 @@ int djs_bench_e2e(int argc, char **argv);
 int djs_bench_stream(int argc, char **argv);
 int djs_bench_replay(int argc, char **argv);
 int djs_bench_ui(int argc, char **argv);
+int djs_bench_cluster(int argc, char **argv);
 
 #endif

@@ -21,6 +21,8 @@ int djs_cmd_bench(int argc, char **argv)
         return djs_bench_replay(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "ui") == 0)
         return djs_bench_ui(argc - 1, argv + 1);
-    fprintf(stderr, "usage: djs bench log|engine|api|e2e|stream|replay|ui [options]   (djs help lists them)\n");
+    if (argc >= 2 && strcmp(argv[1], "cluster") == 0)
+        return djs_bench_cluster(argc - 1, argv + 1);
+    fprintf(stderr, "usage: djs bench log|engine|api|e2e|stream|replay|ui|cluster [options]   (djs help lists them)\n");
     return 2;
 }
