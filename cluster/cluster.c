@@ -55,7 +55,7 @@ void djs_cluster_config_init(djs_cluster_config_t *c)
 {
     memset(c, 0, sizeof(*c));
     c->election_ms = 1000;
-    c->heartbeat_ms = 100;
+    c->heartbeat_ms = 0; /* election_ms / 20 */
     c->snapshot_threshold = 2048;
     c->snapshot_trailing = 8192;
 }
@@ -131,8 +131,8 @@ int djs_cluster_new(djs_cluster_t **out, const djs_cluster_config_t *cfg, char *
     c->cfg.peers = NULL;
     if (c->cfg.election_ms == 0)
         c->cfg.election_ms = 1000;
-    if (c->cfg.heartbeat_ms == 0)
-        c->cfg.heartbeat_ms = 100;
+    if (c->cfg.heartbeat_ms == 0) /* followers learn the commit index from the next message: keep it short */
+        c->cfg.heartbeat_ms = c->cfg.election_ms / 20 > 10 ? c->cfg.election_ms / 20 : 10;
     if (c->cfg.snapshot_threshold == 0)
         c->cfg.snapshot_threshold = 2048;
     if (c->cfg.snapshot_trailing == 0)

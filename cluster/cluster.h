@@ -52,7 +52,7 @@ typedef struct djs_cluster_config {
     const char *dir;             /* Raft's own files (created 0700) */
     const char *url;             /* this node's HTTP base URL, recorded in its cluster.leader */
     uint32_t election_ms;        /* default 1000 */
-    uint32_t heartbeat_ms;       /* default 100 */
+    uint32_t heartbeat_ms;       /* default election_ms / 20 (a follower applies at the next message) */
     uint32_t snapshot_threshold; /* entries between Raft snapshots; default 2048 */
     uint32_t snapshot_trailing;  /* entries kept behind a snapshot for slow followers; default 8192 */
     /* a committed event of another leader, stored (staged) here: apply it */

@@ -86,9 +86,10 @@ struct djs_log {
     batch_t *staging;
     batch_t *pend_head, *pend_tail; /* replicated, awaiting their commit (opts.replicate) */
     size_t npend;
-    int leader;        /* opts.replicate: appends are taken only while leader */
-    djs_buf_t entry;   /* the replicated form of a batch being handed to opts.replicate */
-    waiter_t *waiters; /* sorted by seq, consumed from whead */
+    int leader;         /* opts.replicate: appends are taken only while leader */
+    uint64_t acked_seq; /* opts.replicate: committed (durable on a majority): its waiters are answered */
+    djs_buf_t entry;    /* the replicated form of a batch being handed to opts.replicate */
+    waiter_t *waiters;  /* sorted by seq, consumed from whead */
     size_t whead, wn, wcap;
     djs_log_tail_t *tails;
     djs_log_tail_t *tail_next; /* next tail to notify while dispatch walks the list */
@@ -1203,10 +1204,13 @@ static void dispatch(djs_log_t *log)
     memcpy(msg, log->failed_msg, sizeof(msg));
     pthread_mutex_unlock(&log->mu);
 
+    /* a replicated log answers a write once it is committed: durable in the
+     * consensus logs of a majority (LMDB here follows; tails wait for it) */
+    uint64_t answer = log->acked_seq > durable ? log->acked_seq : durable;
     while (log->whead < log->wn) {
         waiter_t w = log->waiters[log->whead];
         int status;
-        if (w.seq <= durable)
+        if (w.seq <= answer)
             status = 0;
         else if (failed)
             status = failed;
@@ -1364,9 +1368,15 @@ int djs_log_commit_entry(djs_log_t *log, const void *entry, size_t len, djs_log_
         if (log->pend_head == NULL)
             log->pend_tail = NULL;
         log->npend--;
+        uint64_t last = batch_last_seq(b);
         pthread_mutex_lock(&log->mu);
         queue_locked(log, b);
         pthread_mutex_unlock(&log->mu);
+        if (last > log->acked_seq) {
+            log->acked_seq = last;
+            if (log->loop != NULL)
+                uv_async_send(&log->async); /* answer its waiters on the next turn of the loop */
+        }
         return 0;
     }
     /* first pass: the whole entry is well formed; stored already, or next */
@@ -1447,7 +1457,7 @@ void djs_log_when_durable(djs_log_t *log, uint64_t seq, djs_log_durable_cb cb, v
     log->waiters[i] = (waiter_t){seq, cb, arg};
     log->wn++;
     /* due now: durable already, or the log failed and it never will be */
-    if (seq > atomic_load(&log->durable_seq) && !atomic_load(&log->failed))
+    if (seq > atomic_load(&log->durable_seq) && seq > log->acked_seq && !atomic_load(&log->failed))
         return;
     if (log->loop == NULL)
         dispatch(log);

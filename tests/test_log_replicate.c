@@ -81,6 +81,13 @@ static void free_captured(captured_t *c)
         djs_free(c->e[i]);
 }
 
+static void on_answered(void *arg, uint64_t seq, int status)
+{
+    ck_assert_int_eq(status, 0);
+    (void)seq;
+    (*(int *)arg)++;
+}
+
 START_TEST(leader_durable_only_once_committed)
 {
     captured_t c = {0};
@@ -100,13 +107,21 @@ START_TEST(leader_durable_only_once_committed)
     append_events(log, 4, 2);
     djs_log_flush(log);
     ck_assert_int_eq(c.n, 2);
+    int answered = 0;
+    djs_log_when_durable(log, 3, on_answered, &answered);
+    djs_log_when_durable(log, 4, on_answered, &answered);
+    ck_assert_int_eq(answered, 0); /* not committed: no answer */
     ck_assert_int_eq(djs_log_commit_entry(log, c.e[0], c.len[0], NULL, NULL), 0);
     ck_assert_uint_eq(djs_log_pending(log), 1);
+    djs_log_when_durable(log, 1, on_answered, &answered); /* committed: answered at once (no loop here) */
+    ck_assert_int_eq(answered, 2);
     ck_assert_int_eq(djs_log_wait_durable(log, 3), 0);
     ck_assert_uint_eq(djs_log_durable_seq(log), 3);
     ck_assert_uint_eq(djs_log_committed_seq(log), 3);
     ck_assert_int_eq(djs_log_commit_entry(log, c.e[1], c.len[1], NULL, NULL), 0);
+    ck_assert_int_eq(answered, 2); /* seq 4: not before its own commit */
     ck_assert_int_eq(djs_log_sync(log), 0);
+    ck_assert_int_eq(answered, 3);
     ck_assert_uint_eq(djs_log_durable_seq(log), 5);
     ck_assert_uint_eq(djs_log_pending(log), 0);
     djs_log_close(log);

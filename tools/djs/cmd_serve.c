@@ -545,10 +545,8 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
         cc.peers = peers;
         cc.dir = raft_dir;
         cc.url = advertise != NULL ? advertise : self_url;
-        if (election_ms > 0) {
+        if (election_ms > 0)
             cc.election_ms = (uint32_t)election_ms;
-            cc.heartbeat_ms = (uint32_t)(election_ms / 10 > 10 ? election_ms / 10 : 10);
-        }
         cc.on_event = on_cluster_event;
         cc.on_lead = on_cluster_lead;
         cc.on_fail = on_cluster_fail;
