@@ -241,6 +241,7 @@ int djs__system_metrics(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
 int djs__system_stats(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__system_metrics_history(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__system_cluster(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
+int djs__system_cluster_change(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 int djs__system_shutdown(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg);
 /* Answer the system's figures now or at the request's point (with its time when with_ts). */
 int djs__stats_reply(djs_server_t *s, h2o_req_t *req, int with_ts);

@@ -7,6 +7,7 @@
 #include "api/render.h"
 #include "api/server_internal.h"
 #include "cluster/cluster.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/job.h"
 
@@ -42,6 +43,109 @@ int djs__system_ready(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
                               json_pack("{s:s,s:s,s:I,s:I}", "status", "ready", "role", role, "lag", (json_int_t)lag, "appliedSeq",
                                         (json_int_t)cs.applied_seq),
                               0);
+}
+
+/* ---- membership: POST /api/v1/cluster/{add,assign,remove,transfer} (admin, on the leader) ---- */
+
+/* A request waiting for its Raft change; each side clears the other's
+ * pointer when it goes first (the client may leave). */
+typedef struct change_wait {
+    h2o_req_t *req;
+    struct change_wait **ref;
+    char what[16];
+    uint64_t node;
+} change_wait_t;
+
+static void on_change_req_dispose(void *p)
+{
+    change_wait_t **ref = p;
+    if (*ref != NULL)
+        (*ref)->req = NULL;
+}
+
+static void on_change_done(void *arg, int status, const char *detail)
+{
+    change_wait_t *w = arg;
+    if (w->req != NULL) {
+        *w->ref = NULL;
+        if (status == 0) {
+            djs__send_json_new(w->req, 200,
+                               json_pack("{s:s,s:I,s:s}", "status", "done", "node", (json_int_t)w->node, "change", w->what), 0);
+        } else {
+            const char *type, *title;
+            int st = status == DJS_EBUSY ? 409 : status == DJS_EUNAVAILABLE ? 503 : djs__engine_status(status, &type, &title);
+            char d[200];
+            snprintf(d, sizeof(d), "the cluster change (%s of node %llu) did not complete: %s", w->what,
+                     (unsigned long long)w->node, detail && *detail ? detail : djs_strerror(status));
+            djs__problem(w->req, st, st == 409 ? "conflict" : "cluster-change-failed", "Cluster change failed", d);
+        }
+    }
+    djs_free(w);
+}
+
+int djs__system_cluster_change(djs_server_t *s, h2o_req_t *req, const djs_principal_t *who, const djs_id_t *id, const char *arg)
+{
+    (void)who, (void)id;
+    if (s->cfg.cluster == NULL)
+        return djs__problem(req, 409, "not-clustered", "Not a cluster",
+                            "this server runs alone (start it with --node-id and --peers)");
+    json_t *b = djs__read_json_body(req);
+    if (b == NULL)
+        return 0;
+    static const char *const add_f[] = {"id", "address", "role", NULL}, *const assign_f[] = {"id", "role", NULL},
+                             *const id_f[] = {"id", NULL};
+    int add = strcmp(arg, "add") == 0, assign = strcmp(arg, "assign") == 0, transfer = strcmp(arg, "transfer") == 0;
+    if (djs__only_fields(req, b, add ? add_f : assign ? assign_f : id_f) != 0) {
+        json_decref(b);
+        return 0;
+    }
+    json_t *jid = json_object_get(b, "id"), *jaddr = json_object_get(b, "address"), *jrole = json_object_get(b, "role");
+    const char *why = NULL;
+    if (jid == NULL && transfer)
+        ; /* any voter */
+    else if (!json_is_integer(jid) || json_integer_value(jid) < (transfer ? 0 : 1))
+        why = "id must be a node id (an integer, 1 or more)";
+    else if (add && !json_is_string(jaddr))
+        why = "address must be the new node's Raft address, HOST:PORT";
+    else if ((add || assign) && jrole != NULL && !json_is_string(jrole))
+        why = "role must be voter, standby or spare";
+    else if (assign && jrole == NULL)
+        why = "role is required: voter, standby or spare";
+    if (why != NULL) {
+        json_decref(b);
+        return djs__problem(req, 422, "invalid-value", "Invalid value", why);
+    }
+    change_wait_t *w = djs_calloc(1, sizeof(*w));
+    w->req = req;
+    w->node = jid ? (uint64_t)json_integer_value(jid) : 0;
+    snprintf(w->what, sizeof(w->what), "%s", arg);
+    const char *role = jrole ? json_string_value(jrole) : "voter";
+    int rc;
+    if (add)
+        rc = djs_cluster_add(s->cfg.cluster, w->node, json_string_value(jaddr), role, on_change_done, w);
+    else if (assign)
+        rc = djs_cluster_assign(s->cfg.cluster, w->node, role, on_change_done, w);
+    else if (transfer)
+        rc = djs_cluster_transfer(s->cfg.cluster, w->node, on_change_done, w);
+    else
+        rc = djs_cluster_remove(s->cfg.cluster, w->node, on_change_done, w);
+    json_decref(b);
+    if (rc != 0) {
+        djs_free(w);
+        const char *type, *title;
+        int st = rc == DJS_EBUSY || rc == DJS_EEXISTS ? 409 : djs__engine_status(rc, &type, &title);
+        return djs__problem(
+            req, st, st == 409 ? "conflict" : type, st == 409 ? "Conflict" : title,
+            rc == DJS_EBUSY     ? "another membership change is under way"
+            : rc == DJS_EEXISTS ? "a node with this id or address is already in the cluster"
+            : rc == DJS_EINVAL
+                ? "no such change: check the id, address (HOST:PORT) and role; remove the leader by transferring the lead first"
+            : rc == DJS_ENOTFOUND ? "no such node in the cluster"
+                                  : djs_strerror(rc));
+    }
+    w->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*w->ref), on_change_req_dispose);
+    *w->ref = w;
+    return 0;
 }
 
 /* GET /api/v1/cluster: this node's view of the cluster. */

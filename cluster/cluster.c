@@ -45,6 +45,7 @@ struct djs_cluster {
     int failed;
     int closing;
     uint64_t elections_won, entries;
+    struct change *transfer; /* a lead transfer under way */
 
     /* the latest cluster.leader seen (applied here, or found at start-up) */
     uint64_t lead_node, lead_term;
@@ -312,6 +313,8 @@ static void on_barrier(struct raft_barrier *req, int status)
         c->cfg.on_lead(c->cfg.arg, raft_current_term(&c->raft));
 }
 
+static void answer_transfer(djs_cluster_t *c);
+
 /* After every loop iteration: libraft has no role-change callback. */
 static void on_check(uv_check_t *h)
 {
@@ -326,6 +329,7 @@ static void on_check(uv_check_t *h)
             c->barrier_pending = 1;
     } else if (!is_leader && c->was_leader) {
         c->was_leader = 0;
+        answer_transfer(c);
         if (c->leading) {
             c->leading = 0;
             djs_log_set_leader(c->log, 0);
@@ -411,7 +415,9 @@ int djs_cluster_start(djs_cluster_t *c, uv_loop_t *loop, djs_log_t *log, char *e
             raft_configuration_close(&conf);
             goto fail_raft;
         }
-    rv = raft_bootstrap(&c->raft, &conf); /* only on a data directory without Raft state */
+    /* only on a data directory without Raft state; a joining node waits for
+     * the leader to add it */
+    rv = c->cfg.join ? RAFT_CANTBOOTSTRAP : raft_bootstrap(&c->raft, &conf);
     raft_configuration_close(&conf);
     if (rv == 0)
         djs_notef(c->cfg.note, c->cfg.note_arg, "cluster: bootstrapped a new cluster of %u voters in %s", c->npeers, c->dir);
@@ -471,6 +477,258 @@ void djs_cluster_close(djs_cluster_t *c)
     if (c->transport_inited)
         raft_uv_tcp_close(&c->transport);
     on_check_closed((uv_handle_t *)&c->check);
+}
+
+/* ---- membership ------------------------------------------------------------------------------------ */
+
+typedef struct change {
+    struct raft_change req;
+    struct raft_transfer tr;
+    djs_cluster_t *c;
+    djs_cluster_done_cb cb;
+    void *arg;
+    uint64_t id;
+    int role_after; /* add: the role to assign once added; -1 none */
+    int answered;   /* transfer: answered already (the lead was seen lost first) */
+} change_t;
+
+/* A transfer's lead went away: answer it before the restart (the change
+ * it asked for has happened). */
+static void answer_transfer(djs_cluster_t *c)
+{
+    change_t *ch = c->transfer;
+    if (ch != NULL && !ch->answered) {
+        ch->answered = 1;
+        ch->cb(ch->arg, 0, "");
+    }
+}
+
+static int role_of(const char *role)
+{
+    if (role == NULL || strcmp(role, "voter") == 0)
+        return RAFT_VOTER;
+    if (strcmp(role, "standby") == 0)
+        return RAFT_STANDBY;
+    if (strcmp(role, "spare") == 0)
+        return RAFT_SPARE;
+    return -1;
+}
+
+static int raft_to_djs(int rv)
+{
+    switch (rv) {
+    case 0:
+        return 0;
+    case RAFT_NOTLEADER:
+    case RAFT_LEADERSHIPLOST:
+        return DJS_ENOTLEADER;
+    case RAFT_CANTCHANGE:
+    case RAFT_BUSY:
+        return DJS_EBUSY;
+    case RAFT_NOTFOUND:
+        return DJS_ENOTFOUND;
+    case RAFT_DUPLICATEID:
+    case RAFT_DUPLICATEADDRESS:
+        return DJS_EEXISTS;
+    case RAFT_BADID:
+    case RAFT_BADROLE:
+    case RAFT_INVALID:
+        return DJS_EINVAL;
+    default:
+        return DJS_EIO;
+    }
+}
+
+static void change_done(change_t *ch, int rv)
+{
+    ch->cb(ch->arg, raft_to_djs(rv), rv != 0 ? raft_strerror(rv) : "");
+    djs_free(ch);
+}
+
+static void on_assigned(struct raft_change *req, int status)
+{
+    change_done(req->data, status);
+}
+
+static void on_added(struct raft_change *req, int status)
+{
+    change_t *ch = req->data;
+    if (status != 0 || ch->role_after < 0 || ch->c->closing) {
+        change_done(ch, status);
+        return;
+    }
+    int rv = raft_assign(&ch->c->raft, &ch->req, ch->id, ch->role_after, on_assigned);
+    if (rv != 0)
+        change_done(ch, rv);
+}
+
+static change_t *change_new(djs_cluster_t *c, uint64_t id, djs_cluster_done_cb cb, void *arg)
+{
+    change_t *ch = djs_calloc(1, sizeof(*ch));
+    ch->c = c;
+    ch->cb = cb;
+    ch->arg = arg;
+    ch->id = id;
+    ch->role_after = -1;
+    ch->req.data = ch;
+    ch->tr.data = ch;
+    return ch;
+}
+
+int djs_cluster_add(djs_cluster_t *c, uint64_t id, const char *addr, const char *role, djs_cluster_done_cb cb, void *arg)
+{
+    int r = role_of(role);
+    if (id == 0 || addr == NULL || strchr(addr, ':') == NULL || strlen(addr) >= DJS_CLUSTER_MAX_ADDR || r < 0)
+        return DJS_EINVAL;
+    if (!c->leading)
+        return DJS_ENOTLEADER;
+    change_t *ch = change_new(c, id, cb, arg);
+    ch->role_after = r == RAFT_SPARE ? -1 : r;
+    int rv = raft_add(&c->raft, &ch->req, id, addr, on_added);
+    if (rv != 0) {
+        djs_free(ch);
+        return raft_to_djs(rv);
+    }
+    return 0;
+}
+
+int djs_cluster_assign(djs_cluster_t *c, uint64_t id, const char *role, djs_cluster_done_cb cb, void *arg)
+{
+    int r = role_of(role);
+    if (id == 0 || r < 0)
+        return DJS_EINVAL;
+    if (!c->leading)
+        return DJS_ENOTLEADER;
+    change_t *ch = change_new(c, id, cb, arg);
+    int rv = raft_assign(&c->raft, &ch->req, id, r, on_assigned);
+    if (rv != 0) {
+        djs_free(ch);
+        return raft_to_djs(rv);
+    }
+    return 0;
+}
+
+int djs_cluster_remove(djs_cluster_t *c, uint64_t id, djs_cluster_done_cb cb, void *arg)
+{
+    if (id == 0)
+        return DJS_EINVAL;
+    if (!c->leading)
+        return DJS_ENOTLEADER;
+    if (id == c->cfg.node_id)
+        return DJS_EINVAL; /* transfer the lead first */
+    change_t *ch = change_new(c, id, cb, arg);
+    int rv = raft_remove(&c->raft, &ch->req, id, on_assigned);
+    if (rv != 0) {
+        djs_free(ch);
+        return raft_to_djs(rv);
+    }
+    return 0;
+}
+
+static void on_transferred(struct raft_transfer *req)
+{
+    change_t *ch = req->data;
+    raft_id id = 0;
+    const char *addr = NULL;
+    raft_leader(&ch->c->raft, &id, &addr);
+    ch->c->transfer = NULL;
+    if (ch->answered)
+        ;
+    else if (id != 0 && id != ch->c->cfg.node_id)
+        ch->cb(ch->arg, 0, "");
+    else
+        ch->cb(ch->arg, DJS_EUNAVAILABLE, "no other node took the lead within an election timeout");
+    djs_free(ch);
+}
+
+int djs_cluster_transfer(djs_cluster_t *c, uint64_t to, djs_cluster_done_cb cb, void *arg)
+{
+    if (!c->leading)
+        return DJS_ENOTLEADER;
+    if (to == c->cfg.node_id)
+        return DJS_EINVAL;
+    if (c->transfer != NULL)
+        return DJS_EBUSY;
+    change_t *ch = change_new(c, to, cb, arg);
+    int rv = raft_transfer(&c->raft, &ch->tr, to, on_transferred);
+    if (rv != 0) {
+        djs_free(ch);
+        return raft_to_djs(rv);
+    }
+    c->transfer = ch;
+    return 0;
+}
+
+/* ---- recovery (offline) ------------------------------------------------------------------------------ */
+
+static int noop_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    (void)fsm, (void)buf;
+    *result = NULL;
+    return 0;
+}
+
+typedef struct recover {
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft raft;
+} recover_t;
+
+static void on_recover_closed(struct raft *r)
+{
+    recover_t *rc = r->data;
+    raft_uv_close(&rc->io);
+    raft_uv_tcp_close(&rc->transport);
+}
+
+int djs_cluster_recover(const char *dir, uint64_t node_id, const char *peers, char *err, size_t errlen)
+{
+    djs_cluster_config_t cfg;
+    djs_cluster_config_init(&cfg);
+    cfg.node_id = node_id;
+    cfg.peers = peers;
+    cfg.dir = dir;
+    cfg.url = "";
+    djs_cluster_t *c;
+    int rc = djs_cluster_new(&c, &cfg, err, errlen);
+    if (rc != 0)
+        return rc;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    recover_t *r = djs_calloc(1, sizeof(*r));
+    r->transport.version = 1;
+    r->fsm.version = 1;
+    r->fsm.apply = noop_apply;
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = raft_uv_tcp_init(&r->transport, &loop);
+    if (rv == 0 && (rv = raft_uv_init(&r->io, &loop, dir, &r->transport)) != 0)
+        raft_uv_tcp_close(&r->transport);
+    if (rv == 0 && (rv = raft_init(&r->raft, &r->io, &r->fsm, node_id, c->self_addr)) != 0) {
+        raft_uv_close(&r->io);
+        raft_uv_tcp_close(&r->transport);
+    }
+    if (rv == 0) {
+        r->raft.data = r;
+        for (uint32_t i = 0; i < c->npeers && rv == 0; i++)
+            rv = raft_configuration_add(&conf, c->peers[i].id, c->peers[i].addr, RAFT_VOTER);
+        if (rv == 0)
+            rv = raft_recover(&r->raft, &conf);
+        if (rv != 0)
+            snprintf(err, errlen, "raft_recover: %s: %s", raft_strerror(rv), raft_errmsg(&r->raft));
+        raft_close(&r->raft, on_recover_closed);
+    } else {
+        snprintf(err, errlen, "cannot open the Raft files in %s: %s", dir, raft_strerror(rv));
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    raft_configuration_close(&conf);
+    djs_free(r);
+    djs_free(c->dir);
+    djs_free(c->url);
+    djs_free(c);
+    return rv == 0 ? 0 : DJS_EIO;
 }
 
 /* ---- status --------------------------------------------------------------------------------------- */

@@ -55,6 +55,7 @@ typedef struct djs_cluster_config {
     uint32_t heartbeat_ms;       /* default election_ms / 20 (a follower applies at the next message) */
     uint32_t snapshot_threshold; /* entries between Raft snapshots; default 2048 */
     uint32_t snapshot_trailing;  /* entries kept behind a snapshot for slow followers; default 8192 */
+    int join;                    /* never bootstrap: a node added to a running cluster (djs_cluster_add on its leader) */
     /* a committed event of another leader, stored (staged) here: apply it */
     djs_log_visit_cb on_event;
     /* this node leads now (term): the log takes appends; record cluster.leader */
@@ -86,6 +87,30 @@ int djs_cluster_start(djs_cluster_t *c, uv_loop_t *loop, djs_log_t *log, char *e
 /* Stop Raft and free the cluster from close callbacks (let the loop run).
  * NULL is a no-op. */
 void djs_cluster_close(djs_cluster_t *c);
+
+/* ---- membership (on the leader; one change at a time, as Raft allows) ----
+ * cb(arg, status, detail) runs on the loop when the change is committed
+ * (status 0) or refused (a djs code; detail: Raft's reason). The call
+ * itself returns 0 (under way), DJS_ENOTLEADER, DJS_EINVAL (a bad id,
+ * address or role), DJS_EBUSY (another change is under way), DJS_ENOTFOUND
+ * (remove/transfer: no such node). */
+typedef void (*djs_cluster_done_cb)(void *arg, int status, const char *detail);
+/* Add node id at addr ("HOST:PORT") as a spare, then give it role
+ * ("spare", "standby" or "voter"; a voter is caught up first). */
+int djs_cluster_add(djs_cluster_t *c, uint64_t id, const char *addr, const char *role, djs_cluster_done_cb cb, void *arg);
+/* Give node id a new role. */
+int djs_cluster_assign(djs_cluster_t *c, uint64_t id, const char *role, djs_cluster_done_cb cb, void *arg);
+int djs_cluster_remove(djs_cluster_t *c, uint64_t id, djs_cluster_done_cb cb, void *arg);
+/* Hand the lead to node to (0: the most caught-up voter), for maintenance:
+ * status 0 once another node leads. */
+int djs_cluster_transfer(djs_cluster_t *c, uint64_t to, djs_cluster_done_cb cb, void *arg);
+
+/* Recovery after losing quorum, offline (no node of the cluster running):
+ * force the configuration peers ("ID=HOST:PORT,...") into the Raft files
+ * of dir (a node's DATA/raft), as raft_recover does. Run it once, on the
+ * surviving node with the longest log, then copy its data directory to the
+ * other survivors (docs/operations.md). DJS_EINVAL/DJS_EIO with err. */
+int djs_cluster_recover(const char *dir, uint64_t node_id, const char *peers, char *err, size_t errlen);
 
 /* The latest cluster.leader event (this node's or applied): remember who
  * leads and at which URL. Call with every such event. */

@@ -35,6 +35,7 @@ int djs_cmd_bench(int argc, char **argv);
 int djs_cmd_token(int argc, char **argv);
 /* djs worker [options]: argv[0] is "worker". */
 int djs_cmd_worker(int argc, char **argv);
+int djs_cmd_cluster_recover(int argc, char **argv);
 
 /* The client subcommands (submit, jobs, job, cancel, retry, delete,
  * history, logs, workers, stats, events: cmd_client.c). djs_cmd_is_client

@@ -329,6 +329,7 @@ static const char *const serve_keys[] = {"data",
                                          "peers",
                                          "advertise",
                                          "election-ms",
+                                         "join",
                                          NULL};
 
 /* --name VALUE on the command line, else `name = VALUE` in the config file. */
@@ -413,7 +414,7 @@ int djs_cmd_serve(int argc, char **argv)
                         "[--lease S] [--snapshot-every EVENTS] [--output-cap BYTES] [--keep-finished JOBS] [--keep-finished-s S] "
                         "[--stream-ping-ms MS] [--stream-stall-ms MS] "
                         "[--stream-batch-ms MS] [--stream-window-bytes BYTES] [--ui-dir DIR] [--dev] "
-                        "[--node-id N --peers ID=HOST:PORT,... [--advertise URL] [--election-ms MS]]";
+                        "[--node-id N --peers ID=HOST:PORT,... [--advertise URL] [--election-ms MS] [--join]]";
     saved_argv = djs_calloc((size_t)argc + 2, sizeof(char *));
     saved_argv[0] = "djs";
     for (int i = 0; i < argc; i++)
@@ -446,12 +447,14 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
     const char *peers = setting(argc, argv, cfg, "peers");
     const char *advertise = setting(argc, argv, cfg, "advertise");
     uint64_t node_id = 0, election_ms = 0;
+    int join = flag_setting(argc, argv, cfg, "join");
     djs_engine_config_t ec;
     djs_engine_config_init(&ec);
     int snap_set = 0;
     uint64_t max_body = 0, hb_s = 0, lease_s = 0, snap = 0, out_cap = 0, ping_ms = 0, stall_ms = 0, batch_ms = 0, window = 0;
     uint64_t keep_n = 0, keep_s = 0;
-    if (no_auth < 0 || http2 < 0 || dev < 0 || num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
+    if (no_auth < 0 || http2 < 0 || dev < 0 || join < 0 ||
+        num_setting(argc, argv, cfg, "max-body", 1024, 1u << 30, &max_body) < 0 ||
         num_setting(argc, argv, cfg, "heartbeat-interval", 1, 3600, &hb_s) < 0 ||
         num_setting(argc, argv, cfg, "lease", 1, 86400, &lease_s) < 0 ||
         (snap_set = num_setting(argc, argv, cfg, "snapshot-every", 0, 1000000000, &snap)) < 0 ||
@@ -547,6 +550,7 @@ static int serve_with(int argc, char **argv, const djs_cli_config_t *cfg, const 
         cc.url = advertise != NULL ? advertise : self_url;
         if (election_ms > 0)
             cc.election_ms = (uint32_t)election_ms;
+        cc.join = join;
         cc.on_event = on_cluster_event;
         cc.on_lead = on_cluster_lead;
         cc.on_fail = on_cluster_fail;

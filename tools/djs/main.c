@@ -70,6 +70,8 @@ int main(int argc, char **argv)
         return djs_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return djs_cmd_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "cluster") == 0 && argc >= 3 && strcmp(argv[2], "recover") == 0)
+        return djs_cmd_cluster_recover(argc - 2, argv + 2);
     if (djs_cmd_is_client(cmd))
         return djs_cmd_client(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
