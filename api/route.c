@@ -205,6 +205,95 @@ static int redirect_to_leader(djs_server_t *s, h2o_req_t *req)
     return djs__problem(req, 307, "not-leader", "Temporary Redirect", "this node is a follower: send writes to the leader");
 }
 
+/* ---- read-your-writes: GET ...?min_seq=N waits until N is durable here ---- */
+
+#define MIN_SEQ_WAIT_MS 5000 /* then 503 not-yet-applied, Retry-After: 1 */
+#define MIN_SEQ_TICK_MS 2
+
+typedef struct seq_wait {
+    uv_timer_t timer;
+    h2o_req_t *req; /* NULL once the client has gone */
+    struct seq_wait **ref;
+    djs_server_t *s;
+    const route_t *hit;
+    djs_principal_t who;
+    djs_id_t id;
+    int has_id;
+    uint64_t seq;
+    uint64_t waited_ms;
+} seq_wait_t;
+
+static void on_seq_wait_req_dispose(void *p)
+{
+    seq_wait_t **ref = p;
+    if (*ref != NULL)
+        (*ref)->req = NULL;
+}
+
+static void on_seq_wait_closed(uv_handle_t *h)
+{
+    djs_free(h->data);
+}
+
+static void seq_wait_end(seq_wait_t *w)
+{
+    if (w->req != NULL)
+        *w->ref = NULL;
+    uv_close((uv_handle_t *)&w->timer, on_seq_wait_closed);
+}
+
+static void on_seq_wait_tick(uv_timer_t *t)
+{
+    seq_wait_t *w = t->data;
+    if (w->req == NULL) {
+        seq_wait_end(w);
+        return;
+    }
+    w->waited_ms += MIN_SEQ_TICK_MS;
+    if (djs_log_durable_seq(djs_engine_log(w->s->engine)) >= w->seq) {
+        h2o_req_t *req = w->req;
+        seq_wait_end(w);
+        w->hit->fn(w->s, req, &w->who, w->has_id ? &w->id : NULL, w->hit->arg);
+        return;
+    }
+    if (w->waited_ms >= MIN_SEQ_WAIT_MS || w->s->stopping) {
+        h2o_req_t *req = w->req;
+        seq_wait_end(w);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+        djs__problem(req, 503, "not-yet-applied", "Not yet applied",
+                     "min_seq is not durable on this node after 5 s: it is behind, or the seq was never written; retry, or "
+                     "read from the leader");
+    }
+}
+
+/* A GET with min_seq beyond this node's durable seq: park it until the seq
+ * arrives (a follower that is behind), at most MIN_SEQ_WAIT_MS. 1 = parked
+ * or answered, 0 = go on now. */
+static int wait_min_seq(djs_server_t *s, h2o_req_t *req, const route_t *hit, const djs_principal_t *who, const djs_id_t *id)
+{
+    uint64_t min = 0;
+    if (djs__query_number(req, "min_seq", 0, &min) != 0)
+        return 1;
+    if (min == 0 || djs_log_durable_seq(djs_engine_log(s->engine)) >= min)
+        return 0;
+    seq_wait_t *w = djs_calloc(1, sizeof(*w));
+    w->req = req;
+    w->s = s;
+    w->hit = hit;
+    w->who = *who;
+    if (id != NULL) {
+        w->id = *id;
+        w->has_id = 1;
+    }
+    w->seq = min;
+    w->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*w->ref), on_seq_wait_req_dispose);
+    *w->ref = w;
+    uv_timer_init(s->loop, &w->timer);
+    w->timer.data = w;
+    uv_timer_start(&w->timer, on_seq_wait_tick, MIN_SEQ_TICK_MS, MIN_SEQ_TICK_MS);
+    return 1;
+}
+
 int djs__on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     djs_server_t *s = ((djs__handler_t *)self)->server;
@@ -240,6 +329,8 @@ int djs__on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         idv = &id;
     }
+    if (strcmp(hit->method, "GET") == 0 && hit->fn != djs__events_stream && wait_min_seq(s, req, hit, &who, idv))
+        return 0;
     return hit->fn(s, req, &who, idv, hit->arg);
 }
 

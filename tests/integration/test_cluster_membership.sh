@@ -94,6 +94,25 @@ L=$(wait_leader 1 2 3) || fail "no leader among 1, 2, 3"
 for k in $(seq 30); do submit "$(( (k % 3) + 1 ))" "m-$k" || fail "submit m-$k"; done
 echo "ok three nodes, node $L leads, 30 jobs acknowledged through any node"
 
+# ---- read-your-writes on a follower: ?min_seq= waits for the seq of the write
+F=$(for i in 1 2 3; do [ "$i" != "$L" ] && echo "$i" && break; done)
+for k in $(seq 20); do
+    code=$(post "$L" /api/v1/jobs "{\"name\":\"ryw-$k\"}")
+    [ "$code" = 201 ] || fail "submit ryw-$k: $code"
+    read -r id seq < <($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["id"], d["seq"])' "$T/resp")
+    echo "$id" >>"$T/acked"
+    code=$(curl -s -m 10 -o "$T/get" -w '%{http_code}' "${AUTH[@]}" "$(url "$F")/api/v1/jobs/$id?min_seq=$seq")
+    [ "$code" = 200 ] || fail "follower $F answered $code for job $id with min_seq=$seq: $(cat "$T/get")"
+done
+code=$(curl -s -m 10 -o "$T/get" -w '%{http_code}' "${AUTH[@]}" "$(url "$F")/api/v1/jobs?min_seq=abc")
+[ "$code" = 400 ] || fail "min_seq=abc answered $code"
+t0=$(date +%s%N)
+code=$(curl -s -m 10 -o "$T/get" -w '%{http_code}' "${AUTH[@]}" "$(url "$F")/api/v1/stats?min_seq=999999999")
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$code" = 503 ] && grep -q not-yet-applied "$T/get" || fail "a min_seq never written answered $code: $(cat "$T/get")"
+[ "$ms" -ge 4500 ] || fail "a min_seq never written was refused after $ms ms, not after waiting 5 s"
+echo "ok read-your-writes: 20 jobs written on the leader read on follower $F with min_seq=their seq (200 each); min_seq=abc 400; a seq never written 503 not-yet-applied after $ms ms"
+
 # ---- membership on a single server is a 409, bad requests are precise
 SP=$(djs_free_port)
 mkdir -p "$T/single" && install -m 600 "$T/n1/jwt.secret" "$T/single/jwt.secret"
@@ -123,7 +142,6 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --location-trusted -H "Authorizati
 echo "ok membership refused where it must be: single server 409, bad bodies 400/422, unknown node, the leader itself, a user token 403"
 
 # ---- node 4 joins, seeded from a backup of a follower
-F=$(for i in 1 2 3; do [ "$i" != "$L" ] && echo "$i" && break; done)
 "$DJS" backup "$T/n$F" "$T/bk" >"$T/backup.out" 2>&1 || fail "djs backup of node $F: $(tail -3 "$T/backup.out")"
 rm -rf "$T/n4"
 "$DJS" restore "$T/bk" "$T/n4" >"$T/restore.out" 2>&1 || fail "djs restore: $(tail -3 "$T/restore.out")"
