@@ -183,8 +183,35 @@ sv=$(converge $REST) || fail "nodes $REST did not converge"
 for i in $REST; do all_acked_on "$i"; done
 echo "ok the lead moved to node 4, node $L was removed; nodes $REST: seq and digest $sv, every acked job on each"
 
+# ---- a node whose log is damaged fail-stops at its start and never leads
+G=$(for i in $REST; do [ "$i" != 4 ] && echo "$i" && break; done)
+submit 4 corrupt-marker-5d1e || fail "submit the marker"
+converge $REST >/dev/null || fail "nodes $REST did not converge before the corruption"
+kill "${PID[$G]}"
+wait "${PID[$G]}" 2>/dev/null || true
+$PY - "$T/n$G/data.mdb" "$(printf '%s' corrupt-marker-5d1e | od -An -tx1 | tr -d ' \n')" <<'PY'
+import sys
+path, needle = sys.argv[1], bytes.fromhex(sys.argv[2])
+b = bytearray(open(path, "rb").read())
+n, i = 0, b.find(needle)
+while i >= 0:
+    b[i + 3] ^= 0x20
+    n += 1
+    i = b.find(needle, i + 1)
+assert n > 0, "marker not found"
+open(path, "wb").write(b)
+PY
+rc=0
+timeout 30 "$DJS" serve --data "$T/n$G" --listen "127.0.0.1:${HP[$G]}" --node-id "$G" --election-ms 500 --peers "$PEERS" \
+    >"$T/n$G-corrupt.out" 2>&1 || rc=$?
+[ "$rc" = 4 ] || fail "node $G with a damaged log exited $rc (expected 4): $(tail -3 "$T/n$G-corrupt.out")"
+grep -q "REFUSING TO START" "$T/n$G-corrupt.out" || fail "node $G's refusal does not say why: $(tail -3 "$T/n$G-corrupt.out")"
+[ "$(wait_leader 4)" = 4 ] || fail "node 4 no longer leads after node $G's refusal"
+submit 4 after-corrupt || fail "a write with node $G down"
+echo "ok node $G with a flipped byte in its log refused to start (exit 4, before Raft: it cannot lead); node 4 goes on"
+
 # ---- quorum lost for good: only node 4 is left; recover it alone
-for i in $REST; do [ "$i" = 4 ] || { kill -9 "${PID[$i]}"; wait "${PID[$i]}" 2>/dev/null || true; }; done
+for i in $REST; do [ "$i" = 4 ] || [ "$i" = "$G" ] || { kill -9 "${PID[$i]}"; wait "${PID[$i]}" 2>/dev/null || true; }; done
 kill "${PID[4]}"
 wait "${PID[4]}" 2>/dev/null || true
 out=$("$DJS" cluster recover --data "$T/n4" --node-id 4 --peers "4=127.0.0.1:${RP[4]}" 2>&1) || fail "cluster recover: $out"
