@@ -477,6 +477,19 @@ static void render_http(djs_buf_t *out, const djs_http_stats_t *hs)
     djs_buf_dispose(&labels);
 }
 
+static void render_cluster(djs_buf_t *out, const djs_prom_cluster_t *c)
+{
+    gauge(out, "djs_cluster_leader", "1 while this node leads the cluster and takes writes, else 0.", c->leading ? 1 : 0);
+    gauge(out, "djs_cluster_leader_known", "1 while this node knows a leader (itself or another), else 0 (an election).",
+          c->leader_known ? 1 : 0);
+    gauge(out, "djs_cluster_term", "This node's current Raft term.", c->term);
+    gauge(out, "djs_cluster_commit_index", "The Raft commit index as this node knows it.", c->commit_index);
+    gauge(out, "djs_cluster_apply_lag_entries", "Committed Raft entries not yet applied on this node.",
+          c->commit_index > c->last_applied ? c->commit_index - c->last_applied : 0);
+    counter(out, "djs_cluster_elections_won_total", "Times this process took the lead.", c->elections_won);
+    gauge(out, "djs_cluster_voters", "Voters in the cluster's configuration.", c->voters);
+}
+
 void djs_prom_render(djs_buf_t *out, const djs_prom_input_t *in)
 {
     if (in->metrics)
@@ -489,4 +502,6 @@ void djs_prom_render(djs_buf_t *out, const djs_prom_input_t *in)
         render_streams(out, in->streams);
     if (in->process)
         render_process(out, in->process);
+    if (in->cluster)
+        render_cluster(out, in->cluster);
 }

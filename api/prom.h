@@ -116,6 +116,14 @@ typedef struct djs_prom_streams {
     uint64_t dropped;     /* djs_streams_dropped() */
 } djs_prom_streams_t;
 
+/* A cluster node's Raft view (cluster/cluster.h, djs_cluster_get_status). */
+typedef struct djs_prom_cluster {
+    int leading;      /* leads and takes writes */
+    int leader_known; /* a leader is known (this node or another) */
+    uint64_t term, commit_index, last_applied, elections_won;
+    uint32_t voters;
+} djs_prom_cluster_t;
+
 typedef struct djs_prom_input {
     const djs_metrics_t *metrics;      /* djs_state_metrics(); NULL = leave out */
     const djs_log_stats_t *log_stats;  /* djs_log_get_stats(); NULL = leave out the log families */
@@ -126,6 +134,7 @@ typedef struct djs_prom_input {
     const djs_http_stats_t *http;      /* NULL = leave out */
     const djs_prom_process_t *process; /* NULL = leave out the process families */
     const djs_prom_streams_t *streams; /* NULL = leave out the stream families */
+    const djs_prom_cluster_t *cluster; /* a cluster node; NULL = leave out the cluster families */
 } djs_prom_input_t;
 
 /* Content-Type of the output. */

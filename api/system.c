@@ -188,7 +188,18 @@ int djs__system_metrics(djs_server_t *s, h2o_req_t *req, const djs_principal_t *
     djs_prom_streams_t streams = {0, 0};
     if (s->streams != NULL)
         streams = (djs_prom_streams_t){djs_streams_count(s->streams), djs_streams_dropped(s->streams)};
+    djs_prom_cluster_t pc;
+    if (s->cfg.cluster != NULL) {
+        djs_cluster_status_t cs;
+        djs_cluster_get_status(s->cfg.cluster, &cs);
+        uint32_t voters = 0;
+        for (uint32_t i = 0; i < cs.n; i++)
+            voters += strcmp(cs.nodes[i].role, "voter") == 0;
+        pc = (djs_prom_cluster_t){cs.leading,      cs.leader_id != 0, cs.term, cs.commit_index,
+                                  cs.last_applied, cs.elections_won,  voters};
+    }
     djs_prom_input_t in = {.metrics = djs_state_metrics(djs_engine_state(s->engine)),
+                           .cluster = s->cfg.cluster != NULL ? &pc : NULL,
                            .log_stats = &ls,
                            .log_map_size = djs_log_map_size(log),
                            .log_last_seq = djs_log_last_seq(log),

@@ -93,6 +93,15 @@ for i in 1 2 3; do start "$i" --peers "$PEERS"; done
 L=$(wait_leader 1 2 3) || fail "no leader among 1, 2, 3"
 for k in $(seq 30); do submit "$(( (k % 3) + 1 ))" "m-$k" || fail "submit m-$k"; done
 echo "ok three nodes, node $L leads, 30 jobs acknowledged through any node"
+for i in 1 2 3; do
+    curl -s "${AUTH[@]}" "$(url "$i")/metrics" >"$T/metrics-$i"
+    promtool check metrics <"$T/metrics-$i" >"$T/promtool.out" 2>&1 || fail "promtool on node $i's metrics: $(cat "$T/promtool.out")"
+    want=$([ "$i" = "$L" ] && echo 1 || echo 0)
+    grep -qx "djs_cluster_leader $want" "$T/metrics-$i" || fail "node $i: djs_cluster_leader is not $want"
+    grep -qx "djs_cluster_voters 3" "$T/metrics-$i" || fail "node $i: djs_cluster_voters is not 3"
+    grep -qx "djs_cluster_leader_known 1" "$T/metrics-$i" || fail "node $i knows no leader"
+done
+echo "ok /metrics on every node passes promtool and says who leads (djs_cluster_leader, _voters, _leader_known)"
 
 # ---- read-your-writes on a follower: ?min_seq= waits for the seq of the write
 F=$(for i in 1 2 3; do [ "$i" != "$L" ] && echo "$i" && break; done)
