@@ -13,7 +13,10 @@ START_TEST(answer_classes)
     ck_assert_int_eq(djs_agent_answer_class(429), DJS_AGENT_ANS_RETRY);
     ck_assert_int_eq(djs_agent_answer_class(500), DJS_AGENT_ANS_RETRY);
     ck_assert_int_eq(djs_agent_answer_class(503), DJS_AGENT_ANS_RETRY);
+    ck_assert_int_eq(djs_agent_answer_class(307), DJS_AGENT_ANS_RETRY); /* a redirect to the leader, not followed */
+    ck_assert_int_eq(djs_agent_answer_class(308), DJS_AGENT_ANS_RETRY);
     ck_assert_int_eq(djs_agent_answer_class(300), DJS_AGENT_ANS_FINAL);
+    ck_assert_int_eq(djs_agent_answer_class(302), DJS_AGENT_ANS_FINAL);
     ck_assert_int_eq(djs_agent_answer_class(400), DJS_AGENT_ANS_FINAL);
     ck_assert_int_eq(djs_agent_answer_class(404), DJS_AGENT_ANS_FINAL);
     ck_assert_int_eq(djs_agent_answer_class(409), DJS_AGENT_ANS_FINAL);

@@ -77,7 +77,8 @@ djs_agent_http_req_t *djs__agent_send(djs__agent_t *a, const char *method, const
                                .body = body,
                                .len = body ? strlen(body) : 0,
                                .auth = 1,
-                               .timeout_ms = timeout_ms};
+                               .timeout_ms = timeout_ms,
+                               .route = &a->route};
     djs_agent_http_req_t *r = djs_agent_http_send(a->http, &c, cb, arg);
     if (r == NULL)
         djs__agent_say("cannot start a request to %s", url);
@@ -96,11 +97,45 @@ djs_agent_http_req_t *djs__agent_send_json(djs__agent_t *a, const char *method, 
 
 void djs__agent_url(djs__agent_t *a, char *url, size_t n, const char *fmt, ...)
 {
-    int k = snprintf(url, n, "%s", a->cfg.server);
+    int k = snprintf(url, n, "%s", djs_servers_current(&a->servers));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(url + k, n - (size_t)k, fmt, ap);
     va_end(ap);
+}
+
+/* ---- the servers: following the leader, moving on --------------------------------------------------- */
+
+/* A follower's 307: re-sent to the leader when the Location is one of the
+ * servers (any http(s) one for a single --server), who becomes current. */
+static int on_route_redirect(void *arg, const char *url, const char *location)
+{
+    djs__agent_t *a = arg;
+    if (!djs_servers_may_follow(&a->servers, location)) {
+        djs__agent_say("not following a redirect to %.200s: not one of the servers (--server)", location);
+        return 0;
+    }
+    if (djs_servers_learn(&a->servers, url, location))
+        djs__agent_say("the cluster's leader is %s: calls go there now", djs_servers_current(&a->servers));
+    return 1;
+}
+
+/* Every answer: when the current server did not take a call, the next one
+ * becomes current, and the call's retry (its own backoff) goes there. */
+static void on_route_answered(void *arg, const char *url, long status, const char *body, size_t len)
+{
+    djs__agent_t *a = arg;
+    const char *rel = djs_servers_rel(&a->servers, url);
+    size_t n = rel ? (size_t)(rel - url) : strlen(url);
+    snprintf(a->answered_by, sizeof(a->answered_by), "%.*s", n < sizeof(a->answered_by) ? (int)n : 0, url);
+    if (!djs_servers_unavailable(status, body, len))
+        return;
+    if (djs_servers_failed(&a->servers, url))
+        djs__agent_say("%s did not take a call (%s): trying %s next", a->answered_by,
+                       status == 0     ? "no answer"
+                       : status == 503 ? "no leader"
+                                       : "a redirect not followed",
+                       djs_servers_current(&a->servers));
 }
 
 /* ---- jobs: lookup, creation, removal --------------------------------------------------------- */
@@ -261,7 +296,8 @@ static void out_pump(djs_agent_job_t *j)
                                .body = j->out.buf.base,
                                .len = n,
                                .auth = 1,
-                               .timeout_ms = CALL_TIMEOUT_MS};
+                               .timeout_ms = CALL_TIMEOUT_MS,
+                               .route = &a->route};
     j->out_last = now;
     j->out_req = djs_agent_http_send(a->http, &c, on_output, j);
     if (j->out_req == NULL)
@@ -577,7 +613,8 @@ static void reports_pump(djs__agent_t *a)
                                    .body = body,
                                    .len = strlen(body),
                                    .auth = 1,
-                                   .timeout_ms = CALL_TIMEOUT_MS};
+                                   .timeout_ms = CALL_TIMEOUT_MS,
+                                   .route = &a->route};
         b->req = djs_agent_http_send(a->http, &c, on_reports, b);
         if (b->req == NULL)
             djs__agent_batch_abandon(a, b, backoff_next(&a->rep_backoff));
@@ -738,8 +775,15 @@ static json_t *caps_array(const char *csv)
 
 int djs_agent_run(const djs_agent_config_t *c)
 {
+    char err[320];
     djs__agent_t *a = djs_calloc(1, sizeof(*a));
     a->cfg = *c;
+    if (djs_servers_parse(&a->servers, c->server, err, sizeof(err)) != 0) {
+        djs__agent_say("--server %s", err);
+        djs_free(a);
+        return 1;
+    }
+    a->route = (djs_agent_http_route_t){.redirect = on_route_redirect, .answered = on_route_answered, .arg = a};
     a->caps = caps_array(c->capabilities);
     if (gethostname(a->host, sizeof(a->host) - 1) != 0)
         snprintf(a->host, sizeof(a->host), "unknown");
@@ -750,6 +794,7 @@ int djs_agent_run(const djs_agent_config_t *c)
         djs__agent_say("cannot start libcurl");
         uv_loop_close(&a->loop);
         json_decref(a->caps);
+        djs_servers_dispose(&a->servers);
         djs_free(a);
         return 1;
     }
@@ -761,13 +806,15 @@ int djs_agent_run(const djs_agent_config_t *c)
     uv_signal_start(&a->sig_term, on_signal, SIGTERM);
     uv_signal_start(&a->sig_int, on_signal, SIGINT);
     uv_timer_start(&a->tick, on_tick, TICK_MS, TICK_MS);
-    djs__agent_say("starting: name %s, %u slots, workdir %s, server %s", c->name, c->slots, c->workdir, c->server);
+    djs__agent_say("starting: name %s, %u slots, workdir %s, server%s %s", c->name, c->slots, c->workdir,
+                   a->servers.n > 1 ? "s" : "", c->server);
     djs__agent_kick(a);
     uv_run(&a->loop, UV_RUN_DEFAULT);
     int rc = a->exit_code;
     if (uv_loop_close(&a->loop) != 0)
         djs__agent_say("warning: handles left open at exit");
     json_decref(a->caps);
+    djs_servers_dispose(&a->servers);
     djs_free(a);
     return rc;
 }

@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 typedef struct djs_agent_config {
-    const char *server;       /* base URL, e.g. http://127.0.0.1:8080 */
-    const char *token;        /* bearer token (worker role, subject = name; or admin/operator) */
-    const char *name;         /* worker name (registration key) */
+    const char *server; /* base URL, e.g. http://127.0.0.1:8080, or a comma-separated list of a cluster's (tools/cli/servers.h) */
+    const char *token;  /* bearer token (worker role, subject = name; or admin/operator) */
+    const char *name;   /* worker name (registration key) */
     const char *capabilities; /* comma-separated, or NULL */
     uint32_t slots;           /* jobs at once */
     const char *workdir;      /* jobs' base directory (absolute) */

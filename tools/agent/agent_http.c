@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -29,6 +30,10 @@ struct djs_agent_http_req {
     size_t max_body;
     djs_agent_http_cb cb;
     void *arg;
+    const djs_agent_http_route_t *route;
+    char *url;     /* where it goes now (route only) */
+    djs_buf_t loc; /* the answer's Location, NUL-terminated (route only) */
+    int hops;
     struct djs_agent_http_req *prev, *next;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -94,7 +99,31 @@ static void req_free(djs_agent_http_req_t *r)
     curl_slist_free_all(r->headers);
     djs_buf_dispose(&r->body);
     djs_buf_dispose(&r->res);
+    djs_buf_dispose(&r->loc);
+    djs_free(r->url);
     djs_free(r);
+}
+
+/* A redirect the route wants followed: the same easy handle, its body and
+ * headers, to location. 0, or -1 (then the answer goes to the callback). */
+static int follow(djs_agent_http_t *h, djs_agent_http_req_t *r, long status)
+{
+    const djs_agent_http_route_t *rt = r->route;
+    if (rt == NULL || rt->redirect == NULL || (status != 307 && status != 308) || r->loc.len <= 1 ||
+        r->hops >= DJS_AGENT_HTTP_MAX_HOPS)
+        return -1;
+    const char *location = (const char *)r->loc.base;
+    if (!rt->redirect(rt->arg, r->url, location))
+        return -1;
+    djs_free(r->url);
+    r->url = djs_strndup(location, strlen(location));
+    r->hops++;
+    djs_buf_reset(&r->res);
+    djs_buf_reset(&r->loc);
+    r->errbuf[0] = '\0';
+    curl_multi_remove_handle(h->multi, r->easy);
+    curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
+    return curl_multi_add_handle(h->multi, r->easy) == CURLM_OK ? 0 : -1;
 }
 
 /* Deliver every finished transfer. */
@@ -113,6 +142,8 @@ static void check_done(djs_agent_http_t *h)
         error[0] = '\0';
         if (rc == CURLE_OK) {
             curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+            if (follow(h, r, status) == 0)
+                continue;
         } else if (rc == CURLE_WRITE_ERROR) {
             snprintf(error, sizeof(error), "the answer is larger than %zu bytes", r->max_body);
         } else {
@@ -121,6 +152,8 @@ static void check_done(djs_agent_http_t *h)
         req_unlink(r);
         curl_multi_remove_handle(h->multi, r->easy);
         djs_buf_reserve(&r->res, 1)[0] = '\0';
+        if (r->route != NULL && r->route->answered != NULL)
+            r->route->answered(r->route->arg, r->url, status, (const char *)r->res.base, r->res.len);
         r->cb(r->arg, status, (const char *)r->res.base, r->res.len, error);
         req_free(r);
     }
@@ -253,6 +286,27 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* The Location of an answer (route only); a new answer (after a 100) starts over. */
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    djs_agent_http_req_t *r = arg;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        djs_buf_reset(&r->loc);
+    } else if (len > 9 && strncasecmp(p, "location:", 9) == 0) {
+        const char *v = p + 9, *end = p + len;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        djs_buf_reset(&r->loc);
+        if (end - v < 8192)
+            djs_buf_append(&r->loc, v, (size_t)(end - v));
+        djs_buf_append(&r->loc, "", 1);
+    }
+    return len;
+}
+
 static struct curl_slist *build_headers(const djs_agent_http_t *h, const djs_agent_http_call_t *c)
 {
     char line[512];
@@ -304,8 +358,10 @@ djs_agent_http_req_t *djs_agent_http_send(djs_agent_http_t *h, const djs_agent_h
     r->cb = cb;
     r->arg = arg;
     r->max_body = c->max_body ? c->max_body : DEFAULT_MAX_BODY;
+    r->route = c->route;
     djs_buf_init(&r->body);
     djs_buf_init(&r->res);
+    djs_buf_init(&r->loc);
     r->easy = curl_easy_init();
     r->headers = r->easy ? build_headers(h, c) : NULL;
     if (r->headers == NULL)
@@ -323,6 +379,11 @@ djs_agent_http_req_t *djs_agent_http_send(djs_agent_http_t *h, const djs_agent_h
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    if (r->route != NULL) {
+        r->url = djs_strndup(c->url, strlen(c->url));
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    }
     if (h->cacert != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, h->cacert);
     if (h->insecure) {
@@ -343,6 +404,8 @@ fail:
     curl_slist_free_all(r->headers);
     djs_buf_dispose(&r->body);
     djs_buf_dispose(&r->res);
+    djs_buf_dispose(&r->loc);
+    djs_free(r->url);
     djs_free(r);
     return NULL;
 }

@@ -26,6 +26,25 @@ typedef struct djs_agent_http_req djs_agent_http_req_t;
  * returns; the callback may start or cancel other requests. */
 typedef void (*djs_agent_http_cb)(void *arg, long status, const char *body, size_t len, const char *error);
 
+#define DJS_AGENT_HTTP_MAX_HOPS 3 /* redirects followed for one call */
+
+/* Calls to the djs server (a cluster's nodes), as opposed to the http
+ * kind's: how their redirects are followed, and a look at every answer
+ * (to move on to another server). Owned by the caller; it must outlive
+ * the calls that name it. Both run on the loop thread, from inside the
+ * completion, and must not cancel or start requests. */
+typedef struct djs_agent_http_route {
+    /* A 307 or 308 answer to a call to url, with a Location: return 1 to
+     * send the same call (method, body, headers, the token) to location
+     * instead, at most DJS_AGENT_HTTP_MAX_HOPS times per call; 0 to hand
+     * the redirect to the call's callback. NULL: never follow. */
+    int (*redirect)(void *arg, const char *url, const char *location);
+    /* Every answer, just before the call's callback (the same arguments);
+     * url is where the call went last. May be NULL. */
+    void (*answered)(void *arg, const char *url, long status, const char *body, size_t len);
+    void *arg;
+} djs_agent_http_route_t;
+
 typedef struct djs_agent_http_opts {
     const char *token;  /* sent as "Authorization: Bearer" on calls with auth set; may be NULL */
     const char *cacert; /* PEM file of CA certificates, or NULL: the system's */
@@ -35,15 +54,16 @@ typedef struct djs_agent_http_opts {
 /* One call. Strings and body are copied: the caller may free them once
  * djs_agent_http_send returns. */
 typedef struct djs_agent_http_call {
-    const char *method;         /* GET, POST, PUT, DELETE, ... */
-    const char *url;            /* http or https only; redirects are not followed */
-    const char *content_type;   /* of the body, or NULL */
-    const void *body;           /* may be NULL */
-    size_t len;                 /* body bytes */
-    const char *const *headers; /* NULL-terminated extra "Name: value" lines, or NULL */
-    int auth;                   /* 1: add the bearer token */
-    long timeout_ms;            /* whole request; 0: none */
-    size_t max_body;            /* larger answers fail the request; 0: 16 MiB */
+    const char *method;                  /* GET, POST, PUT, DELETE, ... */
+    const char *url;                     /* http or https only; redirects are followed only as route says */
+    const char *content_type;            /* of the body, or NULL */
+    const void *body;                    /* may be NULL */
+    size_t len;                          /* body bytes */
+    const char *const *headers;          /* NULL-terminated extra "Name: value" lines, or NULL */
+    int auth;                            /* 1: add the bearer token */
+    long timeout_ms;                     /* whole request; 0: none */
+    size_t max_body;                     /* larger answers fail the request; 0: 16 MiB */
+    const djs_agent_http_route_t *route; /* NULL: redirects go to the callback as they are */
 } djs_agent_http_call_t;
 
 /* 0, or DJS_EIO if curl cannot start (then *out is NULL). opts strings

@@ -19,6 +19,7 @@
 #include "tools/agent/lines.h"
 #include "tools/agent/outbuf.h"
 #include "tools/agent/retry.h"
+#include "tools/cli/servers.h"
 
 #define TICK_MS 100
 #define POLL_WAIT_S 25
@@ -77,6 +78,9 @@ struct djs_agent_job {
 struct djs__agent {
     uv_loop_t loop;
     djs_agent_config_t cfg;
+    djs_servers_t servers;                     /* cfg.server's list; the current one gets every new call */
+    djs_agent_http_route_t route;              /* of every call to the server: follows the leader, moves on (agent.c) */
+    char answered_by[DJS_SERVERS_URL_MAX + 1]; /* during a call's callback: the server that answered (or not) */
     djs_agent_http_t *http;
     json_t *caps;
     char host[256];
@@ -120,10 +124,15 @@ static inline int answer_class(long status)
 void djs__agent_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "409 stale-attempt: detail" from a problem answer, or the transport error. */
 void djs__agent_describe(char *out, size_t n, long status, const char *body, size_t len, const char *error);
-/* url = the server's base URL + the formatted path. */
+/* url = the current server's base URL + the formatted path. A call sent
+ * to it with a->route follows a cluster follower's redirect to the leader
+ * (who becomes current) and, when the server does not take it (no answer,
+ * 503 no-leader), makes the next server current: the call's own retry
+ * goes there. */
 void djs__agent_url(djs__agent_t *a, char *url, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* An authenticated call with body (JSON text, copied; may be NULL). The
- * request, or NULL after a message (then no callback). */
+/* An authenticated call to the server (a->route) with body (JSON text,
+ * copied; may be NULL). The request, or NULL after a message (then no
+ * callback). */
 djs_agent_http_req_t *djs__agent_send(djs__agent_t *a, const char *method, const char *url, const char *body, long timeout_ms,
                                       djs_agent_http_cb cb, void *arg);
 /* The same with body a JSON value (taken: its reference is dropped; may

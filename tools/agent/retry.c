@@ -4,7 +4,7 @@ int djs_agent_answer_class(long status)
 {
     if (status >= 200 && status < 300)
         return DJS_AGENT_ANS_OK;
-    if (status == 0 || status >= 500 || status == 429 || status == 408)
+    if (status == 0 || status >= 500 || status == 429 || status == 408 || status == 307 || status == 308)
         return DJS_AGENT_ANS_RETRY;
     return DJS_AGENT_ANS_FINAL;
 }

@@ -13,8 +13,10 @@
  * refusal. status 0 is "no answer" (refused, reset, timed out). */
 enum { DJS_AGENT_ANS_OK, DJS_AGENT_ANS_RETRY, DJS_AGENT_ANS_FINAL };
 
-/* DJS_AGENT_ANS_OK for 2xx; DJS_AGENT_ANS_RETRY for 0, 408, 429 and 5xx;
- * DJS_AGENT_ANS_FINAL for the rest. */
+/* DJS_AGENT_ANS_OK for 2xx; DJS_AGENT_ANS_RETRY for 0, 408, 429, 5xx, and
+ * 307 and 308 (a cluster follower's redirect to the leader that the agent
+ * did not follow: the leader is moving, or too far); DJS_AGENT_ANS_FINAL
+ * for the rest. */
 int djs_agent_answer_class(long status);
 
 /* The next delay of a backoff whose state (0 at first, and again after a

@@ -77,7 +77,8 @@ static void on_registered(void *arg, long status, const char *body, size_t len, 
         a->registered = a->ever_registered = 1;
         a->reg_backoff = 0;
         a->hb_due = a->poll_due = 0;
-        djs__agent_say("registered as %s (name %s, %u slots) with %s", a->id, a->cfg.name, a->cfg.slots, a->cfg.server);
+        djs__agent_say("registered as %s (name %s, %u slots) with %s", a->id, a->cfg.name, a->cfg.slots,
+                       djs_servers_current(&a->servers));
     } else if (answer_class(status) == ANS_FINAL && !a->ever_registered) {
         djs__agent_describe(why, sizeof(why), status, body, len, error);
         djs__agent_say("registration refused (%s)", why);
@@ -87,7 +88,7 @@ static void on_registered(void *arg, long status, const char *body, size_t len, 
         uint32_t d = backoff_next(&a->reg_backoff);
         a->reg_due = now_ms(a) + d;
         djs__agent_describe(why, sizeof(why), status, body, len, error);
-        djs__agent_say("cannot register with %s (%s); retrying in %.1f s", a->cfg.server, why, d / 1000.0);
+        djs__agent_say("cannot register with %s (%s); retrying in %.1f s", a->answered_by, why, d / 1000.0);
     }
     json_decref(j);
     djs__agent_kick(a);

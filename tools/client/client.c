@@ -4,13 +4,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/id.h"
 #include "tools/cli/args.h"
 
 #define MAX_429_RETRIES 3
 #define MAX_RETRY_AFTER_S 10
+#define ROUND_WAIT_MS 500 /* between rounds over the servers, without a Retry-After */
 
 /* ---- options ------------------------------------------------------------------------ */
 
@@ -43,12 +47,13 @@ static int printable(const char *s)
 
 static int take_connection(djs_client_t *c, int argc, char **argv)
 {
-    const char *v;
-    c->server = djs_cli_opt(argc, argv, "--server");
-    if (c->server == NULL)
-        c->server = env_or("DJS_SERVER", DJS_CLIENT_DEFAULT_SERVER);
-    if ((strncmp(c->server, "http://", 7) != 0 && strncmp(c->server, "https://", 8) != 0) || !printable(c->server))
-        return djs_client_usage_error(c, "--server must be an http:// or https:// URL, not '%s'", c->server);
+    const char *v, *list = djs_cli_opt(argc, argv, "--server");
+    char err[320];
+    if (list == NULL)
+        list = env_or("DJS_SERVER", DJS_CLIENT_DEFAULT_SERVER);
+    if (djs_servers_parse(&c->servers, list, err, sizeof(err)) != 0)
+        return djs_client_usage_error(c, "--server %s", err);
+    c->server = djs_servers_current(&c->servers);
     c->token = djs_cli_opt(argc, argv, "--token");
     if (c->token == NULL)
         c->token = env_or("DJS_TOKEN", NULL);
@@ -113,7 +118,9 @@ void djs_client_dispose(djs_client_t *c)
 {
     djs_client_http_close(c->http);
     djs_client_http_res_dispose(&c->res);
+    djs_servers_dispose(&c->servers);
     c->http = NULL;
+    c->server = NULL;
 }
 
 int djs_client_rest(const djs_client_t *c, int argc, char **argv, const char **pos, int minpos, int maxpos)
@@ -257,21 +264,217 @@ static int wait_retry_after(const djs_client_http_res_t *r)
     return 1;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void set_url(djs_buf_t *u, const char *s)
+{
+    djs_buf_reset(u);
+    url_add(u, s, strlen(s));
+}
+
+/* METHOD u, a 429 tried again after a short Retry-After, a 307 followed to
+ * the leader (which becomes current) while the servers' rule allows: the
+ * transport's result, c->res the last answer, u the URL that gave it. */
+static int request_following(djs_client_t *c, const char *method, djs_buf_t *u, const char *body, size_t len,
+                             const char *const *headers)
+{
+    for (int hops = 0;; hops++) {
+        int rc;
+        for (int tries = 0;; tries++) {
+            rc = djs_client_http_request(c->http, method, (const char *)u->base, c->token, headers, body, len, &c->res);
+            if (rc != 0 || c->res.status != 429 || tries == MAX_429_RETRIES || !wait_retry_after(&c->res))
+                break;
+        }
+        const char *loc = c->res.location;
+        if (rc != 0 || (c->res.status != 307 && c->res.status != 308) || hops == DJS_SERVERS_MAX_HOPS ||
+            !djs_servers_may_follow(&c->servers, loc))
+            return rc;
+        djs_servers_learn(&c->servers, (const char *)u->base, loc);
+        c->server = djs_servers_current(&c->servers);
+        set_url(u, loc);
+    }
+}
+
+/* The servers that did not take one call, and why: for the error line. */
+typedef struct tried {
+    int n;
+    struct {
+        char url[128];
+        char why[200];
+    } s[DJS_SERVERS_MAX + 1];
+} tried_t;
+
+/* A redirect that was not followed because it leads outside the list. */
+static int unlisted(const djs_client_t *c, int rc)
+{
+    return rc == 0 && (c->res.status == 307 || c->res.status == 308) && !djs_servers_may_follow(&c->servers, c->res.location);
+}
+
+/* Why url (its server) did not take the call, into t; the entry's index. */
+static int tried_note(tried_t *t, const djs_client_t *c, const char *url, int rc)
+{
+    const djs_client_http_res_t *r = &c->res;
+    char why[sizeof(t->s[0].why)], name[sizeof(t->s[0].url)], loc[96], tt[128];
+    const char *rel = djs_servers_rel(&c->servers, url);
+    clean(name, sizeof(name), url, rel ? (size_t)(rel - url) : strlen(url));
+    if (rc != 0) {
+        clean(why, sizeof(why), r->error, SIZE_MAX);
+    } else if (r->status == 307 || r->status == 308) {
+        clean(loc, sizeof(loc), r->location[0] ? r->location : "nowhere", SIZE_MAX);
+        snprintf(why, sizeof(why), "%ld to %s: %s", r->status, loc,
+                 unlisted(c, rc) ? "not one of the --server URLs, not followed" : "too many redirects");
+    } else {
+        json_t *j = json_loadb((const char *)r->body.base, r->body.len, 0, NULL);
+        const char *title = json_string_value(json_object_get(j, "title"));
+        snprintf(why, sizeof(why), "%ld %s", r->status, clean(tt, sizeof(tt), title ? title : r->reason, SIZE_MAX));
+        json_decref(j);
+    }
+    if (c->servers.learned != NULL && djs_servers_same_origin(url, c->servers.learned)) {
+        size_t k = strlen(why);
+        snprintf(why + k, sizeof(why) - k, "; the leader that %s named", c->servers.url[0]);
+    }
+    int i;
+    for (i = 0; i < t->n && strcmp(t->s[i].url, name) != 0; i++)
+        ;
+    if (i == DJS_SERVERS_MAX + 1)
+        i = DJS_SERVERS_MAX; /* more than the list can hold: the last entry's line */
+    t->n += i == t->n;
+    snprintf(t->s[i].url, sizeof(t->s[i].url), "%s", name);
+    snprintf(t->s[i].why, sizeof(t->s[i].why), "%s", why);
+    return i;
+}
+
+static int tried_fail(const tried_t *t, uint64_t ms, int all_unlisted)
+{
+    fprintf(stderr, "djs: no server took the request in %.1f s; tried", ms / 1000.0);
+    for (int i = 0; i < t->n; i++)
+        fprintf(stderr, "%s %s (%s)", i ? "," : "", t->s[i].url, t->s[i].why);
+    fprintf(stderr, "%s\n", all_unlisted ? "; list the leader in --server to follow it there" : "");
+    return 1;
+}
+
+/* A request that went out may have taken effect: it is sent again only if
+ * doing it twice does no harm. */
+static int resendable(const char *method, const char *const *headers)
+{
+    static const char *const idem[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(idem) / sizeof(idem[0]); i++)
+        if (strcmp(method, idem[i]) == 0)
+            return 1;
+    for (int i = 0; headers != NULL && headers[i] != NULL; i++)
+        if (strncasecmp(headers[i], "Idempotency-Key:", 16) == 0 && headers[i][16 + strspn(headers[i] + 16, " \t")] != '\0')
+            return 1;
+    return 0;
+}
+
+/* How long to wait before the next round: the answer's Retry-After, up to
+ * DJS_CLIENT_FAILOVER_WAIT_MS, or a short pause. */
+static uint64_t round_wait_ms(const djs_client_http_res_t *r)
+{
+    char *end;
+    unsigned long s = strtoul(r->retry_after, &end, 10);
+    if (r->retry_after[0] == '\0' || *end != '\0')
+        return ROUND_WAIT_MS;
+    return s * 1000 > DJS_CLIENT_FAILOVER_WAIT_MS ? DJS_CLIENT_FAILOVER_WAIT_MS : s ? s * 1000 : ROUND_WAIT_MS;
+}
+
+static int cannot_reach(const djs_client_t *c, const char *server)
+{
+    char e[sizeof(c->res.error)];
+    fprintf(stderr, "djs: cannot reach %s: %s\n", server, clean(e, sizeof(e), c->res.error, SIZE_MAX));
+    return 1;
+}
+
+/* One try failed (rc, c->res) at url: 1 to go on trying, or 0 after the
+ * error line when going on would be wrong. */
+static int may_go_on(djs_client_t *c, tried_t *t, const char *url, int rc, const char *method, const char *const *headers)
+{
+    if (rc != 0 && rc != DJS_EIO) { /* not the server's fault: an answer too large, no memory */
+        cannot_reach(c, c->server);
+        return 0;
+    }
+    if (rc != 0 && c->servers.n == 1 && djs_servers_same_origin(url, c->servers.url[0])) {
+        cannot_reach(c, c->servers.url[0]); /* one server: as ever */
+        return 0;
+    }
+    int i = tried_note(t, c, url, rc);
+    if (rc != 0 && c->res.sent && !resendable(method, headers)) {
+        char e[sizeof(c->res.error)];
+        fprintf(stderr,
+                "djs: no answer from %s (%s) after the request went out: it may have taken effect, so it is not sent again\n",
+                t->s[i].url, clean(e, sizeof(e), c->res.error, SIZE_MAX));
+        return 0;
+    }
+    return 1;
+}
+
+/* The call, to each server in turn until one takes it (djs_client_send's
+ * contract): 0 with its answer in c->res, or 1 after the error line. */
+static int send_failover(djs_client_t *c, const char *method, const char *url, const char *body, size_t len,
+                         const char *const *headers, djs_buf_t *u)
+{
+    const char *rel = djs_servers_rel(&c->servers, url); /* NULL: not built by djs_client_url, sent as it is */
+    tried_t *t = djs_calloc(1, sizeof(*t));
+    uint64_t t0 = mono_ms();
+    int code = 1, in_round = 0, all_unlisted = 1;
+    for (;;) {
+        set_url(u, rel ? c->server : url);
+        url_add(u, rel ? rel : "", rel ? strlen(rel) : 0);
+        int rc = request_following(c, method, u, body, len, headers);
+        const char *last = (const char *)u->base;
+        if (rc == 0 && !djs_servers_unavailable(c->res.status, (const char *)c->res.body.base, c->res.body.len)) {
+            code = 0;
+            break;
+        }
+        if (!may_go_on(c, t, last, rc, method, headers))
+            break;
+        all_unlisted &= unlisted(c, rc);
+        int was_learned = c->servers.learned != NULL;
+        int moved = rel != NULL && djs_servers_failed(&c->servers, last);
+        c->server = djs_servers_current(&c->servers);
+        if (moved && ++in_round < (int)c->servers.n + was_learned)
+            continue; /* the next server at once: each once a round (and the learned leader) */
+        uint64_t wait = round_wait_ms(&c->res), spent = mono_ms() - t0;
+        if (rc == 0 && c->servers.n == 1 && (all_unlisted || spent + wait > DJS_CLIENT_FAILOVER_MS)) {
+            print_problem(c); /* one server, and it answered: its answer, as ever */
+            break;
+        }
+        if (all_unlisted || spent + wait > DJS_CLIENT_FAILOVER_MS) {
+            tried_fail(t, spent, all_unlisted);
+            break;
+        }
+        sleep_ms(wait);
+        in_round = 0;
+        all_unlisted = 1;
+    }
+    djs_free(t);
+    return code;
+}
+
 int djs_client_send(djs_client_t *c, const char *method, const char *url, const char *body, size_t len, const char *const *headers)
 {
     if (c->http == NULL && djs_client_http_open(&c->http, &c->opts) != 0) {
         fprintf(stderr, "djs: cannot start libcurl\n");
         return 1;
     }
-    for (int tries = 0;; tries++) {
-        if (djs_client_http_request(c->http, method, url, c->token, headers, body, len, &c->res) != 0) {
-            char e[sizeof(c->res.error)];
-            fprintf(stderr, "djs: cannot reach %s: %s\n", c->server, clean(e, sizeof(e), c->res.error, SIZE_MAX));
-            return 1;
-        }
-        if (c->res.status != 429 || tries == MAX_429_RETRIES || !wait_retry_after(&c->res))
-            break;
-    }
+    djs_buf_t u;
+    djs_buf_init(&u);
+    int rc = send_failover(c, method, url, body, len, headers, &u);
+    djs_buf_dispose(&u);
+    if (rc != 0)
+        return 1;
     if (c->res.status >= 200 && c->res.status <= 299)
         return 0;
     print_problem(c);

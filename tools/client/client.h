@@ -16,21 +16,25 @@
 #include <stdio.h>
 
 #include "core/buf.h"
+#include "tools/cli/servers.h"
 #include "tools/client/http.h"
 
 #define DJS_CLIENT_DEFAULT_SERVER "http://127.0.0.1:8080"
 #define DJS_CLIENT_DEFAULT_TIMEOUT_S 30
+#define DJS_CLIENT_FAILOVER_MS 10000     /* how long a call goes on trying a cluster's servers */
+#define DJS_CLIENT_FAILOVER_WAIT_MS 2000 /* the longest wait between rounds (Retry-After) */
 
 enum { DJS_CLIENT_OUT_TABLE, DJS_CLIENT_OUT_JSON };
 
 /* One subcommand's run. Embedded struct: djs_client_init, djs_client_dispose. */
 typedef struct djs_client {
-    const char *cmd;    /* "jobs": names the subcommand in messages */
-    const char *server; /* --server, $DJS_SERVER or the default */
-    const char *token;  /* --token or $DJS_TOKEN; NULL: none sent */
-    const char *as_of;  /* --as-of (reads only), or NULL */
-    const char *at_seq; /* --at-seq (reads only), or NULL */
-    int out;            /* DJS_CLIENT_OUT_TABLE or DJS_CLIENT_OUT_JSON (-o) */
+    const char *cmd;       /* "jobs": names the subcommand in messages */
+    const char *server;    /* the current server's base URL (servers' current one) */
+    djs_servers_t servers; /* --server, $DJS_SERVER or the default: one URL or a cluster's list */
+    const char *token;     /* --token or $DJS_TOKEN; NULL: none sent */
+    const char *as_of;     /* --as-of (reads only), or NULL */
+    const char *at_seq;    /* --at-seq (reads only), or NULL */
+    int out;               /* DJS_CLIENT_OUT_TABLE or DJS_CLIENT_OUT_JSON (-o) */
     djs_client_http_opts_t opts;
     djs_client_http_t *http;   /* opened by the first call */
     djs_client_http_res_t res; /* the last answer */
@@ -62,8 +66,19 @@ void djs_client_url(const djs_client_t *c, djs_buf_t *url, const char *path);
 void djs_client_query(djs_buf_t *url, const char *name, const char *value);
 void djs_client_query_point(const djs_client_t *c, djs_buf_t *url);
 
-/* METHOD url; 0 on a 2xx answer (in c->res), 1 after printing the one
- * error line. A 429 with a short Retry-After is retried up to 3 times. */
+/* METHOD url (built by djs_client_url); 0 on a 2xx answer (in c->res), 1
+ * after printing the one error line. A 429 with a short Retry-After is
+ * retried up to 3 times. A cluster follower's 307 is followed to the
+ * leader (tools/cli/servers.h: up to 3 hops, the token included, only to
+ * one of the servers listed, or anywhere http(s) for a list of one), which
+ * becomes c->server for the calls after. When a server does not take the
+ * call (no answer, 503 no-leader), the next one in the list is tried, each
+ * once a round, rounds apart by Retry-After (at most
+ * DJS_CLIENT_FAILOVER_WAIT_MS), for up to DJS_CLIENT_FAILOVER_MS; then
+ * the error line names every server tried. A request that went out and
+ * got no answer is sent again elsewhere only if it is idempotent (GET,
+ * HEAD, PUT, DELETE, or an Idempotency-Key header). One URL without a
+ * redirect: a transport failure fails at once, as ever. */
 int djs_client_send(djs_client_t *c, const char *method, const char *url, const char *body, size_t len, const char *const *headers);
 /* Same, with body (may be NULL) encoded as JSON and the answer decoded:
  * 0 and *out (a new reference; {} for an empty answer), or 1. */

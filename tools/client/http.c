@@ -81,15 +81,16 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Copy value (blanks and CR LF trimmed) into out. */
-static void keep(char *out, size_t cap, const char *v, size_t len)
+/* Copy value (blanks and CR LF trimmed) into out: cut to cap, or "" when
+ * whole is set and it does not fit (a cut URL would be another URL). */
+static void keep(char *out, size_t cap, const char *v, size_t len, int whole)
 {
     while (len > 0 && (*v == ' ' || *v == '\t'))
         v++, len--;
     while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' || v[len - 1] == '\t'))
         len--;
     if (len >= cap)
-        len = cap - 1;
+        len = whole ? 0 : cap - 1;
     memcpy(out, v, len);
     out[len] = '\0';
 }
@@ -100,13 +101,13 @@ static void status_line(djs_client_http_res_t *r, const char *p, size_t len)
     const char *sp = memchr(p, ' ', len);
     djs_buf_reset(&r->body);
     r->reason[0] = r->content_type[0] = r->seq[0] = r->retry_after[0] = '\0';
-    r->log_next[0] = r->log_complete[0] = '\0';
+    r->log_next[0] = r->log_complete[0] = r->location[0] = '\0';
     if (sp == NULL)
         return;
     const char *rest = sp + 1, *end = p + len;
     const char *sp2 = memchr(rest, ' ', (size_t)(end - rest));
     if (sp2 != NULL)
-        keep(r->reason, sizeof(r->reason), sp2 + 1, (size_t)(end - sp2 - 1));
+        keep(r->reason, sizeof(r->reason), sp2 + 1, (size_t)(end - sp2 - 1), 0);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -120,6 +121,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         {"retry-after", offsetof(djs_client_http_res_t, retry_after), sizeof(((djs_client_http_res_t *)0)->retry_after)},
         {"djs-log-next-offset", offsetof(djs_client_http_res_t, log_next), sizeof(((djs_client_http_res_t *)0)->log_next)},
         {"djs-log-complete", offsetof(djs_client_http_res_t, log_complete), sizeof(((djs_client_http_res_t *)0)->log_complete)},
+        {"location", offsetof(djs_client_http_res_t, location), sizeof(((djs_client_http_res_t *)0)->location)},
     };
     djs_client_http_res_t *r = arg;
     size_t len = size * n;
@@ -133,7 +135,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     size_t nlen = (size_t)(colon - p);
     for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
         if (nlen == strlen(wanted[i].name) && strncasecmp(p, wanted[i].name, nlen) == 0)
-            keep((char *)r + wanted[i].off, wanted[i].cap, colon + 1, len - nlen - 1);
+            keep((char *)r + wanted[i].off, wanted[i].cap, colon + 1, len - nlen - 1,
+                 wanted[i].off == offsetof(djs_client_http_res_t, location));
     return len;
 }
 
@@ -194,6 +197,9 @@ int djs_client_http_request(djs_client_http_t *h, const char *method, const char
     curl_slist_free_all(hl);
     djs_buf_reserve(&r->body, 1)[0] = '\0';
     if (rc != CURLE_OK) {
+        long sent = 0;
+        curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+        r->sent = sent > 0;
         if (rc == CURLE_WRITE_ERROR)
             snprintf(r->error, sizeof(r->error), "the answer is larger than %u MiB", DJS_CLIENT_HTTP_MAX_BODY >> 20);
         else

@@ -89,7 +89,8 @@ static const client_cmd_t cmds[] = {
 
 static const char common_help[] =
     "options of every client command:\n"
-    "  --server URL           the djs server (default $DJS_SERVER, else " DJS_CLIENT_DEFAULT_SERVER ")\n"
+    "  --server URL[,URL...]  the djs server (default $DJS_SERVER, else " DJS_CLIENT_DEFAULT_SERVER "),\n"
+    "                         or a cluster's nodes: writes follow the leader, a node down is passed over\n"
     "  --token T              bearer token (default $DJS_TOKEN; 'djs token create' makes one)\n"
     "  -o table|json          output format (default table)\n"
     "  --cacert FILE          trust the CA certificates in FILE for https\n"

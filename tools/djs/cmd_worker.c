@@ -10,13 +10,15 @@
 
 #include "core/error.h"
 #include "tools/agent/agent.h"
+#include "tools/cli/servers.h"
 #include "tools/djs/cli.h"
 
 #define WORKER_USAGE                                                                                                               \
-    "djs worker --server URL --token T [--name N] [--capabilities A,B] [--tags k=v,...] [--slots K] [--workdir DIR]\n"             \
+    "djs worker --server URL[,URL...] --token T [--name N] [--capabilities A,B] [--tags k=v,...] [--slots K] [--workdir DIR]\n"    \
     "           [--heartbeat S] [--grace S] [--drain-timeout S] [--cacert FILE] [--insecure] [--no-claim]\n"                       \
-    "(also DJS_SERVER, DJS_TOKEN; defaults: name = host name, slots = CPUs, workdir = current directory,\n"                        \
-    "heartbeat 5 s, grace 5 s, drain-timeout 60 s; see docs/worker.md)"
+    "(also DJS_SERVER, DJS_TOKEN; several --server URLs: a cluster's nodes, the leader is followed;\n"                             \
+    "defaults: name = host name, slots = CPUs, workdir = current directory, heartbeat 5 s, grace 5 s,\n"                           \
+    "drain-timeout 60 s; see docs/worker.md)"
 
 static int usage_error(const char *what, const char *arg)
 {
@@ -59,13 +61,16 @@ static int slots_opt(int argc, char **argv, uint32_t *slots)
     return 0;
 }
 
-static int check_server(char *server)
+/* One base URL or a comma-separated list of them (tools/cli/servers.h). */
+static int check_server(const char *server)
 {
-    size_t n = strlen(server);
-    while (n > 0 && server[n - 1] == '/')
-        server[--n] = '\0';
-    if ((strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0) || n > 800)
-        return usage_error("--server must be an http:// or https:// URL, got", server);
+    djs_servers_t s;
+    char err[320], what[340];
+    if (djs_servers_parse(&s, server, err, sizeof(err)) != 0) {
+        snprintf(what, sizeof(what), "--server %s", err);
+        return usage_error(what, NULL);
+    }
+    djs_servers_dispose(&s);
     return 0;
 }
 
@@ -86,7 +91,7 @@ int djs_cmd_worker(int argc, char **argv)
         return 0;
     }
     djs_agent_config_t c = {0};
-    char host[256], server[1024], workdir[PATH_MAX];
+    char host[256], workdir[PATH_MAX];
     const char *sv = djs_cli_opt(argc, argv, "--server"), *wd = djs_cli_opt(argc, argv, "--workdir");
     c.token = djs_cli_opt(argc, argv, "--token");
     c.name = djs_cli_opt(argc, argv, "--name");
@@ -123,10 +128,9 @@ int djs_cmd_worker(int argc, char **argv)
         return usage_error("--server (or DJS_SERVER) is required", NULL);
     if (c.token == NULL || *c.token == '\0')
         return usage_error("--token (or DJS_TOKEN) is required", NULL);
-    snprintf(server, sizeof(server), "%s", sv);
-    if (check_server(server) != 0)
+    if (check_server(sv) != 0)
         return 2;
-    c.server = server;
+    c.server = sv;
     if (c.name == NULL) {
         if (gethostname(host, sizeof(host) - 1) != 0)
             return usage_error("no --name and no host name", NULL);
