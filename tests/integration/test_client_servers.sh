@@ -95,11 +95,17 @@ grep -q "^POST /api/v1/jobs auth$" "$T/el.log" || fail "the electing node was no
 grep -q "^POST /api/v1/jobs auth$" "$T/f1.log" || fail "the follower was not tried: $(cat "$T/f1.log")"
 ok stats --server "$DEAD1,$URL"
 echo "== CLI: a write that went out without an answer is sent again only when idempotent"
-refused 1 "may have taken effect, so it is not sent again" submit --server "$DROP,$URL" --name dropped --cmd true
+# djs submit always carries an Idempotency-Key (a random one without
+# --idempotency-key), so it is sent again; each submit makes one job
+ok submit --server "$DROP,$URL" --name dropped --cmd true
 ok submit --server "$DROP,$URL" --name dropped --cmd true --idempotency-key drop-1
 [ "$(grep -c "^POST /api/v1/jobs auth$" "$T/drop.log")" = 2 ] || fail "drop: $(cat "$T/drop.log")"
 ok jobs --server "$DROP,$URL" --name-prefix dropped -o json
-[ "$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["jobs"]))' "$T/out")" = 1 ] || fail "dropped: $(cat "$T/out")"
+[ "$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["jobs"]))' "$T/out")" = 2 ] || fail "dropped: $(cat "$T/out")"
+# a cancel is not idempotent: went out, no answer, not sent again
+jid=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["id"])' "$T/out")
+refused 1 "may have taken effect, so it is not sent again" cancel --server "$DROP,$URL" "$jid"
+grep -q "^POST /api/v1/jobs/$jid/cancel auth$" "$T/drop.log" || fail "the cancel did not go to the dropping node: $(cat "$T/drop.log")"
 echo "== CLI: only dead nodes: one line naming them, after about 10 s"
 t0=$(date +%s)
 refused 1 "no server took the request" stats --server "$DEAD1,$DEAD2"

@@ -1,9 +1,14 @@
 /* djs submit: one job from flags, or a job or a workflow from a JSON or
  * YAML file (-f FILE, - for stdin), POSTed to /api/v1/jobs. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/job.h"
 #include "tools/djs/cli.h"
@@ -261,16 +266,37 @@ static void print_accepted(const djs_client_t *c, json_t *ans)
     }
 }
 
+/* Without --idempotency-key a submit still carries a random one
+ * ("djs-cli-" and 32 hex digits), so that the client may send it again
+ * to another node of a cluster when an answer was lost (a leader killed
+ * after it committed): the job is created once. */
+static void random_key(char *out, size_t n)
+{
+    uint8_t r[16];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        uint64_t t = djs_wall_ns() ^ (uint64_t)getpid() << 32;
+        memcpy(r, &t, 8);
+        memcpy(r + 8, &t, 8);
+    }
+    int k = snprintf(out, n, "djs-cli-");
+    for (size_t i = 0; i < sizeof(r) && (size_t)k + 2 < n; i++)
+        k += snprintf(out + k, n - (size_t)k, "%02x", r[i]);
+}
+
 static int post(djs_client_t *c, json_t *body, const char *idem)
 {
-    char header[32 + MAX_IDEMPOTENCY_KEY];
+    char header[32 + MAX_IDEMPOTENCY_KEY], key[48];
     const char *headers[] = {header, NULL};
     djs_buf_t url;
     json_t *ans;
-    snprintf(header, sizeof(header), "Idempotency-Key: %s", idem ? idem : "");
+    if (idem == NULL) {
+        random_key(key, sizeof(key));
+        idem = key;
+    }
+    snprintf(header, sizeof(header), "Idempotency-Key: %s", idem);
     djs_buf_init(&url);
     djs_client_url(c, &url, "/api/v1/jobs");
-    int rc = djs_client_json(c, "POST", (const char *)url.base, body, idem ? headers : NULL, &ans);
+    int rc = djs_client_json(c, "POST", (const char *)url.base, body, headers, &ans);
     djs_buf_dispose(&url);
     if (rc == 0) {
         print_accepted(c, ans);
