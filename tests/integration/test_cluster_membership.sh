@@ -171,15 +171,22 @@ all_acked_on 4
 echo "ok node 4 joined from a backup of node $F as a voter and caught up: seq and digest $sv on all four; $(wc -l <"$T/acked") acked jobs on it"
 
 # ---- transfer the lead to node 4, then remove the old leader
-code=$(post "$L" /api/v1/cluster/transfer '{"id":4}')
-[ "$code" = 200 ] || fail "transfer to 4: $code $(cat "$T/resp")"
+ALL="$(url 1),$(url 2),$(url 3),$(url 4)"
+DJS_TOKEN=$TOK "$DJS" cluster status --server "$(url 4)" >"$T/status" 2>&1 || fail "djs cluster status: $(cat "$T/status")"
+grep -Eq "^4 +127\.0\.0\.1:${RP[4]} +voter" "$T/status" || fail "djs cluster status does not list node 4 as a voter: $(cat "$T/status")"
+grep -Eq "^$L .* \*$" "$T/status" || fail "djs cluster status does not mark node $L as the leader: $(cat "$T/status")"
+rc=0
+DJS_TOKEN=$TOK "$DJS" cluster frobnicate --server "$ALL" >"$T/bad" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "djs cluster frobnicate exited $rc"
+# the transfer, sent to a follower first: the CLI follows it to the leader
+DJS_TOKEN=$TOK "$DJS" cluster transfer 4 --server "$(url 4),$(url "$L")" >"$T/transfer" 2>&1 || fail "djs cluster transfer 4: $(cat "$T/transfer")"
+grep -q "transfer: done" "$T/transfer" || fail "djs cluster transfer: $(cat "$T/transfer")"
 N=$(wait_leader 1 2 3 4) || fail "no leader after the transfer"
 [ "$N" = 4 ] || fail "node $N leads after a transfer to 4"
 for k in $(seq 200); do grep -q "restarting to rebuild from the committed log" "$T/n$L.out" && break; sleep 0.05; done
 grep -q "restarting to rebuild from the committed log" "$T/n$L.out" || fail "the old leader $L did not restart as a follower"
 submit 4 after-transfer || fail "a write on the new leader"
-code=$(post 4 /api/v1/cluster/remove "{\"id\":$L}")
-[ "$code" = 200 ] || fail "remove node $L: $code $(cat "$T/resp")"
+DJS_TOKEN=$TOK "$DJS" cluster remove "$L" --server "$ALL" >"$T/remove" 2>&1 || fail "djs cluster remove $L: $(cat "$T/remove")"
 kill "${PID[$L]}" 2>/dev/null || true
 wait "${PID[$L]}" 2>/dev/null || true
 REST=$(for i in 1 2 3 4; do [ "$i" != "$L" ] && echo "$i"; done | tr '\n' ' ')

@@ -65,6 +65,7 @@ int djs_cmd_history(djs_client_t *c, int argc, char **argv);
 int djs_cmd_logs(djs_client_t *c, int argc, char **argv);
 int djs_cmd_workers(djs_client_t *c, int argc, char **argv);
 int djs_cmd_stats(djs_client_t *c, int argc, char **argv);
+int djs_cmd_cluster(djs_client_t *c, int argc, char **argv);
 int djs_cmd_events(djs_client_t *c, int argc, char **argv);
 
 #endif

@@ -54,6 +54,11 @@ typedef struct client_cmd {
     "  --type T             only events of type T, e.g. job.submitted (docs/events.md)\n"                                          \
     "  --entity ID          only events of one job or worker\n\n"
 
+#define CLUSTER_DETAILS                                                                                                            \
+    "status lists this node's view: Raft state, term, leader, commit index, lag, and the nodes.\n"                                 \
+    "add, assign, remove and transfer are made by the leader (give every node in --server) and\n"                                  \
+    "answered once committed; start a new node with djs serve --join first (docs/operations.md).\n\n"
+
 static const client_cmd_t cmds[] = {
     {"submit", djs_cmd_submit, 0,
      "--name N [--priority HIGH|NORMAL|LOW] [--payload JSON | --cmd CMD] [--depends-on ID]...\n"
@@ -82,6 +87,11 @@ static const client_cmd_t cmds[] = {
     {"logs", djs_cmd_logs, 0, "ID [-f]", "a job's output; -f follows it until the job ends", LOGS_DETAILS},
     {"workers", djs_cmd_workers, 1, "[ID]", "list workers, or show one", ""},
     {"stats", djs_cmd_stats, 1, "", "counts by state, queues, workers", ""},
+    {"cluster", djs_cmd_cluster, 0,
+     "status | add ID HOST:PORT [--role voter|standby|spare] | assign ID ROLE | remove ID | transfer [ID]\n"
+     "       djs cluster recover --data DIR --node-id N --peers ID=HOST:PORT,...   (offline, every node stopped)",
+     "a cluster's nodes and roles; add, re-role or remove a node, hand the lead over; recover after losing quorum",
+     CLUSTER_DETAILS},
     {"events", djs_cmd_events, 1, "[--from-seq N] [--limit N] [--type T] [--entity ID]", "page through the event log",
      EVENTS_DETAILS},
 };
