@@ -302,8 +302,15 @@ static void on_barrier(struct raft_barrier *req, int status)
 {
     djs_cluster_t *c = req->data;
     c->barrier_pending = 0;
-    if (status != 0 || c->closing || c->failed || raft_state(&c->raft) != RAFT_LEADER)
-        return; /* lost the lead before it began: nothing appended, nothing to undo */
+    if (c->closing || c->failed)
+        return;
+    if (status != 0 || raft_state(&c->raft) != RAFT_LEADER) {
+        /* lost the lead before it began (nothing appended, nothing to
+         * undo); or the barrier failed while leading: the next check
+         * asks for another */
+        c->was_leader = 0;
+        return;
+    }
     c->leading = 1;
     c->elections_won++;
     djs_log_set_leader(c->log, 1);
@@ -325,8 +332,12 @@ static void on_check(uv_check_t *h)
     if (is_leader && !c->was_leader) {
         c->was_leader = 1;
         c->barrier.data = c;
-        if (!c->barrier_pending && raft_barrier(&c->raft, &c->barrier, on_barrier) == 0)
-            c->barrier_pending = 1;
+        if (!c->barrier_pending) {
+            if (raft_barrier(&c->raft, &c->barrier, on_barrier) == 0)
+                c->barrier_pending = 1;
+            else
+                c->was_leader = 0; /* ask again after the next iteration */
+        }
     } else if (!is_leader && c->was_leader) {
         c->was_leader = 0;
         answer_transfer(c);
