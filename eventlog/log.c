@@ -1117,9 +1117,9 @@ static batch_t *take_staging_locked(djs_log_t *log)
 /* The replicated form of a batch (djs_log_commit_entry reads it):
  *   "DJE1", u32 item count, then per item: u8 kind, u32 length,
  *   for an output chunk the job id (16) and its byte offset (u64), then
- *   the bytes (an event's whole record, which carries its seq and hash); up to 7 zero
- *   bytes may follow (Raft entries are whole 8-byte words; every item is
- *   longer than 7 bytes). */
+ *   the bytes (an event's whole record, which carries its seq and hash);
+ *   up to 7 zero bytes may follow (Raft entries are whole 8-byte words;
+ *   every item is longer than 7 bytes). */
 #define ENTRY_MAGIC "DJE1"
 static void encode_entry(const batch_t *b, djs_buf_t *out)
 {
@@ -1312,8 +1312,6 @@ static int entry_next(const uint8_t *e, size_t len, size_t *pos, entry_item_t *i
                 return DJS_ECORRUPT;
         return 0;
     }
-    if (len - *pos < 5)
-        return DJS_ECORRUPT;
     const uint8_t *p = e + *pos;
     it->kind = p[0];
     it->len = get_be32(p + 1);
@@ -1331,8 +1329,9 @@ static int entry_next(const uint8_t *e, size_t len, size_t *pos, entry_item_t *i
     return 1;
 }
 
-/* Our own oldest pending batch is this entry when their item counts, sizes
- * and last event (whose hash covers every record before it) agree. */
+/* Our own oldest pending batch is this entry when they hold the same items,
+ * byte for byte (another leader's batch at the same seqs differs at least
+ * in its timestamps and hashes). */
 static int is_pending_head(djs_log_t *log, const uint8_t *e, size_t len, uint32_t n)
 {
     const batch_t *b = log->pend_head;
