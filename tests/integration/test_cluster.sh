@@ -52,79 +52,23 @@ DJS=$T/djs
 # DJS_CLUSTER_NOLEAKS=1 runs the nodes with detect_leaks=0.
 
 CL=$T/cl.py
+export DJS_IT_DIR=$HERE # clusterlib.py, imported by cl.py
 cat >"$CL" <<'PY'
 """The test's client side: the load, the checks, the WebSocket subscriber.
 usage: cl.py CONFIG COMMAND ARGS... (CONFIG: the JSON written by the script)"""
 import asyncio, hashlib, http.client, json, os, random, socket, statistics, sys, threading, time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.environ["DJS_IT_DIR"])
+import clusterlib
+from clusterlib import AUTH, conn, fail, get, get_job, jobs_by_name, jsonl, led_terms, node_of_url, views
+
 CFG = json.load(open(sys.argv[1]))
-NODES = {int(k): int(v) for k, v in CFG["http"].items()}
-TOKEN = CFG["token"]
+NODES = {int(k): int(v) for k, v in CFG["http"].items()}  # n -> its HTTP port on 127.0.0.1
 D = CFG["dir"]
 HIST = os.path.join(D, "history.jsonl")
-TERMS = os.path.join(D, "terms.json")
-AUTH = {"Authorization": "Bearer " + TOKEN}
+clusterlib.configure({n: ("127.0.0.1", p) for n, p in NODES.items()}, CFG["token"], os.path.join(D, "terms.json"))
 TIMEOUT = 3.0  # a write's answer: longer is an indeterminate outcome
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def node_of_url(url):
-    port = int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-    for n, p in NODES.items():
-        if p == port:
-            return n
-    return None
-
-
-def get(node, path, timeout=2.0):
-    """(status, parsed body) or (None, the exception)"""
-    c = http.client.HTTPConnection("127.0.0.1", NODES[node], timeout=timeout)
-    try:
-        c.request("GET", path, headers=AUTH)
-        r = c.getresponse()
-        data = r.read()
-        try:
-            return r.status, json.loads(data) if data else None
-        except ValueError:
-            return r.status, data
-    except (OSError, http.client.HTTPException) as e:
-        return None, e
-    finally:
-        c.close()
-
-
-def cluster(node, timeout=1.0):
-    st, b = get(node, "/api/v1/cluster", timeout)
-    return b if st == 200 and isinstance(b, dict) else None
-
-
-def observe(views):
-    """Records which node led in which term; two nodes in one term fail."""
-    terms = json.load(open(TERMS)) if os.path.exists(TERMS) else {}
-    changed = False
-    for n, v in views.items():
-        if v is None or v.get("state") != "leader":
-            continue
-        t = str(v["term"])
-        if t in terms and terms[t] != n:
-            fail(f"two leaders in term {t}: node {terms[t]} and node {n} ({v})")
-        if t not in terms:
-            terms[t] = n
-            changed = True
-    if changed:
-        with open(TERMS + ".tmp", "w") as f:
-            json.dump(terms, f)
-        os.replace(TERMS + ".tmp", TERMS)
-
-
-def views(nodes, timeout=1.0):
-    v = {n: cluster(n, timeout) for n in nodes}
-    observe(v)
-    return v
 
 
 # ---- submitting: one attempt per unique name -------------------------------------------------
@@ -145,7 +89,7 @@ class Submitter:
     def _conn(self, n):
         c = self.conns.get(n)
         if c is None:
-            c = self.conns[n] = http.client.HTTPConnection("127.0.0.1", NODES[n], timeout=TIMEOUT)
+            c = self.conns[n] = conn(n, TIMEOUT)
         return c
 
     def _drop(self, n):
@@ -270,13 +214,7 @@ def cmd_load(args):
 
 
 def history():
-    h = []
-    if os.path.exists(HIST):
-        with open(HIST) as f:
-            for line in f:
-                if line.endswith("\n"):
-                    h.append(json.loads(line))
-    return h
+    return jsonl(HIST)
 
 
 def cmd_leader(args):
@@ -349,7 +287,7 @@ def cmd_direct(args):
     retry = len(args) > 4 and args[4] == "retry"
     res = {"node": n, "name": name, "start": time.time(), "tries": []}
     while True:
-        c = http.client.HTTPConnection("127.0.0.1", NODES[n], timeout=max(0.1, limit - (time.time() - res["start"])))
+        c = conn(n, max(0.1, limit - (time.time() - res["start"])))
         try:
             c.request("POST", "/api/v1/jobs", json.dumps({"name": name}),
                       dict(AUTH, **{"Content-Type": "application/json"}))
@@ -393,7 +331,7 @@ def cmd_stopcheck(args):
     sent after SIGCONT were not acknowledged by it, nor any load write sent after
     T_STOPPED, unless OLD led again in a later term."""
     old, t_stopped = int(args[0]), float(args[1])
-    terms = json.load(open(TERMS))
+    terms = led_terms()
     old_terms = sorted(int(t) for t, n in terms.items() if n == old)
     stop_term = int(args[2])
     led_again = [t for t in old_terms if t > stop_term]
@@ -434,36 +372,10 @@ def cmd_converge(args):
     """converge TIMEOUT_S: waits until every node reports the same appliedSeq,
     durableSeq and /state seq twice in a row; prints SEQ."""
     limit = float(args[0])
-    t0 = time.time()
-    prev = None
-    while True:
-        v = views(sorted(NODES))
-        st = {n: get(n, "/api/v1/state") for n in sorted(NODES)}
-        cur = None
-        if all(x is not None for x in v.values()) and all(s[0] == 200 for s in st.values()):
-            seqs = {(x["appliedSeq"], x["durableSeq"], st[n][1]["seq"]) for n, x in v.items()}
-            if len(seqs) == 1:
-                cur = seqs.pop()
-        if cur is not None and cur == prev and cur[0] == cur[1] == cur[2]:
-            print(cur[0])
-            return
-        prev = cur
-        if time.time() - t0 > limit:
-            fail(f"the nodes did not converge in {limit} s: {v} {[(n, s[1].get('seq') if s[0] == 200 else s) for n, s in st.items()]}")
-        time.sleep(0.3)
-
-
-def all_jobs(n, at):
-    jobs, cur = [], None
-    while True:
-        q = f"/api/v1/jobs?limit=500&at_seq={at}" + (f"&cursor={cur}" if cur else "")
-        st, b = get(n, q, 30.0)
-        if st != 200:
-            fail(f"node {n} GET {q}: {st} {b}")
-        jobs += b["jobs"]
-        cur = b.get("next")
-        if not cur:
-            return jobs
+    cur, _, v, st = clusterlib.converge(limit)
+    if cur is None:
+        fail(f"the nodes did not converge in {limit} s: {v} {[(n, s[1].get('seq') if s[0] == 200 else s) for n, s in st.items()]}")
+    print(cur[0])
 
 
 def all_events(n, upto):
@@ -536,10 +448,7 @@ def cmd_final(args):
     byname = {r["name"]: r["id"] for r in oks}
     indet_names = {r["name"] for r in indet}
     for n in sorted(NODES):
-        jobs = all_jobs(n, S)
-        seen = {}
-        for j in jobs:
-            seen.setdefault(j["name"], []).append(j["id"])
+        seen = jobs_by_name(n, S)
         lost = [(nm, i) for nm, i in byname.items() if seen.get(nm) != [i]]
         if lost:
             fail(f"node {n}: {len(lost)} acknowledged jobs missing or not alone under their name, e.g. "
@@ -556,14 +465,12 @@ def cmd_final(args):
     lock = threading.Lock()
 
     def check(n, part):
-        c = http.client.HTTPConnection("127.0.0.1", NODES[n], timeout=30)
+        c = conn(n, 30)
         for r in part:
-            c.request("GET", f"/api/v1/jobs/{r['id']}", headers=AUTH)
-            resp = c.getresponse()
-            data = resp.read()
-            if resp.status != 200 or json.loads(data)["name"] != r["name"]:
+            ok, status, _ = get_job(c, r)
+            if not ok:
                 with lock:
-                    bad.append((n, r["id"], resp.status))
+                    bad.append((n, r["id"], status))
         c.close()
 
     ts = [threading.Thread(target=check, args=(n, oks[k::3])) for n in sorted(NODES) for k in range(3)]

@@ -105,88 +105,22 @@ isolate() { local m; for m in $(others "$1"); do drop_to "$1" "$m" && drop_to "$
 heal() { local m; for m in $(others "$1"); do undrop_to "$1" "$m" && undrop_to "$m" "$1"; done; }
 
 CL=$T/cl.py
+export DJS_IT_DIR=$HERE # clusterlib.py, imported by cl.py
 cat >"$CL" <<'PY'
 """The client side, run in the hub namespace: loads, waits, checks.
 usage: cl.py CONFIG COMMAND ARGS..."""
 import http.client, json, os, random, sys, threading, time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.environ["DJS_IT_DIR"])
+import clusterlib
+from clusterlib import AUTH, conn, fail, get, get_job, jobs_by_name, jsonl, led_terms, node_of_url, short, views
+
 CFG = json.load(open(sys.argv[1]))
-NODES = {int(k): v for k, v in CFG["nodes"].items()}  # n -> [ip, port]
-AUTH = {"Authorization": "Bearer " + CFG["token"]}
 D = CFG["dir"]
-TERMS = os.path.join(D, "terms.json")
+clusterlib.configure(CFG["nodes"], CFG["token"], os.path.join(D, "terms.json"))  # n -> [ip, port]
+NODES = clusterlib.NODES
 TIMEOUT = 3.0
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def node_of_url(url):
-    host = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
-    for n, (ip, _) in NODES.items():
-        if ip == host:
-            return n
-    return None
-
-
-def conn(n, timeout):
-    return http.client.HTTPConnection(NODES[n][0], NODES[n][1], timeout=timeout)
-
-
-def get(n, path, timeout=2.0):
-    c = conn(n, timeout)
-    try:
-        c.request("GET", path, headers=AUTH)
-        r = c.getresponse()
-        data = r.read()
-        try:
-            return r.status, json.loads(data) if data else None
-        except ValueError:
-            return r.status, data
-    except (OSError, http.client.HTTPException) as e:
-        return None, e
-    finally:
-        c.close()
-
-
-def views(nodes=None, timeout=1.0):
-    """/api/v1/cluster of each node; records who led which term: two leaders in one term fail."""
-    v = {}
-    for n in nodes or sorted(NODES):
-        st, b = get(n, "/api/v1/cluster", timeout)
-        v[n] = b if st == 200 and isinstance(b, dict) else None
-    terms = json.load(open(TERMS)) if os.path.exists(TERMS) else {}
-    changed = False
-    for n, x in v.items():
-        if x is None or x.get("state") != "leader":
-            continue
-        t = str(x["term"])
-        if t in terms and terms[t] != n:
-            fail(f"two leaders in term {t}: node {terms[t]} and node {n}")
-        if t not in terms:
-            terms[t] = n
-            changed = True
-    if changed:
-        with open(TERMS + ".tmp", "w") as f:
-            json.dump(terms, f)
-        os.replace(TERMS + ".tmp", TERMS)
-    return v
-
-
-def short(v):
-    return {n: (x and f"{x['state']} t{x['term']} L{x['leaderId']} a{x['appliedSeq']}") for n, x in v.items()}
-
-
-def jsonl(path):
-    out = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.endswith("\n"):
-                    out.append(json.loads(line))
-    return out
 
 
 def all_records():
@@ -407,25 +341,11 @@ def cmd_converge(args):
     """converge TIMEOUT_S: waits until /api/v1/state seq, chain head and digest are
     the same on every node (and appliedSeq = durableSeq = seq) twice in a row; prints SEQ SECONDS DIGEST"""
     limit = float(args[0])
-    t0 = time.time()
-    prev = None
-    while True:
-        v = views()
-        st = {n: get(n, "/api/v1/state", 5.0) for n in sorted(NODES)}
-        cur = None
-        if all(x for x in v.values()) and all(s[0] == 200 for s in st.values()):
-            tops = {(b["seq"], b["chain_head"], b["digest"], v[n]["appliedSeq"], v[n]["durableSeq"])
-                    for n, (_, b) in st.items()}
-            if len(tops) == 1:
-                cur = tops.pop()
-        if cur is not None and cur == prev and cur[0] == cur[3] == cur[4]:
-            print(cur[0], f"{time.time() - t0:.2f}", cur[2][:16])
-            return
-        prev = cur
-        if time.time() - t0 > limit:
-            fail(f"the nodes did not converge in {limit} s: {short(v)} "
-                 f"{ {n: (s[1].get('seq'), s[1].get('digest', '')[:12]) if s[0] == 200 else s for n, s in st.items()} }")
-        time.sleep(0.3)
+    cur, secs, v, st = clusterlib.converge(limit, state_timeout=5.0, heads=True)
+    if cur is None:
+        fail(f"the nodes did not converge in {limit} s: {short(v)} "
+             f"{ {n: (s[1].get('seq'), s[1].get('digest', '')[:12]) if s[0] == 200 else s for n, s in st.items()} }")
+    print(cur[0], f"{secs:.2f}", cur[4][:16])
 
 
 # ---- checks -----------------------------------------------------------------------------------
@@ -474,19 +394,6 @@ def cmd_acks(args):
               if r["outcome"] == "ok" and t0 <= r["end"] <= t1 and r["node"] != notn))
 
 
-def all_jobs(n, at):
-    jobs, cur = [], None
-    while True:
-        q = f"/api/v1/jobs?limit=500&at_seq={at}" + (f"&cursor={cur}" if cur else "")
-        st, b = get(n, q, 30.0)
-        if st != 200:
-            fail(f"node {n} GET {q}: {st} {b}")
-        jobs += b["jobs"]
-        cur = b.get("next")
-        if not cur:
-            return jobs
-
-
 def cmd_jobs(args):
     """jobs SEQ WHAT [T0 T1]: every job acknowledged so far (any load, any direct
     writer) is on every node at SEQ, alone under its name; no job nobody
@@ -508,9 +415,7 @@ def cmd_jobs(args):
     indet = [r for r in recs if r["outcome"] == "indeterminate"]
     taken = 0
     for n in sorted(NODES):
-        seen = {}
-        for j in all_jobs(n, S):
-            seen.setdefault(j["name"], []).append(j["id"])
+        seen = jobs_by_name(n, S)
         lost = [(nm, i, seen.get(nm)) for nm, i in byname.items() if seen.get(nm) != [i]]
         if lost:
             fail(f"{what}: node {n} at seq {S}: {len(lost)} acknowledged jobs missing or not alone under their "
@@ -526,12 +431,10 @@ def cmd_jobs(args):
     for n in sorted(NODES):
         c = conn(n, 30)
         for r in window:
-            c.request("GET", f"/api/v1/jobs/{r['id']}", headers=AUTH)
-            resp = c.getresponse()
-            data = resp.read()
-            if resp.status != 200 or json.loads(data)["name"] != r["name"]:
+            ok, status, data = get_job(c, r)
+            if not ok:
                 fail(f"{what}: node {n} GET /api/v1/jobs/{r['id']} ({r['name']}, acked by node {r['node']}): "
-                     f"{resp.status} {data[:200]}")
+                     f"{status} {data[:200]}")
         c.close()
     print(f"ok {what}: all {len(oks)} acknowledged jobs so far on all 3 nodes at seq {S} "
           f"(listing; {len(window)} acked around the partition also by GET /jobs/{{id}}); "
@@ -539,7 +442,7 @@ def cmd_jobs(args):
 
 
 def cmd_terms(args):
-    terms = json.load(open(TERMS)) if os.path.exists(TERMS) else {}
+    terms = led_terms()
     print(len(terms), " ".join(f"{t}:{n}" for t, n in sorted(terms.items(), key=lambda kv: int(kv[0]))))
 
 
