@@ -9,6 +9,8 @@ DJS=${1:?usage: test_workflows_api.sh path/to/djs}
 . "$(dirname "$0")/lib.sh"
 djs_init workflows_api
 djs_start_server --dev
+# the local agents are the server's children: the cleanup's kill -9 of the server leaves them behind
+djs_at_exit "pkill -9 -f 'worker --server $URL' 2>/dev/null || true"
 ADMIN=$(djs_token root admin)
 AUTH=(-H "Authorization: Bearer $ADMIN")
 ALICE=$(djs_token alice user)
