@@ -185,12 +185,45 @@ int djs__engine_problem(h2o_req_t *req, djs_engine_t *e, int rc)
 
 /* ---- ack after durable ------------------------------------------------------------ */
 
-/* A parked answer (heap) and its link in the request's pool; each side
- * clears the other's pointer when it goes first. */
-typedef struct park_ref park_ref_t;
+struct djs__req_link {
+    h2o_req_t **req;        /* the owner's request field; NULL once detached */
+    djs__req_link_t **self; /* the owner's link field */
+    void (*gone)(void *arg);
+    void *arg;
+};
+
+static void on_link_dispose(void *p)
+{
+    djs__req_link_t *l = p;
+    if (l->req == NULL)
+        return;
+    *l->req = NULL; /* the client left: answer nobody */
+    *l->self = NULL;
+    l->req = NULL;
+    if (l->gone != NULL)
+        l->gone(l->arg);
+}
+
+void djs__req_watch(h2o_req_t *req, h2o_req_t **req_field, djs__req_link_t **link_field, void (*gone)(void *arg), void *arg)
+{
+    djs__req_link_t *l = h2o_mem_alloc_shared(&req->pool, sizeof(*l), on_link_dispose);
+    *l = (djs__req_link_t){req_field, link_field, gone, arg};
+    *req_field = req;
+    *link_field = l;
+}
+
+void djs__req_unwatch(djs__req_link_t **link_field)
+{
+    if (*link_field != NULL) {
+        (*link_field)->req = NULL;
+        *link_field = NULL;
+    }
+}
+
+/* A parked answer (heap), linked to its request (djs__req_watch). */
 typedef struct park {
     h2o_req_t *req; /* NULL once the request is gone */
-    park_ref_t *ref;
+    djs__req_link_t *link;
     json_t *body; /* the answer, or NULL: then text */
     int status;
     size_t len;
@@ -198,31 +231,18 @@ typedef struct park {
     char text[128];
 } park_t;
 
-struct park_ref {
-    park_t *park;
-};
-
-static void on_req_dispose(void *p)
-{
-    park_ref_t *ref = p;
-    if (ref->park != NULL) {
-        ref->park->req = NULL; /* the client left; answer nobody */
-        ref->park->ref = NULL;
-    }
-}
-
 static void on_durable(void *arg, uint64_t seq, int status)
 {
     park_t *p = arg;
-    if (p->ref != NULL)
-        p->ref->park = NULL; /* the pool will be freed after this answer */
-    if (p->req != NULL) {
+    h2o_req_t *req = p->req;
+    djs__req_unwatch(&p->link); /* the pool will be freed after this answer */
+    if (req != NULL) {
         if (status == 0 && p->body == NULL)
-            djs__send_text(p->req, p->status, p->big ? p->big : p->text, p->len, seq);
+            djs__send_text(req, p->status, p->big ? p->big : p->text, p->len, seq);
         else if (status == 0)
-            djs__send_json(p->req, p->status, p->body, seq);
+            djs__send_json(req, p->status, p->body, seq);
         else
-            djs__problem(p->req, 503, "log-unavailable", "Event log not writable", djs_strerror(status));
+            djs__problem(req, 503, "log-unavailable", "Event log not writable", djs_strerror(status));
     }
     json_decref(p->body);
     djs_free(p->big);
@@ -242,10 +262,7 @@ static int park(djs_server_t *s, h2o_req_t *req, uint64_t seq, int status, json_
         memcpy(p->big ? p->big : p->text, text, len);
         p->len = len;
     }
-    park_ref_t *ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_dispose);
-    ref->park = p;
-    p->ref = ref;
-    p->req = req;
+    djs__req_watch(req, &p->req, &p->link, NULL, NULL);
     p->body = body;
     p->status = status;
     djs_log_when_durable(djs_engine_log(s->engine), seq, on_durable, p);

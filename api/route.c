@@ -213,7 +213,7 @@ static int redirect_to_leader(djs_server_t *s, h2o_req_t *req)
 typedef struct seq_wait {
     uv_timer_t timer;
     h2o_req_t *req; /* NULL once the client has gone */
-    struct seq_wait **ref;
+    djs__req_link_t *link;
     djs_server_t *s;
     const route_t *hit;
     djs_principal_t who;
@@ -223,13 +223,6 @@ typedef struct seq_wait {
     uint64_t waited_ms;
 } seq_wait_t;
 
-static void on_seq_wait_req_dispose(void *p)
-{
-    seq_wait_t **ref = p;
-    if (*ref != NULL)
-        (*ref)->req = NULL;
-}
-
 static void on_seq_wait_closed(uv_handle_t *h)
 {
     djs_free(h->data);
@@ -237,8 +230,7 @@ static void on_seq_wait_closed(uv_handle_t *h)
 
 static void seq_wait_end(seq_wait_t *w)
 {
-    if (w->req != NULL)
-        *w->ref = NULL;
+    djs__req_unwatch(&w->link);
     uv_close((uv_handle_t *)&w->timer, on_seq_wait_closed);
 }
 
@@ -277,7 +269,6 @@ static int wait_min_seq(djs_server_t *s, h2o_req_t *req, const route_t *hit, con
     if (min == 0 || djs_log_durable_seq(djs_engine_log(s->engine)) >= min)
         return 0;
     seq_wait_t *w = djs_calloc(1, sizeof(*w));
-    w->req = req;
     w->s = s;
     w->hit = hit;
     w->who = *who;
@@ -286,8 +277,7 @@ static int wait_min_seq(djs_server_t *s, h2o_req_t *req, const route_t *hit, con
         w->has_id = 1;
     }
     w->seq = min;
-    w->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*w->ref), on_seq_wait_req_dispose);
-    *w->ref = w;
+    djs__req_watch(req, &w->req, &w->link, NULL, NULL);
     uv_timer_init(s->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_seq_wait_tick, MIN_SEQ_TICK_MS, MIN_SEQ_TICK_MS);

@@ -137,6 +137,16 @@ int djs__engine_status(int rc, const char **type, const char **title);
 int djs__engine_problem(h2o_req_t *req, djs_engine_t *e, int rc);
 /* Answer `body` (the reference is taken) once seq is durable; 503 if the
  * log fails first; nobody if the client left. Returns 0. */
+/* A request answered later by something on the heap (a parked write, a
+ * long-poll, a read waiting for min_seq, a cluster change): the link in
+ * the request's pool clears *req_field and *link_field when the client
+ * goes first, then calls gone(arg) (may be NULL); the owner calls
+ * djs__req_unwatch(link_field) when it is done with the request (it has
+ * answered, or drops it) so that the pool's end touches nothing. */
+typedef struct djs__req_link djs__req_link_t;
+void djs__req_watch(h2o_req_t *req, h2o_req_t **req_field, djs__req_link_t **link_field, void (*gone)(void *arg), void *arg);
+void djs__req_unwatch(djs__req_link_t **link_field);
+
 int djs__reply_when_durable(djs_server_t *s, h2o_req_t *req, uint64_t seq, int status, json_t *body);
 /* The same with the answer text[0..len) (copied). */
 int djs__reply_when_durable_text(djs_server_t *s, h2o_req_t *req, uint64_t seq, int status, const char *text, size_t len);

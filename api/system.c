@@ -50,26 +50,20 @@ int djs__system_ready(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
 /* A request waiting for its Raft change; each side clears the other's
  * pointer when it goes first (the client may leave). */
 typedef struct change_wait {
-    h2o_req_t *req;
-    struct change_wait **ref;
+    h2o_req_t *req; /* NULL once the client has gone */
+    djs__req_link_t *link;
     char what[16];
     uint64_t node;
 } change_wait_t;
 
-static void on_change_req_dispose(void *p)
-{
-    change_wait_t **ref = p;
-    if (*ref != NULL)
-        (*ref)->req = NULL;
-}
-
 static void on_change_done(void *arg, int status, const char *detail)
 {
     change_wait_t *w = arg;
-    if (w->req != NULL) {
-        *w->ref = NULL;
+    h2o_req_t *req = w->req;
+    djs__req_unwatch(&w->link);
+    if (req != NULL) {
         if (status == 0) {
-            djs__send_json_new(w->req, 200,
+            djs__send_json_new(req, 200,
                                json_pack("{s:s,s:I,s:s}", "status", "done", "node", (json_int_t)w->node, "change", w->what), 0);
         } else {
             const char *type, *title;
@@ -77,7 +71,7 @@ static void on_change_done(void *arg, int status, const char *detail)
             char d[200];
             snprintf(d, sizeof(d), "the cluster change (%s of node %llu) did not complete: %s", w->what,
                      (unsigned long long)w->node, detail && *detail ? detail : djs_strerror(status));
-            djs__problem(w->req, st, st == 409 ? "conflict" : "cluster-change-failed", "Cluster change failed", d);
+            djs__problem(req, st, st == 409 ? "conflict" : "cluster-change-failed", "Cluster change failed", d);
         }
     }
     djs_free(w);
@@ -116,8 +110,8 @@ int djs__system_cluster_change(djs_server_t *s, h2o_req_t *req, const djs_princi
         return djs__problem(req, 422, "invalid-value", "Invalid value", why);
     }
     change_wait_t *w = djs_calloc(1, sizeof(*w));
-    w->req = req;
     w->node = jid ? (uint64_t)json_integer_value(jid) : 0;
+    djs__req_watch(req, &w->req, &w->link, NULL, NULL);
     snprintf(w->what, sizeof(w->what), "%s", arg);
     const char *role = jrole ? json_string_value(jrole) : "voter";
     int rc;
@@ -131,6 +125,7 @@ int djs__system_cluster_change(djs_server_t *s, h2o_req_t *req, const djs_princi
         rc = djs_cluster_remove(s->cfg.cluster, w->node, on_change_done, w);
     json_decref(b);
     if (rc != 0) {
+        djs__req_unwatch(&w->link);
         djs_free(w);
         const char *type, *title;
         int st = rc == DJS_EBUSY || rc == DJS_EEXISTS ? 409 : djs__engine_status(rc, &type, &title);
@@ -143,8 +138,6 @@ int djs__system_cluster_change(djs_server_t *s, h2o_req_t *req, const djs_princi
             : rc == DJS_ENOTFOUND ? "no such node in the cluster"
                                   : djs_strerror(rc));
     }
-    w->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*w->ref), on_change_req_dispose);
-    *w->ref = w;
     return 0;
 }
 

@@ -681,7 +681,7 @@ typedef struct poller {
     djs_id_t worker;
     uint32_t max;
     uv_timer_t timer;
-    struct poller_ref *ref;
+    djs__req_link_t *link;
     struct wake *wake;   /* pending "answer once durable", or NULL */
     djs_buf_t results;   /* the results (a JSON array) of the reports the poll carried */
     int has_results;     /* it carried some (possibly an empty list) */
@@ -698,10 +698,6 @@ typedef struct poller {
 typedef struct wake {
     poller_t *p; /* NULL if the poller finished meanwhile */
 } wake_t;
-
-typedef struct poller_ref {
-    poller_t *p;
-} poller_ref_t;
 
 /* Keep the assignments whose placement is durable: a poll is answered
  * once what was placed when it was woken is durable, and anything placed
@@ -890,8 +886,7 @@ static void poller_finish(poller_t *p)
         poller_answer(p);
     djs_buf_dispose(&p->results);
     p->has_results = 0;
-    if (p->ref != NULL)
-        p->ref->p = NULL;
+    djs__req_unwatch(&p->link);
     if (p->wake != NULL)
         p->wake->p = NULL;
     p->wake = NULL;
@@ -901,14 +896,9 @@ static void poller_finish(poller_t *p)
     uv_close((uv_handle_t *)&p->timer, on_poller_closed);
 }
 
-static void on_poller_dispose(void *arg)
+static void on_poller_gone(void *arg)
 {
-    poller_ref_t *ref = arg;
-    if (ref->p != NULL) {
-        ref->p->req = NULL; /* the client left */
-        ref->p->ref = NULL;
-        poller_finish(ref->p);
-    }
+    poller_finish(arg); /* the client left */
 }
 
 static void on_poll_timeout(uv_timer_t *t)
@@ -1052,14 +1042,12 @@ int djs__workers_poll(djs_server_t *s, h2o_req_t *req, const djs_principal_t *wh
         p->claim_seq = p->claimed[i].seq > p->claim_seq ? p->claimed[i].seq : p->claim_seq;
     p->claim = claim;
     p->server = s;
-    p->req = req;
     p->worker = *wid;
     p->max = (uint32_t)max;
     p->results = results;
     p->has_results = has;
     p->report_seq = seq;
-    p->ref = h2o_mem_alloc_shared(&req->pool, sizeof(poller_ref_t), on_poller_dispose);
-    p->ref->p = p;
+    djs__req_watch(req, &p->req, &p->link, on_poller_gone, p);
     uv_timer_init(s->loop, &p->timer);
     p->timer.data = p;
     uv_timer_start(&p->timer, on_poll_timeout, wait_s * 1000, 0);
