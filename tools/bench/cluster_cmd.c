@@ -117,41 +117,33 @@ static int submit(cluster_t *c, int i, const char *name, char id[37])
     return st;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Elapsed microseconds since t0 (ns), for djs_bench_percentiles. */
+static uint32_t us_since(uint64_t t0)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return v[(int)((double)(n - 1) * p)];
+    uint64_t us = (djs_monotonic_ns() - t0) / 1000;
+    return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 /* Submit latency to node i, one at a time. */
 static void submit_latency(cluster_t *c, int i, int probes, double *p50, double *p99)
 {
-    double *lat = djs_calloc((size_t)probes, sizeof(double));
+    uint32_t *lat = djs_calloc((size_t)probes, sizeof(uint32_t));
     int n = 0;
     char id[37], name[64];
     for (int k = 0; k < probes; k++) {
         snprintf(name, sizeof(name), "lat-%d", k);
         uint64_t t0 = djs_monotonic_ns();
         if (submit(c, i, name, id) == 201)
-            lat[n++] = (double)(djs_monotonic_ns() - t0) / 1e6;
+            lat[n++] = us_since(t0);
     }
-    *p50 = pct(lat, n, 0.5);
-    *p99 = pct(lat, n, 0.99);
+    djs_bench_percentiles(lat, (uint64_t)n, p50, p99);
     djs_free(lat);
 }
 
 /* Leader's acknowledgement to the job readable on follower f. */
 static void follower_lag(cluster_t *c, int leader, int f, int probes, double *p50, double *p99, char last_id[37])
 {
-    double *lag = djs_calloc((size_t)probes, sizeof(double));
+    uint32_t *lag = djs_calloc((size_t)probes, sizeof(uint32_t));
     int n = 0;
     char id[37], name[64], path[128], out[8192];
     for (int k = 0; k < probes; k++) {
@@ -163,11 +155,10 @@ static void follower_lag(cluster_t *c, int leader, int f, int probes, double *p5
         while (request(&c->n[f].addr, "GET", path, c->token, NULL, out, sizeof(out)) != 200 &&
                djs_monotonic_ns() - t0 < 5000000000ULL)
             ;
-        lag[n++] = (double)(djs_monotonic_ns() - t0) / 1e6;
+        lag[n++] = us_since(t0);
         memcpy(last_id, id, 37);
     }
-    *p50 = pct(lag, n, 0.5);
-    *p99 = pct(lag, n, 0.99);
+    djs_bench_percentiles(lag, (uint64_t)n, p50, p99);
     djs_free(lag);
 }
 
@@ -242,7 +233,7 @@ static int64_t applied_seq(cluster_t *c, int i)
 
 static int failover(cluster_t *c, int kills, double *p50, double *max)
 {
-    double *t = djs_calloc((size_t)kills, sizeof(double));
+    uint32_t *t = djs_calloc((size_t)kills, sizeof(uint32_t));
     int n = 0;
     for (int k = 0; k < kills; k++) {
         int l = wait_leader(c, 20);
@@ -266,8 +257,8 @@ static int failover(cluster_t *c, int kills, double *p50, double *max)
         }
         if (!done)
             break;
-        t[n++] = (double)(djs_monotonic_ns() - t0) / 1e9;
-        printf("  kill %d: node %d killed, a write acknowledged by the new leader %.2f s later\n", k + 1, l + 1, t[n - 1]);
+        t[n++] = us_since(t0);
+        printf("  kill %d: node %d killed, a write acknowledged by the new leader %.2f s later\n", k + 1, l + 1, t[n - 1] / 1e6);
         fflush(stdout);
         if (start_node(c, l) != 0)
             break;
@@ -276,11 +267,10 @@ static int failover(cluster_t *c, int kills, double *p50, double *max)
         for (int w = 0; w < 500 && applied_seq(c, l) < want; w++)
             usleep(20000);
     }
-    *max = 0;
-    for (int i = 0; i < n; i++)
-        if (t[i] > *max)
-            *max = t[i];
-    *p50 = pct(t, n, 0.5);
+    double p99_ms, p50_ms;
+    djs_bench_percentiles(t, (uint64_t)n, &p50_ms, &p99_ms); /* sorts t */
+    *p50 = p50_ms / 1e3;
+    *max = n > 0 ? t[n - 1] / 1e6 : 0;
     djs_free(t);
     return n == kills ? 0 : -1;
 }
