@@ -1423,12 +1423,8 @@ int djs_log_commit_entry(djs_log_t *log, const void *entry, size_t len, djs_log_
         }
         if ((rc = djs_log_append_record(log, it.p, it.len)) != 0)
             return rc;
-        if (on_new != NULL) {
-            djs_event_t ev;
-            djs_event_decode(it.p, it.len, &ev);
-            if ((rc = on_new(arg, ev.seq, it.p, it.len)) != 0)
-                return rc;
-        }
+        if (on_new != NULL && (rc = on_new(arg, log->last_seq, it.p, it.len)) != 0)
+            return rc; /* the record's seq is now the last one */
     }
     djs_log_flush(log);
     return 0;
