@@ -199,3 +199,24 @@ djs_history() {
 djs_exec_payload() {
     $PY -c 'import json,sys; print(json.dumps({"command":"/bin/sh","args":["-c",sys.argv[1]]}))' "$1"
 }
+
+# djs_cluster_stop_verify N...: SIGTERM cluster nodes N (pids in NPID[N],
+# data in $T/dN); each must exit 0, and `djs replay verify` must pass on
+# each data directory with one chain head for all of them.
+djs_cluster_stop_verify() {
+    local n st out heads=""
+    for n in "$@"; do kill -TERM "${NPID[$n]}"; done
+    for n in "$@"; do
+        st=0
+        wait "${NPID[$n]}" || st=$?
+        [ "$st" = 0 ] || fail "node $n exited with $st on SIGTERM"
+    done
+    for n in "$@"; do
+        out=$("$DJS" replay verify "$T/d$n" 2>&1) || fail "replay verify node $n: $out"
+        echo "$out" | grep -q '^OK' || fail "replay verify node $n: $out"
+        heads+="$(echo "$out" | grep -oE '[0-9a-f]{64}' | tail -n1) "
+    done
+    if [ "$(echo "$heads" | tr ' ' '\n' | grep -c .)" != $# ] || [ "$(echo "$heads" | tr ' ' '\n' | grep . | sort -u | wc -l)" != 1 ]; then
+        fail "the nodes' logs verify with different chain heads: $heads"
+    fi
+}

@@ -715,19 +715,7 @@ wait "$WSPID" || fail "the WebSocket subscriber: $(tail -n 5 "$T/ws.out")"
 cl wscheck "$S" "$T/cycles" || fail "the WebSocket subscription"
 
 acked=$(cat "$T/acked")
-for n in 1 2 3; do kill -TERM "${NPID[$n]}"; done
-for n in 1 2 3; do
-    st=0
-    wait "${NPID[$n]}" || st=$?
-    [ "$st" = 0 ] || fail "node $n exited with $st on SIGTERM"
-done
-heads=""
-for n in 1 2 3; do
-    out=$("$DJS" replay verify "$T/d$n" 2>&1) || fail "replay verify node $n: $out"
-    echo "$out" | grep -q '^OK' || fail "replay verify node $n: $out"
-    heads+="$(echo "$out" | grep -oE '[0-9a-f]{64}' | tail -n1) "
-done
-[ "$(echo "$heads" | tr ' ' '\n' | sort -u | grep -c .)" = 1 ] || fail "the nodes' logs verify with different chain heads: $heads"
+djs_cluster_stop_verify 1 2 3
 echo "ok SIGTERM: all nodes exit 0; replay verify OK on the 3 data dirs, one chain head"
 echo "ok $CYCLES leader kills, $acked jobs acknowledged, $S events, $(($(date +%s) - ${t_begin%.*})) s"
 echo "ok: test_cluster"

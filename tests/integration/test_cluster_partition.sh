@@ -648,20 +648,6 @@ for n in 1 2 3; do
         fail "node $n: a sanitizer report in its output"
 done
 read -r nterms terms < <(cl terms)
-for n in 1 2 3; do kill -TERM "${NPID[$n]}"; done
-for n in 1 2 3; do
-    st=0
-    wait "${NPID[$n]}" || st=$?
-    [ "$st" = 0 ] || fail "node $n exited with $st on SIGTERM"
-done
-heads=""
-for n in 1 2 3; do
-    out=$("$DJS" replay verify "$T/d$n" 2>&1) || fail "replay verify node $n: $out"
-    echo "$out" | grep -q '^OK' || fail "replay verify node $n: $out"
-    heads+="$(echo "$out" | grep -oE '[0-9a-f]{64}' | tail -n1) "
-done
-if [ "$(echo "$heads" | tr ' ' '\n' | grep -c .)" != 3 ] || [ "$(echo "$heads" | tr ' ' '\n' | grep . | sort -u | wc -l)" != 1 ]; then
-    fail "the nodes' logs verify with different chain heads: $heads"
-fi
+djs_cluster_stop_verify 1 2 3
 echo "ok SIGTERM: every node exits 0; replay verify OK on the 3 data dirs, one chain head; $nterms terms seen led, one leader each ($terms)"
 echo "ok: test_cluster_partition in $(secs "$t_start" "$(now)") s"
