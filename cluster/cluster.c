@@ -48,7 +48,7 @@ struct djs_cluster {
     struct change *transfer; /* a lead transfer under way */
 
     /* the latest cluster.leader seen (applied here, or found at start-up) */
-    uint64_t lead_node, lead_term;
+    uint64_t lead_node;
     char lead_url[DJS_CLUSTER_MAX_URL + 1];
 };
 
@@ -171,13 +171,14 @@ __attribute__((format(printf, 3, 4))) static void fail(djs_cluster_t *c, int err
 
 /* ---- what leads ---------------------------------------------------------------------------- */
 
-void djs_cluster_learn(djs_cluster_t *c, const djs_event_t *ev)
+/* The latest cluster.leader event (applied here, or found at start-up):
+ * who leads and at which URL. */
+static void learn(djs_cluster_t *c, const djs_event_t *ev)
 {
     djs_cluster_leader_t l;
     if (ev->type != DJS_EV_CLUSTER_LEADER || djs_body_read_cluster_leader(ev->body, ev->body_len, &l) != 0)
         return;
     c->lead_node = l.node;
-    c->lead_term = l.term;
     size_t n = l.url.len < DJS_CLUSTER_MAX_URL ? l.url.len : DJS_CLUSTER_MAX_URL;
     memcpy(c->lead_url, l.url.p, n);
     c->lead_url[n] = '\0';
@@ -188,7 +189,7 @@ static int learn_visit(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
     (void)seq;
     djs_event_t ev;
     if (djs_event_decode(rec, len, &ev) == 0)
-        djs_cluster_learn(arg, &ev);
+        learn(arg, &ev);
     return 0;
 }
 

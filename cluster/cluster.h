@@ -112,10 +112,6 @@ int djs_cluster_transfer(djs_cluster_t *c, uint64_t to, djs_cluster_done_cb cb, 
  * other survivors (docs/operations.md). DJS_EINVAL/DJS_EIO with err. */
 int djs_cluster_recover(const char *dir, uint64_t node_id, const char *peers, char *err, size_t errlen);
 
-/* The latest cluster.leader event (this node's or applied): remember who
- * leads and at which URL. Call with every such event. */
-void djs_cluster_learn(djs_cluster_t *c, const djs_event_t *ev);
-
 /* This node leads and takes writes (barrier done). */
 int djs_cluster_leading(const djs_cluster_t *c);
 /* The URL of the leader, when Raft knows one and its cluster.leader event
