@@ -56,10 +56,18 @@ wait_leader() {
     done
     return 1
 }
-# post NODE PATH BODY: status and body (in $T/resp) of a POST, redirects followed with the token
+# post NODE PATH BODY: status and body (in $T/resp) of a POST, redirects
+# followed with the token; a 503 no-leader (a follower that has not applied
+# the new leader's cluster.leader yet) is retried for up to 5 s, as a client would
 post() {
-    curl -s -m 15 -o "$T/resp" -w '%{http_code}' --location-trusted "${AUTH[@]}" -H 'content-type: application/json' \
-        --data-binary "$3" "$(url "$1")$2"
+    local code k
+    for k in $(seq 100); do
+        code=$(curl -s -m 15 -o "$T/resp" -w '%{http_code}' --location-trusted "${AUTH[@]}" -H 'content-type: application/json' \
+            --data-binary "$3" "$(url "$1")$2")
+        [ "$code" = 503 ] && grep -q no-leader "$T/resp" || break
+        sleep 0.05
+    done
+    echo "$code"
 }
 submit() {
     local code
